@@ -1,0 +1,10 @@
+//! The pure core of bellwether: what a project declares ([`spec`]) and how a rollout
+//! proceeds ([`rollout`]).
+//!
+//! Nothing here does I/O, reads a clock or needs an async runtime. Time arrives as data
+//! inside events ([`time::Timestamp`]) and decisions leave as [`rollout::Action`]s that
+//! adapters perform, so every behaviour can be replayed and tested with a fake clock.
+
+pub mod rollout;
+pub mod spec;
+pub mod time;

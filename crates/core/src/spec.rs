@@ -1,0 +1,25 @@
+//! What a project declares: services, how their revisions run, how they roll out, how
+//! rollouts are judged, and the environments that guard them.
+//!
+//! These are plain, validated values. Parsing and positions in `bellwether.yaml` belong to
+//! the `bellwether-config` crate, which lowers its file model into these types.
+
+mod analysis;
+mod environment;
+mod project;
+mod scale;
+mod service;
+mod strategy;
+mod weight;
+
+pub use analysis::{
+    AnalysisRef, BuiltinMetric, Condition, ConditionOp, MetricSpec, Operand, ProviderSpec, Unit,
+};
+pub use environment::EnvironmentSpec;
+pub use project::Project;
+pub use scale::Scale;
+pub use service::{Probe, RunSpec, ServiceSpec};
+pub use strategy::{
+    BackgroundAnalysis, BlueGreenSpec, CanarySpec, CanaryStep, HeaderMatch, RollingSpec, Strategy,
+};
+pub use weight::{Weight, WeightError};

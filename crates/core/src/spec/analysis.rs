@@ -1,0 +1,287 @@
+//! How a rollout is judged: metrics, the providers that measure them, and their conditions.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which metrics of the service an analysis runs; empty means all of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisRef {
+    pub metrics: Vec<String>,
+}
+
+impl AnalysisRef {
+    pub fn all() -> Self {
+        Self::default()
+    }
+}
+
+/// One metric: what to measure, how often, and what counts as success or failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricSpec {
+    pub name: String,
+    pub provider: ProviderSpec,
+    pub unit: Unit,
+    pub interval: Duration,
+    /// How many measurements to take; `None` runs until the analysis is stopped.
+    pub count: Option<u32>,
+    pub initial_delay: Duration,
+    pub success: Option<Condition>,
+    pub failure: Option<Condition>,
+    /// Failed measurements tolerated before the metric fails.
+    pub failure_limit: u32,
+    /// Inconclusive measurements tolerated before the metric is inconclusive.
+    pub inconclusive_limit: u32,
+    /// Consecutive provider errors tolerated (errors are retried, not failures).
+    pub consecutive_error_limit: u32,
+    /// Measured and reported, never decisive.
+    pub dry_run: bool,
+    /// Requests a measurement over traffic needs before it can pass or fail.
+    pub min_sample: u64,
+}
+
+/// Where a metric's value comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderSpec {
+    /// The built-in router's per-revision signals and the platform's resource use.
+    Builtin { metric: BuiltinMetric, window: Duration },
+    Prometheus {
+        address: String,
+        query: String,
+        headers: BTreeMap<String, String>,
+        timeout: Duration,
+    },
+    Web {
+        url: String,
+        method: String,
+        headers: BTreeMap<String, String>,
+        body: Option<String>,
+        json_path: Option<String>,
+        timeout: Duration,
+    },
+    Job { command: Vec<String>, timeout: Duration },
+}
+
+/// The signals the built-in provider measures for one revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinMetric {
+    SuccessRate,
+    ErrorRate,
+    /// A latency quantile in tenths of a percent: p99 is 990, p99.9 is 999.
+    Latency { permille: u16 },
+    RequestRate,
+    Cpu,
+    Memory,
+}
+
+impl BuiltinMetric {
+    /// The metric a compact threshold names, e.g. `success_rate` or `latency_p99`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "success_rate" => Self::SuccessRate,
+            "error_rate" => Self::ErrorRate,
+            "request_rate" => Self::RequestRate,
+            "cpu" => Self::Cpu,
+            "memory" => Self::Memory,
+            _ => {
+                let q = name.strip_prefix("latency_p")?;
+                let permille = match q {
+                    "50" => 500,
+                    "75" => 750,
+                    "90" => 900,
+                    "95" => 950,
+                    "99" => 990,
+                    "999" => 999,
+                    _ => return None,
+                };
+                Self::Latency { permille }
+            }
+        })
+    }
+
+    pub const NAMES: &'static [&'static str] = &[
+        "success_rate",
+        "error_rate",
+        "latency_p50",
+        "latency_p75",
+        "latency_p90",
+        "latency_p95",
+        "latency_p99",
+        "latency_p999",
+        "request_rate",
+        "cpu",
+        "memory",
+    ];
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Self::SuccessRate | Self::ErrorRate | Self::Cpu | Self::Memory => Unit::Ratio,
+            Self::Latency { .. } => Unit::Seconds,
+            Self::RequestRate => Unit::PerSecond,
+        }
+    }
+
+    /// Whether the metric is computed over requests, and so needs a minimum sample.
+    pub fn is_traffic(self) -> bool {
+        !matches!(self, Self::Cpu | Self::Memory)
+    }
+}
+
+/// How a metric's values are shown: ratios as percentages, seconds as durations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Ratio,
+    Seconds,
+    PerSecond,
+    Plain,
+}
+
+impl Unit {
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Unit::Ratio => format!("{}%", trim(v * 100.0)),
+            Unit::Seconds if v < 1.0 => format!("{}ms", trim(v * 1000.0)),
+            Unit::Seconds => format!("{}s", trim(v)),
+            Unit::PerSecond => format!("{}/s", trim(v)),
+            Unit::Plain => trim(v),
+        }
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{:.3}", v);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_owned()
+}
+
+/// When a measurement passes or fails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// `result <op> rhs`, from the compact form such as `latency_p99 <= 200ms`.
+    Threshold { op: ConditionOp, rhs: Operand },
+    /// A full expression over `result` (and `baseline`), from `successCondition`/`failureCondition`.
+    Expr(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl ConditionOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Eq => "==",
+            Self::Ne => "!=",
+        }
+    }
+
+    pub fn from_symbol(s: &str) -> Option<Self> {
+        Some(match s {
+            "<" => Self::Lt,
+            "<=" => Self::Le,
+            ">" => Self::Gt,
+            ">=" => Self::Ge,
+            "==" => Self::Eq,
+            "!=" => Self::Ne,
+            _ => return None,
+        })
+    }
+
+    pub fn holds(self, lhs: f64, rhs: f64) -> bool {
+        match self {
+            Self::Lt => lhs < rhs,
+            Self::Le => lhs <= rhs,
+            Self::Gt => lhs > rhs,
+            Self::Ge => lhs >= rhs,
+            Self::Eq => lhs == rhs,
+            Self::Ne => lhs != rhs,
+        }
+    }
+}
+
+/// The right-hand side of a threshold: a fixed value or one relative to the baseline revision.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operand {
+    Value(f64),
+    BaselinePlus(f64),
+    BaselineTimes(f64),
+}
+
+impl Operand {
+    pub fn is_relative(self) -> bool {
+        !matches!(self, Operand::Value(_))
+    }
+}
+
+impl Condition {
+    /// Renders the condition for people, in the metric's unit.
+    pub fn describe(&self, unit: Unit) -> String {
+        match self {
+            Condition::Threshold { op, rhs } => {
+                let rhs = match rhs {
+                    Operand::Value(v) => unit.format(*v),
+                    Operand::BaselinePlus(v) => format!("baseline + {}", unit.format(*v)),
+                    Operand::BaselineTimes(v) => format!("baseline * {}", trim(*v)),
+                };
+                format!("{} {rhs}", op.symbol())
+            }
+            Condition::Expr(e) => e.clone(),
+        }
+    }
+}
+
+impl fmt::Display for BuiltinMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SuccessRate => f.write_str("success_rate"),
+            Self::ErrorRate => f.write_str("error_rate"),
+            Self::Latency { permille: 999 } => f.write_str("latency_p999"),
+            Self::Latency { permille } => write!(f, "latency_p{}", permille / 10),
+            Self::RequestRate => f.write_str("request_rate"),
+            Self::Cpu => f.write_str("cpu"),
+            Self::Memory => f.write_str("memory"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_round_trip() {
+        for name in BuiltinMetric::NAMES {
+            let m = BuiltinMetric::from_name(name).unwrap();
+            assert_eq!(m.to_string(), *name);
+        }
+        assert_eq!(BuiltinMetric::from_name("latency_p42"), None);
+    }
+
+    #[test]
+    fn conditions_read_in_their_unit() {
+        let c = Condition::Threshold { op: ConditionOp::Le, rhs: Operand::Value(0.2) };
+        assert_eq!(c.describe(Unit::Seconds), "<= 200ms");
+        let c = Condition::Threshold { op: ConditionOp::Ge, rhs: Operand::Value(0.99) };
+        assert_eq!(c.describe(Unit::Ratio), ">= 99%");
+        let c = Condition::Threshold { op: ConditionOp::Le, rhs: Operand::BaselinePlus(0.005) };
+        assert_eq!(c.describe(Unit::Ratio), "<= baseline + 0.5%");
+    }
+}

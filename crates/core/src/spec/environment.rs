@@ -1,0 +1,18 @@
+//! Where a pipeline job deploys, and the rules that guard it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentSpec {
+    pub name: String,
+    /// Branch globs allowed to deploy here (`main`, `release/*`); empty allows any branch.
+    pub branches: Vec<String>,
+    /// Approvals from distinct people required before a job may deploy.
+    pub approvals: u32,
+    /// Whether the person who triggered the run may approve it.
+    pub allow_self_approval: bool,
+    /// A wait timer that starts when the job reaches the environment.
+    pub wait: Duration,
+}

@@ -1,0 +1,13 @@
+//! A whole `bellwether.yaml`, validated.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnvironmentSpec, ServiceSpec};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub services: BTreeMap<String, ServiceSpec>,
+    pub environments: BTreeMap<String, EnvironmentSpec>,
+}

@@ -1,0 +1,69 @@
+//! A deployable service: how one of its revisions runs, how many replicas, how it is probed,
+//! how it rolls out and how the rollout is judged.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MetricSpec, Strategy};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub replicas: u32,
+    pub run: RunSpec,
+    pub readiness: Probe,
+    pub liveness: Option<Probe>,
+    pub strategy: Strategy,
+    /// The service's analysis metrics, by name; strategies refer to them.
+    pub metrics: Vec<MetricSpec>,
+    /// A rollout that makes no progress for this long (e.g. replicas never become ready) aborts.
+    pub progress_deadline: Duration,
+    /// How many old revisions are kept for `undo`.
+    pub revision_history_limit: u32,
+}
+
+impl ServiceSpec {
+    pub fn metric(&self, name: &str) -> Option<&MetricSpec> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// How a revision runs on the local platform. Kubernetes adapters read `image` instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Program and arguments.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    /// The environment variable through which a replica learns the port it must listen on.
+    pub port_env: String,
+    /// Container image, for platforms that run images.
+    pub image: Option<String>,
+}
+
+/// An HTTP probe of one replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub initial_delay: Duration,
+    /// Consecutive failures before the replica is considered unready (or dead, for liveness).
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+}
+
+impl Probe {
+    pub fn http(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            initial_delay: Duration::ZERO,
+            failure_threshold: 3,
+            success_threshold: 1,
+        }
+    }
+}
