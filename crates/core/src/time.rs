@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// An instant, in milliseconds since an epoch chosen by the caller (the Unix epoch in production,
 /// zero in simulations). The core never reads a clock; it only compares the instants it is given.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -64,7 +66,13 @@ mod tests {
 
     #[test]
     fn formats_durations_as_written_in_config() {
-        let cases = [(0, "0s"), (250, "250ms"), (1_000, "1s"), (120_000, "2m"), (5_430_000, "1h30m30s")];
+        let cases = [
+            (0, "0s"),
+            (250, "250ms"),
+            (1_000, "1s"),
+            (120_000, "2m"),
+            (5_430_000, "1h30m30s"),
+        ];
         for (ms, want) in cases {
             assert_eq!(human_duration(Duration::from_millis(ms)), want, "{ms}ms");
         }
@@ -72,7 +80,10 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(Timestamp(u64::MAX).after(Duration::from_secs(1)), Timestamp(u64::MAX));
+        assert_eq!(
+            Timestamp(u64::MAX).after(Duration::from_secs(1)),
+            Timestamp(u64::MAX)
+        );
         assert_eq!(Timestamp(5).since(Timestamp(9)), Duration::ZERO);
     }
 }

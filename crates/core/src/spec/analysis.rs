@@ -47,7 +47,10 @@ pub struct MetricSpec {
 #[serde(rename_all = "snake_case")]
 pub enum ProviderSpec {
     /// The built-in router's per-revision signals and the platform's resource use.
-    Builtin { metric: BuiltinMetric, window: Duration },
+    Builtin {
+        metric: BuiltinMetric,
+        window: Duration,
+    },
     Prometheus {
         address: String,
         query: String,
@@ -62,7 +65,10 @@ pub enum ProviderSpec {
         json_path: Option<String>,
         timeout: Duration,
     },
-    Job { command: Vec<String>, timeout: Duration },
+    Job {
+        command: Vec<String>,
+        timeout: Duration,
+    },
 }
 
 /// The signals the built-in provider measures for one revision.
@@ -72,7 +78,9 @@ pub enum BuiltinMetric {
     SuccessRate,
     ErrorRate,
     /// A latency quantile in tenths of a percent: p99 is 990, p99.9 is 999.
-    Latency { permille: u16 },
+    Latency {
+        permille: u16,
+    },
     RequestRate,
     Cpu,
     Memory,
@@ -277,11 +285,20 @@ mod tests {
 
     #[test]
     fn conditions_read_in_their_unit() {
-        let c = Condition::Threshold { op: ConditionOp::Le, rhs: Operand::Value(0.2) };
+        let c = Condition::Threshold {
+            op: ConditionOp::Le,
+            rhs: Operand::Value(0.2),
+        };
         assert_eq!(c.describe(Unit::Seconds), "<= 200ms");
-        let c = Condition::Threshold { op: ConditionOp::Ge, rhs: Operand::Value(0.99) };
+        let c = Condition::Threshold {
+            op: ConditionOp::Ge,
+            rhs: Operand::Value(0.99),
+        };
         assert_eq!(c.describe(Unit::Ratio), ">= 99%");
-        let c = Condition::Threshold { op: ConditionOp::Le, rhs: Operand::BaselinePlus(0.005) };
+        let c = Condition::Threshold {
+            op: ConditionOp::Le,
+            rhs: Operand::BaselinePlus(0.005),
+        };
         assert_eq!(c.describe(Unit::Ratio), "<= baseline + 0.5%");
     }
 }

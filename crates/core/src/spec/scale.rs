@@ -20,7 +20,11 @@ impl Scale {
             Scale::Count(n) => n,
             Scale::Percent(p) => {
                 let scaled = u64::from(replicas) * u64::from(p);
-                let v = if round_up { scaled.div_ceil(100) } else { scaled / 100 };
+                let v = if round_up {
+                    scaled.div_ceil(100)
+                } else {
+                    scaled / 100
+                };
                 u32::try_from(v).unwrap_or(u32::MAX)
             }
         }

@@ -36,6 +36,8 @@ pub struct CanarySpec {
     /// Accepted for Argo Rollouts compatibility. With a weighted router the stable revision
     /// keeps its full size during a canary, so no replica is ever made unavailable.
     pub max_unavailable: Scale,
+    /// How long the previous stable revision stays warm after a promotion, so that an undo is instant.
+    pub scale_down_delay: Duration,
     /// How long an aborted canary keeps its replicas (for inspection) before being scaled to zero.
     pub abort_scale_down_delay: Duration,
 }
@@ -102,6 +104,7 @@ impl CanarySpec {
             background_analysis: None,
             max_surge: Scale::Percent(25),
             max_unavailable: Scale::Percent(25),
+            scale_down_delay: Duration::from_secs(30),
             abort_scale_down_delay: Duration::from_secs(30),
         }
     }
@@ -123,6 +126,10 @@ impl Default for BlueGreenSpec {
 
 impl Default for RollingSpec {
     fn default() -> Self {
-        Self { max_surge: Scale::Percent(25), max_unavailable: Scale::Percent(25), analysis: None }
+        Self {
+            max_surge: Scale::Percent(25),
+            max_unavailable: Scale::Percent(25),
+            analysis: None,
+        }
     }
 }

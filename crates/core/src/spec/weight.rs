@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Integer arithmetic keeps "weights sum to 100%" an exact invariant, and basis points
 /// allow steps as fine as 0.01%.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(try_from = "u16", into = "u16")]
 pub struct Weight(u16);
 
@@ -103,7 +105,9 @@ impl FromStr for Weight {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let num = t.strip_suffix('%').unwrap_or(t).trim();
-        let pct: f64 = num.parse().map_err(|_| WeightError::NotANumber(s.to_owned()))?;
+        let pct: f64 = num
+            .parse()
+            .map_err(|_| WeightError::NotANumber(s.to_owned()))?;
         Weight::from_percent_f64(pct)
     }
 }
@@ -150,10 +154,22 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_and_garbage() {
-        assert_eq!("101".parse::<Weight>(), Err(WeightError::OverHundred("101".into())));
-        assert_eq!("-1".parse::<Weight>(), Err(WeightError::Negative("-1".into())));
-        assert_eq!("0.001".parse::<Weight>(), Err(WeightError::TooFine("0.001".into())));
-        assert!(matches!("ten".parse::<Weight>(), Err(WeightError::NotANumber(_))));
+        assert_eq!(
+            "101".parse::<Weight>(),
+            Err(WeightError::OverHundred("101".into()))
+        );
+        assert_eq!(
+            "-1".parse::<Weight>(),
+            Err(WeightError::Negative("-1".into()))
+        );
+        assert_eq!(
+            "0.001".parse::<Weight>(),
+            Err(WeightError::TooFine("0.001".into()))
+        );
+        assert!(matches!(
+            "ten".parse::<Weight>(),
+            Err(WeightError::NotANumber(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! Validation and lowering in one pass: the file model becomes the core's
+//! [`Project`], and every problem found on the way becomes a diagnostic.
+//!
+//! Doing both at once means each rule is written once, next to the value it guards, and the
+//! lowered project can only exist when every rule held. Checks never stop at the first problem:
+//! a bad value is reported and replaced by its default so that the rest is still checked.
+
+mod analysis;
+mod canary;
+mod environment;
+mod names;
+mod provider;
+mod scalars;
+mod service;
+mod strategy;
+
+use bellwether_core::spec::Project;
+
+use crate::diagnostic::Sink;
+use crate::model::ProjectFile;
+use crate::span::{Pos, Spanned};
+
+/// Checks and lowers a whole file.
+pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> Project {
+    let providers = provider::table(&file.providers, sink);
+    let mut project = Project::default();
+    for (name, env) in file.environments.iter() {
+        let spec = environment::lower(name, env, sink);
+        project.environments.insert(name.value.clone(), spec);
+    }
+    let environments: Vec<&str> = file.environments.names().collect();
+    for (name, config) in file.services.iter() {
+        let spec = service::lower(name, config, &providers, &environments, sink);
+        project.services.insert(name.value.clone(), spec);
+    }
+    if let Some(pipelines) = &file.pipelines {
+        check_pipelines(pipelines, sink);
+    }
+    project
+}
+
+/// `pipelines` is reserved: it must be a mapping, and anything in it is ignored for now.
+fn check_pipelines(pipelines: &Spanned<serde_json::Value>, sink: &mut Sink<'_>) {
+    match &pipelines.value {
+        serde_json::Value::Null => {}
+        serde_json::Value::Object(map) if map.is_empty() => {}
+        serde_json::Value::Object(_) => {
+            sink.warning(
+                pipelines.pos,
+                "pipelines are not supported yet; this section is ignored",
+            );
+        }
+        _ => sink.error(
+            pipelines.pos,
+            "pipelines must be a mapping (expected `pipelines: {}`; the section is reserved)",
+        ),
+    }
+}
+
+/// Of several optional keys, exactly one must be set, e.g. `canary`, `blueGreen` or `rolling`.
+/// Reports at `pos` when none or more than one is, naming the keys.
+fn exactly_one(sink: &mut Sink<'_>, pos: Pos, what: &str, keys: &[(&str, bool)]) -> bool {
+    let all: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    let set: Vec<&str> = keys.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+    let expected = match all.split_last() {
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    match set.as_slice() {
+        [_] => return true,
+        [] => sink.error(pos, format!("{what} is empty (expected one of {expected})")),
+        [first, second, ..] => sink.error(
+            pos,
+            format!(
+                "{what} has both `{first}` and `{second}` (expected exactly one of {expected})"
+            ),
+        ),
+    }
+    false
+}

@@ -1,0 +1,364 @@
+//! A service's metrics: compact thresholds and full-form metrics become `MetricSpec`s.
+
+use std::time::Duration;
+
+use bellwether_core::spec::{BuiltinMetric, Condition, MetricSpec, ProviderSpec, Unit};
+
+use super::names;
+use super::provider::{self, BUILTIN, Table};
+use super::scalars::{Zero, duration, duration_or};
+use crate::diagnostic::Sink;
+use crate::model::{
+    AnalysisConfig, FullMetricConfig, MetricConfig, ProviderRef, Threshold, UnitConfig,
+};
+use crate::span::{Pos, Spanned};
+
+/// Builtin metrics are cheap to measure, and a failing canary must be caught within about a
+/// second of the evidence.
+const BUILTIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Prometheus, web and job measurements cost a query, a request or a process each.
+const EXTERNAL_INTERVAL: Duration = Duration::from_secs(10);
+const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
+const DEFAULT_MIN_SAMPLE: u64 = 50;
+const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
+
+/// The analysis-wide defaults that each metric may override.
+struct Defaults {
+    interval: Option<Duration>,
+    window: Duration,
+    min_sample: u64,
+}
+
+/// A service's lowered metrics, and the names of all it declares: a metric that failed its
+/// checks is still declared, so references to it are not reported a second time.
+#[derive(Default)]
+pub(super) struct Metrics {
+    pub(super) specs: Vec<MetricSpec>,
+    pub(super) names: Vec<String>,
+}
+
+/// Lowers a service's metrics, reporting bad ones and duplicate names.
+pub(super) fn metrics(
+    analysis: Option<&Spanned<AnalysisConfig>>,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Metrics {
+    let Some(analysis) = analysis else {
+        return Metrics::default();
+    };
+    let a = &analysis.value;
+    let defaults = Defaults {
+        interval: a
+            .interval
+            .as_ref()
+            .and_then(|i| duration(i, "interval", Zero::Rejected, sink)),
+        window: duration_or(
+            a.window.as_ref(),
+            "window",
+            Zero::Rejected,
+            DEFAULT_WINDOW,
+            sink,
+        ),
+        min_sample: a
+            .min_sample
+            .as_ref()
+            .map_or(DEFAULT_MIN_SAMPLE, |m| m.value.0),
+    };
+    let mut specs: Vec<MetricSpec> = Vec::new();
+    let mut seen: Vec<(String, Pos)> = Vec::new();
+    for metric in &a.metrics {
+        let (name, spec) = match &metric.value {
+            MetricConfig::Compact(t) => (t.name(), Some(compact(t, &defaults))),
+            MetricConfig::Full(full) => (
+                full.name.value.clone(),
+                full_form(full, metric.pos, &defaults, providers, sink),
+            ),
+        };
+        let pos = match &metric.value {
+            MetricConfig::Full(full) => full.name.pos.or(metric.pos),
+            MetricConfig::Compact(_) => metric.pos,
+        };
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            sink.error(
+                pos,
+                format!(
+                    "duplicate metric `{name}` (the first is at line {}; expected each name once: give one of them another `name` in the full form)",
+                    first.line
+                ),
+            );
+            continue;
+        }
+        seen.push((name, pos));
+        specs.extend(spec);
+    }
+    Metrics {
+        specs,
+        names: seen.into_iter().map(|(name, _)| name).collect(),
+    }
+}
+
+fn compact(t: &Threshold, defaults: &Defaults) -> MetricSpec {
+    MetricSpec {
+        name: t.name(),
+        provider: ProviderSpec::Builtin {
+            metric: t.metric,
+            window: defaults.window,
+        },
+        unit: t.metric.unit(),
+        interval: defaults.interval.unwrap_or(BUILTIN_INTERVAL),
+        count: None,
+        initial_delay: Duration::ZERO,
+        success: Some(t.condition()),
+        failure: None,
+        failure_limit: 0,
+        inconclusive_limit: 0,
+        consecutive_error_limit: DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+        dry_run: false,
+        min_sample: defaults.min_sample,
+    }
+}
+
+/// What a full-form metric measures, and its conditions, once its form is checked.
+struct Judged {
+    provider: ProviderSpec,
+    builtin: Option<BuiltinMetric>,
+    success: Option<Condition>,
+    failure: Option<Condition>,
+}
+
+fn full_form(
+    m: &FullMetricConfig,
+    pos: Pos,
+    defaults: &Defaults,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Option<MetricSpec> {
+    names::identifier("metric", &m.name, sink);
+    let name = m.name.value.as_str();
+    let judged = match &m.threshold {
+        Some(t) => threshold_form(m, t, defaults, sink),
+        None => query_form(m, pos, defaults, providers, sink),
+    };
+    let interval_default = match judged.as_ref().and_then(|j| j.builtin) {
+        Some(_) => BUILTIN_INTERVAL,
+        None => EXTERNAL_INTERVAL,
+    };
+    let interval = m
+        .interval
+        .as_ref()
+        .and_then(|i| duration(i, "interval", Zero::Rejected, sink))
+        .or(defaults.interval)
+        .unwrap_or(interval_default);
+    let count = match &m.count {
+        Some(c) if c.value.0 == 0 => {
+            sink.error(c.pos, "count 0 takes no measurement (expected 1 or more, or no `count` to measure until the analysis stops)");
+            None
+        }
+        c => c.as_ref().map(|c| c.value.0),
+    };
+    let initial_delay = duration_or(
+        m.initial_delay.as_ref(),
+        "initialDelay",
+        Zero::Allowed,
+        Duration::ZERO,
+        sink,
+    );
+    if m.window.is_some() && judged.as_ref().is_some_and(|j| j.builtin.is_none()) {
+        sink.error(
+            m.window.as_ref().map_or(pos, |w| w.pos),
+            format!("metric `{name}` has a `window`, which only builtin metrics use (expected it left out)"),
+        );
+    }
+    let j = judged?;
+    let unit = match (m.unit, j.builtin) {
+        (Some(u), _) => unit(u),
+        (None, Some(b)) => b.unit(),
+        (None, None) => Unit::Plain,
+    };
+    Some(MetricSpec {
+        name: name.to_owned(),
+        provider: j.provider,
+        unit,
+        interval,
+        count,
+        initial_delay,
+        success: j.success,
+        failure: j.failure,
+        failure_limit: m.failure_limit.as_ref().map_or(0, |l| l.value.0),
+        inconclusive_limit: m.inconclusive_limit.as_ref().map_or(0, |l| l.value.0),
+        consecutive_error_limit: m
+            .consecutive_error_limit
+            .as_ref()
+            .map_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT, |l| l.value.0),
+        dry_run: m.dry_run.unwrap_or(false),
+        min_sample: m
+            .min_sample
+            .as_ref()
+            .map_or(defaults.min_sample, |s| s.value.0),
+    })
+}
+
+/// `threshold: latency_p99 <= 200ms`: a compact threshold with the full form's options.
+fn threshold_form(
+    m: &FullMetricConfig,
+    t: &Spanned<Threshold>,
+    defaults: &Defaults,
+    sink: &mut Sink<'_>,
+) -> Option<Judged> {
+    let mut ok = true;
+    let conflicts = [
+        ("query", m.query.as_ref().map(|q| q.pos)),
+        (
+            "successCondition",
+            m.success_condition.as_ref().map(|c| c.pos),
+        ),
+        (
+            "failureCondition",
+            m.failure_condition.as_ref().map(|c| c.pos),
+        ),
+    ];
+    for (key, at) in conflicts {
+        if let Some(at) = at {
+            sink.error(
+                at,
+                format!("`threshold` and `{key}` are both set (expected one or the other)"),
+            );
+            ok = false;
+        }
+    }
+    if let Some(p) = &m.provider {
+        if !matches!(&p.value, ProviderRef::Named(n) if n == BUILTIN) {
+            sink.error(p.pos, "`threshold` measures a builtin metric (expected no `provider`, or `provider: builtin`)");
+            ok = false;
+        }
+    }
+    let window = window(m, defaults, sink);
+    ok.then(|| Judged {
+        provider: ProviderSpec::Builtin {
+            metric: t.value.metric,
+            window,
+        },
+        builtin: Some(t.value.metric),
+        success: Some(t.value.condition()),
+        failure: None,
+    })
+}
+
+/// A provider, a query, and conditions over `result`.
+fn query_form(
+    m: &FullMetricConfig,
+    pos: Pos,
+    defaults: &Defaults,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Option<Judged> {
+    let name = m.name.value.as_str();
+    let success = condition("successCondition", m.success_condition.as_ref(), sink);
+    let failure = condition("failureCondition", m.failure_condition.as_ref(), sink);
+    if m.success_condition.is_none() && m.failure_condition.is_none() {
+        sink.error(
+            pos,
+            format!("metric `{name}` has neither successCondition nor failureCondition (expected at least one, e.g. `successCondition: result <= 0.5`)"),
+        );
+    }
+    let (provider, builtin) = match m.provider.as_ref().map(|p| (&p.value, p.pos)) {
+        None => builtin(m, defaults, sink)?,
+        Some((ProviderRef::Named(n), _)) if n == BUILTIN => builtin(m, defaults, sink)?,
+        Some((ProviderRef::Named(n), at)) => match providers.get(n) {
+            Some(base) => (
+                provider::complete(base?, m.query.as_ref(), name, pos, sink)?,
+                None,
+            ),
+            None => {
+                let reference = Spanned::new(n.clone(), at);
+                names::reference("provider", &reference, &providers.names(), sink);
+                return None;
+            }
+        },
+        Some((ProviderRef::Inline(config), at)) => {
+            let what = format!("metric `{name}`'s provider");
+            let base = provider::lower(config, at, &what, sink)?;
+            (
+                provider::complete(&base, m.query.as_ref(), name, pos, sink)?,
+                None,
+            )
+        }
+    };
+    Some(Judged {
+        provider,
+        builtin,
+        success: success?,
+        failure: failure?,
+    })
+}
+
+/// The builtin provider: `query`, or else the metric's name, names the builtin metric.
+fn builtin(
+    m: &FullMetricConfig,
+    defaults: &Defaults,
+    sink: &mut Sink<'_>,
+) -> Option<(ProviderSpec, Option<BuiltinMetric>)> {
+    let which = m.query.as_ref().unwrap_or(&m.name);
+    let window = window(m, defaults, sink);
+    match BuiltinMetric::from_name(which.value.trim()) {
+        Some(metric) => Some((ProviderSpec::Builtin { metric, window }, Some(metric))),
+        None => {
+            sink.error(
+                which.pos,
+                format!(
+                    "unknown builtin metric `{}` (expected one of {}, or a `provider` such as prometheus)",
+                    which.value,
+                    BuiltinMetric::NAMES.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn window(m: &FullMetricConfig, defaults: &Defaults, sink: &mut Sink<'_>) -> Duration {
+    duration_or(
+        m.window.as_ref(),
+        "window",
+        Zero::Rejected,
+        defaults.window,
+        sink,
+    )
+}
+
+/// An expression condition: kept as written for the analysis engine, checked for the obvious.
+/// `None` after an error; `Some(None)` when absent.
+fn condition(
+    key: &str,
+    text: Option<&Spanned<String>>,
+    sink: &mut Sink<'_>,
+) -> Option<Option<Condition>> {
+    let Some(text) = text else {
+        return Some(None);
+    };
+    let t = text.value.trim();
+    if t.is_empty() {
+        sink.error(
+            text.pos,
+            format!("{key} is empty (expected an expression over `result`, e.g. `result <= 0.5`)"),
+        );
+        return None;
+    }
+    if !t.contains("result") {
+        sink.error(
+            text.pos,
+            format!("{key} `{t}` never mentions `result` (expected e.g. `result <= 0.5`)"),
+        );
+        return None;
+    }
+    Some(Some(Condition::Expr(t.to_owned())))
+}
+
+fn unit(u: UnitConfig) -> Unit {
+    match u {
+        UnitConfig::Ratio => Unit::Ratio,
+        UnitConfig::Seconds => Unit::Seconds,
+        UnitConfig::PerSecond => Unit::PerSecond,
+        UnitConfig::Plain => Unit::Plain,
+    }
+}

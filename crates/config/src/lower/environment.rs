@@ -1,0 +1,34 @@
+//! Environments: allowed branches, required approvals and a wait timer.
+
+use std::time::Duration;
+
+use bellwether_core::spec::EnvironmentSpec;
+
+use super::names;
+use super::scalars::{Zero, duration_or};
+use crate::diagnostic::Sink;
+use crate::model::EnvironmentConfig;
+use crate::span::Spanned;
+
+pub(super) fn lower(
+    name: &Spanned<String>,
+    env: &Spanned<Option<EnvironmentConfig>>,
+    sink: &mut Sink<'_>,
+) -> EnvironmentSpec {
+    names::identifier("environment", name, sink);
+    let default = EnvironmentConfig::default();
+    let e = env.value.as_ref().unwrap_or(&default);
+    for branch in &e.branches {
+        let b = branch.value.as_str();
+        if b.trim().is_empty() || b.contains(char::is_whitespace) {
+            sink.error(branch.pos, format!("branch pattern `{b}` is not valid (expected a branch name or glob without spaces, e.g. `main` or `release/*`)"));
+        }
+    }
+    EnvironmentSpec {
+        name: name.value.clone(),
+        branches: e.branches.iter().map(|b| b.value.clone()).collect(),
+        approvals: e.approvals.as_ref().map_or(0, |a| a.value.0),
+        allow_self_approval: e.allow_self_approval.unwrap_or(false),
+        wait: duration_or(e.wait.as_ref(), "wait", Zero::Allowed, Duration::ZERO, sink),
+    }
+}

@@ -1,0 +1,61 @@
+//! The file model: `bellwether.yaml` as written, with the position of every node that a
+//! diagnostic may point at.
+//!
+//! These types mirror the file, not the domain: they accept every spelling the file allows
+//! (Argo Rollouts' among them) and keep values that validation will reject, so that all
+//! problems are reported at once. Their doc comments are the JSON Schema's descriptions, and
+//! they state the defaults that lowering applies.
+
+mod analysis;
+mod command;
+mod environment;
+mod provider;
+mod service;
+mod step;
+mod strategy;
+mod threshold;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+
+use crate::span::{Entries, Spanned};
+
+pub use analysis::{AnalysisConfig, FullMetricConfig, MetricConfig, UnitConfig};
+pub use command::Command;
+pub use environment::EnvironmentConfig;
+pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
+pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
+pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
+pub use strategy::{
+    AnalysisRefConfig, BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig,
+    StrategyConfig,
+};
+pub use threshold::Threshold;
+
+/// `bellwether.yaml`: a project's services, how they roll out and how the rollouts are judged,
+/// the metric providers they use, and the environments that guard deployments.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "bellwether.yaml")]
+pub struct ProjectFile {
+    /// Named metric providers, which metrics refer to with `provider: <name>`. The built-in
+    /// provider, `builtin`, needs no declaration.
+    #[serde(default)]
+    pub providers: Entries<ProviderConfig>,
+    /// The services to deploy, by name (lowercase letters, digits and `-`).
+    #[serde(default)]
+    pub services: Entries<ServiceConfig>,
+    /// Where deployments go and the rules that guard them, by name. `staging:` with nothing
+    /// after it declares an environment with no rules.
+    #[serde(default)]
+    pub environments: Entries<Option<EnvironmentConfig>>,
+    /// Reserved for pipelines (triggers, jobs, steps). Any mapping is accepted and, for now,
+    /// ignored with a warning.
+    #[serde(default)]
+    #[schemars(schema_with = "pipelines_schema")]
+    pub pipelines: Option<Spanned<serde_json::Value>>,
+}
+
+fn pipelines_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["object", "null"] })
+}

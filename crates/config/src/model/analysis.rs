@@ -1,0 +1,134 @@
+//! A service's analysis: the metrics that judge its rollouts, compact or in full.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::{ProviderRef, Threshold};
+use crate::span::Spanned;
+use crate::values::{DurationValue, Whole};
+
+/// The metrics that judge a rollout, and defaults for all of them.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnalysisConfig {
+    /// How often each metric is measured, unless it sets its own `interval`. Default: 1s for
+    /// builtin metrics (measuring is cheap, and a failing canary must be caught within about a
+    /// second) and 10s for prometheus, web and job metrics.
+    pub interval: Option<Spanned<DurationValue>>,
+    /// Requests a traffic metric needs in its window before it can pass or fail; with fewer,
+    /// the measurement is inconclusive. Default: 50.
+    pub min_sample: Option<Spanned<Whole<u64>>>,
+    /// The sliding window builtin metrics are computed over. Default: 30s.
+    pub window: Option<Spanned<DurationValue>>,
+    /// The metrics. A compact threshold such as `success_rate >= 99%` is named after its metric
+    /// (`success_rate`), with `_vs_baseline` appended when it compares with the baseline.
+    #[serde(default)]
+    pub metrics: Vec<Spanned<MetricConfig>>,
+}
+
+/// A metric: a compact threshold on a builtin metric, or the full form.
+#[derive(Clone, Debug)]
+pub enum MetricConfig {
+    Compact(Threshold),
+    Full(Box<FullMetricConfig>),
+}
+
+/// A metric in full, in the spirit of an Argo Rollouts AnalysisTemplate metric.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FullMetricConfig {
+    /// The name that analysis references use.
+    pub name: Spanned<String>,
+    /// A provider's name from `providers`, `builtin`, or an inline provider such as
+    /// `{prometheus: {address: …}}`. Default: `builtin`.
+    pub provider: Option<Spanned<ProviderRef>>,
+    /// A compact threshold on a builtin metric, e.g. `latency_p99 <= 200ms`, instead of
+    /// `query` and conditions; useful with `dryRun` or limits.
+    pub threshold: Option<Spanned<Threshold>>,
+    /// What to measure: PromQL for prometheus, a builtin metric's name for builtin (default:
+    /// the metric's `name`), a JSON path for web (overriding the provider's `jsonPath`).
+    pub query: Option<Spanned<String>>,
+    /// How values are shown. Default: the builtin metric's unit, otherwise `plain`.
+    pub unit: Option<UnitConfig>,
+    /// Time between measurements. Default: the analysis `interval`.
+    pub interval: Option<Spanned<DurationValue>>,
+    /// How many measurements to take. Default: until the analysis stops.
+    pub count: Option<Spanned<Whole<u32>>>,
+    /// Time before the first measurement. Default: 0s.
+    pub initial_delay: Option<Spanned<DurationValue>>,
+    /// An expression over `result` (and `baseline`) that a successful measurement satisfies,
+    /// e.g. `result <= 0.5`.
+    pub success_condition: Option<Spanned<String>>,
+    /// An expression over `result` (and `baseline`) that marks a measurement failed.
+    pub failure_condition: Option<Spanned<String>>,
+    /// Failed measurements tolerated before the metric fails. Default: 0.
+    pub failure_limit: Option<Spanned<Whole<u32>>>,
+    /// Inconclusive measurements tolerated before the analysis pauses for a person. Default: 0.
+    pub inconclusive_limit: Option<Spanned<Whole<u32>>>,
+    /// Consecutive provider errors tolerated; errors are retried, not failures. Default: 4.
+    pub consecutive_error_limit: Option<Spanned<Whole<u32>>>,
+    /// Measure and report, but never decide the rollout. Default: false.
+    pub dry_run: Option<bool>,
+    /// Requests needed before a builtin traffic metric can pass or fail. Default: the analysis
+    /// `minSample`.
+    pub min_sample: Option<Spanned<Whole<u64>>>,
+    /// The window a builtin metric is computed over. Default: the analysis `window`.
+    pub window: Option<Spanned<DurationValue>>,
+}
+
+/// How a metric's values are shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UnitConfig {
+    /// A fraction shown as a percentage.
+    Ratio,
+    /// Seconds, shown as a duration.
+    Seconds,
+    PerSecond,
+    Plain,
+}
+
+impl<'de> Deserialize<'de> for MetricConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetricVisitor;
+
+        impl<'de> Visitor<'de> for MetricVisitor {
+            type Value = MetricConfig;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a threshold like `success_rate >= 99%` or a metric like {name: p95, query: …}",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Threshold::parse(v)
+                    .map(MetricConfig::Compact)
+                    .map_err(E::custom)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                FullMetricConfig::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|m| MetricConfig::Full(Box::new(m)))
+            }
+        }
+
+        deserializer.deserialize_any(MetricVisitor)
+    }
+}
+
+impl JsonSchema for MetricConfig {
+    fn schema_name() -> Cow<'static, str> {
+        "Metric".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [generator.subschema_for::<Threshold>(), generator.subschema_for::<FullMetricConfig>()]
+        })
+    }
+}

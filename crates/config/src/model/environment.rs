@@ -1,0 +1,22 @@
+//! An environment: where deployments go and the rules that guard them.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::span::Spanned;
+use crate::values::{DurationValue, Whole};
+
+/// Protection rules for deployments to one environment.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentConfig {
+    /// Branch globs allowed to deploy here, e.g. `main` or `release/*`. Default: any branch.
+    #[serde(default)]
+    pub branches: Vec<Spanned<String>>,
+    /// Approvals from distinct people required before a deployment proceeds. Default: 0.
+    pub approvals: Option<Spanned<Whole<u32>>>,
+    /// A wait timer that starts when a deployment reaches the environment. Default: 0s.
+    pub wait: Option<Spanned<DurationValue>>,
+    /// Whether the person who triggered a deployment may approve it. Default: false.
+    pub allow_self_approval: Option<bool>,
+}

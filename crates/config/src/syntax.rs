@@ -1,0 +1,102 @@
+//! Reading YAML into the file model, and wording the parser's errors for people.
+
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Error, MessageFormatter, UserMessageFormatter};
+
+use crate::diagnostic::{Diagnostics, Sink};
+use crate::model::ProjectFile;
+use crate::span::Pos;
+use crate::suggest::did_you_mean;
+
+/// Parses `source`; on failure, one diagnostic for the first syntax or type error.
+pub(crate) fn parse(file_name: &str, source: &str) -> Result<ProjectFile, Diagnostics> {
+    // Snippets are for terminals; our diagnostics carry the position and a plain message.
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options::<ProjectFile>(source, options).map_err(|e| {
+        let mut sink = Sink::new(file_name);
+        sink.error(
+            e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN),
+            describe(&e),
+        );
+        sink.finish()
+    })
+}
+
+/// The error's message in the house style, without position (the diagnostic carries that).
+fn describe(error: &Error) -> String {
+    let error = original(error);
+    let message = match error {
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } if expected.is_empty() => {
+            format!("unknown key `{field}` (expected no keys here)")
+        }
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => format!(
+            "unknown key `{field}`{} (expected one of {})",
+            did_you_mean(field, expected.iter().copied()),
+            expected.join(", ")
+        ),
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => format!(
+            "unknown value `{variant}`{} (expected one of {})",
+            did_you_mean(variant, expected.iter().copied()),
+            expected.join(", ")
+        ),
+        Error::SerdeMissingField { field, .. } => format!("missing key `{field}`"),
+        Error::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => format!("expected {expected}, found {unexpected}"),
+        Error::Unexpected { expected, .. } => match *expected {
+            "mapping start" => "expected a mapping of keys to values here".to_owned(),
+            "sequence start" => "expected a list here".to_owned(),
+            "string scalar" => "expected a string here".to_owned(),
+            other => format!("expected {other}"),
+        },
+        Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("duplicate key `{key}` (expected each key once)")
+        }
+        Error::Budget {
+            breach: BudgetBreach::Depth { depth },
+            ..
+        } => {
+            format!(
+                "nested too deeply (expected at most {} levels)",
+                depth.saturating_sub(1)
+            )
+        }
+        Error::InvalidScalar { ty: "boolean", .. } => "expected true or false".to_owned(),
+        Error::InvalidScalar { ty, .. } => format!("expected a {ty}"),
+        Error::Message { msg, .. } => msg.clone(),
+        other => UserMessageFormatter.format_message(other).into_owned(),
+    };
+    printable(&message)
+}
+
+/// The error an alias or snippet wrapper carries.
+fn original(mut error: &Error) -> &Error {
+    loop {
+        error = match error.without_snippet() {
+            Error::AliasError { error, .. } => error,
+            other => return other,
+        };
+    }
+}
+
+/// Escapes control characters that a key or value from the file may carry, so that a
+/// diagnostic is always one clean line.
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

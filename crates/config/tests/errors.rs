@@ -1,0 +1,613 @@
+//! Every rule's exact message: each case is a small `bellwether.yaml` and the diagnostics it
+//! produces, `file:line:column: message`, one per line.
+
+use insta::assert_snapshot;
+
+/// Loads `source` (minus the newline after the opening quote) and renders the outcome.
+fn check(source: &str) -> String {
+    let source = source.strip_prefix('\n').unwrap_or(source);
+    match bellwether_config::load("bellwether.yaml", source) {
+        Ok(loaded) if loaded.warnings.is_empty() => "ok".to_owned(),
+        Ok(loaded) => format!("ok\n{}", loaded.warnings),
+        Err(diagnostics) => diagnostics.to_string(),
+    }
+}
+
+#[test]
+fn syntax_and_types() {
+    assert_snapshot!(check(r#"
+servics:
+  api: {}
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replica: 3
+    run: {command: [./api]}
+"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replicas: three
+"#), @"bellwether.yaml:3:15: `three` is not a whole number (expected e.g. 3)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replicas: -1
+"#), @"bellwether.yaml:3:15: -1 is negative (expected a whole number, 0 or more)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    run: {command: [./other]}
+"#), @"bellwether.yaml:4:5: duplicate key `run` (expected each key once)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]
+"#), @"bellwether.yaml:3:10: unclosed bracket '{'");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: ./api
+"#), @"bellwether.yaml:3:10: expected a mapping of keys to values here");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: ./api --port 8080}
+"#), @r#"bellwether.yaml:3:20: `./api --port 8080` has spaces (expected a list of program and arguments, e.g. ["./api", "--port", "8080"])"#);
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    progressDeadline: 10 minutes
+"#), @"bellwether.yaml:4:23: `10 minutes` is not a duration (expected e.g. 250ms, 30s, 5m, 1h or 1h30m)");
+    assert_snapshot!(check(r#"
+- api
+"#), @"bellwether.yaml:1:1: expected a mapping of keys to values here");
+    assert_snapshot!(check(r#"
+providers:
+  prom: {prometheus: {timeout: 5s}}
+"#), @"bellwether.yaml:2:23: missing key `address`");
+}
+
+#[test]
+fn canary_steps() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+          - setWeigh: 20
+"#), @"bellwether.yaml:8:13: unknown step `setWeigh`; did you mean `setWeight`? (expected one of setWeight, weight, pause, analysis, setHeaderRoute)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+            pause: 2m
+"#), @"bellwether.yaml:7:13: a step has one key, found `setWeight` and `pause` (expected each on its own list item, e.g. `- setWeight: …` then `- pause: …`)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps: [setWeight, {}]
+"#), @"bellwether.yaml:6:17: a step is a key and a value, found just `setWeight` (expected e.g. `setWeight: 10` or `pause: 2m`)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 120
+          - weight: -5
+          - setWeight: 0.001%
+"#), @"
+    bellwether.yaml:7:24: weight 120% is over 100% (expected 0–100%)
+    bellwether.yaml:8:21: weight -5% is negative (expected 0–100%)
+    bellwether.yaml:9:24: weight 0.001% is finer than 0.01% (expected at most two decimals, e.g. 0.25%)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: ten
+"#), @"bellwether.yaml:7:24: `ten` is not a percentage (expected e.g. 25, 25% or 0.5%)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - {}
+"#), @"bellwether.yaml:7:13: empty step (expected one of setWeight, weight, pause, analysis, setHeaderRoute)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+          - pause: 2m
+          - setWeight: 25
+          - pause: 5m
+          - setWeight: 10
+"#), @"bellwether.yaml:11:24: setWeight 10% after 25% at line 9: weights must not go down within a canary (expected 25% or more)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - pause: -5m
+          - pause: {duration: -30}
+          - pause: 45d
+"#), @"
+    bellwether.yaml:7:20: pause -5m is negative (expected a duration like 30s, 5m or 1h)
+    bellwether.yaml:8:31: pause -30s is negative (expected a duration like 30s, 5m or 1h)
+    bellwether.yaml:9:20: pause 45d is over the 30d limit (expected at most 30d)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - pause: 5 minutes
+"#), @"bellwether.yaml:7:20: `5 minutes` is not a duration (expected e.g. 250ms, 30s, 5m, 1h or 1h30m)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setHeaderRoute: {header: x-canary}
+          - setHeaderRoute: {exact: "1"}
+          - setHeaderRoute: {header: x-canary, exact: "1", prefix: "a"}
+          - setHeaderRoute: {header: "x canary", exact: "1"}
+          - setHeaderRoute: {}
+"#), @r#"
+    bellwether.yaml:7:29: setHeaderRoute needs one of exact, prefix or regex (expected e.g. `exact: "1"`)
+    bellwether.yaml:8:29: setHeaderRoute has a match but no `header` (expected e.g. `header: x-canary`)
+    bellwether.yaml:9:68: setHeaderRoute has more than one match, `prefix` among them (expected exactly one of exact, prefix or regex)
+    bellwether.yaml:10:38: `x canary` is not an HTTP header name (expected letters, digits and `-`, e.g. x-canary)
+    "#);
+}
+
+#[test]
+fn canary_options() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis: {metrics: ["error_rate <= 1%"]}
+    strategy:
+      canary:
+        steps: [{setWeight: 50}, {pause: {}}]
+        analysis: {startingStep: 2}
+"#), @"bellwether.yaml:8:34: startingStep 2 is past the last step (expected 0–1)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis: {metrics: ["error_rate <= 1%"]}
+    strategy:
+      canary:
+        analysis: {startingStep: 1}
+"#), @"bellwether.yaml:7:34: startingStep 1 is past the last step (the canary has no steps; expected 0)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps: [{setWeight: 50}]
+        maxSurge: 0
+        maxUnavailable: 150%
+        abortScaleDownDelay: -1s
+"#), @"
+    bellwether.yaml:7:19: maxSurge 0 would never start a replica (expected at least 1 or 1%)
+    bellwether.yaml:8:25: warning: maxUnavailable has no effect on a canary: the stable revision keeps its full size behind the weighted router
+    bellwether.yaml:8:25: maxUnavailable 150% is over 100% (expected a count like 1 or a percentage up to 100%)
+    bellwether.yaml:9:30: abortScaleDownDelay -1s is negative (expected a duration like 30s, 5m or 1h)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary: {}
+"#), @"ok");
+}
+
+#[test]
+fn strategies() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary: {steps: [{setWeight: 50}]}
+      blueGreen: {}
+"#), @"bellwether.yaml:5:7: strategy has both `canary` and `blueGreen` (expected exactly one of canary, blueGreen or rolling)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy: {}
+"#), @"bellwether.yaml:4:15: strategy is empty (expected one of canary, blueGreen or rolling)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replicas: 3
+    run: {command: [./api]}
+    strategy:
+      blueGreen: {previewReplicas: 5}
+  web:
+    replicas: 2
+    run: {command: [./web]}
+    strategy:
+      blueGreen: {previewReplicas: 0, autoPromotionEnabled: false, autoPromotionSeconds: 30}
+"#), @"
+    bellwether.yaml:6:36: previewReplicas 5 is more than the service's 3 replicas (expected 1–3)
+    bellwether.yaml:11:36: previewReplicas 0 leaves nothing to preview (expected 1–2)
+    bellwether.yaml:11:90: warning: autoPromotionSeconds has no effect while autoPromotionEnabled is false
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      rolling: {maxSurge: 0, maxUnavailable: 25%}
+  web:
+    replicas: 4
+    run: {command: [./web]}
+    strategy:
+      rolling: {maxSurge: 0, maxUnavailable: 25%}
+"#), @"bellwether.yaml:5:27: maxSurge 0 and maxUnavailable 25% both come to 0 of 1 replica, so no replica could ever be replaced (expected maxSurge or maxUnavailable of at least 1)");
+}
+
+#[test]
+fn references() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms"]
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+          - analysis: {metrics: [error_rat, latency_p99, cpu]}
+"#), @"
+    bellwether.yaml:10:34: unknown metric `error_rat`; did you mean `error_rate`? (expected one of error_rate, latency_p99)
+    bellwether.yaml:10:58: unknown metric `cpu` (expected one of error_rate, latency_p99)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - analysis: {}
+"#), @r#"bellwether.yaml:7:23: analysis has no metric to run: service `api` declares no `analysis.metrics` (expected e.g. `metrics: ["error_rate <= 1%"]` under the service's `analysis`)"#);
+    assert_snapshot!(check(r#"
+environments:
+  production: {branches: [main]}
+  staging:
+services:
+  api:
+    run: {command: [./api]}
+    environments: [staging, prod]
+"#), @"bellwether.yaml:7:29: unknown environment `prod` (expected one of production, staging)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    environments: [production]
+"#), @"bellwether.yaml:4:20: unknown environment `production` (no environments are declared; expected an `environments:` section that declares it)");
+    assert_snapshot!(check(r#"
+providers:
+  prom: {prometheus: {address: "http://127.0.0.1:9090"}}
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: p95
+          provider: promm
+          query: histogram_quantile(0.95, x)
+          successCondition: result <= 0.5
+"#), @"bellwether.yaml:9:21: unknown provider `promm`; did you mean `prom`? (expected one of builtin, prom)");
+}
+
+#[test]
+fn a_bad_metric_is_reported_once_not_again_where_it_is_used() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: p95
+          query: latency_p95
+    strategy:
+      canary:
+        steps:
+          - analysis: {metrics: [p95]}
+"#), @"bellwether.yaml:6:11: metric `p95` has neither successCondition nor failureCondition (expected at least one, e.g. `successCondition: result <= 0.5`)");
+}
+
+#[test]
+fn metrics() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - "sucess_rate >= 99%"
+"#), @"bellwether.yaml:6:11: unknown metric `sucess_rate`; did you mean `success_rate`? (expected one of success_rate, error_rate, latency_p50, latency_p75, latency_p90, latency_p95, latency_p99, latency_p999, request_rate, cpu, memory)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - "success_rate >= 99"
+"#), @"bellwether.yaml:6:11: `99` for success_rate has no unit (expected a percentage like 99%)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - "latency_p99 => 200ms"
+"#), @"bellwether.yaml:6:11: unknown operator `=>` (expected one of <, <=, >, >=, ==, !=)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - "error_rate <= 1%"
+        - "error_rate <= baseline + 0.5%"
+        - "error_rate <= 2%"
+        - name: error_rate_vs_baseline
+          query: error_rate
+          successCondition: result <= 0.01
+"#), @"
+    bellwether.yaml:8:11: duplicate metric `error_rate` (the first is at line 6; expected each name once: give one of them another `name` in the full form)
+    bellwether.yaml:9:17: duplicate metric `error_rate_vs_baseline` (the first is at line 7; expected each name once: give one of them another `name` in the full form)
+    ");
+    assert_snapshot!(check(r#"
+providers:
+  prom: {prometheus: {address: "http://127.0.0.1:9090"}}
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: p95
+          provider: prom
+          query: histogram_quantile(0.95, x)
+        - name: p90
+          provider: prom
+          query: histogram_quantile(0.90, x)
+          successCondition: "0.5"
+          failureCondition: ""
+        - name: errors
+          provider: prom
+          successCondition: result < 1
+        - name: p 99
+          query: latency_p99
+          successCondition: result < 1
+"#), @r#"
+    bellwether.yaml:8:11: metric `p95` has neither successCondition nor failureCondition (expected at least one, e.g. `successCondition: result <= 0.5`)
+    bellwether.yaml:14:29: successCondition `0.5` never mentions `result` (expected e.g. `result <= 0.5`)
+    bellwether.yaml:15:29: failureCondition is empty (expected an expression over `result`, e.g. `result <= 0.5`)
+    bellwether.yaml:16:11: metric `errors` needs a `query` for its prometheus provider (expected PromQL, e.g. `sum(rate(http_requests_total{code=~"5.."}[1m]))`)
+    bellwether.yaml:19:17: metric name `p 99` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
+    "#);
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      interval: 0s
+      metrics:
+        - name: slow
+          threshold: latency_p99 <= 200ms
+          successCondition: result < 1
+          provider: {prometheus: {address: "http://127.0.0.1:9090"}}
+        - name: p95
+          successCondition: result < 1
+        - name: checkout
+          provider: {job: {command: [./check.sh]}}
+          query: up
+          count: 0
+          window: 10s
+          successCondition: result == 0
+"#), @"
+    bellwether.yaml:5:17: interval must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:9:29: `threshold` and `successCondition` are both set (expected one or the other)
+    bellwether.yaml:10:21: `threshold` measures a builtin metric (expected no `provider`, or `provider: builtin`)
+    bellwether.yaml:11:17: unknown builtin metric `p95` (expected one of success_rate, error_rate, latency_p50, latency_p75, latency_p90, latency_p95, latency_p99, latency_p999, request_rate, cpu, memory, or a `provider` such as prometheus)
+    bellwether.yaml:15:18: `query` has no meaning for a job provider (expected it left out)
+    bellwether.yaml:16:18: count 0 takes no measurement (expected 1 or more, or no `count` to measure until the analysis stops)
+    bellwether.yaml:17:19: metric `checkout` has a `window`, which only builtin metrics use (expected it left out)
+    ");
+}
+
+#[test]
+fn providers() {
+    assert_snapshot!(check(r#"
+providers:
+  builtin: {prometheus: {address: "http://127.0.0.1:9090"}}
+  prom: {prometheus: {address: "127.0.0.1:9090", timeout: 0s}}
+  hook: {web: {url: "http://127.0.0.1:8080/ok", method: FETCH}}
+  both: {web: {url: "http://127.0.0.1:8080/ok"}, job: {command: [./check.sh]}}
+  none: {}
+  empty: {job: {command: []}}
+"#), @r#"
+    bellwether.yaml:2:3: provider name `builtin` is reserved for the built-in provider (expected another name)
+    bellwether.yaml:3:32: prometheus address `127.0.0.1:9090` must start with http:// or https:// (expected e.g. http://127.0.0.1:9090)
+    bellwether.yaml:3:59: timeout must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:4:57: unknown HTTP method `FETCH` (expected one of GET, POST, PUT, PATCH, DELETE, HEAD)
+    bellwether.yaml:5:9: provider `both` has both `web` and `job` (expected exactly one of prometheus, web or job)
+    bellwether.yaml:6:9: provider `none` is empty (expected one of prometheus, web or job)
+    bellwether.yaml:7:26: command is empty (expected a program and its arguments, e.g. ["./api", "--flag"])
+    "#);
+}
+
+#[test]
+fn services_and_probes() {
+    assert_snapshot!(check(r#"
+services:
+  API_v2:
+    replicas: 0
+"#), @r#"
+    bellwether.yaml:2:3: service name `API_v2` is not valid (expected lowercase letters, digits and `-`, starting with a letter, at most 63 characters, e.g. `api` or `media-worker`)
+    bellwether.yaml:2:3: service `API_v2` has no `run` (expected e.g. `run: {command: ["./api"]}`)
+    bellwether.yaml:3:15: replicas 0 runs nothing (expected 1 or more)
+    "#);
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {env: {LOG-LEVEL: info, PORT: "8080"}, portEnv: 9PORT}
+    health: /health
+    readiness: {path: /ready}
+    liveness: {path: live, interval: 0s, failureThreshold: 0}
+    progressDeadline: 31d
+"#), @r#"
+    bellwether.yaml:3:10: `run` needs a `command` (expected e.g. `command: ["./api"]`, or an `image` for platforms that run images)
+    bellwether.yaml:3:17: env name `LOG-LEVEL` is not a valid environment variable name (expected letters, digits and `_`, not starting with a digit)
+    bellwether.yaml:3:58: portEnv `9PORT` is not a valid environment variable name (expected letters, digits and `_`, not starting with a digit)
+    bellwether.yaml:4:13: `health` and `readiness` are both set (`health` is shorthand for `readiness`; expected one of them)
+    bellwether.yaml:6:22: probe path `live` must start with `/` (expected e.g. /health)
+    bellwether.yaml:6:38: interval must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:6:60: failureThreshold 0 can never be reached (expected 1 or more)
+    bellwether.yaml:7:23: progressDeadline 31d is over the 30d limit (expected at most 30d)
+    "#);
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api], env: {PORT: "8080"}}
+"#), @"
+    ok
+    bellwether.yaml:3:35: warning: env sets PORT, which bellwether sets to each replica's own port (expected it left out, or another `portEnv`)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [""], image: api:latest}
+    health: health
+"#), @r#"
+    bellwether.yaml:3:20: command's program is empty (expected e.g. ["./api", "--flag"])
+    bellwether.yaml:4:13: probe path `health` must start with `/` (expected e.g. /health)
+    "#);
+}
+
+#[test]
+fn environments() {
+    assert_snapshot!(check(r#"
+environments:
+  production: {branches: [main, "release 1"], approvals: 1, wait: -5m}
+  "my env": {}
+"#), @"
+    bellwether.yaml:2:33: branch pattern `release 1` is not valid (expected a branch name or glob without spaces, e.g. `main` or `release/*`)
+    bellwether.yaml:2:67: wait -5m is negative (expected a duration like 30s, 5m or 1h)
+    bellwether.yaml:3:3: environment name `my env` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
+    ");
+}
+
+#[test]
+fn pipelines_are_reserved() {
+    assert_snapshot!(check(r#"
+pipelines:
+  ci: {on: push}
+"#), @"
+    ok
+    bellwether.yaml:2:3: warning: pipelines are not supported yet; this section is ignored
+    ");
+    assert_snapshot!(check(r#"
+pipelines: [ci]
+"#), @"bellwether.yaml:1:12: pipelines must be a mapping (expected `pipelines: {}`; the section is reserved)");
+}
+
+#[test]
+fn accepted_without_complaint() {
+    assert_snapshot!(check(""), @"ok");
+    assert_snapshot!(check("services:\nenvironments:\nproviders:\npipelines:\n"), @"ok");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: ./api}
+    strategy: {canary: {steps: []}}
+environments:
+  staging:
+pipelines: {}
+"#), @"ok");
+}
+
+#[test]
+fn reports_every_problem_in_file_order() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replicas: 0
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - setWeight: 20
+          - pause: -1m
+    environments: [prod]
+  Web:
+    run: {command: [./web]}
+"#), @"
+    bellwether.yaml:3:15: replicas 0 runs nothing (expected 1 or more)
+    bellwether.yaml:9:24: setWeight 20% after 50% at line 8: weights must not go down within a canary (expected 50% or more)
+    bellwether.yaml:10:20: pause -1m is negative (expected a duration like 30s, 5m or 1h)
+    bellwether.yaml:11:20: unknown environment `prod` (no environments are declared; expected an `environments:` section that declares it)
+    bellwether.yaml:12:3: service name `Web` is not valid (expected lowercase letters, digits and `-`, starting with a letter, at most 63 characters, e.g. `api` or `media-worker`)
+    ");
+}
+
+#[test]
+fn alias_positions_point_at_the_use() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: &big 120
+          - pause: 1m
+          - setWeight: *big
+"#), @"
+    bellwether.yaml:7:29: weight 120% is over 100% (expected 0–100%)
+    bellwether.yaml:9:24: weight 120% is over 100% (expected 0–100%)
+    ");
+}

@@ -1,0 +1,444 @@
+//! What a valid file lowers to: the documented defaults, Argo Rollouts' spellings, and the
+//! compact metric form in base units.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bellwether_config::load;
+use bellwether_core::spec::{
+    AnalysisRef, BackgroundAnalysis, BuiltinMetric, CanaryStep, Condition, ConditionOp,
+    EnvironmentSpec, HeaderMatch, MetricSpec, Operand, Probe, ProviderSpec, RollingSpec, Scale,
+    ServiceSpec, Strategy, Unit, Weight,
+};
+
+fn project(source: &str) -> bellwether_core::spec::Project {
+    let source = source.strip_prefix('\n').unwrap_or(source);
+    match load("bellwether.yaml", source) {
+        Ok(loaded) => loaded.project,
+        Err(d) => panic!("{d}"),
+    }
+}
+
+fn service(source: &str) -> ServiceSpec {
+    project(source)
+        .services
+        .into_values()
+        .next()
+        .expect("one service")
+}
+
+fn steps(source: &str) -> Vec<CanaryStep> {
+    match service(source).strategy {
+        Strategy::Canary(c) => c.steps,
+        other => panic!("not a canary: {other:?}"),
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_minimal_service_gets_the_documented_defaults() {
+    let s = service("services:\n  api:\n    run: {command: [./api, --flag], args: [--more]}\n");
+    assert_eq!(s.name, "api");
+    assert_eq!(s.replicas, 1);
+    assert_eq!(s.run.command, ["./api", "--flag", "--more"]);
+    assert_eq!(s.run.port_env, "PORT");
+    assert_eq!(s.run.workdir, None);
+    assert_eq!(s.readiness, Probe::http("/"));
+    assert_eq!(s.liveness, None);
+    assert_eq!(s.strategy, Strategy::Rolling(RollingSpec::default()));
+    assert_eq!(s.progress_deadline, 600 * SECOND);
+    assert_eq!(s.revision_history_limit, 10);
+    assert!(s.metrics.is_empty());
+}
+
+#[test]
+fn run_and_probes_read_as_written() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: ./api, env: {LOG_LEVEL: info, RATE: 0.5}, workdir: ./srv, port_env: HTTP_PORT, image: "api:1"}
+    health: /health
+    liveness: {path: /live, interval: 5s, timeout: 2s, initialDelay: 10s, failureThreshold: 5, successThreshold: 1}
+"#,
+    );
+    let env: BTreeMap<String, String> = [("LOG_LEVEL", "info"), ("RATE", "0.5")]
+        .map(|(k, v)| (k.into(), v.into()))
+        .into();
+    assert_eq!(s.run.command, ["./api"]);
+    assert_eq!(s.run.env, env);
+    assert_eq!(s.run.workdir.as_deref(), Some("./srv"));
+    assert_eq!(s.run.port_env, "HTTP_PORT");
+    assert_eq!(s.run.image.as_deref(), Some("api:1"));
+    assert_eq!(s.readiness, Probe::http("/health"));
+    let live = Probe {
+        path: "/live".into(),
+        interval: 5 * SECOND,
+        timeout: 2 * SECOND,
+        initial_delay: 10 * SECOND,
+        failure_threshold: 5,
+        success_threshold: 1,
+    };
+    assert_eq!(s.liveness, Some(live));
+}
+
+#[test]
+fn argo_rollouts_step_spellings_are_accepted() {
+    let got = steps(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps:
+          - setWeight: "0.5%"
+          - setWeight: 5
+          - weight: 12.5%
+          - pause: 2m
+          - pause: 600
+          - pause: {duration: 1h30m}
+          - pause: {duration: 90}
+          - pause: {}
+          - pause:
+          - setHeaderRoute: {name: x-canary, exact: "1"}
+          - setHeaderRoute: {header: x-user, regex: "^beta-"}
+          - setHeaderRoute: {}
+"#,
+    );
+    let weight = |bp| CanaryStep::SetWeight(Weight::from_basis_points(bp).expect("valid"));
+    let pause = |s: u64| CanaryStep::Pause(Some(Duration::from_secs(s)));
+    let expected = [
+        weight(50),
+        weight(500),
+        weight(1250),
+        pause(120),
+        pause(600),
+        pause(5400),
+        pause(90),
+        CanaryStep::Pause(None),
+        CanaryStep::Pause(None),
+        CanaryStep::SetHeaderRoute(Some(HeaderMatch::Exact {
+            header: "x-canary".into(),
+            value: "1".into(),
+        })),
+        CanaryStep::SetHeaderRoute(Some(HeaderMatch::Regex {
+            header: "x-user".into(),
+            pattern: "^beta-".into(),
+        })),
+        CanaryStep::SetHeaderRoute(None),
+    ];
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn decreasing_weights_are_rejected_but_repeats_are_not() {
+    let got = steps(
+        "services:\n  api:\n    run: {command: [./api]}\n    strategy: {canary: {steps: [{setWeight: 20}, {setWeight: 20}]}}\n",
+    );
+    assert_eq!(got.len(), 2);
+}
+
+#[test]
+fn compact_thresholds_are_builtin_metrics_in_base_units() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - "success_rate >= 99%"
+        - "latency_p99 <= 200ms"
+        - "error_rate <= baseline + 0.5%"
+"#,
+    );
+    let builtin = |metric| ProviderSpec::Builtin {
+        metric,
+        window: 30 * SECOND,
+    };
+    let metric = |name: &str, metric: BuiltinMetric, op, rhs| MetricSpec {
+        name: name.into(),
+        provider: builtin(metric),
+        unit: metric.unit(),
+        interval: SECOND,
+        count: None,
+        initial_delay: Duration::ZERO,
+        success: Some(Condition::Threshold { op, rhs }),
+        failure: None,
+        failure_limit: 0,
+        inconclusive_limit: 0,
+        consecutive_error_limit: 4,
+        dry_run: false,
+        min_sample: 50,
+    };
+    let expected = vec![
+        metric(
+            "success_rate",
+            BuiltinMetric::SuccessRate,
+            ConditionOp::Ge,
+            Operand::Value(0.99),
+        ),
+        metric(
+            "latency_p99",
+            BuiltinMetric::Latency { permille: 990 },
+            ConditionOp::Le,
+            Operand::Value(0.2),
+        ),
+        metric(
+            "error_rate_vs_baseline",
+            BuiltinMetric::ErrorRate,
+            ConditionOp::Le,
+            Operand::BaselinePlus(0.005),
+        ),
+    ];
+    assert_eq!(s.metrics, expected);
+}
+
+#[test]
+fn analysis_defaults_apply_to_every_metric_that_does_not_override_them() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      interval: 5s
+      minSample: 200
+      window: 1m
+      metrics:
+        - "error_rate <= 1%"
+        - name: p99
+          threshold: latency_p99 <= 300ms
+          dryRun: true
+          interval: 2s
+          window: 10s
+          minSample: 20
+          failureLimit: 2
+"#,
+    );
+    let [errors, p99] = s.metrics.as_slice() else {
+        panic!("two metrics")
+    };
+    assert_eq!((errors.interval, errors.min_sample), (5 * SECOND, 200));
+    assert_eq!(
+        errors.provider,
+        ProviderSpec::Builtin {
+            metric: BuiltinMetric::ErrorRate,
+            window: 60 * SECOND
+        }
+    );
+    assert_eq!(
+        (
+            p99.name.as_str(),
+            p99.interval,
+            p99.min_sample,
+            p99.failure_limit,
+            p99.dry_run
+        ),
+        ("p99", 2 * SECOND, 20, 2, true)
+    );
+    let latency = BuiltinMetric::Latency { permille: 990 };
+    assert_eq!(
+        p99.provider,
+        ProviderSpec::Builtin {
+            metric: latency,
+            window: 10 * SECOND
+        }
+    );
+    assert_eq!(
+        p99.success,
+        Some(Condition::Threshold {
+            op: ConditionOp::Le,
+            rhs: Operand::Value(0.3)
+        })
+    );
+}
+
+#[test]
+fn full_form_metrics_complete_their_provider() {
+    let s = service(
+        r#"
+providers:
+  prom: {prometheus: {address: "http://127.0.0.1:9090", headers: {Authorization: Bearer x}}}
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: p95
+          provider: prom
+          query: histogram_quantile(0.95, x)
+          count: 5
+          initialDelay: 1m
+          successCondition: result <= 0.5
+          failureCondition: result > 1
+          inconclusiveLimit: 1
+          consecutiveErrorLimit: 2
+        - name: status
+          provider: {web: {url: "http://127.0.0.1:8080/status", jsonPath: "$.ok"}}
+          successCondition: result == true
+        - name: smoke
+          provider: {job: {command: [./smoke.sh]}}
+          failureCondition: result != 0
+        - name: p50
+          provider: builtin
+          query: latency_p50
+          unit: plain
+          successCondition: result < 0.1
+"#,
+    );
+    let [p95, status, smoke, p50] = s.metrics.as_slice() else {
+        panic!("four metrics")
+    };
+    let headers: BTreeMap<String, String> =
+        [("Authorization".to_owned(), "Bearer x".to_owned())].into();
+    assert_eq!(
+        p95.provider,
+        ProviderSpec::Prometheus {
+            address: "http://127.0.0.1:9090".into(),
+            query: "histogram_quantile(0.95, x)".into(),
+            headers,
+            timeout: 5 * SECOND,
+        }
+    );
+    assert_eq!(
+        (p95.interval, p95.count, p95.initial_delay, p95.unit),
+        (10 * SECOND, Some(5), 60 * SECOND, Unit::Plain)
+    );
+    assert_eq!(p95.success, Some(Condition::Expr("result <= 0.5".into())));
+    assert_eq!(p95.failure, Some(Condition::Expr("result > 1".into())));
+    assert_eq!(
+        (
+            p95.failure_limit,
+            p95.inconclusive_limit,
+            p95.consecutive_error_limit
+        ),
+        (0, 1, 2)
+    );
+    assert_eq!(
+        status.provider,
+        ProviderSpec::Web {
+            url: "http://127.0.0.1:8080/status".into(),
+            method: "GET".into(),
+            headers: BTreeMap::new(),
+            body: None,
+            json_path: Some("$.ok".into()),
+            timeout: 5 * SECOND,
+        }
+    );
+    assert_eq!(
+        smoke.provider,
+        ProviderSpec::Job {
+            command: vec!["./smoke.sh".into()],
+            timeout: 60 * SECOND
+        }
+    );
+    assert_eq!(
+        p50.provider,
+        ProviderSpec::Builtin {
+            metric: BuiltinMetric::Latency { permille: 500 },
+            window: 30 * SECOND
+        }
+    );
+    assert_eq!((p50.unit, p50.interval), (Unit::Plain, SECOND));
+}
+
+#[test]
+fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
+    let metrics = "    analysis: {metrics: [\"error_rate <= 1%\"]}\n";
+    let with = |strategy: &str| {
+        service(&format!(
+            "services:\n  api:\n    replicas: 3\n    run: {{command: [./api]}}\n{metrics}{strategy}"
+        ))
+    };
+
+    let Strategy::Rolling(rolling) = with("").strategy else {
+        panic!("rolling by default")
+    };
+    assert_eq!(rolling.analysis, Some(AnalysisRef::all()));
+
+    let Strategy::Canary(canary) =
+        with("    strategy: {canary: {steps: [{setWeight: 50}]}}\n").strategy
+    else {
+        panic!("canary")
+    };
+    assert_eq!(
+        canary.background_analysis,
+        Some(BackgroundAnalysis {
+            analysis: AnalysisRef::all(),
+            starting_step: 0
+        })
+    );
+    assert_eq!(
+        (canary.max_surge, canary.abort_scale_down_delay),
+        (Scale::Percent(25), 30 * SECOND)
+    );
+
+    let Strategy::BlueGreen(bg) =
+        with("    strategy: {blueGreen: {autoPromotionSeconds: 30, previewReplicas: 1}}\n")
+            .strategy
+    else {
+        panic!("blue-green")
+    };
+    assert_eq!(
+        (
+            bg.auto_promotion_enabled,
+            bg.auto_promotion_delay,
+            bg.preview_replicas
+        ),
+        (true, Some(30 * SECOND), Some(1))
+    );
+    assert_eq!(
+        (bg.pre_promotion_analysis, bg.post_promotion_analysis),
+        (None, Some(AnalysisRef::all()))
+    );
+
+    let Strategy::BlueGreen(bg) =
+        with("    strategy: {blueGreen: {prePromotionAnalysis: {metrics: [error_rate]}}}\n")
+            .strategy
+    else {
+        panic!("blue-green")
+    };
+    let errors = AnalysisRef {
+        metrics: vec!["error_rate".into()],
+    };
+    assert_eq!(
+        (bg.pre_promotion_analysis, bg.post_promotion_analysis),
+        (Some(errors), None)
+    );
+
+    let Strategy::Rolling(r) =
+        with("    strategy: {rolling: {maxSurge: 1, maxUnavailable: 0}}\n").strategy
+    else {
+        panic!("rolling")
+    };
+    assert_eq!(
+        (r.max_surge, r.max_unavailable),
+        (Scale::Count(1), Scale::Count(0))
+    );
+}
+
+#[test]
+fn environments_get_their_defaults() {
+    let p = project(
+        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true}\n",
+    );
+    let staging = EnvironmentSpec {
+        name: "staging".into(),
+        branches: vec![],
+        approvals: 0,
+        allow_self_approval: false,
+        wait: Duration::ZERO,
+    };
+    let production = EnvironmentSpec {
+        name: "production".into(),
+        branches: vec!["main".into()],
+        approvals: 2,
+        allow_self_approval: true,
+        wait: 300 * SECOND,
+    };
+    assert_eq!(p.environments.get("staging"), Some(&staging));
+    assert_eq!(p.environments.get("production"), Some(&production));
+}
