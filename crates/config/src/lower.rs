@@ -7,6 +7,7 @@
 
 mod analysis;
 mod canary;
+mod dependencies;
 mod environment;
 mod names;
 mod provider;
@@ -29,10 +30,12 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> Project {
         project.environments.insert(name.value.clone(), spec);
     }
     let environments: Vec<&str> = file.environments.names().collect();
+    let services: Vec<&str> = file.services.names().collect();
     for (name, config) in file.services.iter() {
-        let spec = service::lower(name, config, &providers, &environments, sink);
+        let spec = service::lower(name, config, &providers, &environments, &services, sink);
         project.services.insert(name.value.clone(), spec);
     }
+    dependencies::check_cycles(file, sink);
     if let Some(pipelines) = &file.pipelines {
         check_pipelines(pipelines, sink);
     }

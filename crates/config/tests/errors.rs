@@ -24,7 +24,7 @@ services:
   api:
     replica: 3
     run: {command: [./api]}
-"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments)");
+"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments, dependsOn)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -609,5 +609,22 @@ services:
 "#), @"
     bellwether.yaml:7:29: weight 120% is over 100% (expected 0–100%)
     bellwether.yaml:9:24: weight 120% is over 100% (expected 0–100%)
+    ");
+}
+
+#[test]
+fn service_dependencies() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    dependsOn: [db, worker, api]
+  worker:
+    run: {command: [./worker]}
+    dependsOn: [api]
+"#), @"
+    bellwether.yaml:4:17: unknown service `db` (expected one of api, worker)
+    bellwether.yaml:4:29: service `api` depends on itself (expected other services)
+    bellwether.yaml:7:17: dependsOn forms a cycle: api -> worker -> api (expected services that can start one after another)
     ");
 }

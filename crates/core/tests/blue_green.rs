@@ -22,18 +22,18 @@ fn preview_is_judged_then_promoted_automatically_after_the_delay() {
     assert_eq!(world.rollout.phase(), Phase::Healthy);
     insta::assert_snapshot!(timeline(&mut world), @"
        2s # blueGreen rollout of revision 2 (v2) started
-       2s scale r2 to 1
-       2s traffic r1=100% preview=r2
-       4s start pre-promotion analysis of r2 against Some(1)
+       2s scale revision 2 to 1
+       2s route r1=100% preview=r2
+       4s start pre-promotion analysis of revision 2 against revision 1
       34s # pre-promotion analysis: Successful: simulated Successful
-     1m4s scale r2 to 3
-     1m6s traffic r2=100%
+     1m4s scale revision 2 to 3
+     1m6s route r2=100%
      1m6s # all traffic switched to revision 2
-     1m6s start post-promotion analysis of r2 against Some(1)
+     1m6s start post-promotion analysis of revision 2 against revision 1
     1m36s # post-promotion analysis: Successful: simulated Successful
-    1m36s mark stable r2
+    1m36s mark revision 2 (v2) stable
     1m36s # revision 2 (v2) promoted to stable
-     2m6s scale r1 to 0
+     2m6s scale revision 1 to 0
      2m6s # revision 1 scaled to zero
     ");
 }
@@ -64,15 +64,15 @@ fn failed_post_promotion_analysis_switches_back_instantly() {
     assert_eq!(world.rollout.stable.as_ref().map(|r| r.number), Some(1));
     insta::assert_snapshot!(timeline(&mut world), @"
       2s # blueGreen rollout of revision 2 (v2) started
-      2s scale r2 to 2
-      2s traffic r1=100% preview=r2
-      4s traffic r2=100%
+      2s scale revision 2 to 2
+      2s route r1=100% preview=r2
+      4s route r2=100%
       4s # all traffic switched to revision 2
-      4s start post-promotion analysis of r2 against Some(1)
+      4s start post-promotion analysis of revision 2 against revision 1
      34s # post-promotion analysis: Failed: simulated Failed
-     34s traffic r1=100%
+     34s route r1=100%
      34s # aborted: post-promotion analysis failed: simulated Failed
-    1m4s scale r2 to 0
+    1m4s scale revision 2 to 0
     1m4s # revision 2 scaled to zero
     ");
 }
@@ -95,8 +95,8 @@ fn undo_after_a_switch_is_instant_while_the_old_revision_is_warm() {
         .unwrap();
     insta::assert_snapshot!(timeline(&mut world), @"
     12s # undo requested by operator
-    12s traffic r1=100%
-    12s mark stable r1
+    12s route r1=100%
+    12s mark revision 1 (v1) stable
     12s # undone: back to revision 1 (v1)
     ");
 }

@@ -28,9 +28,9 @@ fn first_deployment_goes_straight_to_full_size() {
     insta::assert_snapshot!(world.rollout.reason, @"revision 1 (v1) is stable at full size (first deployment: nothing to compare against)");
     insta::assert_snapshot!(timeline(&mut world), @"
     0s # first deployment of revision 1 (v1): nothing to compare against, going straight to full size
-    0s scale r1 to 3
-    0s traffic r1=100%
-    2s mark stable r1
+    0s scale revision 1 to 3
+    0s route r1=100%
+    2s mark revision 1 (v1) stable
     2s # revision 1 (v1) promoted to stable
     ");
 }
@@ -45,40 +45,40 @@ fn seed_canary_promotes_step_by_step() {
     assert_eq!(world.rollout.stable.as_ref().map(|r| r.number), Some(2));
     insta::assert_snapshot!(timeline(&mut world), @"
         2s # canary rollout of revision 2 (v2) started
-        2s start background analysis of r2 against Some(1)
+        2s start background analysis of revision 2 against revision 1
         2s # step 1: set weight 10%
-        2s scale r2 to 1
-        4s traffic r1=90% r2=10%
+        2s scale revision 2 to 1
+        4s route r1=90% r2=10%
         4s # revision 2 now receives 10% of traffic
         4s # step 1 completed
         4s # step 2: pause 2m
-       32s # background analysis: Successful: simulated Successful
       2m4s # step 2 completed
       2m4s # step 3: set weight 25%
-      2m4s traffic r1=75% r2=25%
+      2m4s route r1=75% r2=25%
       2m4s # revision 2 now receives 25% of traffic
       2m4s # step 3 completed
       2m4s # step 4: pause 5m
       7m4s # step 4 completed
       7m4s # step 5: set weight 50%
-      7m4s scale r2 to 2
-      7m6s traffic r1=50% r2=50%
+      7m4s scale revision 2 to 2
+      7m6s route r1=50% r2=50%
       7m6s # revision 2 now receives 50% of traffic
       7m6s # step 5 completed
       7m6s # step 6: pause 10m
      17m6s # step 6 completed
      17m6s # step 7: set weight 75%
-     17m6s scale r2 to 3
-     17m8s traffic r1=25% r2=75%
+     17m6s scale revision 2 to 3
+     17m8s route r1=25% r2=75%
      17m8s # revision 2 now receives 75% of traffic
      17m8s # step 7 completed
      17m8s # step 8: pause 5m
      22m8s # step 8 completed
-     22m8s scale r2 to 4
-    22m10s traffic r2=100%
-    22m10s mark stable r2
+     22m8s scale revision 2 to 4
+    22m10s stop background analysis
+    22m10s route r2=100%
+    22m10s mark revision 2 (v2) stable
     22m10s # revision 2 (v2) promoted to stable
-    22m40s scale r1 to 0
+    22m40s scale revision 1 to 0
     22m40s # revision 1 scaled to zero
     ");
 }
@@ -99,17 +99,17 @@ fn failed_analysis_sends_all_traffic_back_at_once() {
     insta::assert_snapshot!(world.rollout.reason, @"background analysis failed: simulated Failed");
     insta::assert_snapshot!(timeline(&mut world), @"
       2s # canary rollout of revision 2 (v2) started
-      2s start background analysis of r2 against Some(1)
+      2s start background analysis of revision 2 against revision 1
       2s # step 1: set weight 10%
-      2s scale r2 to 1
-      4s traffic r1=90% r2=10%
+      2s scale revision 2 to 1
+      4s route r1=90% r2=10%
       4s # revision 2 now receives 10% of traffic
       4s # step 1 completed
       4s # step 2: pause 2m
      32s # background analysis: Failed: simulated Failed
-     32s traffic r1=100%
+     32s route r1=100%
      32s # aborted: background analysis failed: simulated Failed
-    1m2s scale r2 to 0
+    1m2s scale revision 2 to 0
     1m2s # revision 2 scaled to zero
     ");
 }
@@ -129,24 +129,24 @@ fn inconclusive_analysis_step_waits_for_a_human() {
     insta::assert_snapshot!(timeline(&mut world), @"
       2s # canary rollout of revision 2 (v2) started
       2s # step 1: set weight 50%
-      2s scale r2 to 1
-      4s traffic r1=50% r2=50%
+      2s scale revision 2 to 1
+      4s route r1=50% r2=50%
       4s # revision 2 now receives 50% of traffic
       4s # step 1 completed
       4s # step 2: analysis (all metrics)
-      4s start analysis step 2 of r2 against Some(1)
+      4s start analysis step 2 of revision 2 against revision 1
      34s # analysis step 2: Inconclusive: simulated Inconclusive
      34s # paused: analysis step 2 inconclusive: simulated Inconclusive; promote to continue or abort
      34s # promote requested by operator
      34s # step 2 completed
      34s # step 3: set weight 100%
-     34s scale r2 to 2
-     36s traffic r2=100%
+     34s scale revision 2 to 2
+     36s route r2=100%
      36s # revision 2 now receives 100% of traffic
      36s # step 3 completed
-     36s mark stable r2
+     36s mark revision 2 (v2) stable
      36s # revision 2 (v2) promoted to stable
-    1m6s scale r1 to 0
+    1m6s scale revision 1 to 0
     1m6s # revision 1 scaled to zero
     ");
 }
@@ -171,24 +171,24 @@ fn indefinite_pause_waits_for_promote_and_full_promotion_skips_the_rest() {
     insta::assert_snapshot!(timeline(&mut world), @"
      2s # canary rollout of revision 2 (v2) started
      2s # step 1: set weight 10%
-     2s scale r2 to 1
-     4s traffic r1=90% r2=10%
+     2s scale revision 2 to 1
+     4s route r1=90% r2=10%
      4s # revision 2 now receives 10% of traffic
      4s # step 1 completed
      4s # step 2: pause until promoted
      4s # promote requested by operator
      4s # step 2 completed
      4s # step 3: set weight 50%
-     4s traffic r1=50% r2=50%
+     4s route r1=50% r2=50%
      4s # revision 2 now receives 50% of traffic
      4s # step 3 completed
      4s # step 4: pause until promoted
      4s # promote --full requested by operator
-     4s scale r2 to 2
-     6s traffic r2=100%
-     6s mark stable r2
+     4s scale revision 2 to 2
+     6s route r2=100%
+     6s mark revision 2 (v2) stable
      6s # revision 2 (v2) promoted to stable
-    36s scale r1 to 0
+    36s scale revision 1 to 0
     36s # revision 1 scaled to zero
     ");
 }
@@ -214,27 +214,27 @@ fn abort_then_retry_restarts_from_the_first_step() {
     insta::assert_snapshot!(timeline(&mut world), @"
     2s # canary rollout of revision 2 (v2) started
     2s # step 1: set weight 20%
-    2s scale r2 to 1
-    4s traffic r1=80% r2=20%
+    2s scale revision 2 to 1
+    4s route r1=80% r2=20%
     4s # revision 2 now receives 20% of traffic
     4s # step 1 completed
     4s # step 2: pause until promoted
     4s # promote requested by operator
     4s # step 2 completed
     4s # step 3: set weight 60%
-    4s scale r2 to 2
-    6s traffic r1=40% r2=60%
+    4s scale revision 2 to 2
+    6s route r1=40% r2=60%
     6s # revision 2 now receives 60% of traffic
     6s # step 3 completed
     6s # step 4: pause until promoted
     6s # abort requested by operator
-    6s traffic r1=100%
+    6s route r1=100%
     6s # aborted: looks wrong
     6s # retry requested by operator
     6s # retrying from the first step
     6s # canary rollout of revision 2 (v2) started
     6s # step 1: set weight 20%
-    6s traffic r1=80% r2=20%
+    6s route r1=80% r2=20%
     6s # revision 2 now receives 20% of traffic
     6s # step 1 completed
     6s # step 2: pause until promoted
@@ -259,14 +259,14 @@ fn undo_to_the_stable_revision_during_a_canary_is_instant() {
     insta::assert_snapshot!(timeline(&mut world), @"
     2s # canary rollout of revision 2 (v2) started
     2s # step 1: set weight 30%
-    2s scale r2 to 1
-    4s traffic r1=70% r2=30%
+    2s scale revision 2 to 1
+    4s route r1=70% r2=30%
     4s # revision 2 now receives 30% of traffic
     4s # step 1 completed
     4s # step 2: pause until promoted
     4s # undo requested by operator
-    4s traffic r1=100%
-    4s scale r2 to 0
+    4s route r1=100%
+    4s scale revision 2 to 0
     4s # undone: back to revision 1 (v1)
     ");
 }
@@ -291,10 +291,10 @@ fn undo_to_a_warm_previous_revision_switches_at_once() {
     world.settle();
     insta::assert_snapshot!(timeline(&mut world), @"
      7s # undo requested by operator
-     7s traffic r1=100%
-     7s mark stable r1
+     7s route r1=100%
+     7s mark revision 1 (v1) stable
      7s # undone: back to revision 1 (v1)
-    37s scale r2 to 0
+    37s scale revision 2 to 0
     37s # revision 2 scaled to zero
     ");
 }
@@ -329,10 +329,10 @@ fn operator_pause_holds_progress_but_not_failure() {
     assert_eq!(world.rollout.target_weight().basis_points(), 0);
     insta::assert_snapshot!(timeline(&mut world), @"
        2s # canary rollout of revision 2 (v2) started
-       2s start background analysis of r2 against Some(1)
+       2s start background analysis of revision 2 against revision 1
        2s # step 1: set weight 10%
-       2s scale r2 to 1
-       4s traffic r1=90% r2=10%
+       2s scale revision 2 to 1
+       4s route r1=90% r2=10%
        4s # revision 2 now receives 10% of traffic
        4s # step 1 completed
        4s # step 2: pause 1m
@@ -342,14 +342,14 @@ fn operator_pause_holds_progress_but_not_failure() {
     5m12s # resumed
     5m12s # step 2 completed
     5m12s # step 3: set weight 50%
-    5m12s traffic r1=50% r2=50%
+    5m12s route r1=50% r2=50%
     5m12s # revision 2 now receives 50% of traffic
     5m12s # step 3 completed
     5m12s # step 4: pause 1m
     5m17s # pause requested by operator
     5m17s # paused: paused by operator
     5m17s # background analysis: Failed: error_rate 4.8% > 1%
-    5m17s traffic r1=100%
+    5m17s route r1=100%
     5m17s # aborted: background analysis failed: error_rate 4.8% > 1%
     ");
 }
@@ -366,18 +366,18 @@ fn a_newer_revision_supersedes_the_canary_in_progress() {
     insta::assert_snapshot!(timeline(&mut world), @"
     2s # canary rollout of revision 2 (v2) started
     2s # step 1: set weight 25%
-    2s scale r2 to 1
-    4s traffic r1=75% r2=25%
+    2s scale revision 2 to 1
+    4s route r1=75% r2=25%
     4s # revision 2 now receives 25% of traffic
     4s # step 1 completed
     4s # step 2: pause until promoted
-    4s traffic r1=100%
-    4s scale r2 to 0
+    4s route r1=100%
+    4s scale revision 2 to 0
     4s # revision 2 (v2) superseded by revision 3 (v3)
     4s # canary rollout of revision 3 (v3) started
     4s # step 1: set weight 25%
-    4s scale r3 to 1
-    6s traffic r1=75% r3=25%
+    4s scale revision 3 to 1
+    6s route r1=75% r3=25%
     6s # revision 3 now receives 25% of traffic
     6s # step 1 completed
     6s # step 2: pause until promoted

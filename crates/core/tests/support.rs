@@ -82,29 +82,8 @@ pub fn timeline(world: &mut World) -> String {
     for (at, action) in world.actions.drain(..) {
         let t = human_duration(Duration::from_millis(at.as_millis()));
         let line = match action {
-            Action::Scale { revision, replicas } => format!("scale r{revision} to {replicas}"),
-            Action::SetTraffic(t) => {
-                let mut s: Vec<String> =
-                    t.weights.iter().map(|(r, w)| format!("r{r}={w}")).collect();
-                if let Some(p) = t.preview {
-                    s.push(format!("preview=r{p}"));
-                }
-                if t.header_route.is_some() {
-                    s.push("header-route".to_owned());
-                }
-                format!("traffic {}", s.join(" "))
-            }
-            Action::StartAnalysis {
-                run,
-                revision,
-                baseline,
-                ..
-            } => {
-                format!("start {run} of r{revision} against {baseline:?}")
-            }
-            Action::StopAnalysis { run } => format!("stop {run}"),
-            Action::MarkStable { revision } => format!("mark stable r{}", revision.number),
             Action::Record(note) => format!("# {note}"),
+            other => other.to_string(),
         };
         writeln!(out, "{t:>6} {line}").unwrap();
     }

@@ -23,6 +23,7 @@ pub(super) fn lower(
     service: &Spanned<ServiceConfig>,
     providers: &Table,
     environments: &[&str],
+    services: &[&str],
     sink: &mut Sink<'_>,
 ) -> ServiceSpec {
     names::service(name, sink);
@@ -74,6 +75,19 @@ pub(super) fn lower(
             names::reference("environment", env, environments, sink);
         }
     }
+    for dependency in s.depends_on.iter().flatten() {
+        if dependency.value == name.value {
+            sink.error(
+                dependency.pos,
+                format!(
+                    "service `{}` depends on itself (expected other services)",
+                    name.value
+                ),
+            );
+        } else {
+            names::reference("service", dependency, services, sink);
+        }
+    }
     ServiceSpec {
         name: name.value.clone(),
         replicas,
@@ -93,6 +107,18 @@ pub(super) fn lower(
             .as_ref()
             .map_or(DEFAULT_REVISION_HISTORY_LIMIT, |l| l.value.0),
         metrics: metrics.specs,
+        environments: s
+            .environments
+            .iter()
+            .flatten()
+            .map(|e| e.value.clone())
+            .collect(),
+        depends_on: s
+            .depends_on
+            .iter()
+            .flatten()
+            .map(|d| d.value.clone())
+            .collect(),
     }
 }
 

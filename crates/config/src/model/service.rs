@@ -39,6 +39,9 @@ pub struct ServiceConfig {
     pub revision_history_limit: Option<Spanned<Whole<u32>>>,
     /// The environments this service may be deployed to, by name. Default: any.
     pub environments: Option<Vec<Spanned<String>>>,
+    /// Services that must be running before this one starts, by name: they start first, and an
+    /// emergency rollback of everything undoes this service before them. Default: none.
+    pub depends_on: Option<Vec<Spanned<String>>>,
 }
 
 /// How one revision of the service runs: a process on the local platform, an image on

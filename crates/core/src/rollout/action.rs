@@ -36,6 +36,36 @@ pub enum Action {
     Record(Note),
 }
 
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Scale { revision, replicas } => {
+                write!(f, "scale revision {revision} to {replicas}")
+            }
+            Action::SetTraffic(t) => write!(f, "route {t}"),
+            Action::StartAnalysis {
+                run,
+                revision,
+                baseline: Some(b),
+                ..
+            } => {
+                write!(f, "start {run} of revision {revision} against revision {b}")
+            }
+            Action::StartAnalysis {
+                run,
+                revision,
+                baseline: None,
+                ..
+            } => {
+                write!(f, "start {run} of revision {revision}")
+            }
+            Action::StopAnalysis { run } => write!(f, "stop {run}"),
+            Action::MarkStable { revision } => write!(f, "mark {revision} stable"),
+            Action::Record(note) => write!(f, "{note}"),
+        }
+    }
+}
+
 /// A human-readable entry in a rollout's history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     Action, Command, Event, EventKind, Rejected, Revision, RevisionNumber, Rollout, RolloutSpec,
-    Verdict,
+    RunKind, Verdict,
 };
 use crate::time::Timestamp;
 
@@ -104,6 +104,8 @@ impl World {
                     Verdict::Failed
                 } else if self.inconclusive.contains(revision) {
                     Verdict::Inconclusive
+                } else if run.kind == RunKind::Background {
+                    return; // A passing background analysis runs until it is stopped.
                 } else {
                     Verdict::Successful
                 };

@@ -135,3 +135,23 @@ impl Traffic {
             .sum()
     }
 }
+
+impl fmt::Display for Traffic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = self
+            .weights
+            .iter()
+            .map(|(r, w)| format!("r{r}={w}"))
+            .collect();
+        if let Some(p) = self.preview {
+            parts.push(format!("preview=r{p}"));
+        }
+        if let Some((_, r)) = &self.header_route {
+            parts.push(format!("header-route=r{r}"));
+        }
+        if parts.is_empty() {
+            return f.write_str("nothing");
+        }
+        f.write_str(&parts.join(" "))
+    }
+}

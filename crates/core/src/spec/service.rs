@@ -22,6 +22,11 @@ pub struct ServiceSpec {
     pub progress_deadline: Duration,
     /// How many old revisions are kept for `undo`.
     pub revision_history_limit: u32,
+    /// The environments this service may be deployed to; empty allows any.
+    pub environments: Vec<String>,
+    /// Services that must be running before this one starts (they start first, and an
+    /// emergency rollback of everything undoes this one before them).
+    pub depends_on: Vec<String>,
 }
 
 impl ServiceSpec {

@@ -1,0 +1,40 @@
+//! One module per command; each returns the exit code its outcome calls for.
+
+mod simulate;
+mod validate;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::exit;
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(&args, cli.output)?,
+        Command::Simulate(args) => simulate::run(&args, cli.output)?,
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", bellwether_config::schema())?;
+            exit::SUCCESS
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "bellwether",
+                &mut std::io::stdout(),
+            );
+            exit::SUCCESS
+        }
+    };
+    Ok(code.into())
+}
+
+/// Reads a project file, saying which file could not be read and why.
+fn read(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}

@@ -1,0 +1,27 @@
+//! Exit codes, the same for every command so that pipelines can rely on them.
+
+use std::process::ExitCode;
+
+/// Exit codes, as documented in `bellwether --help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Code(u8);
+
+/// Everything worked, or the checked thing is healthy.
+pub(crate) const SUCCESS: Code = Code(0);
+/// The command ran but its subject failed: an invalid config, an aborted rollout, or an error.
+pub(crate) const FAILURE: Code = Code(1);
+/// The rollout stopped waiting for a human (a pause until promoted, an inconclusive analysis).
+pub(crate) const PAUSED: Code = Code(3);
+
+pub(crate) const HELP: &str = "\
+Exit codes:
+  0  success (a valid config; a rollout that ended healthy)
+  1  failure (an invalid config; an aborted rollout; any other error)
+  2  usage error (unknown command or flag)
+  3  a rollout is paused, waiting for a human to promote or abort";
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> Self {
+        ExitCode::from(code.0)
+    }
+}
