@@ -6,5 +6,6 @@
 //! adapters perform, so every behaviour can be replayed and tested with a fake clock.
 
 pub mod rollout;
+pub mod signal;
 pub mod spec;
 pub mod time;

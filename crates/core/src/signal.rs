@@ -1,0 +1,108 @@
+//! What the traffic router measured for one revision over a window: the input of the built-in
+//! analysis provider. The router fills these in; analysis reads them through [`SignalSource`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::RevisionNumber;
+
+/// Golden signals of one revision of one service over one window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrafficSample {
+    /// The span actually covered: shorter than asked when the revision is younger than that.
+    pub window: Duration,
+    /// Requests that completed in the window (a response was sent or the request failed).
+    pub requests: u64,
+    /// Responses by status class: index 0 is 1xx, 1 is 2xx, ... 4 is 5xx.
+    pub status_classes: [u64; 5],
+    /// Requests the router could not complete against this revision (connect errors, timeouts,
+    /// a backend that closed mid-response); they count as errors.
+    pub proxy_errors: u64,
+    /// Latency quantiles in seconds, `None` when no request completed.
+    pub latency: Option<LatencyQuantiles>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Requests in flight now.
+    pub in_flight: u64,
+}
+
+/// Latency quantiles of one window, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyQuantiles {
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl TrafficSample {
+    /// 5xx responses plus requests the router failed: what users saw as errors.
+    pub fn errors(&self) -> u64 {
+        self.status_classes[4] + self.proxy_errors
+    }
+
+    /// The share of requests that did not error, `None` without requests.
+    pub fn success_rate(&self) -> Option<f64> {
+        self.error_rate().map(|e| 1.0 - e)
+    }
+
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors() as f64 / self.requests as f64)
+    }
+
+    /// Requests per second over the window.
+    pub fn request_rate(&self) -> Option<f64> {
+        let secs = self.window.as_secs_f64();
+        (secs > 0.0).then(|| self.requests as f64 / secs)
+    }
+
+    /// The latency quantile for a built-in metric's permille (990 is p99).
+    pub fn latency_quantile(&self, permille: u16) -> Option<f64> {
+        let q = self.latency?;
+        Some(match permille {
+            0..=500 => q.p50,
+            501..=750 => q.p75,
+            751..=900 => q.p90,
+            901..=950 => q.p95,
+            951..=990 => q.p99,
+            _ => q.p999,
+        })
+    }
+}
+
+/// Where the built-in provider reads traffic signals: the router on the embedded default.
+pub trait SignalSource: Send + Sync {
+    /// The signals of `revision` of `service` over the last `window`; `None` when the source
+    /// knows no such revision.
+    fn sample(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        window: Duration,
+    ) -> Option<TrafficSample>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_count_proxy_errors_as_errors() {
+        let s = TrafficSample {
+            window: Duration::from_secs(10),
+            requests: 200,
+            status_classes: [0, 190, 0, 2, 6],
+            proxy_errors: 2,
+            ..TrafficSample::default()
+        };
+        assert_eq!(s.errors(), 8);
+        assert_eq!(s.error_rate(), Some(0.04));
+        assert_eq!(s.success_rate(), Some(0.96));
+        assert_eq!(s.request_rate(), Some(20.0));
+        assert_eq!(TrafficSample::default().error_rate(), None);
+    }
+}
