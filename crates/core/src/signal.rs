@@ -1,5 +1,7 @@
-//! What the traffic router measured for one revision over a window: the input of the built-in
-//! analysis provider. The router fills these in; analysis reads them through [`SignalSource`].
+//! What the traffic router measured for one revision over a window, and what the platform
+//! measured of its resource use: the inputs of the built-in analysis provider. The router fills
+//! in [`TrafficSample`]s and the local platform [`ResourceSample`]s; analysis reads them through
+//! [`SignalSource`] and [`ResourceSource`].
 
 use std::time::Duration;
 
@@ -84,6 +86,34 @@ pub trait SignalSource: Send + Sync {
         revision: RevisionNumber,
         window: Duration,
     ) -> Option<TrafficSample>;
+}
+
+/// Resource use of one revision's replicas over one window, as shares of what a replica may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// The span actually covered: shorter than asked when the revision is younger than that.
+    pub window: Duration,
+    /// Replicas that were measured.
+    pub replicas: u32,
+    /// CPU of the busiest replica as a share of its limit, or of one core when it has none.
+    /// The busiest rather than the mean, so that one hot replica is not averaged away.
+    pub cpu: Option<f64>,
+    /// Resident memory of the fullest replica as a share of its limit, or of the machine's
+    /// memory when it has none.
+    pub memory: Option<f64>,
+}
+
+/// Where the built-in provider reads CPU and memory: the local platform (from `/proc`) on the
+/// embedded default.
+pub trait ResourceSource: Send + Sync {
+    /// The resource use of `revision` of `service` over the last `window`; `None` when the
+    /// platform runs no such revision.
+    fn resources(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        window: Duration,
+    ) -> Option<ResourceSample>;
 }
 
 #[cfg(test)]

@@ -226,11 +226,11 @@ fn threshold_form(
             ok = false;
         }
     }
-    if let Some(p) = &m.provider {
-        if !matches!(&p.value, ProviderRef::Named(n) if n == BUILTIN) {
-            sink.error(p.pos, "`threshold` measures a builtin metric (expected no `provider`, or `provider: builtin`)");
-            ok = false;
-        }
+    if let Some(p) = &m.provider
+        && !matches!(&p.value, ProviderRef::Named(n) if n == BUILTIN)
+    {
+        sink.error(p.pos, "`threshold` measures a builtin metric (expected no `provider`, or `provider: builtin`)");
+        ok = false;
     }
     let window = window(m, defaults, sink);
     ok.then(|| Judged {

@@ -1,0 +1,197 @@
+//! Runs analysis runs on tokio: for each run, measures every metric when the pure [`Run`] says
+//! it is due (metrics of one run are measured concurrently, so a slow Prometheus query never
+//! holds back a builtin metric measured several times a second), folds the measurements in,
+//! and reports each measurement and the final verdict.
+//!
+//! Time comes from tokio's clock, so tests run on a paused clock; instants are reported as
+//! [`Timestamp`]s counted from the request's `started_at`.
+//!
+//! For the rollout controller: on `Action::StartAnalysis` build a [`RunRequest`] (see
+//! [`RunRequest::resolve`]) and call [`Engine::start`]; on `Action::StopAnalysis` call
+//! [`RunHandle::stop`]. A [`Report::Completed`] becomes the `EventKind::AnalysisCompleted`
+//! that [`Report::event`] returns.
+
+mod measure;
+mod task;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bellwether_core::rollout::{EventKind, RevisionNumber, RunId, Verdict};
+use bellwether_core::spec::{AnalysisRef, MetricSpec, ServiceSpec};
+use bellwether_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::measurement::Measurement;
+use crate::providers::MetricProvider;
+use crate::run::{Mode, Run};
+
+/// Starts analysis runs; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    providers: Arc<dyn MetricProvider>,
+}
+
+/// What to judge: the service's metrics, the revision, and the baseline to compare with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRequest {
+    pub service: String,
+    pub run: RunId,
+    pub metrics: Vec<MetricSpec>,
+    pub revision: RevisionNumber,
+    pub baseline: Option<RevisionNumber>,
+    /// Values for `{{args.NAME}}` placeholders.
+    pub args: BTreeMap<String, String>,
+    /// The instant the run starts, on the caller's clock; reported instants count from it.
+    pub started_at: Timestamp,
+}
+
+/// An analysis names a metric its service does not declare.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("service `{service}` has no metric `{metric}`")]
+pub struct UnknownMetric {
+    pub service: String,
+    pub metric: String,
+}
+
+impl RunRequest {
+    /// The request for a `StartAnalysis` action: the analysis's metrics (all of the service's
+    /// when it names none).
+    pub fn resolve(
+        service: &ServiceSpec,
+        run: RunId,
+        analysis: &AnalysisRef,
+        revision: RevisionNumber,
+        baseline: Option<RevisionNumber>,
+        started_at: Timestamp,
+    ) -> Result<Self, UnknownMetric> {
+        let metrics = if analysis.metrics.is_empty() {
+            service.metrics.clone()
+        } else {
+            analysis
+                .metrics
+                .iter()
+                .map(|name| {
+                    service.metric(name).cloned().ok_or_else(|| UnknownMetric {
+                        service: service.name.clone(),
+                        metric: name.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Self {
+            service: service.name.clone(),
+            run,
+            metrics,
+            revision,
+            baseline,
+            args: BTreeMap::new(),
+            started_at,
+        })
+    }
+}
+
+/// What the engine tells the rollout controller, the store and the dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "report")]
+pub enum Report {
+    /// A measurement was taken, whatever its verdict.
+    Measured {
+        service: String,
+        run: RunId,
+        measurement: Box<Measurement>,
+    },
+    /// The run reached its verdict and stopped measuring.
+    Completed {
+        service: String,
+        run: RunId,
+        verdict: Verdict,
+        message: String,
+    },
+}
+
+impl Report {
+    /// The rollout event this report becomes, if any.
+    pub fn event(&self) -> Option<EventKind> {
+        match self {
+            Report::Completed {
+                run,
+                verdict,
+                message,
+                ..
+            } => Some(EventKind::AnalysisCompleted {
+                run: *run,
+                verdict: *verdict,
+                message: message.clone(),
+            }),
+            Report::Measured { .. } => None,
+        }
+    }
+}
+
+/// A run in progress. Dropping it stops the run, like [`RunHandle::stop`].
+pub struct RunHandle {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    run: Arc<Mutex<Run>>,
+}
+
+impl RunHandle {
+    /// The run as it stands: every metric's phase, counters and recent measurements.
+    pub fn snapshot(&self) -> Run {
+        self.run
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops measuring (in-flight measurements are dropped, job processes killed) and returns
+    /// the run as it stood. Nothing more is reported for it.
+    pub async fn stop(self) -> Run {
+        let RunHandle { stop, task, run } = self;
+        let _ = stop.send(());
+        let _ = task.await;
+        let run = run.lock().unwrap_or_else(PoisonError::into_inner);
+        run.clone()
+    }
+
+    /// Waits until the run ends by itself and returns it.
+    pub async fn finished(self) -> Run {
+        let RunHandle { stop, task, run } = self;
+        let _ = task.await;
+        drop(stop);
+        let run = run.lock().unwrap_or_else(PoisonError::into_inner);
+        run.clone()
+    }
+}
+
+impl Engine {
+    pub fn new(providers: Arc<dyn MetricProvider>) -> Self {
+        Self { providers }
+    }
+
+    /// Starts a run on the current tokio runtime; reports go to `reports` until it completes or
+    /// is stopped. A closed `reports` channel does not stop the run.
+    pub fn start(&self, request: RunRequest, reports: mpsc::UnboundedSender<Report>) -> RunHandle {
+        let mode = Mode::of(request.run.kind);
+        let run = Arc::new(Mutex::new(Run::new(
+            request.metrics.clone(),
+            mode,
+            request.started_at,
+        )));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(task::drive(
+            request,
+            Arc::clone(&self.providers),
+            reports,
+            stopped,
+            Arc::clone(&run),
+        ));
+        RunHandle { stop, task, run }
+    }
+}
+
+#[cfg(test)]
+mod tests;

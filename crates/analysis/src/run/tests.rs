@@ -1,0 +1,399 @@
+//! Every run-semantics rule as a table: a metric's settings, a script of measurement outcomes,
+//! and the phase the metric and the run end in.
+
+use std::time::Duration;
+
+use bellwether_core::rollout::Verdict;
+use bellwether_core::spec::{BuiltinMetric, MetricSpec, ProviderSpec, Unit};
+use bellwether_core::time::Timestamp;
+
+use super::{Mode, Phase, Run};
+use crate::measurement::{Measurement, Waiting};
+use crate::value::Role;
+
+fn spec(name: &str) -> MetricSpec {
+    MetricSpec {
+        name: name.to_owned(),
+        provider: ProviderSpec::Builtin {
+            metric: BuiltinMetric::ErrorRate,
+            window: Duration::from_secs(30),
+        },
+        unit: Unit::Ratio,
+        interval: Duration::from_secs(1),
+        count: None,
+        initial_delay: Duration::ZERO,
+        success: None,
+        failure: None,
+        failure_limit: 0,
+        inconclusive_limit: 0,
+        consecutive_error_limit: 4,
+        dry_run: false,
+        min_sample: 50,
+    }
+}
+
+/// `S` passed, `F` failed, `I` inconclusive, `W` waiting for requests, `E` a provider error.
+fn measurement(metric: &str, outcome: char, at: Timestamp) -> Measurement {
+    let (verdict, waiting) = match outcome {
+        'S' => (Verdict::Successful, None),
+        'F' => (Verdict::Failed, None),
+        'I' => (Verdict::Inconclusive, None),
+        'W' => (
+            Verdict::Inconclusive,
+            Some(Waiting::Sample {
+                role: Role::Canary,
+                needed: 50,
+            }),
+        ),
+        'E' => (Verdict::Error, None),
+        other => panic!("no outcome {other:?} in a test script"),
+    };
+    Measurement {
+        metric: metric.to_owned(),
+        at,
+        verdict,
+        waiting,
+        value: None,
+        baseline: None,
+        condition: String::new(),
+        sample: None,
+        baseline_sample: None,
+        window: None,
+        message: format!("{metric} {outcome}"),
+        dry_run: false,
+    }
+}
+
+/// Feeds the script to a one-metric run; returns the run's phase and how many measurements of
+/// the script it consumed before it ended (or the script's length).
+fn play(m: MetricSpec, mode: Mode, script: &str) -> (Phase, usize) {
+    let mut run = Run::new(vec![m], mode, Timestamp(0));
+    for (i, outcome) in script.chars().enumerate() {
+        let Some(at) = run.due_at(0) else {
+            return (run.phase, i);
+        };
+        let name = run.metrics[0].spec.name.clone();
+        run.record(0, measurement(&name, outcome, at));
+    }
+    let consumed = script.len();
+    (run.phase, consumed)
+}
+
+#[test]
+fn limits_counts_and_errors() {
+    use Phase::*;
+    type Tweak = fn(&mut MetricSpec);
+    let none: Tweak = |_| {};
+    let cases: &[(&str, Tweak, Mode, &str, Phase, usize)] = &[
+        (
+            "one failure fails by default",
+            none,
+            Mode::Background,
+            "SSF",
+            Failed,
+            3,
+        ),
+        (
+            "failures up to the limit are tolerated",
+            |m| m.failure_limit = 2,
+            Mode::Background,
+            "FSFSS",
+            Running,
+            5,
+        ),
+        (
+            "one past the failure limit fails",
+            |m| m.failure_limit = 2,
+            Mode::Background,
+            "FFFS",
+            Failed,
+            3,
+        ),
+        (
+            "inconclusive by default on the first",
+            none,
+            Mode::Background,
+            "SI",
+            Inconclusive,
+            2,
+        ),
+        (
+            "inconclusive up to the limit",
+            |m| m.inconclusive_limit = 1,
+            Mode::Background,
+            "ISS",
+            Running,
+            3,
+        ),
+        (
+            "past the inconclusive limit",
+            |m| m.inconclusive_limit = 1,
+            Mode::Background,
+            "ISI",
+            Inconclusive,
+            3,
+        ),
+        (
+            "errors are retried up to the limit",
+            none,
+            Mode::Background,
+            "EEEES",
+            Running,
+            5,
+        ),
+        (
+            "one error past the limit",
+            none,
+            Mode::Background,
+            "EEEEE",
+            Error,
+            5,
+        ),
+        (
+            "errors must be consecutive",
+            none,
+            Mode::Background,
+            "EEEESEEEES",
+            Running,
+            10,
+        ),
+        (
+            "a zero error limit errs at once",
+            |m| m.consecutive_error_limit = 0,
+            Mode::Background,
+            "E",
+            Error,
+            1,
+        ),
+        (
+            "count ends the metric successfully",
+            |m| m.count = Some(3),
+            Mode::Background,
+            "SSSS",
+            Successful,
+            3,
+        ),
+        (
+            "errors do not count towards count",
+            |m| m.count = Some(2),
+            Mode::Background,
+            "ESES",
+            Successful,
+            4,
+        ),
+        (
+            "tolerated failures still succeed at count",
+            |m| {
+                m.count = Some(3);
+                m.failure_limit = 1
+            },
+            Mode::Background,
+            "SFS",
+            Successful,
+            3,
+        ),
+        (
+            "background without count runs on",
+            none,
+            Mode::Background,
+            "SSSSSSSS",
+            Running,
+            8,
+        ),
+        (
+            "blocking without count takes one",
+            none,
+            Mode::Blocking,
+            "SS",
+            Successful,
+            1,
+        ),
+        (
+            "blocking honours count",
+            |m| m.count = Some(3),
+            Mode::Blocking,
+            "SSSS",
+            Successful,
+            3,
+        ),
+        (
+            "blocking fails like background",
+            none,
+            Mode::Blocking,
+            "F",
+            Failed,
+            1,
+        ),
+        (
+            "waiting never counts against the inconclusive limit",
+            none,
+            Mode::Background,
+            "WWWWWS",
+            Running,
+            6,
+        ),
+        (
+            "waiting then a failure fails",
+            none,
+            Mode::Background,
+            "WWWF",
+            Failed,
+            4,
+        ),
+        (
+            "a count of only waiting is inconclusive",
+            |m| m.count = Some(3),
+            Mode::Background,
+            "WWW",
+            Inconclusive,
+            3,
+        ),
+        (
+            "one judged measurement among waiting ones decides",
+            |m| m.count = Some(3),
+            Mode::Background,
+            "WSW",
+            Successful,
+            3,
+        ),
+        (
+            "blocking with too few requests is inconclusive",
+            none,
+            Mode::Blocking,
+            "W",
+            Inconclusive,
+            1,
+        ),
+        (
+            "a dry-run failure never decides",
+            |m| m.dry_run = true,
+            Mode::Background,
+            "FFFF",
+            Successful,
+            1,
+        ),
+    ];
+    for (name, tweak, mode, script, phase, consumed) in cases {
+        let mut m = spec("m");
+        tweak(&mut m);
+        assert_eq!(play(m, *mode, script), (*phase, *consumed), "{name}");
+    }
+}
+
+#[test]
+fn schedule_honours_initial_delay_and_interval() {
+    let mut m = spec("m");
+    m.initial_delay = Duration::from_secs(10);
+    m.interval = Duration::from_millis(250);
+    let mut run = Run::new(vec![m], Mode::Background, Timestamp(1_000));
+    let mut due = Vec::new();
+    for outcome in "SESS".chars() {
+        let at = run.due_at(0).unwrap();
+        due.push(at.as_millis());
+        run.record(0, measurement("m", outcome, at));
+    }
+    assert_eq!(due, [11_000, 11_250, 11_500, 11_750]);
+    assert_eq!(run.next_due(), Some(Timestamp(12_000)));
+}
+
+#[test]
+fn the_run_takes_the_worst_deciding_phase() {
+    use Phase::*;
+    // Each metric's script; the run's phase once all are played, in order. The first metric to
+    // end badly ends the run, so later scripts may go unplayed.
+    let cases: &[(&[&str], Mode, Phase)] = &[
+        (&["S", "S"], Mode::Blocking, Successful),
+        (&["S", "F"], Mode::Blocking, Failed),
+        (&["I", "E"], Mode::Background, Inconclusive),
+        (&["EEEEE", "I"], Mode::Background, Error),
+        (&["S", "EEEEE", "F"], Mode::Blocking, Error),
+        (&["S", "W"], Mode::Blocking, Inconclusive),
+        (&["S", ""], Mode::Blocking, Running),
+        (&["SSS", "S"], Mode::Background, Running),
+    ];
+    for (scripts, mode, want) in cases {
+        let specs = (0..scripts.len()).map(|i| spec(&format!("m{i}"))).collect();
+        let mut run = Run::new(specs, *mode, Timestamp(0));
+        for (i, script) in scripts.iter().enumerate() {
+            for outcome in script.chars() {
+                if let Some(at) = run.metrics[i].due_at() {
+                    run.record(i, measurement(&format!("m{i}"), outcome, at));
+                }
+            }
+        }
+        assert_eq!(run.phase, *want, "{scripts:?} {mode:?}");
+    }
+}
+
+#[test]
+fn dry_run_metrics_neither_decide_nor_hold_the_run() {
+    let mut dry = spec("dry");
+    dry.dry_run = true;
+    let mut run = Run::new(vec![spec("real"), dry], Mode::Blocking, Timestamp(0));
+    run.record(1, measurement("dry", 'F', Timestamp(0)));
+    assert_eq!(run.metrics[1].phase, Phase::Failed);
+    assert_eq!(run.phase, Phase::Running);
+    run.record(0, measurement("real", 'S', Timestamp(0)));
+    assert_eq!(run.phase, Phase::Successful);
+    assert_eq!(run.message, "real S");
+
+    let mut only = spec("dry");
+    only.dry_run = true;
+    let mut run = Run::new(vec![only], Mode::Blocking, Timestamp(0));
+    run.record(0, measurement("dry", 'F', Timestamp(0)));
+    assert_eq!(run.phase, Phase::Successful);
+    assert_eq!(
+        run.message,
+        "only dry-run metrics, which never decide: dry F"
+    );
+    assert_eq!(
+        Run::new(vec![], Mode::Blocking, Timestamp(0)).phase,
+        Phase::Successful
+    );
+}
+
+#[test]
+fn measurements_after_the_end_are_ignored() {
+    let mut run = Run::new(vec![spec("m")], Mode::Background, Timestamp(0));
+    run.record(0, measurement("m", 'F', Timestamp(0)));
+    run.record(0, measurement("m", 'S', Timestamp(1_000)));
+    assert_eq!(run.phase, Phase::Failed);
+    assert_eq!(run.metrics[0].counts.taken, 1);
+    assert_eq!(run.due_at(0), None);
+    assert_eq!(run.verdict(), Some(Verdict::Failed));
+}
+
+#[test]
+fn messages_say_which_limit_was_crossed() {
+    let mut m = spec("error_rate");
+    m.failure_limit = 1;
+    let mut run = Run::new(vec![m], Mode::Background, Timestamp(0));
+    run.record(0, measurement("error_rate", 'F', Timestamp(0)));
+    run.record(0, measurement("error_rate", 'F', Timestamp(1_000)));
+    insta::assert_snapshot!(run.message, @"error_rate F (2 failed measurements, more than the 1 tolerated)");
+
+    let mut m = spec("error_rate");
+    m.count = Some(2);
+    let mut run = Run::new(vec![m], Mode::Background, Timestamp(0));
+    run.record(0, measurement("error_rate", 'W', Timestamp(0)));
+    run.record(0, measurement("error_rate", 'W', Timestamp(1_000)));
+    insta::assert_snapshot!(run.message, @"error_rate W (none of its 2 measurements had enough data to judge)");
+
+    let mut run = Run::new(vec![spec("error_rate")], Mode::Background, Timestamp(0));
+    for i in 0..5 {
+        run.record(0, measurement("error_rate", 'E', Timestamp(i * 1_000)));
+    }
+    insta::assert_snapshot!(run.message, @"error_rate E (5 errors in a row, more than the 4 tolerated)");
+}
+
+#[test]
+fn a_long_run_keeps_a_bounded_tail_and_exact_counts() {
+    let mut run = Run::new(vec![spec("m")], Mode::Background, Timestamp(0));
+    for i in 0..2_500 {
+        run.record(0, measurement("m", 'S', Timestamp(i * 1_000)));
+    }
+    let m = &run.metrics[0];
+    assert_eq!(m.counts.successful, 2_500);
+    assert_eq!(m.measurements.len(), 1_000);
+    assert_eq!(m.measurements[0].at, Timestamp(1_500_000));
+}

@@ -1,0 +1,77 @@
+//! bellwether's event store: append-only streams of events, snapshots that shorten replay,
+//! and the revision history of each service.
+//!
+//! Every state change of a rollout (and later of a pipeline run) is an event appended here
+//! *before* anything acts on it; a restart rebuilds the state by replaying the stream from its
+//! latest snapshot. [`SqliteStore`] keeps everything in one file in the data directory.
+//! The [`Store`] trait is synchronous: callers on an async runtime use `spawn_blocking`, which
+//! suits both SQLite and a future PostgreSQL adapter.
+
+mod record;
+mod revisions;
+mod rollouts;
+mod sqlite;
+
+pub use record::{Record, Snapshot};
+pub use revisions::StoredRevision;
+pub use rollouts::{Outcome, RolloutLog, rollout_stream};
+pub use sqlite::SqliteStore;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else appended first: reload the stream and decide again.
+    #[error("stream `{stream}` is at event {actual}, not {expected}: it changed underneath")]
+    Conflict {
+        stream: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("failed to encode or decode a stored value: {0}")]
+    Codec(#[from] serde_json::Error),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("failed to open the store at {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+/// Where events, snapshots and revisions live.
+pub trait Store: Send + Sync {
+    /// Appends `records` to `stream` if its last sequence number is `expected` (0 for a new
+    /// stream), all or nothing. Returns the new last sequence number.
+    fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError>;
+
+    /// The records of `stream` with a sequence number above `after`, in order.
+    fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError>;
+
+    /// The last sequence number of `stream`, 0 if it has none.
+    fn last_seq(&self, stream: &str) -> Result<u64, StoreError>;
+
+    /// The names of the streams that start with `prefix`.
+    fn streams(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Keeps `snapshot` as the state of its stream up to its sequence number.
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// The latest snapshot of `stream`.
+    fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Records a new revision of `service` and returns it with its number (one more than the
+    /// highest so far).
+    fn add_revision(
+        &self,
+        service: &str,
+        version: &str,
+        template: &serde_json::Value,
+        at_ms: u64,
+    ) -> Result<StoredRevision, StoreError>;
+
+    /// The revisions of `service`, oldest first.
+    fn revisions(&self, service: &str) -> Result<Vec<StoredRevision>, StoreError>;
+
+    /// Forgets all but the newest `keep` revisions of `service`, except those in `pinned`.
+    fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,267 @@
+//! The embedded store: one SQLite file, written with full durability before anything acts.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{Record, Snapshot, Store, StoreError, StoredRevision};
+
+/// The schema, applied once to a new database (tracked with `PRAGMA user_version`).
+const SCHEMA_V1: &str = "
+CREATE TABLE events (
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (stream, seq)
+) WITHOUT ROWID;
+CREATE TABLE snapshots (
+    stream TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE revisions (
+    service TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    template TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (service, number)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+";
+
+/// Events, snapshots and revisions in one SQLite database.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // WAL lets readers proceed while a writer commits; FULL sync makes a committed event
+        // survive power loss, not just a crash, before any action is taken on it.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(open_error)?;
+        Self::migrate(conn).map_err(open_error)
+    }
+
+    /// A store that lives in memory, for tests and simulations.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        Ok(Self::migrate(conn)?)
+    }
+
+    fn migrate(conn: Connection) -> Result<Self, rusqlite::Error> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < 1 {
+            conn.execute_batch(&format!("BEGIN; {SCHEMA_V1} COMMIT;"))?;
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (it is transactional),
+        // so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn last_seq(conn: &Connection, stream: &str) -> Result<u64, rusqlite::Error> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE stream = ?1",
+        [stream],
+        |r| r.get(0),
+    )
+}
+
+impl Store for SqliteStore {
+    fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let actual = last_seq(&tx, stream)?;
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        }
+        let mut seq = actual;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in records {
+                seq += 1;
+                insert.execute(params![
+                    stream,
+                    seq,
+                    r.at_ms,
+                    r.kind,
+                    serde_json::to_string(&r.body)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError> {
+        let conn = self.conn();
+        let mut select = conn.prepare_cached(
+            "SELECT seq, at_ms, kind, body FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = select.query_map(params![stream, after], |r| {
+            Ok((
+                r.get::<_, u64>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at_ms, kind, body) = row?;
+            out.push(Record {
+                seq,
+                at_ms,
+                kind,
+                body: serde_json::from_str(&body)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn last_seq(&self, stream: &str) -> Result<u64, StoreError> {
+        Ok(last_seq(&self.conn(), stream)?)
+    }
+
+    fn streams(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut select = conn.prepare_cached(
+            "SELECT DISTINCT stream FROM events WHERE substr(stream, 1, length(?1)) = ?1 ORDER BY stream",
+        )?;
+        let rows = select.query_map([prefix], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&snapshot.body)?;
+        self.conn().execute(
+            "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
+             WHERE excluded.seq > snapshots.seq",
+            params![snapshot.stream, snapshot.seq, body],
+        )?;
+        Ok(())
+    }
+
+    fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT seq, body FROM snapshots WHERE stream = ?1",
+                [stream],
+                |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        row.map(|(seq, body)| {
+            Ok(Snapshot {
+                stream: stream.to_owned(),
+                seq,
+                body: serde_json::from_str(&body)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn add_revision(
+        &self,
+        service: &str,
+        version: &str,
+        template: &serde_json::Value,
+        at_ms: u64,
+    ) -> Result<StoredRevision, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let number: u64 = tx.query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ?1",
+            [service],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO revisions (service, number, version, template, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![service, number, version, serde_json::to_string(template)?, at_ms],
+        )?;
+        tx.commit()?;
+        Ok(StoredRevision {
+            service: service.to_owned(),
+            number,
+            version: version.to_owned(),
+            template: template.clone(),
+            created_at_ms: at_ms,
+        })
+    }
+
+    fn revisions(&self, service: &str) -> Result<Vec<StoredRevision>, StoreError> {
+        let conn = self.conn();
+        let mut select = conn.prepare_cached(
+            "SELECT number, version, template, created_at_ms FROM revisions WHERE service = ?1 ORDER BY number",
+        )?;
+        let rows = select.query_map([service], |r| {
+            Ok((
+                r.get::<_, u64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (number, version, template, created_at_ms) = row?;
+            let template = serde_json::from_str(&template)?;
+            out.push(StoredRevision {
+                service: service.to_owned(),
+                number,
+                version,
+                template,
+                created_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
+        let numbers: Vec<u64> = self.revisions(service)?.iter().map(|r| r.number).collect();
+        let cut = numbers.len().saturating_sub(keep as usize);
+        let doomed: Vec<u64> = numbers[..cut]
+            .iter()
+            .copied()
+            .filter(|n| !pinned.contains(n))
+            .collect();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for number in &doomed {
+            tx.execute(
+                "DELETE FROM revisions WHERE service = ?1 AND number = ?2",
+                params![service, number],
+            )?;
+        }
+        tx.commit()?;
+        Ok(doomed.len() as u64)
+    }
+}
