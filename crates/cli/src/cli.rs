@@ -41,6 +41,11 @@ pub(crate) enum Command {
     /// Play a service's next rollout on a simulated clock: each step, weight, analysis and how long it all takes.
     #[command(after_help = exit::HELP)]
     Simulate(SimulateArgs),
+    /// Run the built-in router on its own: weighted and header routing between revisions, with an admin API.
+    Router(crate::commands::router::RouterArgs),
+    /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_VERSION.
+    #[command(hide = true)]
+    DemoService,
     /// Print a shell completion script, e.g. `bellwether completions bash > /etc/bash_completion.d/bellwether`.
     Completions {
         #[arg(value_enum)]

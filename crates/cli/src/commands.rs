@@ -1,5 +1,7 @@
 //! One module per command; each returns the exit code its outcome calls for.
 
+mod demo_service;
+pub(crate) mod router;
 mod simulate;
 mod validate;
 
@@ -15,6 +17,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args, cli.output)?,
         Command::Simulate(args) => simulate::run(&args, cli.output)?,
+        Command::Router(args) => router::run(&args)?,
+        Command::DemoService => demo_service::run()?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", bellwether_config::schema())?;

@@ -1,0 +1,209 @@
+//! Bodies in both directions, streamed frame by frame and never collected. The response body
+//! records the request's outcome when it ends, and gives its connection back to the pool.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::mirror::{MirrorBody, TeeBody};
+use crate::pool::Lent;
+use crate::replica::{InFlight, Revision};
+use crate::signals::Outcome;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body on its way to a backend.
+#[derive(Debug)]
+pub(crate) enum RequestBody {
+    Empty,
+    /// The client's body; the counter adds up the bytes read, for the signals.
+    Client(Incoming, Arc<AtomicU64>),
+    /// The client's body, copied to a mirror as it passes.
+    Tee(TeeBody, Arc<AtomicU64>),
+    /// The copy a mirror receives.
+    Mirror(MirrorBody),
+}
+
+impl RequestBody {
+    /// Wraps a client's body; an empty one needs no counting.
+    pub(crate) fn client(body: Incoming) -> (Self, Option<Arc<AtomicU64>>) {
+        if body.is_end_stream() {
+            return (Self::Empty, None);
+        }
+        let counter = Arc::new(AtomicU64::new(0));
+        (Self::Client(body, Arc::clone(&counter)), Some(counter))
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let (frame, counter) = match self.get_mut() {
+            Self::Empty => return Poll::Ready(None),
+            Self::Client(body, counter) => (
+                ready!(Pin::new(body).poll_frame(cx)).map(|f| f.map_err(BoxError::from)),
+                counter,
+            ),
+            Self::Tee(body, counter) => (ready!(Pin::new(body).poll_frame(cx)), counter),
+            Self::Mirror(body) => return Pin::new(body).poll_frame(cx),
+        };
+        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+            counter.fetch_add(data.map_or(0, |d| d.len() as u64), Ordering::Relaxed);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Empty => true,
+            Self::Client(body, _) => body.is_end_stream(),
+            Self::Tee(body, _) => body.is_end_stream(),
+            Self::Mirror(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Empty => SizeHint::with_exact(0),
+            Self::Client(body, _) => body.size_hint(),
+            Self::Tee(body, _) => body.size_hint(),
+            Self::Mirror(body) => body.size_hint(),
+        }
+    }
+}
+
+/// A response body on its way to the client.
+#[derive(Debug)]
+pub(crate) struct ResponseBody(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    /// Written by the router itself.
+    Local(Option<Bytes>),
+    Proxied(Incoming, Option<Finish>),
+}
+
+/// What to do once a proxied response ends.
+#[derive(Debug)]
+pub(crate) struct Finish {
+    pub(crate) revision: Arc<Revision>,
+    pub(crate) in_flight: InFlight,
+    pub(crate) connection: Lent,
+    pub(crate) started: Instant,
+    pub(crate) status: u16,
+    pub(crate) bytes_in: Option<Arc<AtomicU64>>,
+    pub(crate) bytes_out: u64,
+}
+
+impl Finish {
+    /// Records the outcome; a body that ended cleanly gives its connection back for reuse.
+    fn complete(self, clean: bool) {
+        let outcome = Outcome {
+            status: clean.then_some(self.status),
+            latency: self.started.elapsed(),
+            bytes_in: self.bytes_in.map_or(0, |b| b.load(Ordering::Relaxed)),
+            bytes_out: self.bytes_out,
+        };
+        self.revision.signals.finish(&outcome);
+        let replica = self.in_flight.replica();
+        if clean {
+            replica.pool.put(self.connection);
+        } else {
+            replica.failed();
+        }
+    }
+}
+
+impl ResponseBody {
+    pub(crate) fn local(text: Bytes) -> Self {
+        Self(Kind::Local(Some(text)))
+    }
+
+    pub(crate) fn proxied(body: Incoming, finish: Finish) -> Self {
+        Self(Kind::Proxied(body, Some(finish)))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let (body, finish) = match &mut self.get_mut().0 {
+            Kind::Local(text) => return Poll::Ready(text.take().map(|t| Ok(Frame::data(t)))),
+            Kind::Proxied(body, finish) => (body, finish),
+        };
+        let polled = ready!(Pin::new(&mut *body).poll_frame(cx));
+        match &polled {
+            Some(Ok(frame)) => {
+                if let (Some(data), Some(f)) = (frame.data_ref(), finish.as_mut()) {
+                    f.bytes_out += data.len() as u64;
+                }
+                // Finishing on the last frame rather than on the poll after it frees the
+                // connection as early as possible.
+                if body.is_end_stream() {
+                    complete(finish, true);
+                }
+            }
+            Some(Err(_)) => complete(finish, false),
+            None => complete(finish, true),
+        }
+        Poll::Ready(polled.map(|r| r.map_err(BoxError::from)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Kind::Local(text) => text.is_none(),
+            Kind::Proxied(body, _) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Kind::Local(text) => SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64)),
+            Kind::Proxied(body, _) => body.size_hint(),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    /// The client went away, or the body was empty and never polled: the backend answered
+    /// either way, so its status counts; the connection is reused only if the body had ended.
+    fn drop(&mut self) {
+        if let Kind::Proxied(body, finish) = &mut self.0
+            && let Some(f) = finish.take()
+        {
+            if body.is_end_stream() {
+                f.complete(true);
+            } else {
+                let outcome = Outcome {
+                    status: Some(f.status),
+                    latency: f.started.elapsed(),
+                    bytes_in: f.bytes_in.map_or(0, |b| b.load(Ordering::Relaxed)),
+                    bytes_out: f.bytes_out,
+                };
+                f.revision.signals.finish(&outcome);
+            }
+        }
+    }
+}
+
+fn complete(finish: &mut Option<Finish>, clean: bool) {
+    if let Some(f) = finish.take() {
+        f.complete(clean);
+    }
+}

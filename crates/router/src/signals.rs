@@ -1,0 +1,171 @@
+//! Per-revision golden signals: what every request through the router cost and returned,
+//! kept in rolling windows and read by analysis through the core's [`SignalSource`].
+
+mod window;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use bellwether_core::rollout::RevisionNumber;
+use bellwether_core::signal::{SignalSource, TrafficSample};
+use tokio::time::Instant;
+
+use window::Windows;
+pub(crate) use window::{Bucket, Outcome};
+
+/// The signals of one revision of one service.
+#[derive(Debug)]
+pub struct RevisionSignals {
+    service: String,
+    number: RevisionNumber,
+    name: String,
+    started: Instant,
+    in_flight: AtomicU64,
+    windows: Mutex<Windows>,
+}
+
+impl RevisionSignals {
+    fn new(service: &str, number: RevisionNumber, name: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            number,
+            name: name.to_owned(),
+            started: Instant::now(),
+            in_flight: AtomicU64::new(0),
+            windows: Mutex::new(Windows::new()),
+        }
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    pub fn number(&self) -> RevisionNumber {
+        self.number
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A request to this revision started; pair with [`RevisionSignals::finish`].
+    pub(crate) fn start(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request started with [`RevisionSignals::start`] ended.
+    pub(crate) fn finish(&self, outcome: &Outcome) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let elapsed = self.started.elapsed();
+        self.lock().record(elapsed, outcome);
+    }
+
+    /// The signals over the last `window`.
+    pub fn sample(&self, window: Duration) -> TrafficSample {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        self.lock()
+            .sample(self.started.elapsed(), window, in_flight)
+    }
+
+    /// Everything since the revision started, and the requests in flight now.
+    pub(crate) fn total(&self) -> (Bucket, u64) {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        (self.lock().total().clone(), in_flight)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        // A panic while recording cannot leave the counters inconsistent enough to matter.
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Each revision's signals by service and revision number.
+type Registry = HashMap<(String, RevisionNumber), Arc<RevisionSignals>>;
+
+/// Every revision's signals, shared by all routers of one process. Cloning shares the registry.
+#[derive(Clone, Debug, Default)]
+pub struct Signals {
+    revisions: Arc<RwLock<Registry>>,
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The signals of a revision, created on first use: a revision keeps its history across
+    /// table swaps for as long as the process runs.
+    pub fn revision(
+        &self,
+        service: &str,
+        number: RevisionNumber,
+        name: &str,
+    ) -> Arc<RevisionSignals> {
+        let key = (service.to_owned(), number);
+        if let Some(found) = self.read().get(&key) {
+            return Arc::clone(found);
+        }
+        let mut map = self
+            .revisions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            map.entry(key)
+                .or_insert_with(|| Arc::new(RevisionSignals::new(service, number, name))),
+        )
+    }
+
+    /// Every revision known, ordered by service and revision number.
+    pub fn all(&self) -> Vec<Arc<RevisionSignals>> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by(|a, b| (&a.service, a.number).cmp(&(&b.service, b.number)));
+        all
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.revisions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SignalSource for Signals {
+    fn sample(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        window: Duration,
+    ) -> Option<TrafficSample> {
+        let found = self.read().get(&(service.to_owned(), revision)).cloned();
+        found.map(|r| r.sample(window))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_source_answers_for_known_revisions_over_the_paused_clock() {
+        let signals = Signals::new();
+        let canary = signals.revision("api", 2, "canary");
+        assert!(Arc::ptr_eq(&canary, &signals.revision("api", 2, "canary")));
+        canary.start();
+        canary.start();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let outcome = Outcome {
+            status: Some(503),
+            latency: Duration::from_millis(3),
+            bytes_in: 0,
+            bytes_out: 5,
+        };
+        canary.finish(&outcome);
+        let s = signals.sample("api", 2, Duration::from_secs(30)).unwrap();
+        assert_eq!((s.requests, s.in_flight, s.errors()), (1, 1, 1));
+        assert_eq!(s.window, Duration::from_secs(5));
+        assert_eq!(signals.sample("api", 3, Duration::from_secs(30)), None);
+        assert_eq!(signals.sample("web", 2, Duration::from_secs(30)), None);
+    }
+}
