@@ -6,12 +6,18 @@
 //! Time comes from tokio's clock, so tests run on a paused clock; instants are reported as
 //! [`Timestamp`]s counted from the request's `started_at`.
 //!
+//! When the analysis asks for the judge, the run's judge samples every judged metric for the
+//! canary and the baseline at the end of each interval (the metrics concurrently, each
+//! revision's measurement beside the other's), and the judgement is reported as
+//! [`Report::Judged`] before the run's verdict.
+//!
 //! For the rollout controller: on `Action::StartAnalysis` build a [`RunRequest`] (see
 //! [`RunRequest::resolve`]) and call [`Engine::start`]; on `Action::StopAnalysis` call
 //! [`RunHandle::stop`]. A [`Report::Completed`] becomes the `EventKind::AnalysisCompleted`
 //! that [`Report::event`] returns.
 
 mod measure;
+mod sample;
 mod task;
 
 use std::collections::BTreeMap;
@@ -24,9 +30,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::judge::Judgement;
 use crate::measurement::Measurement;
 use crate::providers::MetricProvider;
-use crate::run::{Mode, Run};
+use crate::run::{JudgePlan, Mode, Run};
 
 /// Starts analysis runs; cheap to clone.
 #[derive(Clone)]
@@ -34,12 +41,15 @@ pub struct Engine {
     providers: Arc<dyn MetricProvider>,
 }
 
-/// What to judge: the service's metrics, the revision, and the baseline to compare with.
+/// What to judge: the service's metrics, the judge, the revision, and the baseline to compare
+/// with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRequest {
     pub service: String,
     pub run: RunId,
     pub metrics: Vec<MetricSpec>,
+    /// The canary-versus-baseline judge, when the analysis asks for it.
+    pub judge: Option<JudgePlan>,
     pub revision: RevisionNumber,
     pub baseline: Option<RevisionNumber>,
     /// Values for `{{args.NAME}}` placeholders.
@@ -48,17 +58,19 @@ pub struct RunRequest {
     pub started_at: Timestamp,
 }
 
-/// An analysis names a metric its service does not declare.
+/// An analysis the service cannot run. Validation of `bellwether.yaml` rules both out; a spec
+/// built another way may still have them.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("service `{service}` has no metric `{metric}`")]
-pub struct UnknownMetric {
-    pub service: String,
-    pub metric: String,
+pub enum ResolveError {
+    #[error("service `{service}` has no metric `{metric}`")]
+    UnknownMetric { service: String, metric: String },
+    #[error("the analysis asks for the judge, and service `{service}` declares no `judge`")]
+    NoJudge { service: String },
 }
 
 impl RunRequest {
     /// The request for a `StartAnalysis` action: the analysis's metrics (all of the service's
-    /// when it names none).
+    /// when it names none, none when it names none but asks for the judge) and the judge.
     pub fn resolve(
         service: &ServiceSpec,
         run: RunId,
@@ -66,25 +78,46 @@ impl RunRequest {
         revision: RevisionNumber,
         baseline: Option<RevisionNumber>,
         started_at: Timestamp,
-    ) -> Result<Self, UnknownMetric> {
-        let metrics = if analysis.metrics.is_empty() {
-            service.metrics.clone()
-        } else {
-            analysis
+    ) -> Result<Self, ResolveError> {
+        let lookup = |name: &String| {
+            service
+                .metric(name)
+                .cloned()
+                .ok_or_else(|| ResolveError::UnknownMetric {
+                    service: service.name.clone(),
+                    metric: name.clone(),
+                })
+        };
+        let metrics = match (analysis.metrics.is_empty(), analysis.judge) {
+            (true, false) => service.metrics.clone(),
+            (true, true) => Vec::new(),
+            (false, _) => analysis
                 .metrics
                 .iter()
-                .map(|name| {
-                    service.metric(name).cloned().ok_or_else(|| UnknownMetric {
-                        service: service.name.clone(),
-                        metric: name.clone(),
-                    })
-                })
-                .collect::<Result<_, _>>()?
+                .map(lookup)
+                .collect::<Result<_, _>>()?,
+        };
+        let judge = match (&service.judge, analysis.judge) {
+            (_, false) => None,
+            (None, true) => {
+                return Err(ResolveError::NoJudge {
+                    service: service.name.clone(),
+                });
+            }
+            (Some(spec), true) => {
+                let judged = spec
+                    .metrics
+                    .iter()
+                    .map(|m| lookup(&m.metric))
+                    .collect::<Result<_, _>>()?;
+                Some(JudgePlan::new(spec, judged))
+            }
         };
         Ok(Self {
             service: service.name.clone(),
             run,
             metrics,
+            judge,
             revision,
             baseline,
             args: BTreeMap::new(),
@@ -102,6 +135,15 @@ pub enum Report {
         service: String,
         run: RunId,
         measurement: Box<Measurement>,
+    },
+    /// The judge decided: its judgement, every metric's classification and numbers included.
+    /// The run's verdict follows.
+    Judged {
+        service: String,
+        run: RunId,
+        /// When the judge decided, on the engine's clock.
+        at: Timestamp,
+        judgement: Box<Judgement>,
     },
     /// The run reached its verdict and stopped measuring.
     Completed {
@@ -126,7 +168,7 @@ impl Report {
                 verdict: *verdict,
                 message: message.clone(),
             }),
-            Report::Measured { .. } => None,
+            Report::Measured { .. } | Report::Judged { .. } => None,
         }
     }
 }
@@ -176,11 +218,11 @@ impl Engine {
     /// is stopped. A closed `reports` channel does not stop the run.
     pub fn start(&self, request: RunRequest, reports: mpsc::UnboundedSender<Report>) -> RunHandle {
         let mode = Mode::of(request.run.kind);
-        let run = Arc::new(Mutex::new(Run::new(
-            request.metrics.clone(),
-            mode,
-            request.started_at,
-        )));
+        let mut run = Run::new(request.metrics.clone(), mode, request.started_at);
+        if let Some(plan) = &request.judge {
+            run = run.with_judge(plan.clone());
+        }
+        let run = Arc::new(Mutex::new(run));
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(task::drive(
             request,

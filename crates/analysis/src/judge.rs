@@ -20,6 +20,8 @@ use bellwether_core::rollout::Verdict;
 use bellwether_core::spec::Unit;
 use serde::{Deserialize, Serialize};
 
+pub use bellwether_core::spec::Direction;
+pub(crate) use classify::p_text;
 pub use mann_whitney::{MannWhitney, mann_whitney};
 
 /// How to judge: the metrics, their groups' weights and the score thresholds.
@@ -74,17 +76,6 @@ impl JudgedMetric {
             unit,
         }
     }
-}
-
-/// Which change of a metric is a regression.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Higher is worse: errors, latency, CPU.
-    Increase,
-    /// Lower is worse: success rate, throughput.
-    Decrease,
-    Either,
 }
 
 /// One metric's values over the analysis, one point per interval, for each revision.

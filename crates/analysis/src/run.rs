@@ -6,7 +6,10 @@
 //! - A metric is first measured `initial_delay` after the run starts, then every `interval`.
 //! - `count` measurements end a metric; provider errors are retried and do not count. In a
 //!   blocking run (an analysis step, pre- or post-promotion analysis) a metric without `count`
-//!   takes one measurement, so the step ends; in a background run it measures until stopped.
+//!   measures until it has one judged measurement, so the step ends once the canary has its
+//!   minimum sample; after [`BLOCKING_WAIT`] without one it is inconclusive, and its message
+//!   says how long it waited and how many requests it saw. In a background run a metric
+//!   without `count` measures until stopped.
 //! - More than `failure_limit` failed measurements fail the metric; more than
 //!   `inconclusive_limit` inconclusive ones make it inconclusive; more than
 //!   `consecutive_error_limit` errors in a row make it an error.
@@ -15,10 +18,15 @@
 //!   without a single judged measurement is inconclusive, and its message says why.
 //! - Dry-run metrics are measured and reported but never decide: the run neither waits for
 //!   them nor takes their phase.
-//! - The run ends as soon as a deciding metric fails, errs or is inconclusive, with the worst of
-//!   their phases (failed, then error, then inconclusive); it succeeds when every deciding
-//!   metric has succeeded.
+//! - The judge, when the analysis asks for it, samples each judged metric for the canary and
+//!   the baseline at the end of every interval; after `count` points of every metric its
+//!   judgement decides (pass, marginal, fail become successful, inconclusive, failed). Gaps
+//!   and errors follow the rules in `run/judge.rs`. It always decides, like a metric.
+//! - The run ends as soon as a deciding metric or the judge fails, errs or is inconclusive,
+//!   with the worst of their phases (failed, then error, then inconclusive); it succeeds when
+//!   every deciding metric and the judge have succeeded.
 
+mod judge;
 mod metric;
 
 use bellwether_core::rollout::{RunKind, Verdict};
@@ -28,7 +36,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::measurement::Measurement;
 
-pub use metric::{Counts, MetricRun};
+pub use judge::{JudgePlan, JudgeRun, JudgedSeries, Sampled};
+pub use metric::{BLOCKING_WAIT, Counts, End, MetricRun};
 
 /// The phase of a metric or of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +59,16 @@ impl Phase {
             Phase::Inconclusive => Some(Verdict::Inconclusive),
             Phase::Error => Some(Verdict::Error),
             Phase::Failed => Some(Verdict::Failed),
+        }
+    }
+
+    /// The phase a verdict ends in.
+    pub fn of(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Successful => Phase::Successful,
+            Verdict::Inconclusive => Phase::Inconclusive,
+            Verdict::Error => Phase::Error,
+            Verdict::Failed => Phase::Failed,
         }
     }
 
@@ -87,6 +106,8 @@ pub struct Run {
     /// Why the run is in its phase: the deciding metrics' messages.
     pub message: String,
     pub metrics: Vec<MetricRun>,
+    /// The canary-versus-baseline judge, when the analysis asks for it.
+    pub judge: Option<JudgeRun>,
 }
 
 impl Run {
@@ -101,9 +122,20 @@ impl Run {
             phase: Phase::Running,
             message: String::new(),
             metrics,
+            judge: None,
         };
         run.assess();
         run
+    }
+
+    /// The run with the judge of `plan` deciding beside its metrics.
+    pub fn with_judge(mut self, plan: JudgePlan) -> Self {
+        self.judge = Some(JudgeRun::new(plan, self.started_at));
+        // A run of no metrics was successful at once; with the judge it waits for it.
+        self.phase = Phase::Running;
+        self.message.clear();
+        self.assess();
+        self
     }
 
     /// When metric `index` should next be measured; `None` once it or the run has finished.
@@ -114,9 +146,21 @@ impl Run {
         self.metrics.get(index)?.due_at()
     }
 
-    /// The earliest instant any metric is due.
+    /// When the judge should next sample; `None` without a judge, or once it or the run has
+    /// finished.
+    pub fn judge_due_at(&self) -> Option<Timestamp> {
+        if self.phase != Phase::Running {
+            return None;
+        }
+        self.judge.as_ref()?.due_at()
+    }
+
+    /// The earliest instant any metric, or the judge, is due.
     pub fn next_due(&self) -> Option<Timestamp> {
-        (0..self.metrics.len()).filter_map(|i| self.due_at(i)).min()
+        (0..self.metrics.len())
+            .filter_map(|i| self.due_at(i))
+            .chain(self.judge_due_at())
+            .min()
     }
 
     /// Folds a measurement of metric `index` into the run. Measurements that arrive after the
@@ -131,25 +175,47 @@ impl Run {
         }
     }
 
+    /// Folds one interval's judge samples into the run; ignored once the run has finished.
+    pub fn record_judge(&mut self, samples: Vec<(usize, Sampled)>) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if let Some(judge) = &mut self.judge {
+            judge.record(samples);
+            self.assess();
+        }
+    }
+
     pub fn verdict(&self) -> Option<Verdict> {
         self.phase.verdict()
     }
 
     fn assess(&mut self) {
-        let deciding: Vec<&MetricRun> = self.metrics.iter().filter(|m| !m.spec.dry_run).collect();
+        // The deciding parts: every metric that is not a dry run, and the judge.
+        let deciding: Vec<(Phase, &str)> = self
+            .metrics
+            .iter()
+            .filter(|m| !m.spec.dry_run)
+            .map(|m| (m.phase, m.message.as_str()))
+            .chain(self.judge.iter().map(|j| (j.phase, j.message.as_str())))
+            .collect();
         let worst = deciding
             .iter()
-            .map(|m| m.phase)
+            .map(|(p, _)| *p)
             .filter(|p| p.is_bad())
             .max_by_key(|p| *p as u8);
         if let Some(worst) = worst {
             self.phase = worst;
-            self.message = join(deciding.iter().filter(|m| m.phase == worst));
+            self.message = join(deciding.iter().filter(|(p, _)| *p == worst));
             return;
         }
-        let all_done = |ms: &[&MetricRun]| ms.iter().all(|m| m.phase != Phase::Running);
+        let all_done = |parts: &[(Phase, &str)]| parts.iter().all(|(p, _)| *p != Phase::Running);
         if deciding.is_empty() {
-            let all: Vec<&MetricRun> = self.metrics.iter().collect();
+            let all: Vec<(Phase, &str)> = self
+                .metrics
+                .iter()
+                .map(|m| (m.phase, m.message.as_str()))
+                .collect();
             if all_done(&all) {
                 self.phase = Phase::Successful;
                 self.message = if all.is_empty() {
@@ -170,11 +236,8 @@ impl Run {
     }
 }
 
-fn join<'a>(metrics: impl Iterator<Item = &'a &'a MetricRun>) -> String {
-    metrics
-        .map(|m| m.message.as_str())
-        .collect::<Vec<_>>()
-        .join("; ")
+fn join<'a>(parts: impl Iterator<Item = &'a (Phase, &'a str)>) -> String {
+    parts.map(|(_, m)| *m).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]

@@ -328,6 +328,7 @@ async fn against_real_prometheus() {
                 kind: RunKind::Background,
             },
             metrics: vec![metric],
+            judge: None,
             revision: 2,
             baseline: Some(1),
             args: BTreeMap::new(),

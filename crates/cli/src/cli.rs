@@ -43,6 +43,9 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Run the built-in router on its own: weighted and header routing between revisions, with an admin API.
     Router(crate::commands::router::RouterArgs),
+    /// Run pipelines here, in the foreground, with a live job tree; the event's filters apply for real.
+    #[command(after_help = exit::HELP)]
+    Run(crate::commands::run::RunArgs),
     /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_VERSION.
     #[command(hide = true)]
     DemoService,

@@ -2,6 +2,7 @@
 
 mod demo_service;
 pub(crate) mod router;
+pub(crate) mod run;
 mod simulate;
 mod validate;
 
@@ -18,6 +19,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&args, cli.output)?,
         Command::Simulate(args) => simulate::run(&args, cli.output)?,
         Command::Router(args) => router::run(&args)?,
+        Command::Run(args) => run::run(&args)?,
         Command::DemoService => demo_service::run()?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();

@@ -23,6 +23,7 @@ mod syntax;
 pub mod values;
 
 use bellwether_core::spec::Project;
+use bellwether_pipeline_core::spec::PipelineSpec;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use schema::schema;
@@ -42,6 +43,8 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub project: Project,
+    /// The pipelines, in file order.
+    pub pipelines: Vec<PipelineSpec>,
     pub warnings: Diagnostics,
 }
 
@@ -72,24 +75,25 @@ impl Config {
 
     /// Every semantic error and warning in the file, in file order.
     pub fn validate(&self) -> Diagnostics {
-        self.check().1
+        self.check().2
     }
 
     /// The validated project, or every diagnostic (warnings included) if there is an error.
     pub fn lower(&self) -> Result<Loaded, Diagnostics> {
-        let (project, diagnostics) = self.check();
+        let (project, pipelines, diagnostics) = self.check();
         if diagnostics.has_errors() {
             return Err(diagnostics);
         }
         Ok(Loaded {
             project,
+            pipelines,
             warnings: diagnostics,
         })
     }
 
-    fn check(&self) -> (Project, Diagnostics) {
+    fn check(&self) -> (Project, Vec<PipelineSpec>, Diagnostics) {
         let mut sink = Sink::new(&self.file_name);
-        let project = lower::project(&self.file, &mut sink);
-        (project, sink.finish())
+        let (project, pipelines) = lower::project(&self.file, &mut sink);
+        (project, pipelines, sink.finish())
     }
 }

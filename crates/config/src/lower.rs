@@ -10,19 +10,21 @@ mod canary;
 mod dependencies;
 mod environment;
 mod names;
+mod pipeline;
 mod provider;
 mod scalars;
 mod service;
 mod strategy;
 
 use bellwether_core::spec::Project;
+use bellwether_pipeline_core::spec::PipelineSpec;
 
 use crate::diagnostic::Sink;
 use crate::model::ProjectFile;
-use crate::span::{Pos, Spanned};
+use crate::span::Pos;
 
-/// Checks and lowers a whole file.
-pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> Project {
+/// Checks and lowers a whole file: its project and its pipelines.
+pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<PipelineSpec>) {
     let providers = provider::table(&file.providers, sink);
     let mut project = Project::default();
     for (name, env) in file.environments.iter() {
@@ -36,28 +38,8 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> Project {
         project.services.insert(name.value.clone(), spec);
     }
     dependencies::check_cycles(file, sink);
-    if let Some(pipelines) = &file.pipelines {
-        check_pipelines(pipelines, sink);
-    }
-    project
-}
-
-/// `pipelines` is reserved: it must be a mapping, and anything in it is ignored for now.
-fn check_pipelines(pipelines: &Spanned<serde_json::Value>, sink: &mut Sink<'_>) {
-    match &pipelines.value {
-        serde_json::Value::Null => {}
-        serde_json::Value::Object(map) if map.is_empty() => {}
-        serde_json::Value::Object(_) => {
-            sink.warning(
-                pipelines.pos,
-                "pipelines are not supported yet; this section is ignored",
-            );
-        }
-        _ => sink.error(
-            pipelines.pos,
-            "pipelines must be a mapping (expected `pipelines: {}`; the section is reserved)",
-        ),
-    }
+    let pipelines = pipeline::lower_all(file, sink);
+    (project, pipelines)
 }
 
 /// Of several optional keys, exactly one must be set, e.g. `canary`, `blueGreen` or `rolling`.

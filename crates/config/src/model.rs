@@ -9,20 +9,28 @@
 mod analysis;
 mod command;
 mod environment;
+mod pipeline;
 mod provider;
 mod service;
 mod step;
 mod strategy;
 mod threshold;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::span::{Entries, Spanned};
+use crate::span::Entries;
 
 pub use analysis::{AnalysisConfig, FullMetricConfig, MetricConfig, UnitConfig};
+pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
 pub use environment::EnvironmentConfig;
+pub use pipeline::{
+    ArtifactsConfig, CacheConfig, ConcurrencyForm, DefaultsConfig, DeployConfig, EnvironmentForm,
+    FlagForm, InputConfig, InputType, ManualConfig, MatrixForm, MatrixStrategyConfig, Names,
+    OnConfig, PipelineConfig, PipelineJobConfig, PipelineStepConfig, PullRequestConfig, PushConfig,
+    RetryForm, RunDefaultsConfig, ScheduleConfig, TagConfig,
+};
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
 pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
@@ -49,13 +57,8 @@ pub struct ProjectFile {
     /// after it declares an environment with no rules.
     #[serde(default)]
     pub environments: Entries<Option<EnvironmentConfig>>,
-    /// Reserved for pipelines (triggers, jobs, steps). Any mapping is accepted and, for now,
-    /// ignored with a warning.
+    /// Pipelines by name (e.g. `ci`, `release`, `rollback`): triggers, jobs and steps in
+    /// GitHub Actions' model, run by `bellwether run`.
     #[serde(default)]
-    #[schemars(schema_with = "pipelines_schema")]
-    pub pipelines: Option<Spanned<serde_json::Value>>,
-}
-
-fn pipelines_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": ["object", "null"] })
+    pub pipelines: Entries<PipelineConfig>,
 }

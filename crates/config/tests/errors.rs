@@ -541,20 +541,6 @@ environments:
 }
 
 #[test]
-fn pipelines_are_reserved() {
-    assert_snapshot!(check(r#"
-pipelines:
-  ci: {on: push}
-"#), @"
-    ok
-    bellwether.yaml:2:3: warning: pipelines are not supported yet; this section is ignored
-    ");
-    assert_snapshot!(check(r#"
-pipelines: [ci]
-"#), @"bellwether.yaml:1:12: pipelines must be a mapping (expected `pipelines: {}`; the section is reserved)");
-}
-
-#[test]
 fn accepted_without_complaint() {
     assert_snapshot!(check(""), @"ok");
     assert_snapshot!(check("services:\nenvironments:\nproviders:\npipelines:\n"), @"ok");
@@ -627,4 +613,166 @@ services:
     bellwether.yaml:4:29: service `api` depends on itself (expected other services)
     bellwether.yaml:7:17: dependsOn forms a cycle: api -> worker -> api (expected services that can start one after another)
     ");
+}
+
+#[test]
+fn judge() {
+    // Everything wrong at once: each setting, each metric, each group.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms"]
+      judge:
+        interval: 0s
+        count: 2
+        confidence: 50%
+        pass: 70
+        marginal: 75
+        metrics:
+          - {metric: error_rat, direction: increse}
+          - {metric: latency_p99, direction: up, minRatio: 0.8, group: ""}
+          - {metric: latency_p99}
+    strategy:
+      canary:
+        steps:
+          - analysis: {judge: true}
+"#), @"
+    bellwether.yaml:7:19: interval must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:8:16: count 2 is too few samples for the judge's test to find any difference (expected 3 or more)
+    bellwether.yaml:9:21: confidence 50% is not above 50% and below 100% (expected e.g. 95% or 99%)
+    bellwether.yaml:10:15: pass 70 is below marginal 75 (expected pass at or above marginal: a score below marginal fails, one from marginal to pass pauses for a person)
+    bellwether.yaml:13:22: unknown metric `error_rat`; did you mean `error_rate`? (expected one of error_rate, latency_p99)
+    bellwether.yaml:13:44: unknown direction `increse`; did you mean `increase`? (expected one of increase, decrease, either)
+    bellwether.yaml:14:46: unknown direction `up` (expected one of increase, decrease, either)
+    bellwether.yaml:14:60: minRatio 0.8 is below 1 (expected 1 or more: with 1.2, a significant difference counts once the means are 20% apart)
+    bellwether.yaml:14:72: group is empty (expected a name such as `errors`)
+    bellwether.yaml:15:22: metric `latency_p99` is judged twice (the first is at line 14; expected each metric once)
+    ");
+    // Scores out of range, and a judge without metrics.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+      judge: {pass: 120, marginal: -5, confidence: 100%}
+    strategy:
+      canary:
+        steps:
+          - analysis: {judge: true}
+"#), @"
+    bellwether.yaml:6:14: the judge has no metrics (expected e.g. `metrics: [{metric: error_rate, direction: increase}]`)
+    bellwether.yaml:6:21: pass 120 is not a score (expected 0–100)
+    bellwether.yaml:6:36: marginal -5 is not a score (expected 0–100)
+    bellwether.yaml:6:52: confidence 100% is not above 50% and below 100% (expected e.g. 95% or 99%)
+    ");
+    // Groups: weights that do not sum to 100% when every group is listed.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms"]
+      judge:
+        groups: {errors: 60, latency: 30}
+        metrics:
+          - {metric: error_rate, group: errors}
+          - {metric: latency_p99, group: latency}
+    strategy:
+      canary:
+        steps:
+          - analysis: {judge: true}
+"#), @"bellwether.yaml:7:17: group weights sum to 90% (expected 100% when every group is listed)");
+    // Groups: an unknown group when the listed weights leave nothing, a group without metrics,
+    // weights past 100%, a weight of 0.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms", "cpu <= 80%"]
+      judge:
+        groups: {errors: 60, latency: 40, resources: 0}
+        metrics:
+          - {metric: error_rate, group: errors}
+          - {metric: latency_p99, group: latncy}
+          - {metric: cpu}
+    strategy:
+      canary:
+        steps:
+          - analysis: {judge: true}
+"#), @"
+    bellwether.yaml:7:30: group `latency` has no metric (expected only groups that a metric names in its `group`)
+    bellwether.yaml:7:54: weight 0% of group `resources` is not above 0% and at most 100% (expected e.g. 40%)
+    bellwether.yaml:10:42: unknown group `latncy`; did you mean `latency`? (the weights in `groups` already sum to 100%, so it would weigh nothing; expected one of errors, latency, resources)
+    bellwether.yaml:11:22: metric `cpu` has no `group` (the weights in `groups` already sum to 100%, so it would weigh nothing; expected one of errors, latency, resources)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms"]
+      judge:
+        groups: {errors: 70, latency: 40}
+        metrics:
+          - {metric: error_rate, group: errors}
+          - {metric: latency_p99, group: latency}
+    strategy:
+      canary:
+        steps:
+          - analysis: {judge: true}
+"#), @"bellwether.yaml:7:17: group weights sum to 110% (expected at most 100%)");
+    // Asking for a judge the service does not have; a judge nothing asks for.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+    strategy:
+      blueGreen:
+        prePromotionAnalysis: {judge: true}
+  web:
+    run: {command: [./web]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+      judge:
+        metrics: [{metric: error_rate}]
+"#), @"
+    bellwether.yaml:8:39: the analysis asks for the judge, and service `api` declares none (expected a `judge:` under the service's `analysis`, or no `judge: true` here)
+    bellwether.yaml:14:9: warning: no analysis asks for the judge, so it never runs (expected e.g. the canary step `- analysis: {judge: true}`, or `judge: true` in a pre- or post-promotion analysis)
+    ");
+    // A judge of a service that declares no metrics.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      judge:
+        metrics: [{metric: error_rate}]
+    strategy:
+      rolling: {analysis: {judge: true}}
+"#), @"bellwether.yaml:6:28: unknown metric `error_rate` (the service declares no `analysis.metrics`; expected the judge's metrics among them)");
+    // Type errors stop the parser, with their position.
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+      judge:
+        pass: high
+"#), @"bellwether.yaml:7:15: `high` is not a number (expected e.g. 95 or 1.2)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+      judge:
+        metrics: [{metric: error_rate, weight: 3}]
+"#), @"bellwether.yaml:7:40: unknown key `weight` (expected one of metric, direction, critical, group, minRatio)");
 }

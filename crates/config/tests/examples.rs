@@ -135,3 +135,23 @@ fn seed_000_defaults_are_judged_by_the_builtin_router_every_second() {
         }
     );
 }
+
+#[test]
+fn the_judge_example_asks_for_its_judge_at_25_and_75_percent() {
+    let spec = service("judge.yaml", "api-service");
+    let judge = spec.judge.as_ref().expect("a judge");
+    assert_eq!((judge.interval, judge.count), (Duration::from_secs(10), 12));
+    let Strategy::Canary(canary) = &spec.strategy else {
+        panic!("not a canary")
+    };
+    let judged: Vec<(usize, &[String])> = canary
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, step)| match step {
+            CanaryStep::Analysis(a) if a.judge => Some((i, a.metrics.as_slice())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(judged, [(3, &[][..]), (7, &["error_rate".to_owned()][..])]);
+}

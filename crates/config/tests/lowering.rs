@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use bellwether_config::load;
 use bellwether_core::spec::{
-    AnalysisRef, BackgroundAnalysis, BuiltinMetric, CanaryStep, Condition, ConditionOp,
-    EnvironmentSpec, HeaderMatch, MetricSpec, Operand, Probe, ProviderSpec, RollingSpec, Scale,
-    ServiceSpec, Strategy, Unit, Weight,
+    AnalysisRef, BackgroundAnalysis, BuiltinMetric, CanaryStep, Condition, ConditionOp, Direction,
+    EnvironmentSpec, HeaderMatch, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, Probe,
+    ProviderSpec, RollingSpec, Scale, ServiceSpec, Strategy, Unit, Weight,
 };
 
 fn project(source: &str) -> bellwether_core::spec::Project {
@@ -50,6 +50,7 @@ fn a_minimal_service_gets_the_documented_defaults() {
     assert_eq!(s.progress_deadline, 600 * SECOND);
     assert_eq!(s.revision_history_limit, 10);
     assert!(s.metrics.is_empty());
+    assert_eq!(s.judge, None);
 }
 
 #[test]
@@ -403,6 +404,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
     };
     let errors = AnalysisRef {
         metrics: vec!["error_rate".into()],
+        judge: false,
     };
     assert_eq!(
         (bg.pre_promotion_analysis, bg.post_promotion_analysis),
@@ -441,4 +443,115 @@ fn environments_get_their_defaults() {
     };
     assert_eq!(p.environments.get("staging"), Some(&staging));
     assert_eq!(p.environments.get("production"), Some(&production));
+}
+
+#[test]
+fn the_judge_lowers_with_its_defaults() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%", "latency_p99 <= 200ms", "success_rate >= 99%"]
+      judge:
+        interval: 30s
+        count: 20
+        confidence: 99%
+        pass: 90
+        marginal: 72.5
+        groups: {errors: 60}
+        metrics:
+          - {metric: error_rate, direction: increase, critical: true, group: errors}
+          - {metric: latency_p99, direction: increase, minRatio: "1.2", group: latency}
+          - {metric: success_rate}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+          - analysis: {judge: true}
+          - analysis: {judge: true, metrics: [error_rate]}
+          - analysis: {metrics: [error_rate], judge: false}
+"#,
+    );
+    let judged = |metric: &str, direction, critical, group: &str, min_ratio| JudgedMetricSpec {
+        metric: metric.into(),
+        direction,
+        critical,
+        group: group.into(),
+        min_ratio,
+    };
+    assert_eq!(
+        s.judge,
+        Some(JudgeSpec {
+            interval: 30 * SECOND,
+            count: 20,
+            confidence: 0.99,
+            pass_score: 90.0,
+            marginal_score: 72.5,
+            // Groups not listed (latency, default) share the 40% that errors leaves.
+            group_weights: BTreeMap::from([("errors".into(), 60.0)]),
+            metrics: vec![
+                judged("error_rate", Direction::Increase, true, "errors", 1.1),
+                judged("latency_p99", Direction::Increase, false, "latency", 1.2),
+                judged("success_rate", Direction::Either, false, "default", 1.1),
+            ],
+        })
+    );
+    let Strategy::Canary(c) = s.strategy else {
+        panic!("a canary")
+    };
+    let analysis = |metrics: &[&str], judge| {
+        CanaryStep::Analysis(AnalysisRef {
+            metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
+            judge,
+        })
+    };
+    assert_eq!(
+        c.steps[1..],
+        [
+            analysis(&[], true),
+            analysis(&["error_rate"], true),
+            analysis(&["error_rate"], false),
+        ]
+    );
+
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics: ["error_rate <= 1%"]
+      judge: {metrics: [{metric: error_rate}]}
+    strategy:
+      blueGreen: {postPromotionAnalysis: {judge: true}}
+"#,
+    );
+    let defaults = JudgeSpec {
+        interval: 10 * SECOND,
+        count: 12,
+        confidence: 0.95,
+        pass_score: 95.0,
+        marginal_score: 75.0,
+        group_weights: BTreeMap::new(),
+        metrics: vec![judged(
+            "error_rate",
+            Direction::Either,
+            false,
+            "default",
+            1.1,
+        )],
+    };
+    assert_eq!(s.judge, Some(defaults));
+    let Strategy::BlueGreen(bg) = s.strategy else {
+        panic!("blue-green")
+    };
+    assert_eq!(
+        bg.post_promotion_analysis,
+        Some(AnalysisRef {
+            metrics: vec![],
+            judge: true
+        })
+    );
 }

@@ -1,5 +1,6 @@
-//! The loop that drives one run: start due measurements, wait for the first of a finished
-//! measurement, the next due instant or a stop, fold in, repeat until the run has a verdict.
+//! The loop that drives one run: start due measurements and judge samples, wait for the first
+//! of a finished one, the next due instant or a stop, fold in, repeat until the run has a
+//! verdict.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,12 +10,29 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
 use super::measure::{Clock, measure};
+use super::sample::sample;
 use super::{Report, RunRequest};
 use crate::condition::Conditions;
 use crate::measurement::Measurement;
 use crate::providers::{MetricProvider, Target};
-use crate::run::Run;
+use crate::run::{Run, Sampled};
 use crate::value::Role;
+
+/// What a task of the run is doing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Measuring the metric of this index.
+    Metric(usize),
+    /// Sampling an interval for the judge.
+    Judge,
+}
+
+/// What a task of the run produced.
+enum Done {
+    /// A measurement of the metric of this index.
+    Measured(usize, Box<Measurement>),
+    Sampled(Vec<(usize, Sampled)>),
+}
 
 pub(super) async fn drive(
     request: RunRequest,
@@ -41,8 +59,8 @@ pub(super) async fn drive(
     let canary = target(request.revision, Role::Canary);
     let baseline = request.baseline.map(|b| target(b, Role::Baseline));
     let lock = || run.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut in_flight: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut tasks: JoinSet<Measurement> = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, Slot> = HashMap::new();
+    let mut tasks: JoinSet<Done> = JoinSet::new();
     loop {
         let next = {
             let r = lock();
@@ -56,24 +74,48 @@ pub(super) async fn drive(
                 return;
             }
             let now = clock.now();
+            let busy = |slot: Slot| in_flight.values().any(|s| *s == slot);
+            let mut started = Vec::new();
             for (i, spec) in request.metrics.iter().enumerate() {
-                let busy = in_flight.values().any(|&j| j == i);
-                if busy || r.due_at(i).is_none_or(|t| t > now) {
+                if busy(Slot::Metric(i)) || r.due_at(i).is_none_or(|t| t > now) {
                     continue;
                 }
-                let handle = tasks.spawn(measure(
+                let measuring = measure(
                     Arc::clone(&providers),
                     spec.clone(),
                     Arc::clone(&conditions[i]),
                     canary.clone(),
                     baseline.clone(),
                     clock,
-                ));
-                in_flight.insert(handle.id(), i);
+                );
+                let handle =
+                    tasks.spawn(async move { Done::Measured(i, Box::new(measuring.await)) });
+                started.push((handle.id(), Slot::Metric(i)));
             }
+            if let Some(judge) = &r.judge
+                && !busy(Slot::Judge)
+                && r.judge_due_at().is_some_and(|t| t <= now)
+            {
+                let wanted = judge
+                    .wanted()
+                    .into_iter()
+                    .filter_map(|i| Some((i, judge.plan.metrics.get(i)?.clone())))
+                    .collect();
+                let sampling = sample(
+                    Arc::clone(&providers),
+                    wanted,
+                    canary.clone(),
+                    baseline.clone(),
+                );
+                let handle = tasks.spawn(async move { Done::Sampled(sampling.await) });
+                started.push((handle.id(), Slot::Judge));
+            }
+            in_flight.extend(started);
+            let idle = |slot: Slot| !in_flight.values().any(|s| *s == slot);
             (0..request.metrics.len())
-                .filter(|i| !in_flight.values().any(|j| j == i))
+                .filter(|i| idle(Slot::Metric(*i)))
                 .filter_map(|i| r.due_at(i))
+                .chain(r.judge_due_at().filter(|_| idle(Slot::Judge)))
                 .min()
         };
         tokio::select! {
@@ -82,25 +124,64 @@ pub(super) async fn drive(
                 return;
             }
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let (id, measurement) = match done {
-                    Ok((id, m)) => (id, Ok(m)),
+                let (id, done) = match done {
+                    Ok((id, d)) => (id, Ok(d)),
                     Err(e) => (e.id(), Err(e)),
                 };
-                let Some(index) = in_flight.remove(&id) else { continue };
-                // A measurement task only ends without a measurement if a provider panicked:
-                // that is an error like any other, retried up to the limit.
-                let m = measurement.unwrap_or_else(|e| {
-                    let why = format!("the provider panicked ({e})");
-                    Measurement::failed(&request.metrics[index], clock.now(), Role::Canary, &why)
-                });
-                let _ = reports.send(Report::Measured {
-                    service: request.service.clone(),
-                    run: request.run,
-                    measurement: Box::new(m.clone()),
-                });
-                lock().record(index, m);
+                let Some(slot) = in_flight.remove(&id) else { continue };
+                let done = match (slot, done) {
+                    (_, Ok(done)) => done,
+                    // A measurement task only ends without a measurement if a provider
+                    // panicked: that is an error like any other, retried up to the limit.
+                    (Slot::Metric(i), Err(e)) => {
+                        let why = format!("the provider panicked ({e})");
+                        let spec = &request.metrics[i];
+                        let m = Measurement::failed(spec, clock.now(), Role::Canary, &why);
+                        Done::Measured(i, Box::new(m))
+                    }
+                    // Sampling catches its providers' panics itself: its task ends without
+                    // samples only when it is aborted, and then there is nothing to record.
+                    (Slot::Judge, Err(_)) => continue,
+                };
+                fold(done, &request, &run, &reports, clock);
             }
             _ = sleep_until(next.map_or_else(Instant::now, |t| clock.instant(t))), if next.is_some() => {}
+        }
+    }
+}
+
+/// Reports what a task produced and folds it into the run: a measurement as it is, and the
+/// judgement once an interval's samples complete the judge.
+fn fold(
+    done: Done,
+    request: &RunRequest,
+    run: &Mutex<Run>,
+    reports: &mpsc::UnboundedSender<Report>,
+    clock: Clock,
+) {
+    let mut r = run.lock().unwrap_or_else(PoisonError::into_inner);
+    match done {
+        Done::Measured(index, m) => {
+            let _ = reports.send(Report::Measured {
+                service: request.service.clone(),
+                run: request.run,
+                measurement: m.clone(),
+            });
+            r.record(index, *m);
+        }
+        Done::Sampled(samples) => {
+            let decided = |r: &Run| r.judge.as_ref().is_some_and(|j| j.judgement.is_some());
+            let before = decided(&r);
+            r.record_judge(samples);
+            let judgement = r.judge.as_ref().and_then(|j| j.judgement.clone());
+            if let Some(judgement) = judgement.filter(|_| !before) {
+                let _ = reports.send(Report::Judged {
+                    service: request.service.clone(),
+                    run: request.run,
+                    at: clock.now(),
+                    judgement: Box::new(judgement),
+                });
+            }
         }
     }
 }

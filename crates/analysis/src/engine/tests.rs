@@ -117,6 +117,7 @@ fn request(kind: RunKind, metrics: Vec<MetricSpec>) -> RunRequest {
         service: "api".to_owned(),
         run: RunId { attempt: 1, kind },
         metrics,
+        judge: None,
         revision: CANARY,
         baseline: Some(BASELINE),
         args: BTreeMap::new(),
@@ -239,7 +240,7 @@ async fn a_blocking_run_ends_by_itself() {
             verdict: Verdict::Successful,
             message: match &completed {
                 Report::Completed { message, .. } => message.clone(),
-                Report::Measured { .. } => String::new(),
+                Report::Measured { .. } | Report::Judged { .. } => String::new(),
             },
         })
     );
@@ -251,6 +252,50 @@ async fn a_blocking_run_ends_by_itself() {
     assert_eq!(run.phase, Phase::Successful);
     assert_eq!(run.metrics[0].counts.taken, 3);
     assert_eq!(completed_at(&measured), Timestamp(3_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blocking_step_waits_for_the_minimum_sample() {
+    // 2 requests a second from the step's start: the 50-request minimum is reached at 25s, and
+    // the step decides then instead of coming out inconclusive at once.
+    let router = FakeRouter::cold(2, Duration::from_secs(3_600), 0.0);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let spec = error_rate(Duration::from_secs(1), Operand::Value(0.01));
+    let _run = engine(router).start(request(RunKind::Step(1), vec![spec]), tx);
+    let (measured, completed) = until_completed(&mut rx).await;
+    assert_eq!(
+        measured.len(),
+        26,
+        "25 waiting measurements, then a judged one"
+    );
+    assert_eq!(completed_at(&measured), Timestamp(25_000));
+    let Some(Report::Completed {
+        verdict, message, ..
+    }) = completed
+    else {
+        panic!("no verdict");
+    };
+    assert_eq!(verdict, Verdict::Successful);
+    insta::assert_snapshot!(message, @"error_rate 0% <= 1% over last 25s (canary, 50 requests) (judged after waiting 25s for enough data)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blocking_step_gives_up_on_too_little_traffic() {
+    // 1 request a second never fills a 30s window with 50 requests.
+    let router = FakeRouter::cold(1, Duration::from_secs(3_600), 0.0);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let spec = error_rate(Duration::from_secs(1), Operand::Value(0.01));
+    let _run = engine(router).start(request(RunKind::PrePromotion, vec![spec]), tx);
+    let (measured, completed) = until_completed(&mut rx).await;
+    assert_eq!(completed_at(&measured), Timestamp(300_000));
+    let Some(Report::Completed {
+        verdict, message, ..
+    }) = completed
+    else {
+        panic!("no verdict");
+    };
+    assert_eq!(verdict, Verdict::Inconclusive);
+    insta::assert_snapshot!(message, @"error_rate not judged: 30 requests over last 30s (canary), fewer than the 50 needed (gave up after waiting 5m: none of its 301 measurements had enough data to judge)");
 }
 
 #[tokio::test(start_paused = true)]
@@ -319,6 +364,7 @@ fn requests_resolve_the_analysis_metrics() {
     };
     let named = AnalysisRef {
         metrics: vec!["b".to_owned()],
+        judge: false,
     };
     let names = |r: &RunRequest| r.metrics.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
     let all =
@@ -331,9 +377,19 @@ fn requests_resolve_the_analysis_metrics() {
     );
     let unknown = AnalysisRef {
         metrics: vec!["c".to_owned()],
+        judge: false,
     };
     let err = RunRequest::resolve(&loaded, run, &unknown, 2, None, Timestamp(5)).unwrap_err();
     assert_eq!(err.to_string(), "service `api` has no metric `c`");
+    let judged = AnalysisRef {
+        metrics: vec![],
+        judge: true,
+    };
+    let err = RunRequest::resolve(&loaded, run, &judged, 2, Some(1), Timestamp(5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the analysis asks for the judge, and service `api` declares no `judge`"
+    );
 }
 
 /// A service with metrics `a` and `b`.
@@ -351,9 +407,12 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
         liveness: None,
         strategy: Strategy::Canary(CanarySpec::with_steps(vec![])),
         metrics: vec![metric("a"), metric("b")],
+        judge: None,
         progress_deadline: Duration::from_secs(600),
         revision_history_limit: 10,
         environments: vec![],
         depends_on: vec![],
     }
 }
+
+mod judge;

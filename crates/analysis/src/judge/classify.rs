@@ -113,7 +113,7 @@ fn mean_u(x: &[f64], y: &[f64]) -> f64 {
 }
 
 /// `p = 0.0016`, or `p < 0.0001` where four decimals would read as zero.
-fn p_text(p: f64) -> String {
+pub(crate) fn p_text(p: f64) -> String {
     if p < 0.0001 {
         "p < 0.0001".to_owned()
     } else {

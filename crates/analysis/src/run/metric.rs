@@ -1,8 +1,10 @@
 //! One metric within a run: its counters, its recent measurements, and its phase.
 
+use std::time::Duration;
+
 use bellwether_core::rollout::Verdict;
 use bellwether_core::spec::MetricSpec;
-use bellwether_core::time::Timestamp;
+use bellwether_core::time::{Timestamp, human_duration};
 use serde::{Deserialize, Serialize};
 
 use super::{Mode, Phase};
@@ -12,18 +14,38 @@ use crate::measurement::Measurement;
 /// taken, so a long background run keeps its counters exact without growing without bound.
 const KEPT: usize = 1_000;
 
+/// How long a blocking run's metric without `count` waits for a measurement with enough data to
+/// judge before it gives up as inconclusive. A canary step often starts before the canary has
+/// served its minimum sample; five minutes lets a service of a request a second reach the
+/// default 50 requests several times over, while a canary that gets no traffic at all still
+/// hands the decision to a person well within the default 10-minute progress deadline.
+pub const BLOCKING_WAIT: Duration = Duration::from_secs(300);
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricRun {
     pub spec: MetricSpec,
     pub phase: Phase,
     /// Why the metric is in its phase; the latest measurement's message while running.
     pub message: String,
-    /// How many measurements end the metric: the spec's `count`, or one in a blocking run.
-    pub count: Option<u32>,
+    /// What ends the metric, besides a limit.
+    pub end: End,
     pub counts: Counts,
     /// The latest measurements, oldest first (at most 1,000; `counts` covers all of them).
     pub measurements: Vec<Measurement>,
     first_at: Timestamp,
+}
+
+/// What ends a metric that crosses no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// The spec's `count` measurements, errors not counted.
+    Count(u32),
+    /// A blocking run's metric without `count`: its first judged measurement, or
+    /// [`BLOCKING_WAIT`] of measurements without enough data, which is inconclusive.
+    FirstJudged,
+    /// A background run's metric without `count`: only the end of the run.
+    Stopped,
 }
 
 /// Every measurement a metric took, by outcome.
@@ -43,17 +65,17 @@ pub struct Counts {
 
 impl MetricRun {
     pub(super) fn new(spec: MetricSpec, mode: Mode, started_at: Timestamp) -> Self {
-        let count = match (spec.count, mode) {
-            (Some(n), _) => Some(n),
-            (None, Mode::Blocking) => Some(1),
-            (None, Mode::Background) => None,
+        let end = match (spec.count, mode) {
+            (Some(n), _) => End::Count(n),
+            (None, Mode::Blocking) => End::FirstJudged,
+            (None, Mode::Background) => End::Stopped,
         };
         Self {
             first_at: started_at.after(spec.initial_delay),
             spec,
             phase: Phase::Running,
             message: String::new(),
-            count,
+            end,
             counts: Counts::default(),
             measurements: Vec::new(),
         }
@@ -118,14 +140,44 @@ impl MetricRun {
                     }
                 }
             }
-            if self.phase == Phase::Running && self.count.is_some_and(|n| c.taken >= n) {
-                self.finish(&m.message);
+            if self.phase == Phase::Running {
+                let waited = m.at.since(self.first_at);
+                match self.end {
+                    End::Count(n) if c.taken >= n => self.finish(&m.message),
+                    End::FirstJudged if m.judged() => self.first_judged(&m.message, waited),
+                    End::FirstJudged if waited >= BLOCKING_WAIT => {
+                        self.give_up(&m.message, waited);
+                    }
+                    End::Count(_) | End::FirstJudged | End::Stopped => {}
+                }
             }
         }
         if self.measurements.len() == KEPT {
             self.measurements.remove(0);
         }
         self.measurements.push(m);
+    }
+
+    /// A blocking run's metric without `count` was judged, perhaps after waiting for its sample.
+    fn first_judged(&mut self, last: &str, waited: Duration) {
+        self.phase = Phase::Successful;
+        if self.counts.waiting > 0 {
+            self.message = format!(
+                "{last} (judged after waiting {} for enough data)",
+                human_duration(waited)
+            );
+        }
+    }
+
+    /// A blocking run's metric without `count` waited [`BLOCKING_WAIT`] without one judged
+    /// measurement; the last one's message says how many requests it saw and how many it needs.
+    fn give_up(&mut self, last: &str, waited: Duration) {
+        self.phase = Phase::Inconclusive;
+        self.message = format!(
+            "{last} (gave up after waiting {}: none of its {} measurements had enough data to judge)",
+            human_duration(waited),
+            self.counts.taken
+        );
     }
 
     /// The metric took its `count` measurements without exceeding a limit.

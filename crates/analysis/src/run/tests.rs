@@ -84,6 +84,8 @@ fn limits_counts_and_errors() {
     use Phase::*;
     type Tweak = fn(&mut MetricSpec);
     let none: Tweak = |_| {};
+    // Measurements come every second: the 301st comes five minutes after the first.
+    let (five_minutes, almost) = ("W".repeat(301), "W".repeat(300));
     let cases: &[(&str, Tweak, Mode, &str, Phase, usize)] = &[
         (
             "one failure fails by default",
@@ -257,12 +259,60 @@ fn limits_counts_and_errors() {
             3,
         ),
         (
-            "blocking with too few requests is inconclusive",
+            "blocking with too few requests waits",
             none,
             Mode::Blocking,
             "W",
-            Inconclusive,
+            Running,
             1,
+        ),
+        (
+            "blocking without count ends at its first judged measurement",
+            none,
+            Mode::Blocking,
+            "WWWSS",
+            Successful,
+            4,
+        ),
+        (
+            "blocking without count fails at a failure after waiting",
+            none,
+            Mode::Blocking,
+            "WWF",
+            Failed,
+            3,
+        ),
+        (
+            "errors while waiting are retried as ever",
+            none,
+            Mode::Blocking,
+            "WEEEEWS",
+            Successful,
+            7,
+        ),
+        (
+            "blocking without count waits up to five minutes",
+            none,
+            Mode::Blocking,
+            &almost,
+            Running,
+            300,
+        ),
+        (
+            "blocking without count gives up after five minutes",
+            none,
+            Mode::Blocking,
+            &five_minutes,
+            Inconclusive,
+            301,
+        ),
+        (
+            "blocking with count keeps its count when waiting",
+            |m| m.count = Some(2),
+            Mode::Blocking,
+            "WW",
+            Inconclusive,
+            2,
         ),
         (
             "a dry-run failure never decides",
@@ -307,7 +357,8 @@ fn the_run_takes_the_worst_deciding_phase() {
         (&["I", "E"], Mode::Background, Inconclusive),
         (&["EEEEE", "I"], Mode::Background, Error),
         (&["S", "EEEEE", "F"], Mode::Blocking, Error),
-        (&["S", "W"], Mode::Blocking, Inconclusive),
+        (&["S", "W"], Mode::Blocking, Running),
+        (&["S", "WWS"], Mode::Blocking, Successful),
         (&["S", ""], Mode::Blocking, Running),
         (&["SSS", "S"], Mode::Background, Running),
     ];
@@ -378,6 +429,16 @@ fn messages_say_which_limit_was_crossed() {
     run.record(0, measurement("error_rate", 'W', Timestamp(0)));
     run.record(0, measurement("error_rate", 'W', Timestamp(1_000)));
     insta::assert_snapshot!(run.message, @"error_rate W (none of its 2 measurements had enough data to judge)");
+
+    let mut run = Run::new(vec![spec("error_rate")], Mode::Blocking, Timestamp(0));
+    run.record(0, measurement("error_rate", 'W', Timestamp(0)));
+    run.record(0, measurement("error_rate", 'S', Timestamp(25_000)));
+    insta::assert_snapshot!(run.message, @"error_rate S (judged after waiting 25s for enough data)");
+
+    let mut run = Run::new(vec![spec("error_rate")], Mode::Blocking, Timestamp(0));
+    run.record(0, measurement("error_rate", 'W', Timestamp(0)));
+    run.record(0, measurement("error_rate", 'W', Timestamp(300_000)));
+    insta::assert_snapshot!(run.message, @"error_rate W (gave up after waiting 5m: none of its 2 measurements had enough data to judge)");
 
     let mut run = Run::new(vec![spec("error_rate")], Mode::Background, Timestamp(0));
     for i in 0..5 {

@@ -1,8 +1,11 @@
-//! A service's metrics: compact thresholds and full-form metrics become `MetricSpec`s.
+//! A service's metrics: compact thresholds and full-form metrics become `MetricSpec`s, and its
+//! judge a `JudgeSpec` over them.
+
+pub(super) mod judge;
 
 use std::time::Duration;
 
-use bellwether_core::spec::{BuiltinMetric, Condition, MetricSpec, ProviderSpec, Unit};
+use bellwether_core::spec::{BuiltinMetric, Condition, JudgeSpec, MetricSpec, ProviderSpec, Unit};
 
 use super::names;
 use super::provider::{self, BUILTIN, Table};
@@ -30,11 +33,13 @@ struct Defaults {
 }
 
 /// A service's lowered metrics, and the names of all it declares: a metric that failed its
-/// checks is still declared, so references to it are not reported a second time.
+/// checks is still declared, so references to it are not reported a second time. Likewise a
+/// judge with problems is still declared, at its position.
 #[derive(Default)]
 pub(super) struct Metrics {
     pub(super) specs: Vec<MetricSpec>,
     pub(super) names: Vec<String>,
+    pub(super) judge: Option<Spanned<JudgeSpec>>,
 }
 
 /// Lowers a service's metrics, reporting bad ones and duplicate names.
@@ -91,9 +96,16 @@ pub(super) fn metrics(
         seen.push((name, pos));
         specs.extend(spec);
     }
+    let names: Vec<String> = seen.into_iter().map(|(name, _)| name).collect();
+    let declared: Vec<&str> = names.iter().map(String::as_str).collect();
+    let judge = a
+        .judge
+        .as_ref()
+        .map(|j| Spanned::new(judge::lower(j, &declared, sink), j.pos));
     Metrics {
         specs,
-        names: seen.into_iter().map(|(name, _)| name).collect(),
+        names,
+        judge,
     }
 }
 

@@ -63,8 +63,12 @@ pub(super) fn lower(
         name: &name.value,
         replicas,
         metrics: metrics.names.iter().map(String::as_str).collect(),
+        judge: metrics.judge.is_some(),
     };
     let strategy = strategy::lower(s.strategy.as_ref(), &cx, sink);
+    if let Some(judge) = &metrics.judge {
+        analysis::judge::check_asked_for(judge.pos, &strategy, sink);
+    }
     for env in s.environments.iter().flatten() {
         if environments.is_empty() {
             sink.error(
@@ -107,6 +111,7 @@ pub(super) fn lower(
             .as_ref()
             .map_or(DEFAULT_REVISION_HISTORY_LIMIT, |l| l.value.0),
         metrics: metrics.specs,
+        judge: metrics.judge.map(|j| j.value),
         environments: s
             .environments
             .iter()

@@ -16,6 +16,8 @@ pub(super) struct ServiceCx<'a> {
     pub(super) replicas: u32,
     /// Names of the service's analysis metrics, in file order.
     pub(super) metrics: Vec<&'a str>,
+    /// Whether the service declares a judge, which analyses may then ask for.
+    pub(super) judge: bool,
 }
 
 impl ServiceCx<'_> {
@@ -176,14 +178,34 @@ fn rolling(r: &Spanned<RollingConfig>, cx: &ServiceCx<'_>, sink: &mut Sink<'_>) 
     }
 }
 
-/// Checks an explicit analysis reference: the service must have metrics, and each name must be
-/// one of them.
+/// Checks an explicit analysis reference: the service must have metrics, each name must be one
+/// of them, and a service asked for its judge must have one. The judge alone needs no metric
+/// names.
 pub(super) fn analysis_ref(
     a: &Spanned<AnalysisRefConfig>,
     cx: &ServiceCx<'_>,
     sink: &mut Sink<'_>,
 ) -> AnalysisRef {
-    metric_refs(&a.value.metrics, a.pos, cx, sink)
+    let judge = match &a.value.judge {
+        Some(j) if j.value && !cx.judge => {
+            sink.error(
+                j.pos,
+                format!("the analysis asks for the judge, and service `{}` declares none (expected a `judge:` under the service's `analysis`, or no `judge: true` here)", cx.name),
+            );
+            false
+        }
+        j => j.as_ref().is_some_and(|j| j.value),
+    };
+    if judge && a.value.metrics.is_empty() {
+        return AnalysisRef {
+            metrics: Vec::new(),
+            judge,
+        };
+    }
+    AnalysisRef {
+        judge,
+        ..metric_refs(&a.value.metrics, a.pos, cx, sink)
+    }
 }
 
 pub(super) fn metric_refs(
@@ -204,6 +226,7 @@ pub(super) fn metric_refs(
     }
     AnalysisRef {
         metrics: metrics.iter().map(|m| m.value.clone()).collect(),
+        judge: false,
     }
 }
 

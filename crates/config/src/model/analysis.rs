@@ -1,4 +1,7 @@
-//! A service's analysis: the metrics that judge its rollouts, compact or in full.
+//! A service's analysis: the metrics that judge its rollouts, compact or in full, and the
+//! canary-versus-baseline judge over them.
+
+mod judge;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,6 +13,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::{ProviderRef, Threshold};
 use crate::span::Spanned;
 use crate::values::{DurationValue, Whole};
+
+pub use judge::{JudgeConfig, JudgedMetricConfig, Number};
 
 /// The metrics that judge a rollout, and defaults for all of them.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
@@ -25,9 +30,15 @@ pub struct AnalysisConfig {
     /// The sliding window builtin metrics are computed over. Default: 30s.
     pub window: Option<Spanned<DurationValue>>,
     /// The metrics. A compact threshold such as `success_rate >= 99%` is named after its metric
-    /// (`success_rate`), with `_vs_baseline` appended when it compares with the baseline.
+    /// (`success_rate`), with `_vs_baseline` appended when it compares with the baseline. In a
+    /// blocking analysis (an analysis step, pre- or post-promotion analysis) a metric without
+    /// `count` measures until it has one measurement with enough data to judge, and gives up as
+    /// inconclusive after 5 minutes without one.
     #[serde(default)]
     pub metrics: Vec<Spanned<MetricConfig>>,
+    /// The canary-versus-baseline judge over some of these metrics, which analyses ask for with
+    /// `judge: true`. Default: none.
+    pub judge: Option<Spanned<JudgeConfig>>,
 }
 
 /// A metric: a compact threshold on a builtin metric, or the full form.
@@ -56,7 +67,10 @@ pub struct FullMetricConfig {
     pub unit: Option<UnitConfig>,
     /// Time between measurements. Default: the analysis `interval`.
     pub interval: Option<Spanned<DurationValue>>,
-    /// How many measurements to take. Default: until the analysis stops.
+    /// How many measurements to take. Default: until the analysis stops, except in a blocking
+    /// analysis (an analysis step, pre- or post-promotion analysis): there, until one
+    /// measurement has enough data to judge (the minimum sample reached), giving up as
+    /// inconclusive after 5 minutes without one.
     pub count: Option<Spanned<Whole<u32>>>,
     /// Time before the first measurement. Default: 0s.
     pub initial_delay: Option<Spanned<DurationValue>>,

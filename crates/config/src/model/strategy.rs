@@ -82,13 +82,17 @@ pub struct RollingConfig {
     pub analysis: Option<Spanned<AnalysisRefConfig>>,
 }
 
-/// Which of the service's analysis metrics to run.
+/// Which of the service's analysis metrics to run, and whether its judge runs too.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AnalysisRefConfig {
-    /// Metric names from the service's `analysis.metrics`. Default: all of them.
+    /// Metric names from the service's `analysis.metrics`. Default: all of them, or none beside
+    /// the judge when `judge` is true.
     #[serde(default)]
     pub metrics: Vec<Spanned<String>>,
+    /// Run the service's canary-versus-baseline judge (its `analysis.judge`) too; its verdict
+    /// counts like a metric's. Default: false.
+    pub judge: Option<Spanned<bool>>,
 }
 
 /// Analysis that runs in the background of a canary's steps.

@@ -6,10 +6,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Which metrics of the service an analysis runs; empty means all of them.
+/// Which metrics of the service an analysis runs, and whether the service's judge runs too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnalysisRef {
+    /// Metric names. Empty means all of them, or none beside the judge when `judge` is set.
     pub metrics: Vec<String>,
+    /// Run the service's canary-versus-baseline judge ([`JudgeSpec`]) as part of the analysis.
+    /// Absent in analyses recorded before the judge existed, hence the default.
+    #[serde(default)]
+    pub judge: bool,
 }
 
 impl AnalysisRef {
@@ -40,6 +45,66 @@ pub struct MetricSpec {
     pub dry_run: bool,
     /// Requests a measurement over traffic needs before it can pass or fail.
     pub min_sample: u64,
+}
+
+/// The canary-versus-baseline judge of a service, in the style of Kayenta: every `interval`, one
+/// sample of each judged metric for the canary and for the baseline; after `count` samples the
+/// Mann-Whitney U test compares the two series per metric, and the metrics' groups make a 0–100
+/// score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JudgeSpec {
+    /// Time between samples. A builtin metric's sample covers the interval just ended.
+    pub interval: Duration,
+    /// Samples of each metric, for each revision, before the verdict.
+    pub count: u32,
+    /// 0.95 calls a difference significant at p < 0.05.
+    pub confidence: f64,
+    /// A score at or above this passes.
+    pub pass_score: f64,
+    /// A score at or above this, and below `pass_score`, is inconclusive: a person decides.
+    pub marginal_score: f64,
+    /// Group weights in percent. Groups not listed share what the listed ones leave of 100.
+    pub group_weights: BTreeMap<String, f64>,
+    pub metrics: Vec<JudgedMetricSpec>,
+}
+
+/// One metric in the judge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JudgedMetricSpec {
+    /// A metric of the service ([`ServiceSpec::metrics`](super::ServiceSpec::metrics)): the judge
+    /// measures it with the same provider and query, and ignores its conditions and schedule.
+    pub metric: String,
+    pub direction: Direction,
+    /// A regression of a critical metric fails the judgement, whatever the score.
+    pub critical: bool,
+    pub group: String,
+    /// The effect-size guard: the canary's mean must differ from the baseline's by at least this
+    /// ratio (1.1 is 10%) for a significant difference to count.
+    pub min_ratio: f64,
+}
+
+/// Which change of a judged metric is a regression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Higher is worse: errors, latency, CPU.
+    Increase,
+    /// Lower is worse: success rate, throughput.
+    Decrease,
+    Either,
+}
+
+impl Direction {
+    pub const NAMES: &'static [&'static str] = &["increase", "decrease", "either"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "increase" => Some(Self::Increase),
+            "decrease" => Some(Self::Decrease),
+            "either" => Some(Self::Either),
+            _ => None,
+        }
+    }
 }
 
 /// Where a metric's value comes from.
@@ -281,6 +346,34 @@ mod tests {
             assert_eq!(m.to_string(), *name);
         }
         assert_eq!(BuiltinMetric::from_name("latency_p42"), None);
+    }
+
+    #[test]
+    fn analysis_refs_recorded_before_the_judge_still_load() {
+        let old: AnalysisRef = serde_json::from_str(r#"{"metrics":["error_rate"]}"#).unwrap();
+        assert_eq!(
+            old,
+            AnalysisRef {
+                metrics: vec!["error_rate".to_owned()],
+                judge: false
+            }
+        );
+        let judged = AnalysisRef {
+            metrics: vec![],
+            judge: true,
+        };
+        let json = serde_json::to_string(&judged).unwrap();
+        assert_eq!(json, r#"{"metrics":[],"judge":true}"#);
+        assert_eq!(serde_json::from_str::<AnalysisRef>(&json).unwrap(), judged);
+    }
+
+    #[test]
+    fn directions_read_as_written() {
+        for name in Direction::NAMES {
+            let d = Direction::from_name(name).unwrap();
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{name}\""));
+        }
+        assert_eq!(Direction::from_name("up"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MetricSpec, Strategy};
+use super::{JudgeSpec, MetricSpec, Strategy};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -18,6 +18,10 @@ pub struct ServiceSpec {
     pub strategy: Strategy,
     /// The service's analysis metrics, by name; strategies refer to them.
     pub metrics: Vec<MetricSpec>,
+    /// The canary-versus-baseline judge over some of `metrics`, which analyses may ask for.
+    /// Absent in specs recorded before the judge existed, hence the default.
+    #[serde(default)]
+    pub judge: Option<JudgeSpec>,
     /// A rollout that makes no progress for this long (e.g. replicas never become ready) aborts.
     pub progress_deadline: Duration,
     /// How many old revisions are kept for `undo`.

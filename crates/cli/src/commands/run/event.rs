@@ -1,0 +1,104 @@
+//! The event a local run pretends happened, from the flags and from git.
+
+use std::collections::BTreeMap;
+
+use bellwether_executor_host::Repo;
+use bellwether_pipeline_core::expr::Value;
+use bellwether_pipeline_core::inputs;
+use bellwether_pipeline_core::spec::PipelineSpec;
+use bellwether_pipeline_core::trigger::{Event, EventName, GitRef, Trigger};
+use clap::ValueEnum;
+
+use super::RunArgs;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EventArg {
+    Push,
+    #[value(name = "pull_request", alias = "pull-request")]
+    PullRequest,
+    /// A push of a tag.
+    Tag,
+    Schedule,
+    #[value(alias = "workflow_dispatch")]
+    Manual,
+}
+
+pub(crate) fn parse_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not name=value"))
+}
+
+/// The event for `spec`: what the flags say, filled in from git.
+pub(super) fn build(
+    args: &RunArgs,
+    spec: &PipelineSpec,
+    repo: Option<&Repo>,
+) -> Result<Event, String> {
+    // A pipeline without triggers runs when named; one with only `manual` is dispatched by hand.
+    let manual = spec
+        .triggers
+        .iter()
+        .any(|t| matches!(t, Trigger::Manual(_)));
+    let pushed = spec
+        .triggers
+        .iter()
+        .any(|t| matches!(t, Trigger::Push(_) | Trigger::Tag(_)));
+    let by_hand_only = spec.triggers.is_empty() || (manual && !pushed);
+    let kind = args.event.unwrap_or(if args.tag.is_some() {
+        EventArg::Tag
+    } else if !args.inputs.is_empty() || (args.pipeline.is_some() && by_hand_only) {
+        EventArg::Manual
+    } else {
+        EventArg::Push
+    });
+    let branch = || {
+        args.branch
+            .clone()
+            .or_else(|| repo.and_then(Repo::branch))
+            .unwrap_or_else(|| "main".to_owned())
+    };
+    let git_ref = match (&args.tag, kind) {
+        (Some(tag), _) => GitRef::Tag(tag.clone()),
+        (None, EventArg::Tag) => {
+            return Err("--event tag needs the tag pushed (expected --tag NAME)".to_owned());
+        }
+        (None, _) => GitRef::Branch(branch()),
+    };
+    let name = match kind {
+        EventArg::Push | EventArg::Tag => EventName::Push,
+        EventArg::PullRequest => EventName::PullRequest,
+        EventArg::Schedule => EventName::Schedule,
+        EventArg::Manual => EventName::Manual,
+    };
+    let changed_paths = if !args.paths.is_empty() {
+        Some(args.paths.clone())
+    } else {
+        repo.map(Repo::changed_paths)
+    };
+    let pull_request = name == EventName::PullRequest;
+    Ok(Event {
+        name,
+        git_ref,
+        base: pull_request.then(|| args.base.clone().unwrap_or_else(|| "main".to_owned())),
+        action: pull_request.then(|| args.action.clone().unwrap_or_else(|| "opened".to_owned())),
+        changed_paths,
+    })
+}
+
+/// The `inputs` context of a manual run of `spec`.
+pub(super) fn inputs(
+    spec: &PipelineSpec,
+    given: &[(String, String)],
+) -> Result<BTreeMap<String, Value>, Vec<String>> {
+    let declared = spec
+        .triggers
+        .iter()
+        .find_map(|t| match t {
+            Trigger::Manual(inputs) => Some(inputs.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    inputs::resolve(declared, given)
+}

@@ -1,0 +1,140 @@
+//! `pipelines:` lowered into the pipeline core's specs. Every template and condition is
+//! parsed where it is written, so a bad expression, a `needs` to an unknown job, a cycle, a
+//! bad cron line or glob, or a reference to an undeclared service or environment is reported
+//! at its `file:line:column`.
+
+mod exprs;
+mod graph;
+mod job;
+mod on;
+mod step;
+
+use std::collections::BTreeMap;
+
+use bellwether_pipeline_core::spec::PipelineSpec;
+
+use super::names;
+use crate::diagnostic::Sink;
+use crate::model::{ManualConfig, OnConfig, PipelineConfig, ProjectFile};
+use crate::span::Spanned;
+use exprs::{Declared, Place};
+use job::PipelineCx;
+
+pub(super) fn lower_all(file: &ProjectFile, sink: &mut Sink<'_>) -> Vec<PipelineSpec> {
+    let services: Vec<&str> = file.services.names().collect();
+    let environments: Vec<&str> = file.environments.names().collect();
+    file.pipelines
+        .iter()
+        .map(|(name, p)| lower(name, p, &services, &environments, sink))
+        .collect()
+}
+
+fn lower(
+    name: &Spanned<String>,
+    pipeline: &Spanned<PipelineConfig>,
+    services: &[&str],
+    environments: &[&str],
+    sink: &mut Sink<'_>,
+) -> PipelineSpec {
+    names::identifier("pipeline", name, sink);
+    let p = &pipeline.value;
+    let triggers =
+        p.on.as_ref()
+            .map(|on| on::triggers(on, sink))
+            .unwrap_or_default();
+    let cx = PipelineCx {
+        declared: Declared {
+            outputs: p
+                .jobs
+                .iter()
+                .map(|(id, j)| (id.value.as_str(), j.value.outputs.names().collect()))
+                .collect(),
+            inputs: p
+                .on
+                .as_ref()
+                .and_then(|on| manual(&on.value))
+                .map(|m| m.inputs.names().collect()),
+        },
+        uploads: uploads(p),
+        jobs: p.jobs.names().collect(),
+        services,
+        environments,
+    };
+    let place = |field, contexts| Place {
+        field,
+        contexts,
+        status: false,
+        files: false,
+        declared: &cx.declared,
+        needs: &[],
+        matrix: None,
+        steps: &[],
+    };
+    let env = job::env_vars(&p.env, &place("env", exprs::PIPELINE), sink);
+    let concurrency = p
+        .concurrency
+        .as_ref()
+        .and_then(|c| job::concurrency(c, &place("concurrency", &["github", "inputs"]), sink));
+    let defaults = p
+        .defaults
+        .as_ref()
+        .map(|d| job::defaults(d, sink))
+        .unwrap_or_default();
+    if p.jobs.is_empty() {
+        sink.error(
+            name.pos,
+            format!(
+                "pipeline `{}` has no jobs (expected at least one under `jobs:`)",
+                name.value
+            ),
+        );
+    }
+    graph::check_cycles(&p.jobs, sink);
+    let jobs = p
+        .jobs
+        .iter()
+        .map(|(id, j)| job::lower(id, j, &cx, &graph::ancestors(&p.jobs, &id.value), sink))
+        .collect();
+    PipelineSpec {
+        name: name.value.clone(),
+        triggers,
+        env,
+        defaults,
+        concurrency,
+        jobs,
+    }
+}
+
+fn manual(on: &OnConfig) -> Option<&ManualConfig> {
+    static EMPTY: std::sync::OnceLock<ManualConfig> = std::sync::OnceLock::new();
+    let present = on.manual.as_ref().or(on.workflow_dispatch.as_ref())?;
+    Some(
+        present
+            .value
+            .as_ref()
+            .unwrap_or_else(|| EMPTY.get_or_init(ManualConfig::default)),
+    )
+}
+
+/// The artifact names each job uploads: `name`, or the job's id.
+fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<String>> {
+    p.jobs
+        .iter()
+        .map(|(id, j)| {
+            let names = j
+                .value
+                .steps
+                .iter()
+                .filter_map(|s| s.value.artifacts.as_ref())
+                .filter(|a| a.value.upload.is_some())
+                .map(|a| {
+                    a.value
+                        .name
+                        .as_ref()
+                        .map_or_else(|| id.value.clone(), |n| n.value.clone())
+                })
+                .collect();
+            (id.value.as_str(), names)
+        })
+        .collect()
+}

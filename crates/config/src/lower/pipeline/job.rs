@@ -1,0 +1,518 @@
+//! A job lowered: its needs, timeout, retry, matrix, environment, outputs and steps.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bellwether_pipeline_core::expr::{Template, Value};
+use bellwether_pipeline_core::matrix::{Combination, Matrix};
+use bellwether_pipeline_core::spec::{
+    Concurrency, EnvironmentRef, Flag, JobSpec, MatrixSource, MatrixStrategy, Retry, RunDefaults,
+    Shell,
+};
+
+use super::super::names;
+use super::super::scalars::{Zero, duration};
+use super::exprs::{self, Declared, MatrixKeys, Place};
+use super::{on, step};
+use crate::diagnostic::Sink;
+use crate::model::{
+    ConcurrencyForm, DefaultsConfig, FlagForm, MatrixForm, MatrixStrategyConfig, PipelineJobConfig,
+};
+use crate::span::{Entries, Pos, Spanned};
+use crate::values::{DurationValue, Whole};
+
+const MAX_ATTEMPTS: u32 = 10;
+
+/// What a job is checked against: the rest of the file.
+pub(super) struct PipelineCx<'a> {
+    pub(super) declared: Declared<'a>,
+    /// Artifact names each job uploads.
+    pub(super) uploads: BTreeMap<&'a str, Vec<String>>,
+    pub(super) jobs: Vec<&'a str>,
+    pub(super) services: &'a [&'a str],
+    pub(super) environments: &'a [&'a str],
+}
+
+pub(super) fn lower(
+    id: &Spanned<String>,
+    job: &Spanned<PipelineJobConfig>,
+    cx: &PipelineCx<'_>,
+    ancestors: &[&str],
+    sink: &mut Sink<'_>,
+) -> JobSpec {
+    job_id(id, sink);
+    let j = &job.value;
+    if let Some(runs_on) = &j.runs_on {
+        sink.warning(
+            runs_on.pos,
+            "`runs-on` is ignored: bellwether runs jobs on this machine (expected it left out)",
+        );
+    }
+    let needs = needs(id, j, cx, sink);
+    let need_names: Vec<&str> = needs.iter().map(String::as_str).collect();
+    let (strategy, matrix_keys) = match &j.strategy {
+        Some(s) => strategy(s, &need_names, cx, sink),
+        None => (None, None),
+    };
+    let place = |field: &'static str, contexts: &'static [&'static str]| Place {
+        field,
+        contexts,
+        status: false,
+        files: false,
+        declared: &cx.declared,
+        needs: &need_names,
+        matrix: matrix_keys.as_ref(),
+        steps: &[],
+    };
+    let condition = j.condition.as_ref().and_then(|c| {
+        Place {
+            status: true,
+            matrix: None,
+            ..place("if", exprs::JOB_IF)
+        }
+        .condition(c, sink)
+    });
+    let name = j
+        .name
+        .as_ref()
+        .and_then(|n| place("name", exprs::JOB).template(n, n.pos, sink));
+    let env = env_vars(&j.env, &place("env", exprs::JOB), sink);
+    let continue_on_error = flag(
+        j.continue_on_error.as_ref(),
+        &place("continue-on-error", exprs::JOB),
+        sink,
+    );
+    let environment = j.environment.as_ref().and_then(|e| {
+        let name = e
+            .value
+            .name
+            .as_ref()
+            .map(|n| Spanned::new(n.value.clone(), n.pos.or(e.pos)));
+        let Some(name) = name else {
+            sink.error(
+                e.pos,
+                "`environment` has no `name` (expected e.g. `environment: production`)",
+            );
+            return None;
+        };
+        let template = place("environment", exprs::JOB).template(&name, e.pos, sink)?;
+        if template.as_literal().is_some() {
+            environment_reference(&name, cx, sink);
+        }
+        let url = e
+            .value
+            .url
+            .as_ref()
+            .and_then(|u| place("environment url", exprs::JOB).template(u, e.pos, sink));
+        Some(EnvironmentRef {
+            name: template,
+            url,
+        })
+    });
+    let concurrency = j
+        .concurrency
+        .as_ref()
+        .and_then(|c| concurrency(c, &place("concurrency", exprs::JOB), sink));
+    let defaults = j
+        .defaults
+        .as_ref()
+        .map(|d| defaults(d, sink))
+        .unwrap_or_default();
+    if j.steps.is_empty() {
+        sink.error(
+            id.pos,
+            format!(
+                "job `{}` has no steps (expected at least one under `steps:`)",
+                id.value
+            ),
+        );
+    }
+    let steps = step::lower_all(
+        id,
+        j,
+        &need_names,
+        matrix_keys.as_ref(),
+        cx,
+        ancestors,
+        sink,
+    );
+    let step_ids: Vec<&str> = j
+        .steps
+        .iter()
+        .filter_map(|s| s.value.id.as_ref())
+        .map(|i| i.value.as_str())
+        .collect();
+    let outputs_place = Place {
+        files: true,
+        steps: &step_ids,
+        ..place("outputs", exprs::STEP)
+    };
+    let outputs = j
+        .outputs
+        .iter()
+        .filter_map(|(k, v)| {
+            names::identifier("output", k, sink);
+            outputs_place
+                .template(v, k.pos, sink)
+                .map(|t| (k.value.clone(), t))
+        })
+        .collect();
+    JobSpec {
+        id: id.value.clone(),
+        name,
+        needs,
+        condition,
+        env,
+        timeout: timeout(j.timeout.as_ref(), j.timeout_minutes.as_ref(), sink),
+        retry: j.retry.as_ref().map(|r| retry(r, sink)).unwrap_or_default(),
+        continue_on_error,
+        strategy,
+        outputs,
+        environment,
+        concurrency,
+        defaults,
+        steps,
+    }
+}
+
+/// GitHub's rule for job and step ids.
+pub(super) fn job_id(id: &Spanned<String>, sink: &mut Sink<'_>) {
+    let n = id.value.as_str();
+    let valid = n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        && n.len() <= 100;
+    if !valid {
+        sink.error(id.pos, format!("`{n}` is not a valid id (expected letters, digits, `-` and `_`, starting with a letter or `_`)"));
+    }
+}
+
+fn needs(
+    id: &Spanned<String>,
+    j: &PipelineJobConfig,
+    cx: &PipelineCx<'_>,
+    sink: &mut Sink<'_>,
+) -> Vec<String> {
+    let Some(list) = &j.needs else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for need in on::names_at(list) {
+        if need.value == id.value {
+            sink.error(
+                need.pos,
+                format!("job `{}` needs itself (expected other jobs)", id.value),
+            );
+        } else if names::reference("job", &need, &cx.jobs, sink) && !out.contains(&need.value) {
+            out.push(need.value);
+        }
+    }
+    out
+}
+
+fn environment_reference(name: &Spanned<String>, cx: &PipelineCx<'_>, sink: &mut Sink<'_>) {
+    if cx.environments.is_empty() {
+        sink.error(name.pos, format!("unknown environment `{}` (no environments are declared; expected an `environments:` section that declares it)", name.value));
+    } else {
+        names::reference("environment", name, cx.environments, sink);
+    }
+}
+
+pub(super) fn env_vars(
+    env: &Entries<String>,
+    place: &Place<'_>,
+    sink: &mut Sink<'_>,
+) -> Vec<(String, Template)> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            names::env_var("env name", k, sink);
+            place.template(v, k.pos, sink).map(|t| (k.value.clone(), t))
+        })
+        .collect()
+}
+
+pub(super) fn flag(
+    form: Option<&Spanned<FlagForm>>,
+    place: &Place<'_>,
+    sink: &mut Sink<'_>,
+) -> Flag {
+    match form.map(|f| (&f.value, f.pos)) {
+        None => Flag::Const(false),
+        Some((FlagForm::Bool(b), _)) => Flag::Const(*b),
+        Some((FlagForm::Expr(text), pos)) => {
+            let Some(template) = place.template(&Spanned::new(text.clone(), pos), pos, sink) else {
+                return Flag::Const(false);
+            };
+            if template.as_literal().is_some() {
+                sink.error(pos, format!("{}: `{text}` is not a boolean (expected true, false or an expression like ${{{{ matrix.experimental }}}})", place.field));
+                return Flag::Const(false);
+            }
+            Flag::Expr(template)
+        }
+    }
+}
+
+pub(super) fn timeout(
+    d: Option<&Spanned<DurationValue>>,
+    minutes: Option<&Spanned<Whole<u32>>>,
+    sink: &mut Sink<'_>,
+) -> Option<Duration> {
+    match (d, minutes) {
+        (Some(_), Some(m)) => {
+            sink.error(
+                m.pos,
+                "`timeout` and `timeout-minutes` are both set (expected one of them)",
+            );
+            None
+        }
+        (Some(d), None) => duration(d, "timeout", Zero::Rejected, sink),
+        (None, Some(m)) if m.value.0 == 0 => {
+            sink.error(
+                m.pos,
+                "timeout-minutes must be more than 0 (expected e.g. 30)",
+            );
+            None
+        }
+        (None, Some(m)) => {
+            let millis = i64::from(m.value.0) * 60_000;
+            duration(
+                &Spanned::new(DurationValue::from_millis(millis), m.pos),
+                "timeout-minutes",
+                Zero::Rejected,
+                sink,
+            )
+        }
+        (None, None) => None,
+    }
+}
+
+fn retry(r: &Spanned<crate::model::RetryForm>, sink: &mut Sink<'_>) -> Retry {
+    let max_attempts = match &r.value.max_attempts {
+        Some(m) if m.value.0 == 0 || m.value.0 > MAX_ATTEMPTS => {
+            sink.error(m.pos.or(r.pos), format!("max-attempts {} is out of range (expected 1 to {MAX_ATTEMPTS}, counting the first attempt)", m.value.0));
+            1
+        }
+        Some(m) => m.value.0,
+        None => 2,
+    };
+    let mut on_exit_codes = Vec::new();
+    for code in &r.value.on_exit_codes {
+        match i32::try_from(code.value) {
+            Ok(c) if (1..=255).contains(&c) => on_exit_codes.push(c),
+            _ => sink.error(
+                code.pos,
+                format!(
+                    "exit code {} is out of range (expected 1 to 255; 0 is success)",
+                    code.value
+                ),
+            ),
+        }
+    }
+    Retry {
+        max_attempts,
+        on_exit_codes,
+    }
+}
+
+fn strategy(
+    s: &Spanned<MatrixStrategyConfig>,
+    needs: &[&str],
+    cx: &PipelineCx<'_>,
+    sink: &mut Sink<'_>,
+) -> (Option<MatrixStrategy>, Option<MatrixKeys>) {
+    let Some(m) = &s.value.matrix else {
+        sink.error(
+            s.pos,
+            "`strategy` has no `matrix` (expected e.g. `matrix: {os: [ubuntu, debian]}`)",
+        );
+        return (None, None);
+    };
+    let max_parallel = s.value.max_parallel.as_ref().and_then(|p| {
+        if p.value.0 == 0 {
+            sink.error(p.pos, "max-parallel 0 runs nothing (expected 1 or more)");
+            None
+        } else {
+            Some(p.value.0)
+        }
+    });
+    let (source, keys) = match &m.value {
+        MatrixForm::Expr(text) => {
+            let place = Place {
+                field: "matrix",
+                contexts: exprs::JOB_IF,
+                status: false,
+                files: false,
+                declared: &cx.declared,
+                needs,
+                matrix: None,
+                steps: &[],
+            };
+            let Some(t) = place.template(&Spanned::new(text.trim().to_owned(), m.pos), m.pos, sink)
+            else {
+                return (None, Some(MatrixKeys::Dynamic));
+            };
+            if t.as_single().is_none() {
+                sink.error(m.pos, "matrix: expected a mapping of axes, or one expression like ${{ fromJSON(needs.plan.outputs.matrix) }}");
+                return (None, Some(MatrixKeys::Dynamic));
+            }
+            (MatrixSource::Dynamic(t), MatrixKeys::Dynamic)
+        }
+        MatrixForm::Map(entries) => match static_matrix(entries, m.pos, sink) {
+            Some(matrix) => {
+                let keys = matrix.keys().into_iter().map(str::to_owned).collect();
+                (MatrixSource::Static(matrix), MatrixKeys::Known(keys))
+            }
+            None => return (None, Some(MatrixKeys::Dynamic)),
+        },
+    };
+    let strategy = MatrixStrategy {
+        matrix: source,
+        fail_fast: s.value.fail_fast.unwrap_or(true),
+        max_parallel,
+    };
+    (Some(strategy), Some(keys))
+}
+
+fn static_matrix(
+    entries: &Entries<serde_json::Value>,
+    pos: Pos,
+    sink: &mut Sink<'_>,
+) -> Option<Matrix> {
+    let mut matrix = Matrix::default();
+    let mut ok = true;
+    for (key, value) in entries.iter() {
+        match (key.value.as_str(), &value.value) {
+            ("include" | "exclude", serde_json::Value::Array(items)) => {
+                let mut combos: Vec<Combination> = Vec::new();
+                for item in items {
+                    match item {
+                        serde_json::Value::Object(map) => combos.push(
+                            map.iter()
+                                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                                .collect(),
+                        ),
+                        _ => {
+                            sink.error(value.pos, format!("`{}` holds a value that is not a mapping (expected e.g. `- {{os: ubuntu, node: 20}}`)", key.value));
+                            ok = false;
+                        }
+                    }
+                }
+                if key.value == "include" {
+                    matrix.include = combos;
+                } else {
+                    matrix.exclude = combos;
+                }
+            }
+            ("include" | "exclude", _) => {
+                sink.error(value.pos, format!("`{}` must be a list of mappings (expected e.g. `- {{os: ubuntu, node: 20}}`)", key.value));
+                ok = false;
+            }
+            (_, serde_json::Value::Array(values)) if values.is_empty() => {
+                sink.error(
+                    value.pos,
+                    format!(
+                        "matrix axis `{}` has no values (expected a non-empty list)",
+                        key.value
+                    ),
+                );
+                ok = false;
+            }
+            (_, serde_json::Value::Array(values)) => {
+                matrix.axes.push((
+                    key.value.clone(),
+                    values.iter().map(Value::from_json).collect(),
+                ));
+            }
+            (_, _) => {
+                sink.error(
+                    value.pos,
+                    format!(
+                        "matrix axis `{}` must be a list of values (expected e.g. `{}: [a, b]`)",
+                        key.value, key.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let axes: Vec<&str> = matrix.axes.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, _) in matrix.exclude.iter().flatten() {
+        if !axes.contains(&k.as_str()) {
+            let at = entries
+                .iter()
+                .find(|(key, _)| key.value == "exclude")
+                .map_or(pos, |(_, v)| v.pos);
+            sink.error(
+                at,
+                format!(
+                    "`exclude` names `{k}`, which is not an axis (expected one of {})",
+                    axes.join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if matrix.axes.is_empty() && matrix.include.is_empty() {
+        sink.error(
+            pos,
+            "the matrix is empty (expected axes like `os: [ubuntu, debian]` or an `include` list)",
+        );
+        return None;
+    }
+    match matrix.expand() {
+        Ok(combos) if combos.is_empty() => {
+            sink.error(
+                pos,
+                "`exclude` removes every combination (expected at least one left)",
+            );
+            None
+        }
+        Ok(_) => Some(matrix),
+        Err(e) => {
+            sink.error(pos, e);
+            None
+        }
+    }
+}
+
+pub(super) fn concurrency(
+    c: &Spanned<ConcurrencyForm>,
+    place: &Place<'_>,
+    sink: &mut Sink<'_>,
+) -> Option<Concurrency> {
+    let Some(group) = &c.value.group else {
+        sink.error(
+            c.pos,
+            "`concurrency` has no `group` (expected e.g. `group: deploy-${{ github.ref }}`)",
+        );
+        return None;
+    };
+    let group = place.template(group, c.pos, sink)?;
+    Some(Concurrency {
+        group,
+        cancel_in_progress: c.value.cancel_in_progress,
+    })
+}
+
+pub(super) fn defaults(d: &Spanned<DefaultsConfig>, sink: &mut Sink<'_>) -> RunDefaults {
+    let Some(run) = &d.value.run else {
+        return RunDefaults::default();
+    };
+    RunDefaults {
+        shell: run.value.shell.as_ref().and_then(|s| shell(s, sink)),
+        working_directory: run
+            .value
+            .working_directory
+            .as_ref()
+            .map(|w| w.value.clone()),
+    }
+}
+
+pub(super) fn shell(s: &Spanned<String>, sink: &mut Sink<'_>) -> Option<Shell> {
+    Shell::parse(&s.value)
+        .map_err(|e| sink.error(s.pos, e))
+        .ok()
+}

@@ -1,0 +1,322 @@
+//! `HostExecutor`: the steps of a run, on this machine. Scripts run as process groups in the
+//! run's workspace with a clean environment; cache and artifact steps use the stores in the
+//! data directory; deploy steps are stand-ins until rollouts run in the control plane.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
+use bellwether_pipeline_core::expr::HashFiles;
+use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
+use bellwether_pipeline_core::spec::Shell;
+
+use crate::artifacts::Artifacts;
+use crate::cache::{Cache, Restored};
+use crate::outputs::StepFiles;
+use crate::process::{self, Ended, Groups, Script};
+use crate::walk;
+
+/// Variables a step inherits from whoever runs bellwether; everything else it gets from the
+/// pipeline, so a secret in the caller's environment reaches only the steps that ask for it.
+const INHERITED: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR",
+];
+
+pub struct HostConfig {
+    /// Where steps start: the project directory inside the run's workspace.
+    pub workdir: PathBuf,
+    /// Scratch space for scripts and output files, removed with the run.
+    pub scratch: PathBuf,
+    pub cache: Cache,
+    pub artifacts: Artifacts,
+    /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
+    pub grace: Duration,
+}
+
+pub struct HostExecutor {
+    config: HostConfig,
+    base_env: Vec<(String, String)>,
+    /// `bash -e`, or `sh -e` where there is no bash.
+    default_shell: Vec<String>,
+    groups: Groups,
+}
+
+impl HostExecutor {
+    pub fn new(config: HostConfig) -> HostExecutor {
+        let base_env: Vec<(String, String)> = INHERITED
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+            .collect();
+        let path = base_env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let default_shell = if on_path(&path, "bash") { "bash" } else { "sh" };
+        HostExecutor {
+            config,
+            base_env,
+            default_shell: vec![default_shell.to_owned(), "-e".to_owned(), "{0}".to_owned()],
+            groups: Groups::default(),
+        }
+    }
+
+    /// The process groups of the running steps, for killing them all on an impatient exit.
+    pub fn groups(&self) -> Groups {
+        self.groups.clone()
+    }
+
+    async fn script(
+        &self,
+        request: &StepRequest,
+        script: &str,
+        shell: Option<&Shell>,
+        dir: Option<&str>,
+        log: &mut dyn LogSink,
+        cancel: Cancel,
+    ) -> StepOutcome {
+        let cwd = match dir {
+            Some(d) => match inside(&self.config.workdir, d) {
+                Ok(p) => p,
+                Err(e) => return StepOutcome::status(ExitStatus::Error(e)),
+            },
+            None => self.config.workdir.clone(),
+        };
+        if !cwd.is_dir() {
+            return StepOutcome::status(ExitStatus::Error(format!(
+                "working-directory {} does not exist",
+                dir.unwrap_or(".")
+            )));
+        }
+        let files = match StepFiles::create(&self.config.scratch, request.id, script) {
+            Ok(f) => f,
+            Err(e) => {
+                return StepOutcome::status(ExitStatus::Error(format!(
+                    "cannot prepare the step: {e}"
+                )));
+            }
+        };
+        let script_path = files.script.display().to_string();
+        let command = match shell {
+            Some(s) => s.command(&script_path),
+            None => self
+                .default_shell
+                .iter()
+                .map(|w| w.replace("{0}", &script_path))
+                .collect(),
+        };
+        let mut env = self.base_env.clone();
+        env.extend(request.env.iter().cloned());
+        env.extend(files.env_vars());
+        env.push(("RUNNER_OS".to_owned(), "Linux".to_owned()));
+        env.push((
+            "RUNNER_TEMP".to_owned(),
+            self.config.scratch.display().to_string(),
+        ));
+        if !request.path.is_empty() {
+            let base = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let mut dirs: Vec<String> = request.path.iter().rev().cloned().collect();
+            dirs.push(base);
+            env.push(("PATH".to_owned(), dirs.join(":")));
+        }
+        let ended = process::run(
+            Script {
+                command,
+                cwd,
+                env,
+                timeout: request.timeout,
+                grace: self.config.grace,
+            },
+            log,
+            cancel,
+            &self.groups,
+        )
+        .await;
+        let status = match ended {
+            Ended::Exited(code) => ExitStatus::Exited(code),
+            Ended::Signalled(signal) => ExitStatus::Signalled(signal),
+            Ended::TimedOut => ExitStatus::TimedOut,
+            Ended::Cancelled => ExitStatus::Cancelled,
+            Ended::NotStarted(why) => ExitStatus::Error(why),
+        };
+        let mut outcome = StepOutcome::status(status);
+        match files.read() {
+            Ok(written) => {
+                outcome.outputs = written.outputs;
+                outcome.env = written.env;
+                outcome.path = written.path;
+            }
+            Err(e) if outcome.status.is_success() => outcome.status = ExitStatus::Error(e),
+            Err(e) => log.note(&e),
+        }
+        files.remove();
+        outcome
+    }
+
+    async fn builtin(&self, work: Work, log: &mut dyn LogSink) -> StepOutcome {
+        let workdir = self.config.workdir.clone();
+        let cache = self.config.cache.clone();
+        let artifacts = self.config.artifacts.clone();
+        // The stores copy files: that blocks, so it happens off the runtime's threads.
+        let done = tokio::task::spawn_blocking(move || {
+            builtin_blocking(work, &workdir, &cache, &artifacts)
+        })
+        .await;
+        let (result, notes) = done.unwrap_or_else(|e| {
+            (
+                Err(format!("the step stopped unexpectedly: {e}")),
+                Vec::new(),
+            )
+        });
+        for note in notes {
+            log.note(&note);
+        }
+        match result {
+            Ok(outputs) => StepOutcome {
+                outputs,
+                ..StepOutcome::status(ExitStatus::Exited(0))
+            },
+            Err(e) => {
+                log.note(&e);
+                StepOutcome::status(ExitStatus::Error(e))
+            }
+        }
+    }
+}
+
+type Outputs = Vec<(String, String)>;
+
+fn builtin_blocking(
+    work: Work,
+    workdir: &Path,
+    cache: &Cache,
+    artifacts: &Artifacts,
+) -> (Result<Outputs, String>, Vec<String>) {
+    let mut notes = Vec::new();
+    let result = match work {
+        Work::CacheRestore {
+            key, restore_keys, ..
+        } => cache.restore(&key, &restore_keys, workdir).map(|found| {
+            let (hit, matched) = match found {
+                Restored::Exact => {
+                    notes.push(format!("cache hit: restored `{key}`"));
+                    (true, key.clone())
+                }
+                Restored::Partial(k) => {
+                    notes.push(format!("no entry for `{key}`; restored `{k}`"));
+                    (false, k)
+                }
+                Restored::Miss => {
+                    notes.push(format!("cache miss: nothing saved under `{key}` yet"));
+                    (false, String::new())
+                }
+            };
+            vec![
+                ("cache-hit".to_owned(), hit.to_string()),
+                ("cache-matched-key".to_owned(), matched),
+            ]
+        }),
+        Work::CacheSave { key, paths } => cache.save(&key, &paths, workdir).map(|saved| {
+            notes.push(match saved {
+                Some(bytes) => format!("saved {bytes} bytes of {} under `{key}`", paths.join(", ")),
+                None => format!("`{key}` is already saved; entries never change"),
+            });
+            Vec::new()
+        }),
+        Work::Upload { name, paths } => {
+            artifacts
+                .upload(&name, &paths, workdir)
+                .map(|(files, bytes)| {
+                    notes.push(format!(
+                        "uploaded artifact `{name}`: {files} files, {bytes} bytes"
+                    ));
+                    vec![("artifact".to_owned(), name)]
+                })
+        }
+        Work::Download { names, path } => {
+            let target = match path.as_deref().map(|p| inside(workdir, p)).transpose() {
+                Ok(t) => t.unwrap_or_else(|| workdir.to_path_buf()),
+                Err(e) => return (Err(e), notes),
+            };
+            names
+                .iter()
+                .try_for_each(|name| {
+                    let n = artifacts.download(name, &target)?;
+                    notes.push(format!("downloaded artifact `{name}`: {n} files"));
+                    Ok(())
+                })
+                .map(|()| Vec::new())
+        }
+        Work::Deploy {
+            service,
+            revision,
+            environment,
+        } => {
+            let to = environment
+                .map(|e| format!(" in environment `{e}`"))
+                .unwrap_or_default();
+            notes.push(format!(
+                "STAND-IN: a rollout of service `{service}` to revision `{revision}`{to} starts here once deploy steps drive rollouts through the control plane; nothing was deployed"
+            ));
+            Ok(vec![("revision".to_owned(), revision)])
+        }
+        Work::Script { .. } => Err("a script is not a built-in step".to_owned()),
+    };
+    (result, notes)
+}
+
+impl HashFiles for HostExecutor {
+    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+        walk::hash_files(&self.config.workdir, patterns)
+    }
+}
+
+impl Executor for HostExecutor {
+    async fn run_step(
+        &self,
+        request: StepRequest,
+        mut log: Box<dyn LogSink>,
+        cancel: Cancel,
+    ) -> StepOutcome {
+        let outcome = match &request.work {
+            Work::Script {
+                script,
+                shell,
+                working_directory,
+            } => {
+                self.script(
+                    &request,
+                    script,
+                    shell.as_ref(),
+                    working_directory.as_deref(),
+                    log.as_mut(),
+                    cancel,
+                )
+                .await
+            }
+            other => self.builtin(other.clone(), log.as_mut()).await,
+        };
+        log.finish();
+        outcome
+    }
+}
+
+/// `dir` inside `root`: relative, without `..`.
+fn inside(root: &Path, dir: &str) -> Result<PathBuf, String> {
+    if dir.starts_with('/') || dir.split('/').any(|p| p == "..") {
+        return Err(format!(
+            "`{dir}` leaves the workspace (expected a path relative to it, without `..`)"
+        ));
+    }
+    Ok(root.join(dir))
+}
+
+fn on_path(path: &str, program: &str) -> bool {
+    path.split(':')
+        .any(|dir| Path::new(dir).join(program).is_file())
+}

@@ -1,0 +1,28 @@
+//! bellwether's pipelines on this machine: [`Workspace`] prepares a clean checkout for a run,
+//! [`HostExecutor`] runs each step (scripts as process groups with a clean environment,
+//! timeouts that kill the whole group, the local [`Cache`] and [`Artifacts`] stores, deploy
+//! stand-ins), and [`Driver`] plays a run's state machine against an executor, streaming
+//! every step's output, line by line and masked, to its log file and to an [`Observer`].
+//!
+//! The driver works with any [`Executor`](bellwether_pipeline_core::executor::Executor); the
+//! host executor is the one that exists today.
+
+mod artifacts;
+mod cache;
+mod copy;
+mod driver;
+mod git;
+mod host;
+mod outputs;
+mod process;
+mod sink;
+mod walk;
+mod workspace;
+
+pub use artifacts::Artifacts;
+pub use cache::Cache;
+pub use driver::{Control, Driver, Gates, Observer};
+pub use git::Repo;
+pub use host::{HostConfig, HostExecutor};
+pub use process::Groups;
+pub use workspace::{Checkout, Workspace, WorkspaceError};

@@ -1,0 +1,121 @@
+//! The files a script step writes back through: `$BELLWETHER_OUTPUT` (`$GITHUB_OUTPUT`),
+//! `$BELLWETHER_ENV` (`$GITHUB_ENV`), `$BELLWETHER_PATH` (`$GITHUB_PATH`), plus the script
+//! itself and a step summary file that is accepted and ignored.
+
+use std::path::{Path, PathBuf};
+
+use bellwether_pipeline_core::files;
+use bellwether_pipeline_core::run::StepId;
+use sha2::{Digest, Sha256};
+
+use crate::walk::hex;
+
+/// A step may hand back at most this much through each file, as in GitHub Actions (1 MiB).
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// What a step wrote back.
+pub(crate) struct Written {
+    pub(crate) outputs: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) path: Vec<String>,
+}
+
+pub(crate) struct StepFiles {
+    pub(crate) script: PathBuf,
+    output: PathBuf,
+    env: PathBuf,
+    path: PathBuf,
+    summary: PathBuf,
+}
+
+impl StepFiles {
+    /// The files of step `id`. Only the script is written now: the others appear when the step
+    /// appends to them (`>> "$GITHUB_OUTPUT"` creates the file), so a step that hands nothing
+    /// back costs no files. Scripts are kept by content: a thousand steps that run `true`
+    /// share one file.
+    pub(crate) fn create(scratch: &Path, id: StepId, script: &str) -> std::io::Result<StepFiles> {
+        let scripts = scratch.join("scripts");
+        std::fs::create_dir_all(&scripts)?;
+        let digest = hex(&Sha256::digest(script.as_bytes()));
+        let script_path = scripts.join(format!("{digest}.sh"));
+        if !script_path.exists() {
+            // Written under a temporary name first: parallel steps may share this script.
+            let partial = scripts.join(format!(
+                ".{digest}.{}-{}-{}",
+                id.instance.job, id.instance.index, id.step
+            ));
+            std::fs::write(&partial, script)?;
+            std::fs::rename(&partial, &script_path)?;
+        }
+        let stem = format!(
+            "j{}-{}-a{}-s{}",
+            id.instance.job, id.instance.index, id.attempt, id.step
+        );
+        let at = |suffix: &str| scratch.join(format!("{stem}.{suffix}"));
+        Ok(StepFiles {
+            script: script_path,
+            output: at("output"),
+            env: at("env"),
+            path: at("path"),
+            summary: at("summary"),
+        })
+    }
+
+    /// Both spellings of each variable.
+    pub(crate) fn env_vars(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, path) in [
+            ("OUTPUT", &self.output),
+            ("ENV", &self.env),
+            ("PATH", &self.path),
+            ("STEP_SUMMARY", &self.summary),
+        ] {
+            for prefix in ["BELLWETHER", "GITHUB"] {
+                out.push((format!("{prefix}_{name}"), path.display().to_string()));
+            }
+        }
+        out
+    }
+
+    /// The outputs, the environment and the `PATH` entries the step wrote.
+    pub(crate) fn read(&self) -> Result<Written, String> {
+        let outputs = files::parse(&read(&self.output, "BELLWETHER_OUTPUT")?)
+            .map_err(|e| format!("$BELLWETHER_OUTPUT: {e}"))?;
+        let env = files::parse(&read(&self.env, "BELLWETHER_ENV")?)
+            .map_err(|e| format!("$BELLWETHER_ENV: {e}"))?;
+        let path = read(&self.path, "BELLWETHER_PATH")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(Written { outputs, env, path })
+    }
+
+    pub(crate) fn remove(&self) {
+        for f in [
+            &self.script,
+            &self.output,
+            &self.env,
+            &self.path,
+            &self.summary,
+        ] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// The file's text; an absent file is empty.
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(String::new());
+    };
+    let size = meta.len();
+    if size > MAX_FILE {
+        return Err(format!(
+            "${what} holds {size} bytes (expected at most {MAX_FILE})"
+        ));
+    }
+    let bytes = std::fs::read(path).unwrap_or_default();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

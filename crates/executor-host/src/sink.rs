@@ -1,0 +1,124 @@
+//! Where a step's output goes: cut into lines, masked, appended to the step's log file and
+//! handed to the observer, a line at a time, so memory stays flat whatever the step prints.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bellwether_pipeline_core::executor::{LogSink, Stream};
+use bellwether_pipeline_core::logs::LineBuffer;
+use bellwether_pipeline_core::mask::Masker;
+use bellwether_pipeline_core::run::InstanceId;
+
+use crate::driver::Observer;
+
+pub(crate) struct StepLog {
+    /// Created with the first line, so that a step that prints nothing costs no file.
+    file: LogFile,
+    stdout: LineBuffer,
+    stderr: LineBuffer,
+    masker: Arc<Masker>,
+    observer: Arc<dyn Observer>,
+    instance: InstanceId,
+}
+
+enum LogFile {
+    NotYet(PathBuf),
+    Open(BufWriter<File>),
+    /// It could not be created or written; the observer still gets every line.
+    Failed,
+}
+
+impl StepLog {
+    pub(crate) fn new(
+        path: &Path,
+        masker: Arc<Masker>,
+        observer: Arc<dyn Observer>,
+        instance: InstanceId,
+    ) -> StepLog {
+        StepLog {
+            file: LogFile::NotYet(path.to_path_buf()),
+            stdout: LineBuffer::default(),
+            stderr: LineBuffer::default(),
+            masker,
+            observer,
+            instance,
+        }
+    }
+}
+
+impl LogSink for StepLog {
+    fn write(&mut self, stream: Stream, bytes: &[u8]) {
+        let StepLog {
+            file,
+            stdout,
+            stderr,
+            masker,
+            observer,
+            instance,
+        } = self;
+        let buffer = match stream {
+            Stream::Stdout => stdout,
+            Stream::Stderr => stderr,
+        };
+        buffer.push(bytes, masker, &mut |line| {
+            emit(file, observer.as_ref(), *instance, line)
+        });
+    }
+
+    fn note(&mut self, text: &str) {
+        let masked = self.masker.mask_str(text).into_owned();
+        emit(
+            &mut self.file,
+            self.observer.as_ref(),
+            self.instance,
+            masked.as_bytes(),
+        );
+    }
+
+    fn finish(&mut self) {
+        let StepLog {
+            file,
+            stdout,
+            stderr,
+            masker,
+            observer,
+            instance,
+        } = self;
+        for buffer in [stdout, stderr] {
+            buffer.finish(masker, &mut |line| {
+                emit(file, observer.as_ref(), *instance, line)
+            });
+        }
+        if let LogFile::Open(f) = file {
+            // A log that cannot be flushed loses its tail; the observer already has it.
+            let _ = f.flush();
+        }
+    }
+}
+
+fn emit(file: &mut LogFile, observer: &dyn Observer, instance: InstanceId, line: &[u8]) {
+    if let LogFile::NotYet(path) = file {
+        let created = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| File::create(&*path));
+        *file = match created {
+            Ok(f) => LogFile::Open(BufWriter::new(f)),
+            Err(e) => {
+                observer.note(
+                    Some(instance),
+                    &format!("cannot write the step's log to {}: {e}", path.display()),
+                );
+                LogFile::Failed
+            }
+        };
+    }
+    if let LogFile::Open(f) = file
+        && (f.write_all(line).is_err() || f.write_all(b"\n").is_err())
+    {
+        *file = LogFile::Failed;
+    }
+    observer.line(instance, line);
+}

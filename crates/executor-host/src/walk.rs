@@ -1,0 +1,136 @@
+//! Files in the workspace that match path patterns: a file, a directory (everything under
+//! it), or a glob; a leading `!` excludes, the last matching pattern deciding. `.git` is
+//! never entered, and symbolic links to directories are not followed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bellwether_pipeline_core::glob::Pattern;
+use sha2::{Digest, Sha256};
+
+/// The files under `root` that the patterns select, as paths relative to `root`, sorted.
+pub(crate) fn matching(root: &Path, patterns: &[String]) -> Result<Vec<String>, String> {
+    let mut compiled = Vec::new();
+    for p in patterns {
+        let (negated, body) = p
+            .strip_prefix('!')
+            .map_or((false, p.as_str()), |b| (true, b));
+        let body = body.trim_start_matches("./").trim_end_matches('/');
+        let bang = if negated { "!" } else { "" };
+        // A plain directory stands for everything under it.
+        if root.join(body).is_dir() {
+            compiled.push(Pattern::parse(&format!("{bang}{body}/**"))?);
+        } else {
+            compiled.push(Pattern::parse(&format!("{bang}{body}"))?);
+        }
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let relative = dir.join(entry.file_name());
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if entry.file_name() != ".git" {
+                    stack.push(relative);
+                }
+                continue;
+            }
+            let text = relative.to_string_lossy().replace('\\', "/");
+            let mut selected = false;
+            for p in &compiled {
+                if p.matches(&text) {
+                    selected = !p.is_negated();
+                }
+            }
+            if selected {
+                out.push(text);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `hashFiles(...)`: the SHA-256 of the SHA-256s of the matching files, in path order, as
+/// GitHub computes it; empty when nothing matches.
+pub(crate) fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
+    let files = matching(root, patterns)?;
+    if files.is_empty() {
+        return Ok(String::new());
+    }
+    let mut all = Sha256::new();
+    for f in &files {
+        let digest = sha256_file(&root.join(f)).map_err(|e| format!("cannot read {f}: {e}"))?;
+        all.update(digest);
+    }
+    Ok(hex(&all.finalize()))
+}
+
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_select_files() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for f in [
+            "Cargo.lock",
+            "src/main.rs",
+            "src/lib.rs",
+            "docs/a.md",
+            ".git/HEAD",
+            "target/x/y.o",
+        ] {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, f).expect("write");
+        }
+        let select = |p: &[&str]| {
+            matching(
+                dir.path(),
+                &p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            select(&["src"]),
+            Ok(vec!["src/lib.rs".into(), "src/main.rs".into()])
+        );
+        assert_eq!(
+            select(&["**/*.rs", "!src/lib.rs"]),
+            Ok(vec!["src/main.rs".into()])
+        );
+        assert_eq!(select(&["**/HEAD"]), Ok(vec![]));
+        assert_eq!(select(&["./target/"]), Ok(vec!["target/x/y.o".into()]));
+        let one = hash_files(dir.path(), &["Cargo.lock".into()]).expect("hashed");
+        assert_eq!(one.len(), 64);
+        assert_eq!(
+            hash_files(dir.path(), &["nothing".into()]),
+            Ok(String::new())
+        );
+        assert!(select(&["src/[a"]).is_err());
+    }
+}

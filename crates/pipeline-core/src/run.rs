@@ -1,0 +1,236 @@
+//! The run scheduler as a pure state machine: [`Run::apply`] folds one [`Event`] (the run
+//! starts, a step finished, a gate opened, cancel) into the state and returns the
+//! [`Action`]s it calls for (run this step, cancel that one, hold for approval, log why).
+//!
+//! Time arrives with each event; the executor reads no clock on the run's behalf and the run
+//! reads none at all, so a whole run can be replayed from its events. The rules are GitHub
+//! Actions': a job starts when every job it needs has finished, runs when its `if` passes
+//! (`success()` by default, over all its ancestors), expands its matrix then, and hands its
+//! outputs and result to the jobs that need it. Ready instances start in the order they
+//! became ready, up to the run's parallelism and each job's `max-parallel`.
+
+mod context;
+mod jobs;
+mod state;
+mod steps;
+mod types;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bellwether_core::spec::EnvironmentSpec;
+use bellwether_core::time::Timestamp;
+
+use crate::expr::{HashFiles, Value};
+use crate::spec::PipelineSpec;
+use crate::trigger::GitRef;
+
+pub use state::{Instance, InstanceStatus, JobPhase, JobState, StepRecord, StepStatus};
+pub use types::{
+    Action, Conclusion, Event, ExitStatus, InstanceId, RunInput, StepId, StepOutcome, StepRequest,
+    Work,
+};
+
+#[derive(Clone, Debug)]
+pub struct Run {
+    spec: PipelineSpec,
+    github: Value,
+    inputs: Value,
+    secrets: Value,
+    runner: Value,
+    environments: BTreeMap<String, EnvironmentSpec>,
+    services: Vec<String>,
+    git_ref: GitRef,
+    max_parallel: usize,
+    /// `CI`, `GITHUB_SHA` and the other variables every step gets.
+    default_env: Vec<(String, String)>,
+    jobs: Vec<JobState>,
+    /// Jobs whose needs have all finished, to be expanded or skipped.
+    ready_jobs: VecDeque<usize>,
+    /// Instances waiting for a slot, in the order they became ready.
+    ready: VecDeque<InstanceId>,
+    running: usize,
+    groups: BTreeMap<String, Group>,
+    cancelled: bool,
+    conclusion: Option<Conclusion>,
+}
+
+/// A concurrency group inside the run: who holds it, who waits.
+#[derive(Clone, Debug, Default)]
+struct Group {
+    holder: Option<InstanceId>,
+    waiting: VecDeque<InstanceId>,
+}
+
+/// What one `apply` works with: the event's time, the file hasher, and the actions so far.
+struct Cx<'a> {
+    at: Timestamp,
+    files: &'a dyn HashFiles,
+    actions: Vec<Action>,
+}
+
+impl Cx<'_> {
+    fn log(&mut self, instance: Option<InstanceId>, text: impl Into<String>) {
+        self.actions.push(Action::Log {
+            instance,
+            text: text.into(),
+        });
+    }
+}
+
+impl Run {
+    pub fn new(input: RunInput) -> Run {
+        let index: BTreeMap<&str, usize> = input
+            .spec
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.as_str(), i))
+            .collect();
+        let mut jobs: Vec<JobState> = input
+            .spec
+            .jobs
+            .iter()
+            .map(|j| JobState {
+                id: j.id.clone(),
+                // A name with expressions is rendered when the job is ready.
+                name: j
+                    .name
+                    .as_ref()
+                    .and_then(|n| n.as_literal())
+                    .unwrap_or(&j.id)
+                    .to_owned(),
+                phase: JobPhase::Waiting,
+                instances: Vec::new(),
+                outputs: BTreeMap::new(),
+                message: None,
+                needs: j
+                    .needs
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .collect(),
+                dependents: Vec::new(),
+                ancestors: Vec::new(),
+                unfinished_needs: 0,
+                running: 0,
+            })
+            .collect();
+        for j in 0..jobs.len() {
+            jobs[j].unfinished_needs = jobs[j].needs.len();
+            for n in jobs[j].needs.clone() {
+                jobs[n].dependents.push(j);
+            }
+            jobs[j].ancestors = context::ancestors(&jobs, j);
+        }
+        let github = context::github(&input);
+        let default_env = context::default_env(&input);
+        Run {
+            github,
+            inputs: Value::Object(input.inputs),
+            secrets: Value::Object(
+                input
+                    .secrets
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+            runner: Value::Object(input.runner),
+            environments: input.environments,
+            services: input.services,
+            git_ref: input.event.git_ref,
+            max_parallel: input.max_parallel.max(1),
+            default_env,
+            jobs,
+            ready_jobs: VecDeque::new(),
+            ready: VecDeque::new(),
+            running: 0,
+            groups: BTreeMap::new(),
+            cancelled: false,
+            conclusion: None,
+            spec: input.spec,
+        }
+    }
+
+    /// Folds `event`, which happened at `at`, into the run. `files` answers `hashFiles()`.
+    pub fn apply(&mut self, at: Timestamp, event: Event, files: &dyn HashFiles) -> Vec<Action> {
+        if self.conclusion.is_some() {
+            return Vec::new();
+        }
+        let mut cx = Cx {
+            at,
+            files,
+            actions: Vec::new(),
+        };
+        match event {
+            Event::Start => self.start(&mut cx),
+            Event::StepFinished { step, outcome } => self.step_finished(&mut cx, step, outcome),
+            Event::GateOpened { instance, note } => self.gate_opened(&mut cx, instance, note),
+            Event::GateRefused { instance, reason } => {
+                self.gate_refused(&mut cx, instance, reason);
+            }
+            Event::Cancel { reason } => self.cancel(&mut cx, &reason),
+        }
+        self.settle(&mut cx);
+        cx.actions
+    }
+
+    pub fn spec(&self) -> &PipelineSpec {
+        &self.spec
+    }
+
+    pub fn jobs(&self) -> &[JobState] {
+        &self.jobs
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.jobs.get(id.job)?.instances.get(id.index)
+    }
+
+    /// How the run ended; `None` while it goes on.
+    pub fn conclusion(&self) -> Option<Conclusion> {
+        self.conclusion
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// Expands ready jobs and starts instances until nothing more can move, then reports the
+    /// end of the run when every job is done.
+    fn settle(&mut self, cx: &mut Cx<'_>) {
+        loop {
+            while let Some(j) = self.ready_jobs.pop_front() {
+                self.job_ready(cx, j);
+            }
+            self.pump(cx);
+            if self.ready_jobs.is_empty() {
+                break;
+            }
+        }
+        let all_done = self
+            .jobs
+            .iter()
+            .all(|j| matches!(j.phase, JobPhase::Done(_)));
+        if all_done {
+            let conclusion = if self.cancelled {
+                Conclusion::Cancelled
+            } else if self
+                .jobs
+                .iter()
+                .any(|j| j.conclusion() == Some(Conclusion::Failure))
+            {
+                Conclusion::Failure
+            } else {
+                Conclusion::Success
+            };
+            self.conclusion = Some(conclusion);
+            cx.actions.push(Action::Finished { conclusion });
+        }
+    }
+
+    fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+        self.jobs.get_mut(id.job)?.instances.get_mut(id.index)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! The contexts expressions read (`github`, `needs`, `matrix`, `steps`, `env`…) and the
+//! status the status functions report, as seen from a job or from one of its instances.
+
+use std::collections::BTreeMap;
+
+use super::Run;
+use super::state::JobState;
+use super::types::{Conclusion, InstanceId, RunInput};
+use crate::expr::{Status, Value};
+use crate::trigger::EventName;
+
+/// Every job `j` needs, directly or through others, in no particular order.
+pub(super) fn ancestors(jobs: &[JobState], j: usize) -> Vec<usize> {
+    let mut seen = vec![false; jobs.len()];
+    let mut stack = jobs[j].needs.clone();
+    let mut out = Vec::new();
+    while let Some(n) = stack.pop() {
+        if n == j || std::mem::replace(&mut seen[n], true) {
+            continue;
+        }
+        out.push(n);
+        stack.extend(jobs[n].needs.iter().copied());
+    }
+    out
+}
+
+/// The `github` context: the event and the commit, under GitHub's names.
+pub(super) fn github(input: &RunInput) -> Value {
+    let event = &input.event;
+    let mut payload = vec![
+        ("ref", Value::string(event.git_ref.full())),
+        ("after", Value::string(&input.sha)),
+    ];
+    if event.name == EventName::Manual {
+        payload.push(("inputs", Value::Object(input.inputs.clone())));
+    }
+    if let Some(base) = &event.base {
+        payload.push((
+            "pull_request",
+            Value::object([
+                ("base", Value::object([("ref", Value::string(base))])),
+                (
+                    "head",
+                    Value::object([("ref", Value::string(event.git_ref.name()))]),
+                ),
+            ]),
+        ));
+    }
+    let (base_ref, head_ref) = match &event.base {
+        Some(base) => (base.clone(), event.git_ref.name().to_owned()),
+        None => (String::new(), String::new()),
+    };
+    Value::object([
+        ("event_name", Value::string(event.name.as_str())),
+        ("event", Value::object(payload)),
+        ("ref", Value::string(event.git_ref.full())),
+        ("ref_name", Value::string(event.git_ref.name())),
+        ("ref_type", Value::string(event.git_ref.kind())),
+        ("base_ref", Value::string(base_ref)),
+        ("head_ref", Value::string(head_ref)),
+        ("sha", Value::string(&input.sha)),
+        ("repository", Value::string(&input.repository)),
+        ("actor", Value::string(&input.actor)),
+        ("triggering_actor", Value::string(&input.actor)),
+        ("workspace", Value::string(&input.workspace)),
+        ("run_id", Value::string(&input.run_id)),
+        ("run_number", Value::string(input.run_number.to_string())),
+        ("run_attempt", Value::string("1")),
+        ("workflow", Value::string(&input.spec.name)),
+    ])
+}
+
+/// The variables every step gets, as GitHub sets them, and bellwether's own names.
+pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
+    let event = &input.event;
+    let pairs = [
+        ("CI", "true".to_owned()),
+        ("GITHUB_ACTIONS", "false".to_owned()),
+        ("GITHUB_EVENT_NAME", event.name.as_str().to_owned()),
+        ("GITHUB_REF", event.git_ref.full()),
+        ("GITHUB_REF_NAME", event.git_ref.name().to_owned()),
+        ("GITHUB_REF_TYPE", event.git_ref.kind().to_owned()),
+        ("GITHUB_BASE_REF", event.base.clone().unwrap_or_default()),
+        (
+            "GITHUB_HEAD_REF",
+            if event.base.is_some() {
+                event.git_ref.name().to_owned()
+            } else {
+                String::new()
+            },
+        ),
+        ("GITHUB_SHA", input.sha.clone()),
+        ("GITHUB_REPOSITORY", input.repository.clone()),
+        ("GITHUB_ACTOR", input.actor.clone()),
+        ("GITHUB_WORKSPACE", input.workspace.clone()),
+        ("GITHUB_RUN_ID", input.run_id.clone()),
+        ("GITHUB_RUN_NUMBER", input.run_number.to_string()),
+        ("GITHUB_WORKFLOW", input.spec.name.clone()),
+        ("BELLWETHER_PIPELINE", input.spec.name.clone()),
+        ("BELLWETHER_RUN", input.run_id.clone()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+impl Run {
+    fn base_contexts(&self) -> BTreeMap<String, Value> {
+        BTreeMap::from([
+            ("github".to_owned(), self.github.clone()),
+            ("inputs".to_owned(), self.inputs.clone()),
+            ("secrets".to_owned(), self.secrets.clone()),
+            ("runner".to_owned(), self.runner.clone()),
+        ])
+    }
+
+    /// What a job's `if`, `name`, `environment` and dynamic matrix see: no matrix, no steps.
+    pub(super) fn job_contexts(&self, j: usize) -> BTreeMap<String, Value> {
+        let mut contexts = self.base_contexts();
+        let needs = self.jobs[j].needs.iter().map(|&n| {
+            let job = &self.jobs[n];
+            let result = job.conclusion().unwrap_or(Conclusion::Skipped).as_str();
+            let outputs = job
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::string(v)));
+            (
+                job.id.clone(),
+                Value::object([
+                    ("result", Value::string(result)),
+                    ("outputs", Value::object(outputs)),
+                ]),
+            )
+        });
+        contexts.insert("needs".to_owned(), Value::object(needs));
+        contexts.insert("env".to_owned(), Value::Object(BTreeMap::new()));
+        contexts
+    }
+
+    /// What a step sees: the job's contexts plus `matrix`, `strategy`, `job`, `env` and the
+    /// `steps` before it in this attempt.
+    pub(super) fn instance_contexts(&self, id: InstanceId) -> BTreeMap<String, Value> {
+        let mut contexts = self.job_contexts(id.job);
+        let job = &self.jobs[id.job];
+        let spec = &self.spec.jobs[id.job];
+        let Some(instance) = job.instances.get(id.index) else {
+            return contexts;
+        };
+        if let Some(Value::Object(github)) = contexts.get_mut("github") {
+            github.insert("job".to_owned(), Value::string(&job.id));
+        }
+        contexts.insert(
+            "matrix".to_owned(),
+            Value::object(instance.matrix.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        );
+        let strategy = spec.strategy.as_ref();
+        contexts.insert(
+            "strategy".to_owned(),
+            Value::object([
+                (
+                    "fail-fast",
+                    Value::Bool(strategy.is_some_and(|s| s.fail_fast)),
+                ),
+                ("job-index", Value::Number(id.index as f64)),
+                ("job-total", Value::Number(job.instances.len() as f64)),
+                (
+                    "max-parallel",
+                    Value::Number(
+                        strategy
+                            .and_then(|s| s.max_parallel)
+                            .map_or(job.instances.len() as f64, f64::from),
+                    ),
+                ),
+            ]),
+        );
+        let failed = instance.has_failed_step();
+        let status = if instance.cancel_requested {
+            "cancelled"
+        } else if failed {
+            "failure"
+        } else {
+            "success"
+        };
+        contexts.insert(
+            "job".to_owned(),
+            Value::object([("status", Value::string(status))]),
+        );
+        let env = instance
+            .base_env
+            .iter()
+            .chain(&instance.file_env)
+            .map(|(k, v)| (k.clone(), Value::string(v)));
+        contexts.insert("env".to_owned(), Value::object(env));
+        let steps = instance.steps.iter().filter_map(|s| {
+            let id = s.id.clone()?;
+            let text = |c: Option<Conclusion>| Value::string(c.map_or("", Conclusion::as_str));
+            Some((
+                id,
+                Value::object([
+                    (
+                        "outputs",
+                        Value::object(s.outputs.iter().map(|(k, v)| (k.clone(), Value::string(v)))),
+                    ),
+                    ("outcome", text(s.outcome())),
+                    ("conclusion", text(s.conclusion())),
+                ]),
+            ))
+        });
+        contexts.insert("steps".to_owned(), Value::object(steps));
+        contexts
+    }
+
+    /// The status functions in a job's `if` look at every job it needs, directly or not.
+    pub(super) fn job_status(&self, j: usize) -> Status {
+        let conclusions = self.jobs[j]
+            .ancestors
+            .iter()
+            .map(|&a| self.jobs[a].conclusion());
+        let mut status = Status {
+            success: !self.cancelled,
+            failure: false,
+            cancelled: self.cancelled,
+        };
+        for c in conclusions {
+            match c {
+                Some(Conclusion::Success) => {}
+                Some(Conclusion::Failure) => {
+                    status.success = false;
+                    status.failure = true;
+                }
+                _ => status.success = false,
+            }
+        }
+        status
+    }
+
+    /// The status functions in a step's `if` look at the steps before it.
+    pub(super) fn step_status(&self, id: InstanceId) -> Status {
+        let Some(instance) = self.instance(id) else {
+            return Status::default();
+        };
+        // A job that runs after the run was cancelled (`if: always()`) runs its steps as
+        // usual; only cancelling the job itself stops them.
+        let failed = instance.has_failed_step() || instance.timed_out;
+        Status {
+            success: !failed && !instance.cancel_requested,
+            failure: failed,
+            cancelled: instance.cancel_requested || self.cancelled,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! What goes into a run and comes out of it: the events it is told, the actions it asks for.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use bellwether_core::spec::EnvironmentSpec;
+
+use crate::expr::Value;
+use crate::spec::{PipelineSpec, Shell};
+use crate::trigger;
+
+/// Everything a run needs to start: the pipeline, the event, and the facts around it.
+#[derive(Clone, Debug)]
+pub struct RunInput {
+    pub spec: PipelineSpec,
+    pub event: trigger::Event,
+    /// The commit under test.
+    pub sha: String,
+    /// `owner/name`, or the project directory's name.
+    pub repository: String,
+    /// Who triggered the run.
+    pub actor: String,
+    /// Where the workspace is, for `github.workspace` and `$GITHUB_WORKSPACE`.
+    pub workspace: String,
+    pub run_id: String,
+    pub run_number: u64,
+    /// The `inputs` context, already resolved against the declared inputs.
+    pub inputs: BTreeMap<String, Value>,
+    /// Secret values by name; only steps whose expressions name one receive it.
+    pub secrets: BTreeMap<String, String>,
+    /// The declared environments and their protection rules.
+    pub environments: BTreeMap<String, EnvironmentSpec>,
+    /// The declared services, which deploy steps may name.
+    pub services: Vec<String>,
+    /// The `runner` context: `os`, `arch`, `temp`…
+    pub runner: BTreeMap<String, Value>,
+    /// How many jobs run at once, across the run; at least 1.
+    pub max_parallel: usize,
+}
+
+/// One job of the pipeline, or one matrix combination of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceId {
+    /// Index into the pipeline's jobs.
+    pub job: usize,
+    /// Index into the job's combinations (0 without a matrix).
+    pub index: usize,
+}
+
+/// One step of one attempt of an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    pub instance: InstanceId,
+    pub attempt: u32,
+    /// Index into the instance's step records.
+    pub step: usize,
+}
+
+/// How a step, job or run ended, in GitHub's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl Conclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Conclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a step's process, or built-in step, ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    /// Killed by a signal it did not ask for.
+    Signalled(i32),
+    TimedOut,
+    Cancelled,
+    /// It could not run at all: no shell, an unreadable file, a failed built-in step.
+    Error(String),
+}
+
+impl ExitStatus {
+    pub fn is_success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signalled(signal) => write!(f, "killed by signal {signal}"),
+            ExitStatus::TimedOut => f.write_str("timed out"),
+            ExitStatus::Cancelled => f.write_str("cancelled"),
+            ExitStatus::Error(message) => f.write_str(message),
+        }
+    }
+}
+
+/// What the executor reports when a step ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepOutcome {
+    pub status: ExitStatus,
+    /// From `$BELLWETHER_OUTPUT`, or the built-in step's own outputs.
+    pub outputs: Vec<(String, String)>,
+    /// From `$BELLWETHER_ENV`, for the later steps of the job.
+    pub env: Vec<(String, String)>,
+    /// From `$GITHUB_PATH`, prepended to `PATH` for the later steps.
+    pub path: Vec<String>,
+}
+
+impl StepOutcome {
+    pub fn status(status: ExitStatus) -> Self {
+        Self {
+            status,
+            outputs: Vec::new(),
+            env: Vec::new(),
+            path: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The run begins: jobs without needs become ready.
+    Start,
+    StepFinished {
+        step: StepId,
+        outcome: StepOutcome,
+    },
+    /// An environment's protection rules passed (approvals given, wait timer over).
+    GateOpened {
+        instance: InstanceId,
+        note: String,
+    },
+    GateRefused {
+        instance: InstanceId,
+        reason: String,
+    },
+    /// Stop the run: running steps are cancelled, and only `always()` work goes on.
+    Cancel {
+        reason: String,
+    },
+}
+
+/// What the run asks its executor and its observers to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    RunStep(StepRequest),
+    /// Stop the step running for this instance; it still reports `StepFinished`.
+    CancelStep {
+        instance: InstanceId,
+    },
+    /// Hold the instance until its environment's rules pass or refuse it.
+    Gate {
+        instance: InstanceId,
+        environment: EnvironmentSpec,
+    },
+    /// A line for the run's log: why something was skipped, retried or failed.
+    Log {
+        instance: Option<InstanceId>,
+        text: String,
+    },
+    /// Every job has ended.
+    Finished {
+        conclusion: Conclusion,
+    },
+}
+
+/// A step, resolved: every expression evaluated, ready to execute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRequest {
+    pub id: StepId,
+    pub name: String,
+    pub work: Work,
+    /// The step's whole environment, in order; later entries win.
+    pub env: Vec<(String, String)>,
+    /// Directories to put in front of `PATH`.
+    pub path: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Work {
+    Script {
+        script: String,
+        shell: Option<Shell>,
+        working_directory: Option<String>,
+    },
+    CacheRestore {
+        key: String,
+        restore_keys: Vec<String>,
+        paths: Vec<String>,
+    },
+    CacheSave {
+        key: String,
+        paths: Vec<String>,
+    },
+    Upload {
+        name: String,
+        paths: Vec<String>,
+    },
+    Download {
+        names: Vec<String>,
+        path: Option<String>,
+    },
+    Deploy {
+        service: String,
+        revision: String,
+        environment: Option<String>,
+    },
+}

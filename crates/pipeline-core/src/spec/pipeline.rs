@@ -1,0 +1,55 @@
+//! A pipeline: its triggers, its environment and its jobs.
+
+use crate::expr::Template;
+use crate::trigger::Trigger;
+
+use super::{JobSpec, Shell};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineSpec {
+    /// The key under `pipelines:`.
+    pub name: String,
+    /// What starts a run; a pipeline without `on:` runs only when asked for by name.
+    pub triggers: Vec<Trigger>,
+    /// Environment variables for every step, evaluated when each job starts.
+    pub env: Vec<(String, Template)>,
+    pub defaults: RunDefaults,
+    /// Runs in the same group wait for each other, or cancel the one in progress.
+    pub concurrency: Option<Concurrency>,
+    /// In file order; `needs` make them a DAG, which lowering has checked is acyclic.
+    pub jobs: Vec<JobSpec>,
+}
+
+/// `defaults: {run: {shell, working-directory}}`, for the `run` steps below it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunDefaults {
+    pub shell: Option<Shell>,
+    pub working_directory: Option<String>,
+}
+
+impl RunDefaults {
+    /// These defaults, with `inner`'s wherever it sets one.
+    pub fn overlay(&self, inner: &RunDefaults) -> RunDefaults {
+        RunDefaults {
+            shell: inner.shell.clone().or_else(|| self.shell.clone()),
+            working_directory: inner
+                .working_directory
+                .clone()
+                .or_else(|| self.working_directory.clone()),
+        }
+    }
+}
+
+/// `concurrency: {group, cancel-in-progress}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Concurrency {
+    pub group: Template,
+    /// Cancel the run or job holding the group instead of queueing behind it.
+    pub cancel_in_progress: bool,
+}
+
+impl PipelineSpec {
+    pub fn job(&self, id: &str) -> Option<&JobSpec> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+}

@@ -1,0 +1,257 @@
+//! What starts a run (`on:`), the event that happened, and whether the one matches the other,
+//! with the reason when it does not. Filters apply for real: a push to a branch the pipeline
+//! does not list does not run it.
+
+use crate::cron::Cron;
+use crate::glob::Filter;
+use crate::inputs::InputSpec;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    Push(RefFilters),
+    PullRequest(PullRequestFilters),
+    /// A push of a tag; the same as `push` with only `tags` filters.
+    Tag(RefFilters),
+    Schedule(Vec<Cron>),
+    Manual(Vec<InputSpec>),
+}
+
+/// `branches`/`branches-ignore`, `tags`/`tags-ignore`, `paths`/`paths-ignore`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RefFilters {
+    pub branches: Option<Filter>,
+    pub tags: Option<Filter>,
+    pub paths: Option<Filter>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PullRequestFilters {
+    /// Matched against the branch the pull request targets.
+    pub branches: Option<Filter>,
+    pub paths: Option<Filter>,
+    /// Activity types; empty means GitHub's default: opened, synchronize, reopened.
+    pub types: Vec<String>,
+}
+
+/// The activity types of a pull request that bellwether knows.
+pub const PULL_REQUEST_TYPES: &[&str] = &[
+    "opened",
+    "synchronize",
+    "reopened",
+    "closed",
+    "edited",
+    "ready_for_review",
+    "labeled",
+    "unlabeled",
+];
+const DEFAULT_PULL_REQUEST_TYPES: &[&str] = &["opened", "synchronize", "reopened"];
+
+/// A branch or a tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitRef {
+    Branch(String),
+    Tag(String),
+}
+
+impl GitRef {
+    pub fn name(&self) -> &str {
+        match self {
+            GitRef::Branch(n) | GitRef::Tag(n) => n,
+        }
+    }
+
+    /// `refs/heads/main` or `refs/tags/v1.2.0`.
+    pub fn full(&self) -> String {
+        match self {
+            GitRef::Branch(n) => format!("refs/heads/{n}"),
+            GitRef::Tag(n) => format!("refs/tags/{n}"),
+        }
+    }
+
+    /// `branch` or `tag`, as `github.ref_type` says.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GitRef::Branch(_) => "branch",
+            GitRef::Tag(_) => "tag",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventName {
+    Push,
+    PullRequest,
+    Schedule,
+    Manual,
+}
+
+impl EventName {
+    /// The name `github.event_name` holds, as GitHub Actions spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Push => "push",
+            EventName::PullRequest => "pull_request",
+            EventName::Schedule => "schedule",
+            EventName::Manual => "workflow_dispatch",
+        }
+    }
+}
+
+/// Something that happened to the repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub name: EventName,
+    /// The pushed ref; for a pull request, its head branch.
+    pub git_ref: GitRef,
+    /// For a pull request: the branch it targets.
+    pub base: Option<String>,
+    /// For a pull request: `opened`, `synchronize`, …
+    pub action: Option<String>,
+    /// The paths the event changed; `None` when unknown, which skips path filters.
+    pub changed_paths: Option<Vec<String>>,
+}
+
+impl Event {
+    /// `push to branch main`, for messages.
+    pub fn describe(&self) -> String {
+        match self.name {
+            EventName::PullRequest => format!(
+                "pull_request from `{}` into `{}`",
+                self.git_ref.name(),
+                self.base.as_deref().unwrap_or("?")
+            ),
+            name => format!(
+                "{} on {} `{}`",
+                name.as_str(),
+                self.git_ref.kind(),
+                self.git_ref.name()
+            ),
+        }
+    }
+}
+
+impl Trigger {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trigger::Push(_) => "push",
+            Trigger::PullRequest(_) => "pull_request",
+            Trigger::Tag(_) => "tag",
+            Trigger::Schedule(_) => "schedule",
+            Trigger::Manual(_) => "manual",
+        }
+    }
+
+    /// `Ok` when this trigger fires for `event`; otherwise why not.
+    pub fn check(&self, event: &Event) -> Result<(), String> {
+        match (self, event.name) {
+            (Trigger::Push(f), EventName::Push) => push(f, event),
+            (Trigger::Tag(f), EventName::Push) => match &event.git_ref {
+                GitRef::Tag(tag) => filter("tag", tag, f.tags.as_ref()),
+                GitRef::Branch(_) => Err("`tag` fires on tag pushes only".to_owned()),
+            },
+            (Trigger::PullRequest(f), EventName::PullRequest) => pull_request(f, event),
+            (Trigger::Schedule(_), EventName::Schedule)
+            | (Trigger::Manual(_), EventName::Manual) => Ok(()),
+            (trigger, _) => Err(format!(
+                "`{}` does not fire on {}",
+                trigger.name(),
+                event.name.as_str()
+            )),
+        }
+    }
+}
+
+/// GitHub's rules: with only branch filters, tag pushes do not run the pipeline, and the other
+/// way round; path filters do not apply to tags.
+fn push(f: &RefFilters, event: &Event) -> Result<(), String> {
+    match &event.git_ref {
+        GitRef::Branch(branch) => {
+            if f.branches.is_none() && f.tags.is_some() {
+                return Err("`push` lists only tags, and this is a branch".to_owned());
+            }
+            filter("branch", branch, f.branches.as_ref())?;
+            paths(f.paths.as_ref(), event)
+        }
+        GitRef::Tag(tag) => {
+            if f.tags.is_none() && (f.branches.is_some() || f.paths.is_some()) {
+                return Err("`push` lists only branches or paths, and this is a tag".to_owned());
+            }
+            filter("tag", tag, f.tags.as_ref())
+        }
+    }
+}
+
+fn pull_request(f: &PullRequestFilters, event: &Event) -> Result<(), String> {
+    let action = event.action.as_deref().unwrap_or("opened");
+    let listed = if f.types.is_empty() {
+        DEFAULT_PULL_REQUEST_TYPES.contains(&action)
+    } else {
+        f.types.iter().any(|t| t == action)
+    };
+    if !listed {
+        return Err(format!(
+            "pull_request activity `{action}` is not among its types"
+        ));
+    }
+    let base = event.base.as_deref().unwrap_or_default();
+    filter("target branch", base, f.branches.as_ref())?;
+    paths(f.paths.as_ref(), event)
+}
+
+fn filter(what: &str, name: &str, filter: Option<&Filter>) -> Result<(), String> {
+    match filter {
+        Some(f) if !f.accepts(name) => Err(if f.ignore {
+            format!("{what} `{name}` is ignored by {}", f.describe())
+        } else {
+            format!("{what} `{name}` matches none of {}", f.describe())
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// With `paths`, at least one changed path must pass; with `paths-ignore`, at least one must
+/// not be ignored.
+fn paths(filter: Option<&Filter>, event: &Event) -> Result<(), String> {
+    let (Some(f), Some(changed)) = (filter, &event.changed_paths) else {
+        return Ok(());
+    };
+    if changed.iter().any(|p| f.accepts(p)) {
+        return Ok(());
+    }
+    let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+    let more = if changed.len() > 5 { ", …" } else { "" };
+    Err(if changed.is_empty() {
+        "no paths changed, and it filters on paths".to_owned()
+    } else if f.ignore {
+        format!(
+            "every changed path ({}{more}) is ignored by {}",
+            shown.join(", "),
+            f.describe()
+        )
+    } else {
+        format!(
+            "no changed path ({}{more}) matches {}",
+            shown.join(", "),
+            f.describe()
+        )
+    })
+}
+
+/// `Ok` when any trigger fires; otherwise the reason each one gave.
+pub fn check_all(triggers: &[Trigger], event: &Event) -> Result<(), Vec<String>> {
+    let mut reasons = Vec::new();
+    for t in triggers {
+        match t.check(event) {
+            Ok(()) => return Ok(()),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    if triggers.is_empty() {
+        reasons
+            .push("it has no `on:` triggers, so it runs only when dispatched by hand".to_owned());
+        if event.name == EventName::Manual {
+            return Ok(());
+        }
+    }
+    Err(reasons)
+}
