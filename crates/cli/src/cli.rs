@@ -19,6 +19,16 @@ pub(crate) struct Cli {
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub(crate) output: Format,
 
+    /// The control plane the operator commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "BELLWETHER_SERVER",
+        default_value = "http://127.0.0.1:7070",
+        value_name = "URL"
+    )]
+    pub(crate) server: String,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -33,6 +43,9 @@ pub(crate) enum Format {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Watch bellwether release five versions of a demo service on this machine: a canary promoted, one rolled back by itself, blue-green and rolling; then a summary.
+    #[command(after_help = exit::HELP)]
+    Demo(crate::commands::demo::DemoArgs),
     /// Check bellwether.yaml files: every problem with file:line:column and what was expected.
     #[command(after_help = exit::HELP)]
     Validate(ValidateArgs),
@@ -46,6 +59,19 @@ pub(crate) enum Command {
     /// Run pipelines here, in the foreground, with a live job tree; the event's filters apply for real.
     #[command(after_help = exit::HELP)]
     Run(crate::commands::run::RunArgs),
+    /// Past and current pipeline runs, newest first; with a number, one run's jobs, gates and reviews.
+    Runs(crate::commands::runs::RunsArgs),
+    /// Run a finished or interrupted run again; with --failed, only what failed or never ran.
+    #[command(after_help = exit::HELP)]
+    Rerun(crate::commands::rerun::RerunArgs),
+    /// Approve a run's environment gate (from any terminal, while the run waits).
+    Approve(crate::commands::review::ReviewArgs),
+    /// Reject a run's environment gate: the job waiting at it fails.
+    Reject(crate::commands::review::ReviewArgs),
+    /// Pipeline secrets, stored encrypted in the data directory: set (from standard input), list, rm.
+    Secret(crate::commands::secret::SecretArgs),
+    #[command(flatten)]
+    Ops(crate::commands::ops::Ops),
     /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_VERSION.
     #[command(hide = true)]
     DemoService,
@@ -93,7 +119,7 @@ pub(crate) struct SimulateArgs {
     pub(crate) analysis_time: std::time::Duration,
 }
 
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     bellwether_config::values::DurationValue::parse(text)?
         .to_std()
         .ok_or_else(|| format!("`{text}` is negative (expected a duration like 2s)"))

@@ -1,9 +1,17 @@
 //! One module per command; each returns the exit code its outcome calls for.
 
+mod client;
+pub(crate) mod demo;
 mod demo_service;
+pub(crate) mod ops;
+pub(crate) mod rerun;
+pub(crate) mod review;
 pub(crate) mod router;
 pub(crate) mod run;
+pub(crate) mod runs;
+pub(crate) mod secret;
 mod simulate;
+mod up;
 mod validate;
 
 use std::io::Write;
@@ -16,10 +24,17 @@ use crate::exit;
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
+        Command::Demo(args) => demo::run(&args)?,
         Command::Validate(args) => validate::run(&args, cli.output)?,
         Command::Simulate(args) => simulate::run(&args, cli.output)?,
         Command::Router(args) => router::run(&args)?,
         Command::Run(args) => run::run(&args)?,
+        Command::Runs(args) => runs::run(&args, cli.output)?,
+        Command::Rerun(args) => rerun::run(&args)?,
+        Command::Approve(args) => review::approve(&args)?,
+        Command::Reject(args) => review::reject(&args)?,
+        Command::Secret(args) => secret::run(&args, cli.output)?,
+        Command::Ops(command) => ops::run(command, &cli.server, cli.output)?,
         Command::DemoService => demo_service::run()?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();

@@ -12,13 +12,16 @@ pub(crate) const SUCCESS: Code = Code(0);
 pub(crate) const FAILURE: Code = Code(1);
 /// The rollout stopped waiting for a human (a pause until promoted, an inconclusive analysis).
 pub(crate) const PAUSED: Code = Code(3);
+/// `bellwether status` gave up waiting for the rollout to end.
+pub(crate) const TIMED_OUT: Code = Code(4);
 
 pub(crate) const HELP: &str = "\
 Exit codes:
   0  success (a valid config; a rollout that ended healthy)
-  1  failure (an invalid config; an aborted rollout; any other error)
+  1  failure (an invalid config; an aborted or degraded rollout; any other error)
   2  usage error (unknown command or flag)
-  3  a rollout is paused, waiting for a human to promote or abort";
+  3  a rollout is paused, waiting for a human to promote or abort
+  4  `bellwether status` timed out before the rollout ended";
 
 impl From<Code> for ExitCode {
     fn from(code: Code) -> Self {

@@ -139,15 +139,27 @@ fn seed_000_on_develop_stops_at_staging() {
 
 #[test]
 fn seed_000_production_without_approval_fails_and_rolls_back() {
-    let ran = run(&["ci-cd", "-f", SEED_000, "--branch", "main"], &[]);
+    let ran = run(
+        &[
+            "ci-cd",
+            "-f",
+            SEED_000,
+            "--branch",
+            "main",
+            "--approval-timeout",
+            "1s",
+        ],
+        &[],
+    );
     assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(
         jobs(&ran, &["production canary", "rollback"]),
         ["✗ production canary", "✓ rollback"]
     );
     assert!(
-        ran.stdout
-            .contains("environment `production` needs 1 approval"),
+        ran.stdout.contains(
+            "environment `production`: no decision within 1s (it needs 1 approval (not by"
+        ),
         "{}",
         ran.stdout
     );

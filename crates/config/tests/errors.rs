@@ -24,7 +24,7 @@ services:
   api:
     replica: 3
     run: {command: [./api]}
-"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments, dependsOn)");
+"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -775,4 +775,31 @@ services:
       judge:
         metrics: [{metric: error_rate, weight: 3}]
 "#), @"bellwether.yaml:7:40: unknown key `weight` (expected one of metric, direction, critical, group, minRatio)");
+}
+
+#[test]
+fn listen_addresses() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    listen: example.com:8080
+"#), @"bellwether.yaml:4:13: listen `example.com:8080` is not an address (expected an IP address or localhost, and a port, e.g. 127.0.0.1:8080)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy: {blueGreen: {}}
+    listen: 127.0.0.1:8080
+    previewListen: 127.0.0.1:8080
+"#), @"bellwether.yaml:6:20: previewListen 127.0.0.1:8080 is also the service's `listen` (expected another port)");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    previewListen: 127.0.0.1:8081
+"#), @"
+    ok
+    bellwether.yaml:4:20: warning: previewListen is only used by a blueGreen strategy (expected it left out, or `strategy: {blueGreen: ...}`)
+    ");
 }

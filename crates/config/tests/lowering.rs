@@ -555,3 +555,21 @@ services:
         })
     );
 }
+
+#[test]
+fn listen_addresses_read_as_written_and_default_to_none() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy: {blueGreen: {}}
+    listen: localhost:8080
+    previewListen: "[::1]:8081"
+"#,
+    );
+    assert_eq!(s.listen, Some("127.0.0.1:8080".parse().unwrap()));
+    assert_eq!(s.preview_listen, Some("[::1]:8081".parse().unwrap()));
+    let s = service("services:\n  api:\n    run: {command: [./api]}\n");
+    assert_eq!((s.listen, s.preview_listen), (None, None));
+}

@@ -3,6 +3,7 @@
 //! never change), and evicted least recently used first when the cache passes its size limit.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -116,9 +117,12 @@ impl Cache {
         if target.exists() {
             return Ok(None);
         }
+        // Unique per save: matrix combinations of one job save the same key at the same time.
+        static SAVES: AtomicU64 = AtomicU64::new(0);
         let staging = self.dir.join(format!(
-            ".staging-{}-{}",
+            ".staging-{}-{}-{}",
             std::process::id(),
+            SAVES.fetch_add(1, Ordering::Relaxed),
             hex(&Sha256::digest(key.as_bytes()))
         ));
         let _ = std::fs::remove_dir_all(&staging);

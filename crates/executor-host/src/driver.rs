@@ -1,9 +1,10 @@
 //! Drives one run: feeds the state machine its events, with the time they happened, and
 //! carries out the actions it returns: steps start as tasks on the executor, cancellations
-//! reach them, gates are answered, and observers see every change and every log line.
+//! reach them, gates wait for their rules to pass, and observers see every change and every
+//! log line.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bellwether_core::time::Timestamp;
@@ -13,8 +14,10 @@ use bellwether_pipeline_core::run::{
     Action, Conclusion, Event, InstanceId, Run, StepId, StepOutcome,
 };
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::gates::Gates;
 use crate::sink::StepLog;
 
 /// Who watches a run: the terminal, a test.
@@ -33,20 +36,41 @@ pub enum Control {
     Cancel(String),
 }
 
-/// How environment gates are answered in a local run.
-#[derive(Clone, Debug, Default)]
-pub struct Gates {
-    /// Environments approved for this run by whoever started it (`--approve`).
-    pub approved: Vec<String>,
-}
-
 pub struct Driver<E> {
     pub executor: Arc<E>,
     /// `<run>/logs`: one file per step.
     pub logs: PathBuf,
     pub masker: Arc<Masker>,
-    pub observer: Arc<dyn Observer>,
+    /// Each sees everything, in this order.
+    pub observers: Vec<Arc<dyn Observer>>,
     pub gates: Gates,
+}
+
+impl<E> Driver<E> {
+    fn update(&self, run: &Run, at: Timestamp) {
+        self.observers.iter().for_each(|o| o.update(run, at));
+    }
+
+    fn note(&self, instance: Option<InstanceId>, text: &str) {
+        self.observers.iter().for_each(|o| o.note(instance, text));
+    }
+}
+
+/// Hands every observation to each of several observers.
+struct Fanout(Vec<Arc<dyn Observer>>);
+
+impl Observer for Fanout {
+    fn update(&self, run: &Run, at: Timestamp) {
+        self.0.iter().for_each(|o| o.update(run, at));
+    }
+
+    fn line(&self, instance: InstanceId, line: &[u8]) {
+        self.0.iter().for_each(|o| o.line(instance, line));
+    }
+
+    fn note(&self, instance: Option<InstanceId>, text: &str) {
+        self.0.iter().for_each(|o| o.note(instance, text));
+    }
 }
 
 impl<E: Executor + 'static> Driver<E> {
@@ -54,6 +78,8 @@ impl<E: Executor + 'static> Driver<E> {
     pub async fn drive(self, mut run: Run, mut control: mpsc::Receiver<Control>) -> Conclusion {
         let start = Instant::now();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(StepId, StepOutcome)>();
+        let (gate_tx, mut gate_rx) = mpsc::unbounded_channel::<Event>();
+        let mut gates = JoinSet::new();
         let mut cancels: BTreeMap<InstanceId, oneshot::Sender<()>> = BTreeMap::new();
         let mut events = VecDeque::from([Event::Start]);
         let mut control_open = true;
@@ -62,12 +88,29 @@ impl<E: Executor + 'static> Driver<E> {
                 let at = Timestamp(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
                 let actions = run.apply(at, event, self.executor.as_ref());
                 // Observers learn of new instances before their steps start printing.
-                self.observer.update(&run, at);
+                self.update(&run, at);
                 for action in actions {
-                    self.act(&run, action, &mut cancels, &mut events, &done_tx);
+                    match action {
+                        Action::Gate {
+                            instance,
+                            environment,
+                        } => {
+                            let waiter = self.gates.waiter(instance, environment);
+                            let tx = gate_tx.clone();
+                            let observer: Arc<dyn Observer> =
+                                Arc::new(Fanout(self.observers.clone()));
+                            gates.spawn(async move {
+                                let event = waiter.wait(observer.as_ref()).await;
+                                let _ = tx.send(event);
+                            });
+                        }
+                        other => self.act(&run, other, &mut cancels, &done_tx),
+                    }
                 }
             }
             if let Some(conclusion) = run.conclusion() {
+                // Gates still waiting belong to instances that were cancelled meanwhile.
+                gates.abort_all();
                 return conclusion;
             }
             tokio::select! {
@@ -75,6 +118,7 @@ impl<E: Executor + 'static> Driver<E> {
                     cancels.remove(&step.instance);
                     events.push_back(Event::StepFinished { step, outcome });
                 }
+                Some(event) = gate_rx.recv() => events.push_back(event),
                 message = control.recv(), if control_open => match message {
                     Some(Control::Cancel(reason)) => events.push_back(Event::Cancel { reason }),
                     None => control_open = false,
@@ -88,7 +132,6 @@ impl<E: Executor + 'static> Driver<E> {
         run: &Run,
         action: Action,
         cancels: &mut BTreeMap<InstanceId, oneshot::Sender<()>>,
-        events: &mut VecDeque<Event>,
         done: &mpsc::UnboundedSender<(StepId, StepOutcome)>,
     ) {
         match action {
@@ -98,7 +141,7 @@ impl<E: Executor + 'static> Driver<E> {
                 let log = StepLog::new(
                     &self.log_path(run, request.id, &request.name),
                     Arc::clone(&self.masker),
-                    Arc::clone(&self.observer),
+                    Arc::new(Fanout(self.observers.clone())),
                     request.id.instance,
                 );
                 let executor = Arc::clone(&self.executor);
@@ -120,46 +163,13 @@ impl<E: Executor + 'static> Driver<E> {
                     let _ = tx.send(());
                 }
             }
-            Action::Gate {
-                instance,
-                environment,
-            } => {
-                let name = environment.name.clone();
-                let rules = describe_rules(environment.approvals, environment.wait);
-                events.push_back(if self.gates.approved.contains(&name) {
-                    Event::GateOpened {
-                        instance,
-                        note: format!("environment `{name}` ({rules}): approved for this local run with --approve {name}; approvals through the API come with the control plane"),
-                    }
-                } else {
-                    Event::GateRefused {
-                        instance,
-                        reason: format!("environment `{name}` needs {rules} (approve it for this local run with --approve {name})"),
-                    }
-                });
-            }
-            Action::Log { instance, text } => {
-                self.observer.note(instance, &self.masker.mask_str(&text))
-            }
-            Action::Finished { .. } => {}
+            Action::Log { instance, text } => self.note(instance, &self.masker.mask_str(&text)),
+            Action::Gate { .. } | Action::Finished { .. } => {}
         }
     }
 
     /// `<logs>/<job>[-<n>]/<attempt>-<step>-<name>.log`
     fn log_path(&self, run: &Run, id: StepId, name: &str) -> PathBuf {
-        let job = run
-            .jobs()
-            .get(id.instance.job)
-            .map_or("job", |j| j.id.as_str());
-        let instances = run
-            .jobs()
-            .get(id.instance.job)
-            .map_or(1, |j| j.instances.len());
-        let dir = if instances > 1 {
-            format!("{job}-{}", id.instance.index + 1)
-        } else {
-            job.to_owned()
-        };
         // A name may hold a secret (`name: deploy ${{ secrets.X }}`): file names are masked too.
         let slug: String = self
             .masker
@@ -174,7 +184,7 @@ impl<E: Executor + 'static> Driver<E> {
             })
             .take(40)
             .collect();
-        self.logs.join(dir).join(format!(
+        instance_log_dir(&self.logs, run, id.instance).join(format!(
             "{}-{:02}-{}.log",
             id.attempt,
             id.step + 1,
@@ -183,19 +193,14 @@ impl<E: Executor + 'static> Driver<E> {
     }
 }
 
-fn describe_rules(approvals: u32, wait: std::time::Duration) -> String {
-    let mut rules = Vec::new();
-    if approvals > 0 {
-        rules.push(format!(
-            "{approvals} approval{}",
-            if approvals == 1 { "" } else { "s" }
-        ));
+/// Where the step logs of `instance` go under `logs`: `<job>`, or `<job>-<n>` for the n-th
+/// combination of a matrix.
+pub fn instance_log_dir(logs: &Path, run: &Run, instance: InstanceId) -> PathBuf {
+    let job = run.jobs().get(instance.job);
+    let id = job.map_or("job", |j| j.id.as_str());
+    if job.map_or(1, |j| j.instances.len()) > 1 {
+        logs.join(format!("{id}-{}", instance.index + 1))
+    } else {
+        logs.join(id)
     }
-    if !wait.is_zero() {
-        rules.push(format!(
-            "a {} wait timer",
-            bellwether_core::time::human_duration(wait)
-        ));
-    }
-    rules.join(" and ")
 }

@@ -92,14 +92,10 @@ impl StepFiles {
         Ok(Written { outputs, env, path })
     }
 
+    /// Removes the step's own files. The script stays: another step running now may share
+    /// it, and it goes with the scratch directory when the run ends.
     pub(crate) fn remove(&self) {
-        for f in [
-            &self.script,
-            &self.output,
-            &self.env,
-            &self.path,
-            &self.summary,
-        ] {
+        for f in [&self.output, &self.env, &self.path, &self.summary] {
             let _ = std::fs::remove_file(f);
         }
     }

@@ -134,6 +134,8 @@ pub async fn run_with(
         workspace: work.display().to_string(),
         run_id: "1".into(),
         run_number: 1,
+        attempt: 1,
+        reused: BTreeMap::new(),
         inputs: BTreeMap::new(),
         secrets,
         services: loaded.project.services.keys().cloned().collect(),
@@ -146,7 +148,7 @@ pub async fn run_with(
         executor,
         logs: logs.clone(),
         masker,
-        observer,
+        observers: vec![observer],
         gates: Gates::default(),
     };
     let (_control, rx) = tokio::sync::mpsc::channel(1);

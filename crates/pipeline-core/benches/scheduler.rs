@@ -80,6 +80,8 @@ fn main() {
         workspace: "/tmp".into(),
         run_id: "1".into(),
         run_number: 1,
+        attempt: 1,
+        reused: BTreeMap::new(),
         inputs: BTreeMap::new(),
         secrets: BTreeMap::new(),
         environments: BTreeMap::new(),

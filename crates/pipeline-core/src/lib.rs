@@ -2,7 +2,8 @@
 //! expression language ([`expr`]), matrices ([`matrix`]), triggers and their filters
 //! ([`trigger`], [`glob`], [`cron`]), manual inputs ([`inputs`]), and the run scheduler as a
 //! state machine ([`run`]); plus what every executor shares: secret masking ([`mask`]), line
-//! assembly ([`logs`]), the output and env files ([`files`]) and the [`executor`] seam.
+//! assembly ([`logs`]), the output and env files ([`files`]), environments' protection rules
+//! ([`gate`]) and the [`executor`] seam.
 //!
 //! Nothing here does I/O, reads a clock or needs an async runtime: time arrives inside events
 //! and `hashFiles()` through a callback, so a run can be replayed and tested as data.
@@ -11,6 +12,7 @@ pub mod cron;
 pub mod executor;
 pub mod expr;
 pub mod files;
+pub mod gate;
 pub mod glob;
 pub mod inputs;
 pub mod logs;

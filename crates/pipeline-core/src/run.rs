@@ -26,8 +26,8 @@ use crate::trigger::GitRef;
 
 pub use state::{Instance, InstanceStatus, JobPhase, JobState, StepRecord, StepStatus};
 pub use types::{
-    Action, Conclusion, Event, ExitStatus, InstanceId, RunInput, StepId, StepOutcome, StepRequest,
-    Work,
+    Action, Conclusion, Event, ExitStatus, InstanceId, ReusedJob, RunInput, StepId, StepOutcome,
+    StepRequest, Work,
 };
 
 #[derive(Clone, Debug)]
@@ -35,7 +35,8 @@ pub struct Run {
     spec: PipelineSpec,
     github: Value,
     inputs: Value,
-    secrets: Value,
+    /// The `secrets` context of each job: only the secrets it names.
+    secrets: Vec<Value>,
     runner: Value,
     environments: BTreeMap<String, EnvironmentSpec>,
     services: Vec<String>,
@@ -44,6 +45,7 @@ pub struct Run {
     /// `CI`, `GITHUB_SHA` and the other variables every step gets.
     default_env: Vec<(String, String)>,
     jobs: Vec<JobState>,
+    reused: BTreeMap<String, ReusedJob>,
     /// Jobs whose needs have all finished, to be expanded or skipped.
     ready_jobs: VecDeque<usize>,
     /// Instances waiting for a slot, in the order they became ready.
@@ -103,6 +105,7 @@ impl Run {
                 instances: Vec::new(),
                 outputs: BTreeMap::new(),
                 message: None,
+                reused_from: None,
                 needs: j
                     .needs
                     .iter()
@@ -123,16 +126,26 @@ impl Run {
         }
         let github = context::github(&input);
         let default_env = context::default_env(&input);
+        let secrets = input
+            .spec
+            .jobs
+            .iter()
+            .map(|job| {
+                let used = input.spec.secrets_used_by(job);
+                Value::Object(
+                    input
+                        .secrets
+                        .iter()
+                        .filter(|(name, _)| used.includes(name))
+                        .map(|(k, v)| (k.clone(), Value::string(v)))
+                        .collect(),
+                )
+            })
+            .collect();
         Run {
             github,
             inputs: Value::Object(input.inputs),
-            secrets: Value::Object(
-                input
-                    .secrets
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            ),
+            secrets,
             runner: Value::Object(input.runner),
             environments: input.environments,
             services: input.services,
@@ -140,6 +153,7 @@ impl Run {
             max_parallel: input.max_parallel.max(1),
             default_env,
             jobs,
+            reused: input.reused,
             ready_jobs: VecDeque::new(),
             ready: VecDeque::new(),
             running: 0,

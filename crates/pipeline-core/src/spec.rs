@@ -4,8 +4,10 @@
 
 mod job;
 mod pipeline;
+mod secrets;
 mod step;
 
 pub use job::{EnvironmentRef, Flag, JobSpec, MatrixSource, MatrixStrategy, Retry};
 pub use pipeline::{Concurrency, PipelineSpec, RunDefaults};
+pub use secrets::SecretUse;
 pub use step::{CacheSpec, Shell, StepAction, StepSpec};

@@ -530,3 +530,61 @@ pipelines:
     0s = run failure
     ");
 }
+
+#[test]
+fn a_rerun_keeps_the_jobs_that_succeeded_and_runs_the_rest() {
+    let yaml = r#"
+pipelines:
+  ci:
+    jobs:
+      build:
+        outputs: {version: "${{ steps.v.outputs.version }}"}
+        steps: [{id: v, run: output version=2.0}]
+      lint:
+        steps: [{run: echo lint}]
+      test:
+        needs: build
+        steps: [{run: "echo testing ${{ needs.build.outputs.version }} in attempt ${{ github.run_attempt }}"}]
+      deploy:
+        needs: [test, lint]
+        steps: [{run: echo deploy}]
+"#;
+    let kept = |version: &str| bellwether_pipeline_core::run::ReusedJob {
+        outputs: [("version".to_owned(), version.to_owned())].into(),
+        attempt: 1,
+    };
+    let mut world = World::with_input(yaml, "ci", push("main"), 4, |input| {
+        input.attempt = 2;
+        // `deploy` succeeded too, but `test`, which it needs, runs again: so must it.
+        input.reused = [
+            ("build".to_owned(), kept("1.9")),
+            ("lint".to_owned(), kept("")),
+            ("deploy".to_owned(), kept("")),
+        ]
+        .into();
+    });
+    assert_snapshot!(world.play(), @"
+    0s ▶ test / Run echo testing ${{ needs.build.outputs.version }} in attempt $
+    0s   test says: testing 1.9 in attempt 2
+    1s ✓ test / Run echo testing ${{ needs.build.outputs.version }} in attempt $ (exit code 0)
+    1s ▶ deploy / Run echo deploy
+    1s   deploy says: deploy
+    2s ✓ deploy / Run echo deploy (exit code 0)
+    2s = run success
+    ");
+    let kept: Vec<(String, Option<String>)> = world
+        .run
+        .jobs()
+        .iter()
+        .map(|j| (j.id.clone(), j.message.clone()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("build".to_owned(), Some("kept from attempt 1".to_owned())),
+            ("lint".to_owned(), Some("kept from attempt 1".to_owned())),
+            ("test".to_owned(), None),
+            ("deploy".to_owned(), None),
+        ]
+    );
+}

@@ -66,6 +66,17 @@ impl World {
         event: trigger::Event,
         max_parallel: usize,
     ) -> World {
+        Self::with_input(yaml, pipeline, event, max_parallel, |_| {})
+    }
+
+    /// A world whose run input is changed by `edit` before the run is made.
+    pub fn with_input(
+        yaml: &str,
+        pipeline: &str,
+        event: trigger::Event,
+        max_parallel: usize,
+        edit: impl FnOnce(&mut RunInput),
+    ) -> World {
         let yaml = yaml.strip_prefix('\n').unwrap_or(yaml);
         let loaded =
             bellwether_config::load("bellwether.yaml", yaml).unwrap_or_else(|d| panic!("{d}"));
@@ -74,7 +85,7 @@ impl World {
             .into_iter()
             .find(|p| p.name == pipeline)
             .unwrap_or_else(|| panic!("no pipeline {pipeline}"));
-        let input = RunInput {
+        let mut input = RunInput {
             spec,
             event,
             sha: "abc123".to_owned(),
@@ -83,6 +94,8 @@ impl World {
             workspace: "/work".to_owned(),
             run_id: "7".to_owned(),
             run_number: 7,
+            attempt: 1,
+            reused: BTreeMap::new(),
             inputs: BTreeMap::new(),
             secrets: BTreeMap::from([("TOKEN".to_owned(), "s3cret".to_owned())]),
             services: loaded.project.services.keys().cloned().collect(),
@@ -90,6 +103,7 @@ impl World {
             runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),
             max_parallel,
         };
+        edit(&mut input);
         World {
             run: Run::new(input),
             now: 0,

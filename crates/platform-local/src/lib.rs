@@ -16,10 +16,10 @@ mod probe;
 mod procfs;
 mod replica;
 mod resources;
-mod state;
 
+pub use bellwether_core::platform::{
+    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey, RevisionState,
+    ServiceState,
+};
 pub use logs::log_dir;
 pub use platform::{LocalPlatform, Options};
-pub use state::{
-    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey, RevisionState,
-};

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bellwether_core::platform::{
+    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey,
+};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
 use nix::sys::signal::{Signal, killpg};
@@ -16,7 +19,6 @@ use tokio::time::Instant;
 
 use crate::replica::Replica;
 use crate::resources::{History, Sampler};
-use crate::state::{PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey};
 use crate::{adopt, logs};
 
 /// How resource use is sampled: often enough for analysis that evaluates every second.
@@ -204,6 +206,19 @@ impl LocalPlatform {
         reaped
     }
 
+    /// Stops supervising every replica and leaves its process running, as a control plane that
+    /// crashed would: the next platform on the same data directory adopts them.
+    pub fn abandon(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
     /// Stops every replica gracefully and waits for them.
     pub async fn shutdown(&self) {
         for control in self.shared.lock().values() {
@@ -268,6 +283,16 @@ impl ResourceSource for LocalPlatform {
             .resources
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        history.summarize(&key, window, Instant::now())
+        if let Some(sample) = history.summarize(&key, window, Instant::now()) {
+            return Some(sample);
+        }
+        // A revision that runs but was not sampled yet has no readings: no data, not an
+        // unknown revision (which analysis counts as an error).
+        self.shared
+            .state
+            .borrow()
+            .revisions
+            .contains_key(&key)
+            .then(ResourceSample::default)
     }
 }

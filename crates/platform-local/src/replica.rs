@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_core::platform::{ReplicaPhase, ReplicaTemplate};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::watch;
@@ -13,7 +14,6 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep};
 
 use crate::adopt::{self, ReplicaRecord};
 use crate::platform::Shared;
-use crate::state::{ReplicaPhase, ReplicaTemplate};
 use crate::{logs, probe, procfs};
 
 /// A replica that stays up this long has its restart back-off reset.

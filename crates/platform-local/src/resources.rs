@@ -4,11 +4,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use bellwether_core::platform::{PlatformState, RevisionKey};
 use bellwether_core::signal::ResourceSample;
 use tokio::time::Instant;
 
 use crate::procfs;
-use crate::state::{PlatformState, RevisionKey};
 
 /// Samples older than this are dropped.
 const KEEP: Duration = Duration::from_secs(600);

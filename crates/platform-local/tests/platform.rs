@@ -281,7 +281,20 @@ async fn cpu_and_memory_are_sampled_per_revision() {
     let mut busy = template(1, &[]);
     busy.run.command = vec!["python3".into(), "-c".into(), "while True: pass".into()];
     busy.readiness.path = "/".into();
+    assert_eq!(
+        platform.resources("api", 1, Duration::from_secs(5)),
+        None,
+        "a revision the platform never ran is unknown"
+    );
     platform.scale(&busy, 1);
+    let before = platform
+        .resources("api", 1, Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        (before.cpu, before.memory),
+        (None, None),
+        "a running revision not sampled yet has no readings, not an error"
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let window = Duration::from_secs(5);
     let usage = loop {

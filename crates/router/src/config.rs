@@ -9,6 +9,9 @@ pub struct RouterConfig {
     pub connect_timeout: Duration,
     /// From sending a request to receiving the response's head; past it the client gets 504.
     pub response_timeout: Duration,
+    /// A response body that brings no data for this long is cut off: the client sees the
+    /// response end in error instead of waiting on a stalled backend for ever.
+    pub body_idle_timeout: Duration,
     /// A client must send a whole request head within this (slowloris defence); an idle
     /// keep-alive connection is closed after it too.
     pub header_read_timeout: Duration,
@@ -27,6 +30,7 @@ impl Default for RouterConfig {
         Self {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             base_ejection: Duration::from_millis(500),

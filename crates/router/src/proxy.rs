@@ -201,7 +201,7 @@ impl Proxy {
                 };
                 Ok(Response::from_parts(
                     parts,
-                    ResponseBody::proxied(incoming, finish),
+                    ResponseBody::proxied(incoming, finish, self.config.body_idle_timeout),
                 ))
             }
             Ok(Err(SendError::Connect(error, req))) => {

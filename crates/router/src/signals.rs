@@ -72,7 +72,8 @@ impl RevisionSignals {
     /// Everything since the revision started, and the requests in flight now.
     pub(crate) fn total(&self) -> (Bucket, u64) {
         let in_flight = self.in_flight.load(Ordering::Relaxed);
-        (self.lock().total().clone(), in_flight)
+        let total = self.lock().total().cloned().unwrap_or_else(Bucket::new);
+        (total, in_flight)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {

@@ -10,11 +10,13 @@
 mod record;
 mod revisions;
 mod rollouts;
+mod runs;
 mod sqlite;
 
 pub use record::{Record, Snapshot};
 pub use revisions::StoredRevision;
-pub use rollouts::{Outcome, RolloutLog, rollout_stream};
+pub use rollouts::{Outcome, RolloutLog, kind_of, rollout_stream};
+pub use runs::*;
 pub use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.

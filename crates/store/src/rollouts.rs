@@ -74,8 +74,8 @@ impl RolloutLog {
     }
 }
 
-/// A short name of the event's kind, for queries over history.
-fn kind_of(event: &Event) -> &'static str {
+/// A short name of the event's kind, for queries over history and for people.
+pub fn kind_of(event: &Event) -> &'static str {
     use bellwether_core::rollout::EventKind::*;
     match &event.kind {
         SpecChanged { .. } => "spec_changed",

@@ -412,6 +412,8 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
         revision_history_limit: 10,
         environments: vec![],
         depends_on: vec![],
+        listen: None,
+        preview_listen: None,
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) struct RouterArgs {
     /// Time allowed for a backend's response head; past it the client gets 504.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub(crate) response_timeout: Duration,
+    /// Time a response body may go without data; past it the response is cut off.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) body_idle_timeout: Duration,
     /// Time allowed for a client's request head; past it the client gets 408.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) header_read_timeout: Duration,
@@ -68,6 +71,7 @@ pub(crate) fn run(args: &RouterArgs) -> anyhow::Result<Code> {
     let config = RouterConfig {
         connect_timeout: args.connect_timeout,
         response_timeout: args.response_timeout,
+        body_idle_timeout: args.body_idle_timeout,
         header_read_timeout: args.header_read_timeout,
         ..RouterConfig::default()
     };

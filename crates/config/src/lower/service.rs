@@ -1,8 +1,9 @@
 //! A service: replicas, how a revision runs, probes, then its analysis and strategy.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use bellwether_core::spec::{Probe, RunSpec, ServiceSpec};
+use bellwether_core::spec::{Probe, RunSpec, ServiceSpec, Strategy};
 
 use super::provider::{self, Table};
 use super::scalars::{Zero, duration_or};
@@ -92,6 +93,28 @@ pub(super) fn lower(
             names::reference("service", dependency, services, sink);
         }
     }
+    let preview_listen = s
+        .preview_listen
+        .as_ref()
+        .and_then(|l| address("previewListen", l, sink));
+    if let (Some(preview), Some(written)) = (preview_listen, &s.preview_listen) {
+        if !matches!(strategy, Strategy::BlueGreen(_)) {
+            sink.warning(
+                written.pos,
+                "previewListen is only used by a blueGreen strategy (expected it left out, or `strategy: {blueGreen: ...}`)",
+            );
+        }
+        let listen = s.listen.as_ref().and_then(|l| parse_address(&l.value));
+        // Port 0 asks for a free port each time, so two of them never collide.
+        if listen == Some(preview) && preview.port() != 0 {
+            sink.error(
+                written.pos,
+                format!(
+                    "previewListen {preview} is also the service's `listen` (expected another port)"
+                ),
+            );
+        }
+    }
     ServiceSpec {
         name: name.value.clone(),
         replicas,
@@ -124,6 +147,33 @@ pub(super) fn lower(
             .flatten()
             .map(|d| d.value.clone())
             .collect(),
+        listen: s.listen.as_ref().and_then(|l| address("listen", l, sink)),
+        preview_listen,
+    }
+}
+
+/// Reads a listen address written as `ip:port` or `localhost:port` (127.0.0.1).
+fn parse_address(written: &str) -> Option<SocketAddr> {
+    let written = written.trim();
+    match written.strip_prefix("localhost:") {
+        Some(port) => Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?))),
+        None => written.parse().ok(),
+    }
+}
+
+fn address(key: &str, written: &Spanned<String>, sink: &mut Sink<'_>) -> Option<SocketAddr> {
+    match parse_address(&written.value) {
+        Some(addr) => Some(addr),
+        None => {
+            sink.error(
+                written.pos,
+                format!(
+                    "{key} `{}` is not an address (expected an IP address or localhost, and a port, e.g. 127.0.0.1:8080)",
+                    written.value
+                ),
+            );
+            None
+        }
     }
 }
 

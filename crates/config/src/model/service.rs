@@ -42,6 +42,12 @@ pub struct ServiceConfig {
     /// Services that must be running before this one starts, by name: they start first, and an
     /// emergency rollback of everything undoes this service before them. Default: none.
     pub depends_on: Option<Vec<Spanned<String>>>,
+    /// Where the service's router listens: an IP address or `localhost`, and a port
+    /// (e.g. `127.0.0.1:8080`). Default: a free port on 127.0.0.1, shown by `bellwether list`.
+    pub listen: Option<Spanned<String>>,
+    /// Where a blue-green rollout serves its preview revision before the switch, written like
+    /// `listen`. Default: no preview listener (the preview gets no traffic before the switch).
+    pub preview_listen: Option<Spanned<String>>,
 }
 
 /// How one revision of the service runs: a process on the local platform, an image on

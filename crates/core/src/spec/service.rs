@@ -2,6 +2,7 @@
 //! how it rolls out and how the rollout is judged.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,13 @@ pub struct ServiceSpec {
     /// Services that must be running before this one starts (they start first, and an
     /// emergency rollback of everything undoes this one before them).
     pub depends_on: Vec<String>,
+    /// Where the service's router listens; `None` picks a free port on 127.0.0.1.
+    /// Absent in specs recorded before listeners were configurable, hence the default.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Where a blue-green preview is served, when set.
+    #[serde(default)]
+    pub preview_listen: Option<SocketAddr>,
 }
 
 impl ServiceSpec {

@@ -65,7 +65,7 @@ pub(super) fn github(input: &RunInput) -> Value {
         ("workspace", Value::string(&input.workspace)),
         ("run_id", Value::string(&input.run_id)),
         ("run_number", Value::string(input.run_number.to_string())),
-        ("run_attempt", Value::string("1")),
+        ("run_attempt", Value::string(input.attempt.to_string())),
         ("workflow", Value::string(&input.spec.name)),
     ])
 }
@@ -95,6 +95,7 @@ pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
         ("GITHUB_WORKSPACE", input.workspace.clone()),
         ("GITHUB_RUN_ID", input.run_id.clone()),
         ("GITHUB_RUN_NUMBER", input.run_number.to_string()),
+        ("GITHUB_RUN_ATTEMPT", input.attempt.to_string()),
         ("GITHUB_WORKFLOW", input.spec.name.clone()),
         ("BELLWETHER_PIPELINE", input.spec.name.clone()),
         ("BELLWETHER_RUN", input.run_id.clone()),
@@ -103,18 +104,18 @@ pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
 }
 
 impl Run {
-    fn base_contexts(&self) -> BTreeMap<String, Value> {
+    fn base_contexts(&self, j: usize) -> BTreeMap<String, Value> {
         BTreeMap::from([
             ("github".to_owned(), self.github.clone()),
             ("inputs".to_owned(), self.inputs.clone()),
-            ("secrets".to_owned(), self.secrets.clone()),
+            ("secrets".to_owned(), self.secrets[j].clone()),
             ("runner".to_owned(), self.runner.clone()),
         ])
     }
 
     /// What a job's `if`, `name`, `environment` and dynamic matrix see: no matrix, no steps.
     pub(super) fn job_contexts(&self, j: usize) -> BTreeMap<String, Value> {
-        let mut contexts = self.base_contexts();
+        let mut contexts = self.base_contexts(j);
         let needs = self.jobs[j].needs.iter().map(|&n| {
             let job = &self.jobs[n];
             let result = job.conclusion().unwrap_or(Conclusion::Skipped).as_str();

@@ -39,8 +39,22 @@ impl Run {
         }
     }
 
-    /// All of job `j`'s needs have finished: decide whether it runs, and expand it.
+    /// All of job `j`'s needs have finished: keep its earlier result, or decide whether it
+    /// runs, and expand it.
     pub(super) fn job_ready(&mut self, cx: &mut Cx<'_>, j: usize) {
+        let needs_kept = self.jobs[j]
+            .needs
+            .iter()
+            .all(|&n| self.jobs[n].reused_from.is_some());
+        if let Some(reused) = self.reused.remove(&self.jobs[j].id)
+            && needs_kept
+        {
+            let job = &mut self.jobs[j];
+            job.outputs = reused.outputs;
+            job.reused_from = Some(reused.attempt);
+            job.message = Some(format!("kept from attempt {}", reused.attempt));
+            return self.job_done(cx, j, Some(Conclusion::Success));
+        }
         let contexts = self.job_contexts(j);
         let scope = Scope::new(&contexts).with_status(self.job_status(j));
         let spec = &self.spec.jobs[j];

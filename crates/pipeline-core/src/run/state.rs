@@ -19,6 +19,8 @@ pub struct JobState {
     pub outputs: BTreeMap<String, String>,
     /// Why the job was skipped, or failed before any instance ran.
     pub message: Option<String>,
+    /// The earlier attempt of the run whose result and outputs it kept instead of running.
+    pub reused_from: Option<u32>,
     pub(super) needs: Vec<usize>,
     pub(super) dependents: Vec<usize>,
     /// Every job this one needs, directly or not: the status functions look at all of them.
@@ -60,7 +62,8 @@ pub struct Instance {
     pub(super) continue_on_error: bool,
     pub(super) last_failure: Option<ExitStatus>,
     pub(super) group: Option<String>,
-    pub(super) environment: Option<String>,
+    /// The environment it deploys to, once its name is known.
+    pub environment: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

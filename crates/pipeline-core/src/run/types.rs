@@ -25,9 +25,15 @@ pub struct RunInput {
     pub workspace: String,
     pub run_id: String,
     pub run_number: u64,
+    /// 1 for a new run; each rerun of the same run counts up.
+    pub attempt: u32,
+    /// Jobs that succeeded in an earlier attempt, kept with their outputs instead of run again
+    /// (`rerun --failed`). A job is kept only when every job it needs is kept too.
+    pub reused: BTreeMap<String, ReusedJob>,
     /// The `inputs` context, already resolved against the declared inputs.
     pub inputs: BTreeMap<String, Value>,
-    /// Secret values by name; only steps whose expressions name one receive it.
+    /// Secret values by name; a job sees only those its expressions name
+    /// ([`PipelineSpec::secrets_used_by`]).
     pub secrets: BTreeMap<String, String>,
     /// The declared environments and their protection rules.
     pub environments: BTreeMap<String, EnvironmentSpec>,
@@ -37,6 +43,14 @@ pub struct RunInput {
     pub runner: BTreeMap<String, Value>,
     /// How many jobs run at once, across the run; at least 1.
     pub max_parallel: usize,
+}
+
+/// A job kept from an earlier attempt of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReusedJob {
+    pub outputs: BTreeMap<String, String>,
+    /// The attempt it succeeded in.
+    pub attempt: u32,
 }
 
 /// One job of the pipeline, or one matrix combination of it.

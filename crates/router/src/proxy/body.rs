@@ -1,15 +1,17 @@
 //! Bodies in both directions, streamed frame by frame and never collected. The response body
 //! records the request's outcome when it ends, and gives its connection back to the pool.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::mirror::{MirrorBody, TeeBody};
 use crate::pool::Lent;
@@ -91,8 +93,24 @@ pub(crate) struct ResponseBody(Kind);
 enum Kind {
     /// Written by the router itself.
     Local(Option<Bytes>),
-    Proxied(Incoming, Option<Finish>),
+    Proxied(Proxied),
 }
+
+#[derive(Debug)]
+struct Proxied {
+    body: Incoming,
+    finish: Option<Finish>,
+    /// How long the body may go without a frame.
+    idle: Duration,
+    /// Armed the first time the backend makes the body wait, so a body that never waits
+    /// costs no timer.
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+/// The backend stopped sending in the middle of a response body.
+#[derive(Debug, thiserror::Error)]
+#[error("the backend sent no data for {0:?} in the middle of the response body")]
+struct Stalled(Duration);
 
 /// What to do once a proxied response ends.
 #[derive(Debug)]
@@ -130,8 +148,13 @@ impl ResponseBody {
         Self(Kind::Local(Some(text)))
     }
 
-    pub(crate) fn proxied(body: Incoming, finish: Finish) -> Self {
-        Self(Kind::Proxied(body, Some(finish)))
+    pub(crate) fn proxied(body: Incoming, finish: Finish, idle: Duration) -> Self {
+        Self(Kind::Proxied(Proxied {
+            body,
+            finish: Some(finish),
+            idle,
+            stall: None,
+        }))
     }
 }
 
@@ -143,11 +166,29 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let (body, finish) = match &mut self.get_mut().0 {
+        let Proxied {
+            body,
+            finish,
+            idle,
+            stall,
+        } = match &mut self.get_mut().0 {
             Kind::Local(text) => return Poll::Ready(text.take().map(|t| Ok(Frame::data(t)))),
-            Kind::Proxied(body, finish) => (body, finish),
+            Kind::Proxied(proxied) => proxied,
         };
-        let polled = ready!(Pin::new(&mut *body).poll_frame(cx));
+        let polled = match Pin::new(&mut *body).poll_frame(cx) {
+            Poll::Ready(polled) => {
+                if let Some(stall) = stall {
+                    stall.as_mut().reset(Instant::now() + *idle);
+                }
+                polled
+            }
+            Poll::Pending => {
+                let timer = stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(*idle)));
+                ready!(timer.as_mut().poll(cx));
+                complete(finish, false);
+                return Poll::Ready(Some(Err(Box::new(Stalled(*idle)))));
+            }
+        };
         match &polled {
             Some(Ok(frame)) => {
                 if let (Some(data), Some(f)) = (frame.data_ref(), finish.as_mut()) {
@@ -168,14 +209,14 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.0 {
             Kind::Local(text) => text.is_none(),
-            Kind::Proxied(body, _) => body.is_end_stream(),
+            Kind::Proxied(p) => p.body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
             Kind::Local(text) => SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64)),
-            Kind::Proxied(body, _) => body.size_hint(),
+            Kind::Proxied(p) => p.body.size_hint(),
         }
     }
 }
@@ -184,10 +225,10 @@ impl Drop for ResponseBody {
     /// The client went away, or the body was empty and never polled: the backend answered
     /// either way, so its status counts; the connection is reused only if the body had ended.
     fn drop(&mut self) {
-        if let Kind::Proxied(body, finish) = &mut self.0
-            && let Some(f) = finish.take()
+        if let Kind::Proxied(p) = &mut self.0
+            && let Some(f) = p.finish.take()
         {
-            if body.is_end_stream() {
+            if p.body.is_end_stream() {
                 f.complete(true);
             } else {
                 let outcome = Outcome {

@@ -5,6 +5,10 @@
 //! at most sixty buckets of the finest ring that covers the window, so "success rate over the
 //! last 30 s" costs about 0.1 ms (measured in a release build with every bucket full) and can
 //! be asked many times a second.
+//!
+//! A bucket's histogram is about 17 KiB, so the buckets are allocated with a revision's first
+//! request: a control plane with thousands of revisions that take no traffic pays nothing for
+//! them.
 
 use std::time::Duration;
 
@@ -45,7 +49,7 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             index: 0,
             requests: 0,
@@ -128,7 +132,7 @@ fn quantiles(h: &Histogram<u64>) -> Option<LatencyQuantiles> {
     })
 }
 
-/// Buckets of one width, reused in a circle.
+/// Buckets of one width, reused in a circle; none until the first request.
 #[derive(Debug)]
 struct Ring {
     width: Duration,
@@ -139,7 +143,7 @@ impl Ring {
     fn new(width: Duration) -> Self {
         Self {
             width,
-            buckets: (0..BUCKETS).map(|_| Bucket::new()).collect(),
+            buckets: Vec::new(),
         }
     }
 
@@ -148,6 +152,9 @@ impl Ring {
     }
 
     fn record(&mut self, elapsed: Duration, outcome: &Outcome) {
+        if self.buckets.is_empty() {
+            self.buckets = (0..BUCKETS).map(|_| Bucket::new()).collect();
+        }
         let index = self.index(elapsed);
         let bucket = &mut self.buckets[(index % BUCKETS as u64) as usize];
         if bucket.index != index {
@@ -184,7 +191,8 @@ impl Ring {
 pub(crate) struct Windows {
     fine: Ring,
     coarse: Ring,
-    total: Bucket,
+    /// `None` until the first request.
+    total: Option<Bucket>,
 }
 
 impl Windows {
@@ -192,7 +200,7 @@ impl Windows {
         Self {
             fine: Ring::new(FINE),
             coarse: Ring::new(COARSE),
-            total: Bucket::new(),
+            total: None,
         }
     }
 
@@ -200,7 +208,7 @@ impl Windows {
     pub(crate) fn record(&mut self, elapsed: Duration, outcome: &Outcome) {
         self.fine.record(elapsed, outcome);
         self.coarse.record(elapsed, outcome);
-        self.total.record(outcome);
+        self.total.get_or_insert_with(Bucket::new).record(outcome);
     }
 
     /// The signals over the last `window` as of `elapsed` after the start: the whole history
@@ -212,7 +220,14 @@ impl Windows {
         in_flight: u64,
     ) -> TrafficSample {
         if window >= elapsed {
-            return self.total.sample(elapsed, in_flight);
+            return match &self.total {
+                Some(total) => total.sample(elapsed, in_flight),
+                None => TrafficSample {
+                    window: elapsed,
+                    in_flight,
+                    ..TrafficSample::default()
+                },
+            };
         }
         let ring = if window <= self.fine.span() {
             &self.fine
@@ -223,9 +238,9 @@ impl Windows {
         merged.sample(covered, in_flight)
     }
 
-    /// Everything since the start, for the Prometheus counters.
-    pub(crate) fn total(&self) -> &Bucket {
-        &self.total
+    /// Everything since the start, for the Prometheus counters; `None` before any request.
+    pub(crate) fn total(&self) -> Option<&Bucket> {
+        self.total.as_ref()
     }
 }
 
@@ -287,7 +302,20 @@ mod tests {
         let last_90 = w.sample(secs(100.0), secs(90.0), 0);
         assert_eq!(last_90.requests, 90);
         assert_eq!(last_90.status_classes[4], 40);
-        assert_eq!(w.total().requests, 100);
+        assert_eq!(w.total().map(|t| t.requests), Some(100));
+    }
+
+    #[test]
+    fn a_revision_without_requests_has_no_buckets_yet() {
+        let mut w = Windows::new();
+        let s = w.sample(secs(90.0), secs(30.0), 2);
+        assert_eq!((s.requests, s.in_flight, s.latency), (0, 2, None));
+        assert_eq!(w.sample(secs(5.0), secs(30.0), 0).window, secs(5.0));
+        assert!(w.fine.buckets.is_empty() && w.coarse.buckets.is_empty());
+        assert!(w.total().is_none());
+        w.record(secs(91.0), &ok(1));
+        assert_eq!(w.fine.buckets.len(), BUCKETS);
+        assert_eq!(w.sample(secs(92.0), secs(30.0), 0).requests, 1);
     }
 
     #[test]

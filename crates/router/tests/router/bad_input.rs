@@ -16,6 +16,7 @@ fn quick() -> RouterConfig {
     RouterConfig {
         header_read_timeout: Duration::from_millis(300),
         response_timeout: Duration::from_millis(300),
+        body_idle_timeout: Duration::from_millis(300),
         ..RouterConfig::default()
     }
 }
@@ -154,6 +155,43 @@ async fn a_backend_closing_mid_response_cuts_only_that_response() {
             .revision("api", 2, "canary")
             .sample(Duration::from_secs(60));
         assert_eq!((s.requests, s.proxy_errors, s.status_classes[1]), (1, 1, 0));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_backend_stalling_mid_body_is_cut_off_after_the_idle_timeout() {
+    tokio::time::timeout(LIMIT, async {
+        let stalling = raw_backend(|mut stream| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
+            let _ = stream.write_all(head).await;
+            // Keeps the connection open and silent until the test is over.
+            std::future::pending::<()>().await;
+        })
+        .await;
+        let healthy = Backend::start("stable").await;
+        let mut spec = table(vec![
+            revision("stable", 1, &[healthy.addr], 10_000),
+            revision("canary", 2, &[stalling], 0),
+        ]);
+        spec.header_routes = vec![HeaderRouteSpec {
+            revision: "canary".into(),
+            header: "x-canary".into(),
+            matcher: Matcher::Exact("1".into()),
+        }];
+        let running = start_router(spec, quick()).await;
+        let mut client = Client::connect(running.addr).await;
+        let cut = client.get("/", &[("x-canary", "1")]).await.unwrap();
+        assert_eq!(cut.status, 200, "the status had already been sent");
+        assert!(cut.body.is_err(), "the client must see the body cut off");
+        assert_eq!(get(running.addr, "/", &[]).await.text(), "stable");
+        let s = running
+            .router
+            .signals()
+            .revision("api", 2, "canary")
+            .sample(Duration::from_secs(60));
+        assert_eq!((s.requests, s.proxy_errors), (1, 1));
     })
     .await
     .unwrap();

@@ -1,0 +1,242 @@
+//! The control plane's HTTP API as data. The server (`bellwether up`) answers with these types
+//! and the CLI reads them; both sides serialize them as JSON. Paths live in [`paths`].
+//!
+//! The views are for people and scripts alike: each carries the reason for what it shows, and
+//! every analysis measurement carries its value, condition, verdict, sample and window.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use bellwether_core::rollout::{Command, Phase, Revision, RevisionNumber, Stage, Verdict};
+use bellwether_core::spec::Weight;
+use bellwether_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub mod paths;
+
+/// `POST /v1/services/{service}/deploy`: roll the service out to a new revision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployRequest {
+    /// The version label of the new revision (`v2`, a commit).
+    pub version: String,
+    /// Environment variables added to (or replacing) the service's own for this revision.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Program and arguments replacing the service's command for this revision.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Who asked, for the audit trail.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// `POST /v1/services/{service}/commands`: an operator command on the current rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    pub command: Command,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// `POST /v1/services/{service}/undo`: go back to an earlier revision (the previous one by
+/// default).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UndoRequest {
+    #[serde(default)]
+    pub to_revision: Option<RevisionNumber>,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// `POST /v1/rollback-all`: abort every rollout in progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RollbackAllRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// What `rollback-all` did to one service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RollbackResult {
+    pub service: String,
+    /// `None` when the abort was accepted; otherwise why it was not.
+    pub error: Option<String>,
+}
+
+/// `POST /v1/apply`: replace the project with the text of a `bellwether.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// The file's name, for error messages.
+    pub file: String,
+    pub source: String,
+}
+
+/// What `apply` changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplySummary {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// One line of `bellwether list`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub phase: Phase,
+    pub strategy: String,
+    pub stable: Option<Revision>,
+    /// The revision being rolled out, if any.
+    pub target: Option<Revision>,
+    /// The target's share of traffic.
+    pub target_weight: Weight,
+    pub step: Option<StepView>,
+    pub reason: String,
+    /// Where the service's router listens.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Everything `bellwether get SERVICE` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub name: String,
+    pub phase: Phase,
+    /// Why the rollout is where it is, in a sentence.
+    pub reason: String,
+    pub strategy: String,
+    pub stage: Stage,
+    pub step: Option<StepView>,
+    pub stable: Option<Revision>,
+    pub target: Option<Revision>,
+    pub listen: Option<SocketAddr>,
+    /// The blue-green preview listener, when the service has one.
+    pub preview_listen: Option<SocketAddr>,
+    pub revisions: Vec<RevisionView>,
+    pub analyses: Vec<AnalysisView>,
+    /// The instant of the last event applied.
+    pub updated_at: Timestamp,
+}
+
+/// The current canary step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    /// Zero-based.
+    pub index: usize,
+    pub total: usize,
+    /// E.g. `set weight 10%`, `pause 1m`, `analysis`.
+    pub description: String,
+}
+
+/// A revision the platform runs or the router knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevisionView {
+    pub number: RevisionNumber,
+    pub version: String,
+    pub role: RevisionRole,
+    pub weight: Weight,
+    /// Replicas wanted.
+    pub desired: u32,
+    pub ready: u32,
+    pub replicas: Vec<ReplicaView>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionRole {
+    Stable,
+    Canary,
+    Preview,
+    /// Scaling down, or kept warm for an instant undo.
+    Old,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub index: u32,
+    pub addr: Option<SocketAddr>,
+    pub pid: Option<u32>,
+    /// `starting`, `ready`, `unready`, `stopping`, `crashed`, … as the platform says.
+    pub phase: String,
+    pub restarts: u32,
+}
+
+/// One analysis run of the current rollout and its measurements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisView {
+    /// E.g. `background analysis #1`.
+    pub run: String,
+    pub revision: RevisionNumber,
+    pub baseline: Option<RevisionNumber>,
+    /// `None` while the run is going on.
+    pub verdict: Option<Verdict>,
+    pub message: String,
+    /// Latest measurement of each metric first, then older ones, newest first.
+    pub measurements: Vec<MeasurementView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementView {
+    pub metric: String,
+    pub at: Timestamp,
+    pub verdict: Verdict,
+    /// The value as people read it (`4.8%`, `182ms`), if one was measured.
+    pub value: Option<String>,
+    pub baseline: Option<String>,
+    /// E.g. `<= 1%`.
+    pub condition: String,
+    /// Requests the value is based on, when it is a traffic metric.
+    pub sample: Option<u64>,
+    pub window_ms: Option<u64>,
+    /// E.g. `error_rate 4.8% > 1% over last 30s (canary, 2,413 requests)`.
+    pub message: String,
+    pub dry_run: bool,
+}
+
+/// One event of a service's history, with what it did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Position in the service's event stream, from 1.
+    pub seq: u64,
+    pub at: Timestamp,
+    /// The event's kind: `spec_changed`, `tick`, `replicas_ready`, `analysis_completed`, `command`.
+    pub kind: String,
+    /// What happened, one line per note the event produced (`step 2: pause 1m`, …).
+    pub notes: Vec<String>,
+    pub phase: Phase,
+}
+
+/// A revision kept in the service's history, for `undo --to-revision`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevisionRecord {
+    pub number: RevisionNumber,
+    pub version: String,
+    pub created_at: Timestamp,
+    pub stable: bool,
+}
+
+/// What `GET /v1/events` streams (as SSE `data:` lines, one JSON object each): every event any
+/// service's rollout accepted, after it is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub service: String,
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub notes: Vec<String>,
+    pub phase: Phase,
+}
+
+/// `GET /v1/health`: the control plane answers, and which version it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub version: String,
+}
+
+/// The body of every 4xx/5xx answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}

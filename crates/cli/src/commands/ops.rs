@@ -1,0 +1,216 @@
+//! The operator's verbs: `bellwether up` runs the control plane, and the rest talk to it over
+//! its HTTP API (`--server`). Read verbs print `-o json|yaml` as the API returns it.
+
+mod control;
+mod deploy;
+mod format;
+mod get;
+mod history;
+mod logs;
+mod status;
+mod view;
+
+use anyhow::Context;
+use bellwether_api::{ApplyRequest, ApplySummary, ServiceSummary, paths};
+use clap::{Args, Subcommand};
+
+use super::client::Client;
+use crate::cli::Format;
+use crate::exit::{self, Code};
+use crate::output::print_data;
+pub(crate) use view::event_line;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Ops {
+    /// Run the control plane in the foreground: the controller, each service's router and the HTTP API the other verbs talk to.
+    Up(super::up::UpArgs),
+    #[command(flatten)]
+    Verb(Verb),
+}
+
+/// The verbs that talk to a running control plane.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Verb {
+    /// Replace the running control plane's project with a bellwether.yaml (validated first).
+    Apply(ApplyArgs),
+    /// Roll a service out to a new revision under its strategy.
+    Deploy(deploy::DeployArgs),
+    /// Show a service: revisions, replicas, weights, the current step, analysis and why it is where it is.
+    Get(get::GetArgs),
+    /// List the services with their phase, revisions and weights.
+    List,
+    /// Complete the current step or pause and go on; --full skips every remaining step and analysis.
+    Promote(control::PromoteArgs),
+    /// Send all traffic back to the stable revision at once.
+    Abort(control::AbortArgs),
+    /// Restart an aborted rollout from its first step.
+    Retry(control::ServiceArgs),
+    /// Go back to an earlier revision (the previous one by default).
+    Undo(control::UndoArgs),
+    /// Hold the rollout where it is.
+    Pause(control::ServiceArgs),
+    /// Let a paused rollout go on.
+    Resume(control::ServiceArgs),
+    /// Wait until a service's rollout ends, for pipelines: the exit code says how it ended.
+    #[command(after_help = exit::HELP)]
+    Status(status::StatusArgs),
+    /// A service's revisions and the events of its rollouts.
+    History(history::HistoryArgs),
+    /// Emergency: abort every rollout in progress, all services at once.
+    Rollback(control::RollbackArgs),
+    /// A service's replica output (every revision's, or one), optionally followed.
+    Logs(logs::LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The project file.
+    #[arg(short = 'f', long = "file", default_value = "bellwether.yaml")]
+    file: std::path::PathBuf,
+}
+
+pub(crate) fn run(command: Ops, server: &str, format: Format) -> anyhow::Result<Code> {
+    let verb = match command {
+        Ops::Up(args) => return super::up::run(&args),
+        Ops::Verb(verb) => verb,
+    };
+    let client = Client::new(server)?;
+    // One request at a time: one thread is plenty.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        match verb {
+            Verb::Apply(args) => apply(&client, &args, format).await,
+            Verb::Deploy(args) => deploy::run(&client, args, format).await,
+            Verb::Get(args) => get::run(&client, &args, format).await,
+            Verb::List => list(&client, format).await,
+            Verb::Promote(args) => control::promote(&client, args, format).await,
+            Verb::Abort(args) => control::abort(&client, args, format).await,
+            Verb::Retry(args) => control::retry(&client, args, format).await,
+            Verb::Undo(args) => control::undo(&client, args, format).await,
+            Verb::Pause(args) => control::pause(&client, args, format).await,
+            Verb::Resume(args) => control::resume(&client, args, format).await,
+            Verb::Status(args) => status::run(&client, &args, format).await,
+            Verb::History(args) => history::run(&client, &args, format).await,
+            Verb::Rollback(args) => control::rollback_all(&client, args, format).await,
+            Verb::Logs(args) => logs::run(&client, &args).await,
+        }
+    })
+}
+
+/// Checks the file here first, so problems show with their source line; the control plane
+/// checks it again.
+async fn apply(client: &Client, args: &ApplyArgs, format: Format) -> anyhow::Result<Code> {
+    let name = args.file.display().to_string();
+    let source = super::read(&args.file)?;
+    if let Err(diagnostics) = bellwether_config::load(&name, &source) {
+        for d in diagnostics.iter() {
+            eprint!("{}", crate::diagnostics::render(d, &source));
+        }
+        anyhow::bail!("{name} is not valid; nothing was applied");
+    }
+    let request = ApplyRequest {
+        file: name.clone(),
+        source,
+    };
+    let summary: ApplySummary = client.post(paths::APPLY, &request).await?;
+    if !print_data(format, &summary)? {
+        println!("applied {name}");
+        for (label, names) in [
+            ("added", &summary.added),
+            ("changed", &summary.changed),
+            ("removed", &summary.removed),
+            ("unchanged", &summary.unchanged),
+        ] {
+            if !names.is_empty() {
+                println!("  {label}: {}", names.join(", "));
+            }
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+async fn list(client: &Client, format: Format) -> anyhow::Result<Code> {
+    let services: Vec<ServiceSummary> = client.get(paths::SERVICES).await?;
+    if print_data(format, &services)? {
+        return Ok(exit::SUCCESS);
+    }
+    if services.is_empty() {
+        println!("no services (`bellwether apply` adds them)");
+        return Ok(exit::SUCCESS);
+    }
+    let dash = || "-".to_owned();
+    let rows: Vec<Vec<String>> = services
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.strategy.clone(),
+                s.phase.to_string(),
+                s.stable.as_ref().map_or_else(dash, |r| r.version.clone()),
+                s.target.as_ref().map_or_else(dash, |r| r.version.clone()),
+                if s.target.is_some() {
+                    s.target_weight.to_string()
+                } else {
+                    dash()
+                },
+                s.step.as_ref().map_or_else(dash, |step| {
+                    format!("{}/{}: {}", step.index + 1, step.total, step.description)
+                }),
+                s.listen.map_or_else(dash, |a| a.to_string()),
+                s.reason.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        format::table(
+            &[
+                "SERVICE", "STRATEGY", "PHASE", "STABLE", "TARGET", "WEIGHT", "STEP", "ROUTER",
+                "REASON"
+            ],
+            &rows
+        )
+    );
+    Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_grammar_holds_together() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deploy_takes_a_version_env_and_a_trailing_command() {
+        let cli = Cli::try_parse_from([
+            "bellwether",
+            "deploy",
+            "web",
+            "--version",
+            "v2",
+            "--env",
+            "A=1",
+            "--command",
+            "./api",
+            "--port",
+            "9",
+        ])
+        .unwrap();
+        let Command::Ops(super::Ops::Verb(super::Verb::Deploy(args))) = cli.command else {
+            panic!("not a deploy: {:?}", cli.command);
+        };
+        let text = format!("{args:?}");
+        for expected in ["\"v2\"", "(\"A\", \"1\")", "[\"./api\", \"--port\", \"9\"]"] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert!(Cli::try_parse_from(["bellwether", "rollback"]).is_err());
+    }
+}

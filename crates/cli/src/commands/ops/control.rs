@@ -1,0 +1,179 @@
+//! The operator's commands on a rollout: promote, abort, retry, undo, pause, resume, and the
+//! emergency `rollback --all`. Each prints what the rollout does now.
+
+use bellwether_api::{
+    CommandRequest, RollbackAllRequest, RollbackResult, ServiceView, UndoRequest, paths,
+};
+use bellwether_core::rollout::{Command, RevisionNumber};
+use clap::Args;
+
+use crate::cli::Format;
+use crate::commands::client::Client;
+use crate::exit::{self, Code};
+use crate::output::print_data;
+
+/// Who asks, for the audit trail.
+#[derive(Debug, Args)]
+pub(crate) struct By {
+    /// Who asks, recorded with the command [default: $USER].
+    #[arg(long, value_name = "NAME", env = "USER", hide_env_values = true)]
+    by: Option<String>,
+}
+
+impl By {
+    pub(crate) fn into_name(self) -> Option<String> {
+        self.by
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServiceArgs {
+    service: String,
+    #[command(flatten)]
+    by: By,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteArgs {
+    service: String,
+    /// Skip every remaining step and analysis and promote now.
+    #[arg(long)]
+    full: bool,
+    #[command(flatten)]
+    by: By,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AbortArgs {
+    service: String,
+    /// Why, for the history and the audit trail.
+    #[arg(long)]
+    reason: Option<String>,
+    #[command(flatten)]
+    by: By,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UndoArgs {
+    service: String,
+    /// The revision to go back to [default: the one before the stable one].
+    #[arg(long, value_name = "N")]
+    to_revision: Option<RevisionNumber>,
+    #[command(flatten)]
+    by: By,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// Every service with a rollout in progress (required, to say it on purpose).
+    #[arg(long, required = true)]
+    all: bool,
+    /// Why, for the history and the audit trail.
+    #[arg(long)]
+    reason: Option<String>,
+    #[command(flatten)]
+    by: By,
+}
+
+pub(crate) async fn promote(
+    client: &Client,
+    args: PromoteArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    let command = Command::Promote { full: args.full };
+    send(client, &args.service, command, args.by, format).await
+}
+
+pub(crate) async fn abort(
+    client: &Client,
+    args: AbortArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    let command = Command::Abort {
+        reason: args.reason,
+    };
+    send(client, &args.service, command, args.by, format).await
+}
+
+pub(crate) async fn retry(
+    client: &Client,
+    args: ServiceArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    send(client, &args.service, Command::Retry, args.by, format).await
+}
+
+pub(crate) async fn pause(
+    client: &Client,
+    args: ServiceArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    send(client, &args.service, Command::Pause, args.by, format).await
+}
+
+pub(crate) async fn resume(
+    client: &Client,
+    args: ServiceArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    send(client, &args.service, Command::Resume, args.by, format).await
+}
+
+pub(crate) async fn undo(client: &Client, args: UndoArgs, format: Format) -> anyhow::Result<Code> {
+    let request = UndoRequest {
+        to_revision: args.to_revision,
+        by: args.by.into_name(),
+    };
+    let view: ServiceView = client.post(&paths::undo(&args.service), &request).await?;
+    accepted("undo", &view, format)
+}
+
+async fn send(
+    client: &Client,
+    service: &str,
+    command: Command,
+    by: By,
+    format: Format,
+) -> anyhow::Result<Code> {
+    let verb = command.verb();
+    let request = CommandRequest {
+        command,
+        by: by.into_name(),
+    };
+    let view: ServiceView = client.post(&paths::commands(service), &request).await?;
+    accepted(verb, &view, format)
+}
+
+fn accepted(verb: &str, view: &ServiceView, format: Format) -> anyhow::Result<Code> {
+    if !print_data(format, view)? {
+        println!("{}: {verb} accepted", view.name);
+        println!("{}: {}", view.phase, view.reason);
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Exit 1 when any service's abort was refused, after printing them all.
+pub(crate) async fn rollback_all(
+    client: &Client,
+    args: RollbackArgs,
+    format: Format,
+) -> anyhow::Result<Code> {
+    let request = RollbackAllRequest {
+        reason: args.reason,
+        by: args.by.into_name(),
+    };
+    let results: Vec<RollbackResult> = client.post(paths::ROLLBACK_ALL, &request).await?;
+    let failed = results.iter().any(|r| r.error.is_some());
+    if !print_data(format, &results)? {
+        if results.is_empty() {
+            println!("no rollout in progress: nothing to roll back");
+        }
+        for result in &results {
+            match &result.error {
+                None => println!("{}: rolled back", result.service),
+                Some(error) => println!("{}: not rolled back: {error}", result.service),
+            }
+        }
+    }
+    Ok(if failed { exit::FAILURE } else { exit::SUCCESS })
+}

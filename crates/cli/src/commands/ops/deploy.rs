@@ -1,0 +1,74 @@
+//! `bellwether deploy SERVICE --version V`: a new revision, rolled out under the service's
+//! strategy.
+
+use std::collections::BTreeMap;
+
+use bellwether_api::{DeployRequest, ServiceView, paths};
+use clap::Args;
+
+use super::control::By;
+use crate::cli::Format;
+use crate::commands::client::Client;
+use crate::exit::{self, Code};
+use crate::output::print_data;
+
+#[derive(Debug, Args)]
+#[command(disable_version_flag = true)]
+pub(crate) struct DeployArgs {
+    service: String,
+    /// The new revision's version label (a release, a commit).
+    #[arg(long)]
+    version: String,
+    /// An environment variable for this revision, added to the service's own; may be repeated.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// The program and arguments to run instead of the service's command; everything after it
+    /// is its arguments, so put it last.
+    #[arg(long, value_name = "PROGRAM [ARG]...", num_args = 1.., allow_hyphen_values = true)]
+    command: Option<Vec<String>>,
+    #[command(flatten)]
+    by: By,
+}
+
+pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> anyhow::Result<Code> {
+    let request = DeployRequest {
+        version: args.version,
+        env: args.env.into_iter().collect::<BTreeMap<_, _>>(),
+        command: args.command,
+        by: args.by.into_name(),
+    };
+    let view: ServiceView = client.post(&paths::deploy(&args.service), &request).await?;
+    if !print_data(format, &view)? {
+        let target = view.target.as_ref().or(view.stable.as_ref());
+        match target {
+            Some(revision) => println!("{}: deploying {revision}", view.name),
+            None => println!("{}: deploy accepted", view.name),
+        }
+        println!("{}: {}", view.phase, view.reason);
+        println!("`bellwether get {} -w` follows it", view.name);
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_flags_are_key_value_pairs() {
+        assert_eq!(
+            parse_env("A=b=c").unwrap(),
+            ("A".to_owned(), "b=c".to_owned())
+        );
+        assert_eq!(parse_env("EMPTY=").unwrap().1, "");
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("NOEQUALS").is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! `bellwether logs SERVICE [--revision R] [-f] [--tail N]`: the replicas' output as the
+//! control plane streams it, each line prefixed with its replica (`r2/0 | `).
+
+use std::io::Write;
+
+use anyhow::Context;
+use bellwether_api::paths;
+use bellwether_core::rollout::RevisionNumber;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::client::Client;
+use crate::exit::{self, Code};
+
+#[derive(Debug, Args, Serialize)]
+pub(crate) struct LogsArgs {
+    #[serde(skip)]
+    service: String,
+    /// Only this revision's replicas [default: every revision's].
+    #[arg(long, value_name = "N")]
+    revision: Option<RevisionNumber>,
+    /// Keep printing output as it is written, across log rotations, until interrupted.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Start with the last N lines of each replica.
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+}
+
+pub(crate) async fn run(client: &Client, args: &LogsArgs) -> anyhow::Result<Code> {
+    let mut response = client.stream(&paths::logs(&args.service), args).await?;
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .context("the control plane broke off the logs")?
+    {
+        // A closed pipe (`| head`) is the reader saying it has seen enough.
+        if out.write_all(&chunk).and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    Ok(exit::SUCCESS)
+}

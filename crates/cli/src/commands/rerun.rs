@@ -1,0 +1,158 @@
+//! `bellwether rerun RUN [--failed]`: the next attempt of a finished or interrupted run, with
+//! the same pipeline, event and inputs. With `--failed`, the jobs that succeeded keep their
+//! results, outputs and artifacts, and only the others run again, with the jobs that need them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use bellwether_pipeline_core::run::{Conclusion, ReusedJob};
+use bellwether_pipeline_core::spec::{PipelineSpec, StepAction};
+use bellwether_store::JobRow;
+use clap::Args;
+
+use super::run::data::{Data, DataArgs, project_dir};
+use super::run::execute::{self, Attempt, ExecArgs};
+use super::run::replay::Replay;
+use super::run::{checkout, load};
+use crate::exit::{self, Code};
+
+#[derive(Debug, Args)]
+pub(crate) struct RerunArgs {
+    /// The run, by number (`bellwether runs` lists them).
+    pub(crate) run: u64,
+    /// Only the jobs that failed, were cancelled or never ran, and those that need them; the others keep their results, outputs and artifacts.
+    #[arg(long)]
+    pub(crate) failed: bool,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    #[command(flatten)]
+    pub(crate) exec: ExecArgs,
+}
+
+pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
+    let data = Data::open(&args.data)?;
+    let number = args.run;
+    let Some(run) = data.store.run(number)? else {
+        eprintln!("error: no run {number} in {}", data.dir.display());
+        return Ok(exit::FAILURE);
+    };
+    let Some(_lock) = data.lock_run(number)?.filter(|_| run.status.is_final()) else {
+        eprintln!(
+            "error: run {number} is still {} (wait for it to end, or stop it with Ctrl-C where it runs)",
+            run.status
+        );
+        return Ok(exit::FAILURE);
+    };
+    let replay: Replay = serde_json::from_value(run.trigger.clone())
+        .with_context(|| format!("run {number}'s record cannot be read"))?;
+    let Some((loaded, name)) = load(&replay.file)? else {
+        return Ok(exit::FAILURE);
+    };
+    let Some(spec) = loaded.pipelines.iter().find(|p| p.name == replay.pipeline) else {
+        anyhow::bail!(
+            "{name} no longer declares pipeline `{}`, which run {number} ran",
+            replay.pipeline
+        );
+    };
+    let reused = if args.failed && run.attempt > 0 {
+        kept(spec, &data.store.jobs(number, run.attempt)?, run.attempt)
+    } else {
+        BTreeMap::new()
+    };
+    if args.failed && reused.len() == spec.jobs.len() {
+        eprintln!(
+            "error: run {number} has nothing to rerun: every job succeeded (without --failed, `rerun` runs them all again)"
+        );
+        return Ok(exit::FAILURE);
+    }
+    forget_artifacts(&data, number, spec, &reused);
+    let event = replay.event().map_err(anyhow::Error::msg)?;
+    let attempt = run.attempt + 1;
+    let again: Vec<&str> = spec
+        .jobs
+        .iter()
+        .filter(|j| !reused.contains_key(&j.id))
+        .map(|j| j.id.as_str())
+        .collect();
+    println!(
+        "run {number}, attempt {attempt}: running {}{}",
+        again.join(", "),
+        if reused.is_empty() {
+            String::new()
+        } else {
+            let mut kept: Vec<&str> = reused.keys().map(String::as_str).collect();
+            kept.sort();
+            format!("; keeping {}", kept.join(", "))
+        }
+    );
+    let conclusion = execute::execute(
+        Attempt {
+            loaded: &loaded,
+            spec: spec.clone(),
+            event,
+            inputs: replay.inputs(),
+            project: project_dir(&replay.file),
+            checkout: checkout(&replay.checkout),
+            number,
+            attempt,
+            reused,
+        },
+        &args.exec,
+        &data,
+    )?;
+    Ok(if conclusion == Conclusion::Success {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// The jobs that keep their result: those that succeeded, when every job they need does too.
+fn kept(spec: &PipelineSpec, rows: &[JobRow], attempt: u32) -> BTreeMap<String, ReusedJob> {
+    let by_id: BTreeMap<&str, &JobRow> = rows.iter().map(|r| (r.job.as_str(), r)).collect();
+    let mut keep: BTreeSet<&str> = BTreeSet::new();
+    // Lowering has checked the needs are acyclic: passes until nothing changes settle them.
+    loop {
+        let before = keep.len();
+        for job in &spec.jobs {
+            let succeeded = by_id
+                .get(job.id.as_str())
+                .is_some_and(|r| r.conclusion.as_deref() == Some(Conclusion::Success.as_str()));
+            if succeeded && job.needs.iter().all(|n| keep.contains(n.as_str())) {
+                keep.insert(&job.id);
+            }
+        }
+        if keep.len() == before {
+            break;
+        }
+    }
+    keep.into_iter()
+        .filter_map(|id| {
+            let row = by_id.get(id)?;
+            Some((
+                id.to_owned(),
+                ReusedJob {
+                    outputs: row.outputs.clone(),
+                    attempt: row.reused_from.unwrap_or(attempt),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The artifacts of the jobs that run again are uploaded again: their old manifests go.
+fn forget_artifacts(
+    data: &Data,
+    number: u64,
+    spec: &PipelineSpec,
+    reused: &BTreeMap<String, ReusedJob>,
+) {
+    let manifests = data.run_dir(number).join("artifacts");
+    for job in spec.jobs.iter().filter(|j| !reused.contains_key(&j.id)) {
+        for step in &job.steps {
+            if let StepAction::Upload { name, .. } = &step.action {
+                let _ = std::fs::remove_file(manifests.join(format!("{name}.json")));
+            }
+        }
+    }
+}

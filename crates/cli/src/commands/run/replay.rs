@@ -1,0 +1,90 @@
+//! What a run keeps in its history so that `rerun` can make the same run again: the file, the
+//! pipeline, the event, the inputs and the checkout. Never a secret: those come from the
+//! secret store again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bellwether_pipeline_core::expr::Value;
+use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Replay {
+    pub(crate) file: PathBuf,
+    pub(crate) pipeline: String,
+    event: StoredEvent,
+    inputs: serde_json::Map<String, serde_json::Value>,
+    /// `tree`, or the commit checked out.
+    pub(crate) checkout: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredEvent {
+    name: String,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    tag: bool,
+    base: Option<String>,
+    action: Option<String>,
+    changed_paths: Option<Vec<String>>,
+}
+
+impl Replay {
+    pub(crate) fn new(
+        file: PathBuf,
+        pipeline: &str,
+        event: &Event,
+        inputs: &BTreeMap<String, Value>,
+        checkout: &str,
+    ) -> Replay {
+        Replay {
+            file,
+            pipeline: pipeline.to_owned(),
+            event: StoredEvent {
+                name: event.name.as_str().to_owned(),
+                git_ref: event.git_ref.name().to_owned(),
+                tag: matches!(event.git_ref, GitRef::Tag(_)),
+                base: event.base.clone(),
+                action: event.action.clone(),
+                changed_paths: event.changed_paths.clone(),
+            },
+            inputs: inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+            checkout: checkout.to_owned(),
+        }
+    }
+
+    pub(crate) fn event(&self) -> Result<Event, String> {
+        let name = [
+            EventName::Push,
+            EventName::PullRequest,
+            EventName::Schedule,
+            EventName::Manual,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == self.event.name)
+        .ok_or_else(|| format!("the stored event `{}` is unknown", self.event.name))?;
+        let git_ref = if self.event.tag {
+            GitRef::Tag(self.event.git_ref.clone())
+        } else {
+            GitRef::Branch(self.event.git_ref.clone())
+        };
+        Ok(Event {
+            name,
+            git_ref,
+            base: self.event.base.clone(),
+            action: self.event.action.clone(),
+            changed_paths: self.event.changed_paths.clone(),
+        })
+    }
+
+    pub(crate) fn inputs(&self) -> BTreeMap<String, Value> {
+        self.inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect()
+    }
+}

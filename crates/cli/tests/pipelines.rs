@@ -1,0 +1,615 @@
+//! Pipelines across commands and terminals: `secret`, `run`, `runs`, `approve`, `reject`,
+//! `rerun`, each a real `bellwether` process sharing one data directory, the way people use
+//! them. Every wait is bounded.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest any one command or wait may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(yaml: &str) -> Project {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::create_dir_all(dir.path().join("project")).expect("mkdir");
+        std::fs::write(dir.path().join("project/bellwether.yaml"), yaml).expect("write");
+        Project { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn command(&self, user: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bellwether"));
+        c.args(args)
+            .arg("-f")
+            .arg(self.path("project/bellwether.yaml"))
+            .arg("--data-dir")
+            .arg(self.path("data"))
+            .env("BELLWETHER_USER", user)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs `bellwether ARGS` as `user` to its end.
+    fn bw(&self, user: &str, args: &[&str]) -> Ran {
+        self.bw_with_input(user, args, None)
+    }
+
+    fn bw_with_input(&self, user: &str, args: &[&str], stdin: Option<&str>) -> Ran {
+        let mut command = self.command(user, args);
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("bellwether starts");
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes()).expect("stdin");
+        }
+        finish(child)
+    }
+
+    /// Starts `bellwether ARGS` as `user` in the background.
+    fn spawn(&self, user: &str, args: &[&str]) -> Background {
+        Background(Some(
+            self.command(user, args).spawn().expect("bellwether starts"),
+        ))
+    }
+
+    fn run_json(&self, number: u64) -> serde_json::Value {
+        let ran = self.bw("tester", &["runs", &number.to_string(), "-o", "json"]);
+        assert_eq!(ran.code, 0, "{}", ran.all());
+        serde_json::from_str(&ran.stdout).expect("json")
+    }
+
+    /// Waits until run `number`'s record satisfies `ok`.
+    fn wait_for(&self, number: u64, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let ran = self.bw("tester", &["runs", &number.to_string(), "-o", "json"]);
+            if let Ok(run) = serde_json::from_str::<serde_json::Value>(&ran.stdout)
+                && ok(&run)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {number} never got {what}: {}",
+                ran.all()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Waits for `child` to end, at most [`LIMIT`].
+fn finish(mut child: Child) -> Ran {
+    let deadline = Instant::now() + LIMIT;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "bellwether took longer than {LIMIT:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out: Output = child.wait_with_output().expect("output");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A background `bellwether`, killed if the test ends first.
+struct Background(Option<Child>);
+
+impl Background {
+    fn finish(mut self) -> Ran {
+        finish(self.0.take().expect("a child"))
+    }
+
+    fn kill(mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn job<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    run["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job"] == id))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+fn files_under(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else if let Ok(bytes) = std::fs::read(entry.path()) {
+                out.extend(bytes);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_come_from_the_encrypted_store_and_never_show() {
+    let p = Project::new(
+        r#"
+pipelines:
+  ci:
+    jobs:
+      leak:
+        env: {TOKEN: "${{ secrets.deploy_token }}", KEY: "${{ secrets.SIGNING_KEY }}"}
+        outputs: {copy: "${{ steps.o.outputs.copy }}"}
+        steps:
+          - run: |
+              echo "raw $TOKEN"
+              printf 'user:%s' "$TOKEN" | base64
+              printf '%s' "$TOKEN" | base64
+              python3 -c 'import os, urllib.parse; print("url", urllib.parse.quote(os.environ["TOKEN"], safe=""))'
+              echo "$KEY"
+          - id: o
+            run: echo "copy=$TOKEN" >> "$BELLWETHER_OUTPUT"
+      other:
+        steps:
+          - run: echo "other sees [${TOKEN:-nothing}]"
+"#,
+    );
+    let token = "p@ss w/rd+s3cr3t&more";
+    let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEF\n-----END KEY-----";
+    let set = p.bw_with_input("tester", &["secret", "set", "DEPLOY_TOKEN"], Some(token));
+    assert_eq!(set.code, 0, "{}", set.all());
+    assert!(
+        set.stdout.starts_with("secret DEPLOY_TOKEN set"),
+        "{}",
+        set.stdout
+    );
+    let set = p.bw_with_input(
+        "tester",
+        &["secret", "set", "signing_key"],
+        Some(&format!("{key}\n")),
+    );
+    assert_eq!(set.code, 0, "{}", set.all());
+    let bad = p.bw_with_input("tester", &["secret", "set", "NOPE-1"], Some("x"));
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("`NOPE-1` is not a valid secret name"),
+        "{}",
+        bad.stderr
+    );
+
+    let listed = p.bw("tester", &["secret", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    assert!(listed.stdout.contains("DEPLOY_TOKEN") && listed.stdout.contains("SIGNING_KEY"));
+    assert!(!listed.stdout.contains("s3cr3t"), "{}", listed.stdout);
+    let mode = std::fs::metadata(p.path("data/secrets/key"))
+        .map(|m| m.permissions().mode() & 0o777)
+        .ok();
+    assert_eq!(mode, Some(0o600));
+
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(ran.stdout.contains("[leak] raw ***"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("[leak] url ***"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("[other] other sees [nothing]"),
+        "{}",
+        ran.stdout
+    );
+    let logs = p.bw("tester", &["runs", "1", "--logs"]);
+    assert_eq!(logs.code, 0, "{}", logs.all());
+    assert!(logs.stdout.contains("raw ***"), "{}", logs.stdout);
+    let run = p.run_json(1);
+    assert_eq!(job(&run, "leak")["outputs"]["copy"], "***");
+
+    // Nowhere: not printed, not in the logs, the history or the store of secrets.
+    let encoded = |s: &str| {
+        let mut forms = vec![
+            s.to_owned(),
+            "s3cr3t".to_owned(),
+            "MIIEvQIBADANBgkqhkiG9w0BAQEF".to_owned(),
+        ];
+        forms.push(s.replace(' ', "%20").replace('@', "%40"));
+        forms
+    };
+    let everything = [
+        ran.stdout.as_bytes().to_vec(),
+        logs.stdout.as_bytes().to_vec(),
+        files_under(&p.path("data")),
+    ]
+    .concat();
+    let everything = String::from_utf8_lossy(&everything);
+    for form in encoded(token) {
+        assert!(!everything.contains(&form), "{form} leaked");
+    }
+    assert!(
+        !everything.contains("cEBzcyB3L3Jk"),
+        "the base64 form leaked"
+    );
+
+    assert_eq!(p.bw("tester", &["secret", "rm", "deploy_token"]).code, 0);
+    let gone = p.bw("tester", &["secret", "rm", "deploy_token"]);
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("no secret DEPLOY_TOKEN"),
+        "{}",
+        gone.stderr
+    );
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert!(
+        ran.stderr.contains(
+            "secret `DEPLOY_TOKEN` is not set (`bellwether secret set DEPLOY_TOKEN` sets it)"
+        ),
+        "{}",
+        ran.stderr
+    );
+}
+
+const GATED: &str = r#"
+environments:
+  production: {approvals: 2}
+  timed: {wait: 1s}
+pipelines:
+  release:
+    jobs:
+      build:
+        steps: [{run: echo built}]
+      ship:
+        needs: build
+        environment: production
+        steps: [{run: echo shipped}]
+      rollback:
+        needs: ship
+        if: failure()
+        steps: [{run: echo rolling back}]
+      later:
+        needs: ship
+        environment: timed
+        steps: [{run: echo after the timer}]
+"#;
+
+fn gate_waits(run: &serde_json::Value) -> bool {
+    run["status"] == "waiting"
+        && run["gates"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["state"] == "waiting"))
+}
+
+#[test]
+fn a_run_waits_for_approvals_given_from_other_terminals() {
+    let p = Project::new(GATED);
+    let run = p.spawn("alice", &["run", "release", "--plain"]);
+    p.wait_for(1, "a waiting gate", gate_waits);
+
+    let own = p.bw("alice", &["approve", "1"]);
+    assert_eq!(own.code, 1);
+    assert!(
+        own.stderr.contains(
+            "alice triggered run 1, and environment `production` needs approval from someone else"
+        ),
+        "{}",
+        own.stderr
+    );
+    let wrong = p.bw("bob", &["approve", "1", "--env", "staging"]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("is not waiting for environment `staging` (it waits for: production)"),
+        "{}",
+        wrong.stderr
+    );
+    let bob = p.bw(
+        "bob",
+        &["approve", "1", "--env", "production", "-m", "looks good"],
+    );
+    assert_eq!(bob.code, 0, "{}", bob.all());
+    assert_eq!(
+        bob.stdout.trim(),
+        "bob approved environment `production` of run 1"
+    );
+    let twice = p.bw("bob", &["approve", "1"]);
+    assert_eq!(twice.code, 1);
+    assert!(
+        twice
+            .stderr
+            .contains("bob has already approved environment `production` of run 1")
+    );
+    assert_eq!(p.bw("carol", &["approve", "1"]).code, 0);
+
+    let ran = run.finish();
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    for line in [
+        "waiting for environment `production`: 2 approvals (not by alice, who triggered the run); answer with `bellwether approve 1 --env production`",
+        "bob approved environment `production`: \"looks good\"",
+        "environment `production`: approved by bob (\"looks good\"), carol",
+        "waiting for environment `timed`: a 1s wait timer",
+        "environment `timed`: its 1s wait timer is over",
+        "[later] after the timer",
+    ] {
+        assert!(ran.stdout.contains(line), "{line}\n{}", ran.stdout);
+    }
+    let record = p.run_json(1);
+    assert_eq!(record["status"], "success");
+    let reviews: Vec<(String, bool)> = record["reviews"]
+        .as_array()
+        .expect("reviews")
+        .iter()
+        .map(|r| {
+            (
+                r["by"].as_str().unwrap_or("").to_owned(),
+                r["approved"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        reviews,
+        [("bob".to_owned(), true), ("carol".to_owned(), true)]
+    );
+    assert_eq!(job(&record, "rollback")["conclusion"], "skipped");
+
+    // A rejection fails the job at once, and the rollback runs.
+    let run = p.spawn("alice", &["run", "release", "--plain"]);
+    p.wait_for(2, "a waiting gate", gate_waits);
+    let no = p.bw("dave", &["reject", "2", "--comment", "not on a Friday"]);
+    assert_eq!(no.code, 0, "{}", no.all());
+    let ran = run.finish();
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(
+        ran.stdout
+            .contains("environment `production`: rejected by dave (\"not on a Friday\")"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("[rollback] rolling back"),
+        "{}",
+        ran.stdout
+    );
+    let late = p.bw("erin", &["approve", "2"]);
+    assert_eq!(late.code, 1);
+    assert!(
+        late.stderr
+            .contains("run 2 (failure) is not waiting for any environment"),
+        "{}",
+        late.stderr
+    );
+}
+
+#[test]
+fn a_killed_run_is_interrupted_and_rerun_failed_finishes_it() {
+    let p = Project::new("");
+    let marks = p.path("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    std::fs::write(marks.join("hang"), "").expect("write");
+    let m = marks.display();
+    let yaml = format!(
+        r#"
+pipelines:
+  ci:
+    jobs:
+      build:
+        outputs: {{version: "${{{{ steps.v.outputs.version }}}}"}}
+        steps:
+          - run: echo build >> {m}/builds
+          - id: v
+            run: echo "version=1.$(wc -l < {m}/builds)" >> "$BELLWETHER_OUTPUT"
+          - run: mkdir -p dist && echo binary > dist/app
+          - artifacts: {{upload: [dist]}}
+      slow:
+        needs: build
+        steps:
+          - run: |
+              echo $$ > {m}/slow.pid
+              if [ -f {m}/hang ]; then exec sleep 300; fi
+      deploy:
+        needs: [build, slow]
+        steps:
+          - artifacts: {{download: [build]}}
+          - run: echo "deploying ${{{{ needs.build.outputs.version }}}} $(cat dist/app)"
+"#
+    );
+    std::fs::write(p.path("project/bellwether.yaml"), yaml).expect("write");
+    let run = p.spawn("alice", &["run", "ci", "--plain"]);
+    p.wait_for(1, "`slow` running", |r| {
+        r["instances"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|i| i["job"] == "slow" && i["status"] == "running")
+        })
+    });
+    let deadline = Instant::now() + LIMIT;
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(marks.join("slow.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The control plane dies; its step lives on, as it would after a crash.
+    run.kill();
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+
+    let listed = p.bw("tester", &["runs"]);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("1 ") && l.contains("interrupted")),
+        "{}",
+        listed.stdout
+    );
+    let busy = p.bw("tester", &["approve", "1"]);
+    assert!(
+        busy.stderr.contains("run 1 (interrupted) is not waiting"),
+        "{}",
+        busy.stderr
+    );
+
+    std::fs::remove_file(marks.join("hang")).expect("rm");
+    let again = p.bw("bob", &["rerun", "1", "--failed", "--plain"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again
+            .stdout
+            .contains("run 1, attempt 2: running slow, deploy; keeping build"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("[deploy] deploying 1.1 binary"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(marks.join("builds"))
+            .ok()
+            .as_deref(),
+        Some("build\n")
+    );
+    let record = p.run_json(1);
+    assert_eq!(
+        (record["status"].as_str(), record["attempt"].as_u64()),
+        (Some("success"), Some(2))
+    );
+    assert_eq!(job(&record, "build")["reused_from"], 1);
+    let nothing = p.bw("bob", &["rerun", "1", "--failed"]);
+    assert_eq!(nothing.code, 1);
+    assert!(
+        nothing
+            .stderr
+            .contains("run 1 has nothing to rerun: every job succeeded"),
+        "{}",
+        nothing.stderr
+    );
+    let logs = p.bw("tester", &["runs", "1", "--logs", "--job", "deploy"]);
+    assert!(
+        logs.stdout.contains("deploying 1.1 binary"),
+        "{}",
+        logs.stdout
+    );
+    assert!(!logs.stdout.contains("== build"), "{}", logs.stdout);
+    let kept = p.bw("tester", &["runs", "1", "--logs", "--job", "build"]);
+    assert!(
+        kept.stdout
+            .contains("== build · success (attempt 1, kept from run attempt 1)"),
+        "{}",
+        kept.stdout
+    );
+    assert!(
+        kept.stdout.contains("uploaded artifact `build`: 1 files"),
+        "{}",
+        kept.stdout
+    );
+}
+
+#[test]
+fn rerun_failed_runs_a_failed_job_again_with_what_it_needs_kept() {
+    let p = Project::new("");
+    let marks = p.path("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    std::fs::write(marks.join("broken"), "").expect("write");
+    let m = marks.display();
+    std::fs::write(
+        p.path("project/bellwether.yaml"),
+        format!(
+            r#"
+pipelines:
+  ci:
+    jobs:
+      lint: {{steps: [{{run: echo lint >> {m}/runs}}]}}
+      test:
+        strategy: {{matrix: {{n: [1, 2]}}, fail-fast: false}}
+        steps: [{{run: "echo test ${{{{ matrix.n }}}} >> {m}/runs; [ ! -f {m}/broken ] || [ ${{{{ matrix.n }}}} = 1 ]"}}]
+      notify:
+        needs: [lint, test]
+        if: always()
+        steps: [{{run: "echo test was ${{{{ needs.test.result }}}}"}}]
+"#
+        ),
+    )
+    .expect("write");
+    let first = p.bw("alice", &["run", "ci", "--plain"]);
+    assert_eq!(first.code, 1, "{}", first.all());
+    assert!(
+        first.stdout.contains("test was failure"),
+        "{}",
+        first.stdout
+    );
+    std::fs::remove_file(marks.join("broken")).expect("rm");
+    let again = p.bw("alice", &["rerun", "1", "--failed", "--plain"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again.stdout.contains("test was success"),
+        "{}",
+        again.stdout
+    );
+    let runs = std::fs::read_to_string(marks.join("runs")).expect("runs");
+    assert_eq!(runs.matches("lint").count(), 1, "{runs}");
+    assert_eq!(runs.matches("test").count(), 4, "{runs}");
+    let shown = p.bw("alice", &["runs", "1"]);
+    assert!(
+        shown
+            .stdout
+            .contains("run 1 · ci · workflow_dispatch on branch `main`"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("success (attempt 2)"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown
+            .stdout
+            .contains("✓ lint  success: kept from attempt 1"),
+        "{}",
+        shown.stdout
+    );
+}

@@ -1,0 +1,199 @@
+//! The harness of the tests that drive a real control plane: `bellwether up` as a child
+//! process on a temporary data dir and an ephemeral API port, and the CLI's verbs against it.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses its own part of the harness
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_bellwether");
+/// Bound on any one command; a rollout step on a loaded machine takes a few seconds at most.
+pub const COMMAND: Duration = Duration::from_secs(60);
+
+/// `bellwether up`, stopped with SIGTERM (then SIGKILL) when the test ends however it ends.
+pub struct ControlPlane {
+    child: Child,
+    pub server: String,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl ControlPlane {
+    /// Starts `up` on `file` with its data next to it.
+    pub fn start(file: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["up", "-f"])
+            .arg(file)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bellwether up starts");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&stderr);
+        let err = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let mut plane = ControlPlane {
+            child,
+            server: String::new(),
+            stderr,
+        };
+        let deadline = Instant::now() + COMMAND;
+        while plane.server.is_empty() {
+            let line = stdout
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("`up` printed no API address: {:?}", plane.log()));
+            if let Some((_, rest)) = line.split_once("API listening on ") {
+                plane.server = rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        plane
+    }
+
+    /// Kills `up` with SIGKILL, as a crash would: its replicas keep running.
+    pub fn kill9(mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Runs a verb against this control plane.
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        bellwether(args, &[("BELLWETHER_SERVER", self.server.as_str())])
+    }
+
+    /// Runs `status` and checks its exit code, showing everything on a mismatch.
+    pub fn expect_status(&self, service: &str, code: i32) -> Outcome {
+        let outcome = self.run(&["status", service, "--timeout", "50s"]);
+        assert_eq!(
+            outcome.code,
+            code,
+            "{outcome:?}\ncontrol plane log: {:#?}",
+            self.log()
+        );
+        outcome
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // SIGTERM lets `up` stop its replicas; SIGKILL if it does not manage within the bound.
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        wait_bounded(&mut self.child, Duration::from_secs(20));
+    }
+}
+
+/// Waits for the child to exit, killing it if it takes longer than `within`; whether it did.
+pub fn wait_bounded(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let (done, finished) = mpsc::channel::<()>();
+    let pid = Pid::from_raw(child.id() as i32);
+    let watchdog = thread::spawn(move || {
+        let late = finished.recv_timeout(within).is_err();
+        if late {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        late
+    });
+    let status = child.wait().ok();
+    let _ = done.send(());
+    let late = watchdog.join().unwrap_or(true);
+    status.filter(|_| !late)
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bellwether` to completion, killed if it takes longer than [`COMMAND`].
+pub fn bellwether(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("USER", "tester")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut err = child.stderr.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let readers = (
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        }),
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        }),
+    );
+    let status = wait_bounded(&mut child, COMMAND);
+    let stdout = readers.0.join().unwrap();
+    let stderr = readers.1.join().unwrap();
+    let Some(status) = status else {
+        panic!("bellwether {args:?} took over {COMMAND:?}: {stdout}{stderr}");
+    };
+    Outcome {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    }
+}
+
+/// A child's output as lines on a channel, so a test can wait for one with a bound.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            // Keeps reading after the receiver is gone, so the child never writes to a closed pipe.
+            let _ = sender.send(line);
+        }
+    });
+    receiver
+}
+
+/// Waits for a line containing `needle`; returns every line seen up to it.
+pub fn wait_for(lines: &Receiver<String>, needle: &str) -> Vec<String> {
+    let deadline = Instant::now() + COMMAND;
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} in {seen:#?}"),
+        }
+    }
+}
+
+pub fn json(outcome: &Outcome) -> serde_json::Value {
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    serde_json::from_str(&outcome.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", outcome.stdout))
+}

@@ -1,0 +1,231 @@
+//! Performing a rollout's actions: routing tables first (so no replica is stopped while it
+//! still takes requests), then replicas, analysis runs and the revision history.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bellwether_analysis::engine::{Report, RunRequest};
+use bellwether_core::rollout::{Action, Event, EventKind, RevisionNumber, RunId, Verdict};
+use bellwether_core::spec::AnalysisRef;
+use bellwether_router::{Router, TableSpec};
+use bellwether_store::Store;
+
+use super::Actor;
+use crate::analyses::{self, StoredRun};
+use crate::clock;
+use crate::context::blocking;
+use crate::listener::empty_table;
+use crate::replicas;
+use crate::shared::{LiveRun, lock};
+use crate::template::RevisionTemplate;
+
+impl Actor {
+    pub(super) async fn perform(&mut self, actions: Vec<Action>) {
+        self.route();
+        self.publish();
+        for action in actions {
+            match action {
+                Action::Scale { revision, replicas } => self.scale(revision, replicas),
+                Action::StartAnalysis {
+                    run,
+                    analysis,
+                    revision,
+                    baseline,
+                } => self.start_analysis(run, &analysis, revision, baseline),
+                Action::StopAnalysis { run } => self.stop_analysis(run).await,
+                Action::MarkStable { .. } => self.prune_revisions().await,
+                // The routing table was applied above, from the rollout as it now stands;
+                // notes travel with the event.
+                Action::SetTraffic(_) | Action::Record(_) => {}
+            }
+        }
+    }
+
+    /// Brings the routers in line with the rollout's traffic and the replicas ready now.
+    /// Replicas beyond a revision's desired count are left out even while they still run,
+    /// so a scale-down never stops a replica that takes new requests.
+    pub(super) fn route(&self) {
+        let rollout = &self.log.rollout;
+        let addrs: BTreeMap<RevisionNumber, Vec<SocketAddr>> = rollout
+            .scales
+            .iter()
+            .map(|(&revision, &desired)| {
+                let state = self.replicas.get(&revision);
+                (revision, replicas::routable(state, desired))
+            })
+            .collect();
+        let main = TableSpec::from_traffic(&self.service, &rollout.traffic, &addrs);
+        self.apply_table(&self.routers.main, main);
+        if let Some(preview) = &self.routers.preview {
+            // Until the preview has a ready replica its listener routes nothing, so the
+            // router's own 503s are not counted against the revision being judged.
+            let ready = |r: &RevisionNumber| addrs.get(r).is_some_and(|a| !a.is_empty());
+            let traffic = &rollout.traffic;
+            let table = traffic
+                .preview
+                .filter(ready)
+                .and_then(|_| TableSpec::preview_of(&self.service, traffic, &addrs))
+                .unwrap_or_else(|| empty_table(&self.service));
+            self.apply_table(preview, table);
+        }
+    }
+
+    fn apply_table(&self, router: &Router, table: TableSpec) {
+        if router.spec() == table {
+            return;
+        }
+        if let Err(e) = router.apply(table) {
+            tracing::error!(service = %self.service, "the router refused the routing table: {e}");
+        }
+    }
+
+    pub(super) fn scale(&self, revision: RevisionNumber, replicas: u32) {
+        let template = {
+            let shared = lock(&self.shared);
+            let stored = shared.revisions.iter().find(|r| r.number == revision);
+            match stored.map(|s| RevisionTemplate::replica(s, &self.spec)) {
+                Some(Ok(template)) => template,
+                Some(Err(e)) => {
+                    tracing::error!(service = %self.service, "cannot run revision {revision}: {e}");
+                    return;
+                }
+                None => {
+                    tracing::error!(service = %self.service, "revision {revision} is not in the store; it cannot run");
+                    return;
+                }
+            }
+        };
+        self.context.platform.scale(&template, replicas);
+    }
+
+    fn start_analysis(
+        &mut self,
+        run: RunId,
+        analysis: &AnalysisRef,
+        revision: RevisionNumber,
+        baseline: Option<RevisionNumber>,
+    ) {
+        let at = clock::now();
+        match RunRequest::resolve(&self.spec, run, analysis, revision, baseline, at) {
+            Ok(request) => {
+                let handle = self.context.engine.start(request, self.reports_tx.clone());
+                let mut shared = lock(&self.shared);
+                // A run of the same id is one a previous start left behind: dropping stops it.
+                drop(shared.take_run(run));
+                shared.runs.push(LiveRun {
+                    run,
+                    revision,
+                    baseline,
+                    handle,
+                });
+            }
+            Err(e) => {
+                // The rollout waits for a verdict it would never get: give it one that says why.
+                let kind = EventKind::AnalysisCompleted {
+                    run,
+                    verdict: Verdict::Error,
+                    message: format!("cannot run the analysis: {e}"),
+                };
+                self.pending.push_back(Event::new(at, kind));
+            }
+        }
+    }
+
+    async fn stop_analysis(&mut self, run: RunId) {
+        let Some(live) = lock(&self.shared).take_run(run) else {
+            return;
+        };
+        let snapshot = live.handle.stop().await;
+        let message = format!(
+            "stopped before a verdict, as the rollout moved on; last: {}",
+            analyses::progress(&snapshot)
+        );
+        let view = analyses::view(run, live.revision, live.baseline, None, message, &snapshot);
+        self.keep_finished(StoredRun { run, view }).await;
+    }
+
+    /// An analysis report: a verdict is kept with its measurements, then given to the rollout.
+    pub(super) async fn on_report(&mut self, report: Report) {
+        let Report::Completed {
+            run,
+            verdict,
+            message,
+            ..
+        } = report
+        else {
+            // Measurements are read from the run itself when a view is asked for.
+            return;
+        };
+        let live = lock(&self.shared).take_run(run);
+        if let Some(live) = live {
+            let snapshot = live.handle.snapshot();
+            let view = analyses::view(
+                run,
+                live.revision,
+                live.baseline,
+                Some(verdict),
+                message.clone(),
+                &snapshot,
+            );
+            self.keep_finished(StoredRun { run, view }).await;
+        }
+        if !self.log.rollout.analyses.iter().any(|a| a.run == run) {
+            return; // A run the rollout no longer waits for.
+        }
+        let kind = EventKind::AnalysisCompleted {
+            run,
+            verdict,
+            message,
+        };
+        if let Err(e) = self.submit(kind).await {
+            tracing::error!(service = %self.service, "cannot record the verdict of {run}: {e}");
+        }
+    }
+
+    /// Stores a finished run (before the verdict is given to the rollout, so that the
+    /// measurements behind an abort are never lost) and shows it.
+    async fn keep_finished(&mut self, run: StoredRun) {
+        let store = Arc::clone(&self.context.store);
+        let service = self.service.clone();
+        let saved = run.clone();
+        let at = clock::now().as_millis();
+        if let Err(e) = blocking(move || analyses::save(store.as_ref(), &service, at, &saved)).await
+        {
+            tracing::error!(service = %self.service, "cannot store the analysis run {}: {e}", run.run);
+        }
+        let attempt = self.log.rollout.attempt;
+        let mut shared = lock(&self.shared);
+        shared
+            .finished
+            .retain(|f| f.run.attempt == attempt && f.run != run.run);
+        if run.run.attempt == attempt {
+            shared.finished.push(run);
+        }
+    }
+
+    /// Forgets revisions beyond the history limit, keeping every revision the rollout uses.
+    async fn prune_revisions(&mut self) {
+        let rollout = &self.log.rollout;
+        let mut pinned: Vec<RevisionNumber> = rollout.scales.keys().copied().collect();
+        pinned.extend(
+            [&rollout.stable, &rollout.target, &rollout.previous]
+                .into_iter()
+                .flatten()
+                .map(|r| r.number),
+        );
+        // The limit counts old revisions; the newest is the one just made stable.
+        let keep = self.spec.revision_history_limit.saturating_add(1);
+        let store = Arc::clone(&self.context.store);
+        let service = self.service.clone();
+        let pruned = blocking(move || {
+            store.prune_revisions(&service, keep, &pinned)?;
+            store.revisions(&service)
+        })
+        .await;
+        match pruned {
+            Ok(revisions) => lock(&self.shared).revisions = revisions,
+            Err(e) => tracing::error!(service = %self.service, "cannot prune revisions: {e}"),
+        }
+    }
+}

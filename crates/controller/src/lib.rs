@@ -1,0 +1,413 @@
+//! The rollout controller and the control plane it makes up with the platform, the routers and
+//! the analysis engine. The public surface is [`ControlPlane`]: what `bellwether up` serves over
+//! HTTP, one method per API route.
+//!
+//! Each service has a controller task (`actor`) that owns its rollout log: every input becomes
+//! a core event, stored before anything acts on it, and the actions it leads to are performed
+//! in an order that never drops a request (routing tables before scale-downs). The API reads
+//! each service's `shared` state without waiting for its controller.
+
+mod actor;
+mod analyses;
+mod clock;
+mod context;
+mod history;
+mod listener;
+mod order;
+mod platform;
+mod replicas;
+mod service;
+mod shared;
+mod task;
+mod template;
+mod view;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bellwether_analysis::engine::Engine;
+use bellwether_analysis::providers::Providers;
+use bellwether_api::{
+    ApplySummary, DeployRequest, EventView, HistoryEntry, RevisionRecord, RollbackResult,
+    ServiceSummary, ServiceView,
+};
+use bellwether_core::rollout::{Command, RevisionNumber};
+use bellwether_core::spec::{Project, ServiceSpec};
+use bellwether_platform_local::{LocalPlatform, log_dir};
+use bellwether_router::Signals;
+use bellwether_store::SqliteStore;
+use tokio::sync::broadcast;
+
+use crate::actor::Request;
+use crate::context::{Context, blocking};
+use crate::listener::Listeners;
+use crate::service::ServiceEntry;
+use crate::shared::lock;
+
+pub use crate::platform::Platform;
+
+/// Stored events a slow subscriber may fall behind by before it misses some.
+const EVENT_BACKLOG: usize = 1024;
+
+/// How a control plane starts.
+pub struct Options {
+    /// Where the SQLite store, replica logs and state files live.
+    pub data_dir: PathBuf,
+    /// Commands and relative paths of services resolve against this directory.
+    pub base_dir: PathBuf,
+    pub project: Project,
+}
+
+/// Why a request failed; the HTTP status follows from the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// 404
+    #[error("no service named `{0}`")]
+    UnknownService(String),
+    /// 409: the rollout's state does not allow it (e.g. promote during an abort).
+    #[error(transparent)]
+    Rejected(#[from] bellwether_core::rollout::Rejected),
+    /// 400: the request itself is wrong (bad config text, unknown revision, empty version).
+    #[error("{0}")]
+    Invalid(String),
+    /// 500: the store or the platform failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A running control plane. Cheap to clone; every clone drives the same services.
+///
+/// Dropping the last clone without [`ControlPlane::shutdown`] leaves the world as a crash
+/// would: controllers and listeners stop at once, replicas keep running, and the next control
+/// plane on the same data directory adopts them and resumes every rollout.
+#[derive(Clone)]
+pub struct ControlPlane {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    context: Context,
+    services: RwLock<BTreeMap<String, Arc<ServiceEntry>>>,
+    /// One `apply` at a time.
+    applying: tokio::sync::Mutex<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.context.platform.abandon();
+    }
+}
+
+impl ControlPlane {
+    /// Opens the store, adopts the replicas a previous control plane left running, resumes
+    /// every rollout where its last stored event left it, and starts the routers.
+    pub async fn start(options: Options) -> Result<Self, ControlError> {
+        let local = bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
+        Self::start_with(options, Arc::new(LocalPlatform::new(local))).await
+    }
+
+    /// [`ControlPlane::start`] on another platform than the local one.
+    pub async fn start_with(
+        options: Options,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Self, ControlError> {
+        let Options {
+            data_dir, project, ..
+        } = options;
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            ControlError::Internal(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("bellwether.db");
+        let store = Arc::new(blocking(move || SqliteStore::open(&path)).await?);
+        let signals = Signals::new();
+        let providers = Providers::new(Arc::new(signals.clone()), platform.clone());
+        let context = Context {
+            store,
+            platform,
+            engine: Engine::new(Arc::new(providers)),
+            signals,
+            events: broadcast::Sender::new(EVENT_BACKLOG),
+        };
+        let plane = Self {
+            inner: Arc::new(Inner {
+                data_dir,
+                context,
+                services: RwLock::new(BTreeMap::new()),
+                applying: tokio::sync::Mutex::new(()),
+            }),
+        };
+        // Every listener is bound before any controller starts, so a taken port fails the
+        // start before anything is done about replicas.
+        let mut bound = Vec::new();
+        for name in order::dependencies_first(&project.services) {
+            let spec = project.services[&name].clone();
+            let listeners = Listeners::open(&spec, &plane.inner.context.signals).await?;
+            bound.push((spec, listeners));
+        }
+        for (spec, listeners) in bound {
+            plane.add(spec, listeners).await?;
+        }
+        // Every controller has asked for its replicas: what is left over is nobody's.
+        plane.inner.context.platform.reap_unclaimed();
+        Ok(plane)
+    }
+
+    async fn add(&self, spec: ServiceSpec, listeners: Listeners) -> Result<(), ControlError> {
+        let name = spec.name.clone();
+        let entry = ServiceEntry::start(&self.inner.context, spec, listeners).await?;
+        self.write().insert(name, Arc::new(entry));
+        Ok(())
+    }
+
+    /// Replaces the project: starts added services, applies changed ones (a changed replica
+    /// count or strategy to the rollout in progress, a changed `run` to the next deploy, new
+    /// listen addresses at once) and stops removed ones with their replicas.
+    pub async fn apply(&self, project: Project) -> Result<ApplySummary, ControlError> {
+        let _one_at_a_time = self.inner.applying.lock().await;
+        let current = self.read().clone();
+        let context = &self.inner.context;
+        let mut summary = ApplySummary::default();
+        // Bind every new listener first: that is what can fail, and nothing has changed yet.
+        let mut added = Vec::new();
+        let mut changed = Vec::new();
+        for name in order::dependencies_first(&project.services) {
+            let spec = project.services[&name].clone();
+            match current.get(&name) {
+                None => added.push((
+                    spec.clone(),
+                    Listeners::open(&spec, &context.signals).await?,
+                )),
+                Some(entry) if entry.spec() == spec => summary.unchanged.push(name),
+                Some(entry) => {
+                    let rebind = entry.prepare(&spec, context).await?;
+                    changed.push((Arc::clone(entry), spec, rebind));
+                }
+            }
+        }
+        for (name, entry) in &current {
+            if !project.services.contains_key(name) {
+                self.write().remove(name);
+                entry.stop(true).await;
+                summary.removed.push(name.clone());
+            }
+        }
+        for (entry, spec, rebind) in changed {
+            let name = spec.name.clone();
+            entry.respec(spec, rebind).await?;
+            summary.changed.push(name);
+        }
+        for (spec, listeners) in added {
+            let name = spec.name.clone();
+            self.add(spec, listeners).await?;
+            summary.added.push(name);
+        }
+        for list in [
+            &mut summary.added,
+            &mut summary.changed,
+            &mut summary.unchanged,
+        ] {
+            list.sort();
+        }
+        Ok(summary)
+    }
+
+    /// Stores a new revision of `service` and starts rolling it out.
+    pub async fn deploy(
+        &self,
+        service: &str,
+        request: DeployRequest,
+    ) -> Result<ServiceView, ControlError> {
+        let entry = self.entry(service)?;
+        entry.ask(|reply| Request::Deploy(request, reply)).await?;
+        self.get(service)
+    }
+
+    /// An operator command on the current rollout; a command the rollout's state does not
+    /// allow is [`ControlError::Rejected`] and leaves no trace.
+    pub async fn command(
+        &self,
+        service: &str,
+        command: Command,
+        by: &str,
+    ) -> Result<ServiceView, ControlError> {
+        let entry = self.entry(service)?;
+        let by = by.to_owned();
+        entry
+            .ask(|reply| Request::Command(command, by, reply))
+            .await?;
+        self.get(service)
+    }
+
+    /// Goes back to revision `to`, or by default to the stable revision while a rollout is in
+    /// progress (or aborted) and otherwise to the revision that was stable before it.
+    pub async fn undo(
+        &self,
+        service: &str,
+        to: Option<RevisionNumber>,
+        by: &str,
+    ) -> Result<ServiceView, ControlError> {
+        let entry = self.entry(service)?;
+        let by = by.to_owned();
+        entry.ask(|reply| Request::Undo(to, by, reply)).await?;
+        self.get(service)
+    }
+
+    /// Aborts every rollout in progress, services that depend on others before those they
+    /// depend on. One result per rollout that was in progress.
+    pub async fn rollback_all(&self, reason: Option<String>, by: &str) -> Vec<RollbackResult> {
+        let entries = self.read().clone();
+        let specs: BTreeMap<String, ServiceSpec> = entries
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.spec()))
+            .collect();
+        let mut results = Vec::new();
+        for name in order::dependents_first(&specs) {
+            let Some(entry) = entries.get(&name) else {
+                continue;
+            };
+            if !lock(&entry.shared).rollout.in_progress() {
+                continue;
+            }
+            let command = Command::Abort {
+                reason: reason.clone(),
+            };
+            let by = by.to_owned();
+            let outcome = entry
+                .ask(|reply| Request::Command(command, by, reply))
+                .await;
+            results.push(RollbackResult {
+                service: name,
+                error: outcome.err().map(|e| e.to_string()),
+            });
+        }
+        results
+    }
+
+    /// One line per service, by name.
+    pub fn list(&self) -> Vec<ServiceSummary> {
+        self.read()
+            .values()
+            .map(|entry| view::summary(&lock(&entry.shared)))
+            .collect()
+    }
+
+    pub fn get(&self, service: &str) -> Result<ServiceView, ControlError> {
+        let entry = self.entry(service)?;
+        let platform = self.inner.context.platform.state();
+        let running = platform.borrow().of_service(service);
+        let shared = lock(&entry.shared);
+        Ok(view::service(&shared, &running))
+    }
+
+    /// Every stored event of the service, with what it did.
+    pub fn history(&self, service: &str) -> Result<Vec<HistoryEntry>, ControlError> {
+        self.entry(service)?;
+        history::entries(self.inner.context.store.as_ref(), service).map_err(context::store_error)
+    }
+
+    /// The revisions kept for `undo`, oldest first.
+    pub fn revisions(&self, service: &str) -> Result<Vec<RevisionRecord>, ControlError> {
+        let entry = self.entry(service)?;
+        let shared = lock(&entry.shared);
+        Ok(view::revision_records(&shared))
+    }
+
+    /// Every stored event, as it is stored.
+    pub fn subscribe(&self) -> broadcast::Receiver<EventView> {
+        self.inner.context.events.subscribe()
+    }
+
+    /// The log files of a service's replicas (of one revision, or all), oldest rotation first.
+    pub fn log_files(
+        &self,
+        service: &str,
+        revision: Option<RevisionNumber>,
+    ) -> Result<Vec<PathBuf>, ControlError> {
+        self.entry(service)?;
+        let dir = log_dir(&self.inner.data_dir, service);
+        let revisions = match revision {
+            Some(r) => vec![dir.join(r.to_string())],
+            None => numbered_entries(&dir)
+                .into_iter()
+                .map(|(_, path)| path)
+                .collect(),
+        };
+        Ok(revisions.iter().flat_map(|dir| log_files_in(dir)).collect())
+    }
+
+    /// Stops the routers and the controller; replicas keep running for the next control plane
+    /// unless `stop_replicas`.
+    pub async fn shutdown(self, stop_replicas: bool) {
+        let entries = std::mem::take(&mut *self.write());
+        for entry in entries.values() {
+            entry.stop(false).await;
+        }
+        drop(entries);
+        let platform = &self.inner.context.platform;
+        if stop_replicas {
+            platform.shutdown().await;
+        } else {
+            platform.abandon();
+        }
+    }
+
+    fn entry(&self, service: &str) -> Result<Arc<ServiceEntry>, ControlError> {
+        self.read()
+            .get(service)
+            .cloned()
+            .ok_or_else(|| ControlError::UnknownService(service.to_owned()))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<ServiceEntry>>> {
+        self.inner
+            .services
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<ServiceEntry>>> {
+        self.inner
+            .services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The entries of `dir` whose name is a number, in numeric order.
+fn numbered_entries(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A revision's logs, `<index>.log` with its rotations `<index>.log.N` (N = 1 the newest):
+/// by replica, oldest first.
+fn log_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<((u32, std::cmp::Reverse<u32>), PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (index, rest) = name.split_once(".log")?;
+            let rotation = match rest.strip_prefix('.') {
+                Some(n) => n.parse().ok()?,
+                None if rest.is_empty() => 0,
+                None => return None,
+            };
+            Some(((index.parse().ok()?, std::cmp::Reverse(rotation)), e.path()))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, path)| path).collect()
+}

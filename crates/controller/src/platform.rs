@@ -1,0 +1,33 @@
+//! The platform seam: what the controller needs from whatever runs a service's replicas. The
+//! local platform (supervised processes on this machine, `local.rs`) is the default; anything
+//! that can run N replicas of a revision and say which are ready can stand in for it.
+
+mod local;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bellwether_core::platform::{PlatformState, ReplicaTemplate};
+use bellwether_core::signal::ResourceSource;
+use tokio::sync::watch;
+
+/// Runs replicas of revisions and reports what runs. Every call states a desired end, so the
+/// controller may repeat one after a restart; the platform's resource readings feed analysis.
+pub trait Platform: ResourceSource {
+    /// Runs exactly `replicas` replicas of the template's revision (none: stops them all).
+    fn scale(&self, template: &ReplicaTemplate, replicas: u32);
+
+    /// What runs where, updated as replicas start, become ready, fail and stop.
+    fn state(&self) -> watch::Receiver<PlatformState>;
+
+    /// Stops replicas a previous control plane left running that nothing has asked for since;
+    /// called once every service has stated what it wants.
+    fn reap_unclaimed(&self);
+
+    /// Stops looking after replicas and leaves them running, as a crash would, for the next
+    /// control plane to take over.
+    fn abandon(&self);
+
+    /// Stops every replica and waits until they are gone.
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}

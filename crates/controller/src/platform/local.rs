@@ -1,0 +1,32 @@
+//! The embedded default: each replica a supervised process on a loopback port.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bellwether_core::platform::{PlatformState, ReplicaTemplate};
+use bellwether_platform_local::LocalPlatform;
+use tokio::sync::watch;
+
+use super::Platform;
+
+impl Platform for LocalPlatform {
+    fn scale(&self, template: &ReplicaTemplate, replicas: u32) {
+        LocalPlatform::scale(self, template, replicas);
+    }
+
+    fn state(&self) -> watch::Receiver<PlatformState> {
+        LocalPlatform::state(self)
+    }
+
+    fn reap_unclaimed(&self) {
+        LocalPlatform::reap_unclaimed(self);
+    }
+
+    fn abandon(&self) {
+        LocalPlatform::abandon(self);
+    }
+
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(LocalPlatform::shutdown(self))
+    }
+}

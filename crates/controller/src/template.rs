@@ -1,0 +1,79 @@
+//! How a revision runs, fixed when it is deployed: the service's `run` with the deploy's
+//! overrides. It is stored with the revision, so a later config change or an undo never
+//! changes what an existing revision is.
+
+use bellwether_api::DeployRequest;
+use bellwether_core::platform::ReplicaTemplate;
+use bellwether_core::spec::{RunSpec, ServiceSpec};
+use bellwether_store::StoredRevision;
+use serde::{Deserialize, Serialize};
+
+use crate::ControlError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RevisionTemplate {
+    pub(crate) run: RunSpec,
+}
+
+impl RevisionTemplate {
+    /// The template of a new revision of `service` as `request` asks for it.
+    pub(crate) fn for_deploy(
+        service: &ServiceSpec,
+        request: &DeployRequest,
+    ) -> Result<Self, ControlError> {
+        let mut run = service.run.clone();
+        for (name, value) in &request.env {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(ControlError::Invalid(format!(
+                    "`{name}` is not an environment variable name (expected e.g. LOG_LEVEL=debug)"
+                )));
+            }
+            if *name == run.port_env {
+                return Err(ControlError::Invalid(format!(
+                    "{name} is set by bellwether to each replica's own port (expected another variable)"
+                )));
+            }
+            run.env.insert(name.clone(), value.clone());
+        }
+        if let Some(command) = &request.command {
+            if command.is_empty() {
+                return Err(ControlError::Invalid(
+                    "the command is empty (expected a program and its arguments)".to_owned(),
+                ));
+            }
+            run.command = command.clone();
+        }
+        if run.command.is_empty() {
+            return Err(ControlError::Invalid(format!(
+                "service `{}` has no `run.command`, and the local platform runs processes (expected a command in bellwether.yaml or with the deploy)",
+                service.name
+            )));
+        }
+        Ok(Self { run })
+    }
+
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value, ControlError> {
+        serde_json::to_value(self)
+            .map_err(|e| ControlError::Internal(format!("cannot encode the revision: {e}")))
+    }
+
+    /// What the platform needs to run replicas of a stored revision of `service`.
+    pub(crate) fn replica(
+        stored: &StoredRevision,
+        service: &ServiceSpec,
+    ) -> Result<ReplicaTemplate, String> {
+        let template: Self = serde_json::from_value(stored.template.clone()).map_err(|e| {
+            format!(
+                "the stored template of revision {} is unreadable: {e}",
+                stored.number
+            )
+        })?;
+        Ok(ReplicaTemplate {
+            service: service.name.clone(),
+            revision: stored.number,
+            run: template.run,
+            readiness: service.readiness.clone(),
+            liveness: service.liveness.clone(),
+        })
+    }
+}

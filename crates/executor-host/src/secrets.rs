@@ -1,0 +1,440 @@
+//! The secret store: `<data>/secrets/`, each value encrypted at rest with XChaCha20-Poly1305
+//! under a random key kept beside it in a file only its owner may read (mode 0600). The
+//! secret's name is the associated data, so a value moved to another name fails to decrypt.
+//!
+//! Names are listed without the key; values are decrypted only when a run asks for them by
+//! name. Every change rewrites the store file whole, under a lock, through a temporary file
+//! that is synced and renamed over it: a crash leaves the old store or the new one, never a
+//! mixture.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+
+use crate::walk::hex;
+
+const KEY_FILE: &str = "key";
+const STORE_FILE: &str = "secrets.json";
+const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "`{0}` is not a valid secret name (expected letters, digits and `_`, not starting with a digit or GITHUB_, e.g. DEPLOY_TOKEN)"
+    )]
+    BadName(String),
+    #[error("the value of secret `{0}` is empty (expected it on standard input)")]
+    Empty(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} can be read by other users (mode {1:o}): the key to the secrets must be readable by its owner only (chmod 600 {0})"
+    )]
+    KeyExposed(String, u32),
+    #[error(
+        "{0} is missing, so the secrets stored beside it cannot be decrypted (set them again after removing {1})"
+    )]
+    KeyMissing(String, String),
+    #[error("{0} is damaged: {1}")]
+    Damaged(String, String),
+    #[error(
+        "secret `{0}` cannot be decrypted: the key file does not match, or the store was altered"
+    )]
+    Undecryptable(String),
+}
+
+/// What `list` shows of a secret: never its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretInfo {
+    pub name: String,
+    /// When it was last set, in milliseconds since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct StoreFile {
+    secrets: BTreeMap<String, Sealed>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    nonce: String,
+    ciphertext: String,
+    updated_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretStore {
+    dir: PathBuf,
+}
+
+impl SecretStore {
+    /// The store of the data directory `data`.
+    pub fn new(data: &Path) -> SecretStore {
+        SecretStore {
+            dir: data.join("secrets"),
+        }
+    }
+
+    /// A secret name as stored: upper case, since names ignore case (as GitHub's do).
+    pub fn normalize(name: &str) -> Result<String, SecretError> {
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let upper = name.to_ascii_uppercase();
+        if !valid || upper.starts_with("GITHUB_") {
+            return Err(SecretError::BadName(name.to_owned()));
+        }
+        Ok(upper)
+    }
+
+    /// Sets secret `name` to `value`; returns whether it replaced one.
+    pub fn set(&self, name: &str, value: &str, now_ms: u64) -> Result<bool, SecretError> {
+        let name = Self::normalize(name)?;
+        if value.is_empty() {
+            return Err(SecretError::Empty(name));
+        }
+        let _lock = self.lock()?;
+        let cipher = self.cipher(true)?;
+        let mut store = self.read()?;
+        let nonce = XNonce::generate();
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: value.as_bytes(),
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| SecretError::Undecryptable(name.clone()))?;
+        let sealed = Sealed {
+            nonce: hex(&nonce),
+            ciphertext: hex(&ciphertext),
+            updated_ms: now_ms,
+        };
+        let replaced = store.secrets.insert(name, sealed).is_some();
+        self.write(&store)?;
+        Ok(replaced)
+    }
+
+    /// Removes secret `name`; returns whether there was one.
+    pub fn remove(&self, name: &str) -> Result<bool, SecretError> {
+        let name = Self::normalize(name)?;
+        let _lock = self.lock()?;
+        let mut store = self.read()?;
+        let removed = store.secrets.remove(&name).is_some();
+        if removed {
+            self.write(&store)?;
+        }
+        Ok(removed)
+    }
+
+    /// The secrets' names and when each was set, in name order.
+    pub fn list(&self) -> Result<Vec<SecretInfo>, SecretError> {
+        Ok(self
+            .read()?
+            .secrets
+            .into_iter()
+            .map(|(name, s)| SecretInfo {
+                name,
+                updated_ms: s.updated_ms,
+            })
+            .collect())
+    }
+
+    /// The values of the secrets `wanted` selects by name, decrypted.
+    pub fn load(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, String>, SecretError> {
+        let store = self.read()?;
+        let mut out = BTreeMap::new();
+        let selected: Vec<(&String, &Sealed)> =
+            store.secrets.iter().filter(|(n, _)| wanted(n)).collect();
+        if selected.is_empty() {
+            return Ok(out);
+        }
+        let cipher = self.cipher(false)?;
+        for (name, sealed) in selected {
+            let undecryptable = || SecretError::Undecryptable(name.clone());
+            let nonce = unhex(&sealed.nonce)
+                .and_then(|n| XNonce::try_from(n.as_slice()).ok())
+                .ok_or_else(undecryptable)?;
+            let ciphertext = unhex(&sealed.ciphertext).ok_or_else(undecryptable)?;
+            let plain = cipher
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &ciphertext,
+                        aad: name.as_bytes(),
+                    },
+                )
+                .map_err(|_| undecryptable())?;
+            let value = String::from_utf8(plain).map_err(|_| undecryptable())?;
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
+    }
+
+    fn io(&self, file: &str) -> impl Fn(std::io::Error) -> SecretError {
+        let path = self.dir.join(file);
+        move |source| SecretError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
+
+    fn create_dir(&self) -> Result<(), SecretError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(self.io(""))
+    }
+
+    /// Held while the store is read and rewritten, so that two changes never lose one.
+    fn lock(&self) -> Result<File, SecretError> {
+        self.create_dir()?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.dir.join(LOCK_FILE))
+            .map_err(self.io(LOCK_FILE))?;
+        file.lock().map_err(self.io(LOCK_FILE))?;
+        Ok(file)
+    }
+
+    /// The cipher under the store's key; `create` makes the key when there is none yet.
+    fn cipher(&self, create: bool) -> Result<XChaCha20Poly1305, SecretError> {
+        let path = self.dir.join(KEY_FILE);
+        let shown = path.display().to_string();
+        let key = match File::open(&path) {
+            Ok(mut f) => {
+                let mode = f
+                    .metadata()
+                    .map_err(self.io(KEY_FILE))?
+                    .permissions()
+                    .mode()
+                    & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(SecretError::KeyExposed(shown, mode));
+                }
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).map_err(self.io(KEY_FILE))?;
+                bytes
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound && create => {
+                if self.dir.join(STORE_FILE).exists() && !self.read()?.secrets.is_empty() {
+                    let store = self.dir.join(STORE_FILE).display().to_string();
+                    return Err(SecretError::KeyMissing(shown, store));
+                }
+                self.create_key()?
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let store = self.dir.join(STORE_FILE).display().to_string();
+                return Err(SecretError::KeyMissing(shown, store));
+            }
+            Err(e) => return Err(self.io(KEY_FILE)(e)),
+        };
+        XChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|_| SecretError::Damaged(shown, "the key is not 32 bytes long".to_owned()))
+    }
+
+    /// A new random key, written with mode 0600 from the start: it is never readable by
+    /// anyone else, not even for a moment.
+    fn create_key(&self) -> Result<Vec<u8>, SecretError> {
+        self.create_dir()?;
+        let key = Key::generate();
+        let path = self.dir.join(KEY_FILE);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(self.io(KEY_FILE))?;
+        file.write_all(&key)
+            .and_then(|()| file.sync_all())
+            .map_err(self.io(KEY_FILE))?;
+        sync_dir(&self.dir).map_err(self.io(""))?;
+        Ok(key.to_vec())
+    }
+
+    fn read(&self) -> Result<StoreFile, SecretError> {
+        let path = self.dir.join(STORE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| SecretError::Damaged(path.display().to_string(), e.to_string())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(StoreFile::default()),
+            Err(e) => Err(self.io(STORE_FILE)(e)),
+        }
+    }
+
+    fn write(&self, store: &StoreFile) -> Result<(), SecretError> {
+        let json = serde_json::to_vec_pretty(store).map_err(|e| {
+            SecretError::Damaged(
+                self.dir.join(STORE_FILE).display().to_string(),
+                e.to_string(),
+            )
+        })?;
+        let partial = self
+            .dir
+            .join(format!(".{STORE_FILE}.{}", std::process::id()));
+        let written = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .and_then(|mut f| {
+                f.write_all(&json)?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&partial, self.dir.join(STORE_FILE)))
+            .and_then(|()| sync_dir(&self.dir));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written.map_err(self.io(STORE_FILE))
+    }
+}
+
+/// Makes a rename or a new file in `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_encrypted_under_a_private_key() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SecretStore::new(dir.path());
+        assert!(matches!(
+            store.set("deploy_token", "s3cr3t-v4lue", 1),
+            Ok(false)
+        ));
+        assert!(matches!(
+            store.set("DEPLOY_TOKEN", "line one\nline two", 2),
+            Ok(true)
+        ));
+        assert!(matches!(store.set("OTHER", "x", 3), Ok(false)));
+        let on_disk =
+            std::fs::read_to_string(dir.path().join("secrets/secrets.json")).expect("the store");
+        assert!(
+            !on_disk.contains("line one") && !on_disk.contains("s3cr3t"),
+            "{on_disk}"
+        );
+        let mode = |f: &str| {
+            std::fs::metadata(dir.path().join("secrets").join(f))
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        assert_eq!(mode(KEY_FILE), Some(0o600));
+        assert_eq!(mode(STORE_FILE), Some(0o600));
+        let loaded = store.load(|n| n == "DEPLOY_TOKEN").expect("decrypted");
+        assert_eq!(
+            loaded,
+            BTreeMap::from([("DEPLOY_TOKEN".to_owned(), "line one\nline two".to_owned())])
+        );
+        let names: Vec<(String, u64)> = store
+            .list()
+            .expect("a list")
+            .into_iter()
+            .map(|s| (s.name, s.updated_ms))
+            .collect();
+        assert_eq!(
+            names,
+            [("DEPLOY_TOKEN".to_owned(), 2), ("OTHER".to_owned(), 3)]
+        );
+        assert!(matches!(store.remove("other"), Ok(true)));
+        assert!(matches!(store.remove("other"), Ok(false)));
+    }
+
+    #[test]
+    fn bad_names_values_keys_and_tampering_are_refused_with_reasons() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SecretStore::new(dir.path());
+        for bad in ["", "1ST", "has-dash", "GITHUB_TOKEN", "a b"] {
+            assert!(
+                matches!(store.set(bad, "v", 1), Err(SecretError::BadName(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            store.set("EMPTY", "", 1),
+            Err(SecretError::Empty(_))
+        ));
+        store.set("A", "alpha", 1).expect("set");
+        store.set("B", "bravo", 1).expect("set");
+        // A value moved under another name does not decrypt: the name is authenticated.
+        let path = dir.path().join("secrets/secrets.json");
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        let a = file["secrets"]["A"].clone();
+        file["secrets"]["B"] = a;
+        std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");
+        assert_eq!(store.load(|n| n == "A").expect("A").len(), 1);
+        let err = store.load(|n| n == "B").expect_err("B was altered");
+        assert_eq!(
+            err.to_string(),
+            "secret `B` cannot be decrypted: the key file does not match, or the store was altered"
+        );
+        let key = dir.path().join("secrets/key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(
+            store.load(|_| true),
+            Err(SecretError::KeyExposed(_, 0o644))
+        ));
+        std::fs::remove_file(&key).expect("rm");
+        assert!(matches!(
+            store.load(|_| true),
+            Err(SecretError::KeyMissing(..))
+        ));
+        assert!(matches!(
+            store.set("C", "c", 1),
+            Err(SecretError::KeyMissing(..))
+        ));
+        assert!(store.load(|_| false).expect("nothing asked").is_empty());
+    }
+
+    #[test]
+    fn concurrent_changes_lose_nothing() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = SecretStore::new(dir.path());
+                std::thread::spawn(move || store.set(&format!("S{i}"), "v", 1).is_ok())
+            })
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap_or(false)));
+        assert_eq!(
+            SecretStore::new(dir.path()).list().expect("a list").len(),
+            8
+        );
+    }
+}

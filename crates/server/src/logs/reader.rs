@@ -1,0 +1,423 @@
+//! Reading one replica's log files as lines: what is there (optionally only the last N lines),
+//! then what is appended. The platform rotates by copying `x.log` to `x.log.1` and truncating
+//! it, so a follower that sees a new `x.log.1` reads its end from where it was in `x.log`, then
+//! `x.log` from the start.
+
+use std::collections::VecDeque;
+use std::io::SeekFrom;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use axum::body::Bytes;
+use tokio::fs::File;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::mpsc;
+
+/// Output is sent in chunks of about this size.
+const CHUNK: usize = 64 * 1024;
+/// A line longer than this is sent in pieces rather than held in memory.
+const MAX_LINE: usize = 64 * 1024;
+
+/// The client went away.
+pub(super) struct Gone;
+
+/// The response body's side of the channel, with the lines not sent yet.
+pub(super) struct Output {
+    sender: mpsc::Sender<Bytes>,
+    buffer: Vec<u8>,
+}
+
+impl Output {
+    pub(super) fn new(sender: mpsc::Sender<Bytes>) -> Self {
+        Self {
+            sender,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, label: &str, line: &[u8]) {
+        self.buffer.extend_from_slice(label.as_bytes());
+        self.buffer.extend_from_slice(b" | ");
+        self.buffer.extend_from_slice(line);
+        self.buffer.push(b'\n');
+    }
+
+    async fn flush_if_full(&mut self) -> Result<(), Gone> {
+        if self.buffer.len() >= CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn flush(&mut self) -> Result<(), Gone> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender.send(chunk).await.map_err(|_| Gone)
+    }
+
+    pub(super) async fn closed(&self) {
+        self.sender.closed().await;
+    }
+}
+
+/// Cuts bytes into lines, holding an unfinished last line until the rest arrives.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8])) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            let (line, rest) = bytes.split_at(end);
+            if self.partial.is_empty() {
+                emit(trim_cr(line));
+            } else {
+                self.partial.extend_from_slice(line);
+                emit(trim_cr(&self.partial));
+                self.partial.clear();
+            }
+            bytes = &rest[1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        if self.partial.len() >= MAX_LINE {
+            emit(&self.partial);
+            self.partial.clear();
+        }
+    }
+
+    fn finish(&mut self, emit: impl FnOnce(&[u8])) {
+        if !self.partial.is_empty() {
+            emit(&self.partial);
+            self.partial.clear();
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Tells one `x.log.1` from the next: a rotation makes a new file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    inode: u64,
+    len: u64,
+    modified: i64,
+    modified_ns: i64,
+}
+
+async fn signature(path: &Path) -> Option<Signature> {
+    let meta = tokio::fs::metadata(path).await.ok()?;
+    Some(Signature {
+        inode: meta.ino(),
+        len: meta.len(),
+        modified: meta.mtime(),
+        modified_ns: meta.mtime_nsec(),
+    })
+}
+
+/// One replica's log: the file it writes (`live`) and its rotations, oldest first.
+pub(super) struct ReplicaLog {
+    label: String,
+    pub(super) live: PathBuf,
+    rotated: Vec<PathBuf>,
+    /// How far `live` has been read.
+    offset: u64,
+    /// `x.log.1` as last seen.
+    rotation: Option<Signature>,
+    lines: Lines,
+}
+
+impl ReplicaLog {
+    /// Groups the platform's files (`<revision>/<index>.log` and `.log.N`, oldest rotation
+    /// first) by replica, in the order given.
+    pub(super) fn group(files: &[PathBuf]) -> Vec<ReplicaLog> {
+        let mut replicas: Vec<ReplicaLog> = Vec::new();
+        for file in files {
+            let live = live_of(file);
+            let index = match replicas.iter().position(|r| r.live == live) {
+                Some(index) => index,
+                None => {
+                    replicas.push(ReplicaLog::new(live.clone()));
+                    replicas.len() - 1
+                }
+            };
+            if *file != live {
+                replicas[index].rotated.push(file.clone());
+            }
+        }
+        replicas
+    }
+
+    fn new(live: PathBuf) -> Self {
+        let revision = live
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned());
+        let file = live
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let index = file.strip_suffix(".log").unwrap_or(&file);
+        let label = match revision {
+            Some(revision) => format!("r{revision}/{index}"),
+            None => index.to_owned(),
+        };
+        Self {
+            label,
+            live,
+            rotated: Vec::new(),
+            offset: 0,
+            rotation: None,
+            lines: Lines::default(),
+        }
+    }
+
+    fn first_rotation(&self) -> PathBuf {
+        let mut name = self.live.clone().into_os_string();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    /// Sends every complete line there is now, or the last `tail` of them.
+    pub(super) async fn read_existing(&mut self, tail: Option<usize>, out: &mut Output) {
+        self.rotation = signature(&self.first_rotation()).await;
+        let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+        let files: Vec<PathBuf> = self.rotated.iter().chain([&self.live]).cloned().collect();
+        for path in files {
+            let mut reader = Reader::open(&path, 0).await;
+            while let Some(chunk) = reader.next().await {
+                match tail {
+                    Some(n) => self.lines.feed(chunk, |line| {
+                        if n > 0 {
+                            if kept.len() == n {
+                                kept.pop_front();
+                            }
+                            kept.push_back(line.to_vec());
+                        }
+                    }),
+                    None => {
+                        self.lines.feed(chunk, |line| out.push(&self.label, line));
+                        if out.flush_if_full().await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if path == self.live {
+                self.offset = reader.read;
+            }
+        }
+        for line in kept {
+            out.push(&self.label, &line);
+        }
+    }
+
+    /// Sends the lines written since the last read.
+    pub(super) async fn read_new(&mut self, out: &mut Output) {
+        let Some(live) = signature(&self.live).await else {
+            return;
+        };
+        let rotation = signature(&self.first_rotation()).await;
+        if rotation != self.rotation {
+            self.rotation = rotation;
+            if rotation.is_some() {
+                let mut rest = Reader::open(&self.first_rotation(), self.offset).await;
+                while let Some(chunk) = rest.next().await {
+                    self.lines.feed(chunk, |line| out.push(&self.label, line));
+                    if out.flush_if_full().await.is_err() {
+                        return;
+                    }
+                }
+            }
+            self.offset = 0;
+        } else if live.len < self.offset {
+            // Truncated without a copy: start again from the top.
+            self.offset = 0;
+        }
+        let mut reader = Reader::open(&self.live, self.offset).await;
+        while let Some(chunk) = reader.next().await {
+            self.lines.feed(chunk, |line| out.push(&self.label, line));
+            if out.flush_if_full().await.is_err() {
+                return;
+            }
+        }
+        self.offset += reader.read;
+    }
+
+    /// Sends an unfinished last line as it is.
+    pub(super) fn finish(&mut self, out: &mut Output) {
+        self.lines.finish(|line| out.push(&self.label, line));
+    }
+}
+
+/// Reads a file from an offset to its current end, in chunks. A file that is missing or
+/// cannot be read reads as empty: replicas come and go.
+struct Reader {
+    file: Option<File>,
+    buffer: Vec<u8>,
+    read: u64,
+}
+
+impl Reader {
+    async fn open(path: &Path, from: u64) -> Self {
+        let file = match File::open(path).await {
+            Ok(mut file) => file.seek(SeekFrom::Start(from)).await.ok().map(|_| file),
+            Err(_) => None,
+        };
+        Self {
+            file,
+            buffer: vec![0; CHUNK],
+            read: 0,
+        }
+    }
+
+    async fn next(&mut self) -> Option<&[u8]> {
+        let file = self.file.as_mut()?;
+        match file.read(&mut self.buffer).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                self.read += n as u64;
+                Some(&self.buffer[..n])
+            }
+        }
+    }
+}
+
+/// `.../0.log.3` → `.../0.log`; a live file is its own.
+fn live_of(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.rsplit_once('.') {
+        Some((base, n)) if base.ends_with(".log") && n.bytes().all(|b| b.is_ascii_digit()) => {
+            file.with_file_name(base)
+        }
+        _ => file.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(chunks: &[&str]) -> Vec<String> {
+        let mut lines = Lines::default();
+        let mut seen = Vec::new();
+        for chunk in chunks {
+            lines.feed(chunk.as_bytes(), |l| {
+                seen.push(String::from_utf8_lossy(l).into_owned())
+            });
+        }
+        lines.finish(|l| seen.push(format!("{} (unfinished)", String::from_utf8_lossy(l))));
+        seen
+    }
+
+    #[test]
+    fn lines_are_cut_at_newlines_across_chunks() {
+        assert_eq!(
+            lines_of(&["a\nb", "c\r\n", "", "d\n\ne"]),
+            ["a", "bc", "d", "", "e (unfinished)"]
+        );
+    }
+
+    #[test]
+    fn files_group_by_replica_with_rotations_oldest_first() {
+        let files: Vec<PathBuf> = [
+            "logs/api/2/0.log.2",
+            "logs/api/2/0.log.1",
+            "logs/api/2/0.log",
+            "logs/api/2/1.log",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let replicas = ReplicaLog::group(&files);
+        let shown: Vec<(String, String, usize)> = replicas
+            .iter()
+            .map(|r| {
+                (
+                    r.label.clone(),
+                    r.live.display().to_string(),
+                    r.rotated.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("r2/0".to_owned(), "logs/api/2/0.log".to_owned(), 2),
+                ("r2/1".to_owned(), "logs/api/2/1.log".to_owned(), 0),
+            ]
+        );
+        assert_eq!(
+            replicas[0].rotated,
+            [
+                PathBuf::from("logs/api/2/0.log.2"),
+                PathBuf::from("logs/api/2/0.log.1")
+            ]
+        );
+    }
+
+    /// Everything sent so far, as text.
+    async fn sent(out: &mut Output, receiver: &mut mpsc::Receiver<Bytes>) -> String {
+        assert!(out.flush().await.is_ok());
+        let mut text = String::new();
+        while let Ok(chunk) = receiver.try_recv() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn a_follower_reads_on_across_a_copy_and_truncate_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("3").join("0.log");
+        std::fs::create_dir_all(live.parent().unwrap()).unwrap();
+        std::fs::write(&live, "a\nb\npart").unwrap();
+        let (sender, mut receiver) = mpsc::channel(64);
+        let mut out = Output::new(sender);
+
+        let mut tail = ReplicaLog::group(std::slice::from_ref(&live)).remove(0);
+        tail.read_existing(Some(1), &mut out).await;
+        assert_eq!(sent(&mut out, &mut receiver).await, "r3/0 | b\n");
+
+        let mut replica = ReplicaLog::group(std::slice::from_ref(&live)).remove(0);
+        replica.read_existing(None, &mut out).await;
+        assert_eq!(sent(&mut out, &mut receiver).await, "r3/0 | a\nr3/0 | b\n");
+
+        // The writer finishes its line, the platform rotates, the writer goes on.
+        let append = |text: &str| {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&live)
+                .unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        };
+        append("ial\nc\n");
+        let mut rotated = live.clone().into_os_string();
+        rotated.push(".1");
+        std::fs::copy(&live, &rotated).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&live)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append("d\n");
+        replica.read_new(&mut out).await;
+        assert_eq!(
+            sent(&mut out, &mut receiver).await,
+            "r3/0 | partial\nr3/0 | c\nr3/0 | d\n"
+        );
+
+        append("e\n");
+        replica.read_new(&mut out).await;
+        assert_eq!(sent(&mut out, &mut receiver).await, "r3/0 | e\n");
+    }
+}

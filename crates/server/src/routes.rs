@@ -1,0 +1,98 @@
+//! The JSON routes: each is one `ControlPlane` call.
+
+use axum::Json;
+use axum::extract::State;
+use bellwether_api::{
+    ApplyRequest, ApplySummary, CommandRequest, DeployRequest, Health, HistoryEntry,
+    RevisionRecord, RollbackAllRequest, RollbackResult, ServiceSummary, ServiceView, UndoRequest,
+};
+
+use crate::AppState;
+use crate::error::Failure;
+use crate::extract::{Body, Service};
+
+type Answer<T> = Result<Json<T>, Failure>;
+
+/// Who is recorded when a request does not say.
+const ANONYMOUS: &str = "an API client";
+
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<ServiceSummary>> {
+    Json(state.control.list())
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Service(name): Service,
+) -> Answer<ServiceView> {
+    Ok(Json(state.control.get(&name)?))
+}
+
+pub(crate) async fn deploy(
+    State(state): State<AppState>,
+    Service(name): Service,
+    Body(request): Body<DeployRequest>,
+) -> Answer<ServiceView> {
+    Ok(Json(state.control.deploy(&name, request).await?))
+}
+
+pub(crate) async fn command(
+    State(state): State<AppState>,
+    Service(name): Service,
+    Body(request): Body<CommandRequest>,
+) -> Answer<ServiceView> {
+    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
+    Ok(Json(
+        state.control.command(&name, request.command, by).await?,
+    ))
+}
+
+pub(crate) async fn undo(
+    State(state): State<AppState>,
+    Service(name): Service,
+    Body(request): Body<UndoRequest>,
+) -> Answer<ServiceView> {
+    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
+    Ok(Json(
+        state.control.undo(&name, request.to_revision, by).await?,
+    ))
+}
+
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Service(name): Service,
+) -> Answer<Vec<HistoryEntry>> {
+    Ok(Json(state.control.history(&name)?))
+}
+
+pub(crate) async fn revisions(
+    State(state): State<AppState>,
+    Service(name): Service,
+) -> Answer<Vec<RevisionRecord>> {
+    Ok(Json(state.control.revisions(&name)?))
+}
+
+/// Validates the file as `bellwether validate` would; every diagnostic is in the error.
+pub(crate) async fn apply(
+    State(state): State<AppState>,
+    Body(request): Body<ApplyRequest>,
+) -> Answer<ApplySummary> {
+    let loaded =
+        bellwether_config::load(&request.file, &request.source).map_err(|diagnostics| {
+            Failure::bad_request(format!("{} is not valid:\n{diagnostics}", request.file))
+        })?;
+    Ok(Json(state.control.apply(loaded.project).await?))
+}
+
+pub(crate) async fn rollback_all(
+    State(state): State<AppState>,
+    Body(request): Body<RollbackAllRequest>,
+) -> Json<Vec<RollbackResult>> {
+    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
+    Json(state.control.rollback_all(request.reason, by).await)
+}
