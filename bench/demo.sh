@@ -13,8 +13,9 @@ RUNS=${RUNS:-5}
 cargo build --release --quiet -p bellwether
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/bellwether
 
+# A run whose releases did not all end as planned still prints its summary (and says why).
 for i in $(seq "$RUNS"); do
-  "$BIN" demo --json 2> /dev/null
+  "$BIN" demo --json 2> /dev/null || true
 done | python3 -c '
 import json, statistics, sys
 decoder, text, runs = json.JSONDecoder(), sys.stdin.read(), []
@@ -26,6 +27,9 @@ for n, r in enumerate(runs, 1):
     outcomes = " ".join(x["version"] + ":" + x["outcome"].replace(" ", "-") for x in r["rollouts"])
     print("run %d: reaction %d ms, %.1f s in all, %d requests, %d failed otherwise; %s" % (
         n, r["rollback_reaction_ms"], r["seconds"], r["requests"], r["other_failures"], outcomes))
+    for x in r["rollouts"]:
+        if not x["expected"]:
+            print("  %s did not end as planned: %s" % (x["version"], x["reason"]))
 reactions = sorted(r["rollback_reaction_ms"] for r in runs)
 failed = sum(r["other_failures"] for r in runs)
 print("reaction over %d runs: median %.0f ms, min %d ms, max %d ms; requests failed otherwise: %d" % (

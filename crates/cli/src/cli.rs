@@ -20,14 +20,10 @@ pub(crate) struct Cli {
     pub(crate) output: Format,
 
     /// The control plane the operator commands talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "BELLWETHER_SERVER",
-        default_value = "http://127.0.0.1:7070",
-        value_name = "URL"
-    )]
-    pub(crate) server: String,
+    /// [default: http://127.0.0.1:7070]. With `run` and `rerun`, deploy steps start their
+    /// rollouts here; without it they are stand-ins.
+    #[arg(long, global = true, env = "BELLWETHER_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
 
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -28,13 +28,24 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&args, cli.output)?,
         Command::Simulate(args) => simulate::run(&args, cli.output)?,
         Command::Router(args) => router::run(&args)?,
-        Command::Run(args) => run::run(&args)?,
+        Command::Run(mut args) => {
+            args.exec.server = cli.server;
+            run::run(&args)?
+        }
         Command::Runs(args) => runs::run(&args, cli.output)?,
-        Command::Rerun(args) => rerun::run(&args)?,
+        Command::Rerun(mut args) => {
+            args.exec.server = cli.server;
+            rerun::run(&args)?
+        }
         Command::Approve(args) => review::approve(&args)?,
         Command::Reject(args) => review::reject(&args)?,
         Command::Secret(args) => secret::run(&args, cli.output)?,
-        Command::Ops(command) => ops::run(command, &cli.server, cli.output)?,
+        Command::Ops(command) => ops::run(
+            command,
+            &cli.server
+                .unwrap_or_else(|| format!("http://{}", bellwether_server::DEFAULT_LISTEN)),
+            cli.output,
+        )?,
         Command::DemoService => demo_service::run()?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();

@@ -534,6 +534,21 @@ pipelines:
         logs.stdout
     );
     assert!(!logs.stdout.contains("== build"), "{}", logs.stdout);
+    let same = finish(
+        Command::new(env!("CARGO_BIN_EXE_bellwether"))
+            .args(["logs", "1", "deploy"])
+            .env("BELLWETHER_DATA_DIR", p.path("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bellwether starts"),
+    );
+    assert_eq!(
+        (same.code, &same.stdout),
+        (0, &logs.stdout),
+        "`logs RUN JOB` is `runs RUN --logs --job JOB`: {}",
+        same.all()
+    );
     let kept = p.bw("tester", &["runs", "1", "--logs", "--job", "build"]);
     assert!(
         kept.stdout

@@ -113,7 +113,7 @@ fn seed_000_goes_from_tests_to_a_production_canary() {
     );
     assert!(
         ran.stdout
-            .contains("STAND-IN: a rollout of service `api-service`"),
+            .contains("STAND-IN: no control plane given (`--server URL` or BELLWETHER_SERVER), so no rollout of service `api-service`"),
         "{}",
         ran.stdout
     );

@@ -3,6 +3,7 @@
 //! data directory; deploy steps are stand-ins until rollouts run in the control plane.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
@@ -12,6 +13,7 @@ use bellwether_pipeline_core::spec::Shell;
 
 use crate::artifacts::Artifacts;
 use crate::cache::{Cache, Restored};
+use crate::deploy::{DeployOrder, Deployer};
 use crate::outputs::StepFiles;
 use crate::process::{self, Ended, Groups, Script};
 use crate::walk;
@@ -31,6 +33,10 @@ pub struct HostConfig {
     pub artifacts: Artifacts,
     /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
     pub grace: Duration,
+    /// Where deploy steps start rollouts; without one they are stand-ins.
+    pub deployer: Option<Arc<dyn Deployer>>,
+    /// Who deploy steps deploy as.
+    pub deployed_by: String,
 }
 
 pub struct HostExecutor {
@@ -158,6 +164,33 @@ impl HostExecutor {
         outcome
     }
 
+    /// A deploy step through the deployer; a cancelled or timed-out step stops waiting (the
+    /// rollout itself goes on: the control plane owns it).
+    async fn deploy(
+        &self,
+        order: DeployOrder,
+        log: &mut dyn LogSink,
+        cancel: Cancel,
+    ) -> StepOutcome {
+        let Some(deployer) = &self.config.deployer else {
+            return StepOutcome::status(ExitStatus::Error("no control plane to deploy to".into()));
+        };
+        let result = tokio::select! {
+            result = deployer.deploy(order, log) => result,
+            () = cancel => Err("stopped waiting for the rollout".to_owned()),
+        };
+        match result {
+            Ok(outputs) => StepOutcome {
+                outputs,
+                ..StepOutcome::status(ExitStatus::Exited(0))
+            },
+            Err(e) => {
+                log.note(&e);
+                StepOutcome::status(ExitStatus::Error(e))
+            }
+        }
+    }
+
     async fn builtin(&self, work: Work, log: &mut dyn LogSink) -> StepOutcome {
         let workdir = self.config.workdir.clone();
         let cache = self.config.cache.clone();
@@ -261,7 +294,7 @@ fn builtin_blocking(
                 .map(|e| format!(" in environment `{e}`"))
                 .unwrap_or_default();
             notes.push(format!(
-                "STAND-IN: a rollout of service `{service}` to revision `{revision}`{to} starts here once deploy steps drive rollouts through the control plane; nothing was deployed"
+                "STAND-IN: no control plane given (`--server URL` or BELLWETHER_SERVER), so no rollout of service `{service}` to revision `{revision}`{to} was started"
             ));
             Ok(vec![("revision".to_owned(), revision)])
         }
@@ -298,6 +331,19 @@ impl Executor for HostExecutor {
                     cancel,
                 )
                 .await
+            }
+            Work::Deploy {
+                service,
+                revision,
+                environment,
+            } if self.config.deployer.is_some() => {
+                let order = DeployOrder {
+                    service: service.clone(),
+                    revision: revision.clone(),
+                    environment: environment.clone(),
+                    by: self.config.deployed_by.clone(),
+                };
+                self.deploy(order, log.as_mut(), cancel).await
             }
             other => self.builtin(other.clone(), log.as_mut()).await,
         };

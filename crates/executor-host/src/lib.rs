@@ -10,6 +10,7 @@
 mod artifacts;
 mod cache;
 mod copy;
+mod deploy;
 mod driver;
 mod gates;
 mod git;
@@ -24,6 +25,7 @@ mod workspace;
 
 pub use artifacts::Artifacts;
 pub use cache::Cache;
+pub use deploy::{DeployOrder, Deployed, Deployer};
 pub use driver::{Control, Driver, Observer, instance_log_dir};
 pub use gates::{Gates, Reviews};
 pub use git::Repo;

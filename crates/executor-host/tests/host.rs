@@ -330,7 +330,8 @@ pipelines:
         out.recorder
             .lines()
             .iter()
-            .any(|l| l.starts_with("STAND-IN: a rollout of service `api` to revision `v7`")),
+            .any(|l| l.starts_with("STAND-IN: no control plane given")
+                && l.contains("no rollout of service `api` to revision `v7`")),
         "{:?}",
         out.recorder.lines()
     );

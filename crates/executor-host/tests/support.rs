@@ -118,6 +118,8 @@ pub async fn run_with(
         cache: Cache::new(data.join("cache"), 1 << 30),
         artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
         grace: Duration::from_millis(200),
+        deployer: None,
+        deployed_by: "test".to_owned(),
     }));
     let run = Run::new(RunInput {
         spec,

@@ -3,6 +3,7 @@
 //! Every run is recorded in the data directory's store (`bellwether runs`, `rerun`, `logs`).
 
 pub(crate) mod data;
+mod deploy;
 mod event;
 pub(crate) mod execute;
 pub(crate) mod replay;

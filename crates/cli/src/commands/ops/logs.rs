@@ -1,5 +1,7 @@
 //! `bellwether logs SERVICE [--revision R] [-f] [--tail N]`: the replicas' output as the
 //! control plane streams it, each line prefixed with its replica (`r2/0 | `).
+//! `bellwether logs RUN [JOB]` (a run number): a pipeline run's step logs, from the data
+//! directory (`$BELLWETHER_DATA_DIR`, else `.bellwether` here).
 
 use std::io::Write;
 
@@ -10,12 +12,19 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::client::Client;
+use crate::commands::run::data::DataArgs;
+use crate::commands::runs::run_logs;
 use crate::exit::{self, Code};
 
 #[derive(Debug, Args, Serialize)]
 pub(crate) struct LogsArgs {
+    /// A service, or a pipeline run's number.
     #[serde(skip)]
+    #[arg(value_name = "SERVICE|RUN")]
     service: String,
+    /// With a run number: only this job's logs.
+    #[serde(skip)]
+    job: Option<String>,
     /// Only this revision's replicas [default: every revision's].
     #[arg(long, value_name = "N")]
     revision: Option<RevisionNumber>,
@@ -28,6 +37,16 @@ pub(crate) struct LogsArgs {
 }
 
 pub(crate) async fn run(client: &Client, args: &LogsArgs) -> anyhow::Result<Code> {
+    if let Ok(number) = args.service.parse::<u64>() {
+        let data = DataArgs {
+            file: "bellwether.yaml".into(),
+            data_dir: std::env::var_os("BELLWETHER_DATA_DIR").map(Into::into),
+        };
+        return run_logs(&data, number, args.job.as_deref());
+    }
+    if let Some(job) = &args.job {
+        anyhow::bail!("`{job}`: a job name goes with a run number, not with a service");
+    }
     let mut response = client.stream(&paths::logs(&args.service), args).await?;
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = response

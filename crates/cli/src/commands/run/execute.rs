@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bellwether_config::Loaded;
 use bellwether_executor_host::{
-    Artifacts, Cache, Checkout, Control, Driver, Gates, History, HostConfig, HostExecutor,
-    Observer, Reviews, SecretStore, StoreReviews, Workspace, now_ms,
+    Artifacts, Cache, Checkout, Control, Deployer, Driver, Gates, History, HostConfig,
+    HostExecutor, Observer, Reviews, SecretStore, StoreReviews, Workspace, now_ms,
 };
 use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::mask::Masker;
@@ -34,6 +34,9 @@ const REVIEW_POLL: Duration = Duration::from_millis(250);
 /// How a run executes, shared by `run` and `rerun`.
 #[derive(Debug, Args)]
 pub(crate) struct ExecArgs {
+    /// The control plane deploy steps start rollouts on: the global `--server`, when given.
+    #[arg(skip)]
+    pub(crate) server: Option<String>,
     /// A secret from an environment variable instead of the secret store, for this run: `NAME` reads $NAME, `NAME=VAR` reads $VAR; repeat for each.
     #[arg(long = "secret", value_name = "NAME[=VAR]")]
     pub(crate) secrets: Vec<String>,
@@ -125,6 +128,8 @@ pub(crate) fn execute(a: Attempt<'_>, exec: &ExecArgs, data: &Data) -> anyhow::R
             run_dir.join("artifacts"),
         ),
         grace: GRACE,
+        deployer: deployer(exec)?,
+        deployed_by: format!("{actor} (pipeline {}, run {})", a.spec.name, a.number),
     }));
     let parallel = exec
         .parallel
@@ -287,4 +292,12 @@ fn secrets(
         );
     }
     Ok(out)
+}
+
+/// Deploy steps start real rollouts when a control plane is given, and are stand-ins otherwise.
+fn deployer(exec: &ExecArgs) -> anyhow::Result<Option<Arc<dyn Deployer>>> {
+    let Some(server) = &exec.server else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(super::deploy::ApiDeployer::new(server)?)))
 }
