@@ -7,14 +7,14 @@ mod inputs;
 mod perform;
 mod requests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bellwether_analysis::engine::Report;
 use bellwether_api::{DeployRequest, EventView};
-use bellwether_core::platform::{PlatformState, RevisionState};
+use bellwether_core::platform::ServiceState;
 use bellwether_core::rollout::{Command, Event, EventKind, RevisionNumber};
 use bellwether_core::spec::ServiceSpec;
 use bellwether_core::time::Timestamp;
@@ -22,9 +22,10 @@ use bellwether_store::{RolloutLog, kind_of};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
-use crate::context::{Context, blocking, store_error};
+use crate::context::{Context, store_error};
 use crate::listener::{Listeners, Routers};
 use crate::shared::{Shared, lock};
+use crate::template::KeptRevision;
 use crate::{ControlError, analyses, clock, history};
 
 /// How long the listeners of a restarted control plane wait for the replicas the rollout counts
@@ -49,20 +50,24 @@ pub(crate) enum Request {
 
 pub(crate) struct Actor {
     service: String,
-    spec: ServiceSpec,
+    /// Shared with the API's view of the service.
+    spec: Arc<ServiceSpec>,
     log: RolloutLog,
     shared: Arc<Mutex<Shared>>,
     context: Context,
     routers: Routers,
     /// Opens the service's listeners; see [`Actor::open_when_settled`].
     gate: watch::Sender<bool>,
-    platform: watch::Receiver<PlatformState>,
+    platform: watch::Receiver<ServiceState>,
     /// The service's revisions as the platform last published them.
-    replicas: BTreeMap<RevisionNumber, RevisionState>,
+    replicas: ServiceState,
     /// Replicas seen ready since this controller started, by revision and index.
     ever_ready: BTreeSet<(RevisionNumber, u32)>,
-    reports: mpsc::UnboundedReceiver<Report>,
-    reports_tx: mpsc::UnboundedSender<Report>,
+    /// Analysis reports, on a channel made when the service's first analysis starts: a channel
+    /// allocates room for 32 messages up front, which thousands of services would pay for
+    /// nothing.
+    reports: Option<mpsc::UnboundedReceiver<Report>>,
+    reports_tx: Option<mpsc::UnboundedSender<Report>>,
     /// Events that performing actions gave rise to, recorded next.
     pending: VecDeque<Event>,
     /// The instant of a timer event that left its deadline where it was.
@@ -79,15 +84,20 @@ impl Actor {
         let (listen, preview_listen) = listeners.addrs();
         let store = Arc::clone(&context.store);
         let name = spec.name.clone();
-        let (log, revisions, finished) = blocking(move || {
-            let log = RolloutLog::load(store.as_ref(), &name)?;
-            let revisions = bellwether_store::Store::revisions(store.as_ref(), &name)?;
-            let finished = analyses::load(store.as_ref(), &name, log.rollout.attempt)?;
-            Ok((log, revisions, finished))
-        })
-        .await?;
+        let (log, revisions, finished) = context
+            .blocking(move || {
+                let log = RolloutLog::load(store.as_ref(), &name)?;
+                let revisions = bellwether_store::Store::revisions(store.as_ref(), &name)?
+                    .into_iter()
+                    .map(KeptRevision::from)
+                    .collect();
+                let finished = analyses::load(store.as_ref(), &name, log.rollout.attempt)?;
+                Ok((log, revisions, finished))
+            })
+            .await?;
+        let spec = Arc::new(spec);
         let shared = Arc::new(Mutex::new(Shared {
-            spec: spec.clone(),
+            spec: Arc::clone(&spec),
             rollout: log.rollout.clone(),
             revisions,
             runs: Vec::new(),
@@ -95,20 +105,19 @@ impl Actor {
             listen,
             preview_listen,
         }));
-        let (reports_tx, reports) = mpsc::unbounded_channel();
         let actor = Self {
             service: spec.name.clone(),
-            platform: context.platform.state(),
+            platform: context.platform.watch(&spec.name),
             spec,
             log,
             shared: Arc::clone(&shared),
             context,
             routers: listeners.routers(),
             gate: listeners.gate(),
-            replicas: BTreeMap::new(),
+            replicas: ServiceState::new(),
             ever_ready: BTreeSet::new(),
-            reports,
-            reports_tx,
+            reports: None,
+            reports_tx: None,
             pending: VecDeque::new(),
             stalled_tick: None,
         };
@@ -117,16 +126,19 @@ impl Actor {
 
     /// Re-establishes what the stored rollout asks for (adopting the replicas a previous
     /// control plane left running), says so on `started`, then serves inputs until stopped.
+    ///
+    /// Memory per service is what makes thousands of them cheap or not. The actor is boxed (an
+    /// async fn keeps its arguments twice), and so is each handler, since handling an input
+    /// takes a much larger future than waiting for one: it is allocated while an input is
+    /// handled, not for the whole life of the service.
     pub(crate) async fn run(
-        mut self,
-        mut inbox: mpsc::Receiver<Request>,
+        mut self: Box<Self>,
+        mut inbox: mpsc::Receiver<Box<Request>>,
         started: oneshot::Sender<()>,
     ) {
-        let resync = self.log.rollout.resync();
-        self.perform(resync).await;
-        self.drain().await;
+        Box::pin(self.resync()).await;
         let _ = started.send(());
-        self.on_platform().await;
+        Box::pin(self.on_platform()).await;
         let settle_limit = Instant::now() + SETTLE_LIMIT;
         loop {
             let timer = self.next_tick();
@@ -135,14 +147,16 @@ impl Actor {
             tokio::select! {
                 request = inbox.recv() => {
                     let Some(request) = request else { return };
-                    if self.handle(request).await.is_break() {
+                    if Box::pin(self.handle(*request)).await.is_break() {
                         return;
                     }
                 }
-                Ok(()) = self.platform.changed() => self.on_platform().await,
-                Some(report) = self.reports.recv() => self.on_report(report).await,
+                Ok(()) = self.platform.changed() => Box::pin(self.on_platform()).await,
+                Some(report) = next_report(&mut self.reports) => {
+                    Box::pin(self.on_report(report)).await;
+                }
                 () = sleep_until(wake), if timer.is_some() => {
-                    self.on_tick(timer.unwrap_or_default()).await;
+                    Box::pin(self.on_tick(timer.unwrap_or_default())).await;
                 }
                 () = sleep_until(settle_limit), if settling => {
                     tracing::warn!(service = %self.service, "replicas the rollout counts on are not ready again after {SETTLE_LIMIT:?}; serving anyway");
@@ -150,6 +164,12 @@ impl Actor {
                 }
             }
         }
+    }
+
+    async fn resync(&mut self) {
+        let resync = self.log.rollout.resync();
+        self.perform(resync).await;
+        self.drain().await;
     }
 
     /// Records an event happening now, then performs what it leads to.
@@ -177,12 +197,14 @@ impl Actor {
     async fn record(&mut self, event: Event) -> Result<(), ControlError> {
         let store = Arc::clone(&self.context.store);
         let mut log = self.log.clone();
-        let (log, outcome) = tokio::task::spawn_blocking(move || {
-            let outcome = log.record(store.as_ref(), &event).map(|o| (o, event));
-            (log, outcome)
-        })
-        .await
-        .map_err(|e| ControlError::Internal(format!("the store call did not finish: {e}")))?;
+        let (log, outcome) = self
+            .context
+            .store_threads
+            .run(move || {
+                let outcome = log.record(store.as_ref(), &event).map(|o| (o, event));
+                (log, outcome)
+            })
+            .await?;
         let (outcome, event) = outcome.map_err(store_error)?;
         let actions = outcome?;
         self.log = log;
@@ -223,5 +245,13 @@ impl Actor {
         // The caller may have given up waiting; the outcome is in the store either way.
         let _ = reply.send(outcome);
         ControlFlow::Continue(())
+    }
+}
+
+/// The next analysis report; none before the first analysis.
+async fn next_report(reports: &mut Option<mpsc::UnboundedReceiver<Report>>) -> Option<Report> {
+    match reports {
+        Some(reports) => reports.recv().await,
+        None => std::future::pending().await,
     }
 }

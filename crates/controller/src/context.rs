@@ -7,7 +7,7 @@ use bellwether_analysis::engine::Engine;
 use bellwether_api::EventView;
 use bellwether_router::Signals;
 use bellwether_store::{SqliteStore, StoreError};
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 
 use crate::ControlError;
 use crate::platform::Platform;
@@ -19,16 +19,54 @@ pub(crate) struct Context {
     pub(crate) engine: Engine,
     pub(crate) signals: Signals,
     pub(crate) events: broadcast::Sender<EventView>,
+    pub(crate) store_threads: StoreThreads,
 }
 
-/// Runs a store call off the async threads: SQLite waits for the disk on every commit.
-pub(crate) async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ControlError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|e| ControlError::Internal(format!("the store call did not finish: {e}")))?
-        .map_err(store_error)
+impl Context {
+    /// A store call, off the async threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ControlError> {
+        self.store_threads.call(call).await
+    }
+}
+
+/// Threads that may wait on the store at once. The SQLite store serves one call at a time (one
+/// connection), so a second thread only keeps the next call ready; thousands of services
+/// waiting in a thread each would cost memory and context switches for nothing.
+const STORE_THREADS: usize = 2;
+
+/// Runs store calls off the async threads, since SQLite waits for the disk on every commit,
+/// and a few at a time.
+#[derive(Clone)]
+pub(crate) struct StoreThreads(Arc<Semaphore>);
+
+impl StoreThreads {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Semaphore::new(STORE_THREADS)))
+    }
+
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ControlError> {
+        let _turn = self
+            .0
+            .acquire()
+            .await
+            .map_err(|e| ControlError::Internal(format!("the store is closed: {e}")))?;
+        tokio::task::spawn_blocking(call)
+            .await
+            .map_err(|e| ControlError::Internal(format!("the store call did not finish: {e}")))
+    }
+
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ControlError> {
+        self.run(call).await?.map_err(store_error)
+    }
 }
 
 pub(crate) fn store_error(e: StoreError) -> ControlError {

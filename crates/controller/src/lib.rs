@@ -40,7 +40,7 @@ use bellwether_store::SqliteStore;
 use tokio::sync::broadcast;
 
 use crate::actor::Request;
-use crate::context::{Context, blocking};
+use crate::context::{Context, StoreThreads};
 use crate::listener::Listeners;
 use crate::service::ServiceEntry;
 use crate::shared::lock;
@@ -123,7 +123,8 @@ impl ControlPlane {
             ))
         })?;
         let path = data_dir.join("bellwether.db");
-        let store = Arc::new(blocking(move || SqliteStore::open(&path)).await?);
+        let store_threads = StoreThreads::new();
+        let store = Arc::new(store_threads.call(move || SqliteStore::open(&path)).await?);
         let signals = Signals::new();
         let providers = Providers::new(Arc::new(signals.clone()), platform.clone());
         let context = Context {
@@ -132,6 +133,7 @@ impl ControlPlane {
             engine: Engine::new(Arc::new(providers)),
             signals,
             events: broadcast::Sender::new(EVENT_BACKLOG),
+            store_threads,
         };
         let plane = Self {
             inner: Arc::new(Inner {
@@ -298,8 +300,7 @@ impl ControlPlane {
 
     pub fn get(&self, service: &str) -> Result<ServiceView, ControlError> {
         let entry = self.entry(service)?;
-        let platform = self.inner.context.platform.state();
-        let running = platform.borrow().of_service(service);
+        let running = self.inner.context.platform.watch(service).borrow().clone();
         let shared = lock(&entry.shared);
         Ok(view::service(&shared, &running))
     }

@@ -7,7 +7,7 @@ mod local;
 use std::future::Future;
 use std::pin::Pin;
 
-use bellwether_core::platform::{PlatformState, ReplicaTemplate};
+use bellwether_core::platform::{ReplicaTemplate, ServiceState};
 use bellwether_core::signal::ResourceSource;
 use tokio::sync::watch;
 
@@ -17,8 +17,9 @@ pub trait Platform: ResourceSource {
     /// Runs exactly `replicas` replicas of the template's revision (none: stops them all).
     fn scale(&self, template: &ReplicaTemplate, replicas: u32);
 
-    /// What runs where, updated as replicas start, become ready, fail and stop.
-    fn state(&self) -> watch::Receiver<PlatformState>;
+    /// What runs of `service`, updated as its replicas start, become ready, fail and stop. A
+    /// change to one service wakes only the watchers of that service.
+    fn watch(&self, service: &str) -> watch::Receiver<ServiceState>;
 
     /// Stops replicas a previous control plane left running that nothing has asked for since;
     /// called once every service has stated what it wants.

@@ -18,7 +18,8 @@ const INBOX: usize = 64;
 
 pub(crate) struct ServiceEntry {
     pub(crate) shared: Arc<Mutex<Shared>>,
-    inbox: mpsc::Sender<Request>,
+    /// Requests are boxed: a channel allocates room for 32 of what it carries up front.
+    inbox: mpsc::Sender<Box<Request>>,
     listeners: tokio::sync::Mutex<Listeners>,
     _controller: Task,
 }
@@ -35,7 +36,7 @@ impl ServiceEntry {
         let (actor, shared) = Actor::load(context.clone(), spec, &listeners).await?;
         let (inbox, requests) = mpsc::channel(INBOX);
         let (started, resynced) = oneshot::channel();
-        let controller = Task::spawn(actor.run(requests, started));
+        let controller = Task::spawn(Box::new(actor).run(requests, started));
         resynced.await.map_err(|_| {
             ControlError::Internal(format!("the controller of `{name}` stopped while starting"))
         })?;
@@ -48,7 +49,7 @@ impl ServiceEntry {
     }
 
     pub(crate) fn spec(&self) -> ServiceSpec {
-        lock(&self.shared).spec.clone()
+        ServiceSpec::clone(&lock(&self.shared).spec)
     }
 
     /// Sends a request to the controller and waits for its outcome.
@@ -59,7 +60,7 @@ impl ServiceEntry {
         let (reply, outcome) = oneshot::channel();
         let stopped = || ControlError::Internal("the service's controller has stopped".to_owned());
         self.inbox
-            .send(request(reply))
+            .send(Box::new(request(reply)))
             .await
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
@@ -102,10 +103,10 @@ impl ServiceEntry {
     /// close when the entry is dropped.
     pub(crate) async fn stop(&self, scale_to_zero: bool) {
         let (done, stopped) = oneshot::channel();
-        let request = Request::Stop {
+        let request = Box::new(Request::Stop {
             scale_to_zero,
             done,
-        };
+        });
         if self.inbox.send(request).await.is_ok() {
             let _ = stopped.await;
         }

@@ -3,20 +3,20 @@
 //! changes it; the API reads it without waiting for the controller.
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bellwether_analysis::engine::RunHandle;
 use bellwether_core::rollout::{RevisionNumber, Rollout, RunId};
 use bellwether_core::spec::ServiceSpec;
-use bellwether_store::StoredRevision;
 
 use crate::analyses::StoredRun;
+use crate::template::KeptRevision;
 
 pub(crate) struct Shared {
-    pub(crate) spec: ServiceSpec,
+    pub(crate) spec: Arc<ServiceSpec>,
     pub(crate) rollout: Rollout,
     /// Every revision kept in the store, oldest first.
-    pub(crate) revisions: Vec<StoredRevision>,
+    pub(crate) revisions: Vec<KeptRevision>,
     /// Runs in progress, in the order they started.
     pub(crate) runs: Vec<LiveRun>,
     /// Finished runs of the latest attempt, in the order they finished.

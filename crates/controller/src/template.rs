@@ -4,6 +4,7 @@
 
 use bellwether_api::DeployRequest;
 use bellwether_core::platform::ReplicaTemplate;
+use bellwether_core::rollout::{Revision, RevisionNumber};
 use bellwether_core::spec::{RunSpec, ServiceSpec};
 use bellwether_store::StoredRevision;
 use serde::{Deserialize, Serialize};
@@ -56,22 +57,51 @@ impl RevisionTemplate {
         serde_json::to_value(self)
             .map_err(|e| ControlError::Internal(format!("cannot encode the revision: {e}")))
     }
+}
 
-    /// What the platform needs to run replicas of a stored revision of `service`.
-    pub(crate) fn replica(
-        stored: &StoredRevision,
-        service: &ServiceSpec,
-    ) -> Result<ReplicaTemplate, String> {
-        let template: Self = serde_json::from_value(stored.template.clone()).map_err(|e| {
+/// A stored revision as the controller keeps it, its template decoded once: as a JSON value it
+/// would take several times the memory, and a service keeps up to its history limit of them.
+#[derive(Clone, Debug)]
+pub(crate) struct KeptRevision {
+    pub(crate) number: RevisionNumber,
+    pub(crate) version: String,
+    pub(crate) created_at_ms: u64,
+    /// Why the stored template cannot be read, if it cannot.
+    template: Result<RevisionTemplate, String>,
+}
+
+impl From<StoredRevision> for KeptRevision {
+    fn from(stored: StoredRevision) -> Self {
+        let template = serde_json::from_value(stored.template).map_err(|e| {
             format!(
                 "the stored template of revision {} is unreadable: {e}",
                 stored.number
             )
-        })?;
+        });
+        Self {
+            number: stored.number,
+            version: stored.version,
+            created_at_ms: stored.created_at_ms,
+            template,
+        }
+    }
+}
+
+impl KeptRevision {
+    pub(crate) fn revision(&self) -> Revision {
+        Revision {
+            number: self.number,
+            version: self.version.clone(),
+        }
+    }
+
+    /// What the platform needs to run replicas of this revision of `service`.
+    pub(crate) fn replica(&self, service: &ServiceSpec) -> Result<ReplicaTemplate, String> {
+        let template = self.template.as_ref().map_err(Clone::clone)?;
         Ok(ReplicaTemplate {
             service: service.name.clone(),
-            revision: stored.number,
-            run: template.run,
+            revision: self.number,
+            run: template.run.clone(),
             readiness: service.readiness.clone(),
             liveness: service.liveness.clone(),
         })

@@ -1,13 +1,13 @@
 //! The views `get`, `list` and `revisions` answer with, read from a service's shared state and
 //! what the platform runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bellwether_api::{
     AnalysisView, ReplicaView, RevisionRecord, RevisionRole, RevisionView, ServiceSummary,
     ServiceView, StepView,
 };
-use bellwether_core::platform::RevisionState;
+use bellwether_core::platform::ServiceState;
 use bellwether_core::rollout::{RevisionNumber, Rollout, Stage, describe_step};
 use bellwether_core::spec::Strategy;
 use bellwether_core::time::Timestamp;
@@ -16,10 +16,7 @@ use crate::analyses;
 use crate::replicas;
 use crate::shared::Shared;
 
-pub(crate) fn service(
-    shared: &Shared,
-    platform: &BTreeMap<RevisionNumber, RevisionState>,
-) -> ServiceView {
+pub(crate) fn service(shared: &Shared, platform: &ServiceState) -> ServiceView {
     let rollout = &shared.rollout;
     ServiceView {
         name: shared.spec.name.clone(),
@@ -85,10 +82,7 @@ fn step(rollout: &Rollout) -> Option<StepView> {
 }
 
 /// Every revision that runs, is wanted or is routed to, in order.
-fn revisions(
-    shared: &Shared,
-    platform: &BTreeMap<RevisionNumber, RevisionState>,
-) -> Vec<RevisionView> {
+fn revisions(shared: &Shared, platform: &ServiceState) -> Vec<RevisionView> {
     let rollout = &shared.rollout;
     let known = [&rollout.stable, &rollout.target, &rollout.previous];
     let numbers: BTreeSet<RevisionNumber> = known

@@ -1,13 +1,13 @@
 //! The platform: which replicas of which revision should run, the tasks that run them, and the
 //! published state and resource use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bellwether_core::platform::{
-    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey,
+    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey, ServiceState,
 };
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
@@ -60,6 +60,8 @@ impl Options {
 pub(crate) struct Shared {
     pub(crate) options: Options,
     state: watch::Sender<PlatformState>,
+    /// Each service's part of `state`, so that a change wakes only who watches that service.
+    services: Mutex<HashMap<String, watch::Sender<ServiceState>>>,
     revisions: Mutex<BTreeMap<RevisionKey, Control>>,
     resources: Mutex<History>,
 }
@@ -75,9 +77,25 @@ impl Shared {
         self.revisions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Changes the published state, then the channel of `service` to match. Both happen under
+    /// the state's lock, so that a service's watchers see its changes in order.
+    fn publish(&self, service: &str, change: impl FnOnce(&mut PlatformState)) {
+        self.state.send_modify(|state| {
+            change(state);
+            let current = state.of_service(service);
+            let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+            let channel = services.entry(service.to_owned()).or_default();
+            channel.send_if_modified(|published| {
+                let changed = *published != current;
+                *published = current;
+                changed
+            });
+        });
+    }
+
     /// Changes one replica's published state, creating its entry if needed.
     pub(crate) fn update(&self, key: &RevisionKey, index: u32, f: impl FnOnce(&mut ReplicaState)) {
-        self.state.send_modify(|s| {
+        self.publish(&key.service, |s| {
             let revision = s.revisions.entry(key.clone()).or_default();
             let pos = match revision.replicas.binary_search_by_key(&index, |r| r.index) {
                 Ok(pos) => pos,
@@ -109,7 +127,7 @@ impl Shared {
             return false;
         }
         control.running.remove(&index);
-        self.state.send_modify(|s| {
+        self.publish(&key.service, |s| {
             if let Some(r) = s.revisions.get_mut(key) {
                 r.replicas.retain(|p| p.index != index);
                 if r.replicas.is_empty() && r.desired == 0 {
@@ -133,6 +151,7 @@ impl LocalPlatform {
         let shared = Arc::new(Shared {
             options,
             state: watch::Sender::new(PlatformState::default()),
+            services: Mutex::new(HashMap::new()),
             revisions: Mutex::new(BTreeMap::new()),
             resources: Mutex::new(History::default()),
         });
@@ -154,7 +173,7 @@ impl LocalPlatform {
             running: BTreeSet::new(),
         });
         control.desired.send_replace(replicas);
-        self.shared.state.send_modify(|s| {
+        self.shared.publish(&key.service, |s| {
             if replicas > 0 || s.revisions.contains_key(&key) {
                 s.revisions.entry(key.clone()).or_default().desired = replicas;
             }
@@ -177,6 +196,18 @@ impl LocalPlatform {
     /// What runs where, updated as replicas start, become ready, crash and stop.
     pub fn state(&self) -> watch::Receiver<PlatformState> {
         self.shared.state.subscribe()
+    }
+
+    /// What runs of `service`, updated only when that changes: with many services, a change
+    /// to one wakes only its own watchers.
+    pub fn watch(&self, service: &str) -> watch::Receiver<ServiceState> {
+        let mut services = self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // A service whose channel does not exist yet has never run anything: it starts empty.
+        services.entry(service.to_owned()).or_default().subscribe()
     }
 
     /// Stops replicas that a previous control plane left running and that nothing asked for

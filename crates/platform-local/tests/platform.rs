@@ -8,7 +8,7 @@ use std::time::Duration;
 use bellwether_core::signal::ResourceSource;
 use bellwether_core::spec::{Probe, RunSpec};
 use bellwether_platform_local::{
-    LocalPlatform, Options, PlatformState, ReplicaPhase, ReplicaTemplate, RevisionKey,
+    LocalPlatform, Options, PlatformState, ReplicaPhase, ReplicaTemplate, RevisionKey, ServiceState,
 };
 use tokio::sync::watch;
 
@@ -129,6 +129,48 @@ async fn replicas_start_on_their_own_ports_serve_and_stop() {
         !dir.path().join("replicas/api/1/0.json").exists(),
         "state files are removed"
     );
+}
+
+/// Waits (at most 20 s) until one service's state satisfies `f`.
+async fn until_service(
+    rx: &mut watch::Receiver<ServiceState>,
+    what: &str,
+    f: impl Fn(&ServiceState) -> bool,
+) {
+    let waited = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| f(s)))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !waited {
+        panic!("timed out waiting for {what}; state: {:#?}", rx.borrow());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_service_is_watched_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = LocalPlatform::new(options(dir.path()));
+    let mut api = platform.watch("api");
+    let web = platform.watch("web");
+    platform.scale(&template(1, &[]), 1);
+    let ready = |s: &ServiceState| {
+        s.get(&1)
+            .is_some_and(|r| r.replicas.iter().any(|p| p.phase == ReplicaPhase::Ready))
+    };
+    until_service(&mut api, "a ready replica of api", ready).await;
+    assert!(
+        ready(&platform.watch("api").borrow()),
+        "a new watcher sees the state now"
+    );
+    assert_eq!(
+        web.has_changed().ok(),
+        Some(false),
+        "web's watcher was not woken"
+    );
+    assert!(web.borrow().is_empty());
+
+    platform.scale(&template(1, &[]), 0);
+    until_service(&mut api, "no replicas of api", |s| s.is_empty()).await;
+    assert_eq!(web.has_changed().ok(), Some(false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! not take (the backend had closed it) moves on to another connection, unsent.
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -23,8 +23,9 @@ const SHARDS: usize = 16;
 pub(crate) struct Pool {
     addr: SocketAddr,
     max_idle: usize,
-    /// Idle connections by worker thread (see [`crate::server::worker`]).
-    idle: Box<[Mutex<Vec<Sender>>]>,
+    /// Idle connections by worker thread (see [`crate::server::worker`]), allocated with the
+    /// first request: a control plane keeps thousands of replicas in its tables, most idle.
+    idle: OnceLock<Box<[Mutex<Vec<Sender>>]>>,
 }
 
 /// Why a request did not get a response from the replica.
@@ -55,7 +56,7 @@ impl Pool {
         Self {
             addr,
             max_idle,
-            idle: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            idle: OnceLock::new(),
         }
     }
 
@@ -116,7 +117,10 @@ impl Pool {
     /// The idle list of the thread running this task. A connection's task runs on the thread
     /// that opened it, so reusing it from the same thread avoids waking another one.
     fn shard(&self) -> &Mutex<Vec<Sender>> {
-        &self.idle[crate::server::worker() % SHARDS]
+        let idle = self
+            .idle
+            .get_or_init(|| (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect());
+        &idle[crate::server::worker() % SHARDS]
     }
 
     async fn connect(&self, timeout: Duration) -> Result<Sender, ConnectError> {

@@ -24,7 +24,7 @@ impl Actor {
     /// The platform published a change: route to what is ready now, abort a revision that
     /// cannot start, and tell the rollout how many replicas are ready.
     pub(super) async fn on_platform(&mut self) {
-        self.replicas = self.platform.borrow_and_update().of_service(&self.service);
+        self.replicas = self.platform.borrow_and_update().clone();
         self.ever_ready
             .retain(|(r, _)| self.replicas.contains_key(r));
         for (revision, state) in &self.replicas {

@@ -10,15 +10,14 @@ use bellwether_core::rollout::{Action, Event, EventKind, RevisionNumber, RunId, 
 use bellwether_core::spec::AnalysisRef;
 use bellwether_router::{Router, TableSpec};
 use bellwether_store::Store;
+use tokio::sync::mpsc;
 
 use super::Actor;
 use crate::analyses::{self, StoredRun};
 use crate::clock;
-use crate::context::blocking;
 use crate::listener::empty_table;
 use crate::replicas;
 use crate::shared::{LiveRun, lock};
-use crate::template::RevisionTemplate;
 
 impl Actor {
     pub(super) async fn perform(&mut self, actions: Vec<Action>) {
@@ -84,7 +83,7 @@ impl Actor {
         let template = {
             let shared = lock(&self.shared);
             let stored = shared.revisions.iter().find(|r| r.number == revision);
-            match stored.map(|s| RevisionTemplate::replica(s, &self.spec)) {
+            match stored.map(|s| s.replica(&self.spec)) {
                 Some(Ok(template)) => template,
                 Some(Err(e)) => {
                     tracing::error!(service = %self.service, "cannot run revision {revision}: {e}");
@@ -109,7 +108,12 @@ impl Actor {
         let at = clock::now();
         match RunRequest::resolve(&self.spec, run, analysis, revision, baseline, at) {
             Ok(request) => {
-                let handle = self.context.engine.start(request, self.reports_tx.clone());
+                let reports = self.reports_tx.get_or_insert_with(|| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.reports = Some(rx);
+                    tx
+                });
+                let handle = self.context.engine.start(request, reports.clone());
                 let mut shared = lock(&self.shared);
                 // A run of the same id is one a previous start left behind: dropping stops it.
                 drop(shared.take_run(run));
@@ -190,8 +194,8 @@ impl Actor {
         let service = self.service.clone();
         let saved = run.clone();
         let at = clock::now().as_millis();
-        if let Err(e) = blocking(move || analyses::save(store.as_ref(), &service, at, &saved)).await
-        {
+        let save = move || analyses::save(store.as_ref(), &service, at, &saved);
+        if let Err(e) = self.context.blocking(save).await {
             tracing::error!(service = %self.service, "cannot store the analysis run {}: {e}", run.run);
         }
         let attempt = self.log.rollout.attempt;
@@ -218,13 +222,17 @@ impl Actor {
         let keep = self.spec.revision_history_limit.saturating_add(1);
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
-        let pruned = blocking(move || {
-            store.prune_revisions(&service, keep, &pinned)?;
-            store.revisions(&service)
-        })
-        .await;
+        let pruned = self
+            .context
+            .blocking(move || {
+                store.prune_revisions(&service, keep, &pinned)?;
+                store.revisions(&service)
+            })
+            .await;
         match pruned {
-            Ok(revisions) => lock(&self.shared).revisions = revisions,
+            Ok(revisions) => {
+                lock(&self.shared).revisions = revisions.into_iter().map(Into::into).collect();
+            }
             Err(e) => tracing::error!(service = %self.service, "cannot prune revisions: {e}"),
         }
     }

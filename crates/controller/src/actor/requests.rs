@@ -9,7 +9,6 @@ use bellwether_core::spec::ServiceSpec;
 use bellwether_store::Store;
 
 use super::Actor;
-use crate::context::blocking;
 use crate::listener::Routers;
 use crate::shared::lock;
 use crate::template::RevisionTemplate;
@@ -28,12 +27,13 @@ impl Actor {
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
         let at = clock::now();
-        let stored =
-            blocking(move || store.add_revision(&service, &version, &template, at.as_millis()))
-                .await?;
+        let stored = self
+            .context
+            .blocking(move || store.add_revision(&service, &version, &template, at.as_millis()))
+            .await?;
         let revision = stored.revision();
-        lock(&self.shared).revisions.push(stored);
-        let spec = RolloutSpec::from(&self.spec);
+        lock(&self.shared).revisions.push(stored.into());
+        let spec = RolloutSpec::from(&*self.spec);
         self.submit_at(at, EventKind::SpecChanged { revision, spec })
             .await
     }
@@ -89,7 +89,10 @@ impl Actor {
         }
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
-        let stables = blocking(move || history::stables(store.as_ref(), &service)).await?;
+        let stables = self
+            .context
+            .blocking(move || history::stables(store.as_ref(), &service))
+            .await?;
         let previous = stables
             .into_iter()
             .rev()
@@ -132,11 +135,12 @@ impl Actor {
         spec: ServiceSpec,
         routers: Routers,
     ) -> Result<(), ControlError> {
-        self.spec = spec.clone();
+        let spec = Arc::new(spec);
+        self.spec = Arc::clone(&spec);
         self.routers = routers;
         lock(&self.shared).spec = spec;
         let rollout = &self.log.rollout;
-        let wanted = RolloutSpec::from(&self.spec);
+        let wanted = RolloutSpec::from(&*self.spec);
         let revision = match (rollout.in_progress(), rollout.aborted) {
             (true, _) => rollout.target.clone(),
             (false, false) => rollout.stable.clone(),

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use bellwether_core::platform::{PlatformState, ReplicaTemplate};
+use bellwether_core::platform::{ReplicaTemplate, ServiceState};
 use bellwether_platform_local::LocalPlatform;
 use tokio::sync::watch;
 
@@ -14,8 +14,8 @@ impl Platform for LocalPlatform {
         LocalPlatform::scale(self, template, replicas);
     }
 
-    fn state(&self) -> watch::Receiver<PlatformState> {
-        LocalPlatform::state(self)
+    fn watch(&self, service: &str) -> watch::Receiver<ServiceState> {
+        LocalPlatform::watch(self, service)
     }
 
     fn reap_unclaimed(&self) {

@@ -1,5 +1,6 @@
 //! The controller against real components: `support/service.py` replicas on the local
-//! platform, the built-in routers on loopback ports, the analysis engine and SQLite.
+//! platform, the built-in routers on loopback ports, the analysis engine and SQLite; and, in
+//! `platform.rs`, on a platform whose replicas are ready at once.
 
 mod apply;
 mod blue_green;
@@ -7,5 +8,8 @@ mod canary;
 mod commands;
 mod deadline;
 mod harness;
+mod platform;
+#[path = "../support/ready_platform.rs"]
+mod ready_platform;
 mod restart;
 mod rolling;
