@@ -332,29 +332,7 @@ impl RunStore {
 
     /// Every event of run `number`, oldest first.
     pub fn events(&self, number: u64) -> Result<Vec<Record>, StoreError> {
-        let conn = self.conn();
-        let mut select = conn.prepare_cached(
-            "SELECT seq, at_ms, kind, body FROM events WHERE stream = ?1 ORDER BY seq",
-        )?;
-        let rows = select.query_map([run_stream(number)], |r| {
-            Ok((
-                r.get::<_, u64>(0)?,
-                r.get::<_, u64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at_ms, kind, body) = row?;
-            out.push(Record {
-                seq,
-                at_ms,
-                kind,
-                body: serde_json::from_str(&body)?,
-            });
-        }
-        Ok(out)
+        crate::sqlite::read(&self.conn(), &run_stream(number), 0)
     }
 }
 

@@ -121,29 +121,7 @@ impl Store for SqliteStore {
     }
 
     fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError> {
-        let conn = self.conn();
-        let mut select = conn.prepare_cached(
-            "SELECT seq, at_ms, kind, body FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let rows = select.query_map(params![stream, after], |r| {
-            Ok((
-                r.get::<_, u64>(0)?,
-                r.get::<_, u64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at_ms, kind, body) = row?;
-            out.push(Record {
-                seq,
-                at_ms,
-                kind,
-                body: serde_json::from_str(&body)?,
-            });
-        }
-        Ok(out)
+        read(&self.conn(), stream, after)
     }
 
     fn last_seq(&self, stream: &str) -> Result<u64, StoreError> {
@@ -264,4 +242,31 @@ impl Store for SqliteStore {
         tx.commit()?;
         Ok(doomed.len() as u64)
     }
+}
+
+/// The events of `stream` after position `after`, oldest first: what every reader of the
+/// `events` table (rollouts and pipeline runs alike) goes through.
+pub(crate) fn read(conn: &Connection, stream: &str, after: u64) -> Result<Vec<Record>, StoreError> {
+    let mut select = conn.prepare_cached(
+        "SELECT seq, at_ms, kind, body FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let rows = select.query_map(params![stream, after], |r| {
+        Ok((
+            r.get::<_, u64>(0)?,
+            r.get::<_, u64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at_ms, kind, body) = row?;
+        out.push(Record {
+            seq,
+            at_ms,
+            kind,
+            body: serde_json::from_str(&body)?,
+        });
+    }
+    Ok(out)
 }

@@ -121,80 +121,60 @@ async fn a_hanging_backend_gets_504_naming_its_revision() {
     .unwrap();
 }
 
+/// A canary reached by header whose backend sends a head and ten of a hundred body bytes,
+/// then closes the connection (`stall: false`) or keeps it open and silent. The client must
+/// see that one response cut off while the stable revision keeps serving; returns the
+/// canary's signals.
+async fn cut_mid_body(stall: bool) -> bellwether_core::signal::TrafficSample {
+    let broken = raw_backend(move |mut stream| async move {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
+        let _ = stream.write_all(head).await;
+        if stall {
+            std::future::pending::<()>().await;
+        }
+        // Dropping the stream closes it ninety bytes short.
+    })
+    .await;
+    let healthy = Backend::start("stable").await;
+    let mut spec = table(vec![
+        revision("stable", 1, &[healthy.addr], 10_000),
+        revision("canary", 2, &[broken], 0),
+    ]);
+    spec.header_routes = vec![HeaderRouteSpec {
+        revision: "canary".into(),
+        header: "x-canary".into(),
+        matcher: Matcher::Exact("1".into()),
+    }];
+    let running = start_router(spec, quick()).await;
+    let mut client = Client::connect(running.addr).await;
+    let cut = client.get("/", &[("x-canary", "1")]).await.unwrap();
+    assert_eq!(cut.status, 200, "the status had already been sent");
+    assert!(
+        cut.body.is_err(),
+        "the client must see the body cut, not a short one"
+    );
+    assert_eq!(get(running.addr, "/", &[]).await.text(), "stable");
+    running
+        .router
+        .signals()
+        .revision("api", 2, "canary")
+        .sample(Duration::from_secs(60))
+}
+
 #[tokio::test]
 async fn a_backend_closing_mid_response_cuts_only_that_response() {
-    tokio::time::timeout(LIMIT, async {
-        let broken = raw_backend(|mut stream| async move {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
-            let _ = stream.write_all(head).await;
-            // Dropping the stream closes it ninety bytes short.
-        })
-        .await;
-        let healthy = Backend::start("stable").await;
-        let mut spec = table(vec![
-            revision("stable", 1, &[healthy.addr], 10_000),
-            revision("canary", 2, &[broken], 0),
-        ]);
-        spec.header_routes = vec![HeaderRouteSpec {
-            revision: "canary".into(),
-            header: "x-canary".into(),
-            matcher: Matcher::Exact("1".into()),
-        }];
-        let running = start_router(spec, quick()).await;
-        let mut client = Client::connect(running.addr).await;
-        let cut = client.get("/", &[("x-canary", "1")]).await.unwrap();
-        assert_eq!(cut.status, 200, "the status had already been sent");
-        assert!(
-            cut.body.is_err(),
-            "the client must see the body cut, not a short one"
-        );
-        assert_eq!(get(running.addr, "/", &[]).await.text(), "stable");
-        let s = running
-            .router
-            .signals()
-            .revision("api", 2, "canary")
-            .sample(Duration::from_secs(60));
-        assert_eq!((s.requests, s.proxy_errors, s.status_classes[1]), (1, 1, 0));
-    })
-    .await
-    .unwrap();
+    let s = tokio::time::timeout(LIMIT, cut_mid_body(false))
+        .await
+        .unwrap();
+    assert_eq!((s.requests, s.proxy_errors, s.status_classes[1]), (1, 1, 0));
 }
 
 #[tokio::test]
 async fn a_backend_stalling_mid_body_is_cut_off_after_the_idle_timeout() {
-    tokio::time::timeout(LIMIT, async {
-        let stalling = raw_backend(|mut stream| async move {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b";
-            let _ = stream.write_all(head).await;
-            // Keeps the connection open and silent until the test is over.
-            std::future::pending::<()>().await;
-        })
-        .await;
-        let healthy = Backend::start("stable").await;
-        let mut spec = table(vec![
-            revision("stable", 1, &[healthy.addr], 10_000),
-            revision("canary", 2, &[stalling], 0),
-        ]);
-        spec.header_routes = vec![HeaderRouteSpec {
-            revision: "canary".into(),
-            header: "x-canary".into(),
-            matcher: Matcher::Exact("1".into()),
-        }];
-        let running = start_router(spec, quick()).await;
-        let mut client = Client::connect(running.addr).await;
-        let cut = client.get("/", &[("x-canary", "1")]).await.unwrap();
-        assert_eq!(cut.status, 200, "the status had already been sent");
-        assert!(cut.body.is_err(), "the client must see the body cut off");
-        assert_eq!(get(running.addr, "/", &[]).await.text(), "stable");
-        let s = running
-            .router
-            .signals()
-            .revision("api", 2, "canary")
-            .sample(Duration::from_secs(60));
-        assert_eq!((s.requests, s.proxy_errors), (1, 1));
-    })
-    .await
-    .unwrap();
+    let s = tokio::time::timeout(LIMIT, cut_mid_body(true))
+        .await
+        .unwrap();
+    assert_eq!((s.requests, s.proxy_errors), (1, 1));
 }
 
 #[tokio::test]
