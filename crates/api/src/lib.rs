@@ -13,6 +13,11 @@ use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub mod paths;
+mod runs;
+
+pub use runs::{
+    DispatchRequest, InputValue, RunJobView, RunView, SkippedPipeline, StartedRun, TriggeredView,
+};
 
 /// `POST /v1/services/{service}/deploy`: roll the service out to a new revision.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,18 @@ pub const SERVICES: &str = "/v1/services";
 pub const APPLY: &str = "/v1/apply";
 pub const ROLLBACK_ALL: &str = "/v1/rollback-all";
 pub const EVENTS: &str = "/v1/events";
+/// `POST`: a delivery in GitHub's format (`X-GitHub-Event`, `X-Hub-Signature-256`).
+pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
+/// Query: `pipeline=NAME`, `limit=N`.
+pub const RUNS: &str = "/v1/runs";
+
+pub fn run(number: &str) -> String {
+    format!("{RUNS}/{number}")
+}
+
+pub fn dispatch(pipeline: &str) -> String {
+    format!("/v1/pipelines/{pipeline}/dispatch")
+}
 
 pub fn service(name: &str) -> String {
     format!("{SERVICES}/{name}")

@@ -564,7 +564,7 @@ pipelines:
 }
 
 #[test]
-fn rerun_failed_runs_a_failed_job_again_with_what_it_needs_kept() {
+fn rerun_failed_runs_the_failed_combinations_again_with_what_they_need_kept() {
     let p = Project::new("");
     let marks = p.path("marks");
     std::fs::create_dir_all(&marks).expect("mkdir");
@@ -605,8 +605,17 @@ pipelines:
         again.stdout
     );
     let runs = std::fs::read_to_string(marks.join("runs")).expect("runs");
+    assert!(
+        again.stdout.contains(
+            "running test (all but the 1 combination that succeeded), notify; keeping lint"
+        ),
+        "{}",
+        again.stdout
+    );
     assert_eq!(runs.matches("lint").count(), 1, "{runs}");
-    assert_eq!(runs.matches("test").count(), 4, "{runs}");
+    // Only the combination that failed runs again.
+    assert_eq!(runs.matches("test 1").count(), 1, "{runs}");
+    assert_eq!(runs.matches("test 2").count(), 2, "{runs}");
     let shown = p.bw("alice", &["runs", "1"]);
     assert!(
         shown
@@ -627,4 +636,50 @@ pipelines:
         "{}",
         shown.stdout
     );
+}
+
+#[test]
+fn separate_runs_of_one_concurrency_group_go_one_after_the_other() {
+    let p = Project::new("");
+    let marks = p.path("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    let m = marks.display();
+    std::fs::write(
+        p.path("project/bellwether.yaml"),
+        format!(
+            r#"
+pipelines:
+  deploy:
+    concurrency: {{group: production}}
+    jobs:
+      ship:
+        steps:
+          - run: |
+              echo "start $BELLWETHER_RUN" >> {m}/log
+              for i in $(seq 600); do [ -f {m}/go ] && break; sleep 0.05; done
+              echo "end $BELLWETHER_RUN" >> {m}/log
+"#
+        ),
+    )
+    .expect("write");
+    let first = p.spawn("alice", &["run", "deploy", "--plain"]);
+    p.wait_for(1, "its step started", |run| {
+        std::fs::read_to_string(marks.join("log")).is_ok_and(|l| l.contains("start 1"))
+            && run["status"] == "running"
+    });
+    let second = p.spawn("bob", &["run", "deploy", "--plain"]);
+    p.wait_for(2, "queued behind run 1", |run| run["status"] == "queued");
+    std::fs::write(marks.join("go"), "").expect("write");
+    let (first, second) = (first.finish(), second.finish());
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(
+        second
+            .stdout
+            .contains("concurrency group `production`: waiting for run 1 to end"),
+        "{}",
+        second.stdout
+    );
+    let log = std::fs::read_to_string(marks.join("log")).expect("log");
+    assert_eq!(log, "start 1\nend 1\nstart 2\nend 2\n");
 }

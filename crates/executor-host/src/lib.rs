@@ -8,8 +8,11 @@
 //! host executor is the one that exists today.
 
 mod artifacts;
+mod attempt;
 mod cache;
+mod concurrency;
 mod copy;
+mod data;
 mod deploy;
 mod driver;
 mod gates;
@@ -18,13 +21,16 @@ mod history;
 mod host;
 mod outputs;
 mod process;
+mod replay;
 mod secrets;
 mod sink;
 mod walk;
 mod workspace;
 
 pub use artifacts::Artifacts;
+pub use attempt::{Attempt, AttemptError, Finished, Prepared, Settings};
 pub use cache::Cache;
+pub use data::{DataDir, DataError, RunLock};
 pub use deploy::{DeployOrder, Deployed, Deployer};
 pub use driver::{Control, Driver, Observer, instance_log_dir};
 pub use gates::{Gates, Reviews};
@@ -32,5 +38,6 @@ pub use git::Repo;
 pub use history::{History, StoreReviews, now_ms};
 pub use host::{HostConfig, HostExecutor};
 pub use process::Groups;
+pub use replay::Replay;
 pub use secrets::{SecretError, SecretInfo, SecretStore};
 pub use workspace::{Checkout, Workspace, WorkspaceError};

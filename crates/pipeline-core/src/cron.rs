@@ -29,6 +29,40 @@ pub struct CalendarMinute {
     pub weekday: u32,
 }
 
+impl CalendarMinute {
+    /// The calendar minute (UTC) that is `minutes` whole minutes after the Unix epoch.
+    pub fn from_unix_minutes(minutes: u64) -> CalendarMinute {
+        let days = minutes / 1440;
+        let (month, day) = month_and_day(days);
+        CalendarMinute {
+            minute: (minutes % 60) as u32,
+            hour: (minutes / 60 % 24) as u32,
+            day,
+            month,
+            // 1970-01-01 was a Thursday; Sunday is 0.
+            weekday: ((days + 4) % 7) as u32,
+        }
+    }
+}
+
+/// The month and day of the `days`th day after 1970-01-01, by the proleptic Gregorian
+/// calendar (the era arithmetic of Howard Hinnant's `civil_from_days`).
+fn month_and_day(days: u64) -> (u32, u32) {
+    let z = days + 719_468;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    (month as u32, day as u32)
+}
+
 struct Field {
     name: &'static str,
     min: u32,
@@ -222,6 +256,20 @@ mod tests {
             let cron = Cron::parse(text).expect(text);
             assert_eq!(cron.matches(when), want, "{text} at {when:?}");
         }
+    }
+
+    #[test]
+    fn unix_minutes_become_utc_calendar_minutes() {
+        // Values from Python's datetime.
+        assert_eq!(CalendarMinute::from_unix_minutes(0), at(0, 0, 1, 1, 4));
+        assert_eq!(
+            CalendarMinute::from_unix_minutes(29_922_270),
+            at(30, 8, 22, 11, 0)
+        );
+        assert_eq!(
+            CalendarMinute::from_unix_minutes(28_487_519),
+            at(59, 23, 29, 2, 4)
+        );
     }
 
     #[test]

@@ -208,6 +208,23 @@ impl Run {
         self.cancelled
     }
 
+    /// The pipeline's `concurrency` group, rendered with what a whole run sees (`github`,
+    /// `inputs`), and whether a newer run of the group cancels the one in progress.
+    pub fn concurrency(&self) -> Option<Result<(String, bool), String>> {
+        let concurrency = self.spec.concurrency.as_ref()?;
+        let contexts = BTreeMap::from([
+            ("github".to_owned(), self.github.clone()),
+            ("inputs".to_owned(), self.inputs.clone()),
+        ]);
+        Some(
+            concurrency
+                .group
+                .render(&crate::expr::Scope::new(&contexts))
+                .map(|group| (group, concurrency.cancel_in_progress))
+                .map_err(|e| e.to_string()),
+        )
+    }
+
     /// Expands ready jobs and starts instances until nothing more can move, then reports the
     /// end of the run when every job is done.
     fn settle(&mut self, cx: &mut Cx<'_>) {

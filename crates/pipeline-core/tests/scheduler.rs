@@ -552,6 +552,7 @@ pipelines:
     let kept = |version: &str| bellwether_pipeline_core::run::ReusedJob {
         outputs: [("version".to_owned(), version.to_owned())].into(),
         attempt: 1,
+        instances: None,
     };
     let mut world = World::with_input(yaml, "ci", push("main"), 4, |input| {
         input.attempt = 2;
@@ -585,6 +586,68 @@ pipelines:
             ("lint".to_owned(), Some("kept from attempt 1".to_owned())),
             ("test".to_owned(), None),
             ("deploy".to_owned(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_rerun_of_a_matrix_runs_only_the_combinations_that_did_not_succeed() {
+    let yaml = r#"
+pipelines:
+  ci:
+    jobs:
+      test:
+        strategy:
+          matrix: {os: [linux, mac], node: [18, 20]}
+        steps: [{run: "echo ${{ matrix.os }}-${{ matrix.node }}"}]
+      publish:
+        needs: test
+        steps: [{run: echo publish}]
+"#;
+    let mut world = World::with_input(yaml, "ci", push("main"), 4, |input| {
+        input.attempt = 2;
+        // linux-18 and mac-20 succeeded in attempt 1; the rest failed or never ran.
+        let kept = [(0, "test (linux, 18)"), (3, "test (mac, 20)")];
+        input.reused = [(
+            "test".to_owned(),
+            bellwether_pipeline_core::run::ReusedJob {
+                outputs: Default::default(),
+                attempt: 1,
+                instances: Some(kept.map(|(i, n)| (i, n.to_owned())).into()),
+            },
+        )]
+        .into();
+    });
+    assert_snapshot!(world.play(), @"
+    0s ▶ test (linux, 20) / Run echo ${{ matrix.os }}-${{ matrix.node }}
+    0s   test (linux, 20) says: linux-20
+    0s ▶ test (mac, 18) / Run echo ${{ matrix.os }}-${{ matrix.node }}
+    0s   test (mac, 18) says: mac-18
+    1s ✓ test (linux, 20) / Run echo ${{ matrix.os }}-${{ matrix.node }} (exit code 0)
+    1s ✓ test (mac, 18) / Run echo ${{ matrix.os }}-${{ matrix.node }} (exit code 0)
+    1s ▶ publish / Run echo publish
+    1s   publish says: publish
+    2s ✓ publish / Run echo publish (exit code 0)
+    2s = run success
+    ");
+    let instances: Vec<(String, Option<String>)> = world.run.jobs()[0]
+        .instances
+        .iter()
+        .map(|i| (i.name.clone(), i.message.clone()))
+        .collect();
+    assert_eq!(
+        instances,
+        [
+            (
+                "test (linux, 18)".to_owned(),
+                Some("kept from attempt 1".to_owned())
+            ),
+            ("test (linux, 20)".to_owned(), None),
+            ("test (mac, 18)".to_owned(), None),
+            (
+                "test (mac, 20)".to_owned(),
+                Some("kept from attempt 1".to_owned())
+            ),
         ]
     );
 }

@@ -118,6 +118,13 @@ impl Signals {
         )
     }
 
+    /// Makes revision `number` of `service` known before a table routes to it, under the name
+    /// the controller's tables give it, so that analysis started early reads "no requests
+    /// yet" and waits, where an unknown revision would be an error.
+    pub fn expect(&self, service: &str, number: RevisionNumber) {
+        self.revision(service, number, &crate::spec::revision_name(number));
+    }
+
     /// Every revision known, ordered by service and revision number.
     pub fn all(&self) -> Vec<Arc<RevisionSignals>> {
         let mut all: Vec<_> = self.read().values().cloned().collect();

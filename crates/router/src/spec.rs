@@ -4,6 +4,8 @@
 
 mod traffic;
 
+pub(crate) use traffic::revision_name;
+
 use std::net::SocketAddr;
 
 use bellwether_core::rollout::RevisionNumber;

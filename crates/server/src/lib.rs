@@ -7,6 +7,7 @@ mod events;
 mod extract;
 mod logs;
 mod routes;
+mod runs;
 
 use std::future::Future;
 
@@ -14,6 +15,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use bellwether_api::paths;
 use bellwether_controller::ControlPlane;
+use bellwether_triggers::Pipelines;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +27,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 #[derive(Clone)]
 struct AppState {
     control: ControlPlane,
+    /// Webhooks, dispatch and runs; `None` answers them 404.
+    pipelines: Option<Pipelines>,
     /// Cancelled when the server shuts down, so that endless responses (the event stream,
     /// followed logs) end and the graceful shutdown does not wait for them forever.
     shutdown: CancellationToken,
@@ -37,9 +41,20 @@ pub async fn serve(
     control: ControlPlane,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, control, None, shutdown).await
+}
+
+/// [`serve`], with the pipeline routes answered by `pipelines`.
+pub async fn serve_with(
+    listener: TcpListener,
+    control: ControlPlane,
+    pipelines: Option<Pipelines>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let token = CancellationToken::new();
     let app = app(AppState {
         control,
+        pipelines,
         shutdown: token.clone(),
     });
     let stop = token.clone();
@@ -66,6 +81,10 @@ fn app(state: AppState) -> Router {
         .route(paths::APPLY, post(routes::apply))
         .route(paths::ROLLBACK_ALL, post(routes::rollback_all))
         .route(paths::EVENTS, get(events::events))
+        .route(paths::GITHUB_WEBHOOK, post(runs::github))
+        .route(&paths::dispatch("{pipeline}"), post(runs::dispatch))
+        .route(paths::RUNS, get(runs::list))
+        .route(&paths::run("{number}"), get(runs::get))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .with_state(state)

@@ -14,7 +14,7 @@ use crate::extract::{Body, Service};
 type Answer<T> = Result<Json<T>, Failure>;
 
 /// Who is recorded when a request does not say.
-const ANONYMOUS: &str = "an API client";
+pub(crate) const ANONYMOUS: &str = "an API client";
 
 pub(crate) async fn health() -> Json<Health> {
     Json(Health {

@@ -3,6 +3,7 @@
 
 mod control;
 mod deploy;
+mod dispatch;
 mod format;
 mod get;
 mod history;
@@ -35,6 +36,8 @@ pub(crate) enum Verb {
     Apply(ApplyArgs),
     /// Roll a service out to a new revision under its strategy.
     Deploy(deploy::DeployArgs),
+    /// Start a pipeline's `manual` run on the control plane, with its inputs.
+    Dispatch(dispatch::DispatchArgs),
     /// Show a service: revisions, replicas, weights, the current step, analysis and why it is where it is.
     Get(get::GetArgs),
     /// List the services with their phase, revisions and weights.
@@ -84,6 +87,7 @@ pub(crate) fn run(command: Ops, server: &str, format: Format) -> anyhow::Result<
         match verb {
             Verb::Apply(args) => apply(&client, &args, format).await,
             Verb::Deploy(args) => deploy::run(&client, args, format).await,
+            Verb::Dispatch(args) => dispatch::run(&client, args, format).await,
             Verb::Get(args) => get::run(&client, &args, format).await,
             Verb::List => list(&client, format).await,
             Verb::Promote(args) => control::promote(&client, args, format).await,

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob};
 use bellwether_pipeline_core::spec::{PipelineSpec, StepAction};
-use bellwether_store::JobRow;
+use bellwether_store::{InstanceRow, JobRow};
 use clap::Args;
 
-use super::run::data::{Data, DataArgs, project_dir};
-use super::run::execute::{self, Attempt, ExecArgs};
-use super::run::replay::Replay;
+use bellwether_executor_host::{Attempt, DataDir, Replay};
+
+use super::run::data::{DataArgs, project_dir, whoami};
+use super::run::execute::{self, ExecArgs};
 use super::run::{checkout, load};
 use crate::exit::{self, Code};
 
@@ -30,7 +31,8 @@ pub(crate) struct RerunArgs {
 }
 
 pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
-    let data = Data::open(&args.data)?;
+    let settings = args.exec.settings()?;
+    let data = args.data.open()?;
     let number = args.run;
     let Some(run) = data.store.run(number)? else {
         eprintln!("error: no run {number} in {}", data.dir.display());
@@ -55,11 +57,17 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
         );
     };
     let reused = if args.failed && run.attempt > 0 {
-        kept(spec, &data.store.jobs(number, run.attempt)?, run.attempt)
+        kept(
+            spec,
+            &data.store.jobs(number, run.attempt)?,
+            &data.store.instances(number, run.attempt)?,
+            run.attempt,
+        )
     } else {
         BTreeMap::new()
     };
-    if args.failed && reused.len() == spec.jobs.len() {
+    let whole = |r: &&ReusedJob| r.instances.is_none();
+    if args.failed && reused.values().filter(whole).count() == spec.jobs.len() {
         eprintln!(
             "error: run {number} has nothing to rerun: every job succeeded (without --failed, `rerun` runs them all again)"
         );
@@ -68,26 +76,40 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
     forget_artifacts(&data, number, spec, &reused);
     let event = replay.event().map_err(anyhow::Error::msg)?;
     let attempt = run.attempt + 1;
-    let again: Vec<&str> = spec
+    let again: Vec<String> = spec
         .jobs
         .iter()
-        .filter(|j| !reused.contains_key(&j.id))
-        .map(|j| j.id.as_str())
+        .filter_map(|j| match reused.get(&j.id) {
+            None => Some(j.id.clone()),
+            Some(ReusedJob {
+                instances: Some(kept),
+                ..
+            }) => Some(format!(
+                "{} (all but the {} combination{} that succeeded)",
+                j.id,
+                kept.len(),
+                if kept.len() == 1 { "" } else { "s" }
+            )),
+            Some(_) => None,
+        })
         .collect();
+    let mut whole_kept: Vec<&str> = reused
+        .iter()
+        .filter(|(_, r)| r.instances.is_none())
+        .map(|(id, _)| id.as_str())
+        .collect();
+    whole_kept.sort();
     println!(
         "run {number}, attempt {attempt}: running {}{}",
         again.join(", "),
-        if reused.is_empty() {
+        if whole_kept.is_empty() {
             String::new()
         } else {
-            let mut kept: Vec<&str> = reused.keys().map(String::as_str).collect();
-            kept.sort();
-            format!("; keeping {}", kept.join(", "))
+            format!("; keeping {}", whole_kept.join(", "))
         }
     );
     let conclusion = execute::execute(
         Attempt {
-            loaded: &loaded,
             spec: spec.clone(),
             event,
             inputs: replay.inputs(),
@@ -96,8 +118,12 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
             number,
             attempt,
             reused,
+            actor: whoami(),
+            environments: loaded.project.environments.clone(),
+            services: loaded.project.services.keys().cloned().collect(),
         },
         &args.exec,
+        &settings,
         &data,
     )?;
     Ok(if conclusion == Conclusion::Success {
@@ -108,7 +134,14 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
 }
 
 /// The jobs that keep their result: those that succeeded, when every job they need does too.
-fn kept(spec: &PipelineSpec, rows: &[JobRow], attempt: u32) -> BTreeMap<String, ReusedJob> {
+/// A matrix job that did not succeed, whose needs are all kept, keeps the combinations that
+/// did and runs the others again.
+fn kept(
+    spec: &PipelineSpec,
+    rows: &[JobRow],
+    instances: &[InstanceRow],
+    attempt: u32,
+) -> BTreeMap<String, ReusedJob> {
     let by_id: BTreeMap<&str, &JobRow> = rows.iter().map(|r| (r.job.as_str(), r)).collect();
     let mut keep: BTreeSet<&str> = BTreeSet::new();
     // Lowering has checked the needs are acyclic: passes until nothing changes settle them.
@@ -126,28 +159,53 @@ fn kept(spec: &PipelineSpec, rows: &[JobRow], attempt: u32) -> BTreeMap<String, 
             break;
         }
     }
-    keep.into_iter()
-        .filter_map(|id| {
+    let mut reused: BTreeMap<String, ReusedJob> = keep
+        .iter()
+        .filter_map(|&id| {
             let row = by_id.get(id)?;
             Some((
                 id.to_owned(),
                 ReusedJob {
                     outputs: row.outputs.clone(),
                     attempt: row.reused_from.unwrap_or(attempt),
+                    instances: None,
                 },
             ))
         })
-        .collect()
+        .collect();
+    for job in &spec.jobs {
+        let partial = job.strategy.is_some()
+            && !keep.contains(job.id.as_str())
+            && job.needs.iter().all(|n| keep.contains(n.as_str()));
+        if !partial {
+            continue;
+        }
+        let succeeded: BTreeMap<usize, String> = instances
+            .iter()
+            .filter(|i| i.job == job.id && i.status == Conclusion::Success.as_str())
+            .map(|i| (i.index as usize, i.name.clone()))
+            .collect();
+        if !succeeded.is_empty() {
+            let kept = ReusedJob {
+                outputs: BTreeMap::new(),
+                attempt,
+                instances: Some(succeeded),
+            };
+            reused.insert(job.id.clone(), kept);
+        }
+    }
+    reused
 }
 
 /// The artifacts of the jobs that run again are uploaded again: their old manifests go.
 fn forget_artifacts(
-    data: &Data,
+    data: &DataDir,
     number: u64,
     spec: &PipelineSpec,
     reused: &BTreeMap<String, ReusedJob>,
 ) {
     let manifests = data.run_dir(number).join("artifacts");
+    // A job that keeps some of its combinations keeps their artifacts; the others replace theirs.
     for job in spec.jobs.iter().filter(|j| !reused.contains_key(&j.id)) {
         for step in &job.steps {
             if let StepAction::Upload { name, .. } = &step.action {

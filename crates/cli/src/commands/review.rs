@@ -8,9 +8,9 @@ use bellwether_pipeline_core::gate;
 use bellwether_store::{ReviewError, ReviewRow, RunRow};
 use clap::Args;
 
-use super::run::data::{Data, DataArgs, whoami};
-use super::run::replay::Replay;
+use super::run::data::{DataArgs, whoami};
 use crate::exit::{self, Code};
+use bellwether_executor_host::Replay;
 
 #[derive(Debug, Args)]
 pub(crate) struct ReviewArgs {
@@ -35,7 +35,7 @@ pub(crate) fn reject(args: &ReviewArgs) -> anyhow::Result<Code> {
 }
 
 fn review(args: &ReviewArgs, approved: bool) -> anyhow::Result<Code> {
-    let data = Data::open(&args.data)?;
+    let data = args.data.open()?;
     let number = args.run;
     let Some(run) = data.store.run(number)? else {
         eprintln!("error: no run {number} in {}", data.dir.display());

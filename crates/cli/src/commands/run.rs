@@ -3,16 +3,15 @@
 //! Every run is recorded in the data directory's store (`bellwether runs`, `rerun`, `logs`).
 
 pub(crate) mod data;
-mod deploy;
-mod event;
+pub(crate) mod deploy;
+pub(crate) mod event;
 pub(crate) mod execute;
-pub(crate) mod replay;
 mod terminal;
 
 use std::collections::BTreeMap;
 
 use bellwether_config::Loaded;
-use bellwether_executor_host::{Checkout, Repo, now_ms};
+use bellwether_executor_host::{Attempt, Checkout, DataDir, Replay, Repo, RunLock, now_ms};
 use bellwether_pipeline_core::run::Conclusion;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, EventName};
@@ -21,9 +20,8 @@ use clap::Args;
 
 use crate::diagnostics::render;
 use crate::exit::{self, Code};
-use data::{Data, DataArgs, project_dir, whoami};
-use execute::{Attempt, ExecArgs};
-use replay::Replay;
+use data::{DataArgs, project_dir, whoami};
+use execute::ExecArgs;
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -67,6 +65,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
     let project = project_dir(file);
     let repo = Repo::find(&project);
     let selected = select(args, &loaded)?;
+    let settings = args.exec.settings()?;
     let mut data = None;
     let mut failed = false;
     let mut ran = 0;
@@ -84,7 +83,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
             continue;
         }
         let inputs = match event.name {
-            EventName::Manual => match event::inputs(spec, &args.inputs) {
+            EventName::Manual => match spec.manual_inputs(&args.inputs) {
                 Ok(inputs) => inputs,
                 Err(problems) => {
                     for p in problems {
@@ -98,7 +97,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
         ran += 1;
         let data = match &data {
             Some(d) => d,
-            None => data.insert(Data::open(&args.data)?),
+            None => data.insert(args.data.open()?),
         };
         let replay = Replay::new(
             std::path::absolute(file).unwrap_or_else(|_| file.clone()),
@@ -110,7 +109,6 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
         let (number, _lock) = create(data, spec, &event, &replay)?;
         let conclusion = execute::execute(
             Attempt {
-                loaded: &loaded,
                 spec: spec.clone(),
                 event,
                 inputs,
@@ -119,8 +117,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
                 number,
                 attempt: 1,
                 reused: BTreeMap::new(),
+                actor: whoami(),
+                environments: loaded.project.environments.clone(),
+                services: loaded.project.services.keys().cloned().collect(),
             },
             &args.exec,
+            &settings,
             data,
         )?;
         failed |= conclusion != Conclusion::Success;
@@ -153,28 +155,20 @@ pub(crate) fn checkout(text: &str) -> Checkout {
     }
 }
 
-/// Records a new run and takes its lock, which it holds for as long as the file lives.
+/// Records a new run and takes its lock, which it holds for as long as the lock lives.
 fn create(
-    data: &Data,
+    data: &DataDir,
     spec: &PipelineSpec,
     event: &trigger::Event,
     replay: &Replay,
-) -> anyhow::Result<(u64, std::fs::File)> {
-    let _claim = data.claim()?;
-    let number = data.store.create(
-        &NewRun {
-            pipeline: spec.name.clone(),
-            actor: whoami(),
-            summary: event.describe(),
-            trigger: serde_json::to_value(replay)?,
-            at_ms: now_ms(),
-        },
-        data.last_dir_number() + 1,
-    )?;
-    let lock = data
-        .lock_run(number)?
-        .ok_or_else(|| anyhow::anyhow!("run {number} is locked by another process"))?;
-    Ok((number, lock))
+) -> anyhow::Result<(u64, RunLock)> {
+    Ok(data.create(&NewRun {
+        pipeline: spec.name.clone(),
+        actor: whoami(),
+        summary: event.describe(),
+        trigger: serde_json::to_value(replay)?,
+        at_ms: now_ms(),
+    })?)
 }
 
 /// The pipeline named, or all of them.

@@ -12,7 +12,9 @@ use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunRow, RunStatu
 use clap::Args;
 use serde::Serialize;
 
-use super::run::data::{Data, DataArgs};
+use bellwether_executor_host::DataDir;
+
+use super::run::data::DataArgs;
 use crate::cli::Format;
 use crate::exit::{self, Code};
 use crate::output::print_data;
@@ -52,7 +54,7 @@ pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
     if let (Some(number), true) = (args.run, args.logs) {
         return run_logs(&args.data, number, args.job.as_deref());
     }
-    let data = Data::open(&args.data)?;
+    let data = args.data.open()?;
     let Some(number) = args.run else {
         let runs = data.store.list(args.pipeline.as_deref(), args.limit)?;
         if !print_data(format, &runs)? {
@@ -221,7 +223,7 @@ fn icon(status: &str) -> &'static str {
 /// Prints run `number`'s logs (its latest attempt), or one job's: each instance's notes from
 /// the history, then each step's log file as the step wrote it, masked.
 pub(crate) fn run_logs(data: &DataArgs, number: u64, job: Option<&str>) -> anyhow::Result<Code> {
-    let data = Data::open(data)?;
+    let data = data.open()?;
     let Some(run) = data.store.run(number)? else {
         eprintln!("error: no run {number} in {}", data.dir.display());
         return Ok(exit::FAILURE);
@@ -303,7 +305,7 @@ pub(crate) fn run_logs(data: &DataArgs, number: u64, job: Option<&str>) -> anyho
 /// A run's notes: (attempt, job, text), in order.
 type Notes = Vec<(u32, Option<String>, String)>;
 
-fn notes(data: &Data, number: u64) -> anyhow::Result<Notes> {
+fn notes(data: &DataDir, number: u64) -> anyhow::Result<Notes> {
     let mut out = Vec::new();
     for event in data.store.events(number)? {
         if event.kind != "note" {

@@ -4,12 +4,20 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use bellwether_api::paths;
 use bellwether_controller::{ControlPlane, Options};
+use bellwether_executor_host::DataDir;
+use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use super::run::deploy::ApiDeployer;
 
 use super::ops::event_line;
 use crate::exit::{self, Code};
@@ -28,6 +36,18 @@ pub(crate) struct UpArgs {
     /// Leave the replicas running on exit, for the next `bellwether up` to adopt.
     #[arg(long)]
     keep_replicas: bool,
+    /// The git repository pipelines build from and `--poll` watches: a directory or a URL (cloned into the data directory) [default: the project's own repository].
+    #[arg(long, value_name = "PATH|URL")]
+    repo: Option<String>,
+    /// Look at the repository this often and run the pipelines a push matches, e.g. 30s [default: off].
+    #[arg(long, value_name = "DURATION", value_parser = super::run::execute::duration)]
+    poll: Option<Duration>,
+    /// A file holding the secret GitHub-format webhooks are signed with (X-Hub-Signature-256); without it (or $BELLWETHER_WEBHOOK_SECRET) webhooks are refused.
+    #[arg(long, value_name = "FILE")]
+    webhook_secret_file: Option<PathBuf>,
+    /// How many jobs of one pipeline run go at once [default: the number of CPUs].
+    #[arg(short = 'j', long = "parallel", value_name = "N")]
+    parallel: Option<usize>,
 }
 
 pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
@@ -43,6 +63,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
         }
     };
     let base_dir = base_dir(&args.file)?;
+    let webhook_secret = webhook_secret(args)?;
     let options = Options {
         data_dir: args
             .data_dir
@@ -55,15 +76,21 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(serve(args, options))?;
+    runtime.block_on(serve(args, options, webhook_secret))?;
     Ok(exit::SUCCESS)
 }
 
-async fn serve(args: &UpArgs, options: Options) -> anyhow::Result<()> {
+async fn serve(
+    args: &UpArgs,
+    options: Options,
+    webhook_secret: Option<Vec<u8>>,
+) -> anyhow::Result<()> {
     // Signals are caught from the start, so that one during start-up still shuts down cleanly.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
     let data_dir = options.data_dir.display().to_string();
+    let data_path = options.data_dir.clone();
+    let project_dir = options.base_dir.clone();
     let control = ControlPlane::start(options)
         .await
         .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
@@ -84,6 +111,18 @@ async fn serve(args: &UpArgs, options: Options) -> anyhow::Result<()> {
             None => banner += &format!("service {}: no router\n", service.name),
         }
     }
+    let triggers = CancellationToken::new();
+    let pipelines = match pipelines(args, &data_path, &project_dir, addr, webhook_secret) {
+        Ok((pipelines, about)) => {
+            banner += &about;
+            start_triggers(&pipelines, args.poll, &triggers);
+            pipelines
+        }
+        Err(error) => {
+            control.shutdown(!args.keep_replicas).await;
+            return Err(error);
+        }
+    };
     if addr.to_string() != bellwether_server::DEFAULT_LISTEN {
         banner += &format!("for the other commands: export BELLWETHER_SERVER=http://{addr}\n");
     }
@@ -108,10 +147,93 @@ async fn serve(args: &UpArgs, options: Options) -> anyhow::Result<()> {
             _ = terminate.recv() => {}
         }
     };
-    let served = bellwether_server::serve(listener, control.clone(), stop).await;
+    let served =
+        bellwether_server::serve_with(listener, control.clone(), Some(pipelines.clone()), stop)
+            .await;
     say(&mut std::io::stderr(), "shutting down\n");
+    triggers.cancel();
+    pipelines.shutdown(RUNS_GRACE).await;
     control.shutdown(!args.keep_replicas).await;
     served.context("the API server failed")
+}
+
+/// How long runs going on get to end after they are cancelled at shutdown.
+const RUNS_GRACE: Duration = Duration::from_secs(10);
+
+/// The secret of `--webhook-secret-file`, else of $BELLWETHER_WEBHOOK_SECRET.
+fn webhook_secret(args: &UpArgs) -> anyhow::Result<Option<Vec<u8>>> {
+    let secret = match &args.webhook_secret_file {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the webhook secret from {}", file.display()))?,
+        None => match std::env::var("BELLWETHER_WEBHOOK_SECRET") {
+            Ok(secret) => secret,
+            Err(_) => return Ok(None),
+        },
+    };
+    let secret = secret.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        anyhow::bail!("the webhook secret is empty (expected the secret shared with the sender)");
+    }
+    Ok(Some(secret.as_bytes().to_vec()))
+}
+
+/// The control plane's pipelines, and what the banner says of them.
+fn pipelines(
+    args: &UpArgs,
+    data: &Path,
+    project: &Path,
+    api: SocketAddr,
+    webhook_secret: Option<Vec<u8>>,
+) -> anyhow::Result<(Pipelines, String)> {
+    let source = match Source::new(args.repo.as_deref(), project, data) {
+        Ok(source) => Some(source),
+        Err(e) if args.repo.is_some() || args.poll.is_some() => {
+            anyhow::bail!("cannot build from the repository: {e}")
+        }
+        Err(_) => None,
+    };
+    let mut about = match &source {
+        Some(source) => format!("pipelines: runs check out commits of {}", source.describe()),
+        None => "pipelines: outside git, runs copy the project directory".to_owned(),
+    };
+    if let Some(every) = args.poll {
+        about += &format!(", polled every {}", humantime::format_duration(every));
+    }
+    about += &match webhook_secret {
+        Some(_) => format!(
+            "; signed webhooks at http://{api}{}\n",
+            paths::GITHUB_WEBHOOK
+        ),
+        None => "; webhooks refused (no --webhook-secret-file)\n".to_owned(),
+    };
+    let config = Config {
+        file: args.file.clone(),
+        data: DataDir::open(data)?,
+        source,
+        webhook_secret,
+        parallel: args
+            .parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+            .max(1),
+        deployer: Some(Arc::new(ApiDeployer::new(&format!("http://{api}"))?)),
+        log: Arc::new(|line| say(&mut std::io::stderr(), &format!("{line}\n"))),
+    };
+    Ok((Pipelines::new(config), about))
+}
+
+/// Polling and cron schedules, until `stop`.
+fn start_triggers(pipelines: &Pipelines, poll: Option<Duration>, stop: &CancellationToken) {
+    if let Some(every) = poll {
+        tokio::spawn(bellwether_triggers::watch::poll(
+            pipelines.clone(),
+            every,
+            stop.clone(),
+        ));
+    }
+    tokio::spawn(bellwether_triggers::schedule::schedule(
+        pipelines.clone(),
+        stop.clone(),
+    ));
 }
 
 /// Commands and relative paths in the file are relative to its directory.

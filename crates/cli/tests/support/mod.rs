@@ -28,10 +28,16 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts `up` on `file` with its data next to it.
     pub fn start(file: &Path) -> Self {
+        Self::start_with(file, &[])
+    }
+
+    /// Starts `up` on `file` with more flags.
+    pub fn start_with(file: &Path, flags: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["up", "-f"])
             .arg(file)
             .args(["--listen", "127.0.0.1:0"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

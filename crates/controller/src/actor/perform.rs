@@ -106,6 +106,10 @@ impl Actor {
         baseline: Option<RevisionNumber>,
     ) {
         let at = clock::now();
+        // Analysis may start before a table routes to the revisions it measures.
+        for measured in std::iter::once(revision).chain(baseline) {
+            self.context.signals.expect(&self.service, measured);
+        }
         match RunRequest::resolve(&self.spec, run, analysis, revision, baseline, at) {
             Ok(request) => {
                 let reports = self.reports_tx.get_or_insert_with(|| {

@@ -1,7 +1,7 @@
 //! Jobs and their instances: readiness, `if`, matrix expansion, environments, slots,
 //! concurrency groups, fail-fast and cancellation.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::state::{Instance, InstanceStatus, JobPhase};
 use super::types::{Action, Conclusion, InstanceId};
@@ -46,14 +46,20 @@ impl Run {
             .needs
             .iter()
             .all(|&n| self.jobs[n].reused_from.is_some());
+        let mut kept_instances = None;
         if let Some(reused) = self.reused.remove(&self.jobs[j].id)
             && needs_kept
         {
-            let job = &mut self.jobs[j];
-            job.outputs = reused.outputs;
-            job.reused_from = Some(reused.attempt);
-            job.message = Some(format!("kept from attempt {}", reused.attempt));
-            return self.job_done(cx, j, Some(Conclusion::Success));
+            match reused.instances {
+                Some(instances) => kept_instances = Some((reused.attempt, instances)),
+                None => {
+                    let job = &mut self.jobs[j];
+                    job.outputs = reused.outputs;
+                    job.reused_from = Some(reused.attempt);
+                    job.message = Some(format!("kept from attempt {}", reused.attempt));
+                    return self.job_done(cx, j, Some(Conclusion::Success));
+                }
+            }
         }
         let contexts = self.job_contexts(j);
         let scope = Scope::new(&contexts).with_status(self.job_status(j));
@@ -127,8 +133,35 @@ impl Run {
         job.name = name;
         job.phase = JobPhase::Active;
         job.instances = instances;
+        if let Some((attempt, kept)) = kept_instances {
+            self.keep_instances(cx, j, attempt, &kept);
+        }
         for index in 0..self.jobs[j].instances.len() {
             self.enqueue(cx, InstanceId { job: j, index });
+        }
+    }
+
+    /// Ends, as succeeded in `attempt`, the instances of job `j` that did then: the same
+    /// position and name in the expansion, which is the same when the job's inputs are.
+    fn keep_instances(
+        &mut self,
+        cx: &mut Cx<'_>,
+        j: usize,
+        attempt: u32,
+        kept: &BTreeMap<usize, String>,
+    ) {
+        for index in 0..self.jobs[j].instances.len() {
+            let id = InstanceId { job: j, index };
+            let same = self
+                .instance(id)
+                .is_some_and(|i| kept.get(&index) == Some(&i.name));
+            if !same {
+                continue;
+            }
+            if let Some(instance) = self.instance_mut(id) {
+                instance.message = Some(format!("kept from attempt {attempt}"));
+            }
+            self.finish_instance(cx, id, Conclusion::Success);
         }
     }
 

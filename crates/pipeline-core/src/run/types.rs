@@ -51,6 +51,9 @@ pub struct ReusedJob {
     pub outputs: BTreeMap<String, String>,
     /// The attempt it succeeded in.
     pub attempt: u32,
+    /// `None`: the whole job is kept. Otherwise it runs again except for these matrix
+    /// instances, by position and name, which succeeded in `attempt` and keep their result.
+    pub instances: Option<BTreeMap<usize, String>>,
 }
 
 /// One job of the pipeline, or one matrix combination of it.

@@ -1,6 +1,8 @@
 //! A pipeline: its triggers, its environment and its jobs.
 
-use crate::expr::Template;
+use std::collections::BTreeMap;
+
+use crate::expr::{Template, Value};
 use crate::trigger::Trigger;
 
 use super::{JobSpec, Shell};
@@ -51,5 +53,22 @@ pub struct Concurrency {
 impl PipelineSpec {
     pub fn job(&self, id: &str) -> Option<&JobSpec> {
         self.jobs.iter().find(|j| j.id == id)
+    }
+
+    /// The `inputs` context of a manual run given `given`, typed as the `manual` trigger
+    /// declares them; every problem otherwise.
+    pub fn manual_inputs(
+        &self,
+        given: &[(String, String)],
+    ) -> Result<BTreeMap<String, Value>, Vec<String>> {
+        let declared = self
+            .triggers
+            .iter()
+            .find_map(|t| match t {
+                Trigger::Manual(inputs) => Some(inputs.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        crate::inputs::resolve(declared, given)
     }
 }

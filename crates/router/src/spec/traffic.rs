@@ -9,6 +9,11 @@ use bellwether_core::spec::HeaderMatch;
 
 use super::{Balance, HeaderRouteSpec, Matcher, RevisionSpec, TableSpec};
 
+/// What the controller's tables call revision `number`: `r<number>`.
+pub(crate) fn revision_name(number: RevisionNumber) -> String {
+    format!("r{number}")
+}
+
 impl TableSpec {
     /// The table that applies `traffic` to `service`, whose revisions run on `replicas`.
     /// Revisions are named `r<number>`. A blue-green preview is in the table with no weight,
@@ -34,7 +39,7 @@ impl TableSpec {
         let revisions = numbers
             .into_iter()
             .map(|number| RevisionSpec {
-                name: format!("r{number}"),
+                name: revision_name(number),
                 number,
                 replicas: replicas.get(&number).cloned().unwrap_or_default(),
                 weight: traffic.weight_of(number),

@@ -24,6 +24,8 @@ pub struct NewRun {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Waiting for its pipeline's concurrency group.
+    Queued,
     Running,
     /// Running, and some job waits for an environment's approval.
     Waiting,
@@ -37,6 +39,7 @@ pub enum RunStatus {
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Waiting => "waiting",
             RunStatus::Success => "success",
@@ -48,6 +51,7 @@ impl RunStatus {
 
     pub fn parse(text: &str) -> Option<RunStatus> {
         [
+            RunStatus::Queued,
             RunStatus::Running,
             RunStatus::Waiting,
             RunStatus::Success,
@@ -61,7 +65,10 @@ impl RunStatus {
 
     /// Whether the attempt is over.
     pub fn is_final(self) -> bool {
-        !matches!(self, RunStatus::Running | RunStatus::Waiting)
+        !matches!(
+            self,
+            RunStatus::Queued | RunStatus::Running | RunStatus::Waiting
+        )
     }
 }
 

@@ -1,10 +1,6 @@
 //! The event a local run pretends happened, from the flags and from git.
 
-use std::collections::BTreeMap;
-
 use bellwether_executor_host::Repo;
-use bellwether_pipeline_core::expr::Value;
-use bellwether_pipeline_core::inputs;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef, Trigger};
 use clap::ValueEnum;
@@ -85,20 +81,4 @@ pub(super) fn build(
         action: pull_request.then(|| args.action.clone().unwrap_or_else(|| "opened".to_owned())),
         changed_paths,
     })
-}
-
-/// The `inputs` context of a manual run of `spec`.
-pub(super) fn inputs(
-    spec: &PipelineSpec,
-    given: &[(String, String)],
-) -> Result<BTreeMap<String, Value>, Vec<String>> {
-    let declared = spec
-        .triggers
-        .iter()
-        .find_map(|t| match t {
-            Trigger::Manual(inputs) => Some(inputs.as_slice()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    inputs::resolve(declared, given)
 }

@@ -10,13 +10,13 @@ use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Replay {
-    pub(crate) file: PathBuf,
-    pub(crate) pipeline: String,
+pub struct Replay {
+    pub file: PathBuf,
+    pub pipeline: String,
     event: StoredEvent,
     inputs: serde_json::Map<String, serde_json::Value>,
     /// `tree`, or the commit checked out.
-    pub(crate) checkout: String,
+    pub checkout: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ struct StoredEvent {
 }
 
 impl Replay {
-    pub(crate) fn new(
+    pub fn new(
         file: PathBuf,
         pipeline: &str,
         event: &Event,
@@ -57,7 +57,7 @@ impl Replay {
         }
     }
 
-    pub(crate) fn event(&self) -> Result<Event, String> {
+    pub fn event(&self) -> Result<Event, String> {
         let name = [
             EventName::Push,
             EventName::PullRequest,
@@ -81,7 +81,7 @@ impl Replay {
         })
     }
 
-    pub(crate) fn inputs(&self) -> BTreeMap<String, Value> {
+    pub fn inputs(&self) -> BTreeMap<String, Value> {
         self.inputs
             .iter()
             .map(|(k, v)| (k.clone(), Value::from_json(v)))

@@ -1,0 +1,90 @@
+//! Pipelines through the API: manual dispatch, webhook answers and runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/pipelines/{pipeline}/dispatch`: a `manual` run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchRequest {
+    /// The `manual` trigger's inputs, by name; typed as it declares them.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, InputValue>,
+    /// The branch whose head runs [default: the repository's default branch].
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Who dispatches it, for the history.
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// An input as JSON gives it: text, a number or a boolean.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InputValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+impl InputValue {
+    /// As it would be typed on the command line (`--input name=value`).
+    pub fn as_text(&self) -> String {
+        match self {
+            InputValue::Text(t) => t.clone(),
+            InputValue::Number(n) => n.to_string(),
+            InputValue::Flag(b) => b.to_string(),
+        }
+    }
+}
+
+/// What a trigger (a webhook delivery, a dispatch) started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TriggeredView {
+    pub runs: Vec<StartedRun>,
+    /// The pipelines the event did not match, with each trigger's reason.
+    pub skipped: Vec<SkippedPipeline>,
+    /// Why the delivery starts nothing at all (a ping, a deleted branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedRun {
+    pub number: u64,
+    pub pipeline: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPipeline {
+    pub pipeline: String,
+    pub reasons: Vec<String>,
+}
+
+/// `GET /v1/runs/{number}` and each entry of `GET /v1/runs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub number: u64,
+    pub pipeline: String,
+    pub attempt: u32,
+    /// `running`, `queued`, `waiting`, `success`, `failure`, `cancelled`, `interrupted`.
+    pub status: String,
+    pub actor: String,
+    /// The event: `push on branch `main``.
+    pub summary: String,
+    pub sha: String,
+    pub started_ms: u64,
+    pub finished_ms: Option<u64>,
+    /// The latest attempt's jobs (empty in lists).
+    #[serde(default)]
+    pub jobs: Vec<RunJobView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunJobView {
+    pub job: String,
+    /// `success`, `failure`, `cancelled`, `skipped`; `None` until it ends.
+    pub conclusion: Option<String>,
+    pub message: Option<String>,
+}

@@ -1,0 +1,443 @@
+//! Pipelines started by the control plane (`bellwether up`): signed GitHub-format webhooks,
+//! git polling, manual dispatch through the API, and a pipeline's concurrency group across
+//! runs. Each test has its own git repository, data directory and ephemeral API port.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{COMMAND, ControlPlane};
+
+const SECRET: &str = "s3cret shared with the forge";
+
+/// A git repository in `dir/repo` with `bellwether.yaml` holding `pipelines`, committed on
+/// `main`; steps append what they saw to `dir/record.txt`.
+fn repo(dir: &Path, pipelines: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    let record = dir.join("record.txt");
+    let yaml = format!(
+        "pipelines:\n{}",
+        pipelines.replace("RECORD", &record.display().to_string())
+    );
+    std::fs::write(repo.join("bellwether.yaml"), yaml).unwrap();
+    std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
+    std::fs::write(repo.join("src/version.txt"), "1\n").unwrap();
+    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    repo
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn record(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("record.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The API over HTTP, for the test's side.
+struct Api {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(plane: &ControlPlane) -> Api {
+        Api {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: reqwest::Client::builder().timeout(COMMAND).build().unwrap(),
+            base: plane.server.clone(),
+        }
+    }
+
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .body(body.to_owned());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        self.send(request)
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+    }
+
+    fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let response = request.send().await.expect("the API answers");
+            let status = response.status().as_u16();
+            let body = response.json::<Value>().await.unwrap_or(Value::Null);
+            (status, body)
+        })
+    }
+
+    fn webhook(&self, event: &str, body: &str, signature: Option<String>) -> (u16, Value) {
+        let mut headers = vec![("x-github-event", event)];
+        if let Some(s) = &signature {
+            headers.push(("x-hub-signature-256", s.as_str()));
+        }
+        self.post("/v1/webhooks/github", &headers, body)
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        let (status, body) = self.get("/v1/runs");
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for run `number` to reach `status`, failing on any other final one.
+    fn wait_run(&self, plane: &ControlPlane, number: u64, status: &str) -> Value {
+        let deadline = Instant::now() + COMMAND;
+        loop {
+            let (_, run) = self.get(&format!("/v1/runs/{number}"));
+            let now = run["status"].as_str().unwrap_or_default().to_owned();
+            if now == status {
+                return run;
+            }
+            let moving = ["running", "queued", "waiting", ""].contains(&now.as_str());
+            assert!(
+                moving && Instant::now() < deadline,
+                "run {number} is {now}, expected {status}: {run:#}\n{:#?}",
+                plane.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn sign(body: &str) -> String {
+    bellwether_triggers::webhook::sign(SECRET.as_bytes(), body.as_bytes())
+}
+
+fn started(body: &Value) -> Vec<(u64, String)> {
+    body["runs"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|r| {
+            (
+                r["number"].as_u64().unwrap(),
+                r["pipeline"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const CI: &str = r#"  ci:
+    on:
+      push:
+        branches: [main]
+        paths: ["src/**"]
+    jobs:
+      build:
+        steps:
+          - run: echo "${{ github.event_name }} ${{ github.ref_name }} $GITHUB_SHA $(cat src/version.txt) by ${{ github.actor }}" >> RECORD
+  release:
+    on:
+      manual:
+        inputs:
+          version: { required: true }
+          dry: { type: boolean, default: false }
+    jobs:
+      ship:
+        steps:
+          - run: echo "release ${{ inputs.version }} dry=${{ inputs.dry }} on ${{ github.ref_name }} by ${{ github.actor }}" >> RECORD
+"#;
+
+#[test]
+fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), CI);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let plane = ControlPlane::start_with(
+        &repo.join("bellwether.yaml"),
+        &[
+            "--poll",
+            "200ms",
+            "--webhook-secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let api = Api::new(&plane);
+
+    // Refused before anything is read: unsigned, wrongly signed, signed with another secret.
+    let push = json!({
+        "ref": "refs/heads/main",
+        "after": first,
+        "commits": [{"added": [], "modified": ["src/version.txt"], "removed": []}],
+        "pusher": {"name": "forge-user"}
+    })
+    .to_string();
+    let (status, body) = api.webhook("push", &push, None);
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (
+            401,
+            "the delivery is not signed (expected an X-Hub-Signature-256 header: sha256=<hex HMAC of the body>)"
+        )
+    );
+    let other = bellwether_triggers::webhook::sign(b"not the secret", push.as_bytes());
+    assert_eq!(api.webhook("push", &push, Some(other)).0, 401);
+    let tampered = push.replace("forge-user", "mallory");
+    assert_eq!(api.webhook("push", &tampered, Some(sign(&push))).0, 401);
+    // Signed but malformed: 400, naming what is wrong.
+    let bad = r#"{"ref": "refs/heads/main", "after": "; rm -rf /"}"#;
+    let (status, body) = api.webhook("push", bad, Some(sign(bad)));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not a commit id"),
+        "{body}"
+    );
+    let (status, body) = api.webhook("ping", "{}", Some(sign("{}")));
+    assert_eq!(status, 200, "{body}");
+    assert!(api.runs().is_empty(), "refused deliveries start nothing");
+
+    // A signed push of the first commit runs `ci` on it.
+    let (status, body) = api.webhook("push", &push, Some(sign(&push)));
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(started(&body), [(1, "ci".to_owned())]);
+    let run = api.wait_run(&plane, 1, "success");
+    assert_eq!(run["sha"], first.as_str());
+    assert_eq!(run["actor"], "forge-user");
+    // A push whose paths the filter ignores starts nothing and says why.
+    let docs = push.replace("src/version.txt", "docs/readme.md");
+    let (status, body) = api.webhook("push", &docs, Some(sign(&docs)));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["skipped"][0]["reasons"][0],
+        "no changed path (docs/readme.md) matches src/**"
+    );
+
+    // A commit on main is found by polling and runs `ci` on that commit.
+    std::fs::write(repo.join("src/version.txt"), "2\n").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "second"]);
+    let second = git(&repo, &["rev-parse", "HEAD"]);
+    let deadline = Instant::now() + COMMAND;
+    let polled = loop {
+        let found = api.runs().into_iter().find(|r| r["sha"] == second.as_str());
+        if let Some(run) = found {
+            break run["number"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run for {second}: {:#?}",
+            plane.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    api.wait_run(&plane, polled, "success");
+
+    // Dispatch through the API, with typed inputs; bad inputs and names are 4xx.
+    let (status, body) = api.post("/v1/pipelines/release/dispatch", &[], "{}");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("version"),
+        "{body}"
+    );
+    let (status, _) = api.post("/v1/pipelines/nope/dispatch", &[], "{}");
+    assert_eq!(status, 404);
+    let (status, body) = api.post(
+        "/v1/pipelines/release/dispatch",
+        &[],
+        r#"{"inputs": {"version": "1.2.3", "dry": true}, "actor": "ops"}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    let (number, _) = started(&body)[0];
+    api.wait_run(&plane, number, "success");
+    // The same through the CLI.
+    let dispatched = plane.run(&[
+        "dispatch",
+        "release",
+        "--input",
+        "version=2.0",
+        "--by",
+        "cli",
+    ]);
+    assert_eq!(dispatched.code, 0, "{dispatched:?}");
+    let number: u64 = dispatched
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no run number in {dispatched:?}"));
+    api.wait_run(&plane, number, "success");
+    let refused = plane.run(&["dispatch", "release", "--input", "dry=maybe"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("dry"), "{refused:?}");
+
+    assert_eq!(
+        record(dir.path()),
+        [
+            format!("push main {first} 1 by forge-user"),
+            format!("push main {second} 2 by Ada"),
+            "release 1.2.3 dry=true on main by ops".to_owned(),
+            "release 2.0 dry=false on main by cli".to_owned(),
+        ]
+    );
+    // The same history as local runs: `bellwether runs` lists them.
+    let listed = support::bellwether(
+        &["runs", "-f", repo.join("bellwether.yaml").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(listed.code, 0, "{listed:?}");
+    for pipeline in ["ci", "release"] {
+        assert!(listed.stdout.contains(pipeline), "{listed:?}");
+    }
+}
+
+const DEPLOY: &str = r#"  deploy:
+    on: { manual: {} }
+    concurrency: { group: "production-${{ github.ref_name }}" }
+    jobs:
+      ship:
+        steps:
+          - run: |
+              echo "start $BELLWETHER_RUN" >> RECORD
+              for i in $(seq 600); do [ -f "RECORD.go" ] && break; sleep 0.05; done
+              echo "end $BELLWETHER_RUN" >> RECORD
+  hotfix:
+    on: { manual: {} }
+    concurrency: { group: hotfix, cancel-in-progress: true }
+    jobs:
+      ship:
+        steps:
+          - run: |
+              echo "start $BELLWETHER_RUN" >> RECORD
+              for i in $(seq 600); do [ -f "RECORD.go" ] && break; sleep 0.05; done
+              echo "end $BELLWETHER_RUN" >> RECORD
+"#;
+
+#[test]
+fn a_concurrency_group_queues_one_run_and_a_newer_one_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), DEPLOY);
+    let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
+    let api = Api::new(&plane);
+    let dispatch = |pipeline: &str| -> u64 {
+        let (status, body) = api.post(&format!("/v1/pipelines/{pipeline}/dispatch"), &[], "{}");
+        assert_eq!(status, 202, "{body}");
+        started(&body)[0].0
+    };
+    let started_line = |n: u64| {
+        let deadline = Instant::now() + COMMAND;
+        while !record(dir.path()).contains(&format!("start {n}")) {
+            assert!(
+                Instant::now() < deadline,
+                "run {n} never started: {:#?}",
+                plane.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // Queue: the second waits for the first, and a third takes the second's place.
+    let first = dispatch("deploy");
+    started_line(first);
+    let second = dispatch("deploy");
+    api.wait_run(&plane, second, "queued");
+    let third = dispatch("deploy");
+    let replaced = api.wait_run(&plane, second, "cancelled");
+    assert_eq!(replaced["jobs"], json!([]), "a replaced run runs no job");
+    api.wait_run(&plane, third, "queued");
+    std::fs::write(dir.path().join("record.txt.go"), "").unwrap();
+    api.wait_run(&plane, first, "success");
+    api.wait_run(&plane, third, "success");
+    let lines = record(dir.path());
+    assert_eq!(
+        lines,
+        [
+            format!("start {first}"),
+            format!("end {first}"),
+            format!("start {third}"),
+            format!("end {third}"),
+        ],
+        "one run of the group at a time, the replaced one never"
+    );
+    std::fs::remove_file(dir.path().join("record.txt.go")).unwrap();
+    std::fs::remove_file(dir.path().join("record.txt")).unwrap();
+
+    // Cancel in progress: a newer run stops the one going on.
+    let old = dispatch("hotfix");
+    started_line(old);
+    let new = dispatch("hotfix");
+    let cancelled = api.wait_run(&plane, old, "cancelled");
+    assert_eq!(cancelled["jobs"][0]["conclusion"], "cancelled");
+    started_line(new);
+    std::fs::write(dir.path().join("record.txt.go"), "").unwrap();
+    api.wait_run(&plane, new, "success");
+    assert_eq!(
+        record(dir.path()),
+        [
+            format!("start {old}"),
+            format!("start {new}"),
+            format!("end {new}"),
+        ]
+    );
+}
+
+#[test]
+fn a_schedule_fires_at_the_next_minute_on_the_default_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(
+        dir.path(),
+        r#"  nightly:
+    on:
+      schedule:
+        - cron: "* * * * *"
+    jobs:
+      build:
+        steps:
+          - run: echo "${{ github.event_name }} ${{ github.ref_name }} $GITHUB_SHA by ${{ github.actor }}" >> RECORD
+"#,
+    );
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
+    let api = Api::new(&plane);
+    // The first minute boundary after the start fires it: at most a minute away.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let number = loop {
+        if let Some(run) = api.runs().first() {
+            break run["number"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scheduled run: {:#?}",
+            plane.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    api.wait_run(&plane, number, "success");
+    assert_eq!(
+        record(dir.path())[0],
+        format!("schedule main {head} by schedule")
+    );
+}

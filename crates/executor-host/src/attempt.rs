@@ -1,0 +1,425 @@
+//! One attempt of a run from start to end, for every way a run starts (`bellwether run`,
+//! `rerun`, a trigger of the control plane): its secrets, a clean workspace, the pipeline's
+//! concurrency group, the executor, the history in the store, and environment gates answered
+//! from the store. Whoever starts it adds its own observers (a terminal) and cancels it
+//! through the control channel.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bellwether_core::spec::EnvironmentSpec;
+use bellwether_pipeline_core::expr::Value;
+use bellwether_pipeline_core::mask::Masker;
+use bellwether_pipeline_core::run::{Conclusion, ReusedJob, Run, RunInput};
+use bellwether_pipeline_core::spec::PipelineSpec;
+use bellwether_pipeline_core::trigger;
+use bellwether_store::{Change, RunStatus, RunStore, StoreError};
+use tokio::sync::mpsc;
+
+use crate::concurrency::{Admission, CancelProbe, Group, GroupHold, POLL};
+use crate::data::DataDir;
+use crate::{
+    Artifacts, Cache, Checkout, Control, Deployer, Driver, Gates, Groups, History, HostConfig,
+    HostExecutor, Observer, Reviews, SecretStore, StoreReviews, Workspace, now_ms,
+};
+
+/// The local cache keeps at most this much; the least recently used entries go first.
+const CACHE_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
+/// Between SIGTERM and SIGKILL for a step that times out or is cancelled.
+const GRACE: Duration = Duration::from_secs(5);
+/// How often a waiting gate reads the reviews people gave.
+const REVIEW_POLL: Duration = Duration::from_millis(250);
+
+/// One attempt to make.
+pub struct Attempt {
+    pub spec: PipelineSpec,
+    pub event: trigger::Event,
+    pub inputs: BTreeMap<String, Value>,
+    /// The project file's directory.
+    pub project: PathBuf,
+    pub checkout: Checkout,
+    pub number: u64,
+    pub attempt: u32,
+    pub reused: BTreeMap<String, ReusedJob>,
+    /// Who started it: a person, or what triggered it.
+    pub actor: String,
+    pub environments: BTreeMap<String, EnvironmentSpec>,
+    pub services: Vec<String>,
+}
+
+/// How an attempt executes.
+pub struct Settings {
+    /// Secrets given for this run, over those of the secret store.
+    pub secrets: BTreeMap<String, String>,
+    /// Environments whose protection rules are waived.
+    pub waived: Vec<String>,
+    /// Refuse a gate still waiting after this long.
+    pub approval_timeout: Option<Duration>,
+    /// How many jobs run at once.
+    pub parallel: usize,
+    /// Where deploy steps start rollouts; stand-ins without one.
+    pub deployer: Option<Arc<dyn Deployer>>,
+    /// Keep the workspace afterwards.
+    pub keep_workspace: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The attempt could not start; the run is recorded as failed with this reason.
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot record the run: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// An attempt ready to go: its workspace made and its start recorded.
+pub struct Prepared {
+    store: Arc<RunStore>,
+    data: PathBuf,
+    number: u64,
+    attempt: u32,
+    title: String,
+    run: Run,
+    masker: Arc<Masker>,
+    executor: Arc<HostExecutor>,
+    workspace: Workspace,
+    logs: PathBuf,
+    scratch: PathBuf,
+    gates: Gates,
+    keep_workspace: bool,
+    /// Secrets the pipeline names that nobody set: they are empty.
+    pub missing_secrets: Vec<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub conclusion: Conclusion,
+    /// The step logs, one file per step.
+    pub logs: PathBuf,
+    /// The workspace, when it was kept.
+    pub workspace: Option<PathBuf>,
+    /// Why the history may be incomplete.
+    pub history_error: Option<String>,
+}
+
+impl Attempt {
+    /// Loads its secrets, makes its workspace and records its start. A failure is recorded
+    /// as the run's end, with the reason.
+    pub fn prepare(self, settings: &Settings, data: &DataDir) -> Result<Prepared, AttemptError> {
+        let store = Arc::clone(&data.store);
+        let fail = |why: String| -> AttemptError {
+            let at_ms = now_ms();
+            let changes = [
+                Change::Note {
+                    attempt: self.attempt,
+                    job: None,
+                    text: why.clone(),
+                    at_ms,
+                },
+                Change::Status {
+                    attempt: self.attempt,
+                    status: RunStatus::Failure,
+                    at_ms,
+                },
+            ];
+            match store.record(self.number, &changes) {
+                Ok(()) => AttemptError::Refused(why),
+                Err(e) => AttemptError::Store(e),
+            }
+        };
+        let (secrets, missing_secrets) =
+            secrets(&self.spec, data, &settings.secrets).map_err(fail)?;
+        let run_dir = data.run_dir(self.number);
+        let suffix = if self.attempt > 1 {
+            format!("-{}", self.attempt)
+        } else {
+            String::new()
+        };
+        let logs = run_dir.join(format!("logs{suffix}"));
+        let scratch = run_dir.join(format!("tmp{suffix}"));
+        let workspace = Workspace::create(
+            &self.project,
+            &run_dir.join(format!("workspace{suffix}")),
+            &self.checkout,
+            &data.dir,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        store.start_attempt(
+            self.number,
+            self.attempt,
+            &self.actor,
+            &workspace.sha,
+            now_ms(),
+        )?;
+        let deployed_by = format!(
+            "{} (pipeline {}, run {})",
+            self.actor, self.spec.name, self.number
+        );
+        let executor = Arc::new(HostExecutor::new(HostConfig {
+            workdir: workspace.workdir.clone(),
+            scratch: scratch.clone(),
+            cache: Cache::new(data.dir.join("cache"), CACHE_LIMIT),
+            artifacts: Artifacts::new(
+                data.dir.join("artifacts/objects"),
+                run_dir.join("artifacts"),
+            ),
+            grace: GRACE,
+            deployer: settings.deployer.clone(),
+            deployed_by,
+        }));
+        let masker = Arc::new(Masker::new(secrets.values()));
+        let again = if self.attempt > 1 {
+            format!(" (attempt {})", self.attempt)
+        } else {
+            String::new()
+        };
+        let title = format!(
+            "{} · {} · run {}{again}",
+            self.spec.name,
+            self.event.describe(),
+            self.number
+        );
+        let reviews: Arc<dyn Reviews> = Arc::new(StoreReviews {
+            store: Arc::clone(&store),
+            run: self.number,
+            attempt: self.attempt,
+        });
+        let gates = Gates {
+            waived: settings.waived.clone(),
+            actor: self.actor.clone(),
+            reviews: Some(reviews),
+            approve_with: Some(format!("bellwether approve {}", self.number)),
+            timeout: settings.approval_timeout,
+            poll: REVIEW_POLL,
+        };
+        let input = RunInput {
+            spec: self.spec,
+            event: self.event,
+            sha: workspace.sha.clone(),
+            repository: workspace.repository.clone(),
+            actor: self.actor,
+            workspace: workspace.workdir.display().to_string(),
+            run_id: self.number.to_string(),
+            run_number: self.number,
+            attempt: self.attempt,
+            reused: self.reused,
+            inputs: self.inputs,
+            secrets,
+            environments: self.environments,
+            services: self.services,
+            runner: runner(&scratch),
+            max_parallel: settings.parallel.max(1),
+        };
+        Ok(Prepared {
+            store,
+            data: data.dir.clone(),
+            number: self.number,
+            attempt: self.attempt,
+            title,
+            run: Run::new(input),
+            masker,
+            executor,
+            workspace,
+            logs,
+            scratch,
+            gates,
+            keep_workspace: settings.keep_workspace,
+            missing_secrets,
+        })
+    }
+}
+
+impl Prepared {
+    /// `ci · push on branch `main` · run 3`.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// What hides this run's secrets in anything shown.
+    pub fn masker(&self) -> Arc<Masker> {
+        Arc::clone(&self.masker)
+    }
+
+    /// The process groups of its steps, to kill them all at once.
+    pub fn groups(&self) -> Groups {
+        self.executor.groups()
+    }
+
+    /// Waits for the pipeline's concurrency group, then runs every job to the end; `control`
+    /// cancels it. The history is complete when this returns.
+    pub async fn run(
+        self,
+        observers: Vec<Arc<dyn Observer>>,
+        control: mpsc::Receiver<Control>,
+    ) -> Finished {
+        let history = Arc::new(History::start(
+            Arc::clone(&self.store),
+            self.number,
+            self.attempt,
+            now_ms(),
+            self.logs.clone(),
+            Arc::clone(&self.masker),
+        ));
+        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::clone(&history) as Arc<dyn Observer>];
+        all.extend(observers);
+        let (hold, control) = match self.concurrency(&all, control).await {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                all.iter().for_each(|o| o.note(None, &why));
+                let _ = self.store.record(
+                    self.number,
+                    &[
+                        Change::Note {
+                            attempt: self.attempt,
+                            job: None,
+                            text: why,
+                            at_ms: now_ms(),
+                        },
+                        Change::Status {
+                            attempt: self.attempt,
+                            status: RunStatus::Cancelled,
+                            at_ms: now_ms(),
+                        },
+                    ],
+                );
+                let _ = history.finish();
+                return self.finish(Conclusion::Cancelled);
+            }
+        };
+        let driver = Driver {
+            executor: Arc::clone(&self.executor),
+            logs: self.logs.clone(),
+            masker: Arc::clone(&self.masker),
+            observers: all,
+            gates: self.gates.clone(),
+        };
+        let conclusion = driver.drive(self.run.clone(), control).await;
+        drop(hold);
+        let history_error = history.finish().err().map(|e| e.to_string());
+        Finished {
+            history_error,
+            ..self.finish(conclusion)
+        }
+    }
+
+    /// Enters the pipeline's concurrency group, if it has one, and passes on the control
+    /// channel with the group's cancel requests added; `Err` with why when a newer run of the
+    /// group took this one's place first.
+    async fn concurrency(
+        &self,
+        observers: &[Arc<dyn Observer>],
+        control: mpsc::Receiver<Control>,
+    ) -> Result<(Option<GroupHold>, mpsc::Receiver<Control>), String> {
+        let (name, cancel_in_progress) = match self.run.concurrency() {
+            None => return Ok((None, control)),
+            Some(Err(e)) => return Err(format!("its concurrency group failed: {e}")),
+            Some(Ok(group)) => group,
+        };
+        let group = Group::new(&self.data, &name);
+        if let Some(holder) = group.holder(self.number) {
+            let note = if cancel_in_progress {
+                format!("concurrency group `{name}`: cancelling run {holder}, in progress")
+            } else {
+                format!("concurrency group `{name}`: waiting for run {holder} to end")
+            };
+            observers.iter().for_each(|o| o.note(None, &note));
+            let _ = self.store.record(
+                self.number,
+                &[Change::Status {
+                    attempt: self.attempt,
+                    status: RunStatus::Queued,
+                    at_ms: now_ms(),
+                }],
+            );
+        }
+        match group.enter(self.number, cancel_in_progress).await {
+            Ok(Admission::Granted(hold)) => {
+                let control = forward(control, hold.cancel_probe());
+                Ok((Some(hold), control))
+            }
+            Ok(Admission::Cancelled(why)) => Err(why),
+            Err(e) => Err(format!("concurrency group `{name}`: {e}")),
+        }
+    }
+
+    fn finish(self, conclusion: Conclusion) -> Finished {
+        let workspace = if self.keep_workspace {
+            Some(self.workspace.root.clone())
+        } else {
+            self.workspace.remove();
+            None
+        };
+        let _ = std::fs::remove_dir_all(&self.scratch);
+        Finished {
+            conclusion,
+            logs: self.logs,
+            workspace,
+            history_error: None,
+        }
+    }
+}
+
+/// `control`, with a cancel as soon as the group asks for one.
+fn forward(mut outer: mpsc::Receiver<Control>, probe: CancelProbe) -> mpsc::Receiver<Control> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(POLL);
+        let (mut open, mut asked) = (true, false);
+        loop {
+            tokio::select! {
+                given = outer.recv(), if open => match given {
+                    Some(c) => if tx.send(c).await.is_err() { break },
+                    None => open = false,
+                },
+                _ = every.tick(), if !asked => if let Some(why) = probe.requested() {
+                    asked = true;
+                    if tx.send(Control::Cancel(why)).await.is_err() { break }
+                },
+                () = tx.closed() => break,
+            }
+        }
+    });
+    rx
+}
+
+/// The secrets the pipeline names: from the secret store, or as `given`. Only those are
+/// decrypted, and each job is given only its own. Also the names nobody set.
+fn secrets(
+    spec: &PipelineSpec,
+    data: &DataDir,
+    given: &BTreeMap<String, String>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let used = spec.secrets_used();
+    let mut out = SecretStore::new(&data.dir)
+        .load(|name| used.includes(name))
+        .map_err(|e| format!("cannot read the secret store: {e}"))?;
+    out.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let missing = used
+        .names
+        .iter()
+        .filter(|n| !out.contains_key(*n))
+        .cloned()
+        .collect();
+    Ok((out, missing))
+}
+
+/// The `runner` context.
+fn runner(scratch: &std::path::Path) -> BTreeMap<String, Value> {
+    let arch = if cfg!(target_arch = "aarch64") {
+        "ARM64"
+    } else {
+        "X64"
+    };
+    BTreeMap::from([
+        ("os".to_owned(), Value::string("Linux")),
+        ("arch".to_owned(), Value::string(arch)),
+        ("name".to_owned(), Value::string("bellwether-host")),
+        (
+            "temp".to_owned(),
+            Value::string(scratch.display().to_string()),
+        ),
+    ])
+}

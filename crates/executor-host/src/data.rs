@@ -1,0 +1,155 @@
+//! The data directory pipelines share, whoever runs them (`bellwether run` in a terminal or
+//! the control plane): its store of run history, each run's directory, and the lock each
+//! running run holds on `runs/<n>/lock`, by which the others tell a run that is going on from
+//! one whose process died.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bellwether_store::{NewRun, RunStore, StoreError};
+
+use crate::history::now_ms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot use {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the run history in {dir}: {source}")]
+    Store { dir: PathBuf, source: StoreError },
+    #[error("run {0} is locked by another process")]
+    Locked(u64),
+}
+
+/// An open data directory.
+pub struct DataDir {
+    pub dir: PathBuf,
+    pub store: Arc<RunStore>,
+}
+
+/// A run's lock: held for as long as this lives.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl DataDir {
+    /// Opens (creating) the data directory `dir` and its store, and marks the runs whose
+    /// process has died as interrupted.
+    pub fn open(dir: &Path) -> Result<DataDir, DataError> {
+        let io = |source| DataError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir.join("runs")).map_err(io)?;
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let store =
+            RunStore::open(&dir.join("bellwether.db")).map_err(|source| DataError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
+        let data = DataDir {
+            dir,
+            store: Arc::new(store),
+        };
+        data.sweep()?;
+        Ok(data)
+    }
+
+    pub fn run_dir(&self, number: u64) -> PathBuf {
+        self.dir.join("runs").join(number.to_string())
+    }
+
+    fn store_error(&self, source: StoreError) -> DataError {
+        DataError::Store {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// Marks interrupted every unfinished run whose lock nobody holds: its process is gone.
+    fn sweep(&self) -> Result<(), DataError> {
+        let _claim = self.claim()?;
+        let unfinished = self.store.unfinished().map_err(|e| self.store_error(e))?;
+        for run in unfinished {
+            let lock = self.run_dir(run.number).join("lock");
+            let alive = match OpenOptions::new().write(true).open(&lock) {
+                Ok(f) => matches!(f.try_lock(), Err(TryLockError::WouldBlock)),
+                Err(_) => false,
+            };
+            if !alive {
+                self.store
+                    .interrupt(run.number, now_ms(), "its process ended before the run did")
+                    .map_err(|e| self.store_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a new run and takes its lock.
+    pub fn create(&self, run: &NewRun) -> Result<(u64, RunLock), DataError> {
+        let _claim = self.claim()?;
+        let number = self
+            .store
+            .create(run, self.last_dir_number() + 1)
+            .map_err(|e| self.store_error(e))?;
+        let lock = self.lock_run(number)?.ok_or(DataError::Locked(number))?;
+        Ok((number, lock))
+    }
+
+    /// Held while a run is created and locked, and while runs are swept, so that a sweep
+    /// never sees a run between its row and its lock.
+    fn claim(&self) -> Result<File, DataError> {
+        let path = self.dir.join("runs/.claim");
+        let io = |source| DataError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
+    /// Takes run `number`'s lock for as long as the returned lock lives; `None` when another
+    /// process holds it.
+    pub fn lock_run(&self, number: u64) -> Result<Option<RunLock>, DataError> {
+        let dir = self.run_dir(number);
+        let path = dir.join("lock");
+        let io = |source| DataError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
+    /// The highest run number the run directories already use, so that a new run never
+    /// reuses a directory left from before the store.
+    fn last_dir_number(&self) -> u64 {
+        std::fs::read_dir(self.dir.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,173 @@
+//! Pipelines through the API: GitHub-format webhooks, manual dispatch, and the runs.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use bellwether_api::{
+    DispatchRequest, RunJobView, RunView, SkippedPipeline, StartedRun, TriggeredView,
+};
+use bellwether_store::{RunRow, RunStore};
+use bellwether_triggers::{Pipelines, TriggerError, Triggered};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::Failure;
+use crate::extract::{Body, Query};
+
+type Accepted = Result<(StatusCode, Json<TriggeredView>), Failure>;
+
+fn pipelines(state: &AppState) -> Result<&Pipelines, Failure> {
+    state.pipelines.as_ref().ok_or_else(|| Failure {
+        status: StatusCode::NOT_FOUND,
+        message: "this control plane runs no pipelines".to_owned(),
+    })
+}
+
+pub(crate) async fn github(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Accepted {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let triggered = pipelines(&state)?
+        .webhook(
+            header("x-github-event"),
+            header("x-hub-signature-256"),
+            &body,
+        )
+        .await?;
+    Ok(accepted(triggered))
+}
+
+pub(crate) async fn dispatch(
+    State(state): State<AppState>,
+    axum::extract::Path(pipeline): axum::extract::Path<String>,
+    Body(request): Body<DispatchRequest>,
+) -> Accepted {
+    let inputs: Vec<(String, String)> = request
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_text()))
+        .collect();
+    let actor = request.actor.as_deref().unwrap_or(crate::routes::ANONYMOUS);
+    let triggered = pipelines(&state)?
+        .dispatch(&pipeline, &inputs, request.branch, actor)
+        .await?;
+    Ok(accepted(triggered))
+}
+
+fn accepted(t: Triggered) -> (StatusCode, Json<TriggeredView>) {
+    let status = if t.runs.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let view = TriggeredView {
+        runs: t
+            .runs
+            .into_iter()
+            .map(|r| StartedRun {
+                number: r.number,
+                pipeline: r.pipeline,
+            })
+            .collect(),
+        skipped: t
+            .skipped
+            .into_iter()
+            .map(|s| SkippedPipeline {
+                pipeline: s.pipeline,
+                reasons: s.reasons,
+            })
+            .collect(),
+        ignored: t.ignored,
+    };
+    (status, Json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    pipeline: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<RunView>>, Failure> {
+    let store = pipelines(&state)?.store();
+    let rows = store
+        .list(query.pipeline.as_deref(), query.limit.unwrap_or(50))
+        .map_err(internal)?;
+    Ok(Json(
+        rows.into_iter().map(|r| view(r, Vec::new())).collect(),
+    ))
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    axum::extract::Path(number): axum::extract::Path<String>,
+) -> Result<Json<RunView>, Failure> {
+    let store = pipelines(&state)?.store();
+    let not_found = || Failure {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no run {number}"),
+    };
+    let n: u64 = number.parse().map_err(|_| not_found())?;
+    let row = store.run(n).map_err(internal)?.ok_or_else(not_found)?;
+    let jobs = jobs(&store, &row)?;
+    Ok(Json(view(row, jobs)))
+}
+
+fn jobs(store: &RunStore, row: &RunRow) -> Result<Vec<RunJobView>, Failure> {
+    Ok(store
+        .jobs(row.number, row.attempt)
+        .map_err(internal)?
+        .into_iter()
+        .map(|j| RunJobView {
+            job: j.job,
+            conclusion: j.conclusion,
+            message: j.message,
+        })
+        .collect())
+}
+
+fn view(r: RunRow, jobs: Vec<RunJobView>) -> RunView {
+    RunView {
+        number: r.number,
+        pipeline: r.pipeline,
+        attempt: r.attempt,
+        status: r.status.to_string(),
+        actor: r.actor,
+        summary: r.summary,
+        sha: r.sha,
+        started_ms: r.started_ms,
+        finished_ms: r.finished_ms,
+        jobs,
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: e.to_string(),
+    }
+}
+
+impl From<TriggerError> for Failure {
+    fn from(error: TriggerError) -> Self {
+        let status = match &error {
+            TriggerError::WebhooksOff => StatusCode::FORBIDDEN,
+            TriggerError::Webhook(e) if e.is_signature() => StatusCode::UNAUTHORIZED,
+            TriggerError::Webhook(_) | TriggerError::BadInput(_) => StatusCode::BAD_REQUEST,
+            TriggerError::UnknownPipeline { .. } => StatusCode::NOT_FOUND,
+            TriggerError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            TriggerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Failure {
+            status,
+            message: error.to_string(),
+        }
+    }
+}

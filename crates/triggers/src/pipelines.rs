@@ -1,0 +1,455 @@
+//! `Pipelines`: what the control plane does with a trigger. It reads the project file again
+//! (so an edited pipeline applies to the next trigger without a restart), checks each
+//! pipeline's `on:` filters against the event, and starts a run of each one that matches, as
+//! a task of its own on this runtime: recorded in the data directory's store like a run of
+//! `bellwether run`, with the commit the event names checked out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bellwether_config::Loaded;
+use bellwether_executor_host::{
+    Attempt, AttemptError, Checkout, Control, DataDir, Deployer, Replay, Settings, now_ms,
+};
+use bellwether_pipeline_core::spec::PipelineSpec;
+use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
+use bellwether_store::NewRun;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use crate::source::Source;
+use crate::webhook::{self, Delivery, Pushed, WebhookError};
+
+/// How the control plane runs pipelines.
+pub struct Config {
+    /// The project file, read again at each trigger.
+    pub file: PathBuf,
+    pub data: DataDir,
+    /// The repository runs check out; `None` outside git (runs then copy the project).
+    pub source: Option<Source>,
+    /// The key webhook deliveries are signed with; without one, webhooks are refused.
+    pub webhook_secret: Option<Vec<u8>>,
+    /// How many jobs of one run go at once.
+    pub parallel: usize,
+    /// Where deploy steps start rollouts: this control plane's API.
+    pub deployer: Option<Arc<dyn Deployer>>,
+    /// Told one line at each run's start and end.
+    pub log: Arc<dyn Fn(String) + Send + Sync>,
+}
+
+/// Runs started by one trigger, and the pipelines it did not start with the reasons.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Triggered {
+    pub runs: Vec<Started>,
+    pub skipped: Vec<Skipped>,
+    /// Set when the delivery itself starts nothing (a ping, a deleted branch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Started {
+    pub number: u64,
+    pub pipeline: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skipped {
+    pub pipeline: String,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("webhooks are off: start the control plane with a webhook secret to accept them")]
+    WebhooksOff,
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    #[error("no pipeline `{name}` (expected one of: {known})")]
+    UnknownPipeline { name: String, known: String },
+    #[error("{0}")]
+    BadInput(String),
+    #[error("the project file is not valid:\n{0}")]
+    Config(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Clone)]
+pub struct Pipelines {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    /// The control channel of each run going on.
+    running: Mutex<BTreeMap<u64, mpsc::Sender<Control>>>,
+    tasks: TaskTracker,
+}
+
+impl Pipelines {
+    pub fn new(config: Config) -> Pipelines {
+        Pipelines {
+            inner: Arc::new(Inner {
+                config,
+                running: Mutex::new(BTreeMap::new()),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    pub fn source(&self) -> Option<&Source> {
+        self.inner.config.source.as_ref()
+    }
+
+    /// The run history.
+    pub fn store(&self) -> std::sync::Arc<bellwether_store::RunStore> {
+        Arc::clone(&self.inner.config.data.store)
+    }
+
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.inner.config.data.dir
+    }
+
+    pub(crate) fn log(&self, line: String) {
+        (self.inner.config.log)(line);
+    }
+
+    /// A delivery in GitHub's format: checked against the secret before anything is read.
+    pub async fn webhook(
+        &self,
+        event: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<Triggered, TriggerError> {
+        let secret = self
+            .inner
+            .config
+            .webhook_secret
+            .as_deref()
+            .ok_or(TriggerError::WebhooksOff)?;
+        webhook::verify(secret, body, signature)?;
+        match webhook::parse(event, body)? {
+            Delivery::Ping => Ok(Triggered {
+                ignored: Some("ping: the webhook reaches this control plane".to_owned()),
+                ..Triggered::default()
+            }),
+            Delivery::Ignored(why) => Ok(Triggered {
+                ignored: Some(why),
+                ..Triggered::default()
+            }),
+            Delivery::Event(pushed) => self.pushed(pushed).await,
+        }
+    }
+
+    /// A push or pull request: its commit is fetched if the repository is remote, its changed
+    /// paths found when the payload does not list them, and the pipelines it matches start.
+    pub async fn pushed(&self, mut pushed: Pushed) -> Result<Triggered, TriggerError> {
+        if let Some(source) = self.source().cloned() {
+            let sha = pushed.sha.clone();
+            let base = pushed.base_sha.clone();
+            let changed = blocking(move || {
+                source.sync()?;
+                if !source.has_commit(&sha) {
+                    return Err(format!(
+                        "commit {sha} is not in {} (push it there first)",
+                        source.describe()
+                    ));
+                }
+                Ok(base.and_then(|base| source.changed_paths(&base, &sha)))
+            })
+            .await
+            .map_err(TriggerError::BadInput)?;
+            if pushed.event.changed_paths.is_none() {
+                pushed.event.changed_paths = changed;
+            }
+        }
+        self.start_matching(
+            None,
+            pushed.event,
+            Checkout::Commit(pushed.sha),
+            &pushed.actor,
+        )
+    }
+
+    /// `pipeline` by hand, with `inputs`, on `branch` [default: the repository's default].
+    pub async fn dispatch(
+        &self,
+        pipeline: &str,
+        inputs: &[(String, String)],
+        branch: Option<String>,
+        actor: &str,
+    ) -> Result<Triggered, TriggerError> {
+        let (event, checkout) = self.head_of(EventName::Manual, branch).await?;
+        self.start_matching(Some((pipeline, inputs)), event, checkout, actor)
+    }
+
+    /// The pipelines whose `schedule` matches start on the default branch's head.
+    pub(crate) async fn scheduled(&self, names: Vec<String>) -> Result<Triggered, TriggerError> {
+        let (event, checkout) = self.head_of(EventName::Schedule, None).await?;
+        let loaded = self.load()?;
+        let mut triggered = Triggered::default();
+        for spec in loaded.pipelines.iter().filter(|p| names.contains(&p.name)) {
+            triggered.runs.push(self.start(
+                &loaded,
+                spec,
+                event.clone(),
+                BTreeMap::new(),
+                checkout.clone(),
+                "schedule",
+            )?);
+        }
+        Ok(triggered)
+    }
+
+    /// The event on `branch`'s head (or the default branch's), and that commit to check out.
+    async fn head_of(
+        &self,
+        name: EventName,
+        branch: Option<String>,
+    ) -> Result<(Event, Checkout), TriggerError> {
+        let Some(source) = self.source().cloned() else {
+            let event = Event {
+                name,
+                git_ref: GitRef::Branch(branch.unwrap_or_else(|| "main".to_owned())),
+                base: None,
+                action: None,
+                changed_paths: None,
+            };
+            return Ok((event, Checkout::Tree));
+        };
+        let (branch, sha) = blocking(move || {
+            source.sync()?;
+            let branch = branch.unwrap_or_else(|| source.default_branch());
+            let sha = source
+                .refs()?
+                .remove(&format!("refs/heads/{branch}"))
+                .ok_or_else(|| format!("no branch `{branch}` in {}", source.describe()))?;
+            Ok((branch, sha))
+        })
+        .await
+        .map_err(TriggerError::BadInput)?;
+        let event = Event {
+            name,
+            git_ref: GitRef::Branch(branch),
+            base: None,
+            action: None,
+            changed_paths: None,
+        };
+        Ok((event, Checkout::Commit(sha)))
+    }
+
+    /// The pipelines (or the one named) whose triggers match `event`, each started.
+    fn start_matching(
+        &self,
+        named: Option<(&str, &[(String, String)])>,
+        event: Event,
+        checkout: Checkout,
+        actor: &str,
+    ) -> Result<Triggered, TriggerError> {
+        let loaded = self.load()?;
+        let mut triggered = Triggered::default();
+        let candidates: Vec<&PipelineSpec> = match named {
+            None => loaded.pipelines.iter().collect(),
+            Some((name, _)) => vec![
+                loaded
+                    .pipelines
+                    .iter()
+                    .find(|p| p.name == name)
+                    .ok_or_else(|| TriggerError::UnknownPipeline {
+                        name: name.to_owned(),
+                        known: loaded
+                            .pipelines
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?,
+            ],
+        };
+        for spec in candidates {
+            if let Err(reasons) = trigger::check_all(&spec.triggers, &event) {
+                if named.is_some() {
+                    return Err(TriggerError::BadInput(format!(
+                        "pipeline `{}` is not dispatched by hand: {}",
+                        spec.name,
+                        reasons.join("; ")
+                    )));
+                }
+                triggered.skipped.push(Skipped {
+                    pipeline: spec.name.clone(),
+                    reasons,
+                });
+                continue;
+            }
+            let inputs = match named {
+                Some((_, given)) => spec
+                    .manual_inputs(given)
+                    .map_err(|problems| TriggerError::BadInput(problems.join("; ")))?,
+                None => BTreeMap::new(),
+            };
+            triggered.runs.push(self.start(
+                &loaded,
+                spec,
+                event.clone(),
+                inputs,
+                checkout.clone(),
+                actor,
+            )?);
+        }
+        Ok(triggered)
+    }
+
+    pub(crate) fn load(&self) -> Result<Loaded, TriggerError> {
+        let file = &self.inner.config.file;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| TriggerError::Internal(format!("cannot read {}: {e}", file.display())))?;
+        bellwether_config::load(&file.display().to_string(), &text)
+            .map_err(|d| TriggerError::Config(d.to_string()))
+    }
+
+    /// Records run 1 of `spec` and starts it as a task; the run holds its lock until it ends.
+    fn start(
+        &self,
+        loaded: &Loaded,
+        spec: &PipelineSpec,
+        event: Event,
+        inputs: BTreeMap<String, bellwether_pipeline_core::expr::Value>,
+        checkout: Checkout,
+        actor: &str,
+    ) -> Result<Started, TriggerError> {
+        let config = &self.inner.config;
+        let revision = match &checkout {
+            Checkout::Tree => "tree".to_owned(),
+            Checkout::Commit(sha) => sha.clone(),
+        };
+        let replay = Replay::new(
+            std::path::absolute(&config.file).unwrap_or_else(|_| config.file.clone()),
+            &spec.name,
+            &event,
+            &inputs,
+            &revision,
+        );
+        let summary = event.describe();
+        let (number, lock) = config
+            .data
+            .create(&NewRun {
+                pipeline: spec.name.clone(),
+                actor: actor.to_owned(),
+                summary: summary.clone(),
+                trigger: serde_json::to_value(&replay)
+                    .map_err(|e| TriggerError::Internal(e.to_string()))?,
+                at_ms: now_ms(),
+            })
+            .map_err(|e| TriggerError::Internal(e.to_string()))?;
+        let project = match &config.source {
+            Some(source) => source.project().to_path_buf(),
+            None => config
+                .file
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        };
+        let attempt = Attempt {
+            spec: spec.clone(),
+            event,
+            inputs,
+            project,
+            checkout,
+            number,
+            attempt: 1,
+            reused: BTreeMap::new(),
+            actor: actor.to_owned(),
+            environments: loaded.project.environments.clone(),
+            services: loaded.project.services.keys().cloned().collect(),
+        };
+        let (control, rx) = mpsc::channel(4);
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(number, control);
+        let this = self.clone();
+        let name = spec.name.clone();
+        this.log(format!(
+            "run {number} ({name}, {summary}) by {actor}: started"
+        ));
+        let task = async move {
+            let started = tokio::time::Instant::now();
+            let settings = this.settings();
+            let preparing = this.clone();
+            let prepared = tokio::task::spawn_blocking(move || {
+                attempt.prepare(&settings, &preparing.inner.config.data)
+            })
+            .await
+            .unwrap_or_else(|e| Err(AttemptError::Refused(format!("it could not start: {e}"))));
+            let ended = match prepared {
+                Ok(prepared) => {
+                    let finished = prepared.run(Vec::new(), rx).await;
+                    finished.conclusion.to_string()
+                }
+                Err(AttemptError::Refused(why)) => format!("failure ({why})"),
+                Err(e) => format!("failure ({e})"),
+            };
+            drop(lock);
+            this.inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&number);
+            this.log(format!(
+                "run {number} ({name}): {ended} in {:.1}s",
+                started.elapsed().as_secs_f64()
+            ));
+        };
+        self.inner.tasks.spawn(task);
+        Ok(Started {
+            number,
+            pipeline: spec.name.clone(),
+        })
+    }
+
+    fn settings(&self) -> Settings {
+        let config = &self.inner.config;
+        Settings {
+            secrets: BTreeMap::new(),
+            waived: Vec::new(),
+            approval_timeout: None,
+            parallel: config.parallel,
+            deployer: config.deployer.clone(),
+            keep_workspace: false,
+        }
+    }
+
+    /// Cancels every run going on and waits up to `grace` for them to end.
+    pub async fn shutdown(&self, grace: Duration) {
+        let controls: Vec<mpsc::Sender<Control>> = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for control in controls {
+            let _ = control
+                .send(Control::Cancel(
+                    "the control plane is shutting down".to_owned(),
+                ))
+                .await;
+        }
+        self.inner.tasks.close();
+        let _ = tokio::time::timeout(grace, self.inner.tasks.wait()).await;
+    }
+}
+
+/// Runs blocking git work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("the git task failed: {e}"))?
+}

@@ -1,0 +1,248 @@
+//! Webhooks in GitHub's format: the `X-Hub-Signature-256` check (HMAC-SHA256 of the exact
+//! body, compared in constant time) and the `push` and `pull_request` payloads, read into
+//! the event a pipeline's `on:` filters judge. Pure: no I/O.
+
+use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
+use hmac::{KeyInit, Mac};
+use serde::Deserialize;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error(
+        "the delivery is not signed (expected an X-Hub-Signature-256 header: sha256=<hex HMAC of the body>)"
+    )]
+    Unsigned,
+    #[error("the X-Hub-Signature-256 header is malformed (expected sha256= and 64 hex digits)")]
+    MalformedSignature,
+    #[error("the signature does not match the body under the webhook secret")]
+    WrongSignature,
+    #[error("no X-GitHub-Event header (expected push, pull_request or ping)")]
+    NoEventName,
+    #[error("the {event} payload is malformed: {reason}")]
+    Malformed { event: String, reason: String },
+}
+
+impl WebhookError {
+    /// Whether the delivery failed its signature check (rather than being malformed).
+    pub fn is_signature(&self) -> bool {
+        matches!(
+            self,
+            WebhookError::Unsigned
+                | WebhookError::MalformedSignature
+                | WebhookError::WrongSignature
+        )
+    }
+}
+
+/// Checks `header` (`sha256=<hex>`) against the HMAC-SHA256 of `body` under `secret`.
+pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), WebhookError> {
+    let header = header.ok_or(WebhookError::Unsigned)?;
+    let hex = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(WebhookError::MalformedSignature)?;
+    let given = decode_hex(hex).ok_or(WebhookError::MalformedSignature)?;
+    let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| WebhookError::WrongSignature)?;
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| WebhookError::WrongSignature)
+}
+
+/// `sha256=<hex>` for `body` under `secret`: what a sender puts in `X-Hub-Signature-256`.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// What a delivery asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// GitHub's hello when a webhook is set up.
+    Ping,
+    /// Something that may start runs.
+    Event(Pushed),
+    /// A delivery that starts nothing, and why.
+    Ignored(String),
+}
+
+/// An event and the commit it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    pub event: Event,
+    /// The commit to run: a push's `after`, a pull request's head.
+    pub sha: String,
+    /// For a pull request: the commit of its base, to tell what it changes.
+    pub base_sha: Option<String>,
+    /// Who pushed or acted.
+    pub actor: String,
+}
+
+/// Reads a delivery of event `name` (the `X-GitHub-Event` header).
+pub fn parse(name: Option<&str>, body: &[u8]) -> Result<Delivery, WebhookError> {
+    let name = name.ok_or(WebhookError::NoEventName)?;
+    let malformed = |e: serde_json::Error| WebhookError::Malformed {
+        event: name.to_owned(),
+        reason: e.to_string(),
+    };
+    match name {
+        "ping" => Ok(Delivery::Ping),
+        "push" => push(serde_json::from_slice(body).map_err(malformed)?),
+        "pull_request" => pull_request(serde_json::from_slice(body).map_err(malformed)?),
+        other => Ok(Delivery::Ignored(format!(
+            "`{other}` deliveries start nothing (pipelines run on push and pull_request)"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    after: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    commits: Vec<Commit>,
+    pusher: Option<Person>,
+    sender: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Person {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    pull_request: PullRequest,
+    sender: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct PullRequest {
+    head: Side,
+    base: Side,
+}
+
+#[derive(Deserialize)]
+struct Side {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    sha: String,
+}
+
+fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
+    let git_ref = if let Some(branch) = p.git_ref.strip_prefix("refs/heads/") {
+        GitRef::Branch(branch.to_owned())
+    } else if let Some(tag) = p.git_ref.strip_prefix("refs/tags/") {
+        GitRef::Tag(tag.to_owned())
+    } else {
+        return Err(WebhookError::Malformed {
+            event: "push".to_owned(),
+            reason: format!(
+                "ref `{}` is neither refs/heads/… nor refs/tags/…",
+                p.git_ref
+            ),
+        });
+    };
+    if p.deleted {
+        return Ok(Delivery::Ignored(format!(
+            "{} `{}` was deleted",
+            git_ref.kind(),
+            git_ref.name()
+        )));
+    }
+    check_sha("push", &p.after)?;
+    let mut changed: Vec<String> = p
+        .commits
+        .into_iter()
+        .flat_map(|c| c.added.into_iter().chain(c.modified).chain(c.removed))
+        .collect();
+    changed.sort();
+    changed.dedup();
+    let actor = p
+        .pusher
+        .map(|p| p.name)
+        .or(p.sender.map(|s| s.login))
+        .unwrap_or_else(|| "a webhook".to_owned());
+    Ok(Delivery::Event(Pushed {
+        event: Event {
+            name: EventName::Push,
+            git_ref,
+            base: None,
+            action: None,
+            changed_paths: Some(changed),
+        },
+        sha: p.after,
+        base_sha: None,
+        actor,
+    }))
+}
+
+fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
+    check_sha("pull_request", &p.pull_request.head.sha)?;
+    check_sha("pull_request", &p.pull_request.base.sha)?;
+    Ok(Delivery::Event(Pushed {
+        event: Event {
+            name: EventName::PullRequest,
+            git_ref: GitRef::Branch(p.pull_request.head.git_ref),
+            base: Some(p.pull_request.base.git_ref),
+            action: Some(p.action),
+            // Filled in from the repository when it has both commits.
+            changed_paths: None,
+        },
+        sha: p.pull_request.head.sha,
+        base_sha: Some(p.pull_request.base.sha),
+        actor: p
+            .sender
+            .map(|s| s.login)
+            .unwrap_or_else(|| "a webhook".to_owned()),
+    }))
+}
+
+/// A commit id is 40 (SHA-1) or 64 (SHA-256) hex digits: anything else never reaches git.
+fn check_sha(event: &str, sha: &str) -> Result<(), WebhookError> {
+    let ok = matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(WebhookError::Malformed {
+            event: event.to_owned(),
+            reason: format!("`{sha}` is not a commit id (expected 40 hex digits)"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
