@@ -683,3 +683,53 @@ pipelines:
     let log = std::fs::read_to_string(marks.join("log")).expect("log");
     assert_eq!(log, "start 1\nend 1\nstart 2\nend 2\n");
 }
+
+#[test]
+fn a_job_concurrency_group_holds_across_runs_while_their_other_jobs_go_on() {
+    let p = Project::new("");
+    let marks = p.path("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    let m = marks.display();
+    std::fs::write(
+        p.path("project/bellwether.yaml"),
+        format!(
+            r#"
+pipelines:
+  release:
+    jobs:
+      build:
+        steps: [{{run: echo "build $BELLWETHER_RUN" >> {m}/log}}]
+      deploy:
+        needs: build
+        concurrency: {{group: production}}
+        steps:
+          - run: |
+              echo "start $BELLWETHER_RUN" >> {m}/log
+              for i in $(seq 600); do [ -f {m}/go ] && break; sleep 0.05; done
+              echo "end $BELLWETHER_RUN" >> {m}/log
+"#
+        ),
+    )
+    .expect("write");
+    let log = || std::fs::read_to_string(marks.join("log")).unwrap_or_default();
+    let first = p.spawn("alice", &["run", "release", "--plain"]);
+    p.wait_for(1, "its deploy started", |_| log().contains("start 1"));
+    let second = p.spawn("bob", &["run", "release", "--plain"]);
+    // The second run builds while its deploy waits for the first run's.
+    p.wait_for(2, "its build done", |run| {
+        job(run, "build")["conclusion"] == "success" && log().contains("build 2")
+    });
+    assert!(!log().contains("start 2"), "{}", log());
+    std::fs::write(marks.join("go"), "").expect("write");
+    let (first, second) = (first.finish(), second.finish());
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(
+        second
+            .stdout
+            .contains("concurrency group `production` is held by run 1: waiting for it"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(log(), "build 1\nstart 1\nbuild 2\nend 1\nstart 2\nend 2\n");
+}

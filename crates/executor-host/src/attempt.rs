@@ -295,6 +295,7 @@ impl Prepared {
             masker: Arc::clone(&self.masker),
             observers: all,
             gates: self.gates.clone(),
+            across_runs: Some((self.data.clone(), self.number)),
         };
         let conclusion = driver.drive(self.run.clone(), control).await;
         drop(hold);

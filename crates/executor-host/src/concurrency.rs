@@ -154,6 +154,11 @@ impl GroupHold {
     pub(crate) fn cancel_probe(&self) -> CancelProbe {
         CancelProbe(self.dir.join(format!("cancel-{}", self.run)))
     }
+
+    /// Why a newer run of the group asked this one to stop, if one did.
+    pub(crate) fn cancel_requested(&self) -> Option<String> {
+        self.cancel_probe().requested()
+    }
 }
 
 impl Drop for GroupHold {

@@ -3,7 +3,7 @@
 //! reach them, gates wait for their rules to pass, and observers see every change and every
 //! log line.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,12 +11,13 @@ use bellwether_core::time::Timestamp;
 use bellwether_pipeline_core::executor::Executor;
 use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{
-    Action, Conclusion, Event, InstanceId, Run, StepId, StepOutcome,
+    Action, Conclusion, Event, ExitStatus, InstanceId, Run, StepId, StepOutcome,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::concurrency::{Admission, Group, GroupHold, POLL};
 use crate::gates::Gates;
 use crate::sink::StepLog;
 
@@ -44,7 +45,13 @@ pub struct Driver<E> {
     /// Each sees everything, in this order.
     pub observers: Vec<Arc<dyn Observer>>,
     pub gates: Gates,
+    /// The data directory and this run's number, for job concurrency groups that hold across
+    /// runs; `None` keeps them within the run.
+    pub across_runs: Option<(PathBuf, u64)>,
 }
+
+/// A job's concurrency group held across runs, by the instance it belongs to.
+type Holds = BTreeMap<InstanceId, GroupHold>;
 
 impl<E> Driver<E> {
     fn update(&self, run: &Run, at: Timestamp) {
@@ -83,10 +90,17 @@ impl<E: Executor + 'static> Driver<E> {
         let mut cancels: BTreeMap<InstanceId, oneshot::Sender<()>> = BTreeMap::new();
         let mut events = VecDeque::from([Event::Start]);
         let mut control_open = true;
+        let (hold_tx, mut hold_rx) = mpsc::unbounded_channel::<(InstanceId, GroupHold)>();
+        let mut holds = Holds::new();
+        let mut claimed = BTreeSet::new();
+        let mut probe = tokio::time::interval(POLL);
         loop {
             while let Some(event) = events.pop_front() {
                 let at = Timestamp(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
                 let actions = run.apply(at, event, self.executor.as_ref());
+                let going_on = |id: &InstanceId| run.instance(*id).is_some_and(|i| !i.is_done());
+                holds.retain(|id, _| going_on(id));
+                claimed.retain(going_on);
                 // Observers learn of new instances before their steps start printing.
                 self.update(&run, at);
                 for action in actions {
@@ -104,7 +118,10 @@ impl<E: Executor + 'static> Driver<E> {
                                 let _ = tx.send(event);
                             });
                         }
-                        other => self.act(&run, other, &mut cancels, &done_tx),
+                        other => {
+                            let claim = self.claim(&run, &other, &mut claimed, &hold_tx);
+                            self.act(&run, other, claim, &mut cancels, &done_tx);
+                        }
                     }
                 }
             }
@@ -119,6 +136,17 @@ impl<E: Executor + 'static> Driver<E> {
                     events.push_back(Event::StepFinished { step, outcome });
                 }
                 Some(event) = gate_rx.recv() => events.push_back(event),
+                Some((instance, hold)) = hold_rx.recv() => {
+                    if run.instance(instance).is_some_and(|i| !i.is_done()) {
+                        holds.insert(instance, hold);
+                    }
+                }
+                _ = probe.tick(), if !holds.is_empty() => {
+                    if let Some(reason) = holds.values().find_map(GroupHold::cancel_requested) {
+                        holds.clear();
+                        events.push_back(Event::Cancel { reason });
+                    }
+                }
                 message = control.recv(), if control_open => match message {
                     Some(Control::Cancel(reason)) => events.push_back(Event::Cancel { reason }),
                     None => control_open = false,
@@ -127,10 +155,42 @@ impl<E: Executor + 'static> Driver<E> {
         }
     }
 
+    /// For the first step of an instance whose job has a concurrency group: the group across
+    /// runs, to enter before the step starts (the core keeps it to one instance per run).
+    fn claim(
+        &self,
+        run: &Run,
+        action: &Action,
+        claimed: &mut BTreeSet<InstanceId>,
+        hold_tx: &mpsc::UnboundedSender<(InstanceId, GroupHold)>,
+    ) -> Option<Claim> {
+        let (Action::RunStep(request), Some((data, number))) = (action, &self.across_runs) else {
+            return None;
+        };
+        let id = request.id.instance;
+        let name = run.instance(id)?.group()?;
+        if !claimed.insert(id) {
+            return None;
+        }
+        let cancel_in_progress = run.spec().jobs[id.job]
+            .concurrency
+            .as_ref()
+            .is_some_and(|c| c.cancel_in_progress);
+        Some(Claim {
+            instance: id,
+            group: Group::new(data, name),
+            name: name.to_owned(),
+            run: *number,
+            cancel_in_progress,
+            granted: hold_tx.clone(),
+        })
+    }
+
     fn act(
         &self,
         run: &Run,
         action: Action,
+        claim: Option<Claim>,
         cancels: &mut BTreeMap<InstanceId, oneshot::Sender<()>>,
         done: &mpsc::UnboundedSender<(StepId, StepOutcome)>,
     ) {
@@ -146,14 +206,29 @@ impl<E: Executor + 'static> Driver<E> {
                 );
                 let executor = Arc::clone(&self.executor);
                 let done = done.clone();
+                let observer = Fanout(self.observers.clone());
                 tokio::spawn(async move {
                     let id = request.id;
                     // A dropped sender means the step finished first; only a send cancels.
-                    let cancel = Box::pin(async move {
+                    let mut cancel = Box::pin(async move {
                         if rx.await.is_err() {
                             std::future::pending::<()>().await;
                         }
                     });
+                    if let Some(claim) = claim {
+                        let entered = tokio::select! {
+                            entered = claim.enter(&observer) => entered,
+                            () = &mut cancel => Err(None),
+                        };
+                        if let Err(why) = entered {
+                            if let Some(why) = why {
+                                observer.note(Some(id.instance), &why);
+                            }
+                            let cancelled = StepOutcome::status(ExitStatus::Cancelled);
+                            let _ = done.send((id, cancelled));
+                            return;
+                        }
+                    }
                     let outcome = executor.run_step(request, Box::new(log), cancel).await;
                     let _ = done.send((id, outcome));
                 });
@@ -190,6 +265,44 @@ impl<E: Executor + 'static> Driver<E> {
             id.step + 1,
             slug.trim_matches('-')
         ))
+    }
+}
+
+/// A job's concurrency group to enter across runs before its first step.
+struct Claim {
+    instance: InstanceId,
+    group: Group,
+    name: String,
+    run: u64,
+    cancel_in_progress: bool,
+    granted: mpsc::UnboundedSender<(InstanceId, GroupHold)>,
+}
+
+impl Claim {
+    /// Waits for the group; `Err` with why when a newer run took this one's place.
+    async fn enter(self, observer: &dyn Observer) -> Result<(), Option<String>> {
+        if let Some(holder) = self.group.holder(self.run) {
+            let what = if self.cancel_in_progress {
+                "cancelling it"
+            } else {
+                "waiting for it"
+            };
+            observer.note(
+                Some(self.instance),
+                &format!(
+                    "concurrency group `{}` is held by run {holder}: {what}",
+                    self.name
+                ),
+            );
+        }
+        match self.group.enter(self.run, self.cancel_in_progress).await {
+            Ok(Admission::Granted(hold)) => {
+                let _ = self.granted.send((self.instance, hold));
+                Ok(())
+            }
+            Ok(Admission::Cancelled(why)) => Err(Some(why)),
+            Err(e) => Err(Some(format!("concurrency group `{}`: {e}", self.name))),
+        }
     }
 }
 

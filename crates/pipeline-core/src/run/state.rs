@@ -143,6 +143,11 @@ impl Instance {
         matches!(self.status, InstanceStatus::Done { .. })
     }
 
+    /// The concurrency group it holds within the run, while it runs.
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+
     /// What the jobs that need this one see, once it is done.
     pub fn conclusion(&self) -> Option<Conclusion> {
         match self.status {
