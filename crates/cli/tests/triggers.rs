@@ -237,7 +237,14 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
         "no changed path (docs/readme.md) matches src/**"
     );
 
-    // A commit on main is found by polling and runs `ci` on that commit.
+    // A commit on main is found by polling (once its first look has recorded the branches)
+    // and runs `ci` on that commit.
+    let seen = repo.join(".bellwether/triggers/refs.json");
+    let deadline = Instant::now() + COMMAND;
+    while !seen.exists() {
+        assert!(Instant::now() < deadline, "no first look: {:#?}", plane.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::write(repo.join("src/version.txt"), "2\n").unwrap();
     git(&repo, &["commit", "--quiet", "-am", "second"]);
     let second = git(&repo, &["rev-parse", "HEAD"]);
@@ -439,5 +446,58 @@ fn a_schedule_fires_at_the_next_minute_on_the_default_branch() {
     assert_eq!(
         record(dir.path())[0],
         format!("schedule main {head} by schedule")
+    );
+}
+
+#[test]
+fn a_remote_repository_is_cloned_and_its_pushes_found_by_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), CI);
+    let origin = dir.path().join("origin.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            repo.to_str().unwrap(),
+            origin.to_str().unwrap(),
+        ],
+    );
+    let url = format!("file://{}", origin.display());
+    git(&repo, &["remote", "add", "origin", &url]);
+    let plane = ControlPlane::start_with(
+        &repo.join("bellwether.yaml"),
+        &["--repo", &url, "--poll", "200ms"],
+    );
+    let api = Api::new(&plane);
+    // The first look clones the remote and only records its branches.
+    let seen = repo.join(".bellwether/triggers/refs.json");
+    let deadline = Instant::now() + COMMAND;
+    while !seen.exists() {
+        assert!(Instant::now() < deadline, "no first look: {:#?}", plane.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(repo.join("src/version.txt"), "3\n").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "third"]);
+    let pushed = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["push", "--quiet", "origin", "main"]);
+    let deadline = Instant::now() + COMMAND;
+    let number = loop {
+        if let Some(run) = api.runs().into_iter().find(|r| r["sha"] == pushed.as_str()) {
+            break run["number"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run of {pushed}: {:#?}",
+            plane.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    api.wait_run(&plane, number, "success");
+    assert_eq!(
+        record(dir.path()),
+        [format!("push main {pushed} 3 by Ada")],
+        "the run checked out the pushed commit from the clone"
     );
 }
