@@ -638,79 +638,82 @@ pipelines:
     );
 }
 
-#[test]
-fn separate_runs_of_one_concurrency_group_go_one_after_the_other() {
-    let p = Project::new("");
+/// A project of `pipelines` whose `STEP` steps each log their start, wait for the file
+/// `go` and log their end, all in the returned directory's `log`.
+fn held_until_go(p: &Project, pipelines: &str) -> PathBuf {
     let marks = p.path("marks");
     std::fs::create_dir_all(&marks).expect("mkdir");
     let m = marks.display();
-    std::fs::write(
-        p.path("project/bellwether.yaml"),
-        format!(
-            r#"
-pipelines:
-  deploy:
-    concurrency: {{group: production}}
-    jobs:
-      ship:
-        steps:
-          - run: |
+    let step = format!(
+        r#"- run: |
               echo "start $BELLWETHER_RUN" >> {m}/log
               for i in $(seq 600); do [ -f {m}/go ] && break; sleep 0.05; done
-              echo "end $BELLWETHER_RUN" >> {m}/log
-"#
-        ),
-    )
-    .expect("write");
-    let first = p.spawn("alice", &["run", "deploy", "--plain"]);
-    p.wait_for(1, "its step started", |run| {
-        std::fs::read_to_string(marks.join("log")).is_ok_and(|l| l.contains("start 1"))
-            && run["status"] == "running"
-    });
-    let second = p.spawn("bob", &["run", "deploy", "--plain"]);
-    p.wait_for(2, "queued behind run 1", |run| run["status"] == "queued");
+              echo "end $BELLWETHER_RUN" >> {m}/log"#
+    );
+    let yaml = pipelines
+        .replace("STEP", &step)
+        .replace("MARKS", &m.to_string());
+    std::fs::write(p.path("project/bellwether.yaml"), yaml).expect("write");
+    marks
+}
+
+/// Lets both held runs go and waits for them, which must succeed; the second's output.
+fn both_succeed(marks: &Path, first: Background, second: Background) -> String {
     std::fs::write(marks.join("go"), "").expect("write");
     let (first, second) = (first.finish(), second.finish());
     assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(second.code, 0, "{}", second.all());
-    assert!(
-        second
-            .stdout
-            .contains("concurrency group `production`: waiting for run 1 to end"),
-        "{}",
-        second.stdout
+    second.stdout
+}
+
+#[test]
+fn separate_runs_of_one_concurrency_group_go_one_after_the_other() {
+    let p = Project::new("");
+    let marks = held_until_go(
+        &p,
+        r#"
+pipelines:
+  deploy:
+    concurrency: {group: production}
+    jobs:
+      ship:
+        steps:
+          STEP
+"#,
     );
-    let log = std::fs::read_to_string(marks.join("log")).expect("log");
-    assert_eq!(log, "start 1\nend 1\nstart 2\nend 2\n");
+    let log = || std::fs::read_to_string(marks.join("log")).unwrap_or_default();
+    let first = p.spawn("alice", &["run", "deploy", "--plain"]);
+    p.wait_for(1, "its step started", |run| {
+        log().contains("start 1") && run["status"] == "running"
+    });
+    let second = p.spawn("bob", &["run", "deploy", "--plain"]);
+    p.wait_for(2, "queued behind run 1", |run| run["status"] == "queued");
+    let said = both_succeed(&marks, first, second);
+    assert!(
+        said.contains("concurrency group `production`: waiting for run 1 to end"),
+        "{said}"
+    );
+    assert_eq!(log(), "start 1\nend 1\nstart 2\nend 2\n");
 }
 
 #[test]
 fn a_job_concurrency_group_holds_across_runs_while_their_other_jobs_go_on() {
     let p = Project::new("");
-    let marks = p.path("marks");
-    std::fs::create_dir_all(&marks).expect("mkdir");
-    let m = marks.display();
-    std::fs::write(
-        p.path("project/bellwether.yaml"),
-        format!(
-            r#"
+    let marks = held_until_go(
+        &p,
+        r#"
 pipelines:
   release:
     jobs:
       build:
-        steps: [{{run: echo "build $BELLWETHER_RUN" >> {m}/log}}]
+        steps: [{run: echo "build $BELLWETHER_RUN" >> MARKS/log}]
       deploy:
         needs: build
-        concurrency: {{group: production}}
+        concurrency: {group: production}
         steps:
-          - run: |
-              echo "start $BELLWETHER_RUN" >> {m}/log
-              for i in $(seq 600); do [ -f {m}/go ] && break; sleep 0.05; done
-              echo "end $BELLWETHER_RUN" >> {m}/log
-"#
-        ),
-    )
-    .expect("write");
+          STEP
+"#,
+    );
     let log = || std::fs::read_to_string(marks.join("log")).unwrap_or_default();
     let first = p.spawn("alice", &["run", "release", "--plain"]);
     p.wait_for(1, "its deploy started", |_| log().contains("start 1"));
@@ -720,16 +723,10 @@ pipelines:
         job(run, "build")["conclusion"] == "success" && log().contains("build 2")
     });
     assert!(!log().contains("start 2"), "{}", log());
-    std::fs::write(marks.join("go"), "").expect("write");
-    let (first, second) = (first.finish(), second.finish());
-    assert_eq!(first.code, 0, "{}", first.all());
-    assert_eq!(second.code, 0, "{}", second.all());
+    let said = both_succeed(&marks, first, second);
     assert!(
-        second
-            .stdout
-            .contains("concurrency group `production` is held by run 1: waiting for it"),
-        "{}",
-        second.stdout
+        said.contains("concurrency group `production` is held by run 1: waiting for it"),
+        "{said}"
     );
     assert_eq!(log(), "build 1\nstart 1\nbuild 2\nend 1\nstart 2\nend 2\n");
 }

@@ -129,6 +129,45 @@ impl Api {
     }
 }
 
+/// Polls `found` until it gives a value, failing after `within` with what the control
+/// plane logged.
+fn eventually<T>(
+    plane: &ControlPlane,
+    what: &str,
+    within: Duration,
+    mut found: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?}: {:#?}",
+            plane.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for polling's first look at the repository, which only records its branches.
+fn first_look(plane: &ControlPlane, repo: &Path) {
+    let seen = repo.join(".bellwether/triggers/refs.json");
+    eventually(plane, "polling's first look", COMMAND, || {
+        seen.exists().then_some(())
+    });
+}
+
+/// The run of commit `sha`, once there is one.
+fn run_of(api: &Api, plane: &ControlPlane, sha: &str) -> u64 {
+    eventually(plane, &format!("a run of {sha}"), COMMAND, || {
+        let runs = api.runs();
+        let run = runs.iter().find(|r| r["sha"] == sha)?;
+        run["number"].as_u64()
+    })
+}
+
 fn sign(body: &str) -> String {
     bellwether_triggers::webhook::sign(SECRET.as_bytes(), body.as_bytes())
 }
@@ -239,28 +278,11 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
 
     // A commit on main is found by polling (once its first look has recorded the branches)
     // and runs `ci` on that commit.
-    let seen = repo.join(".bellwether/triggers/refs.json");
-    let deadline = Instant::now() + COMMAND;
-    while !seen.exists() {
-        assert!(Instant::now() < deadline, "no first look: {:#?}", plane.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    first_look(&plane, &repo);
     std::fs::write(repo.join("src/version.txt"), "2\n").unwrap();
     git(&repo, &["commit", "--quiet", "-am", "second"]);
     let second = git(&repo, &["rev-parse", "HEAD"]);
-    let deadline = Instant::now() + COMMAND;
-    let polled = loop {
-        let found = api.runs().into_iter().find(|r| r["sha"] == second.as_str());
-        if let Some(run) = found {
-            break run["number"].as_u64().unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no run for {second}: {:#?}",
-            plane.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let polled = run_of(&api, &plane, &second);
     api.wait_run(&plane, polled, "success");
 
     // Dispatch through the API, with typed inputs; bad inputs and names are 4xx.
@@ -321,32 +343,33 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
     }
 }
 
-const DEPLOY: &str = r#"  deploy:
-    on: { manual: {} }
-    concurrency: { group: "production-${{ github.ref_name }}" }
-    jobs:
+/// Two pipelines whose one step logs its start, waits for `RECORD.go` and logs its end:
+/// `deploy` queues in its group, `hotfix` cancels the run in progress.
+fn held_pipelines() -> String {
+    let held = r#"jobs:
       ship:
         steps:
           - run: |
               echo "start $BELLWETHER_RUN" >> RECORD
               for i in $(seq 600); do [ -f "RECORD.go" ] && break; sleep 0.05; done
-              echo "end $BELLWETHER_RUN" >> RECORD
+              echo "end $BELLWETHER_RUN" >> RECORD"#;
+    format!(
+        r#"  deploy:
+    on: {{ manual: {{}} }}
+    concurrency: {{ group: "production-${{{{ github.ref_name }}}}" }}
+    {held}
   hotfix:
-    on: { manual: {} }
-    concurrency: { group: hotfix, cancel-in-progress: true }
-    jobs:
-      ship:
-        steps:
-          - run: |
-              echo "start $BELLWETHER_RUN" >> RECORD
-              for i in $(seq 600); do [ -f "RECORD.go" ] && break; sleep 0.05; done
-              echo "end $BELLWETHER_RUN" >> RECORD
-"#;
+    on: {{ manual: {{}} }}
+    concurrency: {{ group: hotfix, cancel-in-progress: true }}
+    {held}
+"#
+    )
+}
 
 #[test]
 fn a_concurrency_group_queues_one_run_and_a_newer_one_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = repo(dir.path(), DEPLOY);
+    let repo = repo(dir.path(), &held_pipelines());
     let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
     let api = Api::new(&plane);
     let dispatch = |pipeline: &str| -> u64 {
@@ -355,15 +378,10 @@ fn a_concurrency_group_queues_one_run_and_a_newer_one_replaces_it() {
         started(&body)[0].0
     };
     let started_line = |n: u64| {
-        let deadline = Instant::now() + COMMAND;
-        while !record(dir.path()).contains(&format!("start {n}")) {
-            assert!(
-                Instant::now() < deadline,
-                "run {n} never started: {:#?}",
-                plane.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let line = format!("start {n}");
+        eventually(&plane, &format!("run {n} starts"), COMMAND, || {
+            record(dir.path()).contains(&line).then_some(())
+        });
     };
 
     // Queue: the second waits for the first, and a third takes the second's place.
@@ -430,18 +448,9 @@ fn a_schedule_fires_at_the_next_minute_on_the_default_branch() {
     let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
     let api = Api::new(&plane);
     // The first minute boundary after the start fires it: at most a minute away.
-    let deadline = Instant::now() + Duration::from_secs(75);
-    let number = loop {
-        if let Some(run) = api.runs().first() {
-            break run["number"].as_u64().unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no scheduled run: {:#?}",
-            plane.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let number = eventually(&plane, "a scheduled run", Duration::from_secs(75), || {
+        api.runs().first()?["number"].as_u64()
+    });
     api.wait_run(&plane, number, "success");
     assert_eq!(
         record(dir.path())[0],
@@ -472,28 +481,12 @@ fn a_remote_repository_is_cloned_and_its_pushes_found_by_polling() {
     );
     let api = Api::new(&plane);
     // The first look clones the remote and only records its branches.
-    let seen = repo.join(".bellwether/triggers/refs.json");
-    let deadline = Instant::now() + COMMAND;
-    while !seen.exists() {
-        assert!(Instant::now() < deadline, "no first look: {:#?}", plane.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    first_look(&plane, &repo);
     std::fs::write(repo.join("src/version.txt"), "3\n").unwrap();
     git(&repo, &["commit", "--quiet", "-am", "third"]);
     let pushed = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["push", "--quiet", "origin", "main"]);
-    let deadline = Instant::now() + COMMAND;
-    let number = loop {
-        if let Some(run) = api.runs().into_iter().find(|r| r["sha"] == pushed.as_str()) {
-            break run["number"].as_u64().unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no run of {pushed}: {:#?}",
-            plane.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let number = run_of(&api, &plane, &pushed);
     api.wait_run(&plane, number, "success");
     assert_eq!(
         record(dir.path()),

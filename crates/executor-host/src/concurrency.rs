@@ -9,12 +9,14 @@
 //! `holder`; the waiting run names itself in `pending`; `cancel-<run>` asks run `<run>` to
 //! stop and says why. Short changes to these files happen under the lock on `claim`.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use crate::data::lock_file;
 
 /// How often a waiting run looks at its group, and a holder at its cancel requests.
 pub(crate) const POLL: Duration = Duration::from_millis(200);
@@ -58,7 +60,7 @@ impl Group {
     }
 
     fn held(&self) -> bool {
-        match open(&self.dir.join("holder.lock")) {
+        match lock_file(&self.dir.join("holder.lock")) {
             Ok(f) => matches!(f.try_lock(), Err(TryLockError::WouldBlock)),
             Err(_) => false,
         }
@@ -99,7 +101,7 @@ impl Group {
                     let _ = std::fs::remove_file(self.cancel_file(run));
                     return Ok(Admission::Cancelled(why));
                 }
-                let lock = open(&self.dir.join("holder.lock"))?;
+                let lock = lock_file(&self.dir.join("holder.lock"))?;
                 match lock.try_lock() {
                     Ok(()) => {
                         write_number(&self.dir.join("holder"), run)?;
@@ -121,7 +123,7 @@ impl Group {
     }
 
     fn claim(&self) -> io::Result<File> {
-        let file = open(&self.dir.join("claim"))?;
+        let file = lock_file(&self.dir.join("claim"))?;
         file.lock()?;
         Ok(file)
     }
@@ -168,14 +170,6 @@ impl Drop for GroupHold {
             let _ = std::fs::remove_file(self.dir.join("holder"));
         }
     }
-}
-
-fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
 }
 
 fn read_number(path: &Path) -> Option<u64> {

@@ -108,12 +108,7 @@ impl DataDir {
             path: path.clone(),
             source,
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
+        let file = lock_file(&path).map_err(io)?;
         file.lock().map_err(io)?;
         Ok(file)
     }
@@ -128,12 +123,7 @@ impl DataDir {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
+        let file = lock_file(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(RunLock { _file: file })),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -152,4 +142,13 @@ impl DataDir {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// Opens (creating, never truncating) a file that is only ever locked.
+pub(crate) fn lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
 }
