@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::measurement::Measurement;
 
 pub use judge::{JudgePlan, JudgeRun, JudgedSeries, Sampled};
-pub use metric::{BLOCKING_WAIT, Counts, End, MetricRun};
+pub use metric::{BLOCKING_WAIT, Counts, End, KEPT, MetricRun};
 
 /// The phase of a metric or of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use bellwether_store::{Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Measurements a view shows beyond the latest of each metric.
-const OLDER_SHOWN: usize = 20;
+const OLDER_SHOWN: usize = bellwether_analysis::run::KEPT - 1;
 
 /// A finished run as stored: its id (views show the runs of the latest attempt) and its view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::{Mode, Phase};
 use crate::measurement::Measurement;
 
-/// How many measurements a metric keeps in memory; every measurement is also reported as it is
-/// taken, so a long background run keeps its counters exact without growing without bound.
-const KEPT: usize = 1_000;
+/// How many of its latest measurements a metric keeps: what the views show (the latest and
+/// those just before it). Every measurement is also reported as it is taken and counted, so a
+/// long background run keeps its counters exact and its memory flat, which matters when
+/// thousands of rollouts are analysed at once.
+pub const KEPT: usize = 21;
 
 /// How long a blocking run's metric without `count` waits for a measurement with enough data to
 /// judge before it gives up as inconclusive. A canary step often starts before the canary has
@@ -152,7 +154,16 @@ impl MetricRun {
                 }
             }
         }
-        if self.measurements.len() == KEPT {
+        // A run of identical "waiting for data" measurements is kept as its latest: without
+        // traffic, every interval would otherwise add the same line.
+        let repeated = m.waiting.is_some()
+            && self
+                .measurements
+                .last()
+                .is_some_and(|last| last.waiting == m.waiting && last.message == m.message);
+        if repeated {
+            self.measurements.pop();
+        } else if self.measurements.len() == KEPT {
             self.measurements.remove(0);
         }
         self.measurements.push(m);

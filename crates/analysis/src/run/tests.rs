@@ -455,6 +455,34 @@ fn a_long_run_keeps_a_bounded_tail_and_exact_counts() {
     }
     let m = &run.metrics[0];
     assert_eq!(m.counts.successful, 2_500);
-    assert_eq!(m.measurements.len(), 1_000);
-    assert_eq!(m.measurements[0].at, Timestamp(1_500_000));
+    assert_eq!(m.measurements.len(), super::KEPT);
+    assert_eq!(
+        m.measurements[0].at,
+        Timestamp((2_500 - super::KEPT as u64) * 1_000)
+    );
+}
+
+#[test]
+fn a_run_of_identical_waiting_measurements_keeps_only_its_latest() {
+    let mut run = Run::new(vec![spec("m")], Mode::Background, Timestamp(0));
+    run.record(0, measurement("m", 'S', Timestamp(0)));
+    for i in 1..=100 {
+        run.record(0, measurement("m", 'W', Timestamp(i * 1_000)));
+    }
+    run.record(0, measurement("m", 'S', Timestamp(101_000)));
+    let m = &run.metrics[0];
+    assert_eq!((m.counts.waiting, m.counts.successful), (100, 2));
+    let kept: Vec<(Timestamp, bool)> = m
+        .measurements
+        .iter()
+        .map(|m| (m.at, m.waiting.is_some()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (Timestamp(0), false),
+            (Timestamp(100_000), true),
+            (Timestamp(101_000), false)
+        ]
+    );
 }
