@@ -49,6 +49,11 @@ pub(crate) fn prepare_response(parts: &mut response::Parts) {
 
 /// Removes the connection-specific fields and every field `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most heads have none: one pass over the few names present costs less than hashing
+    // each hop-by-hop name for a lookup.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(CONNECTION)
@@ -72,6 +77,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+        || name == TE
+        || name == TRAILER
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
 }
 
 fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
