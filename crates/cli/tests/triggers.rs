@@ -494,3 +494,47 @@ fn a_remote_repository_is_cloned_and_its_pushes_found_by_polling() {
         "the run checked out the pushed commit from the clone"
     );
 }
+
+#[test]
+fn a_run_of_a_killed_control_plane_is_interrupted_and_rerun_failed_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), &held_pipelines());
+    let file = repo.join("bellwether.yaml");
+    let plane = ControlPlane::start_with(&file, &[]);
+    let api = Api::new(&plane);
+    let (status, body) = api.post("/v1/pipelines/deploy/dispatch", &[], "{}");
+    assert_eq!(status, 202, "{body}");
+    let number = started(&body)[0].0;
+    eventually(&plane, "the step starts", COMMAND, || {
+        record(dir.path())
+            .contains(&format!("start {number}"))
+            .then_some(())
+    });
+    plane.kill9();
+    // The next command that opens the data directory finds the run's lock free.
+    let file = file.to_str().unwrap();
+    let shown = support::bellwether(
+        &["runs", &number.to_string(), "-f", file, "-o", "json"],
+        &[],
+    );
+    assert_eq!(shown.code, 0, "{shown:?}");
+    assert_eq!(support::json(&shown)["status"], "interrupted", "{shown:?}");
+    std::fs::write(dir.path().join("record.txt.go"), "").unwrap();
+    let rerun = support::bellwether(
+        &[
+            "rerun",
+            &number.to_string(),
+            "--failed",
+            "--plain",
+            "-f",
+            file,
+        ],
+        &[],
+    );
+    assert_eq!(rerun.code, 0, "{rerun:?}");
+    let shown = support::bellwether(
+        &["runs", &number.to_string(), "-f", file, "-o", "json"],
+        &[],
+    );
+    assert_eq!(support::json(&shown)["status"], "success", "{shown:?}");
+}
