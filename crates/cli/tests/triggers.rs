@@ -267,6 +267,15 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
     let run = api.wait_run(&plane, 1, "success");
     assert_eq!(run["sha"], first.as_str());
     assert_eq!(run["actor"], "forge-user");
+    // A push of many commits is well over 2 MB and still taken.
+    let commits: Vec<Value> = (0..2_000)
+        .map(|i| json!({"added": [format!("docs/{i}/{}.md", "x".repeat(1_000))], "modified": [], "removed": []}))
+        .collect();
+    let big = json!({"ref": "refs/heads/main", "after": first, "commits": commits}).to_string();
+    assert!(big.len() > 2 * 1024 * 1024);
+    let (status, body) = api.webhook("push", &big, Some(sign(&big)));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["skipped"][0]["pipeline"], "ci", "{body}");
     // A push whose paths the filter ignores starts nothing and says why.
     let docs = push.replace("src/version.txt", "docs/readme.md");
     let (status, body) = api.webhook("push", &docs, Some(sign(&docs)));

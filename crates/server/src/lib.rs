@@ -12,6 +12,7 @@ mod runs;
 use std::future::Future;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use bellwether_api::paths;
 use bellwether_controller::ControlPlane;
@@ -81,7 +82,10 @@ fn app(state: AppState) -> Router {
         .route(paths::APPLY, post(routes::apply))
         .route(paths::ROLLBACK_ALL, post(routes::rollback_all))
         .route(paths::EVENTS, get(events::events))
-        .route(paths::GITHUB_WEBHOOK, post(runs::github))
+        .route(
+            paths::GITHUB_WEBHOOK,
+            post(runs::github).layer(DefaultBodyLimit::max(runs::WEBHOOK_LIMIT)),
+        )
         .route(&paths::dispatch("{pipeline}"), post(runs::dispatch))
         .route(paths::RUNS, get(runs::list))
         .route(&paths::run("{number}"), get(runs::get))

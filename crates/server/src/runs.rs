@@ -17,6 +17,10 @@ use crate::extract::{Body, Query};
 
 type Accepted = Result<(StatusCode, Json<TriggeredView>), Failure>;
 
+/// The largest webhook body taken: GitHub caps its payloads at 25 MB, and a push of many
+/// commits is well over axum's default of 2 MB.
+pub(crate) const WEBHOOK_LIMIT: usize = 25 * 1024 * 1024;
+
 fn pipelines(state: &AppState) -> Result<&Pipelines, Failure> {
     state.pipelines.as_ref().ok_or_else(|| Failure {
         status: StatusCode::NOT_FOUND,
