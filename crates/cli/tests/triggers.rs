@@ -260,10 +260,26 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
     assert_eq!(status, 200, "{body}");
     assert!(api.runs().is_empty(), "refused deliveries start nothing");
 
-    // A signed push of the first commit runs `ci` on it.
-    let (status, body) = api.webhook("push", &push, Some(sign(&push)));
+    // A signed push of the first commit runs `ci` on it, once: its redelivery starts nothing.
+    let delivered = [
+        ("x-github-event", "push"),
+        ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    ];
+    let signature = sign(&push);
+    let signed = [
+        &delivered[..],
+        &[("x-hub-signature-256", signature.as_str())],
+    ]
+    .concat();
+    let (status, body) = api.post("/v1/webhooks/github", &signed, &push);
     assert_eq!(status, 202, "{body}");
     assert_eq!(started(&body), [(1, "ci".to_owned())]);
+    let (status, body) = api.post("/v1/webhooks/github", &signed, &push);
+    assert_eq!((status, started(&body)), (200, vec![]), "{body}");
+    assert!(
+        body["ignored"].as_str().unwrap().contains("redelivery"),
+        "{body}"
+    );
     let run = api.wait_run(&plane, 1, "success");
     assert_eq!(run["sha"], first.as_str());
     assert_eq!(run["actor"], "forge-user");

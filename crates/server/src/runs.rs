@@ -37,6 +37,7 @@ pub(crate) async fn github(
     let triggered = pipelines(&state)?
         .webhook(
             header("x-github-event"),
+            header("x-github-delivery"),
             header("x-hub-signature-256"),
             &body,
         )

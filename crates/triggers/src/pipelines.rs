@@ -4,7 +4,7 @@
 //! a task of its own on this runtime: recorded in the data directory's store like a run of
 //! `bellwether run`, with the commit the event names checked out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,9 @@ pub enum TriggerError {
     Internal(String),
 }
 
+/// How many webhook deliveries are remembered to tell a redelivery.
+const REMEMBERED_DELIVERIES: usize = 1_000;
+
 #[derive(Clone)]
 pub struct Pipelines {
     inner: Arc<Inner>,
@@ -87,6 +90,8 @@ struct Inner {
     config: Config,
     /// The control channel of each run going on.
     running: Mutex<BTreeMap<u64, mpsc::Sender<Control>>>,
+    /// The latest webhook deliveries that started runs, by `X-GitHub-Delivery`.
+    delivered: Mutex<VecDeque<String>>,
     tasks: TaskTracker,
 }
 
@@ -96,6 +101,7 @@ impl Pipelines {
             inner: Arc::new(Inner {
                 config,
                 running: Mutex::new(BTreeMap::new()),
+                delivered: Mutex::new(VecDeque::new()),
                 tasks: TaskTracker::new(),
             }),
         }
@@ -119,9 +125,11 @@ impl Pipelines {
     }
 
     /// A delivery in GitHub's format: checked against the secret before anything is read.
+    /// A delivery redelivered (the same `delivery` id as one that started runs) starts nothing.
     pub async fn webhook(
         &self,
         event: Option<&str>,
+        delivery: Option<&str>,
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<Triggered, TriggerError> {
@@ -141,8 +149,34 @@ impl Pipelines {
                 ignored: Some(why),
                 ..Triggered::default()
             }),
-            Delivery::Event(pushed) => self.pushed(pushed).await,
+            Delivery::Event(pushed) => {
+                let Some(id) = delivery else {
+                    return self.pushed(pushed).await;
+                };
+                if self.delivered().contains(&id.to_owned()) {
+                    return Ok(Triggered {
+                        ignored: Some(format!(
+                            "delivery {id} has started its runs already: a redelivery starts nothing"
+                        )),
+                        ..Triggered::default()
+                    });
+                }
+                let triggered = self.pushed(pushed).await?;
+                let mut delivered = self.delivered();
+                if delivered.len() == REMEMBERED_DELIVERIES {
+                    delivered.pop_front();
+                }
+                delivered.push_back(id.to_owned());
+                Ok(triggered)
+            }
         }
+    }
+
+    fn delivered(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.inner
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// A push or pull request: its commit is fetched if the repository is remote, its changed
