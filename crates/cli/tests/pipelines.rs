@@ -690,7 +690,7 @@ pipelines:
     p.wait_for(2, "queued behind run 1", |run| run["status"] == "queued");
     let said = both_succeed(&marks, first, second);
     assert!(
-        said.contains("concurrency group `production`: waiting for run 1 to end"),
+        said.contains("concurrency group `production` is held by run 1: waiting for it"),
         "{said}"
     );
     assert_eq!(log(), "start 1\nend 1\nstart 2\nend 2\n");

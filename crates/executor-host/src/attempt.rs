@@ -18,7 +18,7 @@ use bellwether_pipeline_core::trigger;
 use bellwether_store::{Change, RunStatus, RunStore, StoreError};
 use tokio::sync::mpsc;
 
-use crate::concurrency::{Admission, CancelProbe, Group, GroupHold, POLL};
+use crate::concurrency::{Group, GroupHold};
 use crate::data::DataDir;
 use crate::{
     Artifacts, Cache, Checkout, Control, Deployer, Driver, Gates, Groups, History, HostConfig,
@@ -265,7 +265,7 @@ impl Prepared {
         ));
         let mut all: Vec<Arc<dyn Observer>> = vec![Arc::clone(&history) as Arc<dyn Observer>];
         all.extend(observers);
-        let (hold, control) = match self.concurrency(&all, control).await {
+        let run_group = match self.concurrency(&all).await {
             Ok(admitted) => admitted,
             Err(why) => {
                 all.iter().for_each(|o| o.note(None, &why));
@@ -296,9 +296,9 @@ impl Prepared {
             observers: all,
             gates: self.gates.clone(),
             across_runs: Some((self.data.clone(), self.number)),
+            run_group,
         };
         let conclusion = driver.drive(self.run.clone(), control).await;
-        drop(hold);
         let history_error = history.finish().err().map(|e| e.to_string());
         Finished {
             history_error,
@@ -306,27 +306,19 @@ impl Prepared {
         }
     }
 
-    /// Enters the pipeline's concurrency group, if it has one, and passes on the control
-    /// channel with the group's cancel requests added; `Err` with why when a newer run of the
-    /// group took this one's place first.
+    /// Enters the pipeline's concurrency group, if it has one; `Err` with why when a newer
+    /// run of the group took this one's place first.
     async fn concurrency(
         &self,
         observers: &[Arc<dyn Observer>],
-        control: mpsc::Receiver<Control>,
-    ) -> Result<(Option<GroupHold>, mpsc::Receiver<Control>), String> {
+    ) -> Result<Option<GroupHold>, String> {
         let (name, cancel_in_progress) = match self.run.concurrency() {
-            None => return Ok((None, control)),
+            None => return Ok(None),
             Some(Err(e)) => return Err(format!("its concurrency group failed: {e}")),
             Some(Ok(group)) => group,
         };
-        let group = Group::new(&self.data, &name);
-        if let Some(holder) = group.holder(self.number) {
-            let note = if cancel_in_progress {
-                format!("concurrency group `{name}`: cancelling run {holder}, in progress")
-            } else {
-                format!("concurrency group `{name}`: waiting for run {holder} to end")
-            };
-            observers.iter().for_each(|o| o.note(None, &note));
+        let waiting = |note: &str| {
+            observers.iter().for_each(|o| o.note(None, note));
             let _ = self.store.record(
                 self.number,
                 &[Change::Status {
@@ -335,15 +327,11 @@ impl Prepared {
                     at_ms: now_ms(),
                 }],
             );
-        }
-        match group.enter(self.number, cancel_in_progress).await {
-            Ok(Admission::Granted(hold)) => {
-                let control = forward(control, hold.cancel_probe());
-                Ok((Some(hold), control))
-            }
-            Ok(Admission::Cancelled(why)) => Err(why),
-            Err(e) => Err(format!("concurrency group `{name}`: {e}")),
-        }
+        };
+        Group::new(&self.data, &name)
+            .join(self.number, cancel_in_progress, waiting)
+            .await
+            .map(Some)
     }
 
     fn finish(self, conclusion: Conclusion) -> Finished {
@@ -361,29 +349,6 @@ impl Prepared {
             history_error: None,
         }
     }
-}
-
-/// `control`, with a cancel as soon as the group asks for one.
-fn forward(mut outer: mpsc::Receiver<Control>, probe: CancelProbe) -> mpsc::Receiver<Control> {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(POLL);
-        let (mut open, mut asked) = (true, false);
-        loop {
-            tokio::select! {
-                given = outer.recv(), if open => match given {
-                    Some(c) => if tx.send(c).await.is_err() { break },
-                    None => open = false,
-                },
-                _ = every.tick(), if !asked => if let Some(why) = probe.requested() {
-                    asked = true;
-                    if tx.send(Control::Cancel(why)).await.is_err() { break }
-                },
-                () = tx.closed() => break,
-            }
-        }
-    });
-    rx
 }
 
 /// The secrets the pipeline names: from the secret store, or as `given`. Only those are

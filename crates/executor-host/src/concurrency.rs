@@ -23,7 +23,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(200);
 
 /// A run's place in its group once it may go on; the group is free again when it drops.
 #[derive(Debug)]
-pub(crate) struct GroupHold {
+pub struct GroupHold {
     dir: PathBuf,
     run: u64,
     _lock: File,
@@ -31,7 +31,7 @@ pub(crate) struct GroupHold {
 
 /// How waiting for a group ended.
 #[derive(Debug)]
-pub(crate) enum Admission {
+enum Admission {
     /// The run may go on: it holds the group until the hold drops.
     Granted(GroupHold),
     /// A newer run of the group took its place; why.
@@ -55,7 +55,7 @@ impl Group {
     }
 
     /// The run going on in the group, if any other than `run`.
-    pub(crate) fn holder(&self, run: u64) -> Option<u64> {
+    fn holder(&self, run: u64) -> Option<u64> {
         read_number(&self.dir.join("holder")).filter(|&h| h != run && self.held())
     }
 
@@ -66,8 +66,34 @@ impl Group {
         }
     }
 
+    /// Waits until `run` may go on in the group; `Err` with why when a newer run took its
+    /// place first. `waiting` is told who holds the group, when another run does.
+    pub(crate) async fn join(
+        &self,
+        run: u64,
+        cancel_in_progress: bool,
+        waiting: impl FnOnce(&str),
+    ) -> Result<GroupHold, String> {
+        if let Some(holder) = self.holder(run) {
+            let what = if cancel_in_progress {
+                "cancelling it"
+            } else {
+                "waiting for it"
+            };
+            waiting(&format!(
+                "concurrency group `{}` is held by run {holder}: {what}",
+                self.name
+            ));
+        }
+        match self.enter(run, cancel_in_progress).await {
+            Ok(Admission::Granted(hold)) => Ok(hold),
+            Ok(Admission::Cancelled(why)) => Err(why),
+            Err(e) => Err(format!("concurrency group `{}`: {e}", self.name)),
+        }
+    }
+
     /// Waits until `run` may go on in the group, or a newer run takes its place.
-    pub(crate) async fn enter(&self, run: u64, cancel_in_progress: bool) -> io::Result<Admission> {
+    async fn enter(&self, run: u64, cancel_in_progress: bool) -> io::Result<Admission> {
         std::fs::create_dir_all(&self.dir)?;
         {
             let _claim = self.claim()?;
@@ -141,25 +167,10 @@ impl Group {
     }
 }
 
-/// Where a holder looks for a request to stop.
-#[derive(Clone, Debug)]
-pub(crate) struct CancelProbe(PathBuf);
-
-impl CancelProbe {
-    /// Why a newer run of the group asked this one to stop, if one did.
-    pub(crate) fn requested(&self) -> Option<String> {
-        std::fs::read_to_string(&self.0).ok()
-    }
-}
-
 impl GroupHold {
-    pub(crate) fn cancel_probe(&self) -> CancelProbe {
-        CancelProbe(self.dir.join(format!("cancel-{}", self.run)))
-    }
-
     /// Why a newer run of the group asked this one to stop, if one did.
     pub(crate) fn cancel_requested(&self) -> Option<String> {
-        self.cancel_probe().requested()
+        std::fs::read_to_string(self.dir.join(format!("cancel-{}", self.run))).ok()
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::concurrency::{Admission, Group, GroupHold, POLL};
+use crate::concurrency::{Group, GroupHold, POLL};
 use crate::gates::Gates;
 use crate::sink::StepLog;
 
@@ -48,6 +48,9 @@ pub struct Driver<E> {
     /// The data directory and this run's number, for job concurrency groups that hold across
     /// runs; `None` keeps them within the run.
     pub across_runs: Option<(PathBuf, u64)>,
+    /// The pipeline's concurrency group, held for the whole run: a newer run's request to
+    /// stop cancels it.
+    pub run_group: Option<GroupHold>,
 }
 
 /// A job's concurrency group held across runs, by the instance it belongs to.
@@ -82,7 +85,7 @@ impl Observer for Fanout {
 
 impl<E: Executor + 'static> Driver<E> {
     /// Plays `run` to its end; `control` may cancel it meanwhile.
-    pub async fn drive(self, mut run: Run, mut control: mpsc::Receiver<Control>) -> Conclusion {
+    pub async fn drive(mut self, mut run: Run, mut control: mpsc::Receiver<Control>) -> Conclusion {
         let start = Instant::now();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(StepId, StepOutcome)>();
         let (gate_tx, mut gate_rx) = mpsc::unbounded_channel::<Event>();
@@ -141,9 +144,12 @@ impl<E: Executor + 'static> Driver<E> {
                         holds.insert(instance, hold);
                     }
                 }
-                _ = probe.tick(), if !holds.is_empty() => {
-                    if let Some(reason) = holds.values().find_map(GroupHold::cancel_requested) {
+                _ = probe.tick(), if !holds.is_empty() || self.run_group.is_some() => {
+                    let held = self.run_group.iter().chain(holds.values());
+                    if let Some(reason) = held.clone().find_map(GroupHold::cancel_requested) {
+                        // Asked once is enough: the run is cancelled from here on.
                         holds.clear();
+                        self.run_group = None;
                         events.push_back(Event::Cancel { reason });
                     }
                 }
@@ -179,7 +185,6 @@ impl<E: Executor + 'static> Driver<E> {
         Some(Claim {
             instance: id,
             group: Group::new(data, name),
-            name: name.to_owned(),
             run: *number,
             cancel_in_progress,
             granted: hold_tx.clone(),
@@ -272,7 +277,6 @@ impl<E: Executor + 'static> Driver<E> {
 struct Claim {
     instance: InstanceId,
     group: Group,
-    name: String,
     run: u64,
     cancel_in_progress: bool,
     granted: mpsc::UnboundedSender<(InstanceId, GroupHold)>,
@@ -281,28 +285,15 @@ struct Claim {
 impl Claim {
     /// Waits for the group; `Err` with why when a newer run took this one's place.
     async fn enter(self, observer: &dyn Observer) -> Result<(), Option<String>> {
-        if let Some(holder) = self.group.holder(self.run) {
-            let what = if self.cancel_in_progress {
-                "cancelling it"
-            } else {
-                "waiting for it"
-            };
-            observer.note(
-                Some(self.instance),
-                &format!(
-                    "concurrency group `{}` is held by run {holder}: {what}",
-                    self.name
-                ),
-            );
-        }
-        match self.group.enter(self.run, self.cancel_in_progress).await {
-            Ok(Admission::Granted(hold)) => {
-                let _ = self.granted.send((self.instance, hold));
-                Ok(())
-            }
-            Ok(Admission::Cancelled(why)) => Err(Some(why)),
-            Err(e) => Err(Some(format!("concurrency group `{}`: {e}", self.name))),
-        }
+        let instance = Some(self.instance);
+        let waiting = |note: &str| observer.note(instance, note);
+        let hold = self
+            .group
+            .join(self.run, self.cancel_in_progress, waiting)
+            .await
+            .map_err(Some)?;
+        let _ = self.granted.send((self.instance, hold));
+        Ok(())
     }
 }
 

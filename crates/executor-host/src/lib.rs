@@ -30,6 +30,7 @@ mod workspace;
 pub use artifacts::Artifacts;
 pub use attempt::{Attempt, AttemptError, Finished, Prepared, Settings};
 pub use cache::Cache;
+pub use concurrency::GroupHold;
 pub use data::{DataDir, DataError, RunLock};
 pub use deploy::{DeployOrder, Deployed, Deployer};
 pub use driver::{Control, Driver, Observer, instance_log_dir};

@@ -153,6 +153,7 @@ pub async fn run_with(
         observers: vec![observer],
         gates: Gates::default(),
         across_runs: None,
+        run_group: None,
     };
     let (_control, rx) = tokio::sync::mpsc::channel(1);
     let conclusion = tokio::time::timeout(Duration::from_secs(60), driver.drive(run, rx))
