@@ -5,7 +5,7 @@
 //! The pieces, from the outside in: [`Router`] (`server`) accepts connections and holds the
 //! current table; `proxy` routes and forwards one request; `table` is the compiled routing
 //! table, swapped whole; `replica` balances a revision's replicas and ejects failing ones;
-//! `pool` keeps connections to a replica; [`Signals`] keeps every revision's golden signals in
+//! `pool` keeps connections to a replica and `upstream` speaks HTTP/1.1 on them; [`Signals`] keeps every revision's golden signals in
 //! rolling windows and is the core's [`bellwether_core::signal::SignalSource`]; [`admin`]
 //! and [`metrics`] expose all of it over HTTP.
 
@@ -21,6 +21,7 @@ mod signals;
 mod socket;
 mod spec;
 mod table;
+mod upstream;
 
 pub use config::RouterConfig;
 pub use error::RouterError;

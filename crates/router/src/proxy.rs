@@ -24,6 +24,7 @@ use crate::pool::SendError;
 use crate::replica::{Replica, Revision};
 use crate::signals::Outcome;
 use crate::table::{Table, slot};
+use crate::upstream::Outgoing;
 
 /// The state every connection of one router shares.
 #[derive(Debug)]
@@ -87,27 +88,23 @@ impl Proxy {
         };
         let (mut parts, incoming) = req.into_parts();
         headers::prepare_request(&mut parts, &client);
-        let (body, bytes_in) = match mirror {
-            None => RequestBody::client(incoming),
-            Some(mirror) => {
-                let (tee, copy) = mirror::tee(incoming);
-                let mut copied = Request::new(RequestBody::Mirror(copy));
-                *copied.method_mut() = parts.method.clone();
-                *copied.uri_mut() = parts.uri.clone();
-                *copied.version_mut() = parts.version;
-                *copied.headers_mut() = parts.headers.clone();
-                let proxy = Arc::clone(&self);
-                tokio::spawn(async move {
-                    let response = proxy.forward(mirror, copied, None).await;
-                    // Reading the answer to its end lets the connection be reused.
-                    let _ = response.into_body().collect().await;
-                });
-                let counter = Arc::new(AtomicU64::new(0));
-                (RequestBody::Tee(tee, Arc::clone(&counter)), Some(counter))
-            }
+        let Some(mirror) = mirror else {
+            let (body, bytes_in) = RequestBody::client(incoming);
+            return self
+                .forward(revision, Outgoing::new(&parts, body), bytes_in)
+                .await;
         };
-        self.forward(revision, Request::from_parts(parts, body), bytes_in)
-            .await
+        let (tee, copy) = mirror::tee(incoming);
+        let counter = Arc::new(AtomicU64::new(0));
+        let out = Outgoing::new(&parts, RequestBody::Tee(tee, Arc::clone(&counter)));
+        let copied = out.with_body(RequestBody::Mirror(copy));
+        let proxy = Arc::clone(&self);
+        tokio::spawn(async move {
+            let response = proxy.forward(mirror, copied, None).await;
+            // Reading the answer to its end lets the connection be reused.
+            let _ = response.into_body().collect().await;
+        });
+        self.forward(revision, out, Some(counter)).await
     }
 
     /// Sends a prepared request to a replica of `revision`, retrying once on another replica
@@ -115,7 +112,7 @@ impl Proxy {
     async fn forward(
         &self,
         revision: Arc<Revision>,
-        req: Request<RequestBody>,
+        req: Outgoing,
         bytes_in: Option<Arc<AtomicU64>>,
     ) -> Response<ResponseBody> {
         let started = Instant::now();
@@ -130,7 +127,7 @@ impl Proxy {
     async fn try_replicas(
         &self,
         revision: Arc<Revision>,
-        req: Request<RequestBody>,
+        req: Outgoing,
         started: Instant,
         bytes_in: Option<Arc<AtomicU64>>,
     ) -> Response<ResponseBody> {
@@ -175,7 +172,7 @@ impl Proxy {
         &self,
         revision: &Arc<Revision>,
         replica: &Arc<Replica>,
-        req: Request<RequestBody>,
+        req: Outgoing,
         started: Instant,
         bytes_in: &Option<Arc<AtomicU64>>,
     ) -> Result<Response<ResponseBody>, Unsent> {
@@ -186,14 +183,13 @@ impl Proxy {
                 .await;
         let addr = replica.addr;
         match sent {
-            Ok(Ok((response, connection))) => {
+            Ok(Ok(response)) => {
                 replica.succeeded();
                 let (mut parts, incoming) = response.into_parts();
                 headers::prepare_response(&mut parts);
                 let finish = Finish {
                     revision: Arc::clone(revision),
                     in_flight,
-                    connection,
                     started,
                     status: parts.status.as_u16(),
                     bytes_in: bytes_in.clone(),
@@ -208,7 +204,7 @@ impl Proxy {
                 replica.failed();
                 Err(Unsent {
                     error: format!("{addr}: {error}"),
-                    req: *req,
+                    req,
                 })
             }
             Ok(Err(SendError::Failed(error))) => {
@@ -251,7 +247,7 @@ impl Drop for Abandoned {
 /// A request no replica received, with the reason.
 struct Unsent {
     error: String,
-    req: Request<RequestBody>,
+    req: Outgoing,
 }
 
 /// Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2).

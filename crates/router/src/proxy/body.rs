@@ -14,9 +14,9 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::mirror::{MirrorBody, TeeBody};
-use crate::pool::Lent;
 use crate::replica::{InFlight, Revision};
 use crate::signals::Outcome;
+use crate::upstream::UpstreamBody;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -98,13 +98,15 @@ enum Kind {
 
 #[derive(Debug)]
 struct Proxied {
-    body: Incoming,
+    body: UpstreamBody,
     finish: Option<Finish>,
     /// How long the body may go without a frame.
     idle: Duration,
     /// Armed the first time the backend makes the body wait, so a body that never waits
     /// costs no timer.
     stall: Option<Pin<Box<Sleep>>>,
+    /// The backend's error, given to hyper on the poll after it happened (see `poll_frame`).
+    failed: Option<BoxError>,
 }
 
 /// The backend stopped sending in the middle of a response body.
@@ -117,7 +119,6 @@ struct Stalled(Duration);
 pub(crate) struct Finish {
     pub(crate) revision: Arc<Revision>,
     pub(crate) in_flight: InFlight,
-    pub(crate) connection: Lent,
     pub(crate) started: Instant,
     pub(crate) status: u16,
     pub(crate) bytes_in: Option<Arc<AtomicU64>>,
@@ -126,7 +127,7 @@ pub(crate) struct Finish {
 
 impl Finish {
     /// Records the outcome; a body that ended cleanly gives its connection back for reuse.
-    fn complete(self, clean: bool) {
+    fn complete(self, clean: bool, body: &mut UpstreamBody) {
         let outcome = Outcome {
             status: clean.then_some(self.status),
             latency: self.started.elapsed(),
@@ -136,7 +137,9 @@ impl Finish {
         self.revision.signals.finish(&outcome);
         let replica = self.in_flight.replica();
         if clean {
-            replica.pool.put(self.connection);
+            if let Some(conn) = body.take_reusable() {
+                replica.pool.put(conn);
+            }
         } else {
             replica.failed();
         }
@@ -148,12 +151,13 @@ impl ResponseBody {
         Self(Kind::Local(Some(text)))
     }
 
-    pub(crate) fn proxied(body: Incoming, finish: Finish, idle: Duration) -> Self {
+    pub(crate) fn proxied(body: UpstreamBody, finish: Finish, idle: Duration) -> Self {
         Self(Kind::Proxied(Proxied {
             body,
             finish: Some(finish),
             idle,
             stall: None,
+            failed: None,
         }))
     }
 }
@@ -171,10 +175,14 @@ impl Body for ResponseBody {
             finish,
             idle,
             stall,
+            failed,
         } = match &mut self.get_mut().0 {
             Kind::Local(text) => return Poll::Ready(text.take().map(|t| Ok(Frame::data(t)))),
             Kind::Proxied(proxied) => proxied,
         };
+        if let Some(error) = failed.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
         let polled = match Pin::new(&mut *body).poll_frame(cx) {
             Poll::Ready(polled) => {
                 if let Some(stall) = stall {
@@ -185,7 +193,7 @@ impl Body for ResponseBody {
             Poll::Pending => {
                 let timer = stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(*idle)));
                 ready!(timer.as_mut().poll(cx));
-                complete(finish, false);
+                complete(finish, body, false);
                 return Poll::Ready(Some(Err(Box::new(Stalled(*idle)))));
             }
         };
@@ -197,13 +205,23 @@ impl Body for ResponseBody {
                 // Finishing on the last frame rather than on the poll after it frees the
                 // connection as early as possible.
                 if body.is_end_stream() {
-                    complete(finish, true);
+                    complete(finish, body, true);
                 }
             }
-            Some(Err(_)) => complete(finish, false),
-            None => complete(finish, true),
+            Some(Err(_)) => complete(finish, body, false),
+            None => complete(finish, body, true),
         }
-        Poll::Ready(polled.map(|r| r.map_err(BoxError::from)))
+        match polled {
+            // hyper drops what it has buffered for the client when a body fails: waiting one
+            // turn lets the head and the data so far go out, so the client sees where the
+            // backend broke off.
+            Some(Err(error)) => {
+                *failed = Some(error.into());
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            polled => Poll::Ready(polled.map(|r| r.map_err(BoxError::from))),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -229,7 +247,7 @@ impl Drop for ResponseBody {
             && let Some(f) = p.finish.take()
         {
             if p.body.is_end_stream() {
-                f.complete(true);
+                f.complete(true, &mut p.body);
             } else {
                 let outcome = Outcome {
                     status: Some(f.status),
@@ -243,8 +261,8 @@ impl Drop for ResponseBody {
     }
 }
 
-fn complete(finish: &mut Option<Finish>, clean: bool) {
+fn complete(finish: &mut Option<Finish>, body: &mut UpstreamBody, clean: bool) {
     if let Some(f) = finish.take() {
-        f.complete(clean);
+        f.complete(clean, body);
     }
 }

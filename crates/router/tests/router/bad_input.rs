@@ -147,7 +147,7 @@ async fn cut_mid_body(stall: bool) -> bellwether_core::signal::TrafficSample {
     }];
     let running = start_router(spec, quick()).await;
     let mut client = Client::connect(running.addr).await;
-    let cut = client.get("/", &[("x-canary", "1")]).await.unwrap();
+    let cut = client.get("/", &[("x-canary", "1")]).await.expect("cut");
     assert_eq!(cut.status, 200, "the status had already been sent");
     assert!(
         cut.body.is_err(),

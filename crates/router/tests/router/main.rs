@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod framing;
 mod reliability;
 mod routing;
 mod support;
