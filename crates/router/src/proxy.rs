@@ -139,7 +139,7 @@ impl Proxy {
                 "has no replicas",
             );
         };
-        let idempotent = is_idempotent(req.method());
+        let idempotent = req.is_idempotent();
         let (error, req) = match self
             .attempt(&revision, &first, req, started, &bytes_in)
             .await
@@ -248,14 +248,6 @@ impl Drop for Abandoned {
 struct Unsent {
     error: String,
     req: Outgoing,
-}
-
-/// Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2).
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
 }
 
 /// The router's own answer for a request `revision` could not serve, counted as a proxy error.

@@ -30,6 +30,8 @@ const MAX_HEAD: usize = 64 * 1024;
 pub(crate) struct Conn {
     stream: TcpStream,
     read: BytesMut,
+    /// The connection has carried a request before this one.
+    reused: bool,
 }
 
 /// Why an exchange with a backend failed.
@@ -89,8 +91,31 @@ impl Outgoing {
         }
     }
 
-    pub(crate) fn method(&self) -> &Method {
-        &self.method
+    /// Whether repeating the request has the same effect as sending it once.
+    pub(crate) fn is_idempotent(&self) -> bool {
+        is_idempotent(&self.method)
+    }
+}
+
+/// Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+impl UpstreamError {
+    /// The backend closed or reset the connection.
+    fn is_close(&self) -> bool {
+        match self {
+            Self::ClosedBeforeHead => true,
+            Self::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -99,6 +124,7 @@ impl Conn {
         Self {
             stream,
             read: BytesMut::new(),
+            reused: false,
         }
     }
 
@@ -149,7 +175,7 @@ impl Conn {
         // A backend that stops reading the request may still have answered it (413, say): a
         // failed write ends the sending, and the head is still awaited.
         let mut write_error = None;
-        let head = poll_fn(|cx| {
+        let answer = poll_fn(|cx| {
             match sending.poll_send(&self.stream, cx) {
                 Poll::Ready(Err(UpstreamError::Io(e))) => write_error = Some(e),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -157,11 +183,27 @@ impl Conn {
             }
             self.poll_head(&method, cx)
         })
-        .await
-        .map_err(|error| Broken {
-            error: write_error.map_or(error, UpstreamError::Io),
-            unsent: None,
-        })?;
+        .await;
+        let head = match answer {
+            Ok(head) => head,
+            Err(error) => {
+                let error = write_error.map_or(error, UpstreamError::Io);
+                // A kept-alive connection the backend closed just as the request went out
+                // (its idle timeout) never saw it: a request without a body whose repetition
+                // is harmless goes to another connection, as if unsent.
+                let unsent = (self.reused
+                    && framing == RequestFraming::None
+                    && is_idempotent(&method)
+                    && error.is_close())
+                .then(|| Outgoing {
+                    head,
+                    method,
+                    framing,
+                    body: RequestBody::Empty,
+                });
+                return Err(Broken { error, unsent });
+            }
+        };
         // A backend may answer before it has read the whole request; the rest is not sent,
         // so the connection cannot carry another request.
         let keep_alive = head.keep_alive && sending.is_done();

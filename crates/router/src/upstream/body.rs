@@ -44,7 +44,8 @@ impl UpstreamBody {
 
     /// The connection, if the body has been read to its end and nothing unasked followed it.
     pub(crate) fn take_reusable(&mut self) -> Option<Conn> {
-        let conn = self.conn.take()?;
+        let mut conn = self.conn.take()?;
+        conn.reused = true;
         (self.keep_alive && matches!(self.state, State::Done) && conn.read.is_empty())
             .then_some(conn)
     }

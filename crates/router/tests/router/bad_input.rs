@@ -1,6 +1,8 @@
 //! Bad clients and bad backends: each gets a clear status, and the router keeps serving
 //! everyone else meanwhile.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bellwether_router::{HeaderRouteSpec, Matcher, RouterConfig};
@@ -9,7 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    Backend, Client, LIMIT, dead_addr, get, raw, raw_backend, revision, start_router, table,
+    Backend, Client, LIMIT, dead_addr, get, raw, raw_backend, read_head, revision, start_router,
+    table,
 };
 
 fn quick() -> RouterConfig {
@@ -203,6 +206,51 @@ async fn a_pooled_connection_the_backend_closed_is_not_used_even_for_a_post() {
             .await
             .unwrap();
         assert_eq!((post.status.as_u16(), post.text().as_str()), (200, "once"));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_closed_under_a_request_is_retried_only_when_that_is_safe() {
+    tokio::time::timeout(LIMIT, async {
+        // Each connection answers its first request, then reads the next and closes without
+        // answering, as a backend whose idle timeout strikes just as a request arrives.
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        let backend = raw_backend(move |mut stream| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                let _ = stream.write_all(answer).await;
+                read_head(&mut stream).await;
+            }
+        })
+        .await;
+        let running = start_router(
+            table(vec![revision("stable", 1, &[backend], 10_000)]),
+            quick(),
+        )
+        .await;
+        let mut client = Client::connect(running.addr).await;
+        assert_eq!(client.get("/", &[]).await.unwrap().text(), "ok");
+        let again = client.get("/", &[]).await.unwrap();
+        assert_eq!((again.status.as_u16(), again.text().as_str()), (200, "ok"));
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "the GET went again on a new connection"
+        );
+        // A POST may have been acted on: it is not sent twice.
+        let post = client.send("POST", "/", &[], Bytes::new()).await.unwrap();
+        assert_eq!(post.status, 502);
+        assert!(
+            post.text()
+                .ends_with("the connection closed before a response\n"),
+            "{}",
+            post.text()
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     })
     .await
     .unwrap();
