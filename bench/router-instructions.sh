@@ -18,56 +18,11 @@ REQUESTS=${REQUESTS:-5000}
 RATE=${RATE:-500}
 CONNECTIONS=64
 STABLE_PORT=19201 CANARY_PORT=19202 PROXY_PORT=18280
-for tool in valgrind callgrind_control haproxy; do
-    command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y valgrind haproxy" >&2; exit 1; }
-done
-
-cargo build --release -p bellwether -p bellwether-router --bin bellwether --example fixed_rate >&2
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=$TARGET/release/bellwether
-FIXED=$TARGET/release/examples/fixed_rate
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    wait 2> /dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 300); do
-        (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
-PORT=$STABLE_PORT DEMO_VERSION=v1 $BIN demo-service > /dev/null & PIDS+=($!)
-PORT=$CANARY_PORT DEMO_VERSION=v2 $BIN demo-service > /dev/null & PIDS+=($!)
-wait_port $STABLE_PORT
-wait_port $CANARY_PORT
-
-cat > "$WORK/haproxy.cfg" << CFG
-global
-    maxconn 4096
-    nbthread 1
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-frontend bench
-    bind 127.0.0.1:$PROXY_PORT
-    default_backend service
-backend service
-    balance roundrobin
-    server stable 127.0.0.1:$STABLE_PORT weight 90
-    server canary 127.0.0.1:$CANARY_PORT weight 10
-CFG
+. bench/router-common.sh
+need valgrind haproxy
+build -p bellwether -p bellwether-router --bin bellwether --example fixed_rate
+start_backends
+haproxy_cfg $PROXY_PORT 1 > "$WORK/haproxy.cfg"
 
 # Prints the instructions per request of the proxy started by the given command.
 count() {
@@ -91,8 +46,7 @@ count() {
         'BEGIN { printf "%.0f", i / (r * s) }'
 }
 
-ROUTER_ARGS=(router --threads 1 --listen 127.0.0.1:$PROXY_PORT
-    --backend stable=127.0.0.1:$STABLE_PORT --backend canary=127.0.0.1:$CANARY_PORT --weight canary=10)
+read -r -a ROUTER_ARGS <<< "$(router_args $PROXY_PORT) --threads 1"
 echo "date: $(date -u +%F), $REQUESTS requests at $RATE/s over $CONNECTIONS connections, one thread each"
 echo
 echo '| proxy | instructions per request | ÷ HAProxy |'

@@ -14,56 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STABLE_PORT=19401 CANARY_PORT=19402 ROUTER_PORT=18480 HAPROXY_PORT=18481
-for tool in wrk haproxy perf; do
-    command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk haproxy linux-perf" >&2; exit 1; }
-done
-
-cargo build --release -p bellwether --bin bellwether >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/bellwether
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    wait 2> /dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
-PORT=$STABLE_PORT DEMO_VERSION=v1 $BIN demo-service > /dev/null & PIDS+=($!)
-PORT=$CANARY_PORT DEMO_VERSION=v2 $BIN demo-service > /dev/null & PIDS+=($!)
-$BIN router --listen 127.0.0.1:$ROUTER_PORT \
-    --backend stable=127.0.0.1:$STABLE_PORT --backend canary=127.0.0.1:$CANARY_PORT \
-    --weight canary=10 > /dev/null & ROUTER_PID=$!; PIDS+=($ROUTER_PID)
-cat > "$WORK/haproxy.cfg" << CFG
-global
-    maxconn 4096
-    nbthread $(nproc)
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-frontend bench
-    bind 127.0.0.1:$HAPROXY_PORT
-    default_backend service
-backend service
-    balance roundrobin
-    server stable 127.0.0.1:$STABLE_PORT weight 90
-    server canary 127.0.0.1:$CANARY_PORT weight 10
-CFG
+. bench/router-common.sh
+need wrk haproxy perf
+build -p bellwether --bin bellwether
+start_backends
+# shellcheck disable=SC2046
+$BIN $(router_args $ROUTER_PORT) > /dev/null & ROUTER_PID=$!; PIDS+=($ROUTER_PID)
+haproxy_cfg $HAPROXY_PORT "$(nproc)" > "$WORK/haproxy.cfg"
 haproxy -f "$WORK/haproxy.cfg" & HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
-for port in $STABLE_PORT $CANARY_PORT $ROUTER_PORT $HAPROXY_PORT; do wait_port "$port"; done
+for port in $ROUTER_PORT $HAPROXY_PORT; do wait_port "$port"; done
 for port in $ROUTER_PORT $HAPROXY_PORT; do wrk -t1 -c64 -d2s "http://127.0.0.1:$port/" > /dev/null; done
 
 # Percentage of the samples in `$2` whose symbol (with what it calls, if $3 is children) is $1.

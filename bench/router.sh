@@ -16,65 +16,19 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 STABLE_PORT=19001 CANARY_PORT=19002 ROUTER_PORT=18080 HAPROXY_PORT=18081 HAPROXY1_PORT=18082
-for tool in wrk haproxy; do
-    command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk haproxy" >&2; exit 1; }
-done
-
-cargo build --release -p bellwether -p bellwether-router --bin bellwether --example fixed_rate >&2
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=$TARGET/release/bellwether
-FIXED=$TARGET/release/examples/fixed_rate
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    wait 2> /dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
-PORT=$STABLE_PORT DEMO_VERSION=v1 $BIN demo-service > /dev/null & PIDS+=($!)
-PORT=$CANARY_PORT DEMO_VERSION=v2 $BIN demo-service > /dev/null & PIDS+=($!)
-$BIN router --listen 127.0.0.1:$ROUTER_PORT \
-    --backend stable=127.0.0.1:$STABLE_PORT --backend canary=127.0.0.1:$CANARY_PORT \
-    --weight canary=10 > /dev/null & ROUTER_PID=$!; PIDS+=($ROUTER_PID)
-haproxy_cfg() { # PORT THREADS
-cat << CFG
-global
-    maxconn 4096
-    nbthread $2
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-frontend bench
-    bind 127.0.0.1:$1
-    default_backend service
-backend service
-    balance roundrobin
-    server stable 127.0.0.1:$STABLE_PORT weight 90
-    server canary 127.0.0.1:$CANARY_PORT weight 10
-CFG
-}
+. bench/router-common.sh
+need wrk haproxy
+build -p bellwether -p bellwether-router --bin bellwether --example fixed_rate
+start_backends
+# shellcheck disable=SC2046
+$BIN $(router_args $ROUTER_PORT) > /dev/null & ROUTER_PID=$!; PIDS+=($ROUTER_PID)
 # HAProxy with a thread per core, like the router, and single-threaded for reference.
 CORES=$(nproc)
 haproxy_cfg $HAPROXY_PORT "$CORES" > "$WORK/haproxy.cfg"
 haproxy_cfg $HAPROXY1_PORT 1 > "$WORK/haproxy1.cfg"
 haproxy -f "$WORK/haproxy.cfg" & HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
 haproxy -f "$WORK/haproxy1.cfg" & PIDS+=($!)
-for port in $STABLE_PORT $CANARY_PORT $ROUTER_PORT $HAPROXY_PORT $HAPROXY1_PORT; do wait_port "$port"; done
+for port in $ROUTER_PORT $HAPROXY_PORT $HAPROXY1_PORT; do wait_port "$port"; done
 
 cat > "$WORK/report.lua" << 'LUA'
 done = function(summary, latency, requests)
