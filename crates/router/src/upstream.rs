@@ -53,7 +53,8 @@ pub(crate) enum UpstreamError {
     RequestBody(String),
 }
 
-/// A failed exchange; `unsent` holds the request when none of it reached the backend.
+/// A failed exchange; `unsent` holds the request when it may go to another connection: none
+/// of it was written, or a reused connection closed under a request that is safe to repeat.
 #[derive(Debug)]
 pub(crate) struct Broken {
     pub(crate) error: UpstreamError,
