@@ -184,12 +184,19 @@ async fn a_backend_stalling_mid_body_is_cut_off_after_the_idle_timeout() {
 async fn a_pooled_connection_the_backend_closed_is_not_used_even_for_a_post() {
     tokio::time::timeout(LIMIT, async {
         // Each connection answers one request as keep-alive, then the backend closes it.
-        let backend = raw_backend(|mut stream| async move {
-            // Whatever body follows the head is read, so that closing sends FIN, not RST.
-            let _ =
-                tokio::time::timeout(Duration::from_millis(50), stream.read(&mut [0; 64])).await;
-            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nonce";
-            let _ = stream.write_all(answer).await;
+        let closed = Arc::new(tokio::sync::Notify::new());
+        let closing = Arc::clone(&closed);
+        let backend = raw_backend(move |mut stream| {
+            let closing = Arc::clone(&closing);
+            async move {
+                // Whatever body follows the head is read, so that closing sends FIN, not RST.
+                let _ = tokio::time::timeout(Duration::from_millis(50), stream.read(&mut [0; 64]))
+                    .await;
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nonce";
+                let _ = stream.write_all(answer).await;
+                drop(stream);
+                closing.notify_one();
+            }
         })
         .await;
         let running = start_router(
@@ -199,7 +206,7 @@ async fn a_pooled_connection_the_backend_closed_is_not_used_even_for_a_post() {
         .await;
         let mut client = Client::connect(running.addr).await;
         assert_eq!(client.get("/", &[]).await.unwrap().text(), "once");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        closed.notified().await;
         // A POST is never retried: the closed connection must be noticed before sending.
         let post = client
             .send("POST", "/", &[], Bytes::from_static(b"x"))
