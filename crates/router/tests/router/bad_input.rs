@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::support::{
     Backend, Client, LIMIT, dead_addr, get, raw, raw_backend, read_head, revision, start_router,
-    table,
+    start_stable, table,
 };
 
 fn quick() -> RouterConfig {
@@ -55,11 +55,7 @@ async fn malformed_and_oversized_requests_get_4xx_and_others_are_served() {
 async fn a_slowloris_client_gets_408_while_others_are_served() {
     tokio::time::timeout(LIMIT, async {
         let backend = Backend::start("stable").await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend.addr], 10_000)]),
-            quick(),
-        )
-        .await;
+        let running = start_stable(backend.addr, quick()).await;
         for partial in [b"G".as_slice(), b"GET / HTTP/1.1\r\nHost: a\r\n"] {
             let mut slow = TcpStream::connect(running.addr).await.unwrap();
             slow.write_all(partial).await.unwrap();
@@ -199,11 +195,7 @@ async fn a_pooled_connection_the_backend_closed_is_not_used_even_for_a_post() {
             }
         })
         .await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend], 10_000)]),
-            quick(),
-        )
-        .await;
+        let running = start_stable(backend, quick()).await;
         let mut client = Client::connect(running.addr).await;
         assert_eq!(client.get("/", &[]).await.unwrap().text(), "once");
         closed.notified().await;
@@ -234,11 +226,7 @@ async fn a_kept_alive_connection_closed_under_a_request_is_retried_only_when_tha
             }
         })
         .await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend], 10_000)]),
-            quick(),
-        )
-        .await;
+        let running = start_stable(backend, quick()).await;
         let mut client = Client::connect(running.addr).await;
         assert_eq!(client.get("/", &[]).await.unwrap().text(), "ok");
         let again = client.get("/", &[]).await.unwrap();
@@ -354,11 +342,7 @@ async fn a_client_that_gives_up_is_counted_and_leaves_nothing_in_flight() {
             std::future::pending::<()>().await;
         })
         .await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[hang], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(hang, RouterConfig::default()).await;
         let signals = running.router.signals().revision("api", 1, "stable");
         let mut client = TcpStream::connect(running.addr).await.unwrap();
         client

@@ -11,9 +11,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::{
-    Backend, Client, LIMIT, raw, raw_backend, read_head, revision, start_router, table,
-};
+use crate::support::{Backend, Client, LIMIT, raw, raw_backend, read_head, start_stable};
 
 /// A backend speaking raw HTTP/1.1 that answers each request on a connection by its path, and
 /// counts the connections it accepted.
@@ -58,11 +56,7 @@ async fn scripted_backend() -> (SocketAddr, Arc<AtomicUsize>) {
 async fn responses_of_every_framing_arrive_whole_and_keep_their_connection() {
     tokio::time::timeout(LIMIT, async {
         let (backend, accepted) = scripted_backend().await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend, RouterConfig::default()).await;
         let mut client = Client::connect(running.addr).await;
 
         let chunked = client.get("/chunked", &[]).await.unwrap();
@@ -108,11 +102,7 @@ async fn responses_of_every_framing_arrive_whole_and_keep_their_connection() {
 async fn malformed_responses_get_502_naming_the_revision_and_what_was_wrong() {
     tokio::time::timeout(LIMIT, async {
         let (backend, _) = scripted_backend().await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend, RouterConfig::default()).await;
         for (path, why) in [
             ("/two-lengths", "invalid content-length"),
             ("/garbage", "invalid response head"),
@@ -145,11 +135,7 @@ async fn malformed_responses_get_502_naming_the_revision_and_what_was_wrong() {
 async fn request_bodies_go_through_whether_their_length_is_known_or_not() {
     tokio::time::timeout(LIMIT, async {
         let backend = Backend::start("stable").await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend.addr], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend.addr, RouterConfig::default()).await;
         // Large enough that neither socket takes it in one write.
         let big: Bytes = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect::<Vec<_>>().into();
         let mut client = Client::connect(running.addr).await;
@@ -186,11 +172,7 @@ async fn a_backend_that_answers_before_reading_the_body_is_heard() {
             while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
         })
         .await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend, RouterConfig::default()).await;
         let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
         // Announces a body far larger than what is sent: only the early answer can end this.
         stream

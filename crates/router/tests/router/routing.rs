@@ -3,7 +3,9 @@
 use bellwether_router::{HeaderRouteSpec, Matcher, MirrorSpec, RouterConfig};
 use bytes::Bytes;
 
-use crate::support::{Backend, Client, LIMIT, get, get_h2, revision, start_router, table, tally};
+use crate::support::{
+    Backend, Client, LIMIT, get, get_h2, revision, start_router, start_stable, table, tally,
+};
 
 #[tokio::test]
 async fn weights_split_requests_and_header_routes_come_first() {
@@ -82,11 +84,7 @@ async fn backends_for(client: &mut Client, header: &str, value: &str) -> Vec<Str
 async fn backends_see_forwarding_headers_and_no_hop_by_hop_ones() {
     tokio::time::timeout(LIMIT, async {
         let backend = Backend::start("stable").await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend.addr], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend.addr, RouterConfig::default()).await;
         let answer = get(
             running.addr,
             "/path?q=1",
@@ -117,11 +115,7 @@ async fn backends_see_forwarding_headers_and_no_hop_by_hop_ones() {
 async fn http2_clients_are_served_over_http1_backends() {
     tokio::time::timeout(LIMIT, async {
         let backend = Backend::start("stable").await;
-        let running = start_router(
-            table(vec![revision("stable", 1, &[backend.addr], 10_000)]),
-            RouterConfig::default(),
-        )
-        .await;
+        let running = start_stable(backend.addr, RouterConfig::default()).await;
         let answer = get_h2(running.addr, "/h2").await;
         assert_eq!(answer.status, 200);
         assert_eq!(answer.text(), "stable");

@@ -182,6 +182,15 @@ pub(crate) async fn start_router(spec: TableSpec, config: RouterConfig) -> Runni
     Running { router, addr }
 }
 
+/// A router whose one revision, `stable`, takes every request to `backend`.
+pub(crate) async fn start_stable(backend: SocketAddr, config: RouterConfig) -> Running {
+    start_router(
+        table(vec![revision("stable", 1, &[backend], 10_000)]),
+        config,
+    )
+    .await
+}
+
 /// A keep-alive HTTP/1.1 client connection.
 pub(crate) struct Client {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
