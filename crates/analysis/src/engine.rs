@@ -27,7 +27,7 @@ use bellwether_core::rollout::{EventKind, RevisionNumber, RunId, Verdict};
 use bellwether_core::spec::{AnalysisRef, MetricSpec, ServiceSpec};
 use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::judge::Judgement;
@@ -176,6 +176,7 @@ impl Report {
 /// A run in progress. Dropping it stops the run, like [`RunHandle::stop`].
 pub struct RunHandle {
     stop: oneshot::Sender<()>,
+    conclude: Arc<Notify>,
     task: JoinHandle<()>,
     run: Arc<Mutex<Run>>,
 }
@@ -189,10 +190,18 @@ impl RunHandle {
             .clone()
     }
 
+    /// Asks the run for its verdict on the evidence so far ([`Run::conclude`]), which it
+    /// reports as [`Report::Completed`] like any other.
+    pub fn conclude(&self) {
+        self.conclude.notify_one();
+    }
+
     /// Stops measuring (in-flight measurements are dropped, job processes killed) and returns
     /// the run as it stood. Nothing more is reported for it.
     pub async fn stop(self) -> Run {
-        let RunHandle { stop, task, run } = self;
+        let RunHandle {
+            stop, task, run, ..
+        } = self;
         let _ = stop.send(());
         let _ = task.await;
         let run = run.lock().unwrap_or_else(PoisonError::into_inner);
@@ -201,7 +210,9 @@ impl RunHandle {
 
     /// Waits until the run ends by itself and returns it.
     pub async fn finished(self) -> Run {
-        let RunHandle { stop, task, run } = self;
+        let RunHandle {
+            stop, task, run, ..
+        } = self;
         let _ = task.await;
         drop(stop);
         let run = run.lock().unwrap_or_else(PoisonError::into_inner);
@@ -224,14 +235,21 @@ impl Engine {
         }
         let run = Arc::new(Mutex::new(run));
         let (stop, stopped) = oneshot::channel();
+        let conclude = Arc::new(Notify::new());
         let task = tokio::spawn(task::drive(
             request,
             Arc::clone(&self.providers),
             reports,
             stopped,
+            Arc::clone(&conclude),
             Arc::clone(&run),
         ));
-        RunHandle { stop, task, run }
+        RunHandle {
+            stop,
+            conclude,
+            task,
+            run,
+        }
     }
 }
 

@@ -15,7 +15,8 @@ pub mod judge;
 mod measurement;
 pub mod providers;
 pub mod run;
+pub mod sequential;
 mod value;
 
-pub use measurement::{Measurement, Waiting};
+pub use measurement::{Counted, Measurement, Origin, Waiting};
 pub use value::{Observation, Role, Sample, Value};

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::condition::Conditions;
 use crate::value::{Observation, Role, Sample, Value, over_last, requests, thousands};
 
+mod cumulative;
+
+pub use cumulative::{Counted, Origin};
+
 /// A measurement as stored and shown: everything needed to explain its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
@@ -33,6 +37,10 @@ pub struct Measurement {
     pub window: Option<Duration>,
     pub message: String,
     pub dry_run: bool,
+    /// For a metric judged on all the evidence since the analysis began: the confidence
+    /// interval and the counts behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Counted>,
 }
 
 /// Why a measurement could not be judged yet.
@@ -43,6 +51,8 @@ pub enum Waiting {
     NoData { role: Role },
     /// Fewer requests than the metric's minimum sample.
     Sample { role: Role, needed: u64 },
+    /// The confidence interval still straddles the threshold: more requests will decide.
+    Evidence,
 }
 
 impl Measurement {
@@ -60,6 +70,7 @@ impl Measurement {
             window: None,
             message,
             dry_run: spec.dry_run,
+            counted: None,
         }
     }
 
@@ -151,6 +162,7 @@ fn waiting(spec: &MetricSpec, role: Role, obs: &Observation) -> Option<Waiting> 
 fn waiting_message(spec: &MetricSpec, waiting: Waiting, obs: &Observation) -> String {
     let name = &spec.name;
     match waiting {
+        Waiting::Evidence => format!("{name} not judged yet"),
         Waiting::NoData { role } => match &obs.detail {
             Some(why) => format!("{name} not judged: no data for the {role} ({why})"),
             None => format!("{name} not judged: no data for the {role}"),

@@ -22,6 +22,14 @@
 //!   the baseline at the end of every interval; after `count` points of every metric its
 //!   judgement decides (pass, marginal, fail become successful, inconclusive, failed). Gaps
 //!   and errors follow the rules in `run/judge.rs`. It always decides, like a metric.
+//! - A metric judged on all the evidence ([`Evidence::Cumulative`]) counts requests from its
+//!   first measurement and decides by a confidence sequence: failed once the interval lies
+//!   beyond the threshold, passed once it lies within, waiting (like a short sample) while it
+//!   straddles. A metric that ends inconclusive follows its `inconclusive` setting: the run is
+//!   inconclusive (the rollout pauses), or the metric passes or fails saying why.
+//! - [`Run::conclude`] asks a background run for its verdict when a canary's steps are done:
+//!   metrics whose latest measurement passed pass, the others measure on as in a blocking run
+//!   (until one measurement is judged, inconclusive after [`BLOCKING_WAIT`] without one).
 //! - The run ends as soon as a deciding metric or the judge fails, errs or is inconclusive,
 //!   with the worst of their phases (failed, then error, then inconclusive); it succeeds when
 //!   every deciding metric and the judge have succeeded.
@@ -30,11 +38,15 @@ mod judge;
 mod metric;
 
 use bellwether_core::rollout::{RunKind, Verdict};
+#[cfg(doc)]
+use bellwether_core::spec::Evidence;
 use bellwether_core::spec::MetricSpec;
 use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::condition::Conditions;
 use crate::measurement::Measurement;
+use crate::value::{Observation, Role};
 
 pub use judge::{JudgePlan, JudgeRun, JudgedSeries, Sampled};
 pub use metric::{BLOCKING_WAIT, Counts, End, KEPT, MetricRun};
@@ -76,6 +88,22 @@ impl Phase {
     fn is_bad(self) -> bool {
         matches!(self, Phase::Inconclusive | Phase::Error | Phase::Failed)
     }
+}
+
+/// What the providers answered for one measurement of a metric.
+#[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "answered is the common case, and each answer is moved once into the run"
+)]
+pub enum Observed {
+    /// The canary's observation, and the baseline's when the conditions compare with it.
+    Answered {
+        canary: Observation,
+        baseline: Option<Observation>,
+    },
+    /// A provider failed for one of the revisions: an error, retried at the next interval.
+    Failed { role: Role, error: String },
 }
 
 /// Whether the rollout waits for the run's verdict.
@@ -172,6 +200,47 @@ impl Run {
         if let Some(metric) = self.metrics.get_mut(index) {
             metric.record(measurement);
             self.assess();
+        }
+    }
+
+    /// Judges what the providers answered for metric `index` (with its compiled `conditions`)
+    /// and folds the measurement in; returns it for reporting, `None` for an unknown index.
+    pub fn observe(
+        &mut self,
+        index: usize,
+        conditions: &Conditions,
+        at: Timestamp,
+        observed: Observed,
+    ) -> Option<Measurement> {
+        let measurement = self
+            .metrics
+            .get_mut(index)?
+            .assess(conditions, at, observed);
+        self.record(index, measurement.clone());
+        Some(measurement)
+    }
+
+    /// Asks a background run for its verdict when a canary's steps are done (at `now`): every
+    /// deciding metric whose latest measurement passed has passed; the others go on until one
+    /// measurement is judged, as in a blocking run, and are inconclusive after
+    /// [`BLOCKING_WAIT`] without one (which their `inconclusive` setting may turn into a pass
+    /// or a failure); a judge still collecting is inconclusive. A run of dry-run metrics only,
+    /// which decide nothing, passes.
+    pub fn conclude(&mut self, now: Timestamp) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        for metric in self.metrics.iter_mut().filter(|m| !m.spec.dry_run) {
+            metric.conclude(now);
+        }
+        if let Some(judge) = &mut self.judge {
+            judge.conclude();
+        }
+        self.assess();
+        let deciding = self.judge.is_some() || self.metrics.iter().any(|m| !m.spec.dry_run);
+        if self.phase == Phase::Running && !deciding {
+            self.phase = Phase::Successful;
+            self.message = "only dry-run metrics, which never decide".to_owned();
         }
     }
 

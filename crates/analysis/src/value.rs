@@ -7,6 +7,8 @@ use bellwether_core::spec::Unit;
 use bellwether_core::time::human_duration;
 use serde::{Deserialize, Serialize};
 
+use crate::sequential::Tally;
+
 /// A measured value. Prometheus and builtin metrics give numbers; web checks may give any JSON
 /// scalar or a list of them; a job gives its exit status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,10 @@ pub struct Observation {
     pub window: Option<Duration>,
     /// What people need to know beyond the value: why there is no data, a job's last output line.
     pub detail: Option<String>,
+    /// For metrics judged on all the evidence: the provider's running counts (hits of the
+    /// metric among requests) as read now; the run subtracts its first reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally: Option<Tally>,
 }
 
 impl Observation {
@@ -91,6 +97,11 @@ impl Observation {
 
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window = Some(window);
+        self
+    }
+
+    pub fn with_tally(mut self, tally: Tally) -> Self {
+        self.tally = Some(tally);
         self
     }
 

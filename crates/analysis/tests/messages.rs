@@ -17,6 +17,7 @@ fn builtin(name: &str, op: ConditionOp, rhs: Operand) -> MetricSpec {
         provider: ProviderSpec::Builtin {
             metric,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit: metric.unit(),
         interval: Duration::from_secs(1),
@@ -29,6 +30,9 @@ fn builtin(name: &str, op: ConditionOp, rhs: Operand) -> MetricSpec {
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
+        evidence: bellwether_core::spec::Evidence::Window,
+        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 

@@ -163,6 +163,9 @@ fn prometheus_metric(address: &str, query: &str, success: &str) -> MetricSpec {
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
+        evidence: bellwether_core::spec::Evidence::Window,
+        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 
@@ -372,6 +375,15 @@ impl bellwether_core::signal::SignalSource for NoRouter {
         _: u64,
         _: Duration,
     ) -> Option<bellwether_core::signal::TrafficSample> {
+        None
+    }
+
+    fn totals(
+        &self,
+        _: &str,
+        _: u64,
+        _: Option<Duration>,
+    ) -> Option<bellwether_core::signal::TrafficTotals> {
         None
     }
 }

@@ -68,7 +68,7 @@ pub(crate) enum Command {
     Secret(crate::commands::secret::SecretArgs),
     #[command(flatten)]
     Ops(crate::commands::ops::Ops),
-    /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_VERSION.
+    /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_LATENCY_SIGMA, DEMO_FAILURES, DEMO_SEED, DEMO_VERSION.
     #[command(hide = true)]
     DemoService,
     /// Print a shell completion script, e.g. `bellwether completions bash > /etc/bash_completion.d/bellwether`.

@@ -132,7 +132,8 @@ fn simulate_plays_the_seed_canary() {
        17m6s  step 7 completed
        17m6s  step 8: pause 5m
        22m6s  step 8 completed
-       22m6s    -> stop background analysis
+       22m6s    -> conclude background analysis
+       22m6s  background analysis: Successful: simulated Successful
        22m6s    -> route r2=100%
        22m6s    -> mark revision 2 (v2) stable
        22m6s  revision 2 (v2) promoted to stable

@@ -122,7 +122,12 @@ fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
 fn demo_service_injects_errors_and_latency_and_names_its_version() {
     let service = demo(
         "v7",
-        &[("DEMO_ERROR_RATE", "0.5"), ("DEMO_LATENCY", "20ms")],
+        &[
+            ("DEMO_ERROR_RATE", "0.5"),
+            ("DEMO_FAILURES", "even"),
+            ("DEMO_LATENCY", "20ms"),
+            ("DEMO_LATENCY_SIGMA", "0"),
+        ],
     );
     let addr = service.addrs[0];
     let health = get(addr, "/health", &[]);

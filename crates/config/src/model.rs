@@ -21,7 +21,9 @@ use serde::Deserialize;
 
 use crate::span::Entries;
 
-pub use analysis::{AnalysisConfig, FullMetricConfig, MetricConfig, UnitConfig};
+pub use analysis::{
+    AnalysisConfig, FullMetricConfig, InconclusiveConfig, MetricConfig, UnitConfig,
+};
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
 pub use environment::EnvironmentConfig;

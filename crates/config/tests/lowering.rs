@@ -7,8 +7,8 @@ use std::time::Duration;
 use bellwether_config::load;
 use bellwether_core::spec::{
     AnalysisRef, BackgroundAnalysis, BuiltinMetric, CanaryStep, Condition, ConditionOp, Direction,
-    EnvironmentSpec, HeaderMatch, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, Probe,
-    ProviderSpec, RollingSpec, Scale, ServiceSpec, Strategy, Unit, Weight,
+    EnvironmentSpec, Evidence, HeaderMatch, Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec,
+    Operand, Probe, ProviderSpec, RollingSpec, Scale, ServiceSpec, Strategy, Unit, Weight,
 };
 
 fn project(source: &str) -> bellwether_core::spec::Project {
@@ -155,13 +155,19 @@ services:
         - "error_rate <= baseline + 0.5%"
 "#,
     );
-    let builtin = |metric| ProviderSpec::Builtin {
-        metric,
-        window: 30 * SECOND,
-    };
     let metric = |name: &str, metric: BuiltinMetric, op, rhs| MetricSpec {
         name: name.into(),
-        provider: builtin(metric),
+        provider: ProviderSpec::Builtin {
+            metric,
+            window: 30 * SECOND,
+            // A latency threshold is judged as the share of requests slower than it.
+            slower_than: match (metric, rhs) {
+                (BuiltinMetric::Latency { .. }, Operand::Value(v)) => {
+                    Some(Duration::from_secs_f64(v))
+                }
+                _ => None,
+            },
+        },
         unit: metric.unit(),
         interval: SECOND,
         count: None,
@@ -173,6 +179,9 @@ services:
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
+        evidence: Evidence::Cumulative,
+        confidence: 0.95,
+        inconclusive: Inconclusive::Pause,
     };
     let expected = vec![
         metric(
@@ -227,9 +236,11 @@ services:
         errors.provider,
         ProviderSpec::Builtin {
             metric: BuiltinMetric::ErrorRate,
-            window: 60 * SECOND
+            window: 60 * SECOND,
+            slower_than: None,
         }
     );
+    assert_eq!(errors.evidence, Evidence::Cumulative);
     assert_eq!(
         (
             p99.name.as_str(),
@@ -241,13 +252,16 @@ services:
         ("p99", 2 * SECOND, 20, 2, true)
     );
     let latency = BuiltinMetric::Latency { permille: 990 };
+    // Its own window asks for per-interval judgement.
     assert_eq!(
         p99.provider,
         ProviderSpec::Builtin {
             metric: latency,
-            window: 10 * SECOND
+            window: 10 * SECOND,
+            slower_than: None,
         }
     );
+    assert_eq!(p99.evidence, Evidence::Window);
     assert_eq!(
         p99.success,
         Some(Condition::Threshold {
@@ -340,10 +354,46 @@ services:
         p50.provider,
         ProviderSpec::Builtin {
             metric: BuiltinMetric::Latency { permille: 500 },
-            window: 30 * SECOND
+            window: 30 * SECOND,
+            slower_than: None,
         }
     );
     assert_eq!((p50.unit, p50.interval), (Unit::Plain, SECOND));
+    // A CEL condition judges each measurement's value.
+    assert_eq!(p50.evidence, Evidence::Window);
+}
+
+#[test]
+fn confidence_and_inconclusive_apply_to_every_metric_unless_it_says_otherwise() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      confidence: 99%
+      inconclusive: pass
+      metrics:
+        - "error_rate <= 1%"
+        - "latency_p95 == 100ms"
+        - name: strict
+          threshold: success_rate >= 99.9%
+          confidence: 99.5%
+"#,
+    );
+    let got: Vec<(&str, Evidence, f64, Inconclusive)> = s
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.evidence, m.confidence, m.inconclusive))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("error_rate", Evidence::Cumulative, 0.99, Inconclusive::Pass),
+            ("latency_p95", Evidence::Window, 0.99, Inconclusive::Pass),
+            ("strict", Evidence::Cumulative, 0.995, Inconclusive::Pass),
+        ]
+    );
 }
 
 #[test]

@@ -76,6 +76,26 @@ impl TrafficSample {
     }
 }
 
+/// Counts over a revision's whole life, for judging on all the evidence since an analysis
+/// began: a reader subtracts its first reading. They only grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficTotals {
+    /// Requests that completed (a response was sent or the request failed).
+    pub requests: u64,
+    /// 5xx responses and requests the router failed, as in [`TrafficSample::errors`].
+    pub errors: u64,
+    /// Requests slower than the threshold asked for, counted exactly (not read off a histogram).
+    pub slower: Option<SlowerCount>,
+}
+
+/// Requests slower than a latency threshold, out of the requests timed against it: a source
+/// starts counting when a threshold is first asked for, so `of` may be below the total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlowerCount {
+    pub slower: u64,
+    pub of: u64,
+}
+
 /// Where the built-in provider reads traffic signals: the router on the embedded default.
 pub trait SignalSource: Send + Sync {
     /// The signals of `revision` of `service` over the last `window`; `None` when the source
@@ -86,6 +106,16 @@ pub trait SignalSource: Send + Sync {
         revision: RevisionNumber,
         window: Duration,
     ) -> Option<TrafficSample>;
+
+    /// The counts of `revision` of `service` since its first request, and of its requests
+    /// slower than `slower_than` since that threshold was first asked for; `None` when the
+    /// source knows no such revision.
+    fn totals(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        slower_than: Option<Duration>,
+    ) -> Option<TrafficTotals>;
 }
 
 /// Resource use of one revision's replicas over one window, as shares of what a replica may use.

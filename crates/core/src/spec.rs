@@ -13,8 +13,8 @@ mod strategy;
 mod weight;
 
 pub use analysis::{
-    AnalysisRef, BuiltinMetric, Condition, ConditionOp, Direction, JudgeSpec, JudgedMetricSpec,
-    MetricSpec, Operand, ProviderSpec, Unit,
+    AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
+    Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
 };
 pub use environment::EnvironmentSpec;
 pub use project::Project;

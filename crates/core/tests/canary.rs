@@ -73,8 +73,9 @@ fn seed_canary_promotes_step_by_step() {
      17m8s # step 7 completed
      17m8s # step 8: pause 5m
      22m8s # step 8 completed
+     22m8s conclude background analysis
+     22m8s # background analysis: Successful: simulated Successful
      22m8s scale revision 2 to 4
-    22m10s stop background analysis
     22m10s route r2=100%
     22m10s mark revision 2 (v2) stable
     22m10s # revision 2 (v2) promoted to stable

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{SignalSource, TrafficSample};
+use bellwether_core::signal::{SignalSource, TrafficSample, TrafficTotals};
 use tokio::time::Instant;
 
 use window::Windows;
@@ -67,6 +67,11 @@ impl RevisionSignals {
         let in_flight = self.in_flight.load(Ordering::Relaxed);
         self.lock()
             .sample(self.started.elapsed(), window, in_flight)
+    }
+
+    /// The counts since the revision started; see [`SignalSource::totals`].
+    pub fn totals(&self, slower_than: Option<Duration>) -> TrafficTotals {
+        self.lock().totals(slower_than)
     }
 
     /// Everything since the revision started, and the requests in flight now.
@@ -148,6 +153,16 @@ impl SignalSource for Signals {
     ) -> Option<TrafficSample> {
         let found = self.read().get(&(service.to_owned(), revision)).cloned();
         found.map(|r| r.sample(window))
+    }
+
+    fn totals(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        slower_than: Option<Duration>,
+    ) -> Option<TrafficTotals> {
+        let found = self.read().get(&(service.to_owned(), revision)).cloned();
+        found.map(|r| r.totals(slower_than))
     }
 }
 

@@ -16,6 +16,7 @@ fn spec(unit: Unit, success: Option<Condition>, failure: Option<Condition>) -> M
         provider: ProviderSpec::Builtin {
             metric: BuiltinMetric::ErrorRate,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit,
         interval: Duration::from_secs(1),
@@ -28,6 +29,9 @@ fn spec(unit: Unit, success: Option<Condition>, failure: Option<Condition>) -> M
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 0,
+        evidence: bellwether_core::spec::Evidence::Window,
+        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 

@@ -1,5 +1,5 @@
 //! One measurement: ask the provider about the canary (and the baseline, when a condition
-//! compares with it), then judge.
+//! compares with it); the run judges the answers.
 
 use std::sync::Arc;
 
@@ -7,9 +7,8 @@ use bellwether_core::spec::MetricSpec;
 use bellwether_core::time::Timestamp;
 use tokio::time::Instant;
 
-use crate::condition::Conditions;
-use crate::measurement::Measurement;
 use crate::providers::{MetricProvider, Target};
+use crate::run::Observed;
 use crate::value::Role;
 
 /// The engine's clock: tokio's instants as [`Timestamp`]s counted from the run's start.
@@ -29,32 +28,40 @@ impl Clock {
     }
 }
 
+/// Asks the provider about the canary, and about the baseline too when `with_baseline`; the
+/// run judges the answers.
 pub(super) async fn measure(
     providers: Arc<dyn MetricProvider>,
     spec: MetricSpec,
-    conditions: Arc<Conditions>,
+    with_baseline: bool,
     canary: Target,
     baseline: Option<Target>,
-    clock: Clock,
-) -> Measurement {
-    if !conditions.needs_baseline() {
+) -> Observed {
+    let failed = |role, error: String| Observed::Failed { role, error };
+    if !with_baseline {
         return match providers.measure(&spec.provider, &canary).await {
-            Ok(c) => Measurement::assess(&spec, &conditions, clock.now(), c, None),
-            Err(e) => Measurement::failed(&spec, clock.now(), Role::Canary, &e.to_string()),
+            Ok(canary) => Observed::Answered {
+                canary,
+                baseline: None,
+            },
+            Err(e) => failed(Role::Canary, e.to_string()),
         };
     }
     let Some(baseline) = baseline else {
         let why =
             "its condition compares with the baseline, and this rollout has no baseline revision";
-        return Measurement::failed(&spec, clock.now(), Role::Baseline, why);
+        return failed(Role::Baseline, why.to_owned());
     };
     let (c, b) = tokio::join!(
         providers.measure(&spec.provider, &canary),
         providers.measure(&spec.provider, &baseline)
     );
     match (c, b) {
-        (Ok(c), Ok(b)) => Measurement::assess(&spec, &conditions, clock.now(), c, Some(b)),
-        (Err(e), _) => Measurement::failed(&spec, clock.now(), Role::Canary, &e.to_string()),
-        (_, Err(e)) => Measurement::failed(&spec, clock.now(), Role::Baseline, &e.to_string()),
+        (Ok(canary), Ok(baseline)) => Observed::Answered {
+            canary,
+            baseline: Some(baseline),
+        },
+        (Err(e), _) => failed(Role::Canary, e.to_string()),
+        (_, Err(e)) => failed(Role::Baseline, e.to_string()),
     }
 }

@@ -1,11 +1,12 @@
 //! The loop that drives one run: start due measurements and judge samples, wait for the first
-//! of a finished one, the next due instant or a stop, fold in, repeat until the run has a
-//! verdict.
+//! of a finished one, the next due instant, a stop or a call to conclude, fold in, repeat until
+//! the run has a verdict.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, oneshot};
+use bellwether_core::time::Timestamp;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
@@ -13,9 +14,8 @@ use super::measure::{Clock, measure};
 use super::sample::sample;
 use super::{Report, RunRequest};
 use crate::condition::Conditions;
-use crate::measurement::Measurement;
 use crate::providers::{MetricProvider, Target};
-use crate::run::{Run, Sampled};
+use crate::run::{Observed, Run, Sampled};
 use crate::value::Role;
 
 /// What a task of the run is doing.
@@ -29,8 +29,8 @@ enum Slot {
 
 /// What a task of the run produced.
 enum Done {
-    /// A measurement of the metric of this index.
-    Measured(usize, Box<Measurement>),
+    /// The providers' answers for the metric of this index, and when they came.
+    Measured(usize, Timestamp, Box<Observed>),
     Sampled(Vec<(usize, Sampled)>),
 }
 
@@ -39,6 +39,7 @@ pub(super) async fn drive(
     providers: Arc<dyn MetricProvider>,
     reports: mpsc::UnboundedSender<Report>,
     mut stop: oneshot::Receiver<()>,
+    conclude: Arc<Notify>,
     run: Arc<Mutex<Run>>,
 ) {
     let clock = Clock {
@@ -83,13 +84,14 @@ pub(super) async fn drive(
                 let measuring = measure(
                     Arc::clone(&providers),
                     spec.clone(),
-                    Arc::clone(&conditions[i]),
+                    conditions[i].needs_baseline(),
                     canary.clone(),
                     baseline.clone(),
-                    clock,
                 );
-                let handle =
-                    tasks.spawn(async move { Done::Measured(i, Box::new(measuring.await)) });
+                let handle = tasks.spawn(async move {
+                    let observed = measuring.await;
+                    Done::Measured(i, clock.now(), Box::new(observed))
+                });
                 started.push((handle.id(), Slot::Metric(i)));
             }
             if let Some(judge) = &r.judge
@@ -123,6 +125,7 @@ pub(super) async fn drive(
                 tasks.abort_all();
                 return;
             }
+            () = conclude.notified() => lock().conclude(clock.now()),
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let (id, done) = match done {
                     Ok((id, d)) => (id, Ok(d)),
@@ -134,16 +137,15 @@ pub(super) async fn drive(
                     // A measurement task only ends without a measurement if a provider
                     // panicked: that is an error like any other, retried up to the limit.
                     (Slot::Metric(i), Err(e)) => {
-                        let why = format!("the provider panicked ({e})");
-                        let spec = &request.metrics[i];
-                        let m = Measurement::failed(spec, clock.now(), Role::Canary, &why);
-                        Done::Measured(i, Box::new(m))
+                        let error = format!("the provider panicked ({e})");
+                        let failed = Observed::Failed { role: Role::Canary, error };
+                        Done::Measured(i, clock.now(), Box::new(failed))
                     }
                     // Sampling catches its providers' panics itself: its task ends without
                     // samples only when it is aborted, and then there is nothing to record.
                     (Slot::Judge, Err(_)) => continue,
                 };
-                fold(done, &request, &run, &reports, clock);
+                fold(done, &request, &conditions, &run, &reports, clock);
             }
             _ = sleep_until(next.map_or_else(Instant::now, |t| clock.instant(t))), if next.is_some() => {}
         }
@@ -155,19 +157,24 @@ pub(super) async fn drive(
 fn fold(
     done: Done,
     request: &RunRequest,
+    conditions: &[Arc<Conditions>],
     run: &Mutex<Run>,
     reports: &mpsc::UnboundedSender<Report>,
     clock: Clock,
 ) {
     let mut r = run.lock().unwrap_or_else(PoisonError::into_inner);
     match done {
-        Done::Measured(index, m) => {
-            let _ = reports.send(Report::Measured {
-                service: request.service.clone(),
-                run: request.run,
-                measurement: m.clone(),
-            });
-            r.record(index, *m);
+        Done::Measured(index, at, observed) => {
+            let Some(conditions) = conditions.get(index) else {
+                return;
+            };
+            if let Some(m) = r.observe(index, conditions, at, *observed) {
+                let _ = reports.send(Report::Measured {
+                    service: request.service.clone(),
+                    run: request.run,
+                    measurement: Box::new(m),
+                });
+            }
         }
         Done::Sampled(samples) => {
             let decided = |r: &Run| r.judge.as_ref().is_some_and(|j| j.judgement.is_some());

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::rollout::{EventKind, RevisionNumber, RunId, RunKind, Verdict};
-use bellwether_core::signal::{ResourceSample, ResourceSource, SignalSource, TrafficSample};
+use bellwether_core::signal::{
+    ResourceSample, ResourceSource, SignalSource, TrafficSample, TrafficTotals,
+};
 use bellwether_core::spec::{
     BuiltinMetric, Condition, ConditionOp, MetricSpec, Operand, ProviderSpec, Unit,
 };
@@ -75,6 +77,32 @@ impl SignalSource for FakeRouter {
             ..TrafficSample::default()
         })
     }
+
+    /// The same traffic counted since it began: errors at 0.1%, and at the bad rate since
+    /// `bad_after`.
+    fn totals(
+        &self,
+        _: &str,
+        revision: RevisionNumber,
+        _: Option<Duration>,
+    ) -> Option<TrafficTotals> {
+        if revision != CANARY && revision != BASELINE {
+            return None;
+        }
+        let elapsed = self.start.elapsed();
+        let requests = ((elapsed + self.warm).as_secs_f64() * self.rps as f64) as u64;
+        let bad = elapsed.saturating_sub(self.bad_after);
+        let bad_requests = (bad.as_secs_f64() * self.rps as f64) as u64;
+        let mut errors = requests / 1_000;
+        if revision == CANARY {
+            errors += (bad_requests as f64 * self.bad_error_rate) as u64;
+        }
+        Some(TrafficTotals {
+            requests,
+            errors,
+            slower: None,
+        })
+    }
 }
 
 impl ResourceSource for FakeRouter {
@@ -94,6 +122,7 @@ fn error_rate(interval: Duration, rhs: Operand) -> MetricSpec {
         provider: ProviderSpec::Builtin {
             metric: BuiltinMetric::ErrorRate,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit: Unit::Ratio,
         interval,
@@ -109,6 +138,9 @@ fn error_rate(interval: Duration, rhs: Operand) -> MetricSpec {
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
+        evidence: bellwether_core::spec::Evidence::Window,
+        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 

@@ -74,6 +74,10 @@ impl JudgePlan {
 
 /// One judged metric's sample of one interval, as the engine observed it.
 #[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "observed is the common case, and each sample is moved once into the run"
+)]
 pub enum Sampled {
     Observed {
         canary: Observation,
@@ -221,6 +225,18 @@ impl JudgeRun {
         self.phase = Phase::of(judgement.verdict);
         self.message = summary::explain(&self.plan, &self.series, &judgement);
         self.judgement = Some(judgement);
+    }
+
+    /// Asked for a verdict before its `count` intervals were sampled: inconclusive.
+    pub(super) fn conclude(&mut self) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::Inconclusive;
+            self.message = format!(
+                "{} when the canary's steps ended (it decides after {})",
+                self.progress(),
+                self.plan.count
+            );
+        }
     }
 
     fn progress(&self) -> String {

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use bellwether_core::rollout::Verdict;
-use bellwether_core::spec::MetricSpec;
+use bellwether_core::spec::{Evidence, Inconclusive, MetricSpec};
 use bellwether_core::time::{Timestamp, human_duration};
 use serde::{Deserialize, Serialize};
 
-use super::{Mode, Phase};
-use crate::measurement::Measurement;
+use super::{Mode, Observed, Phase};
+use crate::condition::Conditions;
+use crate::measurement::{Measurement, Origin};
 
 /// How many of its latest measurements a metric keeps: what the views show (the latest and
 /// those just before it). Every measurement is also reported as it is taken and counted, so a
@@ -32,9 +33,12 @@ pub struct MetricRun {
     /// What ends the metric, besides a limit.
     pub end: End,
     pub counts: Counts,
-    /// The latest measurements, oldest first (at most 1,000; `counts` covers all of them).
+    /// The latest measurements, oldest first (at most [`KEPT`]; `counts` covers all of them).
     pub measurements: Vec<Measurement>,
     first_at: Timestamp,
+    /// For a metric judged on all the evidence: the provider's first counts in this run.
+    #[serde(default)]
+    origin: Option<Origin>,
 }
 
 /// What ends a metric that crosses no limit.
@@ -43,9 +47,10 @@ pub struct MetricRun {
 pub enum End {
     /// The spec's `count` measurements, errors not counted.
     Count(u32),
-    /// A blocking run's metric without `count`: its first judged measurement, or
-    /// [`BLOCKING_WAIT`] of measurements without enough data, which is inconclusive.
-    FirstJudged,
+    /// A blocking run's metric without `count`, or a background run's asked to conclude: its
+    /// first judged measurement, or [`BLOCKING_WAIT`] from `since` of measurements without
+    /// enough data, which is inconclusive.
+    FirstJudged { since: Timestamp },
     /// A background run's metric without `count`: only the end of the run.
     Stopped,
 }
@@ -67,19 +72,41 @@ pub struct Counts {
 
 impl MetricRun {
     pub(super) fn new(spec: MetricSpec, mode: Mode, started_at: Timestamp) -> Self {
+        let first_at = started_at.after(spec.initial_delay);
         let end = match (spec.count, mode) {
             (Some(n), _) => End::Count(n),
-            (None, Mode::Blocking) => End::FirstJudged,
+            (None, Mode::Blocking) => End::FirstJudged { since: first_at },
             (None, Mode::Background) => End::Stopped,
         };
         Self {
-            first_at: started_at.after(spec.initial_delay),
+            first_at,
             spec,
             phase: Phase::Running,
             message: String::new(),
             end,
             counts: Counts::default(),
             measurements: Vec::new(),
+            origin: None,
+        }
+    }
+
+    /// Judges what the providers answered: on its window, or on every request counted since
+    /// the metric's first measurement.
+    pub(super) fn assess(
+        &mut self,
+        conditions: &Conditions,
+        at: Timestamp,
+        observed: Observed,
+    ) -> Measurement {
+        let spec = &self.spec;
+        match observed {
+            Observed::Failed { role, error } => Measurement::failed(spec, at, role, &error),
+            Observed::Answered { canary, baseline } => match spec.evidence {
+                Evidence::Window => Measurement::assess(spec, conditions, at, canary, baseline),
+                Evidence::Cumulative => {
+                    Measurement::assess_cumulative(spec, at, canary, baseline, &mut self.origin)
+                }
+            },
         }
     }
 
@@ -132,25 +159,23 @@ impl MetricRun {
                 (_, None) => {
                     c.inconclusive += 1;
                     if c.inconclusive > spec.inconclusive_limit {
-                        self.phase = Phase::Inconclusive;
-                        self.message = beyond(
-                            &m.message,
-                            c.inconclusive,
-                            "inconclusive",
-                            spec.inconclusive_limit,
-                        );
+                        let (n, limit) = (c.inconclusive, spec.inconclusive_limit);
+                        let message = beyond(&m.message, n, "inconclusive", limit);
+                        self.end_inconclusive(message);
                     }
                 }
             }
+            let c = &self.counts;
             if self.phase == Phase::Running {
-                let waited = m.at.since(self.first_at);
                 match self.end {
                     End::Count(n) if c.taken >= n => self.finish(&m.message),
-                    End::FirstJudged if m.judged() => self.first_judged(&m.message, waited),
-                    End::FirstJudged if waited >= BLOCKING_WAIT => {
-                        self.give_up(&m.message, waited);
+                    End::FirstJudged { since } if m.judged() => {
+                        self.first_judged(&m.message, m.at.since(since));
                     }
-                    End::Count(_) | End::FirstJudged | End::Stopped => {}
+                    End::FirstJudged { since } if m.at.since(since) >= BLOCKING_WAIT => {
+                        self.give_up(&m.message, m.at.since(since));
+                    }
+                    End::Count(_) | End::FirstJudged { .. } | End::Stopped => {}
                 }
             }
         }
@@ -183,23 +208,68 @@ impl MetricRun {
     /// A blocking run's metric without `count` waited [`BLOCKING_WAIT`] without one judged
     /// measurement; the last one's message says how many requests it saw and how many it needs.
     fn give_up(&mut self, last: &str, waited: Duration) {
-        self.phase = Phase::Inconclusive;
-        self.message = format!(
+        let message = format!(
             "{last} (gave up after waiting {}: none of its {} measurements had enough data to judge)",
             human_duration(waited),
             self.counts.taken
         );
+        self.end_inconclusive(message);
+    }
+
+    /// Ends an inconclusive metric as its `inconclusive` setting says: paused for a person, or
+    /// passed or failed with a message that says it was inconclusive.
+    fn end_inconclusive(&mut self, message: String) {
+        (self.phase, self.message) = match self.spec.inconclusive {
+            Inconclusive::Pause => (Phase::Inconclusive, message),
+            Inconclusive::Pass => (
+                Phase::Successful,
+                format!("{message}; inconclusive, so passed as `inconclusive: pass` asks"),
+            ),
+            Inconclusive::Fail => (
+                Phase::Failed,
+                format!("{message}; inconclusive, so failed as `inconclusive: fail` asks"),
+            ),
+        };
+    }
+
+    /// Asked for its verdict when a canary's steps are done (at `now`): passed if the latest
+    /// measurement that was not an error passed. Otherwise, with `inconclusive: pass` it passes
+    /// at once, saying so; else it goes on measuring until one measurement is judged, and is
+    /// inconclusive after [`BLOCKING_WAIT`] without one.
+    pub(super) fn conclude(&mut self, now: Timestamp) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let latest = self
+            .measurements
+            .iter()
+            .rev()
+            .find(|m| m.verdict != Verdict::Error);
+        match latest {
+            Some(m) if m.judged() && m.verdict == Verdict::Successful => {
+                self.phase = Phase::Successful;
+                self.message = m.message.clone();
+            }
+            _ if self.spec.inconclusive == Inconclusive::Pass => {
+                let last = latest.map_or_else(
+                    || format!("{} had no measurement", self.spec.name),
+                    |m| m.message.clone(),
+                );
+                self.end_inconclusive(format!("{last} (undecided when the canary's steps ended)"));
+            }
+            _ => self.end = End::FirstJudged { since: now },
+        }
     }
 
     /// The metric took its `count` measurements without exceeding a limit.
     fn finish(&mut self, last: &str) {
         let c = self.counts;
         if c.successful + c.failed + c.inconclusive == 0 {
-            self.phase = Phase::Inconclusive;
-            self.message = format!(
+            let message = format!(
                 "{last} (none of its {} measurements had enough data to judge)",
                 c.taken
             );
+            self.end_inconclusive(message);
         } else {
             self.phase = Phase::Successful;
             if c.taken > 1 {

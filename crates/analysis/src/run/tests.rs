@@ -4,12 +4,17 @@
 use std::time::Duration;
 
 use bellwether_core::rollout::Verdict;
-use bellwether_core::spec::{BuiltinMetric, MetricSpec, ProviderSpec, Unit};
+use bellwether_core::spec::{
+    BuiltinMetric, Condition, ConditionOp, Evidence, Inconclusive, MetricSpec, Operand,
+    ProviderSpec, Unit,
+};
 use bellwether_core::time::Timestamp;
 
-use super::{Mode, Phase, Run};
+use super::{Mode, Observed, Phase, Run};
+use crate::condition::Conditions;
 use crate::measurement::{Measurement, Waiting};
-use crate::value::Role;
+use crate::sequential::Tally;
+use crate::value::{Observation, Role};
 
 fn spec(name: &str) -> MetricSpec {
     MetricSpec {
@@ -17,6 +22,7 @@ fn spec(name: &str) -> MetricSpec {
         provider: ProviderSpec::Builtin {
             metric: BuiltinMetric::ErrorRate,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit: Unit::Ratio,
         interval: Duration::from_secs(1),
@@ -29,6 +35,9 @@ fn spec(name: &str) -> MetricSpec {
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
+        evidence: Evidence::Window,
+        confidence: 0.95,
+        inconclusive: Inconclusive::Pause,
     }
 }
 
@@ -61,6 +70,7 @@ fn measurement(metric: &str, outcome: char, at: Timestamp) -> Measurement {
         window: None,
         message: format!("{metric} {outcome}"),
         dry_run: false,
+        counted: None,
     }
 }
 
@@ -485,4 +495,114 @@ fn a_run_of_identical_waiting_measurements_keeps_only_its_latest() {
             (Timestamp(101_000), false)
         ]
     );
+}
+
+/// `error_rate <= 1%` judged on every request since its first measurement.
+fn cumulative() -> MetricSpec {
+    let mut m = spec("error_rate");
+    m.success = Some(Condition::Threshold {
+        op: ConditionOp::Le,
+        rhs: Operand::Value(0.01),
+    });
+    m.evidence = Evidence::Cumulative;
+    m
+}
+
+/// The router's running counts, read by the builtin provider.
+fn counts(errors: u64, requests: u64) -> Observed {
+    let canary = Observation::number(0.0).with_tally(Tally::new(errors, requests));
+    Observed::Answered {
+        canary,
+        baseline: None,
+    }
+}
+
+#[test]
+fn cumulative_evidence_counts_from_the_first_reading_and_waits_while_the_interval_straddles() {
+    let spec = cumulative();
+    let conditions = Conditions::new(&spec);
+    let mut run = Run::new(vec![spec], Mode::Background, Timestamp(3_600_000));
+    // Before the run: 500 failed of 1,000. The first reading is where counting starts.
+    let first = run.observe(0, &conditions, Timestamp(3_600_000), counts(500, 1_000));
+    insta::assert_snapshot!(first.unwrap().message, @"error_rate not judged: no requests to the canary since 01:00:00");
+    let one_in_54 = run.observe(0, &conditions, Timestamp(3_612_000), counts(501, 1_054));
+    let m = one_in_54.unwrap();
+    assert_eq!(
+        (m.verdict, m.waiting),
+        (Verdict::Inconclusive, Some(Waiting::Evidence))
+    );
+    insta::assert_snapshot!(m.message, @"error_rate not judged yet: 1.852% (95% CI 0.017%–11.6%, 1 of 54 requests since 01:00:00) straddles 1%");
+    assert_eq!(run.phase, Phase::Running);
+    let bad = run.observe(0, &conditions, Timestamp(3_640_000), counts(509, 1_219));
+    insta::assert_snapshot!(bad.unwrap().message, @"error_rate 4.11% (95% CI 1.103%–10.03%, 9 of 219 requests since 01:00:00) > 1%");
+    assert_eq!(run.phase, Phase::Failed);
+}
+
+#[test]
+fn a_clean_canary_passes_once_the_interval_lies_below_the_threshold() {
+    let spec = cumulative();
+    let conditions = Conditions::new(&spec);
+    let mut run = Run::new(vec![spec], Mode::Blocking, Timestamp(0));
+    run.observe(0, &conditions, Timestamp(0), counts(0, 0));
+    run.observe(0, &conditions, Timestamp(1_000), counts(0, 300));
+    assert_eq!(run.phase, Phase::Running);
+    run.observe(0, &conditions, Timestamp(2_000), counts(0, 500));
+    assert_eq!(run.phase, Phase::Successful);
+    insta::assert_snapshot!(run.message, @"error_rate 0% (95% CI 0%–0.837%, 0 of 500 requests since 00:00:00) < 1% (judged after waiting 2s for enough data)");
+}
+
+#[test]
+fn concluding_passes_what_has_passed_and_waits_for_the_rest_as_a_blocking_run_would() {
+    let play = |inconclusive: Inconclusive, later: (u64, u64, u64)| {
+        let mut spec = cumulative();
+        spec.inconclusive = inconclusive;
+        let conditions = Conditions::new(&spec);
+        let mut run = Run::new(vec![spec], Mode::Background, Timestamp(0));
+        run.observe(0, &conditions, Timestamp(0), counts(0, 0));
+        run.observe(0, &conditions, Timestamp(9_000), counts(1, 54));
+        assert_eq!(run.phase, Phase::Running, "a background run waits");
+        run.conclude(Timestamp(10_000));
+        let (at, errors, requests) = later;
+        run.observe(0, &conditions, Timestamp(at), counts(errors, requests));
+        (run.phase, run.message)
+    };
+    // More evidence after the steps ended decides, either way.
+    assert_eq!(
+        play(Inconclusive::Pause, (12_000, 1, 900)).0,
+        Phase::Successful
+    );
+    assert_eq!(
+        play(Inconclusive::Pause, (12_000, 20, 300)).0,
+        Phase::Failed
+    );
+    // Still undecided five minutes after: the setting says what happens.
+    let (phase, message) = play(Inconclusive::Pause, (310_000, 1, 60));
+    assert_eq!(phase, Phase::Inconclusive);
+    insta::assert_snapshot!(message, @"error_rate not judged yet: 1.667% (95% CI 0.016%–10.456%, 1 of 60 requests since 00:00:00) straddles 1% (gave up after waiting 5m: none of its 3 measurements had enough data to judge)");
+    assert_eq!(play(Inconclusive::Fail, (310_000, 1, 60)).0, Phase::Failed);
+    // `inconclusive: pass` does not wait: undecided at the end of the steps is a pass.
+    let (phase, message) = play(Inconclusive::Pass, (310_000, 20, 300));
+    assert_eq!(phase, Phase::Successful);
+    insta::assert_snapshot!(message, @"error_rate not judged yet: 1.852% (95% CI 0.017%–11.6%, 1 of 54 requests since 00:00:00) straddles 1% (undecided when the canary's steps ended); inconclusive, so passed as `inconclusive: pass` asks");
+    // A canary that had already passed passes at once.
+    let spec = cumulative();
+    let conditions = Conditions::new(&spec);
+    let mut run = Run::new(vec![spec], Mode::Background, Timestamp(0));
+    run.observe(0, &conditions, Timestamp(0), counts(0, 0));
+    run.observe(0, &conditions, Timestamp(9_000), counts(0, 600));
+    run.conclude(Timestamp(10_000));
+    assert_eq!(run.phase, Phase::Successful);
+}
+
+#[test]
+fn a_blocking_metric_that_gives_up_follows_the_inconclusive_setting() {
+    for (setting, phase) in [
+        (Inconclusive::Pause, Phase::Inconclusive),
+        (Inconclusive::Pass, Phase::Successful),
+        (Inconclusive::Fail, Phase::Failed),
+    ] {
+        let mut m = spec("m");
+        m.inconclusive = setting;
+        assert_eq!(play(m, Mode::Blocking, &"W".repeat(301)), (phase, 301));
+    }
 }

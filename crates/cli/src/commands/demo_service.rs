@@ -1,14 +1,20 @@
 //! `bellwether demo-service` (hidden): a small HTTP service to put behind the router in demos
 //! and benchmarks. It listens on 127.0.0.1:$PORT; `GET /health` always answers 200; every other
-//! request answers 200 with a short body, or 500 for a share `DEMO_ERROR_RATE` (0 to 1, spread
-//! evenly: with 0.1 every tenth request fails), after `DEMO_LATENCY` (e.g. `20ms`).
-//! `DEMO_VERSION` is echoed in the `x-demo-version` header and the body.
+//! request answers 200 with a short body, or 500 for a share `DEMO_ERROR_RATE` (0 to 1).
+//!
+//! It behaves like a real service, not a metronome: each request fails independently at that
+//! rate, and takes a log-normal time whose median is `DEMO_LATENCY` (e.g. `20ms`) and whose
+//! spread is `DEMO_LATENCY_SIGMA` (default 0.5: p99 about 3.2 times the median; 0 makes it
+//! constant). `DEMO_SEED` seeds the draws (default: the clock, printed at start), so a run can
+//! be repeated. `DEMO_FAILURES=even` spreads failures evenly instead (with 0.1 exactly every
+//! tenth request fails), for tests that need exact counts. `DEMO_VERSION` is echoed in the
+//! `x-demo-version` header and the body.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -17,6 +23,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
 use tokio::net::TcpListener;
 
 use crate::exit::{self, Code};
@@ -26,8 +35,22 @@ use crate::exit::{self, Code};
 pub(crate) struct Settings {
     port: u16,
     error_rate: f64,
+    /// The median answer time.
     latency: Duration,
+    /// The log-normal spread of answer times around the median; 0 for a constant.
+    sigma: f64,
+    failures: Failures,
+    seed: u64,
     version: String,
+}
+
+/// How failures are spread over requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failures {
+    /// Each request fails independently at the rate.
+    Random,
+    /// Exactly the rate of any run of requests.
+    Even,
 }
 
 impl Settings {
@@ -57,11 +80,35 @@ impl Settings {
                 .to_std()
                 .with_context(|| format!("DEMO_LATENCY `{text}` is negative"))?,
         };
+        let sigma = match var("DEMO_LATENCY_SIGMA") {
+            None => 0.5,
+            Some(text) => match text.trim().parse::<f64>() {
+                Ok(s) if (0.0..=5.0).contains(&s) => s,
+                _ => bail!("DEMO_LATENCY_SIGMA `{text}` is not a number from 0 to 5 (e.g. 0.5)"),
+            },
+        };
+        let failures = match var("DEMO_FAILURES").as_deref().map(str::trim) {
+            None | Some("random") => Failures::Random,
+            Some("even") => Failures::Even,
+            Some(other) => bail!("DEMO_FAILURES `{other}` is neither `random` nor `even`"),
+        };
+        let seed = match var("DEMO_SEED") {
+            Some(text) => match text.trim().parse() {
+                Ok(seed) => seed,
+                Err(_) => bail!("DEMO_SEED `{text}` is not a whole number"),
+            },
+            None => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        };
         let version = var("DEMO_VERSION").unwrap_or_else(|| "v1".to_owned());
         Ok(Self {
             port,
             error_rate,
             latency,
+            sigma,
+            failures,
+            seed,
             version,
         })
     }
@@ -83,6 +130,38 @@ struct Service {
     version: HeaderValue,
     body: Bytes,
     served: AtomicU64,
+    draws: Mutex<Draws>,
+}
+
+/// Whether each request fails and how long it takes, drawn from one seeded generator.
+struct Draws {
+    rng: SmallRng,
+    latency: Option<LogNormal<f64>>,
+}
+
+impl Draws {
+    fn new(settings: &Settings) -> Self {
+        let median = settings.latency.as_secs_f64();
+        let latency = (median > 0.0 && settings.sigma > 0.0)
+            .then(|| LogNormal::new(median.ln(), settings.sigma).ok())
+            .flatten();
+        Self {
+            rng: SmallRng::seed_from_u64(settings.seed),
+            latency,
+        }
+    }
+
+    fn fails(&mut self, rate: f64) -> bool {
+        self.rng.random_bool(rate)
+    }
+
+    /// An answer time: log-normal around the median, or the median itself.
+    fn latency(&mut self, median: Duration) -> Duration {
+        match &self.latency {
+            Some(d) => Duration::try_from_secs_f64(d.sample(&mut self.rng)).unwrap_or(median),
+            None => median,
+        }
+    }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -90,6 +169,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let failures = match settings.failures {
+        Failures::Random => format!("failures at random, seed {}", settings.seed),
+        Failures::Even => "failures spread evenly".to_owned(),
+    };
+    // The address comes last: whoever reads it may stop reading there.
+    println!("demo-service {}: {failures}", settings.version);
     println!(
         "demo-service {} listening on {}",
         settings.version,
@@ -99,6 +184,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("DEMO_VERSION is not a valid header value")?;
     let body = Bytes::from(format!("hello from {}\n", settings.version));
     let service = Arc::new(Service {
+        draws: Mutex::new(Draws::new(&settings)),
         settings,
         version,
         body,
@@ -130,11 +216,19 @@ impl Service {
         if req.uri().path() == "/health" {
             return self.respond(StatusCode::OK, Bytes::from_static(b"ok\n"));
         }
-        if !self.settings.latency.is_zero() {
-            tokio::time::sleep(self.settings.latency).await;
+        let (fail, latency) = {
+            let mut draws = self.draws.lock().unwrap_or_else(PoisonError::into_inner);
+            let rate = self.settings.error_rate;
+            let fail = match self.settings.failures {
+                Failures::Random => draws.fails(rate),
+                Failures::Even => fails_evenly(self.served.fetch_add(1, Ordering::Relaxed), rate),
+            };
+            (fail, draws.latency(self.settings.latency))
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
-        let n = self.served.fetch_add(1, Ordering::Relaxed);
-        if fails(n, self.settings.error_rate) {
+        if fail {
             return self.respond(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Bytes::from_static(b"injected error\n"),
@@ -154,8 +248,8 @@ impl Service {
 }
 
 /// Whether the `n`th request fails at `rate`: exactly `rate` of any run of requests, spread
-/// evenly, so a test or a demo sees the same error rate every time.
-fn fails(n: u64, rate: f64) -> bool {
+/// evenly, so a test sees the same error rate every time.
+fn fails_evenly(n: u64, rate: f64) -> bool {
     let before = (n as f64 * rate).floor();
     let after = ((n + 1) as f64 * rate).floor();
     after > before
@@ -179,6 +273,9 @@ mod tests {
             ("PORT", "9001"),
             ("DEMO_ERROR_RATE", "0.25"),
             ("DEMO_LATENCY", "20ms"),
+            ("DEMO_LATENCY_SIGMA", "0.2"),
+            ("DEMO_FAILURES", "even"),
+            ("DEMO_SEED", "42"),
             ("DEMO_VERSION", "v2"),
         ])
         .unwrap();
@@ -188,6 +285,9 @@ mod tests {
                 port: 9001,
                 error_rate: 0.25,
                 latency: Duration::from_millis(20),
+                sigma: 0.2,
+                failures: Failures::Even,
+                seed: 42,
                 version: "v2".into()
             }
         );
@@ -222,18 +322,53 @@ mod tests {
             message(&[("PORT", "1"), ("DEMO_LATENCY", "-1s")]),
             "DEMO_LATENCY `-1s` is negative"
         );
+        assert_eq!(
+            message(&[("PORT", "1"), ("DEMO_FAILURES", "bursty")]),
+            "DEMO_FAILURES `bursty` is neither `random` nor `even`"
+        );
+        assert_eq!(
+            message(&[("PORT", "1"), ("DEMO_SEED", "-3")]),
+            "DEMO_SEED `-3` is not a whole number"
+        );
+    }
+
+    /// Failures at random: over 20,000 requests at 5%, the count is within six standard
+    /// deviations of 1,000 (a chance below 1e-8 of failing by bad luck), and the same seed
+    /// draws the same failures and answer times.
+    #[test]
+    fn random_failures_and_latencies_repeat_with_their_seed() {
+        let s = settings(&[("PORT", "0"), ("DEMO_SEED", "7"), ("DEMO_LATENCY", "10ms")]).unwrap();
+        let draw = || {
+            let mut d = Draws::new(&s);
+            (0..20_000)
+                .map(|_| (d.fails(0.05), d.latency(s.latency)))
+                .collect::<Vec<_>>()
+        };
+        let first = draw();
+        assert_eq!(first, draw());
+        let failed = first.iter().filter(|(f, _)| *f).count();
+        assert!((1_000usize.abs_diff(failed)) < 6 * 31, "{failed} failures");
+        let mut latencies: Vec<Duration> = first.iter().map(|(_, l)| *l).collect();
+        latencies.sort();
+        let median = latencies[latencies.len() / 2].as_secs_f64();
+        let p99 = latencies[latencies.len() * 99 / 100].as_secs_f64();
+        assert!((median - 0.010).abs() < 0.0005, "median {median}");
+        assert!(
+            p99 > 2.5 * median,
+            "a log-normal tail: p99 {p99}, median {median}"
+        );
     }
 
     #[test]
     fn failures_are_spread_evenly_at_the_rate() {
         for (rate, expected) in [(0.0, 0), (0.1, 100), (0.25, 250), (0.333, 333), (1.0, 1000)] {
             assert_eq!(
-                (0..1000).filter(|n| fails(*n, rate)).count(),
+                (0..1000).filter(|n| fails_evenly(*n, rate)).count(),
                 expected,
                 "{rate}"
             );
         }
-        let tenth: Vec<u64> = (0..30).filter(|n| fails(*n, 0.1)).collect();
+        let tenth: Vec<u64> = (0..30).filter(|n| fails_evenly(*n, 0.1)).collect();
         assert_eq!(tenth, [9, 19, 29]);
     }
 }

@@ -5,16 +5,21 @@ pub(super) mod judge;
 
 use std::time::Duration;
 
-use bellwether_core::spec::{BuiltinMetric, Condition, JudgeSpec, MetricSpec, ProviderSpec, Unit};
+use bellwether_core::spec::{
+    BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Evidence, Inconclusive, JudgeSpec,
+    MetricSpec, Operand, ProviderSpec, Unit,
+};
 
 use super::names;
 use super::provider::{self, BUILTIN, Table};
 use super::scalars::{Zero, duration, duration_or};
 use crate::diagnostic::Sink;
 use crate::model::{
-    AnalysisConfig, FullMetricConfig, MetricConfig, ProviderRef, Threshold, UnitConfig,
+    AnalysisConfig, FullMetricConfig, InconclusiveConfig, MetricConfig, ProviderRef, Threshold,
+    UnitConfig,
 };
 use crate::span::{Pos, Spanned};
+use crate::values::Percent;
 
 /// Builtin metrics are cheap to measure, and a failing canary must be caught within about a
 /// second of the evidence.
@@ -30,6 +35,8 @@ struct Defaults {
     interval: Option<Duration>,
     window: Duration,
     min_sample: u64,
+    confidence: f64,
+    inconclusive: Inconclusive,
 }
 
 /// A service's lowered metrics, and the names of all it declares: a metric that failed its
@@ -68,6 +75,15 @@ pub(super) fn metrics(
             .min_sample
             .as_ref()
             .map_or(DEFAULT_MIN_SAMPLE, |m| m.value.0),
+        confidence: confidence(a.confidence.as_ref(), DEFAULT_CONFIDENCE, sink),
+        inconclusive: a
+            .inconclusive
+            .as_ref()
+            .map_or(Inconclusive::Pause, |i| match i.value {
+                InconclusiveConfig::Pause => Inconclusive::Pause,
+                InconclusiveConfig::Pass => Inconclusive::Pass,
+                InconclusiveConfig::Fail => Inconclusive::Fail,
+            }),
     };
     let mut specs: Vec<MetricSpec> = Vec::new();
     let mut seen: Vec<(String, Pos)> = Vec::new();
@@ -110,11 +126,13 @@ pub(super) fn metrics(
 }
 
 fn compact(t: &Threshold, defaults: &Defaults) -> MetricSpec {
+    let (evidence, slower_than) = evidence(t);
     MetricSpec {
         name: t.name(),
         provider: ProviderSpec::Builtin {
             metric: t.metric,
             window: defaults.window,
+            slower_than,
         },
         unit: t.metric.unit(),
         interval: defaults.interval.unwrap_or(BUILTIN_INTERVAL),
@@ -127,6 +145,46 @@ fn compact(t: &Threshold, defaults: &Defaults) -> MetricSpec {
         consecutive_error_limit: DEFAULT_CONSECUTIVE_ERROR_LIMIT,
         dry_run: false,
         min_sample: defaults.min_sample,
+        evidence,
+        confidence: defaults.confidence,
+        inconclusive: defaults.inconclusive,
+    }
+}
+
+/// How a threshold on a builtin metric is judged: a share of requests (errors, successes,
+/// requests slower than a latency threshold) on every request since the analysis began, with
+/// the latency threshold the router must count against; anything else on each measurement's
+/// window.
+fn evidence(t: &Threshold) -> (Evidence, Option<Duration>) {
+    if matches!(t.op, ConditionOp::Eq | ConditionOp::Ne) {
+        return (Evidence::Window, None);
+    }
+    match (t.metric, t.rhs) {
+        (BuiltinMetric::ErrorRate | BuiltinMetric::SuccessRate, _) => (Evidence::Cumulative, None),
+        (BuiltinMetric::Latency { .. }, Operand::Value(seconds)) => {
+            match Duration::try_from_secs_f64(seconds) {
+                Ok(threshold) => (Evidence::Cumulative, Some(threshold)),
+                Err(_) => (Evidence::Window, None),
+            }
+        }
+        _ => (Evidence::Window, None),
+    }
+}
+
+/// A confidence above 50% and below 100%, as a fraction.
+fn confidence(c: Option<&Spanned<Percent>>, default: f64, sink: &mut Sink<'_>) -> f64 {
+    match c {
+        Some(c) if !(c.value.0 > 50.0 && c.value.0 < 100.0) => {
+            sink.error(
+                c.pos,
+                format!(
+                    "confidence {} is not above 50% and below 100% (expected e.g. 95% or 99%)",
+                    c.value
+                ),
+            );
+            default
+        }
+        c => c.map_or(default, |c| c.value.0 / 100.0),
     }
 }
 
@@ -136,6 +194,7 @@ struct Judged {
     builtin: Option<BuiltinMetric>,
     success: Option<Condition>,
     failure: Option<Condition>,
+    evidence: Evidence,
 }
 
 fn full_form(
@@ -207,6 +266,9 @@ fn full_form(
             .min_sample
             .as_ref()
             .map_or(defaults.min_sample, |s| s.value.0),
+        evidence: j.evidence,
+        confidence: confidence(m.confidence.as_ref(), defaults.confidence, sink),
+        inconclusive: defaults.inconclusive,
     })
 }
 
@@ -245,14 +307,21 @@ fn threshold_form(
         ok = false;
     }
     let window = window(m, defaults, sink);
+    // An explicit window asks for per-interval judgement.
+    let (evidence, slower_than) = match m.window {
+        Some(_) => (Evidence::Window, None),
+        None => evidence(&t.value),
+    };
     ok.then(|| Judged {
         provider: ProviderSpec::Builtin {
             metric: t.value.metric,
             window,
+            slower_than,
         },
         builtin: Some(t.value.metric),
         success: Some(t.value.condition()),
         failure: None,
+        evidence,
     })
 }
 
@@ -301,6 +370,7 @@ fn query_form(
         builtin,
         success: success?,
         failure: failure?,
+        evidence: Evidence::Window,
     })
 }
 
@@ -313,7 +383,14 @@ fn builtin(
     let which = m.query.as_ref().unwrap_or(&m.name);
     let window = window(m, defaults, sink);
     match BuiltinMetric::from_name(which.value.trim()) {
-        Some(metric) => Some((ProviderSpec::Builtin { metric, window }, Some(metric))),
+        Some(metric) => {
+            let provider = ProviderSpec::Builtin {
+                metric,
+                window,
+                slower_than: None,
+            };
+            Some((provider, Some(metric)))
+        }
         None => {
             sink.error(
                 which.pos,

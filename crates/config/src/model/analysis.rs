@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::{ProviderRef, Threshold};
 use crate::span::Spanned;
-use crate::values::{DurationValue, Whole};
+use crate::values::{DurationValue, Percent, Whole};
 
 pub use judge::{JudgeConfig, JudgedMetricConfig, Number};
 
@@ -24,11 +24,23 @@ pub struct AnalysisConfig {
     /// builtin metrics (measuring is cheap, and a failing canary must be caught within about a
     /// second) and 10s for prometheus, web and job metrics.
     pub interval: Option<Spanned<DurationValue>>,
-    /// Requests a traffic metric needs in its window before it can pass or fail; with fewer,
-    /// the measurement is inconclusive. Default: 50.
+    /// Requests a traffic metric judged on its window needs before it can pass or fail; with
+    /// fewer, the measurement waits. Metrics judged on all the evidence need no minimum: their
+    /// confidence interval is wide while requests are few. Default: 50.
     pub min_sample: Option<Spanned<Whole<u64>>>,
-    /// The sliding window builtin metrics are computed over. Default: 30s.
+    /// The sliding window builtin metrics are computed over. Thresholds on `error_rate`,
+    /// `success_rate` and latency quantiles decide on every request since the analysis began
+    /// instead, and use the window only for the value they show. Default: 30s.
     pub window: Option<Spanned<DurationValue>>,
+    /// How sure a verdict on all the evidence must be, above 50% and below 100%: at 95%, a
+    /// canary that meets its threshold is failed by chance in at most 5% of analyses, however
+    /// long they run and however often they look; higher waits for more requests. Default: 95%.
+    pub confidence: Option<Spanned<Percent>>,
+    /// What a metric left inconclusive does: `pause` the rollout for a person (with the reason),
+    /// `pass`, or `fail`. A metric is inconclusive when the canary's steps end (or a blocking
+    /// analysis gives up after 5 minutes) before it has enough requests to decide, or when a
+    /// value satisfies neither condition. Default: pause.
+    pub inconclusive: Option<Spanned<InconclusiveConfig>>,
     /// The metrics. A compact threshold such as `success_rate >= 99%` is named after its metric
     /// (`success_rate`), with `_vs_baseline` appended when it compares with the baseline. In a
     /// blocking analysis (an analysis step, pre- or post-promotion analysis) a metric without
@@ -87,11 +99,28 @@ pub struct FullMetricConfig {
     pub consecutive_error_limit: Option<Spanned<Whole<u32>>>,
     /// Measure and report, but never decide the rollout. Default: false.
     pub dry_run: Option<bool>,
-    /// Requests needed before a builtin traffic metric can pass or fail. Default: the analysis
-    /// `minSample`.
+    /// Requests needed before a builtin traffic metric judged on its window can pass or fail.
+    /// Default: the analysis `minSample`.
     pub min_sample: Option<Spanned<Whole<u64>>>,
-    /// The window a builtin metric is computed over. Default: the analysis `window`.
+    /// The window a builtin metric is computed over. Default: the analysis `window`. Set on a
+    /// threshold of `error_rate`, `success_rate` or a latency quantile, it judges each
+    /// measurement's window on its own (Argo Rollouts' per-interval semantics, with
+    /// `minSample`) instead of every request since the analysis began.
     pub window: Option<Spanned<DurationValue>>,
+    /// Default: the analysis `confidence`.
+    pub confidence: Option<Spanned<Percent>>,
+}
+
+/// What an inconclusive metric does to the rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum InconclusiveConfig {
+    /// Pause for a person to promote or abort.
+    Pause,
+    /// Pass, saying it was inconclusive.
+    Pass,
+    /// Fail, and roll back.
+    Fail,
 }
 
 /// How a metric's values are shown.

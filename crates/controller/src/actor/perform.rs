@@ -33,6 +33,7 @@ impl Actor {
                     baseline,
                 } => self.start_analysis(run, &analysis, revision, baseline),
                 Action::StopAnalysis { run } => self.stop_analysis(run).await,
+                Action::ConcludeAnalysis { run } => self.conclude_analysis(run),
                 Action::MarkStable { .. } => self.prune_revisions().await,
                 // The routing table was applied above, from the rollout as it now stands;
                 // notes travel with the event.
@@ -137,6 +138,25 @@ impl Actor {
                 };
                 self.pending.push_back(Event::new(at, kind));
             }
+        }
+    }
+
+    /// Asks a running analysis for its verdict on the evidence so far; its report follows.
+    fn conclude_analysis(&mut self, run: RunId) {
+        let found = lock(&self.shared)
+            .runs
+            .iter()
+            .find(|r| r.run == run)
+            .map(|live| live.handle.conclude())
+            .is_some();
+        if !found {
+            // The rollout waits for a verdict that no run will give: give it one that says why.
+            let kind = EventKind::AnalysisCompleted {
+                run,
+                verdict: Verdict::Inconclusive,
+                message: format!("{run} was not running when its verdict was asked for"),
+            };
+            self.pending.push_back(Event::new(clock::now(), kind));
         }
     }
 

@@ -28,6 +28,12 @@ pub enum Action {
     StopAnalysis {
         run: RunId,
     },
+    /// Ask a background run for its verdict on the evidence so far: passed if every metric has
+    /// passed, otherwise inconclusive (which each metric's `inconclusive` setting may turn
+    /// into a pass or a failure). The canary waits for it before promotion.
+    ConcludeAnalysis {
+        run: RunId,
+    },
     /// This revision is now the one that serves when nothing is in progress.
     MarkStable {
         revision: Revision,
@@ -60,6 +66,7 @@ impl fmt::Display for Action {
                 write!(f, "start {run} of revision {revision}")
             }
             Action::StopAnalysis { run } => write!(f, "stop {run}"),
+            Action::ConcludeAnalysis { run } => write!(f, "conclude {run}"),
             Action::MarkStable { revision } => write!(f, "mark {revision} stable"),
             Action::Record(note) => write!(f, "{note}"),
         }

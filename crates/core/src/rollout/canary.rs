@@ -24,7 +24,7 @@ impl Rollout {
             self.start_analysis(RunKind::Background, bg.analysis.clone(), out);
         }
         let Some(step) = spec.steps.get(index).cloned() else {
-            self.begin_promotion();
+            self.conclude_or_promote(out);
             return;
         };
         let total = spec.steps.len();
@@ -52,6 +52,26 @@ impl Rollout {
                 return;
             }
         };
+    }
+
+    /// Past the last step: a background run still measuring must first give its verdict on
+    /// the evidence so far, so that a canary is never promoted on evidence that decided
+    /// nothing.
+    fn conclude_or_promote(&mut self, out: &mut Vec<Action>) {
+        let background = self
+            .analyses
+            .iter()
+            .find(|a| a.run.kind == RunKind::Background)
+            .map(|a| a.run);
+        match background {
+            Some(run) if !self.full_promotion => {
+                self.stage = Stage::CanaryConclude { run };
+                self.reason =
+                    format!("all steps done: waiting for {run}'s verdict on the evidence so far");
+                out.push(Action::ConcludeAnalysis { run });
+            }
+            _ => self.begin_promotion(),
+        }
     }
 
     pub(super) fn complete_step(&mut self, out: &mut Vec<Action>) {
@@ -116,6 +136,11 @@ impl Rollout {
                 ..
             } => {
                 self.complete_step(out);
+                true
+            }
+            // The run's verdict removed it: passed, or inconclusive and promoted by a person.
+            Stage::CanaryConclude { run } if !self.analyses.iter().any(|a| a.run == run) => {
+                self.begin_promotion();
                 true
             }
             Stage::Promote => {

@@ -490,7 +490,8 @@ impl Rollout {
             },
             Stage::CanaryScale { .. }
             | Stage::CanaryPause { .. }
-            | Stage::CanaryAnalysis { .. } => self.advance_canary(out),
+            | Stage::CanaryAnalysis { .. }
+            | Stage::CanaryConclude { .. } => self.advance_canary(out),
         }
     }
 

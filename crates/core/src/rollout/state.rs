@@ -65,6 +65,9 @@ pub enum Stage {
         run: RunId,
         verdict: Option<Verdict>,
     },
+    /// Canary: past the last step, waiting for the background run's verdict on the evidence
+    /// gathered so far before promotion.
+    CanaryConclude { run: RunId },
     /// Blue-green: the preview is scaling.
     Preview,
     /// Blue-green: judging the preview before the switch.
@@ -224,6 +227,9 @@ impl Rollout {
             revision: a.revision,
             baseline: a.baseline,
         }));
+        if let Stage::CanaryConclude { run } = self.stage {
+            out.push(Action::ConcludeAnalysis { run });
+        }
         out
     }
 }

@@ -43,8 +43,70 @@ pub struct MetricSpec {
     pub consecutive_error_limit: u32,
     /// Measured and reported, never decisive.
     pub dry_run: bool,
-    /// Requests a measurement over traffic needs before it can pass or fail.
+    /// Requests a measurement over traffic needs before it can pass or fail; only
+    /// [`Evidence::Window`] measurements wait for it (a confidence sequence needs no minimum).
     pub min_sample: u64,
+    /// What a measurement judges: its window's value, or every request since the analysis began.
+    #[serde(default)]
+    pub evidence: Evidence,
+    /// The confidence of [`Evidence::Cumulative`] decisions and of the intervals shown: 0.95
+    /// keeps the chance of failing a revision that meets the threshold below 5% over the whole
+    /// analysis, however often it looks.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// What a metric that ends inconclusive does to the rollout.
+    #[serde(default)]
+    pub inconclusive: Inconclusive,
+}
+
+/// The confidence of analyses that do not say: 95%.
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+
+fn default_confidence() -> f64 {
+    DEFAULT_CONFIDENCE
+}
+
+/// What one measurement of a metric judges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The value over the measurement's window, judged against the threshold on its own (Argo
+    /// Rollouts' and Flagger's semantics): for external providers and explicit per-interval
+    /// metrics.
+    #[default]
+    Window,
+    /// Every request since the analysis began, as a share of requests (errors, successes, or
+    /// requests slower than a latency threshold) judged by an anytime-valid confidence
+    /// sequence: the metric fails once the whole interval lies beyond the threshold, passes
+    /// once it lies within, and waits while it straddles.
+    Cumulative,
+}
+
+/// What an inconclusive metric (too little evidence when its time ran out, or values that
+/// satisfied neither condition) does to the rollout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inconclusive {
+    /// The rollout pauses with the reason, for a person to promote or abort.
+    #[default]
+    Pause,
+    /// The metric passes, and its message says it was inconclusive.
+    Pass,
+    /// The metric fails, and the rollout is rolled back.
+    Fail,
+}
+
+impl Inconclusive {
+    pub const NAMES: &'static [&'static str] = &["pause", "pass", "fail"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "pause" => Some(Self::Pause),
+            "pass" => Some(Self::Pass),
+            "fail" => Some(Self::Fail),
+            _ => None,
+        }
+    }
 }
 
 /// The canary-versus-baseline judge of a service, in the style of Kayenta: every `interval`, one
@@ -115,6 +177,10 @@ pub enum ProviderSpec {
     Builtin {
         metric: BuiltinMetric,
         window: Duration,
+        /// For a latency metric judged on [`Evidence::Cumulative`]: the threshold whose slower
+        /// requests the router counts, one by one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slower_than: Option<Duration>,
     },
     Prometheus {
         address: String,

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use bellwether_core::signal::{LatencyQuantiles, TrafficSample};
+use bellwether_core::signal::{LatencyQuantiles, SlowerCount, TrafficSample, TrafficTotals};
 use hdrhistogram::Histogram;
 
 /// Latencies are recorded in microseconds, up to an hour, to two significant figures (1%).
@@ -193,6 +193,10 @@ pub(crate) struct Windows {
     coarse: Ring,
     /// `None` until the first request.
     total: Option<Bucket>,
+    /// Requests slower than each latency threshold analysis asked about, counted one by one
+    /// from the first time it asked: a histogram bucket may straddle a threshold, a count
+    /// cannot.
+    slower: Vec<(Duration, SlowerCount)>,
 }
 
 impl Windows {
@@ -201,6 +205,7 @@ impl Windows {
             fine: Ring::new(FINE),
             coarse: Ring::new(COARSE),
             total: None,
+            slower: Vec::new(),
         }
     }
 
@@ -209,6 +214,33 @@ impl Windows {
         self.fine.record(elapsed, outcome);
         self.coarse.record(elapsed, outcome);
         self.total.get_or_insert_with(Bucket::new).record(outcome);
+        for (threshold, count) in &mut self.slower {
+            count.of += 1;
+            count.slower += u64::from(outcome.latency > *threshold);
+        }
+    }
+
+    /// The counts since the start, and of requests slower than `slower_than` since it was
+    /// first asked for (from zero, then).
+    pub(crate) fn totals(&mut self, slower_than: Option<Duration>) -> TrafficTotals {
+        let (requests, errors) = self.total.as_ref().map_or((0, 0), |t| {
+            (t.requests, t.status_classes[4] + t.proxy_errors)
+        });
+        let slower =
+            slower_than.map(
+                |threshold| match self.slower.iter().find(|(t, _)| *t == threshold) {
+                    Some((_, count)) => *count,
+                    None => {
+                        self.slower.push((threshold, SlowerCount::default()));
+                        SlowerCount::default()
+                    }
+                },
+            );
+        TrafficTotals {
+            requests,
+            errors,
+            slower,
+        }
     }
 
     /// The signals over the last `window` as of `elapsed` after the start: the whole history
@@ -325,6 +357,44 @@ mod tests {
         w.record(secs(60.5), &ok(1));
         let s = w.sample(secs(61.0), secs(5.0), 0);
         assert_eq!(s.requests, 1);
+    }
+
+    #[test]
+    fn totals_count_every_request_and_slow_ones_exactly_from_when_asked() {
+        let mut w = Windows::new();
+        let threshold = Duration::from_millis(200);
+        w.record(secs(0.1), &ok(500));
+        let first = w.totals(Some(threshold));
+        assert_eq!((first.requests, first.errors), (1, 0));
+        assert_eq!(first.slower, Some(SlowerCount { slower: 0, of: 0 }));
+        // Exactly at the threshold is not slower; a hair above is, whatever the histogram's
+        // precision (its buckets are 1% wide around 200 ms).
+        w.record(secs(0.2), &ok(200));
+        w.record(
+            secs(0.3),
+            &Outcome {
+                latency: Duration::from_micros(200_001),
+                ..ok(0)
+            },
+        );
+        w.record(
+            secs(0.4),
+            &Outcome {
+                status: Some(503),
+                ..ok(10)
+            },
+        );
+        w.record(
+            secs(0.5),
+            &Outcome {
+                status: None,
+                ..ok(10)
+            },
+        );
+        let later = w.totals(Some(threshold));
+        assert_eq!((later.requests, later.errors), (5, 2));
+        assert_eq!(later.slower, Some(SlowerCount { slower: 1, of: 4 }));
+        assert_eq!(w.totals(None).slower, None);
     }
 
     #[test]

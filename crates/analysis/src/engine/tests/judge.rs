@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bellwether_core::rollout::{RevisionNumber, RunId, RunKind, Verdict};
 use bellwether_core::signal::{
-    LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, TrafficSample,
+    LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, TrafficSample, TrafficTotals,
 };
 use bellwether_core::spec::{
     AnalysisRef, BuiltinMetric, Direction, JudgeSpec, JudgedMetricSpec, MetricSpec, ProviderSpec,
@@ -75,6 +75,11 @@ impl SignalSource for ScriptedRouter {
             ..TrafficSample::default()
         })
     }
+
+    /// The judge reads windows only.
+    fn totals(&self, _: &str, _: RevisionNumber, _: Option<Duration>) -> Option<TrafficTotals> {
+        None
+    }
 }
 
 impl ResourceSource for ScriptedRouter {
@@ -113,6 +118,7 @@ fn builtin(name: &str) -> MetricSpec {
         provider: ProviderSpec::Builtin {
             metric,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit: metric.unit(),
         count: None,

@@ -6,6 +6,7 @@ use bellwether_core::signal::{ResourceSource, SignalSource};
 use bellwether_core::spec::{BuiltinMetric, ProviderSpec};
 
 use crate::providers::{Measuring, MetricProvider, ProviderError, Target, kind};
+use crate::sequential::Tally;
 use crate::value::{Observation, Value};
 
 pub struct BuiltinProvider {
@@ -19,7 +20,12 @@ impl BuiltinProvider {
     }
 
     fn observe(&self, spec: &ProviderSpec, t: &Target) -> Result<Observation, ProviderError> {
-        let ProviderSpec::Builtin { metric, window } = spec else {
+        let ProviderSpec::Builtin {
+            metric,
+            window,
+            slower_than,
+        } = spec
+        else {
             return Err(ProviderError::Mismatch {
                 provider: "builtin",
                 kind: kind(spec),
@@ -45,7 +51,25 @@ impl BuiltinProvider {
                 Some(v) => Observation::number(v),
                 None => Observation::no_data("no requests completed"),
             };
-            return Ok(obs.with_sample(s.requests, s.window));
+            let obs = obs.with_sample(s.requests, s.window);
+            let Some(totals) = self.signals.totals(&t.service, t.revision, *slower_than) else {
+                return Ok(obs);
+            };
+            let tally = match metric {
+                BuiltinMetric::SuccessRate => Some(Tally::new(
+                    totals.requests.saturating_sub(totals.errors),
+                    totals.requests,
+                )),
+                BuiltinMetric::ErrorRate => Some(Tally::new(totals.errors, totals.requests)),
+                BuiltinMetric::Latency { .. } => {
+                    totals.slower.map(|slow| Tally::new(slow.slower, slow.of))
+                }
+                _ => None,
+            };
+            return Ok(match tally {
+                Some(tally) => obs.with_tally(tally),
+                None => obs,
+            });
         }
         let r = self
             .resources

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{
-    LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, TrafficSample,
+    LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, SlowerCount, TrafficSample,
+    TrafficTotals,
 };
 use bellwether_core::spec::{BuiltinMetric, ProviderSpec};
 
 use super::BuiltinProvider;
 use crate::providers::{MetricProvider, Target};
+use crate::sequential::Tally;
 use crate::value::{Observation, Role};
 
 struct Fake;
@@ -38,6 +40,22 @@ impl SignalSource for Fake {
             _ => None,
         }
     }
+
+    fn totals(
+        &self,
+        _: &str,
+        revision: RevisionNumber,
+        slower_than: Option<Duration>,
+    ) -> Option<TrafficTotals> {
+        (revision == 1).then_some(TrafficTotals {
+            requests: 2_413,
+            errors: 116,
+            slower: slower_than.map(|_| SlowerCount {
+                slower: 30,
+                of: 2_000,
+            }),
+        })
+    }
 }
 
 impl ResourceSource for Fake {
@@ -56,11 +74,16 @@ impl ResourceSource for Fake {
     }
 }
 
-fn measure(metric: &str, revision: RevisionNumber) -> Result<Observation, String> {
+fn measure(
+    metric: &str,
+    revision: RevisionNumber,
+    slower_than: Option<Duration>,
+) -> Result<Observation, String> {
     let provider = BuiltinProvider::new(Arc::new(Fake), Arc::new(Fake));
     let spec = ProviderSpec::Builtin {
         metric: BuiltinMetric::from_name(metric).unwrap(),
         window: Duration::from_secs(30),
+        slower_than,
     };
     let target = Target {
         service: "api".to_owned(),
@@ -80,9 +103,13 @@ fn each_builtin_metric() {
     let twelve = Duration::from_secs(12);
     let thirty = Duration::from_secs(30);
     let traffic = |v: f64| Ok(Observation::number(v).with_sample(2_413, twelve));
+    let counted = |v: f64, hits| {
+        let obs = Observation::number(v).with_sample(2_413, twelve);
+        Ok(obs.with_tally(Tally::new(hits, 2_413)))
+    };
     let cases = [
-        ("error_rate", 1, traffic(116.0 / 2_413.0)),
-        ("success_rate", 1, traffic(1.0 - 116.0 / 2_413.0)),
+        ("error_rate", 1, counted(116.0 / 2_413.0, 116)),
+        ("success_rate", 1, counted(1.0 - 116.0 / 2_413.0, 2_297)),
         ("latency_p99", 1, traffic(0.412)),
         ("latency_p50", 1, traffic(0.02)),
         ("request_rate", 1, traffic(2_413.0 / 12.0)),
@@ -115,9 +142,12 @@ fn each_builtin_metric() {
     ];
     for (metric, revision, want) in cases {
         assert_eq!(
-            measure(metric, revision),
+            measure(metric, revision, None),
             want,
             "{metric} of revision {revision}"
         );
     }
+    // A latency threshold judged on all the evidence counts the requests slower than it.
+    let slow = measure("latency_p99", 1, Some(Duration::from_millis(200))).unwrap();
+    assert_eq!(slow.tally, Some(Tally::new(30, 2_000)));
 }

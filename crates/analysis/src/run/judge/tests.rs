@@ -20,6 +20,7 @@ fn metric(name: &str) -> MetricSpec {
         provider: ProviderSpec::Builtin {
             metric: builtin,
             window: Duration::from_secs(30),
+            slower_than: None,
         },
         unit: builtin.unit(),
         interval: Duration::from_secs(1),
@@ -32,6 +33,9 @@ fn metric(name: &str) -> MetricSpec {
         consecutive_error_limit: 1,
         dry_run: false,
         min_sample: 50,
+        evidence: bellwether_core::spec::Evidence::Window,
+        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 
@@ -82,7 +86,8 @@ fn the_judge_samples_at_the_end_of_each_interval_until_it_has_its_count() {
         plan.metrics[0].provider,
         ProviderSpec::Builtin {
             metric: BuiltinMetric::ErrorRate,
-            window: Duration::from_secs(10)
+            window: Duration::from_secs(10),
+            slower_than: None,
         },
         "a builtin point covers its interval"
     );

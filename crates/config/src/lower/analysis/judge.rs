@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bellwether_core::spec::{CanaryStep, Direction, JudgeSpec, JudgedMetricSpec, Strategy};
+use bellwether_core::spec::{
+    CanaryStep, DEFAULT_CONFIDENCE, Direction, JudgeSpec, JudgedMetricSpec, Strategy,
+};
 
 use crate::diagnostic::Sink;
 use crate::lower::names;
@@ -20,7 +22,6 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_COUNT: u32 = 12;
 /// With two samples of two points each, no difference reaches 95% confidence.
 const MIN_COUNT: u32 = 3;
-const DEFAULT_CONFIDENCE: f64 = 0.95;
 const DEFAULT_PASS: f64 = 95.0;
 const DEFAULT_MARGINAL: f64 = 75.0;
 const DEFAULT_GROUP: &str = "default";
@@ -55,19 +56,7 @@ pub(super) fn lower(
         }
         c => c.as_ref().map_or(DEFAULT_COUNT, |c| c.value.0),
     };
-    let confidence = match &j.confidence {
-        Some(c) if !(c.value.0 > 50.0 && c.value.0 < 100.0) => {
-            sink.error(
-                c.pos,
-                format!(
-                    "confidence {} is not above 50% and below 100% (expected e.g. 95% or 99%)",
-                    c.value
-                ),
-            );
-            DEFAULT_CONFIDENCE
-        }
-        c => c.as_ref().map_or(DEFAULT_CONFIDENCE, |c| c.value.0 / 100.0),
-    };
+    let confidence = super::confidence(j.confidence.as_ref(), DEFAULT_CONFIDENCE, sink);
     let pass = score(j.pass.as_ref(), "pass", DEFAULT_PASS, sink);
     let marginal = score(j.marginal.as_ref(), "marginal", DEFAULT_MARGINAL, sink);
     if pass < marginal {
