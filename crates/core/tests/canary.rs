@@ -153,6 +153,51 @@ fn inconclusive_analysis_step_waits_for_a_human() {
 }
 
 #[test]
+fn a_canary_left_undecided_by_its_steps_waits_for_a_human_before_promotion() {
+    let spec = canary_with_background(2, vec![w(50), pause(60)]);
+    let mut world = world_with_stable(&spec);
+    world.undecided.insert(2);
+    world.deploy(2, &spec);
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Paused);
+    assert_eq!(world.rollout.target_weight().to_string(), "50%");
+    insta::assert_snapshot!(world.rollout.reason, @"background analysis inconclusive: simulated Inconclusive; promote to continue or abort");
+    // A restart asks the run again only while it is running; this one has answered.
+    assert!(
+        world
+            .rollout
+            .resync()
+            .iter()
+            .all(|a| !a.to_string().starts_with("conclude"))
+    );
+    world.command(Command::Promote { full: false }).unwrap();
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Healthy);
+    insta::assert_snapshot!(timeline(&mut world), @"
+       2s # canary rollout of revision 2 (v2) started
+       2s start background analysis of revision 2 against revision 1
+       2s # step 1: set weight 50%
+       2s scale revision 2 to 1
+       4s route r1=50% r2=50%
+       4s # revision 2 now receives 50% of traffic
+       4s # step 1 completed
+       4s # step 2: pause 1m
+     1m4s # step 2 completed
+     1m4s conclude background analysis
+     1m4s # background analysis: Inconclusive: simulated Inconclusive
+     1m4s # paused: background analysis inconclusive: simulated Inconclusive; promote to continue or abort
+     1m4s # promote requested by operator
+     1m4s # resumed
+     1m4s scale revision 2 to 2
+     1m6s route r2=100%
+     1m6s mark revision 2 (v2) stable
+     1m6s # revision 2 (v2) promoted to stable
+    1m36s scale revision 1 to 0
+    1m36s # revision 1 scaled to zero
+    ");
+}
+
+#[test]
 fn indefinite_pause_waits_for_promote_and_full_promotion_skips_the_rest() {
     let spec = canary(
         2,

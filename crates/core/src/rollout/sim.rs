@@ -23,6 +23,9 @@ pub struct World {
     pub failing: BTreeSet<RevisionNumber>,
     /// Revisions whose analyses are inconclusive.
     pub inconclusive: BTreeSet<RevisionNumber>,
+    /// Revisions whose background analyses pass until concluded, then are inconclusive: too
+    /// little evidence by the end of the steps.
+    pub undecided: BTreeSet<RevisionNumber>,
     /// Keep every action for inspection (tests); off for benchmarks.
     pub record: bool,
     pub actions: Vec<(Timestamp, Action)>,
@@ -41,6 +44,7 @@ impl World {
             analysis_time: Duration::from_secs(30),
             failing: BTreeSet::new(),
             inconclusive: BTreeSet::new(),
+            undecided: BTreeSet::new(),
             record: true,
             actions: Vec::new(),
             events: 0,
@@ -123,10 +127,15 @@ impl World {
             // Only a passing background run is still running when it is concluded, and it
             // answers at once: it judges the evidence it already has.
             Action::ConcludeAnalysis { run } => {
+                let target = self.rollout.target.as_ref().map(|t| t.number);
+                let verdict = match target {
+                    Some(r) if self.undecided.contains(&r) => Verdict::Inconclusive,
+                    _ => Verdict::Successful,
+                };
                 let kind = EventKind::AnalysisCompleted {
                     run: *run,
-                    verdict: Verdict::Successful,
-                    message: "simulated Successful".to_owned(),
+                    verdict,
+                    message: format!("simulated {verdict:?}"),
                 };
                 self.schedule(self.now, kind);
             }

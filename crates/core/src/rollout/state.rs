@@ -227,7 +227,9 @@ impl Rollout {
             revision: a.revision,
             baseline: a.baseline,
         }));
-        if let Stage::CanaryConclude { run } = self.stage {
+        if let Stage::CanaryConclude { run } = self.stage
+            && self.analyses.iter().any(|a| a.run == run)
+        {
             out.push(Action::ConcludeAnalysis { run });
         }
         out
