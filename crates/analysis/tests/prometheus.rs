@@ -14,9 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use bellwether_analysis::engine::{Engine, Report, RunRequest};
 use bellwether_analysis::providers::{MetricProvider, Prometheus, PrometheusProvider};
+use bellwether_analysis::sequential::Tally;
 use bellwether_analysis::{Observation, Value};
 use bellwether_core::rollout::{RunId, RunKind, Verdict};
-use bellwether_core::spec::{Condition, MetricSpec, ProviderSpec, Unit};
+use bellwether_core::spec::{
+    Condition, ConditionOp, Evidence, MetricSpec, Operand, ProviderSpec, Unit,
+};
 use bellwether_core::time::Timestamp;
 use serde_json::Value as Json;
 use support::{Answer, Server, target};
@@ -58,23 +61,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Whether Prometheus is installed. Without it the test cannot run: under CI
-/// (`BELLWETHER_REQUIRE_TOOLS=1`, set by .ci/run, which installs it) that is a failure; on a
-/// developer's machine the test says so and skips.
-fn prometheus_installed() -> bool {
-    if Path::new(PROMETHEUS).exists() {
-        return true;
-    }
-    let why = format!(
-        "{PROMETHEUS} is missing: this test runs a real Prometheus. Install Debian's package \
-         (`apt-get install -y prometheus`), as .ci/run does."
-    );
+/// Prometheus must be installed: these tests run a real one, and never skip.
+fn require_prometheus() {
     assert!(
-        std::env::var_os("BELLWETHER_REQUIRE_TOOLS").is_none(),
-        "{why}"
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} is missing: this test runs a real Prometheus. Run the tests with \
+         `scripts/test.sh`, which installs Debian's package, or `apt-get install -y prometheus`."
     );
-    eprintln!("skipped: {why}");
-    false
 }
 
 async fn start_prometheus(target: &str) -> PrometheusProcess {
@@ -151,6 +144,7 @@ fn prometheus_metric(address: &str, query: &str, success: &str) -> MetricSpec {
             query: query.to_owned(),
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(5),
+            total: None,
         },
         unit: Unit::Ratio,
         interval: Duration::from_millis(200),
@@ -163,17 +157,15 @@ fn prometheus_metric(address: &str, query: &str, success: &str) -> MetricSpec {
         consecutive_error_limit: 4,
         dry_run: false,
         min_sample: 50,
-        evidence: bellwether_core::spec::Evidence::Window,
-        confidence: bellwether_core::spec::DEFAULT_CONFIDENCE,
+        evidence: Evidence::Window,
+        confidence: 0.95,
         inconclusive: bellwether_core::spec::Inconclusive::Pause,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_return_what_prometheus_computes() {
-    if !prometheus_installed() {
-        return;
-    }
+    require_prometheus();
     timeout(Duration::from_secs(120), against_real_prometheus())
         .await
         .expect("the test finishes within two minutes");
@@ -365,6 +357,147 @@ async fn against_real_prometheus() {
     }
 }
 
+/// Running counts of failed and all requests per revision, scraped as counters; the test moves
+/// them on.
+#[derive(Clone, Copy)]
+struct Counters {
+    canary: (u64, u64),
+    baseline: (u64, u64),
+}
+
+impl Counters {
+    fn exposition(self) -> String {
+        let mut out = String::from("# TYPE app_requests_total counter\n");
+        for (revision, (errors, total)) in [(2, self.canary), (1, self.baseline)] {
+            out.push_str(&format!(
+                "app_requests_total{{revision=\"{revision}\",code=\"200\"}} {}\n",
+                total - errors
+            ));
+            out.push_str(&format!(
+                "app_requests_total{{revision=\"{revision}\",code=\"500\"}} {errors}\n"
+            ));
+        }
+        out
+    }
+}
+
+const ERRORS: &str = "sum(app_requests_total{revision=\"{{revision}}\",code=~\"5..\"})";
+const TOTAL: &str = "sum(app_requests_total{revision=\"{{revision}}\"})";
+
+/// The counts form: `errors` and `total` are read as running counts, the run subtracts its
+/// first reading, and the confidence sequence judges the requests counted since, as for the
+/// builtin metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_are_judged_on_the_requests_since_the_first_reading() {
+    require_prometheus();
+    timeout(Duration::from_secs(120), counts_against_real_prometheus())
+        .await
+        .expect("the test finishes within two minutes");
+}
+
+async fn counts_against_real_prometheus() {
+    // Before the analysis: a canary that failed half its requests, which must not count.
+    let counters = Arc::new(std::sync::Mutex::new(Counters {
+        canary: (500, 1_000),
+        baseline: (50, 10_000),
+    }));
+    let shared = Arc::clone(&counters);
+    let exporter =
+        Server::start(move |_| Answer::metrics(shared.lock().unwrap().exposition())).await;
+    let prom = start_prometheus(&exporter.base).await;
+    let total_of = |revision: &str| TOTAL.replace("{{revision}}", revision);
+    let scraped = |want: f64| {
+        let base = prom.base.clone();
+        let query = total_of("2");
+        async move {
+            for _ in 0..300 {
+                let data = direct(&base, "query", &[("query", query.clone())]).await;
+                if data["result"].as_array().is_some_and(|r| !r.is_empty())
+                    && number(&data["result"][0]["value"]) == want
+                {
+                    return;
+                }
+                sleep(Duration::from_millis(100)).await;
+            }
+            panic!("prometheus never scraped a canary total of {want}");
+        }
+    };
+    scraped(1_000.0).await;
+
+    let spec = ProviderSpec::Prometheus {
+        address: prom.base.clone(),
+        query: ERRORS.to_owned(),
+        headers: BTreeMap::new(),
+        timeout: Duration::from_secs(5),
+        total: Some(TOTAL.to_owned()),
+    };
+    let provider = PrometheusProvider::new(reqwest::Client::new());
+    let read = provider
+        .measure(&spec, &target(2, &[]))
+        .await
+        .expect("counts");
+    assert_eq!(
+        read,
+        Observation::number(0.5).with_tally(Tally::new(500, 1_000))
+    );
+
+    let mut metric = prometheus_metric(&prom.base, ERRORS, "unused");
+    metric.provider = spec;
+    metric.success = Some(Condition::Threshold {
+        op: ConditionOp::Le,
+        rhs: Operand::Value(0.01),
+    });
+    metric.evidence = Evidence::Cumulative;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let request = RunRequest {
+        service: "api".to_owned(),
+        run: RunId {
+            attempt: 1,
+            kind: RunKind::Background,
+        },
+        metrics: vec![metric],
+        judge: None,
+        revision: 2,
+        baseline: Some(1),
+        args: BTreeMap::new(),
+        started_at: Timestamp(0),
+    };
+    let providers =
+        bellwether_analysis::providers::Providers::new(Arc::new(NoRouter), Arc::new(NoRouter));
+    let _handle = Engine::new(Arc::new(providers)).start(request, tx);
+    // The first reading is the origin: nothing counted yet, so nothing is judged.
+    let first = loop {
+        match rx.recv().await.expect("reports") {
+            Report::Measured { measurement, .. } => break measurement,
+            Report::Completed { message, .. } => panic!("decided on old requests: {message}"),
+            Report::Judged { .. } => {}
+        }
+    };
+    assert!(
+        first.message.contains("no requests to the canary since"),
+        "{}",
+        first.message
+    );
+    // 30 of the next 300 requests fail: 10% against 1%, decided on those alone.
+    counters.lock().unwrap().canary = (530, 1_300);
+    let message = loop {
+        match rx.recv().await.expect("reports") {
+            Report::Completed {
+                verdict, message, ..
+            } => {
+                assert_eq!(verdict, Verdict::Failed, "{message}");
+                break message;
+            }
+            Report::Measured { .. } | Report::Judged { .. } => {}
+        }
+    };
+    assert!(
+        message.starts_with("prom-error-ratio 10% (95% CI ")
+            && message.ends_with(", 30 of 300 requests since 00:00:00) > 1%"),
+        "{message}"
+    );
+}
+
 /// The builtin provider's sources, unused by prometheus metrics.
 struct NoRouter;
 
@@ -420,6 +553,7 @@ async fn headers_and_timeouts() {
         query: query.to_owned(),
         headers: BTreeMap::from([("Authorization".to_owned(), "Bearer t0ken".to_owned())]),
         timeout: Duration::from_millis(300),
+        total: None,
     };
     let provider = PrometheusProvider::new(reqwest::Client::new());
     let t = target(2, &[]);

@@ -358,6 +358,20 @@ services:
 }
 
 #[test]
+fn counts_form_metrics() {
+    let prom = "providers:\n  prom: {prometheus: {address: \"http://127.0.0.1:9090\"}}\nservices:\n  api:\n    run: {command: [./api]}\n    analysis:\n      metrics:\n";
+    let check_metric = |metric: &str| check(&format!("{prom}{metric}"));
+    assert_snapshot!(check_metric("        - {name: e, provider: prom, errors: x, total: y, threshold: error_rate <= 1%}\n"), @"ok");
+    assert_snapshot!(check_metric("        - {name: e, provider: prom, errors: x, threshold: error_rate <= 1%}\n"), @"bellwether.yaml:8:11: metric `e` has `errors` without `total` (expected both: PromQL counting failed requests, and every request)");
+    assert_snapshot!(check_metric("        - {name: e, provider: prom, errors: x, total: y, threshold: latency_p99 <= 1s}\n"), @"bellwether.yaml:8:69: `errors` and `total` count failed requests, so the threshold is on `error_rate`, not `latency_p99` (expected e.g. `threshold: error_rate <= 1%`)");
+    assert_snapshot!(check_metric("        - {name: e, provider: prom, errors: x, total: y}\n"), @"bellwether.yaml:8:11: metric `e` has `errors` and `total` but no `threshold` (expected e.g. `threshold: error_rate <= 1%`)");
+    assert_snapshot!(check_metric("        - {name: e, errors: x, total: y, threshold: error_rate <= 1%}\n"), @"bellwether.yaml:8:11: metric `e` counts with PromQL, so it needs a prometheus `provider` (expected e.g. `provider: prom`)");
+    assert_snapshot!(check_metric("        - {name: e, provider: prom, errors: x, total: y, query: z, threshold: error_rate <= 1%}\n"), @"bellwether.yaml:8:65: `errors` and `total` are judged by `threshold`, and `query` is set too (expected it left out)");
+    assert_snapshot!(check_metric("        - {name: e, provider: {web: {url: \"http://127.0.0.1:1/\"}}, errors: x, total: y, threshold: error_rate <= 1%}\n"), @"bellwether.yaml:8:31: `errors` and `total` are PromQL, and metric `e`'s provider is not prometheus (expected a prometheus provider)");
+    assert_snapshot!(check_metric("        - {name: e, provider: nope, errors: x, total: y, threshold: error_rate <= 1%}\n"), @"bellwether.yaml:8:31: unknown provider `nope` (expected one of builtin, prom)");
+}
+
+#[test]
 fn metrics() {
     assert_snapshot!(check(r#"
 services:

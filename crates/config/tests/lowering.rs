@@ -316,6 +316,7 @@ services:
             query: "histogram_quantile(0.95, x)".into(),
             headers,
             timeout: 5 * SECOND,
+            total: None,
         }
     );
     assert_eq!(
@@ -361,6 +362,48 @@ services:
     assert_eq!((p50.unit, p50.interval), (Unit::Plain, SECOND));
     // A CEL condition judges each measurement's value.
     assert_eq!(p50.evidence, Evidence::Window);
+}
+
+#[test]
+fn the_counts_form_is_a_share_of_two_prometheus_counts_judged_on_all_the_evidence() {
+    let s = service(
+        r#"
+providers:
+  prom: {prometheus: {address: "http://127.0.0.1:9090"}}
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: mesh-errors
+          provider: prom
+          errors: sum(requests_total{code=~"5..",revision="{{revision}}"})
+          total: sum(requests_total{revision="{{revision}}"})
+          threshold: error_rate <= baseline + 0.5%
+"#,
+    );
+    let m = &s.metrics[0];
+    assert_eq!(
+        m.provider,
+        ProviderSpec::Prometheus {
+            address: "http://127.0.0.1:9090".into(),
+            query: r#"sum(requests_total{code=~"5..",revision="{{revision}}"})"#.into(),
+            headers: BTreeMap::new(),
+            timeout: 5 * SECOND,
+            total: Some(r#"sum(requests_total{revision="{{revision}}"})"#.into()),
+        }
+    );
+    assert_eq!(
+        (m.evidence, m.unit, m.interval),
+        (Evidence::Cumulative, Unit::Ratio, 10 * SECOND)
+    );
+    assert_eq!(
+        m.success,
+        Some(Condition::Threshold {
+            op: ConditionOp::Le,
+            rhs: Operand::BaselinePlus(0.005)
+        })
+    );
 }
 
 #[test]

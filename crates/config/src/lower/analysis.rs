@@ -195,6 +195,8 @@ struct Judged {
     success: Option<Condition>,
     failure: Option<Condition>,
     evidence: Evidence,
+    /// How values are shown unless the metric says: a builtin metric's unit, a share's ratio.
+    unit: Option<Unit>,
 }
 
 fn full_form(
@@ -207,6 +209,7 @@ fn full_form(
     names::identifier("metric", &m.name, sink);
     let name = m.name.value.as_str();
     let judged = match &m.threshold {
+        _ if m.errors.is_some() || m.total.is_some() => counts_form(m, pos, providers, sink),
         Some(t) => threshold_form(m, t, defaults, sink),
         None => query_form(m, pos, defaults, providers, sink),
     };
@@ -241,11 +244,7 @@ fn full_form(
         );
     }
     let j = judged?;
-    let unit = match (m.unit, j.builtin) {
-        (Some(u), _) => unit(u),
-        (None, Some(b)) => b.unit(),
-        (None, None) => Unit::Plain,
-    };
+    let unit = m.unit.map(unit).or(j.unit).unwrap_or(Unit::Plain);
     Some(MetricSpec {
         name: name.to_owned(),
         provider: j.provider,
@@ -322,6 +321,7 @@ fn threshold_form(
         success: Some(t.value.condition()),
         failure: None,
         evidence,
+        unit: Some(t.value.metric.unit()),
     })
 }
 
@@ -371,6 +371,102 @@ fn query_form(
         success: success?,
         failure: failure?,
         evidence: Evidence::Window,
+        unit: builtin.map(BuiltinMetric::unit),
+    })
+}
+
+/// `errors`, `total` and a `threshold` on `error_rate`: a prometheus metric judged, as the
+/// builtin one is, on the counts since the analysis began.
+fn counts_form(
+    m: &FullMetricConfig,
+    pos: Pos,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Option<Judged> {
+    let name = m.name.value.as_str();
+    let mut ok = true;
+    for (key, present, other) in [
+        ("errors", m.errors.is_some(), "total"),
+        ("total", m.total.is_some(), "errors"),
+    ] {
+        if !present {
+            sink.error(pos, format!("metric `{name}` has `{other}` without `{key}` (expected both: PromQL counting failed requests, and every request)"));
+            ok = false;
+        }
+    }
+    let conflicts = [
+        ("query", m.query.as_ref().map(|q| q.pos)),
+        (
+            "successCondition",
+            m.success_condition.as_ref().map(|c| c.pos),
+        ),
+        (
+            "failureCondition",
+            m.failure_condition.as_ref().map(|c| c.pos),
+        ),
+        ("window", m.window.as_ref().map(|w| w.pos)),
+    ];
+    for (key, at) in conflicts {
+        if let Some(at) = at {
+            sink.error(at, format!("`errors` and `total` are judged by `threshold`, and `{key}` is set too (expected it left out)"));
+            ok = false;
+        }
+    }
+    let threshold = match &m.threshold {
+        Some(t) if t.value.metric == BuiltinMetric::ErrorRate => Some(t),
+        Some(t) => {
+            sink.error(t.pos, format!("`errors` and `total` count failed requests, so the threshold is on `error_rate`, not `{}` (expected e.g. `threshold: error_rate <= 1%`)", t.value.metric));
+            None
+        }
+        None => {
+            sink.error(pos, format!("metric `{name}` has `errors` and `total` but no `threshold` (expected e.g. `threshold: error_rate <= 1%`)"));
+            None
+        }
+    };
+    let base = match m.provider.as_ref().map(|p| (&p.value, p.pos)) {
+        Some((ProviderRef::Named(n), at)) if n != BUILTIN => match providers.get(n) {
+            Some(base) => base.cloned(),
+            None => {
+                let reference = Spanned::new(n.clone(), at);
+                names::reference("provider", &reference, &providers.names(), sink);
+                None
+            }
+        },
+        Some((ProviderRef::Inline(config), at)) => {
+            provider::lower(config, at, &format!("metric `{name}`'s provider"), sink)
+        }
+        _ => {
+            let at = m.provider.as_ref().map_or(pos, |p| p.pos);
+            sink.error(at, format!("metric `{name}` counts with PromQL, so it needs a prometheus `provider` (expected e.g. `provider: prom`)"));
+            None
+        }
+    };
+    let provider = match base? {
+        provider::Base::Prometheus {
+            address,
+            headers,
+            timeout,
+        } => ProviderSpec::Prometheus {
+            address,
+            query: m.errors.as_ref()?.value.clone(),
+            headers,
+            timeout,
+            total: Some(m.total.as_ref()?.value.clone()),
+        },
+        _ => {
+            let at = m.provider.as_ref().map_or(pos, |p| p.pos);
+            sink.error(at, format!("`errors` and `total` are PromQL, and metric `{name}`'s provider is not prometheus (expected a prometheus provider)"));
+            return None;
+        }
+    };
+    let threshold = threshold?;
+    ok.then(|| Judged {
+        provider,
+        builtin: None,
+        success: Some(threshold.value.condition()),
+        failure: None,
+        evidence: Evidence::Cumulative,
+        unit: Some(Unit::Ratio),
     })
 }
 

@@ -225,6 +225,7 @@ pub(super) fn complete(
                 query: q.value.clone(),
                 headers: headers.clone(),
                 timeout: *timeout,
+                total: None,
             }),
             None => {
                 sink.error(

@@ -70,11 +70,19 @@ pub struct FullMetricConfig {
     /// `{prometheus: {address: …}}`. Default: `builtin`.
     pub provider: Option<Spanned<ProviderRef>>,
     /// A compact threshold on a builtin metric, e.g. `latency_p99 <= 200ms`, instead of
-    /// `query` and conditions; useful with `dryRun` or limits.
+    /// `query` and conditions; useful with `dryRun` or limits. With `errors` and `total`, a
+    /// threshold on `error_rate` over their counts.
     pub threshold: Option<Spanned<Threshold>>,
     /// What to measure: PromQL for prometheus, a builtin metric's name for builtin (default:
     /// the metric's `name`), a JSON path for web (overriding the provider's `jsonPath`).
     pub query: Option<Spanned<String>>,
+    /// The counts form of a prometheus metric: PromQL counting failed requests, a sum of
+    /// counters such as `sum(istio_requests_total{response_code=~"5.."})`. With `total` and a
+    /// `threshold` on `error_rate`, the metric is judged as the builtin one is: on every
+    /// request since the analysis began, by a confidence sequence.
+    pub errors: Option<Spanned<String>>,
+    /// With `errors`: PromQL counting every request, e.g. `sum(istio_requests_total)`.
+    pub total: Option<Spanned<String>>,
     /// How values are shown. Default: the builtin metric's unit, otherwise `plain`.
     pub unit: Option<UnitConfig>,
     /// Time between measurements. Default: the analysis `interval`.

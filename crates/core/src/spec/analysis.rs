@@ -184,9 +184,16 @@ pub enum ProviderSpec {
     },
     Prometheus {
         address: String,
+        /// PromQL whose value is the measurement; with `total`, the count of hits (e.g. failed
+        /// requests) among `total`'s requests.
         query: String,
         headers: BTreeMap<String, String>,
         timeout: Duration,
+        /// The counts form: PromQL counting every request, so that `query / total` is a share
+        /// judged on [`Evidence::Cumulative`]. Both are running counts (sums of counters): the
+        /// analysis subtracts its first reading.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<String>,
     },
     Web {
         url: String,

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bellwether_core::spec::ProviderSpec;
+use bellwether_core::spec::{ProviderSpec, Unit};
 use bellwether_core::time::human_duration;
 
 use super::api::{QueryResult, RangeSeries, Undecodable, decode};
 use crate::providers::{
     Measuring, MetricProvider, ProviderError, Target, error_chain, excerpt, expand, kind,
 };
+use crate::sequential::Tally;
+use crate::value::{Observation, Value};
 
 /// A client of one Prometheus server.
 #[derive(Clone, Debug)]
@@ -114,7 +116,8 @@ impl Prometheus {
     }
 }
 
-/// Measures a prometheus metric with an instant query, its `{{...}}` placeholders filled in.
+/// Measures a prometheus metric with an instant query, its `{{...}}` placeholders filled in;
+/// in the counts form, with two: hits and all requests.
 pub struct PrometheusProvider {
     client: reqwest::Client,
 }
@@ -133,6 +136,7 @@ impl MetricProvider for PrometheusProvider {
                 query,
                 headers,
                 timeout,
+                total,
             } = spec
             else {
                 return Err(ProviderError::Mismatch {
@@ -140,16 +144,62 @@ impl MetricProvider for PrometheusProvider {
                     kind: kind(spec),
                 });
             };
-            let query = expand(query, target)?;
             let prometheus =
                 Prometheus::new(self.client.clone(), address, headers.clone(), *timeout);
-            let result = prometheus.instant(&query).await?;
-            result
-                .into_observation()
-                .map_err(|reason| ProviderError::Decode {
-                    url: prometheus.url("query"),
-                    reason,
-                })
+            let query = expand(query, target)?;
+            match total {
+                None => prometheus.value(&query).await,
+                Some(total) => prometheus.counts(&query, &expand(total, target)?).await,
+            }
         })
+    }
+}
+
+impl Prometheus {
+    /// The instant query's value, as an observation.
+    async fn value(&self, query: &str) -> Result<Observation, ProviderError> {
+        self.instant(query)
+            .await?
+            .into_observation()
+            .map_err(|reason| self.undecodable(reason))
+    }
+
+    /// Hits among requests, both running counts read at the same moment: the share as the
+    /// value, the counts as the tally the analysis subtracts its first reading from.
+    async fn counts(&self, hits: &str, total: &str) -> Result<Observation, ProviderError> {
+        let (h, t) = tokio::join!(self.count(hits, "errors"), self.count(total, "total"));
+        let (hits, total) = (h?, t?);
+        let obs = match hits.zip(total) {
+            Some((hits, total)) => {
+                let tally = Tally::new(hits, total);
+                let value = tally.share().map_or_else(
+                    || Observation::no_data("no requests counted yet"),
+                    Observation::number,
+                );
+                value.with_tally(tally)
+            }
+            None => Observation::no_data("the counts are not there yet (an empty vector)"),
+        };
+        Ok(obs)
+    }
+
+    /// A count: one number, rounded; `None` for an empty vector (no series yet).
+    async fn count(&self, query: &str, what: &str) -> Result<Option<u64>, ProviderError> {
+        let obs = self.value(query).await?;
+        match obs.value {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.is_finite() && n >= 0.0 => Ok(Some(n.round() as u64)),
+            Some(other) => Err(self.undecodable(format!(
+                "`{what}` must count requests (one number, 0 or more), and `{query}` gave {}",
+                other.display(Unit::Plain)
+            ))),
+        }
+    }
+
+    fn undecodable(&self, reason: String) -> ProviderError {
+        ProviderError::Decode {
+            url: self.url("query"),
+            reason,
+        }
     }
 }

@@ -6,6 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use bellwether_api::ServiceView;
+use bellwether_core::rollout::Verdict;
+
 use super::acts::{Act, Expect};
 use super::load::LoadStats;
 use super::timeline::Outcome;
@@ -22,6 +25,10 @@ pub(crate) struct RolloutSummary {
     /// For a rollback: when the canary's traffic went to zero, in ms since the epoch.
     #[serde(skip)]
     aborted_at_ms: Option<u64>,
+    /// For a rollback: the first failed measurement, when it was taken (ms since the epoch) and
+    /// how many canary requests it had counted.
+    #[serde(skip)]
+    failed_measurement: Option<(u64, Option<u64>)>,
 }
 
 impl RolloutSummary {
@@ -35,15 +42,34 @@ impl RolloutSummary {
             seconds: round(took.as_secs_f64()),
             reason: outcome.view.reason.clone(),
             aborted_at_ms: outcome.aborted_at.map(|at| at.0),
+            failed_measurement: first_failed_measurement(&outcome.view),
         }
     }
+}
+
+/// The earliest failed measurement of the analysis that failed: the moment the evidence was
+/// conclusive.
+fn first_failed_measurement(view: &ServiceView) -> Option<(u64, Option<u64>)> {
+    view.analyses
+        .iter()
+        .filter(|a| a.verdict == Some(Verdict::Failed))
+        .flat_map(|a| &a.measurements)
+        .filter(|m| m.verdict == Verdict::Failed)
+        .map(|m| (m.at.as_millis(), m.sample))
+        .min_by_key(|(at, _)| *at)
 }
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Summary {
     pub(crate) rollouts: Vec<RolloutSummary>,
-    /// From the failing canary's first failed request to 0% of traffic on it.
+    /// From the measurement that failed the canary (conclusive evidence) to 0% of traffic on
+    /// it: the router → verdict → route path.
     pub(crate) rollback_reaction_ms: Option<u64>,
+    /// From the failing canary's first failed request to 0% of traffic on it: gathering the
+    /// evidence, then the reaction.
+    pub(crate) detection_ms: Option<u64>,
+    /// The canary requests the failing measurement had counted since its analysis began.
+    pub(crate) detection_requests: Option<u64>,
     pub(crate) requests: u64,
     /// Errors the failing canary returned on purpose before it was rolled back.
     pub(crate) injected_errors: u64,
@@ -55,15 +81,23 @@ pub(crate) struct Summary {
 
 impl Summary {
     pub(crate) fn new(rollouts: Vec<RolloutSummary>, stats: LoadStats, took: Duration) -> Self {
-        let rollback_reaction_ms = rollouts.iter().find_map(|r| {
-            let aborted = r.aborted_at_ms?;
+        let rolled_back = rollouts.iter().find(|r| r.aborted_at_ms.is_some());
+        let aborted = rolled_back.and_then(|r| r.aborted_at_ms);
+        let failed = rolled_back.and_then(|r| r.failed_measurement);
+        let rollback_reaction_ms = aborted
+            .zip(failed)
+            .map(|(aborted, (at, _))| aborted.saturating_sub(at));
+        let detection_ms = rolled_back.and_then(|r| {
             let first_error = stats.by_version.get(&r.version)?.first_error?;
-            Some(aborted.saturating_sub(epoch_ms(first_error)))
+            Some(r.aborted_at_ms?.saturating_sub(epoch_ms(first_error)))
         });
+        let detection_requests = failed.and_then(|(_, requests)| requests);
         let injected_errors = stats.by_version.values().map(|v| v.errors).sum();
         Self {
             rollouts,
             rollback_reaction_ms,
+            detection_ms,
+            detection_requests,
             requests: stats.requests,
             injected_errors,
             other_failures: stats.other_failures,
@@ -98,12 +132,22 @@ impl fmt::Display for Summary {
                 r.version, r.strategy, r.outcome, r.seconds, r.reason
             )?;
         }
-        match self.rollback_reaction_ms {
-            Some(ms) => writeln!(
+        match (self.detection_ms, self.detection_requests) {
+            (Some(ms), Some(n)) => writeln!(
                 f,
-                "  rollback reaction: {ms} ms from the canary's first failed request to 0% traffic on it"
+                "  detection: {n} canary requests; {ms} ms from the canary's first failed request to 0% traffic on it"
             )?,
-            None => writeln!(f, "  rollback reaction: not measured (no canary failed)")?,
+            (Some(ms), None) => writeln!(
+                f,
+                "  detection: {ms} ms from the canary's first failed request to 0% traffic on it"
+            )?,
+            _ => writeln!(f, "  detection: not measured (no canary failed)")?,
+        }
+        if let Some(ms) = self.rollback_reaction_ms {
+            writeln!(
+                f,
+                "  rollback reaction: {ms} ms from the measurement that failed the canary to 0% traffic on it"
+            )?;
         }
         writeln!(
             f,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need and is missing (Debian's Prometheus,
+# for the analysis provider's real-server tests), then runs every test of the workspace.
+# Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p bellwether-analysis`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/prometheus ]; then
+  SUDO=
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+  echo "installing Debian's prometheus (the analysis tests run a real one)" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus > /dev/null
+fi
+
+if [ "$#" -eq 0 ]; then set -- --workspace; fi
+cargo test --locked "$@"
