@@ -22,6 +22,13 @@
 //! each revision at `α/2`: both hold together with probability `1 - α`, so the interval of
 //! their difference does too.
 //!
+//! A quantile has a confidence sequence too (Howard & Ramdas, "Sequential estimation of
+//! quantiles"): a latency `x` is ruled out as the q-quantile when the sequence of the share of
+//! requests at most `x` lies wholly above `q` (the quantile is below `x`) or wholly below it
+//! (the quantile is above). The interval's upper end only grows with the count, so an error at
+//! any `x` implies one at the true quantile itself, a single share: each side errs with
+//! probability at most its share of the risk, so each side gets half of it.
+//!
 //! The mixing distribution only decides how fast the sequence narrows, never its validity. For
 //! a fixed threshold it is centred on the threshold, with the weight of `1/(2 min(p0, 1-p0))`
 //! requests (Beta(0.5, 49.5) for 1%): near-optimal for shares close to the threshold, and a
@@ -218,6 +225,65 @@ pub fn difference(canary: Tally, baseline: Tally, factor: f64, confidence: f64) 
     Interval {
         low: c.low - factor * b.high,
         high: c.high - factor * b.low,
+    }
+}
+
+/// Requests by latency bucket: `(upper bound, requests)`, ascending, each request in the first
+/// bucket whose bound is at least its latency (the router's histogram, read since a revision's
+/// first request).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latencies(pub Vec<(u64, u64)>);
+
+impl Latencies {
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    /// What was counted after `origin`, an earlier reading of the same histogram; a bucket
+    /// that went backwards (a source that restarted) counts from zero again, as a whole.
+    pub fn since(&self, origin: &Latencies) -> Latencies {
+        let mut out = Vec::with_capacity(self.0.len());
+        for &(bound, n) in &self.0 {
+            let before = origin
+                .0
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0, |(_, n)| *n);
+            if n < before {
+                return self.clone();
+            }
+            if n > before {
+                out.push((bound, n - before));
+            }
+        }
+        Latencies(out)
+    }
+
+    /// The confidence sequence's interval for the `quantile` (0.99 for p99) at the buckets'
+    /// precision (a quantile is the bound of the bucket it falls in): the quantile is at least
+    /// the low end and at most the high end (`None` while no bound is ruled out as too large).
+    /// A bound ruled out as too small rules out every latency up to the next bucket, where no
+    /// request fell.
+    pub fn quantile(&self, quantile: f64, confidence: f64) -> (u64, Option<u64>) {
+        let total = self.total();
+        let half = 1.0 - (1.0 - confidence) / 2.0;
+        let prior = Prior::centred_on(quantile);
+        let (mut low, mut high) = (0, None);
+        let mut at_most = 0;
+        for (i, &(bound, n)) in self.0.iter().enumerate() {
+            at_most += n;
+            let sequence = Sequence::new(Tally::new(at_most, total), prior, half);
+            if !sequence.excludes(quantile) {
+                continue;
+            }
+            if (at_most as f64) < quantile * total as f64 {
+                low = self.0.get(i + 1).map_or(bound, |(next, _)| *next);
+            } else {
+                high = Some(bound);
+                break;
+            }
+        }
+        (low, high)
     }
 }
 

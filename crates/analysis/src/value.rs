@@ -7,7 +7,7 @@ use bellwether_core::spec::Unit;
 use bellwether_core::time::human_duration;
 use serde::{Deserialize, Serialize};
 
-use crate::sequential::Tally;
+use crate::sequential::{Latencies, Tally};
 
 /// A measured value. Prometheus and builtin metrics give numbers; web checks may give any JSON
 /// scalar or a list of them; a job gives its exit status.
@@ -68,6 +68,10 @@ pub struct Observation {
     /// metric among requests) as read now; the run subtracts its first reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tally: Option<Tally>,
+    /// For latency quantiles judged on all the evidence against the baseline: the provider's
+    /// latency histogram as read now; the run subtracts its first reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latencies: Option<Latencies>,
 }
 
 impl Observation {
@@ -102,6 +106,11 @@ impl Observation {
 
     pub fn with_tally(mut self, tally: Tally) -> Self {
         self.tally = Some(tally);
+        self
+    }
+
+    pub fn with_latencies(mut self, latencies: Latencies) -> Self {
+        self.latencies = Some(latencies);
         self
     }
 

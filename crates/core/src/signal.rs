@@ -116,6 +116,15 @@ pub trait SignalSource: Send + Sync {
         revision: RevisionNumber,
         slower_than: Option<Duration>,
     ) -> Option<TrafficTotals>;
+
+    /// The latency distribution of `revision` of `service` since its first request, for
+    /// judging quantiles on all the evidence: `(upper bound in microseconds, requests)` per
+    /// bucket, ascending, each request counted in the first bucket whose bound is at least its
+    /// latency. `None` when the source knows no such revision or keeps no distribution.
+    fn latencies(&self, service: &str, revision: RevisionNumber) -> Option<Vec<(u64, u64)>> {
+        let _ = (service, revision);
+        None
+    }
 }
 
 /// Resource use of one revision's replicas over one window, as shares of what a replica may use.

@@ -74,6 +74,11 @@ impl RevisionSignals {
         self.lock().totals(slower_than)
     }
 
+    /// The latency distribution since the revision started; see [`SignalSource::latencies`].
+    pub fn latencies(&self) -> Vec<(u64, u64)> {
+        self.lock().latencies()
+    }
+
     /// Everything since the revision started, and the requests in flight now.
     pub(crate) fn total(&self) -> (Bucket, u64) {
         let in_flight = self.in_flight.load(Ordering::Relaxed);
@@ -163,6 +168,11 @@ impl SignalSource for Signals {
     ) -> Option<TrafficTotals> {
         let found = self.read().get(&(service.to_owned(), revision)).cloned();
         found.map(|r| r.totals(slower_than))
+    }
+
+    fn latencies(&self, service: &str, revision: RevisionNumber) -> Option<Vec<(u64, u64)>> {
+        let found = self.read().get(&(service.to_owned(), revision)).cloned();
+        found.map(|r| r.latencies())
     }
 }
 

@@ -11,15 +11,17 @@ use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Measurement, Waiting, describe};
-use crate::sequential::{self, Interval, Side, Tally};
+use crate::sequential::{self, Interval, Latencies, Side, Tally};
 use crate::value::{Observation, Role, Sample, Value, thousands};
 
 /// The first reading of a metric's counts in a run: what later readings subtract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub at: Timestamp,
     pub canary: Tally,
     pub baseline: Option<Tally>,
+    /// For a latency quantile against the baseline's: the two histograms.
+    pub latencies: Option<(Latencies, Latencies)>,
 }
 
 /// What a cumulative measurement counted and concluded, for views and charts.
@@ -91,6 +93,9 @@ impl Measurement {
         baseline: Option<Observation>,
         origin: &mut Option<Origin>,
     ) -> Self {
+        if let Some(quantile) = QuantileCondition::of(spec) {
+            return quantile.assess(spec, at, canary, baseline, origin);
+        }
         let Some(condition) = ShareCondition::of(spec) else {
             let why = "its condition is not a threshold on a share of requests";
             return Self::failed(spec, at, Role::Canary, why);
@@ -113,11 +118,14 @@ impl Measurement {
                 "the provider gave no request counts",
             );
         }
-        let o = *origin.get_or_insert(Origin {
-            at,
-            canary: canary_now,
-            baseline: baseline_now,
-        });
+        let o = origin
+            .get_or_insert_with(|| Origin {
+                at,
+                canary: canary_now,
+                baseline: baseline_now,
+                latencies: None,
+            })
+            .clone();
         let c = canary_now.since(o.canary);
         let b = match (baseline_now, o.baseline) {
             (Some(now), Some(first)) => Some(now.since(first)),
@@ -266,4 +274,166 @@ fn limit_text(spec: &MetricSpec, condition: ShareCondition) -> String {
 fn clock(at: Timestamp) -> String {
     let secs = at.as_millis() / 1000 % 86_400;
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// `latency_p99 <= baseline * 1.2` (or `+ 50ms`): the canary's quantile against the
+/// baseline's, each a quantile confidence sequence at half the risk.
+#[derive(Clone, Copy, Debug)]
+struct QuantileCondition {
+    op: ConditionOp,
+    quantile: f64,
+    rhs: Operand,
+}
+
+impl QuantileCondition {
+    fn of(spec: &MetricSpec) -> Option<Self> {
+        let Some(Condition::Threshold { op, rhs }) = spec.success else {
+            return None;
+        };
+        let ProviderSpec::Builtin {
+            metric: BuiltinMetric::Latency { permille },
+            ..
+        } = spec.provider
+        else {
+            return None;
+        };
+        (rhs.is_relative() && !matches!(op, ConditionOp::Eq | ConditionOp::Ne)).then_some(Self {
+            op,
+            quantile: f64::from(permille) / 1000.0,
+            rhs,
+        })
+    }
+
+    /// The baseline's quantile interval turned into the limit's, in seconds.
+    fn limit(self, low: f64, high: f64) -> (f64, f64) {
+        match self.rhs {
+            Operand::BaselinePlus(d) => (low + d, high + d),
+            Operand::BaselineTimes(k) => (low * k, high * k),
+            Operand::Value(v) => (v, v),
+        }
+    }
+
+    fn assess(
+        self,
+        spec: &MetricSpec,
+        at: Timestamp,
+        canary: Observation,
+        baseline: Option<Observation>,
+        origin: &mut Option<Origin>,
+    ) -> Measurement {
+        let no_counts =
+            |role| Measurement::failed(spec, at, role, "the provider gave no latency histogram");
+        let Some(canary_now) = canary.latencies else {
+            return no_counts(Role::Canary);
+        };
+        let Some(baseline_now) = baseline.and_then(|b| b.latencies) else {
+            return no_counts(Role::Baseline);
+        };
+        let o = origin
+            .get_or_insert_with(|| Origin {
+                at,
+                canary: Tally::default(),
+                baseline: None,
+                latencies: Some((canary_now.clone(), baseline_now.clone())),
+            })
+            .clone();
+        let (canary_first, baseline_first) = o.latencies.unwrap_or_default();
+        let c = canary_now.since(&canary_first);
+        let b = baseline_now.since(&baseline_first);
+        let mut m = Measurement::new(spec, at, Verdict::Inconclusive, String::new());
+        let window = at.since(o.at);
+        m.window = Some(window);
+        m.sample = Some(Sample {
+            requests: c.total(),
+            window,
+        });
+        m.baseline_sample = Some(Sample {
+            requests: b.total(),
+            window,
+        });
+        let since = clock(o.at);
+        let name = &spec.name;
+        for (role, latencies) in [(Role::Canary, &c), (Role::Baseline, &b)] {
+            if latencies.total() == 0 {
+                m.waiting = Some(Waiting::NoData { role });
+                m.message = format!("{name} not judged: no requests to the {role} since {since}");
+                return m;
+            }
+        }
+        let half = 1.0 - (1.0 - spec.confidence) / 2.0;
+        let seconds = |micros: u64| micros as f64 / 1e6;
+        let (cl, ch) = c.quantile(self.quantile, half);
+        let (bl, bh) = b.quantile(self.quantile, half);
+        let (canary_low, canary_high) = (seconds(cl), ch.map_or(f64::INFINITY, seconds));
+        let (limit_low, limit_high) = self.limit(seconds(bl), bh.map_or(f64::INFINITY, seconds));
+        m.value = Some(Value::Number(seconds(observed(&c, self.quantile))));
+        m.baseline = Some(Value::Number(seconds(observed(&b, self.quantile))));
+        // The canary's quantile is at least its low end and at most its high end.
+        let side = if canary_low > limit_high {
+            Side::Above
+        } else if canary_high < limit_low {
+            Side::Below
+        } else {
+            Side::Straddles
+        };
+        let passes_below = matches!(self.op, ConditionOp::Lt | ConditionOp::Le);
+        let (verdict, comparison) = match (side, passes_below) {
+            (Side::Straddles, _) => (Verdict::Inconclusive, "straddles"),
+            (Side::Below, true) => (Verdict::Successful, "<"),
+            (Side::Above, false) => (Verdict::Successful, ">"),
+            (Side::Above, true) => (Verdict::Failed, ">"),
+            (Side::Below, false) => (Verdict::Failed, "<"),
+        };
+        m.verdict = verdict;
+        let ms = |v: f64| {
+            if v.is_finite() {
+                Unit::Seconds.format(v)
+            } else {
+                "?".to_owned()
+            }
+        };
+        let shown = |v: &Option<Value>| {
+            v.as_ref()
+                .and_then(Value::as_number)
+                .map_or_else(|| "-".to_owned(), ms)
+        };
+        let stated = format!(
+            "{} vs baseline {} ({} CIs {}–{} and {}–{}; canary {}, baseline {} requests since {since})",
+            shown(&m.value),
+            shown(&m.baseline),
+            Unit::Ratio.format(spec.confidence),
+            ms(canary_low),
+            ms(canary_high),
+            ms(seconds(bl)),
+            bh.map_or_else(|| "?".to_owned(), |h| ms(seconds(h))),
+            thousands(c.total()),
+            thousands(b.total()),
+        );
+        let limit = match self.rhs {
+            Operand::BaselinePlus(d) if d < 0.0 => format!("baseline - {}", ms(-d)),
+            Operand::BaselinePlus(d) => format!("baseline + {}", ms(d)),
+            Operand::BaselineTimes(k) => format!("baseline * {}", Unit::Plain.format(k)),
+            Operand::Value(v) => ms(v),
+        };
+        m.message = if side == Side::Straddles {
+            m.waiting = Some(Waiting::Evidence);
+            format!("{name} not judged yet: {stated} straddles {limit}")
+        } else {
+            format!("{name} {stated} {comparison} {limit}")
+        };
+        m
+    }
+}
+
+/// The observed quantile: the smallest bound with at least that share of requests at or below.
+fn observed(latencies: &Latencies, quantile: f64) -> u64 {
+    let want = quantile * latencies.total() as f64;
+    let mut at_most = 0;
+    for &(bound, n) in &latencies.0 {
+        at_most += n;
+        if at_most as f64 >= want {
+            return bound;
+        }
+    }
+    0
 }

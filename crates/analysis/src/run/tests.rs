@@ -13,7 +13,7 @@ use bellwether_core::time::Timestamp;
 use super::{Mode, Observed, Phase, Run};
 use crate::condition::Conditions;
 use crate::measurement::{Measurement, Waiting};
-use crate::sequential::Tally;
+use crate::sequential::{Latencies, Tally};
 use crate::value::{Observation, Role};
 
 fn spec(name: &str) -> MetricSpec {
@@ -605,4 +605,60 @@ fn a_blocking_metric_that_gives_up_follows_the_inconclusive_setting() {
         m.inconclusive = setting;
         assert_eq!(play(m, Mode::Blocking, &"W".repeat(301)), (phase, 301));
     }
+}
+
+#[test]
+fn a_latency_quantile_against_the_baselines_compares_two_quantile_intervals() {
+    let mut spec = cumulative();
+    spec.name = "latency_p99_vs_baseline".to_owned();
+    spec.unit = Unit::Seconds;
+    spec.provider = ProviderSpec::Builtin {
+        metric: BuiltinMetric::Latency { permille: 990 },
+        window: Duration::from_secs(30),
+        slower_than: None,
+    };
+    spec.success = Some(Condition::Threshold {
+        op: ConditionOp::Le,
+        rhs: Operand::BaselineTimes(1.5),
+    });
+    let conditions = Conditions::new(&spec);
+    // Requests at 10 ms, with one in fifty at `tail` ms: the p99 is the tail.
+    let histogram = |requests: u64, tail: u64| {
+        let slow = requests / 50;
+        Latencies(vec![(10_000, requests - slow), (tail * 1_000, slow)])
+    };
+    let read = |canary: Latencies, baseline: Latencies| Observed::Answered {
+        canary: Observation::number(0.0).with_latencies(canary),
+        baseline: Some(Observation::number(0.0).with_latencies(baseline)),
+    };
+    let play = |canary_tail: u64| {
+        let mut run = Run::new(vec![spec.clone()], Mode::Blocking, Timestamp(0));
+        run.observe(
+            0,
+            &conditions,
+            Timestamp(0),
+            read(histogram(0, 1), histogram(0, 1)),
+        );
+        let mut last = None;
+        for (i, n) in [100, 1_000, 5_000].into_iter().enumerate() {
+            let at = Timestamp(1_000 * (i as u64 + 1));
+            last = run.observe(
+                0,
+                &conditions,
+                at,
+                read(histogram(n, canary_tail), histogram(10 * n, 100)),
+            );
+            if run.phase != Phase::Running {
+                break;
+            }
+        }
+        (run.phase, last.unwrap().message)
+    };
+    // A canary tail four times the baseline's fails; one equal to it passes.
+    let (phase, message) = play(400);
+    assert_eq!(phase, Phase::Failed);
+    insta::assert_snapshot!(message, @"latency_p99_vs_baseline 400ms vs baseline 100ms (95% CIs 400ms–400ms and 100ms–100ms; canary 5,000, baseline 50,000 requests since 00:00:00) > baseline * 1.5");
+    let (phase, message) = play(100);
+    assert_eq!(phase, Phase::Successful);
+    insta::assert_snapshot!(message, @"latency_p99_vs_baseline 100ms vs baseline 100ms (95% CIs 0ms–100ms and 100ms–100ms; canary 1,000, baseline 10,000 requests since 00:00:00) < baseline * 1.5");
 }

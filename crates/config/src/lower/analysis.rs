@@ -152,9 +152,9 @@ fn compact(t: &Threshold, defaults: &Defaults) -> MetricSpec {
 }
 
 /// How a threshold on a builtin metric is judged: a share of requests (errors, successes,
-/// requests slower than a latency threshold) on every request since the analysis began, with
-/// the latency threshold the router must count against; anything else on each measurement's
-/// window.
+/// requests slower than a latency threshold) or a latency quantile against the baseline's on
+/// every request since the analysis began, with the latency threshold the router must count
+/// against; anything else on each measurement's window.
 fn evidence(t: &Threshold) -> (Evidence, Option<Duration>) {
     if matches!(t.op, ConditionOp::Eq | ConditionOp::Ne) {
         return (Evidence::Window, None);
@@ -167,6 +167,8 @@ fn evidence(t: &Threshold) -> (Evidence, Option<Duration>) {
                 Err(_) => (Evidence::Window, None),
             }
         }
+        // Against the baseline's quantile: the two latency histograms.
+        (BuiltinMetric::Latency { .. }, _) => (Evidence::Cumulative, None),
         _ => (Evidence::Window, None),
     }
 }

@@ -270,6 +270,17 @@ impl Windows {
         merged.sample(covered, in_flight)
     }
 
+    /// The latency distribution since the start, bucket by bucket: see
+    /// [`bellwether_core::signal::SignalSource::latencies`].
+    pub(crate) fn latencies(&self) -> Vec<(u64, u64)> {
+        self.total.as_ref().map_or_else(Vec::new, |t| {
+            t.latency
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect()
+        })
+    }
+
     /// Everything since the start, for the Prometheus counters; `None` before any request.
     pub(crate) fn total(&self) -> Option<&Bucket> {
         self.total.as_ref()
@@ -395,6 +406,28 @@ mod tests {
         assert_eq!((later.requests, later.errors), (5, 2));
         assert_eq!(later.slower, Some(SlowerCount { slower: 1, of: 4 }));
         assert_eq!(w.totals(None).slower, None);
+    }
+
+    #[test]
+    fn the_latency_distribution_counts_each_request_once_under_a_bound_at_least_its_latency() {
+        let mut w = Windows::new();
+        assert!(w.latencies().is_empty());
+        for ms in [5, 5, 120, 480] {
+            w.record(secs(0.1), &ok(ms));
+        }
+        let buckets = w.latencies();
+        assert_eq!(buckets.iter().map(|(_, n)| n).sum::<u64>(), 4);
+        assert!(buckets.windows(2).all(|b| b[0].0 < b[1].0), "{buckets:?}");
+        // Within the histogram's precision (1%), the requests at most each latency.
+        for (ms, want) in [(5, 2), (120, 3), (480, 4)] {
+            let bound = ms * 1_000 * 101 / 100;
+            let at_most: u64 = buckets
+                .iter()
+                .filter(|(b, _)| *b <= bound)
+                .map(|(_, n)| n)
+                .sum();
+            assert_eq!(at_most, want, "{ms}ms: {buckets:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use bellwether_core::signal::{ResourceSource, SignalSource};
 use bellwether_core::spec::{BuiltinMetric, ProviderSpec};
 
 use crate::providers::{Measuring, MetricProvider, ProviderError, Target, kind};
-use crate::sequential::Tally;
+use crate::sequential::{Latencies, Tally};
 use crate::value::{Observation, Value};
 
 pub struct BuiltinProvider {
@@ -51,7 +51,12 @@ impl BuiltinProvider {
                 Some(v) => Observation::number(v),
                 None => Observation::no_data("no requests completed"),
             };
-            let obs = obs.with_sample(s.requests, s.window);
+            let mut obs = obs.with_sample(s.requests, s.window);
+            if let (BuiltinMetric::Latency { .. }, None) = (metric, slower_than)
+                && let Some(latencies) = self.signals.latencies(&t.service, t.revision)
+            {
+                obs = obs.with_latencies(Latencies(latencies));
+            }
             let Some(totals) = self.signals.totals(&t.service, t.revision, *slower_than) else {
                 return Ok(obs);
             };
