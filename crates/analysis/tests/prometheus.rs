@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bellwether_analysis::engine::{Engine, Report, RunRequest};
+use bellwether_analysis::engine::{Engine, Report, RunHandle, RunRequest};
 use bellwether_analysis::providers::{MetricProvider, Prometheus, PrometheusProvider};
 use bellwether_analysis::sequential::Tally;
 use bellwether_analysis::{Observation, Value};
@@ -315,23 +315,7 @@ async fn against_real_prometheus() {
     let mut relative = prometheus_metric(&prom.base, ERROR_RATIO, "result <= baseline * 2.0");
     relative.name = "prom-error-ratio-vs-baseline".to_owned();
     for metric in [absolute, relative] {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let request = RunRequest {
-            service: "api".to_owned(),
-            run: RunId {
-                attempt: 1,
-                kind: RunKind::Background,
-            },
-            metrics: vec![metric],
-            judge: None,
-            revision: 2,
-            baseline: Some(1),
-            args: BTreeMap::new(),
-            started_at: Timestamp(0),
-        };
-        let providers =
-            bellwether_analysis::providers::Providers::new(Arc::new(NoRouter), Arc::new(NoRouter));
-        let _handle = Engine::new(Arc::new(providers)).start(request, tx);
+        let (_run, mut rx) = start_run(metric);
         let mut verdict = None;
         while let Some(report) = rx.recv().await {
             if let Report::Completed {
@@ -448,23 +432,7 @@ async fn counts_against_real_prometheus() {
         rhs: Operand::Value(0.01),
     });
     metric.evidence = Evidence::Cumulative;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let request = RunRequest {
-        service: "api".to_owned(),
-        run: RunId {
-            attempt: 1,
-            kind: RunKind::Background,
-        },
-        metrics: vec![metric],
-        judge: None,
-        revision: 2,
-        baseline: Some(1),
-        args: BTreeMap::new(),
-        started_at: Timestamp(0),
-    };
-    let providers =
-        bellwether_analysis::providers::Providers::new(Arc::new(NoRouter), Arc::new(NoRouter));
-    let _handle = Engine::new(Arc::new(providers)).start(request, tx);
+    let (_run, mut rx) = start_run(metric);
     // The first reading is the origin: nothing counted yet, so nothing is judged.
     let first = loop {
         match rx.recv().await.expect("reports") {
@@ -496,6 +464,28 @@ async fn counts_against_real_prometheus() {
             && message.ends_with(", 30 of 300 requests since 00:00:00) > 1%"),
         "{message}"
     );
+}
+
+/// A background run of `metric` on the engine, canary revision 2 against baseline 1, and its
+/// reports.
+fn start_run(metric: MetricSpec) -> (RunHandle, mpsc::UnboundedReceiver<Report>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let request = RunRequest {
+        service: "api".to_owned(),
+        run: RunId {
+            attempt: 1,
+            kind: RunKind::Background,
+        },
+        metrics: vec![metric],
+        judge: None,
+        revision: 2,
+        baseline: Some(1),
+        args: BTreeMap::new(),
+        started_at: Timestamp(0),
+    };
+    let providers =
+        bellwether_analysis::providers::Providers::new(Arc::new(NoRouter), Arc::new(NoRouter));
+    (Engine::new(Arc::new(providers)).start(request, tx), rx)
 }
 
 /// The builtin provider's sources, unused by prometheus metrics.

@@ -192,13 +192,7 @@ impl Measurement {
             Operand::Value(p0) => sequential::side_of_threshold(c, p0, confidence),
             _ => interval.side_of(limit),
         };
-        let (verdict, comparison) = match (side, condition.passes_below()) {
-            (Side::Straddles, _) => (Verdict::Inconclusive, "straddles"),
-            (Side::Below, true) => (Verdict::Successful, "<"),
-            (Side::Above, false) => (Verdict::Successful, ">"),
-            (Side::Above, true) => (Verdict::Failed, ">"),
-            (Side::Below, false) => (Verdict::Failed, "<"),
-        };
+        let (verdict, comparison) = verdict(side, condition.passes_below());
         m.verdict = verdict;
         let stated = statement(spec, condition, c, b, interval, since);
         let limit = limit_text(spec, condition);
@@ -209,6 +203,18 @@ impl Measurement {
             format!("{name} {stated} {comparison} {limit}")
         };
         m
+    }
+}
+
+/// The verdict of an interval on one side of the limit (or straddling it), and the comparison
+/// the message states.
+fn verdict(side: Side, passes_below: bool) -> (Verdict, &'static str) {
+    match (side, passes_below) {
+        (Side::Straddles, _) => (Verdict::Inconclusive, "straddles"),
+        (Side::Below, true) => (Verdict::Successful, "<"),
+        (Side::Above, false) => (Verdict::Successful, ">"),
+        (Side::Above, true) => (Verdict::Failed, ">"),
+        (Side::Below, false) => (Verdict::Failed, "<"),
     }
 }
 
@@ -377,13 +383,7 @@ impl QuantileCondition {
             Side::Straddles
         };
         let passes_below = matches!(self.op, ConditionOp::Lt | ConditionOp::Le);
-        let (verdict, comparison) = match (side, passes_below) {
-            (Side::Straddles, _) => (Verdict::Inconclusive, "straddles"),
-            (Side::Below, true) => (Verdict::Successful, "<"),
-            (Side::Above, false) => (Verdict::Successful, ">"),
-            (Side::Above, true) => (Verdict::Failed, ">"),
-            (Side::Below, false) => (Verdict::Failed, "<"),
-        };
+        let (verdict, comparison) = verdict(side, passes_below);
         m.verdict = verdict;
         let ms = |v: f64| {
             if v.is_finite() {
