@@ -16,7 +16,10 @@ mod sqlite;
 pub use record::{Record, Snapshot};
 pub use revisions::StoredRevision;
 pub use rollouts::{Outcome, RolloutLog, kind_of, rollout_stream};
-pub use runs::*;
+pub use runs::{
+    Change, GateRow, InstanceRow, JobRow, NewRun, ReviewError, ReviewRow, RunHistory, RunRow,
+    RunStatus, RunStore, run_stream,
+};
 pub use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.

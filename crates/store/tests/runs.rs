@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use bellwether_store::{
-    Change, GateRow, JobRow, NewRun, ReviewError, ReviewRow, RunStatus, RunStore,
+    Change, GateRow, JobRow, NewRun, ReviewError, ReviewRow, RunHistory, RunStatus, RunStore,
 };
 
 fn new_run(pipeline: &str) -> NewRun {
