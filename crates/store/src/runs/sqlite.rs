@@ -24,11 +24,8 @@ pub struct RunStore {
 impl RunStore {
     /// Opens (creating if needed) the store at `path` and this module's tables in it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        // The shared schema (the events table) comes from the store itself. Two processes
-        // creating a new file at once race to create it; the loser finds it made on a retry.
-        if SqliteStore::open(path).is_err() {
-            drop(SqliteStore::open(path)?);
-        }
+        // The shared schema (the events table) comes from the store itself.
+        drop(SqliteStore::open(path)?);
         let open_error = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
