@@ -7,6 +7,8 @@
 //! The [`Store`] trait is synchronous: callers on an async runtime use `spawn_blocking`, which
 //! suits both SQLite and a future PostgreSQL adapter.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod record;
 mod revisions;
 mod rollouts;
