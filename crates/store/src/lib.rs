@@ -5,7 +5,9 @@
 //! *before* anything acts on it; a restart rebuilds the state by replaying the stream from its
 //! latest snapshot. [`SqliteStore`] keeps everything in one file in the data directory.
 //! The [`Store`] trait is synchronous: callers on an async runtime use `spawn_blocking`, which
-//! suits both SQLite and a future PostgreSQL adapter.
+//! suits both SQLite and a future PostgreSQL adapter. [`RunHistory`] is the same seam for the
+//! history of pipeline runs. The `conformance` feature brings the checks every backend of both
+//! must pass (the `conformance` module, run with `store_conformance!`).
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -62,7 +62,7 @@ impl Fixture {
 }
 
 /// Runs `check` against a fresh [`Fixture`] of `backend`; it fails if the check panics or
-/// takes longer than [`TIME_LIMIT`].
+/// takes longer than a minute.
 pub fn run(backend: Backend, check: fn(&Fixture)) {
     let fixture = Fixture {
         dir: tempfile::tempdir().expect("a temporary directory"),
