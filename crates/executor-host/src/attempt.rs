@@ -15,7 +15,7 @@ use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob, Run, RunInput};
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger;
-use bellwether_store::{Change, RunStatus, RunStore, StoreError};
+use bellwether_store::{Change, RunHistory, RunStatus, RunStore, StoreError};
 use tokio::sync::mpsc;
 
 use crate::concurrency::{Group, GroupHold};

@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bellwether_store::{NewRun, RunStore, StoreError};
+use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
 
 use crate::history::now_ms;
 

@@ -18,7 +18,9 @@ use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{
     Conclusion, Instance, InstanceId, InstanceStatus, JobPhase, JobState, Run, StepStatus,
 };
-use bellwether_store::{Change, GateRow, InstanceRow, JobRow, RunStatus, RunStore, StoreError};
+use bellwether_store::{
+    Change, GateRow, InstanceRow, JobRow, RunHistory, RunStatus, RunStore, StoreError,
+};
 
 use crate::driver::{Observer, instance_log_dir};
 use crate::gates::Reviews;

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use bellwether_api::{
     DispatchRequest, RunJobView, RunView, SkippedPipeline, StartedRun, TriggeredView,
 };
-use bellwether_store::{RunRow, RunStore};
+use bellwether_store::{RunHistory, RunRow, RunStore};
 use bellwether_triggers::{Pipelines, TriggerError, Triggered};
 use serde::Deserialize;
 

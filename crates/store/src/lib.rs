@@ -5,8 +5,12 @@
 //! *before* anything acts on it; a restart rebuilds the state by replaying the stream from its
 //! latest snapshot. [`SqliteStore`] keeps everything in one file in the data directory.
 //! The [`Store`] trait is synchronous: callers on an async runtime use `spawn_blocking`, which
-//! suits both SQLite and a future PostgreSQL adapter.
+//! suits both SQLite and a future PostgreSQL adapter. [`RunHistory`] is the same seam for the
+//! history of pipeline runs. The `conformance` feature brings the checks every backend of both
+//! must pass (the `conformance` module, run with `store_conformance!`).
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod record;
 mod revisions;
 mod rollouts;
@@ -16,7 +20,10 @@ mod sqlite;
 pub use record::{Record, Snapshot};
 pub use revisions::StoredRevision;
 pub use rollouts::{Outcome, RolloutLog, kind_of, rollout_stream};
-pub use runs::*;
+pub use runs::{
+    Change, GateRow, InstanceRow, JobRow, NewRun, ReviewError, ReviewRow, RunHistory, RunRow,
+    RunStatus, RunStore, run_stream,
+};
 pub use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.

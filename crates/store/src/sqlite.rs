@@ -61,11 +61,15 @@ impl SqliteStore {
         Ok(Self::migrate(conn)?)
     }
 
-    fn migrate(conn: Connection) -> Result<Self, rusqlite::Error> {
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    fn migrate(mut conn: Connection) -> Result<Self, rusqlite::Error> {
+        // The version is read under the write lock: of two processes creating the file at
+        // once, the second waits, then finds the schema made.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < 1 {
-            conn.execute_batch(&format!("BEGIN; {SCHEMA_V1} COMMIT;"))?;
+            tx.execute_batch(SCHEMA_V1)?;
         }
+        tx.commit()?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

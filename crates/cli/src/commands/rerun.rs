@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob};
 use bellwether_pipeline_core::spec::{PipelineSpec, StepAction};
-use bellwether_store::{InstanceRow, JobRow};
+use bellwether_store::{InstanceRow, JobRow, RunHistory};
 use clap::Args;
 
 use bellwether_executor_host::{Attempt, DataDir, Replay};

@@ -5,7 +5,7 @@
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_executor_host::now_ms;
 use bellwether_pipeline_core::gate;
-use bellwether_store::{ReviewError, ReviewRow, RunRow};
+use bellwether_store::{ReviewError, ReviewRow, RunHistory, RunRow};
 use clap::Args;
 
 use super::run::data::{DataArgs, whoami};

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use bellwether_executor_host::now_ms;
-use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunRow, RunStatus};
+use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunHistory, RunRow, RunStatus};
 use clap::Args;
 use serde::Serialize;
 
