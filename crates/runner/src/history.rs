@@ -20,8 +20,10 @@ use bellwether_pipeline_core::run::{
 };
 use bellwether_store::{Change, GateRow, InstanceRow, JobRow, RunStatus, RunStore, StoreError};
 
-use crate::driver::{Observer, instance_log_dir};
+use crate::clock::now_ms;
+use crate::driver::instance_log_dir;
 use crate::gates::Reviews;
+use crate::observer::Observer;
 
 /// Records one attempt of one run.
 pub struct History {
@@ -234,13 +236,6 @@ impl Observer for History {
             at_ms: now_ms(),
         }]);
     }
-}
-
-/// The wall-clock time in milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A gate reached, or left: with the verdict its instance's new status shows.
