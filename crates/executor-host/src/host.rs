@@ -3,20 +3,16 @@
 //! data directory; deploy steps are stand-ins until rollouts run in the control plane.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
 use bellwether_pipeline_core::expr::HashFiles;
 use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
 use bellwether_pipeline_core::spec::Shell;
+use bellwether_runner::{Artifacts, Cache, DeployOrder, Restored, Site, hash_files};
 
-use crate::artifacts::Artifacts;
-use crate::cache::{Cache, Restored};
-use crate::deploy::{DeployOrder, Deployer};
 use crate::outputs::StepFiles;
 use crate::process::{self, Ended, Groups, Script};
-use crate::walk;
 
 /// Variables a step inherits from whoever runs bellwether; everything else it gets from the
 /// pipeline, so a secret in the caller's environment reaches only the steps that ask for it.
@@ -24,23 +20,10 @@ const INHERITED: &[&str] = &[
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR",
 ];
 
-pub struct HostConfig {
-    /// Where steps start: the project directory inside the run's workspace.
-    pub workdir: PathBuf,
-    /// Scratch space for scripts and output files, removed with the run.
-    pub scratch: PathBuf,
-    pub cache: Cache,
-    pub artifacts: Artifacts,
-    /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
-    pub grace: Duration,
-    /// Where deploy steps start rollouts; without one they are stand-ins.
-    pub deployer: Option<Arc<dyn Deployer>>,
-    /// Who deploy steps deploy as.
-    pub deployed_by: String,
-}
-
 pub struct HostExecutor {
-    config: HostConfig,
+    site: Site,
+    /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
+    grace: Duration,
     base_env: Vec<(String, String)>,
     /// `bash -e`, or `sh -e` where there is no bash.
     default_shell: Vec<String>,
@@ -48,7 +31,8 @@ pub struct HostExecutor {
 }
 
 impl HostExecutor {
-    pub fn new(config: HostConfig) -> HostExecutor {
+    /// Runs steps in `site`, giving each `grace` to stop when it times out or is cancelled.
+    pub fn new(site: Site, grace: Duration) -> HostExecutor {
         let base_env: Vec<(String, String)> = INHERITED
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
@@ -60,7 +44,8 @@ impl HostExecutor {
             .unwrap_or_default();
         let default_shell = if on_path(&path, "bash") { "bash" } else { "sh" };
         HostExecutor {
-            config,
+            site,
+            grace,
             base_env,
             default_shell: vec![default_shell.to_owned(), "-e".to_owned(), "{0}".to_owned()],
             groups: Groups::default(),
@@ -82,11 +67,11 @@ impl HostExecutor {
         cancel: Cancel,
     ) -> StepOutcome {
         let cwd = match dir {
-            Some(d) => match inside(&self.config.workdir, d) {
+            Some(d) => match inside(&self.site.workdir, d) {
                 Ok(p) => p,
                 Err(e) => return StepOutcome::status(ExitStatus::Error(e)),
             },
-            None => self.config.workdir.clone(),
+            None => self.site.workdir.clone(),
         };
         if !cwd.is_dir() {
             return StepOutcome::status(ExitStatus::Error(format!(
@@ -94,7 +79,7 @@ impl HostExecutor {
                 dir.unwrap_or(".")
             )));
         }
-        let files = match StepFiles::create(&self.config.scratch, request.id, script) {
+        let files = match StepFiles::create(&self.site.scratch, request.id, script) {
             Ok(f) => f,
             Err(e) => {
                 return StepOutcome::status(ExitStatus::Error(format!(
@@ -117,7 +102,7 @@ impl HostExecutor {
         env.push(("RUNNER_OS".to_owned(), "Linux".to_owned()));
         env.push((
             "RUNNER_TEMP".to_owned(),
-            self.config.scratch.display().to_string(),
+            self.site.scratch.display().to_string(),
         ));
         if !request.path.is_empty() {
             let base = env
@@ -136,7 +121,7 @@ impl HostExecutor {
                 cwd,
                 env,
                 timeout: request.timeout,
-                grace: self.config.grace,
+                grace: self.grace,
             },
             log,
             cancel,
@@ -172,7 +157,7 @@ impl HostExecutor {
         log: &mut dyn LogSink,
         cancel: Cancel,
     ) -> StepOutcome {
-        let Some(deployer) = &self.config.deployer else {
+        let Some(deployer) = &self.site.deployer else {
             return StepOutcome::status(ExitStatus::Error("no control plane to deploy to".into()));
         };
         let result = tokio::select! {
@@ -192,9 +177,9 @@ impl HostExecutor {
     }
 
     async fn builtin(&self, work: Work, log: &mut dyn LogSink) -> StepOutcome {
-        let workdir = self.config.workdir.clone();
-        let cache = self.config.cache.clone();
-        let artifacts = self.config.artifacts.clone();
+        let workdir = self.site.workdir.clone();
+        let cache = self.site.cache.clone();
+        let artifacts = self.site.artifacts.clone();
         // The stores copy files: that blocks, so it happens off the runtime's threads.
         let done = tokio::task::spawn_blocking(move || {
             builtin_blocking(work, &workdir, &cache, &artifacts)
@@ -305,7 +290,7 @@ fn builtin_blocking(
 
 impl HashFiles for HostExecutor {
     fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
-        walk::hash_files(&self.config.workdir, patterns)
+        hash_files(&self.site.workdir, patterns)
     }
 }
 
@@ -336,12 +321,12 @@ impl Executor for HostExecutor {
                 service,
                 revision,
                 environment,
-            } if self.config.deployer.is_some() => {
+            } if self.site.deployer.is_some() => {
                 let order = DeployOrder {
                     service: service.clone(),
                     revision: revision.clone(),
                     environment: environment.clone(),
-                    by: self.config.deployed_by.clone(),
+                    by: self.site.deployed_by.clone(),
                 };
                 self.deploy(order, log.as_mut(), cancel).await
             }

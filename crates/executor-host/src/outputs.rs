@@ -8,8 +8,6 @@ use bellwether_pipeline_core::files;
 use bellwether_pipeline_core::run::StepId;
 use sha2::{Digest, Sha256};
 
-use crate::walk::hex;
-
 /// A step may hand back at most this much through each file, as in GitHub Actions (1 MiB).
 const MAX_FILE: u64 = 1024 * 1024;
 
@@ -36,7 +34,10 @@ impl StepFiles {
     pub(crate) fn create(scratch: &Path, id: StepId, script: &str) -> std::io::Result<StepFiles> {
         let scripts = scratch.join("scripts");
         std::fs::create_dir_all(&scripts)?;
-        let digest = hex(&Sha256::digest(script.as_bytes()));
+        let digest: String = Sha256::digest(script.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let script_path = scripts.join(format!("{digest}.sh"));
         if !script_path.exists() {
             // Written under a temporary name first: parallel steps may share this script.

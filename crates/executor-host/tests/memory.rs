@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bellwether_core::time::Timestamp;
-use bellwether_executor_host::Observer;
 use bellwether_pipeline_core::run::{Conclusion, InstanceId, Run};
+use bellwether_runner::Observer;
 
 #[derive(Default)]
 struct Counter {

@@ -9,13 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bellwether_core::time::Timestamp;
-use bellwether_executor_host::{
-    Artifacts, Cache, Driver, Gates, HostConfig, HostExecutor, Observer,
-};
+use bellwether_executor_host::HostExecutor;
 use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{Conclusion, InstanceId, Run, RunInput};
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
+use bellwether_runner::{Artifacts, Cache, Driver, Gates, Observer, Site};
 
 #[derive(Default)]
 pub struct Recorder {
@@ -112,15 +111,17 @@ pub async fn run_with(
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let masker = Arc::new(Masker::new(secrets.values()));
-    let executor = Arc::new(HostExecutor::new(HostConfig {
-        workdir: work.clone(),
-        scratch: data.join("tmp"),
-        cache: Cache::new(data.join("cache"), 1 << 30),
-        artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
-        grace: Duration::from_millis(200),
-        deployer: None,
-        deployed_by: "test".to_owned(),
-    }));
+    let executor = Arc::new(HostExecutor::new(
+        Site {
+            workdir: work.clone(),
+            scratch: data.join("tmp"),
+            cache: Cache::new(data.join("cache"), 1 << 30),
+            artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
+            deployer: None,
+            deployed_by: "test".to_owned(),
+        },
+        Duration::from_millis(200),
+    ));
     let run = Run::new(RunInput {
         spec,
         event: Event {

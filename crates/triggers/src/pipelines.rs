@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bellwether_config::Loaded;
-use bellwether_executor_host::{
-    Attempt, AttemptError, Checkout, Control, DataDir, Deployer, Replay, Settings, now_ms,
-};
+use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
+use bellwether_runner::{
+    Attempt, AttemptError, Checkout, Control, DataDir, Deployer, Replay, Settings, now_ms,
+};
 use bellwether_store::NewRun;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -415,7 +416,7 @@ impl Pipelines {
             let settings = this.settings();
             let preparing = this.clone();
             let prepared = tokio::task::spawn_blocking(move || {
-                attempt.prepare(&settings, &preparing.inner.config.data)
+                attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
             })
             .await
             .unwrap_or_else(|e| Err(AttemptError::Refused(format!("it could not start: {e}"))));

@@ -10,7 +10,7 @@ use bellwether_pipeline_core::spec::{PipelineSpec, StepAction};
 use bellwether_store::{InstanceRow, JobRow, RunHistory};
 use clap::Args;
 
-use bellwether_executor_host::{Attempt, DataDir, Replay};
+use bellwether_runner::{Attempt, DataDir, Replay};
 
 use super::run::data::{DataArgs, project_dir, whoami};
 use super::run::execute::{self, ExecArgs};

@@ -3,14 +3,14 @@
 //! waiting run reads it; who answered what, when and why stays in the run's history.
 
 use bellwether_core::spec::EnvironmentSpec;
-use bellwether_executor_host::now_ms;
 use bellwether_pipeline_core::gate;
+use bellwether_runner::now_ms;
 use bellwether_store::{ReviewError, ReviewRow, RunHistory, RunRow};
 use clap::Args;
 
 use super::run::data::{DataArgs, whoami};
 use crate::exit::{self, Code};
-use bellwether_executor_host::Replay;
+use bellwether_runner::Replay;
 
 #[derive(Debug, Args)]
 pub(crate) struct ReviewArgs {

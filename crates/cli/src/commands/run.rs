@@ -11,10 +11,10 @@ mod terminal;
 use std::collections::BTreeMap;
 
 use bellwether_config::Loaded;
-use bellwether_executor_host::{Attempt, Checkout, DataDir, Replay, Repo, RunLock, now_ms};
 use bellwether_pipeline_core::run::Conclusion;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, EventName};
+use bellwether_runner::{Attempt, Checkout, DataDir, Replay, Repo, RunLock, now_ms};
 use bellwether_store::NewRun;
 use clap::Args;
 

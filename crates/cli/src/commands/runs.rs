@@ -7,12 +7,12 @@ use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
-use bellwether_executor_host::now_ms;
+use bellwether_runner::now_ms;
 use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunHistory, RunRow, RunStatus};
 use clap::Args;
 use serde::Serialize;
 
-use bellwether_executor_host::DataDir;
+use bellwether_runner::DataDir;
 
 use super::run::data::DataArgs;
 use crate::cli::Format;

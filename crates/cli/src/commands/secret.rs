@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::Context;
-use bellwether_executor_host::{SecretStore, now_ms};
+use bellwether_runner::{SecretStore, now_ms};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bellwether_api::paths;
 use bellwether_controller::{ControlPlane, Options};
-use bellwether_executor_host::DataDir;
+use bellwether_runner::DataDir;
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
 use tokio::net::TcpListener;

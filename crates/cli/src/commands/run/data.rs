@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bellwether_executor_host::DataDir;
+use bellwether_runner::DataDir;
 use clap::Args;
 
 /// `-f` and `--data-dir`, for the commands that only need the data directory.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bellwether_api::{DeployRequest, ServiceView, paths};
 use bellwether_core::rollout::Phase;
-use bellwether_executor_host::{DeployOrder, Deployed, Deployer};
 use bellwether_pipeline_core::executor::LogSink;
+use bellwether_runner::{DeployOrder, Deployed, Deployer};
 
 use crate::commands::client::Client;
 

@@ -1,8 +1,8 @@
 //! The event a local run pretends happened, from the flags and from git.
 
-use bellwether_executor_host::Repo;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef, Trigger};
+use bellwether_runner::Repo;
 use clap::ValueEnum;
 
 use super::RunArgs;

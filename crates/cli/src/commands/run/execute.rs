@@ -1,14 +1,16 @@
 //! One attempt of a run in the foreground, for `run` and `rerun` alike: the attempt itself
-//! (`bellwether_executor_host::Attempt`) with the live job tree on the terminal and Ctrl-C.
+//! (`bellwether_runner::Attempt`, its steps on the host executor) with the live job tree on
+//! the terminal and Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bellwether_executor_host::{Attempt, AttemptError, Control, DataDir, Observer, SecretStore};
-use bellwether_executor_host::{Deployer, Settings};
+use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::run::Conclusion;
+use bellwether_runner::{Attempt, AttemptError, Control, DataDir, Observer, SecretStore};
+use bellwether_runner::{Deployer, Settings};
 use clap::Args;
 
 use super::terminal::Terminal;
@@ -91,7 +93,7 @@ pub(crate) fn execute(
 ) -> anyhow::Result<Conclusion> {
     let name = a.spec.name.clone();
     let number = a.number;
-    let prepared = match a.prepare(settings, data) {
+    let prepared = match a.prepare(settings, data, &HostLauncher) {
         Ok(prepared) => prepared,
         Err(AttemptError::Refused(why)) => anyhow::bail!(why),
         Err(e) => return Err(e.into()),
@@ -112,7 +114,7 @@ pub(crate) fn execute(
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let groups = prepared.groups();
+    let groups = prepared.executor().groups();
     let ticking = Arc::clone(&terminal);
     let observers = vec![Arc::clone(&terminal) as Arc<dyn Observer>];
     let finished = runtime.block_on(async move {

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bellwether_core::time::Timestamp;
-use bellwether_executor_host::Observer;
 use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{
     Conclusion, InstanceId, InstanceStatus, JobPhase, Run, StepStatus,
 };
+use bellwether_runner::Observer;
 
 /// The tree is redrawn at most this often, so that chatty steps do not spend their time on it.
 const REDRAW: Duration = Duration::from_millis(100);

@@ -116,7 +116,7 @@ impl Workspace {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
                 repo.add_worktree(root, rev).map_err(WorkspaceError::Git)?;
-                let sha = super::git::Repo {
+                let sha = Repo {
                     top: root.to_path_buf(),
                 }
                 .head()

@@ -22,8 +22,10 @@ use bellwether_store::{
     Change, GateRow, InstanceRow, JobRow, RunHistory, RunStatus, RunStore, StoreError,
 };
 
-use crate::driver::{Observer, instance_log_dir};
+use crate::clock::now_ms;
+use crate::driver::instance_log_dir;
 use crate::gates::Reviews;
+use crate::observer::Observer;
 
 /// Records one attempt of one run.
 pub struct History {
@@ -236,13 +238,6 @@ impl Observer for History {
             at_ms: now_ms(),
         }]);
     }
-}
-
-/// The wall-clock time in milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A gate reached, or left: with the verdict its instance's new status shows.

@@ -44,7 +44,7 @@ impl Artifacts {
     }
 
     /// Stores the files the patterns select under `workdir`; returns (files, bytes).
-    pub(crate) fn upload(
+    pub fn upload(
         &self,
         name: &str,
         patterns: &[String],
@@ -102,7 +102,7 @@ impl Artifacts {
     }
 
     /// Rebuilds artifact `name`'s files under `target`; returns how many.
-    pub(crate) fn download(&self, name: &str, target: &Path) -> Result<usize, String> {
+    pub fn download(&self, name: &str, target: &Path) -> Result<usize, String> {
         let text = std::fs::read(self.manifest(name))
             .map_err(|_| format!("artifact `{name}` was not uploaded in this run (did the job that uploads it succeed?)"))?;
         let manifest: Manifest = serde_json::from_slice(&text)

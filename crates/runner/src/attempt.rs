@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::spec::EnvironmentSpec;
+use bellwether_pipeline_core::executor::Executor;
 use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob, Run, RunInput};
@@ -18,17 +19,22 @@ use bellwether_pipeline_core::trigger;
 use bellwether_store::{Change, RunHistory, RunStatus, RunStore, StoreError};
 use tokio::sync::mpsc;
 
+use crate::artifacts::Artifacts;
+use crate::cache::Cache;
+use crate::clock::now_ms;
 use crate::concurrency::{Group, GroupHold};
 use crate::data::DataDir;
-use crate::{
-    Artifacts, Cache, Checkout, Control, Deployer, Driver, Gates, Groups, History, HostConfig,
-    HostExecutor, Observer, Reviews, SecretStore, StoreReviews, Workspace, now_ms,
-};
+use crate::deploy::Deployer;
+use crate::driver::{Control, Driver};
+use crate::executor::{Launcher, Site};
+use crate::gates::{Gates, Reviews};
+use crate::history::{History, StoreReviews};
+use crate::observer::Observer;
+use crate::secrets::SecretStore;
+use crate::workspace::{Checkout, Workspace};
 
 /// The local cache keeps at most this much; the least recently used entries go first.
 const CACHE_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
-/// Between SIGTERM and SIGKILL for a step that times out or is cancelled.
-const GRACE: Duration = Duration::from_secs(5);
 /// How often a waiting gate reads the reviews people gave.
 const REVIEW_POLL: Duration = Duration::from_millis(250);
 
@@ -75,7 +81,7 @@ pub enum AttemptError {
 }
 
 /// An attempt ready to go: its workspace made and its start recorded.
-pub struct Prepared {
+pub struct Prepared<E> {
     store: Arc<RunStore>,
     data: PathBuf,
     number: u64,
@@ -83,7 +89,7 @@ pub struct Prepared {
     title: String,
     run: Run,
     masker: Arc<Masker>,
-    executor: Arc<HostExecutor>,
+    executor: Arc<E>,
     workspace: Workspace,
     logs: PathBuf,
     scratch: PathBuf,
@@ -106,9 +112,14 @@ pub struct Finished {
 }
 
 impl Attempt {
-    /// Loads its secrets, makes its workspace and records its start. A failure is recorded
-    /// as the run's end, with the reason.
-    pub fn prepare(self, settings: &Settings, data: &DataDir) -> Result<Prepared, AttemptError> {
+    /// Loads its secrets, makes its workspace and records its start, and has `launcher` make
+    /// the executor of its steps. A failure is recorded as the run's end, with the reason.
+    pub fn prepare<L: Launcher>(
+        self,
+        settings: &Settings,
+        data: &DataDir,
+        launcher: &L,
+    ) -> Result<Prepared<L::Executor>, AttemptError> {
         let store = Arc::clone(&data.store);
         let fail = |why: String| -> AttemptError {
             let at_ms = now_ms();
@@ -158,7 +169,7 @@ impl Attempt {
             "{} (pipeline {}, run {})",
             self.actor, self.spec.name, self.number
         );
-        let executor = Arc::new(HostExecutor::new(HostConfig {
+        let site = Site {
             workdir: workspace.workdir.clone(),
             scratch: scratch.clone(),
             cache: Cache::new(data.dir.join("cache"), CACHE_LIMIT),
@@ -166,10 +177,11 @@ impl Attempt {
                 data.dir.join("artifacts/objects"),
                 run_dir.join("artifacts"),
             ),
-            grace: GRACE,
             deployer: settings.deployer.clone(),
             deployed_by,
-        }));
+        };
+        let runner = launcher.runner(&site);
+        let executor = Arc::new(launcher.executor(site));
         let masker = Arc::new(Masker::new(secrets.values()));
         let again = if self.attempt > 1 {
             format!(" (attempt {})", self.attempt)
@@ -210,7 +222,7 @@ impl Attempt {
             secrets,
             environments: self.environments,
             services: self.services,
-            runner: runner(&scratch),
+            runner,
             max_parallel: settings.parallel.max(1),
         };
         Ok(Prepared {
@@ -232,7 +244,7 @@ impl Attempt {
     }
 }
 
-impl Prepared {
+impl<E: Executor + 'static> Prepared<E> {
     /// `ci · push on branch `main` · run 3`.
     pub fn title(&self) -> &str {
         &self.title
@@ -243,9 +255,9 @@ impl Prepared {
         Arc::clone(&self.masker)
     }
 
-    /// The process groups of its steps, to kill them all at once.
-    pub fn groups(&self) -> Groups {
-        self.executor.groups()
+    /// The executor its steps run on, e.g. to stop them all on an impatient exit.
+    pub fn executor(&self) -> &E {
+        &self.executor
     }
 
     /// Waits for the pipeline's concurrency group, then runs every job to the end; `control`
@@ -370,22 +382,4 @@ fn secrets(
         .cloned()
         .collect();
     Ok((out, missing))
-}
-
-/// The `runner` context.
-fn runner(scratch: &std::path::Path) -> BTreeMap<String, Value> {
-    let arch = if cfg!(target_arch = "aarch64") {
-        "ARM64"
-    } else {
-        "X64"
-    };
-    BTreeMap::from([
-        ("os".to_owned(), Value::string("Linux")),
-        ("arch".to_owned(), Value::string(arch)),
-        ("name".to_owned(), Value::string("bellwether-host")),
-        (
-            "temp".to_owned(),
-            Value::string(scratch.display().to_string()),
-        ),
-    ])
 }

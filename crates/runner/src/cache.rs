@@ -21,7 +21,7 @@ pub struct Cache {
 
 /// What a restore found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Restored {
+pub enum Restored {
     Exact,
     Partial(String),
     Miss,
@@ -64,7 +64,7 @@ impl Cache {
 
     /// Copies the entry's paths into `workdir`: the exact key's, or the newest one matching a
     /// restore key.
-    pub(crate) fn restore(
+    pub fn restore(
         &self,
         key: &str,
         restore_keys: &[String],
@@ -107,12 +107,7 @@ impl Cache {
 
     /// Saves `paths` (relative to `workdir`) under `key`, unless an entry exists; returns the
     /// bytes saved. Then evicts old entries down to the limit.
-    pub(crate) fn save(
-        &self,
-        key: &str,
-        paths: &[String],
-        workdir: &Path,
-    ) -> Result<Option<u64>, String> {
+    pub fn save(&self, key: &str, paths: &[String], workdir: &Path) -> Result<Option<u64>, String> {
         let target = self.entry(key);
         if target.exists() {
             return Ok(None);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
 
-use crate::history::now_ms;
+use crate::clock::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

@@ -12,7 +12,7 @@ use bellwether_pipeline_core::gate::{self, Review, Verdict};
 use bellwether_pipeline_core::run::{Event, InstanceId};
 use tokio::time::Instant;
 
-use crate::driver::Observer;
+use crate::observer::Observer;
 
 /// Where reviews of a run's gates come from: locally the data directory's store, which
 /// `bellwether approve` and `reject` write to from another terminal.

@@ -59,7 +59,7 @@ pub(crate) fn matching(root: &Path, patterns: &[String]) -> Result<Vec<String>, 
 
 /// `hashFiles(...)`: the SHA-256 of the SHA-256s of the matching files, in path order, as
 /// GitHub computes it; empty when nothing matches.
-pub(crate) fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
+pub fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
     let files = matching(root, patterns)?;
     if files.is_empty() {
         return Ok(String::new());

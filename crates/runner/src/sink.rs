@@ -11,7 +11,7 @@ use bellwether_pipeline_core::logs::LineBuffer;
 use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::InstanceId;
 
-use crate::driver::Observer;
+use crate::observer::Observer;
 
 pub(crate) struct StepLog {
     /// Created with the first line, so that a step that prints nothing costs no file.

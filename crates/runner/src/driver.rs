@@ -19,17 +19,8 @@ use tokio::time::Instant;
 
 use crate::concurrency::{Group, GroupHold, POLL};
 use crate::gates::Gates;
+use crate::observer::{Fanout, Observer};
 use crate::sink::StepLog;
-
-/// Who watches a run: the terminal, a test.
-pub trait Observer: Send + Sync {
-    /// The run changed: a job started or ended, a step began.
-    fn update(&self, run: &Run, at: Timestamp);
-    /// One line of a step's output, already masked.
-    fn line(&self, instance: InstanceId, line: &[u8]);
-    /// A line about the run, already masked: skips, retries, gates, failures.
-    fn note(&self, instance: Option<InstanceId>, text: &str);
-}
 
 /// What can be asked of a run from outside while it goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,23 +54,6 @@ impl<E> Driver<E> {
 
     fn note(&self, instance: Option<InstanceId>, text: &str) {
         self.observers.iter().for_each(|o| o.note(instance, text));
-    }
-}
-
-/// Hands every observation to each of several observers.
-struct Fanout(Vec<Arc<dyn Observer>>);
-
-impl Observer for Fanout {
-    fn update(&self, run: &Run, at: Timestamp) {
-        self.0.iter().for_each(|o| o.update(run, at));
-    }
-
-    fn line(&self, instance: InstanceId, line: &[u8]) {
-        self.0.iter().for_each(|o| o.line(instance, line));
-    }
-
-    fn note(&self, instance: Option<InstanceId>, text: &str) {
-        self.0.iter().for_each(|o| o.note(instance, text));
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use bellwether_executor_host::{Checkout, Workspace};
+use bellwether_runner::{Checkout, Workspace};
 
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")

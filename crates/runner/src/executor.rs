@@ -1,0 +1,45 @@
+//! The seam between running a pipeline and where its steps run, the contract an executor
+//! crate (the host's processes, one day containers) implements.
+//!
+//! Steps run through pipeline-core's [`Executor`]: [`Driver`](crate::Driver) needs no more of
+//! an executor than to run one step and to hash the workspace's files. An
+//! [`Attempt`](crate::Attempt) prepares what every executor shares (the workspace, scratch
+//! space, the cache and artifact stores, where deploy steps go) and asks a [`Launcher`] for
+//! the executor of its steps in that [`Site`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bellwether_pipeline_core::executor::Executor;
+use bellwether_pipeline_core::expr::Value;
+
+use crate::artifacts::Artifacts;
+use crate::cache::Cache;
+use crate::deploy::Deployer;
+
+/// Where one attempt's steps run, prepared by the attempt.
+pub struct Site {
+    /// Where steps start: the project directory inside the attempt's workspace.
+    pub workdir: PathBuf,
+    /// Scratch space for scripts and output files, removed with the attempt.
+    pub scratch: PathBuf,
+    pub cache: Cache,
+    pub artifacts: Artifacts,
+    /// Where deploy steps start rollouts; without one they are stand-ins.
+    pub deployer: Option<Arc<dyn Deployer>>,
+    /// Who deploy steps deploy as.
+    pub deployed_by: String,
+}
+
+/// Makes the executor of each attempt: what an executor crate implements for its steps to be
+/// run by [`Attempt`](crate::Attempt), for `bellwether run` and the control plane alike.
+pub trait Launcher {
+    type Executor: Executor + 'static;
+
+    /// The `runner` context the attempt's steps see (`runner.os`, `runner.temp`, …).
+    fn runner(&self, site: &Site) -> BTreeMap<String, Value>;
+
+    /// The executor of one attempt, whose steps run in `site`.
+    fn executor(&self, site: Site) -> Self::Executor;
+}
