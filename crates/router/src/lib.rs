@@ -22,6 +22,7 @@ mod socket;
 mod spec;
 mod table;
 mod upstream;
+mod worker;
 
 pub use config::RouterConfig;
 pub use error::RouterError;
