@@ -10,6 +10,7 @@
 //! and [`metrics`] expose all of it over HTTP.
 
 pub mod admin;
+mod body;
 mod config;
 mod error;
 pub mod metrics;
