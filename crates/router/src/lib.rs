@@ -8,8 +8,13 @@
 //! `pool` keeps connections to a replica and `upstream` speaks HTTP/1.1 on them; [`Signals`] keeps every revision's golden signals in
 //! rolling windows and is the core's [`bellwether_core::signal::SignalSource`]; [`admin`]
 //! and [`metrics`] expose all of it over HTTP.
+//!
+//! Imports point one way, inwards: no module imports one that uses it. Beneath them all lie
+//! `body` (request bodies, which `proxy` makes and `upstream` sends) and `worker` (which router
+//! thread runs the caller, set by `server` and read by `pool`).
 
 pub mod admin;
+mod body;
 mod config;
 mod error;
 pub mod metrics;
@@ -22,6 +27,7 @@ mod socket;
 mod spec;
 mod table;
 mod upstream;
+mod worker;
 
 pub use config::RouterConfig;
 pub use error::RouterError;

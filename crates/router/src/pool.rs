@@ -19,8 +19,8 @@ const SHARDS: usize = 16;
 pub(crate) struct Pool {
     addr: SocketAddr,
     max_idle: usize,
-    /// Idle connections by worker thread (see [`crate::server::worker`]), allocated with the
-    /// first request: a control plane keeps thousands of replicas in its tables, most idle.
+    /// Idle connections by worker thread (see [`crate::worker`]), allocated with the first
+    /// request: a control plane keeps thousands of replicas in its tables, most idle.
     idle: OnceLock<Box<[Mutex<Vec<Conn>>]>>,
 }
 
@@ -109,7 +109,7 @@ impl Pool {
         let idle = self
             .idle
             .get_or_init(|| (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect());
-        &idle[crate::server::worker() % SHARDS]
+        &idle[crate::worker::index() % SHARDS]
     }
 
     async fn connect(&self, timeout: Duration) -> Result<Conn, ConnectError> {

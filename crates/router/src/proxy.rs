@@ -2,10 +2,9 @@
 //! forward, retry once elsewhere when that is safe, and answer 502/503/504 naming the revision
 //! when nothing can serve.
 
-mod body;
 mod headers;
 mod local;
-mod mirror;
+mod response;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +15,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use body::Finish;
-pub(crate) use body::{RequestBody, ResponseBody};
+use response::{Finish, ResponseBody};
 
+use crate::body::{RequestBody, mirror};
 use crate::config::RouterConfig;
 use crate::pool::SendError;
 use crate::replica::{Replica, Revision};

@@ -21,17 +21,8 @@ use crate::proxy::Proxy;
 use crate::signals::Signals;
 use crate::spec::TableSpec;
 use crate::table::Table;
+use crate::worker;
 use io::ClientIo;
-
-thread_local! {
-    /// Which of [`Router::serve_threads`]' threads this is; 0 on any other thread.
-    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// The router thread running the caller (0 outside [`Router::serve_threads`]).
-pub(crate) fn worker() -> usize {
-    WORKER.get()
-}
 
 /// A listener that shares its port with the other router threads' listeners.
 fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -150,7 +141,7 @@ impl Router {
                         Ok(runtime) => runtime,
                         Err(e) => return drop(tx.send(Err(e))),
                     };
-                    WORKER.set(index);
+                    worker::set_index(index);
                     runtime.block_on(async move {
                         match reuse_port_listener(at) {
                             Ok(listener) => {

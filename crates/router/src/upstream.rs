@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 pub(crate) use body::UpstreamBody;
 use codec::{LAST_CHUNK, Malformed, RequestFraming};
 
-use crate::proxy::RequestBody;
+use crate::body::RequestBody;
 use crate::socket;
 
 /// The largest response head accepted.

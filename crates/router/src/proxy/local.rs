@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::body::ResponseBody;
+use super::response::ResponseBody;
 
 pub(crate) fn response(status: StatusCode, message: String) -> Response<ResponseBody> {
     let mut text = message;

@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
-use super::body::BoxError;
+use super::BoxError;
 
 /// Frames a mirror may lag behind the primary before it is cut off.
 const LAG: usize = 16;
