@@ -66,6 +66,9 @@ fn jobs(ran: &Ran, names: &[&str]) -> Vec<String> {
 const SEED_000: &str = "examples/pipelines/seed-000-media-platform.yaml";
 const SEED_001: &str = "examples/pipelines/seed-001-django-ecs.yaml";
 const SEED_003: &str = "examples/pipelines/seed-003-gitflow.yaml";
+/// Seed 000 ignores pushes that change only `docs/**`: its runs name a changed path, so they do
+/// not depend on what this repository's latest commit touched.
+const APP_CHANGE: &str = "app/api/server.js";
 
 #[test]
 fn seed_000_goes_from_tests_to_a_production_canary() {
@@ -76,6 +79,8 @@ fn seed_000_goes_from_tests_to_a_production_canary() {
             SEED_000,
             "--branch",
             "main",
+            "--path-changed",
+            APP_CHANGE,
             "--approve",
             "production",
         ],
@@ -126,7 +131,18 @@ fn seed_000_goes_from_tests_to_a_production_canary() {
 
 #[test]
 fn seed_000_on_develop_stops_at_staging() {
-    let ran = run(&["ci-cd", "-f", SEED_000, "--branch", "develop"], &[]);
+    let ran = run(
+        &[
+            "ci-cd",
+            "-f",
+            SEED_000,
+            "--branch",
+            "develop",
+            "--path-changed",
+            APP_CHANGE,
+        ],
+        &[],
+    );
     assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(
         jobs(
@@ -146,6 +162,8 @@ fn seed_000_production_without_approval_fails_and_rolls_back() {
             SEED_000,
             "--branch",
             "main",
+            "--path-changed",
+            APP_CHANGE,
             "--approval-timeout",
             "1s",
         ],
