@@ -38,6 +38,7 @@ impl Clock {
         })
     }
 
+    /// What the clock reads now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> Timestamp {
         match self.0 {
             Source::System => {

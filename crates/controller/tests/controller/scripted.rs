@@ -110,3 +110,47 @@ async fn a_revision_never_ready_is_aborted_exactly_at_the_progress_deadline() {
     assert!(view.reason.contains("progress"), "{}", view.reason);
     assert_eq!(view.stable.map(|s| s.version), Some("v1".to_owned()));
 }
+
+/// Blue-green with the preview at one replica, promoted 4s after it is ready, and the old
+/// revision kept 3s after the switch.
+const BLUE_GREEN: &str = r#"
+services:
+  web:
+    replicas: 2
+    previewListen: 127.0.0.1:0
+    run:
+      command: [fake]
+    strategy:
+      blueGreen:
+        previewReplicas: 1
+        autoPromotionSeconds: 4s
+        scaleDownDelay: 3s
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_blue_green_switch_routes_all_at_once_then_scales_the_old_revision_down() {
+    let world = World::start(BLUE_GREEN).await;
+    world.plane.deploy("web", deploy("v1", &[])).await.unwrap();
+    sleep(SETTLE).await;
+    let t0 = world.now();
+    world.plane.deploy("web", deploy("v2", &[])).await.unwrap();
+    sleep(SETTLE).await;
+
+    assert_eq!(
+        world.journal.since(t0),
+        journal(&[
+            (t0, "route r1=100%x2 r2=0%x0"),
+            (t0, "scale r2 to 1"),
+            (t0, "route r1=100%x2 r2=0%x1"),
+            // The preview listener routes only once the preview has a ready replica.
+            (t0, "preview r2=100%x1"),
+            (t0 + 4_000, "scale r2 to 2"),
+            (t0 + 4_000, "route r1=100%x2 r2=0%x2"),
+            (t0 + 4_000, "preview r2=100%x2"),
+            (t0 + 4_000, "route r2=100%x2"),
+            (t0 + 4_000, "preview"),
+            (t0 + 4_000 + 3_000, "scale r1 to 0"),
+        ])
+    );
+    assert_eq!(world.plane.get("web").unwrap().phase, Phase::Healthy);
+}
