@@ -66,6 +66,31 @@ async fn a_promotion_routes_away_from_the_old_revision_then_scales_it_down_after
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_control_plane_restarted_mid_pause_promotes_when_the_pause_was_due() {
+    let (world, t0) = with_v1().await;
+    world.plane.deploy("api", deploy("v2", &[])).await.unwrap();
+    sleep(Duration::from_secs(2)).await;
+    let world = world.restart().await;
+    let t1 = world.now();
+    sleep(SETTLE).await;
+
+    // The new router takes the stored weights before it knows a replica (its listener opens
+    // only once they are ready again), the scales are stated again, and the stored pause ends
+    // when it was due.
+    assert_eq!(
+        world.journal.since(t1),
+        journal(&[
+            (t1, "route r1=50%x0 r2=50%x0"),
+            (t1, "scale r1 to 1"),
+            (t1, "scale r2 to 1"),
+            (t1, "route r1=50%x1 r2=50%x1"),
+            (t0 + 5_000, "route r2=100%x1"),
+            (t0 + 5_000 + 3_000, "scale r1 to 0"),
+        ])
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_abort_routes_nothing_to_the_canary_before_anything_else() {
     let (world, _) = with_v1().await;
     world.plane.deploy("api", deploy("v2", &[])).await.unwrap();

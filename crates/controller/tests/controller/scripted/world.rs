@@ -14,6 +14,7 @@ use bellwether_controller::{Clock, ControlPlane, Listen, Options, Platform, Seam
 use bellwether_core::platform::{ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
+use bellwether_core::spec::Project;
 use bellwether_core::time::Timestamp;
 use bellwether_router::TableSpec;
 use tokio::sync::watch;
@@ -28,9 +29,9 @@ const EPOCH_MS: u64 = 1_700_000_000_000;
 pub(crate) const NEVER_READY: &str = "never-ready";
 
 /// What the controller asked for, in milliseconds of test time since the world started.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Journal {
-    start: Option<Instant>,
+    start: Instant,
     entries: Arc<Mutex<Vec<(u64, String)>>>,
 }
 
@@ -39,9 +40,12 @@ impl Journal {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn write(&self, entry: String) {
-        let start = self.start.expect("the journal is started");
-        let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let ms = self.now();
         self.entries().push((ms, entry));
     }
 
@@ -69,7 +73,6 @@ impl TableObserver for Journal {
     }
 }
 
-#[derive(Default)]
 struct ScriptedPlatform {
     services: Mutex<HashMap<String, watch::Sender<ServiceState>>>,
     journal: Journal,
@@ -142,7 +145,9 @@ impl ResourceSource for ScriptedPlatform {
 pub(crate) struct World {
     pub(crate) plane: ControlPlane,
     pub(crate) journal: Journal,
-    _dir: tempfile::TempDir,
+    platform: Arc<ScriptedPlatform>,
+    project: Project,
+    dir: tempfile::TempDir,
 }
 
 impl World {
@@ -150,30 +155,42 @@ impl World {
     pub(crate) async fn start(yaml: &str) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let journal = Journal {
-            start: Some(Instant::now()),
+            start: Instant::now(),
             entries: Arc::default(),
         };
         let platform = Arc::new(ScriptedPlatform {
             services: Mutex::default(),
             journal: journal.clone(),
         });
-        let seams = Seams {
-            platform,
-            clock: Clock::tokio(Timestamp::from_millis(EPOCH_MS)),
-            tables: Some(Arc::new(journal.clone())),
-        };
-        let options = Options {
-            data_dir: dir.path().join("data"),
-            base_dir: dir.path().to_owned(),
-            project: project(yaml),
-        };
-        let plane = ControlPlane::start_on(options, seams)
-            .await
-            .expect("the control plane starts");
+        let project = project(yaml);
+        let plane = launch(&dir, &project, &platform, &journal).await;
         Self {
             plane,
             journal,
-            _dir: dir,
+            platform,
+            project,
+            dir,
+        }
+    }
+
+    /// Drops the control plane as a crash would, its replicas left running, and starts
+    /// another on the same store and platform, its clock going on from now.
+    pub(crate) async fn restart(self) -> Self {
+        let Self {
+            plane,
+            journal,
+            platform,
+            project,
+            dir,
+        } = self;
+        drop(plane);
+        let plane = launch(&dir, &project, &platform, &journal).await;
+        Self {
+            plane,
+            journal,
+            platform,
+            project,
+            dir,
         }
     }
 
@@ -184,7 +201,27 @@ impl World {
 
     /// Milliseconds of test time since the world started.
     pub(crate) fn now(&self) -> u64 {
-        let start = self.journal.start.expect("the journal is started");
-        u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.journal.now()
     }
+}
+
+async fn launch(
+    dir: &tempfile::TempDir,
+    project: &Project,
+    platform: &Arc<ScriptedPlatform>,
+    journal: &Journal,
+) -> ControlPlane {
+    let seams = Seams {
+        platform: Arc::clone(platform) as Arc<dyn Platform>,
+        clock: Clock::tokio(Timestamp::from_millis(EPOCH_MS + journal.now())),
+        tables: Some(Arc::new(journal.clone())),
+    };
+    let options = Options {
+        data_dir: dir.path().join("data"),
+        base_dir: dir.path().to_owned(),
+        project: project.clone(),
+    };
+    ControlPlane::start_on(options, seams)
+        .await
+        .expect("the control plane starts")
 }
