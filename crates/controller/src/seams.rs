@@ -9,6 +9,7 @@ use bellwether_router::TableSpec;
 use crate::clock::Clock;
 use crate::platform::Platform;
 
+/// Given to [`crate::ControlPlane::start_on`].
 pub struct Seams {
     pub platform: Arc<dyn Platform>,
     pub clock: Clock,

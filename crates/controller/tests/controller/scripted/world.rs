@@ -59,7 +59,8 @@ impl Journal {
     }
 }
 
-/// Records each main table as `route` and each revision's `name number weight replicas`.
+/// Records a table as `route` (main) or `preview`, then `r<number>=<weight>x<replicas>` for
+/// each revision it routes to.
 impl TableObserver for Journal {
     fn applied(&self, listen: Listen, table: &TableSpec) {
         let mut entry = match listen {
