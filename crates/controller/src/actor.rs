@@ -26,7 +26,7 @@ use crate::context::{Context, store_error};
 use crate::listener::{Listeners, Routers};
 use crate::shared::{Shared, lock};
 use crate::template::KeptRevision;
-use crate::{ControlError, analyses, clock, history};
+use crate::{ControlError, analyses, history};
 
 /// How long the listeners of a restarted control plane wait for the replicas the rollout counts
 /// on to be ready again (adopted replicas are probed before they take traffic).
@@ -142,7 +142,7 @@ impl Actor {
         let settle_limit = Instant::now() + SETTLE_LIMIT;
         loop {
             let timer = self.next_tick();
-            let wake = clock::instant_of(timer.unwrap_or_default());
+            let wake = self.context.clock.instant_of(timer.unwrap_or_default());
             let settling = !*self.gate.borrow();
             tokio::select! {
                 request = inbox.recv() => {
@@ -174,7 +174,7 @@ impl Actor {
 
     /// Records an event happening now, then performs what it leads to.
     async fn submit(&mut self, kind: EventKind) -> Result<(), ControlError> {
-        self.submit_at(clock::now(), kind).await
+        self.submit_at(self.context.clock.now(), kind).await
     }
 
     async fn submit_at(&mut self, at: Timestamp, kind: EventKind) -> Result<(), ControlError> {

@@ -10,7 +10,9 @@ use bellwether_store::{SqliteStore, StoreError};
 use tokio::sync::{Semaphore, broadcast};
 
 use crate::ControlError;
+use crate::clock::Clock;
 use crate::platform::Platform;
+use crate::seams::TableObserver;
 
 #[derive(Clone)]
 pub(crate) struct Context {
@@ -20,6 +22,8 @@ pub(crate) struct Context {
     pub(crate) signals: Signals,
     pub(crate) events: broadcast::Sender<EventView>,
     pub(crate) store_threads: StoreThreads,
+    pub(crate) clock: Clock,
+    pub(crate) tables: Option<Arc<dyn TableObserver>>,
 }
 
 impl Context {

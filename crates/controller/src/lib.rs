@@ -16,6 +16,7 @@ mod listener;
 mod order;
 mod platform;
 mod replicas;
+mod seams;
 mod service;
 mod shared;
 mod task;
@@ -45,7 +46,9 @@ use crate::listener::Listeners;
 use crate::service::ServiceEntry;
 use crate::shared::lock;
 
+pub use crate::clock::Clock;
 pub use crate::platform::Platform;
+pub use crate::seams::{Listen, Seams, TableObserver};
 
 /// Stored events a slow subscriber may fall behind by before it misses some.
 const EVENT_BACKLOG: usize = 1024;
@@ -113,6 +116,17 @@ impl ControlPlane {
         options: Options,
         platform: Arc<dyn Platform>,
     ) -> Result<Self, ControlError> {
+        Self::start_on(options, Seams::new(platform)).await
+    }
+
+    /// [`ControlPlane::start`] on other seams: another platform, another clock, an observer
+    /// of routing tables.
+    pub async fn start_on(options: Options, seams: Seams) -> Result<Self, ControlError> {
+        let Seams {
+            platform,
+            clock,
+            tables,
+        } = seams;
         let Options {
             data_dir, project, ..
         } = options;
@@ -134,6 +148,8 @@ impl ControlPlane {
             signals,
             events: broadcast::Sender::new(EVENT_BACKLOG),
             store_threads,
+            clock,
+            tables,
         };
         let plane = Self {
             inner: Arc::new(Inner {

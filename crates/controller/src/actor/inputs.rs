@@ -126,9 +126,9 @@ impl Actor {
     }
 
     pub(super) async fn on_tick(&mut self, due: Timestamp) {
-        // The timer may fire a hair before the wall clock reads `due`: the event is never
+        // The timer may fire a hair before the clock reads `due`: the event is never
         // earlier than the deadline it is for.
-        let at = crate::clock::now().max(due);
+        let at = self.context.clock.now().max(due);
         if let Err(e) = self.submit_at(at, EventKind::Tick).await {
             tracing::error!(service = %self.service, "cannot record a timer event: {e}");
         }

@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 
 use super::Actor;
 use crate::analyses::{self, StoredRun};
-use crate::clock;
 use crate::listener::empty_table;
 use crate::replicas;
+use crate::seams::Listen;
 use crate::shared::{LiveRun, lock};
 
 impl Actor {
@@ -56,7 +56,7 @@ impl Actor {
             })
             .collect();
         let main = TableSpec::from_traffic(&self.service, &rollout.traffic, &addrs);
-        self.apply_table(&self.routers.main, main);
+        self.apply_table(Listen::Main, &self.routers.main, main);
         if let Some(preview) = &self.routers.preview {
             // Until the preview has a ready replica its listener routes nothing, so the
             // router's own 503s are not counted against the revision being judged.
@@ -67,16 +67,24 @@ impl Actor {
                 .filter(ready)
                 .and_then(|_| TableSpec::preview_of(&self.service, traffic, &addrs))
                 .unwrap_or_else(|| empty_table(&self.service));
-            self.apply_table(preview, table);
+            self.apply_table(Listen::Preview, preview, table);
         }
     }
 
-    fn apply_table(&self, router: &Router, table: TableSpec) {
+    fn apply_table(&self, listen: Listen, router: &Router, table: TableSpec) {
         if router.spec() == table {
             return;
         }
-        if let Err(e) = router.apply(table) {
-            tracing::error!(service = %self.service, "the router refused the routing table: {e}");
+        let observed = self.context.tables.as_ref().map(|o| (o, table.clone()));
+        match router.apply(table) {
+            Ok(()) => {
+                if let Some((observer, table)) = observed {
+                    observer.applied(listen, &table);
+                }
+            }
+            Err(e) => {
+                tracing::error!(service = %self.service, "the router refused the routing table: {e}");
+            }
         }
     }
 
@@ -106,7 +114,7 @@ impl Actor {
         revision: RevisionNumber,
         baseline: Option<RevisionNumber>,
     ) {
-        let at = clock::now();
+        let at = self.context.clock.now();
         // Analysis may start before a table routes to the revisions it measures.
         for measured in std::iter::once(revision).chain(baseline) {
             self.context.signals.expect(&self.service, measured);
@@ -156,7 +164,8 @@ impl Actor {
                 verdict: Verdict::Inconclusive,
                 message: format!("{run} was not running when its verdict was asked for"),
             };
-            self.pending.push_back(Event::new(clock::now(), kind));
+            self.pending
+                .push_back(Event::new(self.context.clock.now(), kind));
         }
     }
 
@@ -217,7 +226,7 @@ impl Actor {
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
         let saved = run.clone();
-        let at = clock::now().as_millis();
+        let at = self.context.clock.now().as_millis();
         let save = move || analyses::save(store.as_ref(), &service, at, &saved);
         if let Err(e) = self.context.blocking(save).await {
             tracing::error!(service = %self.service, "cannot store the analysis run {}: {e}", run.run);

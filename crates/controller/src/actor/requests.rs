@@ -12,7 +12,7 @@ use super::Actor;
 use crate::listener::Routers;
 use crate::shared::lock;
 use crate::template::RevisionTemplate;
-use crate::{ControlError, clock, history};
+use crate::{ControlError, history};
 
 impl Actor {
     /// Stores a new revision and starts rolling it out.
@@ -26,7 +26,7 @@ impl Actor {
         let template = RevisionTemplate::for_deploy(&self.spec, &request)?.to_json()?;
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
-        let at = clock::now();
+        let at = self.context.clock.now();
         let stored = self
             .context
             .blocking(move || store.add_revision(&service, &version, &template, at.as_millis()))

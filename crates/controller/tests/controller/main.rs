@@ -1,6 +1,7 @@
 //! The controller against real components: `support/service.py` replicas on the local
-//! platform, the built-in routers on loopback ports, the analysis engine and SQLite; and, in
-//! `platform.rs`, on a platform whose replicas are ready at once.
+//! platform, the built-in routers on loopback ports, the analysis engine and SQLite; in
+//! `platform.rs`, on a platform whose replicas are ready at once; and in `scripted.rs`, on
+//! tokio's paused clock with every action journaled at its virtual time.
 
 mod apply;
 mod blue_green;
@@ -13,3 +14,4 @@ mod platform;
 mod ready_platform;
 mod restart;
 mod rolling;
+mod scripted;
