@@ -6,10 +6,15 @@
 //! a core event, stored before anything acts on it, and the actions it leads to are performed
 //! in an order that never drops a request (routing tables before scale-downs). The API reads
 //! each service's `shared` state without waiting for its controller.
+//!
+//! The `conformance` feature brings the checks every [`Platform`] must pass (the
+//! `conformance` module, run with `platform_conformance!`).
 
 mod actor;
 mod analyses;
 mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod context;
 mod history;
 mod listener;
@@ -24,7 +29,9 @@ mod template;
 mod view;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use bellwether_analysis::engine::Engine;
@@ -33,12 +40,13 @@ use bellwether_api::{
     ApplySummary, DeployRequest, EventView, HistoryEntry, RevisionRecord, RollbackResult,
     ServiceSummary, ServiceView,
 };
+use bellwether_core::platform::{LogLine, LogQuery};
 use bellwether_core::rollout::{Command, RevisionNumber};
 use bellwether_core::spec::{Project, ServiceSpec};
-use bellwether_platform_local::{LocalPlatform, log_dir};
+use bellwether_platform_local::LocalPlatform;
 use bellwether_router::Signals;
 use bellwether_store::SqliteStore;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::actor::Request;
 use crate::context::{Context, StoreThreads};
@@ -90,7 +98,6 @@ pub struct ControlPlane {
 }
 
 struct Inner {
-    data_dir: PathBuf,
     context: Context,
     services: RwLock<BTreeMap<String, Arc<ServiceEntry>>>,
     /// One `apply` at a time.
@@ -153,7 +160,6 @@ impl ControlPlane {
         };
         let plane = Self {
             inner: Arc::new(Inner {
-                data_dir,
                 context,
                 services: RwLock::new(BTreeMap::new()),
                 applying: tokio::sync::Mutex::new(()),
@@ -339,22 +345,15 @@ impl ControlPlane {
         self.inner.context.events.subscribe()
     }
 
-    /// The log files of a service's replicas (of one revision, or all), oldest rotation first.
-    pub fn log_files(
+    /// The lines the service's replicas wrote, as [`Platform::logs`] reads them.
+    pub fn logs(
         &self,
         service: &str,
-        revision: Option<RevisionNumber>,
-    ) -> Result<Vec<PathBuf>, ControlError> {
+        query: LogQuery,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Result<mpsc::Receiver<Vec<LogLine>>, ControlError> {
         self.entry(service)?;
-        let dir = log_dir(&self.inner.data_dir, service);
-        let revisions = match revision {
-            Some(r) => vec![dir.join(r.to_string())],
-            None => numbered_entries(&dir)
-                .into_iter()
-                .map(|(_, path)| path)
-                .collect(),
-        };
-        Ok(revisions.iter().flat_map(|dir| log_files_in(dir)).collect())
+        Ok(self.inner.context.platform.logs(service, query, stop))
     }
 
     /// Stops the routers and the controller; replicas keep running for the next control plane
@@ -393,38 +392,4 @@ impl ControlPlane {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// The entries of `dir` whose name is a number, in numeric order.
-fn numbered_entries(dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
-        .collect();
-    out.sort();
-    out
-}
-
-/// A revision's logs, `<index>.log` with its rotations `<index>.log.N` (N = 1 the newest):
-/// by replica, oldest first.
-fn log_files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<((u32, std::cmp::Reverse<u32>), PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let (index, rest) = name.split_once(".log")?;
-            let rotation = match rest.strip_prefix('.') {
-                Some(n) => n.parse().ok()?,
-                None if rest.is_empty() => 0,
-                None => return None,
-            };
-            Some(((index.parse().ok()?, std::cmp::Reverse(rotation)), e.path()))
-        })
-        .collect();
-    files.sort();
-    files.into_iter().map(|(_, path)| path).collect()
 }

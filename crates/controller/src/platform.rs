@@ -7,9 +7,9 @@ mod local;
 use std::future::Future;
 use std::pin::Pin;
 
-use bellwether_core::platform::{ReplicaTemplate, ServiceState};
+use bellwether_core::platform::{LogLine, LogQuery, ReplicaTemplate, ServiceState};
 use bellwether_core::signal::ResourceSource;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Runs replicas of revisions and reports what runs. Every call states a desired end, so the
 /// controller may repeat one after a restart; the platform's resource readings feed analysis.
@@ -20,6 +20,16 @@ pub trait Platform: ResourceSource {
     /// What runs of `service`, updated as its replicas start, become ready, fail and stop. A
     /// change to one service wakes only the watchers of that service.
     fn watch(&self, service: &str) -> watch::Receiver<ServiceState>;
+
+    /// The lines `service`'s replicas wrote, in batches: each replica's in turn (the last
+    /// `tail` of each), then (following) new lines as they are written, until `stop` resolves
+    /// or the receiver is dropped. Replicas that start later join in; rotations lose nothing.
+    fn logs(
+        &self,
+        service: &str,
+        query: LogQuery,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> mpsc::Receiver<Vec<LogLine>>;
 
     /// Stops replicas a previous control plane left running that nothing has asked for since;
     /// called once every service has stated what it wants.

@@ -105,3 +105,21 @@ pub enum ReplicaPhase {
     /// Being stopped: no traffic, SIGTERM sent.
     Stopping,
 }
+
+/// Which replica logs to read: of one revision or all, the last `tail` lines of each replica
+/// or everything, and then (following) what is written until the reader stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    pub revision: Option<RevisionNumber>,
+    pub tail: Option<usize>,
+    pub follow: bool,
+}
+
+/// One line a replica wrote, without its line ending; an unfinished last line or one too long
+/// to hold comes as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub revision: RevisionNumber,
+    pub index: u32,
+    pub text: Vec<u8>,
+}

@@ -18,8 +18,7 @@ mod replica;
 mod resources;
 
 pub use bellwether_core::platform::{
-    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey, RevisionState,
-    ServiceState,
+    LogLine, LogQuery, PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey,
+    RevisionState, ServiceState,
 };
-pub use logs::log_dir;
 pub use platform::{LocalPlatform, Options};

@@ -1,11 +1,18 @@
 //! Replica output: straight into a log file opened for appending (so the replica keeps
-//! writing when the control plane is gone), rotated in place by copying and truncating.
+//! writing when the control plane is gone), rotated in place by copying and truncating. This
+//! module is the only code that knows the files' layout: readers get lines (`follow.rs`).
+
+mod files;
+mod follow;
+mod reader;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+pub(crate) use follow::start as read;
+
 /// Where the logs of a service's replicas are: `<dir>/<revision>/<index>.log`.
-pub fn log_dir(data_dir: &Path, service: &str) -> PathBuf {
+pub(crate) fn log_dir(data_dir: &Path, service: &str) -> PathBuf {
     data_dir.join("logs").join(service)
 }
 

@@ -2,18 +2,21 @@
 //! published state and resource use.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bellwether_core::platform::{
-    PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey, ServiceState,
+    LogLine, LogQuery, PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey,
+    ServiceState,
 };
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -208,6 +211,22 @@ impl LocalPlatform {
             .unwrap_or_else(|p| p.into_inner());
         // A service whose channel does not exist yet has never run anything: it starts empty.
         services.entry(service.to_owned()).or_default().subscribe()
+    }
+
+    /// The lines `service`'s replicas wrote, on a channel in batches: each replica's in turn,
+    /// then (following) new lines as they are written, until `stop` resolves or the receiver
+    /// is dropped. Replicas that start later join in; rotations lose nothing.
+    pub fn logs(
+        &self,
+        service: &str,
+        query: LogQuery,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> mpsc::Receiver<Vec<LogLine>> {
+        logs::read(
+            logs::log_dir(&self.shared.options.data_dir, service),
+            query,
+            stop,
+        )
     }
 
     /// Stops replicas that a previous control plane left running and that nothing asked for

@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use bellwether_core::platform::{ReplicaTemplate, ServiceState};
+use bellwether_core::platform::{LogLine, LogQuery, ReplicaTemplate, ServiceState};
 use bellwether_platform_local::LocalPlatform;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::Platform;
 
@@ -16,6 +16,15 @@ impl Platform for LocalPlatform {
 
     fn watch(&self, service: &str) -> watch::Receiver<ServiceState> {
         LocalPlatform::watch(self, service)
+    }
+
+    fn logs(
+        &self,
+        service: &str,
+        query: LogQuery,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> mpsc::Receiver<Vec<LogLine>> {
+        LocalPlatform::logs(self, service, query, stop)
     }
 
     fn reap_unclaimed(&self) {

@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 use bellwether_api::ApplySummary;
-use bellwether_controller::ControlError;
+use bellwether_controller::{ControlError, ControlPlane};
+use bellwether_core::platform::{LogLine, LogQuery};
 use tokio::time::timeout;
 
 use crate::harness::{DataDir, Load, bounded, deploy, healthy_at, project, until};
@@ -112,14 +113,32 @@ async fn apply_adds_changes_and_removes_services() {
         }
         assert_eq!(plane.get("api").unwrap().listen, Some(port));
 
-        // Each replica's output is in its log file.
-        let logs = plane.log_files("api", Some(1)).unwrap();
-        assert_eq!(logs.len(), 2, "{logs:?}");
-        let first_log = std::fs::read_to_string(&logs[0]).unwrap();
-        assert!(first_log.contains("api-v1 listening on"), "{first_log}");
-        assert_eq!(plane.log_files("api", None).unwrap(), logs);
-        assert!(plane.log_files("api", Some(7)).unwrap().is_empty());
+        // Each replica's output is readable through the platform.
+        let lines = logs(&plane, Some(1)).await;
+        let replicas: std::collections::BTreeSet<(u64, u32)> =
+            lines.iter().map(|l| (l.revision, l.index)).collect();
+        assert_eq!(replicas, [(1, 0), (1, 1)].into(), "{lines:?}");
+        let first = String::from_utf8_lossy(&lines[0].text).into_owned();
+        assert!(first.contains("api-v1 listening on"), "{first}");
+        assert_eq!(logs(&plane, None).await, lines);
+        assert!(logs(&plane, Some(7)).await.is_empty());
         plane.shutdown(true).await;
     })
     .await;
+}
+
+/// Every line the service `api`'s replicas wrote so far.
+async fn logs(plane: &ControlPlane, revision: Option<u64>) -> Vec<LogLine> {
+    let query = LogQuery {
+        revision,
+        ..LogQuery::default()
+    };
+    let mut receiver = plane
+        .logs("api", query, Box::pin(std::future::pending()))
+        .unwrap();
+    let mut lines = Vec::new();
+    while let Some(batch) = receiver.recv().await {
+        lines.extend(batch);
+    }
+    lines
 }

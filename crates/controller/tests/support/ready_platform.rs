@@ -11,10 +11,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bellwether_controller::Platform;
-use bellwether_core::platform::{ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState};
+use bellwether_core::platform::{
+    LogLine, LogQuery, ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState,
+};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Default)]
 pub(crate) struct ReadyPlatform {
@@ -65,6 +67,16 @@ impl Platform for ReadyPlatform {
             .entry(service.to_owned())
             .or_default()
             .subscribe()
+    }
+
+    /// Its replicas write nothing: the stream ends at once.
+    fn logs(
+        &self,
+        _service: &str,
+        _query: LogQuery,
+        _stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> mpsc::Receiver<Vec<LogLine>> {
+        mpsc::channel(1).1
     }
 
     fn reap_unclaimed(&self) {}

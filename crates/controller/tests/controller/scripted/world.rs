@@ -11,13 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bellwether_controller::{Clock, ControlPlane, Listen, Options, Platform, Seams, TableObserver};
-use bellwether_core::platform::{ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState};
+use bellwether_core::platform::{
+    LogLine, LogQuery, ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState,
+};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
 use bellwether_core::spec::Project;
 use bellwether_core::time::Timestamp;
 use bellwether_router::TableSpec;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::harness::project;
@@ -125,6 +127,16 @@ impl Platform for ScriptedPlatform {
             .entry(service.to_owned())
             .or_default()
             .subscribe()
+    }
+
+    /// Its replicas write nothing: the stream ends at once.
+    fn logs(
+        &self,
+        _service: &str,
+        _query: LogQuery,
+        _stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> mpsc::Receiver<Vec<LogLine>> {
+        mpsc::channel(1).1
     }
 
     fn reap_unclaimed(&self) {}

@@ -1,60 +1,68 @@
 //! Reading one replica's log files as lines: what is there (optionally only the last N lines),
-//! then what is appended. The platform rotates by copying `x.log` to `x.log.1` and truncating
-//! it, so a follower that sees a new `x.log.1` reads its end from where it was in `x.log`, then
-//! `x.log` from the start.
+//! then what is appended. Logs rotate by copying `x.log` to `x.log.1` and truncating it, so a
+//! follower that sees a new `x.log.1` reads its end from where it was in `x.log`, then `x.log`
+//! from the start.
 
 use std::collections::VecDeque;
 use std::io::SeekFrom;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use axum::body::Bytes;
+use bellwether_core::platform::LogLine;
+use bellwether_core::rollout::RevisionNumber;
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 
-/// Output is sent in chunks of about this size.
+use super::files::ReplicaFiles;
+
+/// Lines are sent in batches of about this many bytes.
 const CHUNK: usize = 64 * 1024;
 /// A line longer than this is sent in pieces rather than held in memory.
 const MAX_LINE: usize = 64 * 1024;
 
-/// The client went away.
+/// The reader went away.
 pub(super) struct Gone;
 
-/// The response body's side of the channel, with the lines not sent yet.
+/// The reader's side of the channel, with the lines not sent yet.
 pub(super) struct Output {
-    sender: mpsc::Sender<Bytes>,
-    buffer: Vec<u8>,
+    sender: mpsc::Sender<Vec<LogLine>>,
+    batch: Vec<LogLine>,
+    bytes: usize,
 }
 
 impl Output {
-    pub(super) fn new(sender: mpsc::Sender<Bytes>) -> Self {
+    pub(super) fn new(sender: mpsc::Sender<Vec<LogLine>>) -> Self {
         Self {
             sender,
-            buffer: Vec::new(),
+            batch: Vec::new(),
+            bytes: 0,
         }
     }
 
-    fn push(&mut self, label: &str, line: &[u8]) {
-        self.buffer.extend_from_slice(label.as_bytes());
-        self.buffer.extend_from_slice(b" | ");
-        self.buffer.extend_from_slice(line);
-        self.buffer.push(b'\n');
+    fn push(&mut self, revision: RevisionNumber, index: u32, line: &[u8]) {
+        self.bytes += line.len();
+        self.batch.push(LogLine {
+            revision,
+            index,
+            text: line.to_vec(),
+        });
     }
 
     async fn flush_if_full(&mut self) -> Result<(), Gone> {
-        if self.buffer.len() >= CHUNK {
+        if self.bytes >= CHUNK {
             self.flush().await?;
         }
         Ok(())
     }
 
     pub(super) async fn flush(&mut self) -> Result<(), Gone> {
-        if self.buffer.is_empty() {
+        if self.batch.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
-        self.sender.send(chunk).await.map_err(|_| Gone)
+        self.bytes = 0;
+        let batch = std::mem::take(&mut self.batch);
+        self.sender.send(batch).await.map_err(|_| Gone)
     }
 
     pub(super) async fn closed(&self) {
@@ -119,9 +127,10 @@ async fn signature(path: &Path) -> Option<Signature> {
     })
 }
 
-/// One replica's log: the file it writes (`live`) and its rotations, oldest first.
+/// One replica's log as it is followed.
 pub(super) struct ReplicaLog {
-    label: String,
+    revision: RevisionNumber,
+    index: u32,
     pub(super) live: PathBuf,
     rotated: Vec<PathBuf>,
     /// How far `live` has been read.
@@ -132,44 +141,12 @@ pub(super) struct ReplicaLog {
 }
 
 impl ReplicaLog {
-    /// Groups the platform's files (`<revision>/<index>.log` and `.log.N`, oldest rotation
-    /// first) by replica, in the order given.
-    pub(super) fn group(files: &[PathBuf]) -> Vec<ReplicaLog> {
-        let mut replicas: Vec<ReplicaLog> = Vec::new();
-        for file in files {
-            let live = live_of(file);
-            let index = match replicas.iter().position(|r| r.live == live) {
-                Some(index) => index,
-                None => {
-                    replicas.push(ReplicaLog::new(live.clone()));
-                    replicas.len() - 1
-                }
-            };
-            if *file != live {
-                replicas[index].rotated.push(file.clone());
-            }
-        }
-        replicas
-    }
-
-    fn new(live: PathBuf) -> Self {
-        let revision = live
-            .parent()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned());
-        let file = live
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let index = file.strip_suffix(".log").unwrap_or(&file);
-        let label = match revision {
-            Some(revision) => format!("r{revision}/{index}"),
-            None => index.to_owned(),
-        };
+    pub(super) fn new(files: ReplicaFiles) -> Self {
         Self {
-            label,
-            live,
-            rotated: Vec::new(),
+            revision: files.revision,
+            index: files.index,
+            live: files.live,
+            rotated: files.rotated,
             offset: 0,
             rotation: None,
             lines: Lines::default(),
@@ -200,7 +177,8 @@ impl ReplicaLog {
                         }
                     }),
                     None => {
-                        self.lines.feed(chunk, |line| out.push(&self.label, line));
+                        self.lines
+                            .feed(chunk, |line| out.push(self.revision, self.index, line));
                         if out.flush_if_full().await.is_err() {
                             return;
                         }
@@ -212,7 +190,7 @@ impl ReplicaLog {
             }
         }
         for line in kept {
-            out.push(&self.label, &line);
+            out.push(self.revision, self.index, &line);
         }
     }
 
@@ -227,7 +205,8 @@ impl ReplicaLog {
             if rotation.is_some() {
                 let mut rest = Reader::open(&self.first_rotation(), self.offset).await;
                 while let Some(chunk) = rest.next().await {
-                    self.lines.feed(chunk, |line| out.push(&self.label, line));
+                    self.lines
+                        .feed(chunk, |line| out.push(self.revision, self.index, line));
                     if out.flush_if_full().await.is_err() {
                         return;
                     }
@@ -240,7 +219,8 @@ impl ReplicaLog {
         }
         let mut reader = Reader::open(&self.live, self.offset).await;
         while let Some(chunk) = reader.next().await {
-            self.lines.feed(chunk, |line| out.push(&self.label, line));
+            self.lines
+                .feed(chunk, |line| out.push(self.revision, self.index, line));
             if out.flush_if_full().await.is_err() {
                 return;
             }
@@ -250,7 +230,8 @@ impl ReplicaLog {
 
     /// Sends an unfinished last line as it is.
     pub(super) fn finish(&mut self, out: &mut Output) {
-        self.lines.finish(|line| out.push(&self.label, line));
+        self.lines
+            .finish(|line| out.push(self.revision, self.index, line));
     }
 }
 
@@ -287,20 +268,6 @@ impl Reader {
     }
 }
 
-/// `.../0.log.3` → `.../0.log`; a live file is its own.
-fn live_of(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match name.rsplit_once('.') {
-        Some((base, n)) if base.ends_with(".log") && n.bytes().all(|b| b.is_ascii_digit()) => {
-            file.with_file_name(base)
-        }
-        _ => file.to_path_buf(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,52 +292,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn files_group_by_replica_with_rotations_oldest_first() {
-        let files: Vec<PathBuf> = [
-            "logs/api/2/0.log.2",
-            "logs/api/2/0.log.1",
-            "logs/api/2/0.log",
-            "logs/api/2/1.log",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-        let replicas = ReplicaLog::group(&files);
-        let shown: Vec<(String, String, usize)> = replicas
-            .iter()
-            .map(|r| {
-                (
-                    r.label.clone(),
-                    r.live.display().to_string(),
-                    r.rotated.len(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                ("r2/0".to_owned(), "logs/api/2/0.log".to_owned(), 2),
-                ("r2/1".to_owned(), "logs/api/2/1.log".to_owned(), 0),
-            ]
-        );
-        assert_eq!(
-            replicas[0].rotated,
-            [
-                PathBuf::from("logs/api/2/0.log.2"),
-                PathBuf::from("logs/api/2/0.log.1")
-            ]
-        );
-    }
-
     /// Everything sent so far, as text.
-    async fn sent(out: &mut Output, receiver: &mut mpsc::Receiver<Bytes>) -> String {
+    async fn sent(out: &mut Output, receiver: &mut mpsc::Receiver<Vec<LogLine>>) -> String {
         assert!(out.flush().await.is_ok());
         let mut text = String::new();
-        while let Ok(chunk) = receiver.try_recv() {
-            text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Ok(batch) = receiver.try_recv() {
+            for line in batch {
+                let line_text = String::from_utf8_lossy(&line.text);
+                text.push_str(&format!(
+                    "r{}/{} | {line_text}\n",
+                    line.revision, line.index
+                ));
+            }
         }
         text
+    }
+
+    fn replica(live: &Path) -> ReplicaLog {
+        ReplicaLog::new(ReplicaFiles {
+            revision: 3,
+            index: 0,
+            live: live.to_path_buf(),
+            rotated: Vec::new(),
+        })
     }
 
     #[tokio::test]
@@ -382,11 +326,11 @@ mod tests {
         let (sender, mut receiver) = mpsc::channel(64);
         let mut out = Output::new(sender);
 
-        let mut tail = ReplicaLog::group(std::slice::from_ref(&live)).remove(0);
+        let mut tail = replica(&live);
         tail.read_existing(Some(1), &mut out).await;
         assert_eq!(sent(&mut out, &mut receiver).await, "r3/0 | b\n");
 
-        let mut replica = ReplicaLog::group(std::slice::from_ref(&live)).remove(0);
+        let mut replica = replica(&live);
         replica.read_existing(None, &mut out).await;
         assert_eq!(sent(&mut out, &mut receiver).await, "r3/0 | a\nr3/0 | b\n");
 
