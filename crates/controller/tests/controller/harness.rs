@@ -190,8 +190,10 @@ impl Load {
     /// `clients` clients each sending a request every 10ms (or as soon as the last answered).
     pub(crate) fn start(addr: SocketAddr, clients: usize) -> Self {
         let seen = Arc::new(Mutex::new(Seen::default()));
+        // A request slowed down by a busy machine (these tests run Python replicas beside each
+        // other on two cores) is not a failed one; a hung one still fails, within the bound.
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
             .build()
             .expect("an HTTP client");
         let url = format!("http://{addr}/");
