@@ -4,8 +4,8 @@
 //!
 //! A platform's tests run the whole suite with
 //! [`platform_conformance!`](crate::platform_conformance), each check a `#[test]` on a fresh
-//! platform, bounded in time; `bellwether-platform-local`'s `tests/conformance.rs` runs it
-//! against the local platform.
+//! platform, bounded in time; `crates/controller/tests/conformance.rs` runs it against the
+//! local platform.
 
 pub mod checks;
 mod harness;
@@ -13,18 +13,9 @@ mod harness;
 pub use harness::{Fixture, Subject, run};
 
 /// Every check of the suite as a `#[test]`, run against the platforms the [`Fixture`]
-/// expression makes. A new check is a `pub async fn` in `checks` and its name here:
-///
-/// ```no_run
-/// use std::sync::Arc;
-///
-/// use bellwether_controller::conformance::Fixture;
-/// # fn make(dir: &std::path::Path) -> Arc<dyn bellwether_controller::Platform> { todo!() }
-/// # fn workload() -> bellwether_core::spec::RunSpec { todo!() }
-///
-/// bellwether_controller::platform_conformance!(Fixture::new(make, workload()));
-/// # fn main() {}
-/// ```
+/// expression makes: `platform_conformance!(Fixture::new(make, workload))`, as
+/// `crates/controller/tests/conformance.rs` does for the local platform. A new check is a
+/// `pub async fn` in `checks` and its name here.
 #[macro_export]
 macro_rules! platform_conformance {
     ($fixture:expr $(,)?) => {

@@ -118,14 +118,12 @@ impl Measurement {
                 "the provider gave no request counts",
             );
         }
-        let o = origin
-            .get_or_insert_with(|| Origin {
-                at,
-                canary: canary_now,
-                baseline: baseline_now,
-                latencies: None,
-            })
-            .clone();
+        let o = origin.get_or_insert_with(|| Origin {
+            at,
+            canary: canary_now,
+            baseline: baseline_now,
+            latencies: None,
+        });
         let c = canary_now.since(o.canary);
         let b = match (baseline_now, o.baseline) {
             (Some(now), Some(first)) => Some(now.since(first)),
@@ -335,17 +333,19 @@ impl QuantileCondition {
         let Some(baseline_now) = baseline.and_then(|b| b.latencies) else {
             return no_counts(Role::Baseline);
         };
-        let o = origin
-            .get_or_insert_with(|| Origin {
-                at,
-                canary: Tally::default(),
-                baseline: None,
-                latencies: Some((canary_now.clone(), baseline_now.clone())),
-            })
-            .clone();
-        let (canary_first, baseline_first) = o.latencies.unwrap_or_default();
-        let c = canary_now.since(&canary_first);
-        let b = baseline_now.since(&baseline_first);
+        let o = origin.get_or_insert_with(|| Origin {
+            at,
+            canary: Tally::default(),
+            baseline: None,
+            latencies: Some((canary_now.clone(), baseline_now.clone())),
+        });
+        let (c, b) = match &o.latencies {
+            Some((canary_first, baseline_first)) => (
+                canary_now.since(canary_first),
+                baseline_now.since(baseline_first),
+            ),
+            None => (canary_now, baseline_now),
+        };
         let mut m = Measurement::new(spec, at, Verdict::Inconclusive, String::new());
         let window = at.since(o.at);
         m.window = Some(window);
