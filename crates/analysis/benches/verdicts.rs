@@ -1,7 +1,8 @@
 //! Analysis verdicts, simulated: how often and how soon four rules roll back a canary that is
 //! judged every second for ten minutes, for an error rate and a p99 latency at, below and above
-//! their threshold. Pure: simulated seconds and requests from a fixed-seed generator, no clock,
-//! no sleeps, so every run prints the same tables.
+//! their threshold; then the canary-versus-baseline judge, Mann-Whitney against confidence
+//! sequences (`verdicts/judge.rs`). Pure: simulated seconds and requests from a fixed-seed
+//! generator, no clock, no sleeps, so every run prints the same tables.
 //!
 //!   cargo bench -p bellwether-analysis --bench verdicts                       # 10,000 canaries a cell
 //!   cargo bench -p bellwether-analysis --bench verdicts -- --canaries 1000    # any count
@@ -9,6 +10,9 @@
 use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::thread;
+
+#[path = "verdicts/judge.rs"]
+mod judge;
 
 use bellwether_analysis::sequential::{Side, Tally, side_of_threshold};
 use rand::rngs::SmallRng;
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         let rows = simulate(metric, canaries);
         println!("{}", table(metric, &rows));
     }
+    println!("{}", judge::setup());
+    println!("{}", judge::table(&judge::simulate(canaries)));
     ExitCode::SUCCESS
 }
 

@@ -9,8 +9,16 @@
 //! zero, which it never does when most pairwise differences are zero. This judge keeps every
 //! point, reads significance from the test's p-value in the harmful direction, treats a
 //! baseline of zeros as an infinite ratio, and classifies a canary-only signal as a regression.
+//!
+//! Mann-Whitney over one point per interval is a fixed-sample test: it decides once, after the
+//! last interval. A metric whose provider counts requests, or keeps a latency histogram, is
+//! judged instead on every request since the judge began with confidence sequences
+//! ([`evidence`]), which may be read at every interval: a regression shown there fails the
+//! judge before its last interval when it is critical, or when the score can no longer reach
+//! the marginal score ([`early`]).
 
 mod classify;
+mod evidence;
 mod mann_whitney;
 mod score;
 
@@ -22,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bellwether_core::spec::Direction;
 pub(crate) use classify::p_text;
+pub use evidence::{Estimate, Evidence};
 pub use mann_whitney::{MannWhitney, mann_whitney};
 
 /// How to judge: the metrics, their groups' weights and the score thresholds.
@@ -62,6 +71,10 @@ pub struct JudgedMetric {
     /// ratio (1.1 is 10%) for a significant difference to count.
     pub min_ratio: f64,
     pub unit: Unit,
+    /// Judged on its evidence, a metric passes only with at least this many requests on each
+    /// side since the judge began.
+    #[serde(default)]
+    pub min_sample: u64,
 }
 
 impl JudgedMetric {
@@ -74,16 +87,21 @@ impl JudgedMetric {
             group: "default".to_owned(),
             min_ratio: 1.1,
             unit,
+            min_sample: 0,
         }
     }
 }
 
-/// One metric's values over the analysis, one point per interval, for each revision.
+/// One metric's values over the analysis, one point per interval, for each revision, and its
+/// evidence since the judge began when the provider counts requests.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     pub metric: String,
     pub canary: Vec<f64>,
     pub baseline: Vec<f64>,
+    /// When present, the metric is judged on it rather than on the points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// What the judge made of one metric.
@@ -95,6 +113,9 @@ pub enum Classification {
     High,
     Low,
     NoData,
+    /// Not judged yet when the judge failed before its last interval; counted as passing, so
+    /// that the failure holds whatever it would have been.
+    Undecided,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +133,9 @@ pub struct MetricJudgement {
     /// The p-value of the test in the direction that counts, when the test ran.
     pub p_value: Option<f64>,
     pub message: String,
+    /// For a metric judged on every request since the judge began: both revisions' intervals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -138,21 +162,58 @@ pub struct Judgement {
 /// have no data.
 pub fn judge(config: &JudgeConfig, data: &[Series]) -> Judgement {
     let alpha = 1.0 - config.confidence;
+    let metrics = specs(config, data)
+        .iter()
+        .map(|(m, series)| match &series.evidence {
+            Some(e) => evidence::classify(m, e, (series.canary.len(), series.baseline.len())),
+            None => classify::classify(m, series, alpha),
+        })
+        .collect();
+    score::summarise(config, metrics)
+}
+
+/// The judgement before the last interval, when the evidence so far already fails the canary:
+/// a critical metric regressed, or the score stays below the marginal score even if every
+/// metric not yet shown to regress passes. `None` while the judge must go on.
+pub fn early(config: &JudgeConfig, data: &[Series]) -> Option<Judgement> {
+    let metrics = specs(config, data)
+        .iter()
+        .map(|(m, series)| {
+            let points = (series.canary.len(), series.baseline.len());
+            let mut j = match &series.evidence {
+                Some(e) => evidence::classify(m, e, points),
+                None => classify::undecided(m, points),
+            };
+            if !matches!(j.classification, Classification::High | Classification::Low) {
+                j.classification = Classification::Undecided;
+            }
+            j
+        })
+        .collect();
+    Some(score::summarise(config, metrics)).filter(|j| j.verdict == Verdict::Failed)
+}
+
+/// Every metric's settings with its series: the config's, then unnamed series' with defaults.
+fn specs<'a>(config: &JudgeConfig, data: &'a [Series]) -> Vec<(JudgedMetric, &'a Series)> {
+    static EMPTY: Series = Series {
+        metric: String::new(),
+        canary: Vec::new(),
+        baseline: Vec::new(),
+        evidence: None,
+    };
     let mut specs: Vec<JudgedMetric> = config.metrics.clone();
     for s in data {
         if !specs.iter().any(|m| m.name == s.metric) {
             specs.push(JudgedMetric::new(&s.metric, Unit::Plain));
         }
     }
-    let empty = Series::default();
-    let metrics: Vec<MetricJudgement> = specs
-        .iter()
+    specs
+        .into_iter()
         .map(|m| {
-            let series = data.iter().find(|s| s.metric == m.name).unwrap_or(&empty);
-            classify::classify(m, series, alpha)
+            let series = data.iter().find(|s| s.metric == m.name).unwrap_or(&EMPTY);
+            (m, series)
         })
-        .collect();
-    score::summarise(config, metrics)
+        .collect()
 }
 
 #[cfg(test)]

@@ -259,6 +259,20 @@ impl Latencies {
         Latencies(out)
     }
 
+    /// The observed quantile: the smallest bound with at least that share of requests at or
+    /// below it (nearest rank, as the router's histogram answers).
+    pub fn observed(&self, quantile: f64) -> u64 {
+        let want = quantile * self.total() as f64;
+        let mut at_most = 0;
+        for &(bound, n) in &self.0 {
+            at_most += n;
+            if at_most as f64 >= want {
+                return bound;
+            }
+        }
+        0
+    }
+
     /// The confidence sequence's interval for the `quantile` (0.99 for p99) at the buckets'
     /// precision (a quantile is the bound of the bucket it falls in): the quantile is at least
     /// the low end and at most the high end (`None` while no bound is ruled out as too large).

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bellwether_core::spec::Unit;
-use bellwether_core::time::human_duration;
+use bellwether_core::time::{Timestamp, human_duration};
 use serde::{Deserialize, Serialize};
 
 use crate::sequential::{Latencies, Tally};
@@ -140,6 +140,12 @@ impl fmt::Display for Role {
             Role::Baseline => "baseline",
         })
     }
+}
+
+/// An instant as a time of day, UTC: `12:03:04`.
+pub(crate) fn time_of_day(at: Timestamp) -> String {
+    let secs = at.as_millis() / 1000 % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// `2413` as `2,413`: request counts are read by people.

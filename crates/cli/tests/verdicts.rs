@@ -9,6 +9,11 @@
 //! prior and confidence, a canary failing 5% of requests (half the threshold) passed within
 //! 1,552 canary requests in 99.9% of them, and one failing 50% (5×) failed within 61; here the
 //! canary receives thousands of requests within the time limits.
+//!
+//! The canary-versus-baseline judge gets the same treatment: at 99.95% its confidence sequences
+//! call identical revisions a regression with probability at most 0.05% over the whole judge,
+//! and a canary failing 30% of requests against a baseline failing 2% is shown worse within a
+//! few hundred canary requests.
 
 mod support;
 
@@ -22,7 +27,33 @@ use std::time::{Duration, Instant};
 
 use support::{BIN, ControlPlane, json};
 
-fn project(dir: &Path, listen: SocketAddr) -> PathBuf {
+/// The service's strategy and analysis, below `strategy:`.
+const THRESHOLD: &str = r#"      canary:
+        steps:
+          - setWeight: 50
+          - pause: 1s
+    analysis:
+      interval: 200ms
+      confidence: 99.95%
+      metrics: ["error_rate <= 10%"]
+"#;
+
+/// A canary judged against its baseline alone, over 50 intervals of 200 ms.
+const JUDGE: &str = r#"      canary:
+        steps:
+          - setWeight: 50
+          - analysis: { judge: true }
+    analysis:
+      metrics: ["error_rate <= 90%"]
+      judge:
+        interval: 200ms
+        count: 50
+        confidence: 99.95%
+        metrics:
+          - { metric: error_rate, direction: increase, critical: true }
+"#;
+
+fn project(dir: &Path, listen: SocketAddr, strategy: &str) -> PathBuf {
     let file = dir.join("bellwether.yaml");
     let yaml = format!(
         r#"services:
@@ -34,15 +65,7 @@ fn project(dir: &Path, listen: SocketAddr) -> PathBuf {
       env: {{ DEMO_VERSION: v1, DEMO_LATENCY: 1ms }}
     health: /health
     strategy:
-      canary:
-        steps:
-          - setWeight: 50
-          - pause: 1s
-    analysis:
-      interval: 200ms
-      confidence: 99.95%
-      metrics: ["error_rate <= 10%"]
-"#
+{strategy}"#
     );
     std::fs::write(&file, yaml).unwrap();
     file
@@ -131,28 +154,31 @@ fn verdicts(plane: &ControlPlane) -> Vec<String> {
         .collect()
 }
 
+/// Deploys `version` of the shop failing `error_rate` of its requests at random.
+fn deploy(plane: &ControlPlane, version: &str, error_rate: &str) {
+    let env = [
+        format!("DEMO_VERSION={version}"),
+        format!("DEMO_ERROR_RATE={error_rate}"),
+    ];
+    let outcome = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        version,
+        "--env",
+        &env[0],
+        "--env",
+        &env[1],
+    ]);
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+}
+
 #[test]
 fn a_canary_at_half_its_threshold_is_promoted_and_one_at_five_times_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let listen = free_addr();
-    let plane = ControlPlane::start(&project(dir.path(), listen));
-    let deploy = |version: &str, error_rate: &str| {
-        let env = [
-            format!("DEMO_VERSION={version}"),
-            format!("DEMO_ERROR_RATE={error_rate}"),
-        ];
-        let outcome = plane.run(&[
-            "deploy",
-            "shop",
-            "--version",
-            version,
-            "--env",
-            &env[0],
-            "--env",
-            &env[1],
-        ]);
-        assert_eq!(outcome.code, 0, "{outcome:?}");
-    };
+    let plane = ControlPlane::start(&project(dir.path(), listen, THRESHOLD));
+    let deploy = |version: &str, error_rate: &str| deploy(&plane, version, error_rate);
     deploy("v1", "0");
     expect_status(&plane, 0);
     let load = Load::start(listen, 4);
@@ -209,4 +235,36 @@ fn a_canary_at_half_its_threshold_is_promoted_and_one_at_five_times_is_rolled_ba
     }
     let abort = plane.run(&["abort", "shop"]);
     assert_eq!(abort.code, 0, "{abort:?}");
+}
+
+#[test]
+fn the_judge_promotes_a_canary_like_its_baseline_and_fails_a_worse_one_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = free_addr();
+    let plane = ControlPlane::start(&project(dir.path(), listen, JUDGE));
+    let deploy = |version: &str, error_rate: &str| deploy(&plane, version, error_rate);
+    deploy("v1", "0.02");
+    expect_status(&plane, 0);
+    let _load = Load::start(listen, 4);
+
+    // Failing as often as the baseline, at random: no regression shown in 50 intervals.
+    deploy("v2", "0.02");
+    expect_status(&plane, 0);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+
+    // 30% against 2%: the critical metric fails the judge before its last interval, with both
+    // intervals and the counts in the reason.
+    deploy("v3", "0.3");
+    expect_status(&plane, 1);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    let reason = view["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("judge failed on a critical metric after")
+            && reason.contains("of 50 intervals")
+            && reason.contains("99.95% CIs")
+            && reason.contains("requests since"),
+        "{view:#}"
+    );
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
 }

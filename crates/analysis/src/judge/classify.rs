@@ -21,6 +21,7 @@ pub(super) fn classify(spec: &JudgedMetric, series: &Series, alpha: f64) -> Metr
         ratio: None,
         p_value: None,
         message: String::new(),
+        evidence: None,
     };
     let name = &spec.name;
     let show = |v: Option<f64>| v.map_or("no data".to_owned(), |v| spec.unit.format(v));
@@ -101,6 +102,24 @@ pub(super) fn classify(spec: &JudgedMetric, series: &Series, alpha: f64) -> Metr
         j.message = format!("{name} passes: {means}, {}", p_text(p(one_sided)));
     }
     j
+}
+
+/// A metric tested only once, after the last interval, before it: not judged yet.
+pub(super) fn undecided(spec: &JudgedMetric, points: (usize, usize)) -> MetricJudgement {
+    MetricJudgement {
+        metric: spec.name.clone(),
+        group: spec.group.clone(),
+        critical: spec.critical,
+        classification: Classification::Undecided,
+        canary_points: points.0,
+        baseline_points: points.1,
+        canary_mean: None,
+        baseline_mean: None,
+        ratio: None,
+        p_value: None,
+        message: format!("{}: tested after the last interval", spec.name),
+        evidence: None,
+    }
 }
 
 fn mean(v: &[f64]) -> Option<f64> {

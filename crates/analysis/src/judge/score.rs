@@ -32,7 +32,12 @@ pub(super) fn summarise(config: &JudgeConfig, metrics: Vec<MetricJudgement>) -> 
                 .collect();
             let passed = with_data
                 .iter()
-                .filter(|m| m.classification == Classification::Pass)
+                .filter(|m| {
+                    matches!(
+                        m.classification,
+                        Classification::Pass | Classification::Undecided
+                    )
+                })
                 .count();
             GroupScore {
                 group: (*g).to_owned(),

@@ -108,6 +108,7 @@ fn series(name: &str, canary: &[f64], baseline: &[f64]) -> Series {
         metric: name.to_owned(),
         canary: canary.to_vec(),
         baseline: baseline.to_vec(),
+        evidence: None,
     }
 }
 
@@ -311,3 +312,5 @@ fn judgements_are_data() {
     assert_eq!(json["metrics"][0]["classification"], "high");
     insta::assert_snapshot!(j.message, @"score 0 (fail; pass at 95, marginal at 75): m is higher on the canary: mean 5% vs 1% over 30 and 30 points, p < 0.0001 at 95% confidence");
 }
+
+mod evidence;

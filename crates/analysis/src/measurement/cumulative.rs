@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Measurement, Waiting, describe};
 use crate::sequential::{self, Interval, Latencies, Side, Tally};
-use crate::value::{Observation, Role, Sample, Value, thousands};
+use crate::value::{Observation, Role, Sample, Value, thousands, time_of_day};
 
 /// The first reading of a metric's counts in a run: what later readings subtract.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +148,7 @@ impl Measurement {
             requests: b.total,
             window,
         });
-        let since = clock(o.at);
+        let since = time_of_day(o.at);
         let name = &spec.name;
         let empty = [
             (Role::Canary, Some(c)),
@@ -274,12 +274,6 @@ fn limit_text(spec: &MetricSpec, condition: ShareCondition) -> String {
     }
 }
 
-/// An instant as a time of day, UTC: `12:03:04`.
-fn clock(at: Timestamp) -> String {
-    let secs = at.as_millis() / 1000 % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
 /// `latency_p99 <= baseline * 1.2` (or `+ 50ms`): the canary's quantile against the
 /// baseline's, each a quantile confidence sequence at half the risk.
 #[derive(Clone, Copy, Debug)]
@@ -357,7 +351,7 @@ impl QuantileCondition {
             requests: b.total(),
             window,
         });
-        let since = clock(o.at);
+        let since = time_of_day(o.at);
         let name = &spec.name;
         for (role, latencies) in [(Role::Canary, &c), (Role::Baseline, &b)] {
             if latencies.total() == 0 {
@@ -372,8 +366,8 @@ impl QuantileCondition {
         let (bl, bh) = b.quantile(self.quantile, half);
         let (canary_low, canary_high) = (seconds(cl), ch.map_or(f64::INFINITY, seconds));
         let (limit_low, limit_high) = self.limit(seconds(bl), bh.map_or(f64::INFINITY, seconds));
-        m.value = Some(Value::Number(seconds(observed(&c, self.quantile))));
-        m.baseline = Some(Value::Number(seconds(observed(&b, self.quantile))));
+        m.value = Some(Value::Number(seconds(c.observed(self.quantile))));
+        m.baseline = Some(Value::Number(seconds(b.observed(self.quantile))));
         // The canary's quantile is at least its low end and at most its high end.
         let side = if canary_low > limit_high {
             Side::Above
@@ -423,17 +417,4 @@ impl QuantileCondition {
         };
         m
     }
-}
-
-/// The observed quantile: the smallest bound with at least that share of requests at or below.
-fn observed(latencies: &Latencies, quantile: f64) -> u64 {
-    let want = quantile * latencies.total() as f64;
-    let mut at_most = 0;
-    for &(bound, n) in &latencies.0 {
-        at_most += n;
-        if at_most as f64 >= want {
-            return bound;
-        }
-    }
-    0
 }

@@ -2,6 +2,10 @@
 //! metric for the canary and the baseline and hands the samples here; once every metric has
 //! `count` points, [`judge`] compares the series and its judgement decides the judge's phase.
 //!
+//! - The engine also samples once when the judge starts: that reading is the origin of the
+//!   metrics whose provider counts requests or keeps a latency histogram, which are judged on
+//!   everything since (their [`Evidence`]) rather than on points; at every interval they may
+//!   fail the judge early ([`early`]).
 //! - A point is a gap (kept as `None`, never judged) when the revision had no data, or fewer
 //!   requests than the metric's minimum sample: a ratio over a handful of requests is noise.
 //! - A provider error leaves no point for that interval, so the metric is sampled again at the
@@ -12,12 +16,13 @@ mod summary;
 
 use std::time::Duration;
 
-use bellwether_core::spec::{JudgeSpec, MetricSpec, ProviderSpec};
+use bellwether_core::spec::{BuiltinMetric, JudgeSpec, MetricSpec, ProviderSpec};
 use bellwether_core::time::{Timestamp, human_duration};
 use serde::{Deserialize, Serialize};
 
 use super::Phase;
-use crate::judge::{JudgeConfig, JudgedMetric, Judgement, Series, judge};
+use crate::judge::{Evidence, JudgeConfig, JudgedMetric, Judgement, Series, early, judge};
+use crate::measurement::Origin;
 use crate::value::{Observation, Role};
 
 /// What the judge measures and how it decides: the spec's settings, and the specs of the
@@ -28,7 +33,8 @@ pub struct JudgePlan {
     pub count: u32,
     pub config: JudgeConfig,
     /// The judged metrics' specs, in `config.metrics`' order. A builtin metric's window is the
-    /// interval, so that each point covers only the interval just ended.
+    /// interval, so that each point covers only the interval just ended, and a latency reads
+    /// the router's histogram rather than the share slower than a threshold.
     pub metrics: Vec<MetricSpec>,
 }
 
@@ -38,8 +44,14 @@ impl JudgePlan {
         let metrics: Vec<MetricSpec> = metrics
             .into_iter()
             .map(|mut m| {
-                if let ProviderSpec::Builtin { window, .. } = &mut m.provider {
+                if let ProviderSpec::Builtin {
+                    window,
+                    slower_than,
+                    ..
+                } = &mut m.provider
+                {
                     *window = spec.interval;
+                    *slower_than = None;
                 }
                 m
             })
@@ -55,6 +67,7 @@ impl JudgePlan {
                 group: j.group.clone(),
                 min_ratio: j.min_ratio,
                 unit: m.unit,
+                min_sample: m.min_sample,
             })
             .collect();
         Self {
@@ -97,6 +110,12 @@ pub struct JudgedSeries {
     pub baseline: Vec<Option<f64>>,
     pub errors: u32,
     pub consecutive_errors: u32,
+    /// The provider's counts when the judge began, for a metric judged on its evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// Everything since the origin, as of the last interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// The judge of one run: its series, its phase and, once decided, its judgement.
@@ -113,6 +132,9 @@ pub struct JudgeRun {
     /// shows, every metric's classification and numbers included.
     pub judgement: Option<Judgement>,
     started_at: Timestamp,
+    /// Whether the opening sample, the origin of the evidence, was taken.
+    #[serde(default)]
+    opened: bool,
 }
 
 impl JudgeRun {
@@ -126,6 +148,8 @@ impl JudgeRun {
                 baseline: Vec::new(),
                 errors: 0,
                 consecutive_errors: 0,
+                origin: None,
+                evidence: None,
             })
             .collect();
         let mut run = Self {
@@ -135,20 +159,25 @@ impl JudgeRun {
             intervals: 0,
             judgement: None,
             started_at,
+            opened: false,
             plan,
         };
         run.message = run.progress();
         run
     }
 
-    /// At the end of the next interval, at a fixed rate from the start so that slow providers
-    /// do not make the schedule drift; `None` once decided.
+    /// At once for the opening sample, then at the end of the next interval, at a fixed rate
+    /// from the start so that slow providers do not make the schedule drift; `None` once
+    /// decided.
     pub(super) fn due_at(&self) -> Option<Timestamp> {
-        let next = self.intervals.saturating_add(1);
-        (self.phase == Phase::Running).then(|| {
-            self.started_at
-                .after(self.plan.interval.saturating_mul(next))
+        (self.phase == Phase::Running).then(|| match self.opened {
+            false => self.started_at,
+            true => self.interval_end(self.intervals.saturating_add(1)),
         })
+    }
+
+    fn interval_end(&self, n: u32) -> Timestamp {
+        self.started_at.after(self.plan.interval.saturating_mul(n))
     }
 
     /// The metrics that still need points, as indices into the plan; empty once decided.
@@ -163,17 +192,35 @@ impl JudgeRun {
     }
 
     /// Folds in one interval's samples, by metric index, and judges once every metric has its
-    /// `count` points.
+    /// `count` points, or earlier when the evidence already fails the canary. The opening
+    /// sample only sets origins: an error there leaves the origin to the next interval's.
     pub(super) fn record(&mut self, samples: Vec<(usize, Sampled)>) {
         if self.phase != Phase::Running {
             return;
         }
+        if !self.opened {
+            self.opened = true;
+            for (i, sample) in samples {
+                if let (Some(series), Sampled::Observed { canary, baseline }) =
+                    (self.series.get_mut(i), sample)
+                {
+                    series.origin = origin(self.started_at, &canary, &baseline);
+                }
+            }
+            return;
+        }
         self.intervals = self.intervals.saturating_add(1);
+        let at = self.interval_end(self.intervals);
+        let confidence = self.plan.config.confidence;
         for (i, sample) in samples {
             let (Some(series), Some(spec)) = (self.series.get_mut(i), self.plan.metrics.get(i))
             else {
                 continue;
             };
+            if let Sampled::Observed { canary, baseline } = &sample {
+                series.evidence =
+                    evidence(spec, &mut series.origin, at, canary, baseline, confidence);
+            }
             let points = match sample {
                 Sampled::Observed { canary, baseline } => point(spec, Role::Canary, &canary)
                     .and_then(|c| Ok((c, point(spec, Role::Baseline, &baseline)?))),
@@ -205,25 +252,32 @@ impl JudgeRun {
             return;
         }
         if self.wanted().is_empty() {
-            self.decide();
+            let judgement = judge(&self.plan.config, &self.judged());
+            self.decide(judgement, None);
+        } else if let Some(judgement) = early(&self.plan.config, &self.judged()) {
+            self.decide(judgement, Some(self.intervals));
         } else {
             self.message = self.progress();
         }
     }
 
-    fn decide(&mut self) {
-        let series: Vec<Series> = self
-            .series
+    /// What the judge compares: the points without their gaps, and the evidence.
+    fn judged(&self) -> Vec<Series> {
+        self.series
             .iter()
             .map(|s| Series {
                 metric: s.metric.clone(),
                 canary: s.canary.iter().flatten().copied().collect(),
                 baseline: s.baseline.iter().flatten().copied().collect(),
+                evidence: s.evidence,
             })
-            .collect();
-        let judgement = judge(&self.plan.config, &series);
+            .collect()
+    }
+
+    /// Ends the judge with `judgement`, reached after `early` intervals when before the last.
+    fn decide(&mut self, judgement: Judgement, early: Option<u32>) {
         self.phase = Phase::of(judgement.verdict);
-        self.message = summary::explain(&self.plan, &self.series, &judgement);
+        self.message = summary::explain(&self.plan, &self.series, &judgement, early);
         self.judgement = Some(judgement);
     }
 
@@ -247,6 +301,58 @@ impl JudgeRun {
             human_duration(self.plan.interval)
         )
     }
+}
+
+/// The origin of a metric's evidence: both revisions' counts, or for a latency both
+/// histograms; `None` when the provider gives neither.
+fn origin(at: Timestamp, canary: &Observation, baseline: &Observation) -> Option<Origin> {
+    let latencies = canary.latencies.clone().zip(baseline.latencies.clone());
+    match (canary.tally, baseline.tally) {
+        (Some(c), Some(b)) => Some(Origin {
+            at,
+            canary: c,
+            baseline: Some(b),
+            latencies: None,
+        }),
+        _ => latencies.is_some().then(|| Origin {
+            at,
+            canary: Default::default(),
+            baseline: None,
+            latencies,
+        }),
+    }
+}
+
+/// A metric's evidence since its origin (set now, from these readings, when it has none yet):
+/// `None` when the provider gives neither counts nor histograms.
+fn evidence(
+    spec: &MetricSpec,
+    origin_slot: &mut Option<Origin>,
+    at: Timestamp,
+    canary: &Observation,
+    baseline: &Observation,
+    confidence: f64,
+) -> Option<Evidence> {
+    if origin_slot.is_none() {
+        *origin_slot = origin(at, canary, baseline);
+    }
+    let o = origin_slot.as_ref()?;
+    if let (Some(c), Some(b), Some(first)) = (canary.tally, baseline.tally, o.baseline) {
+        let (c, b) = (c.since(o.canary), b.since(first));
+        return Some(Evidence::of_shares(o.at, c, b, confidence));
+    }
+    let ProviderSpec::Builtin {
+        metric: BuiltinMetric::Latency { permille },
+        ..
+    } = spec.provider
+    else {
+        return None;
+    };
+    let (c, b) = (canary.latencies.as_ref()?, baseline.latencies.as_ref()?);
+    let (first_c, first_b) = o.latencies.as_ref()?;
+    let quantile = f64::from(permille) / 1000.0;
+    let (c, b) = (c.since(first_c), b.since(first_b));
+    Some(Evidence::of_quantiles(o.at, quantile, &c, &b, confidence))
 }
 
 /// One revision's point for one interval: `None` without data or with too few requests; an

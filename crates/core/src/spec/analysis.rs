@@ -110,16 +110,17 @@ impl Inconclusive {
 }
 
 /// The canary-versus-baseline judge of a service, in the style of Kayenta: every `interval`, one
-/// sample of each judged metric for the canary and for the baseline; after `count` samples the
-/// Mann-Whitney U test compares the two series per metric, and the metrics' groups make a 0–100
-/// score.
+/// sample of each judged metric for the canary and for the baseline. Metrics whose provider
+/// counts requests are compared on everything since the judge began at every interval (a
+/// regression may fail the judge early); the others, after `count` samples, by the
+/// Mann-Whitney U test. The metrics' groups make a 0–100 score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JudgeSpec {
     /// Time between samples. A builtin metric's sample covers the interval just ended.
     pub interval: Duration,
-    /// Samples of each metric, for each revision, before the verdict.
+    /// Samples of each metric, for each revision, before a passing verdict.
     pub count: u32,
-    /// 0.95 calls a difference significant at p < 0.05.
+    /// 0.95 calls a metric the same on both revisions a regression with probability ≤ 5%.
     pub confidence: f64,
     /// A score at or above this passes.
     pub pass_score: f64,

@@ -227,8 +227,8 @@ async fn a_new_error_class_only_on_the_canary_fails() {
     let windows = router.windows.lock().expect("not poisoned");
     assert_eq!(
         windows.len(),
-        2 * 2 * 12,
-        "two metrics, two revisions, twelve intervals"
+        2 * 2 * (1 + 12),
+        "two metrics, two revisions, the opening sample and twelve intervals"
     );
     assert!(
         windows.iter().all(|w| *w == INTERVAL),

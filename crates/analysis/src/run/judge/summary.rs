@@ -1,6 +1,8 @@
 //! The judge's verdict for people: the score against the thresholds, then every metric that
 //! regressed with its numbers, then every metric that had no data and why, e.g.
 //! `judge score 42/100 < 75: error_rate regressed (canary mean 2.1% vs baseline 0%, p = 0.0003)`.
+//! A judge that failed before its last interval says after how many, and that the metrics not
+//! judged yet were counted as passing.
 
 use bellwether_core::rollout::Verdict;
 use bellwether_core::spec::Unit;
@@ -10,7 +12,12 @@ use super::{JudgePlan, JudgedSeries};
 use crate::judge::{Classification, Judgement, MetricJudgement, p_text};
 use crate::value::requests;
 
-pub(super) fn explain(plan: &JudgePlan, series: &[JudgedSeries], j: &Judgement) -> String {
+pub(super) fn explain(
+    plan: &JudgePlan,
+    series: &[JudgedSeries],
+    j: &Judgement,
+    early: Option<u32>,
+) -> String {
     let c = &plan.config;
     let (pass, marginal) = (
         Unit::Plain.format(c.pass_score),
@@ -22,19 +29,27 @@ pub(super) fn explain(plan: &JudgePlan, series: &[JudgedSeries], j: &Judgement) 
         .filter(|m| matches!(m.classification, Classification::High | Classification::Low))
         .collect();
     let critical = regressed.iter().any(|m| m.critical);
-    let head = match (j.verdict, j.score.map(shown)) {
-        (Verdict::Failed, _) if critical => "judge failed on a critical metric".to_owned(),
-        (Verdict::Failed, Some(s)) => format!("judge score {s}/100 < {marginal}"),
-        (Verdict::Inconclusive, Some(s)) if j.score.is_some_and(|s| s >= c.pass_score) => {
+    let after = |n: u32| format!("after {n} of {} intervals", plan.count);
+    let head = match (j.verdict, j.score.map(shown), early) {
+        (Verdict::Failed, _, Some(n)) if critical => {
+            format!("judge failed on a critical metric {}", after(n))
+        }
+        (Verdict::Failed, Some(s), Some(n)) => format!(
+            "judge score {s}/100 < {marginal} {}, even counting the metrics not judged yet as passing",
+            after(n)
+        ),
+        (Verdict::Failed, _, _) if critical => "judge failed on a critical metric".to_owned(),
+        (Verdict::Failed, Some(s), _) => format!("judge score {s}/100 < {marginal}"),
+        (Verdict::Inconclusive, Some(s), _) if j.score.is_some_and(|s| s >= c.pass_score) => {
             format!("judge score {s}/100, but a critical metric has no data")
         }
-        (Verdict::Inconclusive, Some(s)) => {
+        (Verdict::Inconclusive, Some(s), _) => {
             format!("judge score {s}/100 < {pass}, marginal (at least {marginal})")
         }
-        (Verdict::Inconclusive, None) => {
+        (Verdict::Inconclusive, None, _) => {
             "judge inconclusive: no metric had data on both the canary and the baseline".to_owned()
         }
-        (Verdict::Successful, Some(s)) => format!(
+        (Verdict::Successful, Some(s), _) => format!(
             "judge score {s}/100 >= {pass} over {} intervals of {}",
             plan.count,
             human_duration(plan.interval)
@@ -65,8 +80,13 @@ pub(super) fn explain(plan: &JudgePlan, series: &[JudgedSeries], j: &Judgement) 
     }
 }
 
-/// `error_rate regressed (canary mean 2.1% vs baseline 0%, p = 0.0003, critical)`.
+/// `error_rate regressed (canary mean 2.1% vs baseline 0%, p = 0.0003, critical)`, or judged on
+/// its evidence `error_rate regressed (4.1% vs 0.5% (95% CIs …; …), critical)`.
 fn regression(m: &MetricJudgement, unit: Unit) -> String {
+    let critical = if m.critical { ", critical" } else { "" };
+    if let Some(e) = &m.evidence {
+        return format!("{} regressed ({}{critical})", m.metric, e.statement(unit));
+    }
     let canary = m
         .canary_mean
         .map_or("no data".to_owned(), |v| unit.format(v));
@@ -78,15 +98,16 @@ fn regression(m: &MetricJudgement, unit: Unit) -> String {
         None => vec![format!("canary mean {canary}, no baseline data")],
     };
     detail.extend(m.p_value.map(p_text));
-    if m.critical {
-        detail.push("critical".to_owned());
-    }
-    format!("{} regressed ({})", m.metric, detail.join(", "))
+    format!("{} regressed ({}{critical})", m.metric, detail.join(", "))
 }
 
 /// `error_rate had no canary data (no data or fewer than 50 requests in 12 of 12 intervals)`:
 /// gaps are intervals without data, or with fewer requests than the metric's minimum sample.
 fn no_data(m: &MetricJudgement, plan: &JudgePlan, series: &[JudgedSeries]) -> String {
+    if m.evidence.is_some() {
+        let critical = if m.critical { " (critical)" } else { "" };
+        return format!("{}{critical}", m.message);
+    }
     let s = series.iter().find(|s| s.metric == m.metric);
     let (role, points) = if m.canary_points == 0 {
         ("canary", s.map(|s| &s.canary))

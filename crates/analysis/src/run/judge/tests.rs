@@ -10,7 +10,9 @@ use bellwether_core::spec::{
 use bellwether_core::time::Timestamp;
 
 use super::{JudgePlan, Sampled};
+use crate::judge::Classification;
 use crate::run::{Mode, Phase, Run};
+use crate::sequential::Tally;
 use crate::value::{Observation, Role, Value};
 
 fn metric(name: &str) -> MetricSpec {
@@ -103,14 +105,18 @@ fn the_judge_samples_at_the_end_of_each_interval_until_it_has_its_count() {
     while let Some(at) = run.next_due() {
         due.push(at.as_millis());
         run.record_judge(steady());
-        if due.len() == 1 {
+        if due.len() == 2 {
             assert_eq!(
                 progress(&run).as_deref(),
                 Some("judge: 1 of 3 intervals of 10s sampled")
             );
         }
     }
-    assert_eq!(due, [15_000, 25_000, 35_000]);
+    assert_eq!(
+        due,
+        [5_000, 15_000, 25_000, 35_000],
+        "an opening sample, then one at the end of each interval"
+    );
     assert_eq!(run.phase, Phase::Successful);
     assert_eq!(
         run.message,
@@ -174,6 +180,7 @@ fn points_gaps_and_errors() {
     ];
     for (name, sample, canary, baseline, errors) in cases {
         let mut run = Run::new(vec![], Mode::Blocking, Timestamp(0)).with_judge(plan(false));
+        run.record_judge(vec![]); // The opening sample.
         run.record_judge(vec![(0, sample)]);
         let s = &run.judge.as_ref().expect("a judge").series[0];
         assert_eq!(
@@ -263,4 +270,63 @@ fn units_follow_the_service_metrics() {
     let plan = plan(false);
     let units: Vec<Unit> = plan.config.metrics.iter().map(|m| m.unit).collect();
     assert_eq!(units, [Unit::Ratio, Unit::Seconds]);
+}
+
+/// An interval of `error_rate` read as running counts (the canary's and the baseline's totals
+/// so far), with an unchanged `latency_p99` beside it.
+fn counted(canary: (u64, u64), baseline: (u64, u64)) -> Vec<(usize, Sampled)> {
+    let counts = |(hits, total): (u64, u64)| traffic(0.0, 500).with_tally(Tally::new(hits, total));
+    vec![
+        (0, observed(counts(canary), counts(baseline))),
+        (1, observed(traffic(0.12, 500), traffic(0.12, 500))),
+    ]
+}
+
+#[test]
+fn counted_metrics_are_judged_on_everything_since_the_judge_began() {
+    // The baseline served 50,000 requests before the judge began, 100 of them failed: the
+    // opening sample is the origin, and only what follows counts. Then each interval the
+    // canary serves 100 requests (10 failing), the baseline 900 (9 failing).
+    let opening = ((0, 0), (100, 50_000));
+    let interval = |n: u64, canary_errors: u64| {
+        counted(
+            (canary_errors * n, 100 * n),
+            (100 + 9 * n, 50_000 + 900 * n),
+        )
+    };
+    let mut run = Run::new(vec![], Mode::Blocking, Timestamp(0)).with_judge(plan(false));
+    run.record_judge(counted(opening.0, opening.1));
+    run.record_judge(interval(1, 10));
+    let judge = run.judge.as_ref().expect("a judge");
+    let evidence = judge.series[0]
+        .evidence
+        .expect("counted since the opening sample");
+    assert_eq!(
+        (evidence.canary.requests, evidence.baseline.requests),
+        (100, 900)
+    );
+    assert_eq!(
+        run.phase,
+        Phase::Running,
+        "10 of 100 is not yet beyond 1.1× of 9 of 900"
+    );
+    run.record_judge(interval(2, 10));
+    assert_eq!(
+        run.phase,
+        Phase::Failed,
+        "a regression fails before the last interval"
+    );
+    insta::assert_snapshot!(run.message, @"judge score 50/100 < 75 after 2 of 3 intervals, even counting the metrics not judged yet as passing: error_rate regressed (10% vs 1% (95% CIs 4.046%–19.37% and 0.338%–2.212%; canary 20 of 200, baseline 18 of 1,800 requests since 00:00:00))");
+
+    // The same canary failing as often as the baseline passes, after the last interval.
+    let mut run = Run::new(vec![], Mode::Blocking, Timestamp(0)).with_judge(plan(false));
+    run.record_judge(counted(opening.0, opening.1));
+    for n in 1..=3 {
+        run.record_judge(interval(n, 1));
+    }
+    assert_eq!(run.phase, Phase::Successful);
+    let judgement = run.judge.as_ref().and_then(|j| j.judgement.clone());
+    let first = &judgement.expect("a judgement").metrics[0];
+    assert_eq!(first.classification, Classification::Pass);
+    insta::assert_snapshot!(first.message, @"error_rate passes: 1% vs 1% (95% CIs 0.04%–4.745% and 0.418%–1.959%; canary 3 of 300, baseline 27 of 2,700 requests since 00:00:00), no regression beyond 1.1× shown");
 }

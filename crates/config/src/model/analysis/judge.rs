@@ -11,11 +11,14 @@ use crate::span::{Entries, Spanned};
 use crate::values::{DurationValue, Percent, Whole};
 
 /// The canary-versus-baseline judge, in the style of Kayenta: every `interval`, one sample of
-/// each judged metric for the canary and one for the baseline; after `count` samples the
-/// Mann-Whitney U test compares the two series of each metric, and the metrics' groups make a
-/// 0–100 score. A score of `pass` or more passes, one from `marginal` up pauses the rollout for
-/// a person, a lower one fails it, and so does a regression of a `critical` metric. Analyses ask
-/// for it with `judge: true`, e.g. the canary step `- analysis: {judge: true}`.
+/// each judged metric for the canary and one for the baseline. Error and success rates (and
+/// Prometheus metrics in the counts form) and latency quantiles are judged on every request
+/// since the judge began, with confidence sequences that may be read at each interval: a
+/// critical metric shown to regress fails the judge at once. Other metrics are compared after
+/// `count` samples by the Mann-Whitney U test. The metrics' groups make a 0–100 score: `pass`
+/// or more passes, from `marginal` up pauses the rollout for a person, lower fails it, and so
+/// does a regression of a `critical` metric. Analyses ask for it with `judge: true`, e.g. the
+/// canary step `- analysis: {judge: true}`.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JudgeConfig {
@@ -23,11 +26,12 @@ pub struct JudgeConfig {
     /// `window` does not apply); a prometheus, web or job metric's is whatever its query or
     /// command measures. Default: 10s.
     pub interval: Option<Spanned<DurationValue>>,
-    /// Samples of each metric, for each revision, before the verdict: at least 3, and 10 or more
-    /// give the test the power to see a modest difference. Default: 12.
+    /// Samples of each metric, for each revision, before a passing verdict (a failing one may
+    /// come sooner): at least 3, and 10 or more give the test the power to see a modest
+    /// difference. Default: 12.
     pub count: Option<Spanned<Whole<u32>>>,
-    /// Confidence of the test, above 50% and below 100%: at 95%, a difference counts when
-    /// p < 0.05. Default: 95%.
+    /// Confidence of the tests, above 50% and below 100%: at 95%, a metric the same on both
+    /// revisions is called a regression with probability at most 5%. Default: 95%.
     pub confidence: Option<Spanned<Percent>>,
     /// The score (0–100) at or above which the canary passes. Default: 95.
     #[schemars(range(min = 0, max = 100))]
@@ -62,8 +66,10 @@ pub struct JudgedMetricConfig {
     pub critical: Option<bool>,
     /// The group whose score and weight the metric shares. Default: `default`.
     pub group: Option<Spanned<String>>,
-    /// The effect-size guard: a significant difference counts only when the canary's mean and
-    /// the baseline's differ by at least this ratio (1.2 is 20%); at least 1. Default: 1.1.
+    /// The effect-size guard: a difference counts only when the canary's mean and the
+    /// baseline's differ by at least this ratio (1.2 is 20%), and for a metric judged on every
+    /// request only when the canary is beyond this ratio of the baseline with confidence; at
+    /// least 1. Default: 1.1.
     #[schemars(range(min = 1))]
     pub min_ratio: Option<Spanned<Number>>,
 }
