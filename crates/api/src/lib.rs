@@ -3,6 +3,9 @@
 //!
 //! The views are for people and scripts alike: each carries the reason for what it shows, and
 //! every analysis measurement carries its value, condition, verdict, sample and window.
+//!
+//! Who sends a request is never part of its body: it is the identity of the bearer token
+//! the request carries.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,9 +15,11 @@ use bellwether_core::spec::Weight;
 use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+mod access;
 pub mod paths;
 mod runs;
 
+pub use access::{CreatedToken, TokenRequest};
 pub use runs::{
     DispatchRequest, InputValue, RunJobView, RunView, SkippedPipeline, StartedRun, TriggeredView,
 };
@@ -30,17 +35,12 @@ pub struct DeployRequest {
     /// Program and arguments replacing the service's command for this revision.
     #[serde(default)]
     pub command: Option<Vec<String>>,
-    /// Who asked, for the audit trail.
-    #[serde(default)]
-    pub by: Option<String>,
 }
 
 /// `POST /v1/services/{service}/commands`: an operator command on the current rollout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandRequest {
     pub command: Command,
-    #[serde(default)]
-    pub by: Option<String>,
 }
 
 /// `POST /v1/services/{service}/undo`: go back to an earlier revision (the previous one by
@@ -49,8 +49,6 @@ pub struct CommandRequest {
 pub struct UndoRequest {
     #[serde(default)]
     pub to_revision: Option<RevisionNumber>,
-    #[serde(default)]
-    pub by: Option<String>,
 }
 
 /// `POST /v1/rollback-all`: abort every rollout in progress.
@@ -58,8 +56,6 @@ pub struct UndoRequest {
 pub struct RollbackAllRequest {
     #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
-    pub by: Option<String>,
 }
 
 /// What `rollback-all` did to one service.

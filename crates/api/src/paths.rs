@@ -9,6 +9,15 @@ pub const EVENTS: &str = "/v1/events";
 pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
 /// Query: `pipeline=NAME`, `limit=N`.
 pub const RUNS: &str = "/v1/runs";
+/// `GET` lists tokens, `POST` makes one (admin).
+pub const TOKENS: &str = "/v1/tokens";
+/// The audit trail, oldest first. Query: `after=N` (entries after the Nth).
+pub const AUDIT: &str = "/v1/audit";
+
+/// `POST`: revoke the token (admin).
+pub fn revoke_token(name: &str) -> String {
+    format!("{TOKENS}/{name}/revoke")
+}
 
 pub fn run(number: &str) -> String {
     format!("{RUNS}/{number}")

@@ -14,9 +14,6 @@ pub struct DispatchRequest {
     /// The branch whose head runs [default: the repository's default branch].
     #[serde(default)]
     pub branch: Option<String>,
-    /// Who dispatches it, for the history.
-    #[serde(default)]
-    pub actor: Option<String>,
 }
 
 /// An input as JSON gives it: text, a number or a boolean.

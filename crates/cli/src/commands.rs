@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit code its outcome calls for.
 
 mod client;
+mod credentials;
 pub(crate) mod demo;
 mod demo_service;
 pub(crate) mod ops;

@@ -40,14 +40,15 @@ pipelines:
     file
 }
 
-fn release(file: &Path, server: &str, version: &str) -> Command {
+fn release(file: &Path, plane: &ControlPlane, version: &str) -> Command {
     let mut command = Command::new(BIN);
     command
+        .env("BELLWETHER_TOKEN", &plane.token)
         .args(["run", "release", "--plain", "--input"])
         .arg(format!("version={version}"))
         .arg("-f")
         .arg(file)
-        .args(["--server", server])
+        .args(["--server", &plane.server])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
@@ -59,7 +60,7 @@ fn a_deploy_step_passes_when_promoted_and_fails_when_aborted() {
     let file = project(dir.path());
     let plane = ControlPlane::start(&file);
 
-    let mut first = release(&file, &plane.server, "v1").spawn().unwrap();
+    let mut first = release(&file, &plane, "v1").spawn().unwrap();
     let status = wait_bounded(&mut first, Duration::from_secs(60)).expect("v1's run ends");
     let output = first.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
@@ -73,7 +74,7 @@ fn a_deploy_step_passes_when_promoted_and_fails_when_aborted() {
     assert_eq!(view["stable"]["version"], "v1", "{view:#}");
 
     // v2 waits at its pause until a person decides; this one aborts it.
-    let mut second = release(&file, &plane.server, "v2").spawn().unwrap();
+    let mut second = release(&file, &plane, "v2").spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while json(&plane.run(&["get", "web", "-o", "json"]))["target"]["version"] != "v2" {
         assert!(Instant::now() < deadline, "the run never deployed v2");

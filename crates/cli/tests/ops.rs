@@ -140,6 +140,7 @@ fn watching_prints_a_line_per_event_when_piped() {
     let dir = tempfile::tempdir().unwrap();
     let plane = ControlPlane::start(&project(dir.path()));
     let mut watch = Command::new(BIN)
+        .env("BELLWETHER_TOKEN", &plane.token)
         .args(["get", "web", "-w", "--server", &plane.server])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

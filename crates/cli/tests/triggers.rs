@@ -52,11 +52,21 @@ fn record(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The API over HTTP, for the test's side.
+/// The name of the admin token `up` made, after whoever started it.
+fn admin_name(plane: &ControlPlane) -> String {
+    let listed = plane.run(&["token", "list", "-o", "json"]);
+    let tokens: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
+    let admin = tokens.iter().find(|t| t["role"] == "admin").unwrap();
+    admin["name"].as_str().unwrap().to_owned()
+}
+
+/// The API over HTTP, for the test's side: the admin token on every request but webhooks,
+/// which carry only their signature as GitHub's would.
 struct Api {
     runtime: tokio::runtime::Runtime,
     client: reqwest::Client,
     base: String,
+    token: String,
 }
 
 impl Api {
@@ -68,6 +78,7 @@ impl Api {
                 .unwrap(),
             client: reqwest::Client::builder().timeout(COMMAND).build().unwrap(),
             base: plane.server.clone(),
+            token: plane.token.clone(),
         }
     }
 
@@ -76,6 +87,11 @@ impl Api {
             .client
             .post(format!("{}{path}", self.base))
             .body(body.to_owned());
+        if !path.starts_with("/v1/webhooks/") {
+            request = request
+                .bearer_auth(&self.token)
+                .header("content-type", "application/json");
+        }
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -83,7 +99,8 @@ impl Api {
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.client.get(format!("{}{path}", self.base)))
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request.bearer_auth(&self.token))
     }
 
     fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -322,20 +339,18 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
     let (status, body) = api.post(
         "/v1/pipelines/release/dispatch",
         &[],
-        r#"{"inputs": {"version": "1.2.3", "dry": true}, "actor": "ops"}"#,
+        r#"{"inputs": {"version": "1.2.3", "dry": true}}"#,
     );
     assert_eq!(status, 202, "{body}");
     let (number, _) = started(&body)[0];
     api.wait_run(&plane, number, "success");
-    // The same through the CLI.
-    let dispatched = plane.run(&[
-        "dispatch",
-        "release",
-        "--input",
-        "version=2.0",
-        "--by",
-        "cli",
-    ]);
+    // The same through the CLI, as the token named `cli`: who dispatches is the token's name.
+    let made = plane.run(&["token", "create", "cli", "--role", "deployer"]);
+    assert_eq!(made.code, 0, "{made:?}");
+    let dispatched = plane.run_as(
+        made.stdout.trim(),
+        &["dispatch", "release", "--input", "version=2.0"],
+    );
     assert_eq!(dispatched.code, 0, "{dispatched:?}");
     let number: u64 = dispatched
         .stdout
@@ -353,7 +368,7 @@ fn signed_webhooks_polling_and_dispatch_start_runs_of_the_right_commit() {
         [
             format!("push main {first} 1 by forge-user"),
             format!("push main {second} 2 by Ada"),
-            "release 1.2.3 dry=true on main by ops".to_owned(),
+            format!("release 1.2.3 dry=true on main by {}", admin_name(&plane)),
             "release 2.0 dry=false on main by cli".to_owned(),
         ]
     );

@@ -340,6 +340,12 @@ impl ControlPlane {
         Ok(view::revision_records(&shared))
     }
 
+    /// The store the control plane keeps its state in, for what lives beside the rollouts
+    /// (tokens, the audit trail).
+    pub fn store(&self) -> Arc<dyn bellwether_store::Store> {
+        self.inner.context.store.clone()
+    }
+
     /// Every stored event, as it is stored.
     pub fn subscribe(&self) -> broadcast::Receiver<EventView> {
         self.inner.context.events.subscribe()

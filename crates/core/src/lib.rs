@@ -5,6 +5,7 @@
 //! inside events ([`time::Timestamp`]) and decisions leave as [`rollout::Action`]s that
 //! adapters perform, so every behaviour can be replayed and tested with a fake clock.
 
+pub mod access;
 pub mod platform;
 pub mod rollout;
 pub mod signal;

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Failure;
 
-/// A JSON body, whatever its content type (so `curl -d` works); an empty body reads as `{}`,
+/// A JSON body (the guard has checked its content type); an empty body reads as `{}`,
 /// so requests whose fields all have defaults need none.
 pub(crate) struct Body<T>(pub(crate) T);
 

@@ -1,33 +1,44 @@
 //! The control plane's HTTP API, served by `bellwether up`: one route per `ControlPlane`
 //! method (the paths are `bellwether_api::paths`), JSON in and out, `ApiError` bodies on every
 //! failure, `GET /v1/events` as server-sent events and `GET .../logs` as streamed text.
+//! Every route but the health check needs a bearer token whose role allows it, or (the
+//! webhook) a signature; [`access`] guards and audits each one.
 
+mod access;
 mod error;
 mod events;
 mod extract;
 mod logs;
 mod routes;
 mod runs;
+mod tokens;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodRouter, get, post};
+use bellwether_access::Permission;
 use bellwether_api::paths;
 use bellwether_controller::ControlPlane;
 use bellwether_triggers::Pipelines;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Where `bellwether up` listens unless told otherwise: loopback only, since the API has no
-/// authentication.
+pub use access::{Access, Need, RouteRule};
+
+/// Where `bellwether up` listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 
 /// What every handler sees.
 #[derive(Clone)]
 struct AppState {
     control: ControlPlane,
+    access: Arc<Access>,
     /// Webhooks, dispatch and runs; `None` answers them 404.
     pipelines: Option<Pipelines>,
     /// Cancelled when the server shuts down, so that endless responses (the event stream,
@@ -40,9 +51,10 @@ struct AppState {
 pub async fn serve(
     listener: TcpListener,
     control: ControlPlane,
+    access: Arc<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, control, None, shutdown).await
+    serve_with(listener, control, None, access, shutdown).await
 }
 
 /// [`serve`], with the pipeline routes answered by `pipelines`.
@@ -50,46 +62,230 @@ pub async fn serve_with(
     listener: TcpListener,
     control: ControlPlane,
     pipelines: Option<Pipelines>,
+    access: Arc<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
-    let app = app(AppState {
+    let app = declare(Building {
+        router: Router::new(),
+        access: Arc::clone(&access),
+    })
+    .router
+    .fallback(error::no_route)
+    .method_not_allowed_fallback(error::wrong_method)
+    .with_state(AppState {
         control,
+        access,
         pipelines,
         shutdown: token.clone(),
     });
     let stop = token.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await
 }
 
-fn app(state: AppState) -> Router {
+/// Every route of the API with what it needs: what the guard enforces, for listings and for
+/// the test that tries each one without a credential.
+pub fn route_table() -> Vec<RouteRule> {
+    declare(Table(Vec::new())).0
+}
+
+/// Where routes are declared to: the server's router, or the table of rules.
+trait Routes: Sized {
+    fn add(
+        self,
+        method: Method,
+        path: &str,
+        need: Need,
+        action: &'static str,
+        handler: MethodRouter<AppState>,
+    ) -> Self;
+}
+
+struct Building {
+    router: Router<AppState>,
+    access: Arc<Access>,
+}
+
+impl Routes for Building {
+    fn add(
+        mut self,
+        _: Method,
+        path: &str,
+        need: Need,
+        action: &'static str,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        let guard = access::Guard {
+            access: Arc::clone(&self.access),
+            need,
+            action,
+        };
+        let handler = handler.route_layer(from_fn_with_state(guard, access::guard));
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+struct Table(Vec<RouteRule>);
+
+impl Routes for Table {
+    fn add(
+        mut self,
+        method: Method,
+        path: &str,
+        need: Need,
+        action: &'static str,
+        _: MethodRouter<AppState>,
+    ) -> Self {
+        self.0.push(RouteRule {
+            method,
+            path: path.to_owned(),
+            need,
+            action,
+        });
+        self
+    }
+}
+
+fn declare<R: Routes>(r: R) -> R {
+    use Method as M;
+    use Need::{Public, Signed, Token};
+    use Permission::*;
     let service = "{service}";
-    Router::new()
-        .route(paths::HEALTH, get(routes::health))
-        .route(paths::SERVICES, get(routes::list))
-        .route(&paths::service(service), get(routes::get))
-        .route(&paths::deploy(service), post(routes::deploy))
-        .route(&paths::commands(service), post(routes::command))
-        .route(&paths::undo(service), post(routes::undo))
-        .route(&paths::history(service), get(routes::history))
-        .route(&paths::revisions(service), get(routes::revisions))
-        .route(&paths::logs(service), get(logs::logs))
-        .route(paths::APPLY, post(routes::apply))
-        .route(paths::ROLLBACK_ALL, post(routes::rollback_all))
-        .route(paths::EVENTS, get(events::events))
-        .route(
+    r.add(M::GET, paths::HEALTH, Public, "health", get(routes::health))
+        .add(
+            M::GET,
+            paths::SERVICES,
+            Token(Read),
+            "list",
+            get(routes::list),
+        )
+        .add(
+            M::GET,
+            &paths::service(service),
+            Token(Read),
+            "get",
+            get(routes::get),
+        )
+        .add(
+            M::POST,
+            &paths::deploy(service),
+            Token(Deploy),
+            "deploy",
+            post(routes::deploy),
+        )
+        .add(
+            M::POST,
+            &paths::commands(service),
+            Token(Operate),
+            "command",
+            post(routes::command),
+        )
+        .add(
+            M::POST,
+            &paths::undo(service),
+            Token(Operate),
+            "undo",
+            post(routes::undo),
+        )
+        .add(
+            M::GET,
+            &paths::history(service),
+            Token(Read),
+            "history",
+            get(routes::history),
+        )
+        .add(
+            M::GET,
+            &paths::revisions(service),
+            Token(Read),
+            "revisions",
+            get(routes::revisions),
+        )
+        .add(
+            M::GET,
+            &paths::logs(service),
+            Token(Read),
+            "logs",
+            get(logs::logs),
+        )
+        .add(
+            M::POST,
+            paths::APPLY,
+            Token(Apply),
+            "apply",
+            post(routes::apply),
+        )
+        .add(
+            M::POST,
+            paths::ROLLBACK_ALL,
+            Token(RollbackAll),
+            "rollback all",
+            post(routes::rollback_all),
+        )
+        .add(
+            M::GET,
+            paths::EVENTS,
+            Token(Read),
+            "events",
+            get(events::events),
+        )
+        .add(
+            M::POST,
             paths::GITHUB_WEBHOOK,
+            Signed,
+            "webhook",
             post(runs::github).layer(DefaultBodyLimit::max(runs::WEBHOOK_LIMIT)),
         )
-        .route(&paths::dispatch("{pipeline}"), post(runs::dispatch))
-        .route(paths::RUNS, get(runs::list))
-        .route(&paths::run("{number}"), get(runs::get))
-        .fallback(error::no_route)
-        .method_not_allowed_fallback(error::wrong_method)
-        .with_state(state)
+        .add(
+            M::POST,
+            &paths::dispatch("{pipeline}"),
+            Token(Dispatch),
+            "dispatch",
+            post(runs::dispatch),
+        )
+        .add(M::GET, paths::RUNS, Token(Read), "runs", get(runs::list))
+        .add(
+            M::GET,
+            &paths::run("{number}"),
+            Token(Read),
+            "run",
+            get(runs::get),
+        )
+        .add(
+            M::GET,
+            paths::TOKENS,
+            Token(ManageTokens),
+            "token list",
+            get(tokens::list),
+        )
+        .add(
+            M::POST,
+            paths::TOKENS,
+            Token(ManageTokens),
+            "token create",
+            post(tokens::create),
+        )
+        .add(
+            M::POST,
+            &paths::revoke_token("{name}"),
+            Token(ManageTokens),
+            "token revoke",
+            post(tokens::revoke),
+        )
+        .add(
+            M::GET,
+            paths::AUDIT,
+            Token(Read),
+            "audit",
+            get(tokens::audit),
+        )
 }

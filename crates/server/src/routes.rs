@@ -1,7 +1,8 @@
 //! The JSON routes: each is one `ControlPlane` call.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
+use bellwether_access::Identity;
 use bellwether_api::{
     ApplyRequest, ApplySummary, CommandRequest, DeployRequest, Health, HistoryEntry,
     RevisionRecord, RollbackAllRequest, RollbackResult, ServiceSummary, ServiceView, UndoRequest,
@@ -12,9 +13,6 @@ use crate::error::Failure;
 use crate::extract::{Body, Service};
 
 type Answer<T> = Result<Json<T>, Failure>;
-
-/// Who is recorded when a request does not say.
-pub(crate) const ANONYMOUS: &str = "an API client";
 
 pub(crate) async fn health() -> Json<Health> {
     Json(Health {
@@ -43,23 +41,29 @@ pub(crate) async fn deploy(
 
 pub(crate) async fn command(
     State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
     Service(name): Service,
     Body(request): Body<CommandRequest>,
 ) -> Answer<ServiceView> {
-    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
     Ok(Json(
-        state.control.command(&name, request.command, by).await?,
+        state
+            .control
+            .command(&name, request.command, &who.name)
+            .await?,
     ))
 }
 
 pub(crate) async fn undo(
     State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
     Service(name): Service,
     Body(request): Body<UndoRequest>,
 ) -> Answer<ServiceView> {
-    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
     Ok(Json(
-        state.control.undo(&name, request.to_revision, by).await?,
+        state
+            .control
+            .undo(&name, request.to_revision, &who.name)
+            .await?,
     ))
 }
 
@@ -91,8 +95,8 @@ pub(crate) async fn apply(
 
 pub(crate) async fn rollback_all(
     State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
     Body(request): Body<RollbackAllRequest>,
 ) -> Json<Vec<RollbackResult>> {
-    let by = request.by.as_deref().unwrap_or(ANONYMOUS);
-    Json(state.control.rollback_all(request.reason, by).await)
+    Json(state.control.rollback_all(request.reason, &who.name).await)
 }

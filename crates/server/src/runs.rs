@@ -47,6 +47,7 @@ pub(crate) async fn github(
 
 pub(crate) async fn dispatch(
     State(state): State<AppState>,
+    axum::Extension(who): axum::Extension<bellwether_access::Identity>,
     axum::extract::Path(pipeline): axum::extract::Path<String>,
     Body(request): Body<DispatchRequest>,
 ) -> Accepted {
@@ -55,9 +56,8 @@ pub(crate) async fn dispatch(
         .iter()
         .map(|(k, v)| (k.clone(), v.as_text()))
         .collect();
-    let actor = request.actor.as_deref().unwrap_or(crate::routes::ANONYMOUS);
     let triggered = pipelines(&state)?
-        .dispatch(&pipeline, &inputs, request.branch, actor)
+        .dispatch(&pipeline, &inputs, request.branch, &who.name)
         .await?;
     Ok(accepted(triggered))
 }

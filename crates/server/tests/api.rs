@@ -3,10 +3,13 @@
 //! endless responses.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_access::Role;
 use bellwether_api::{ApiError, EventView, Health, ServiceSummary, paths};
 use bellwether_controller::{ControlPlane, Options};
+use bellwether_server::Access;
 use reqwest::{Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -30,7 +33,9 @@ const PROJECT: &str = r#"services:
 
 struct Api {
     base: String,
+    /// Presents an admin token.
     http: reqwest::Client,
+    access: Arc<Access>,
     plane: ControlPlane,
     stop: oneshot::Sender<()>,
     served: JoinHandle<std::io::Result<()>>,
@@ -51,14 +56,23 @@ impl Api {
         .await
         .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let access = Arc::new(Access::open(plane.store(), addr, vec![]).unwrap());
         let (stop, stopped) = oneshot::channel();
-        let served = tokio::spawn(bellwether_server::serve(listener, plane.clone(), async {
-            let _ = stopped.await;
-        }));
+        let served = tokio::spawn(bellwether_server::serve(
+            listener,
+            plane.clone(),
+            Arc::clone(&access),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let http = client(&token(&access, "tester", Role::Admin));
         Api {
             base,
-            http: reqwest::Client::new(),
+            http,
+            access,
             plane,
             stop,
             served,
@@ -90,6 +104,32 @@ impl Api {
         self.served.await.unwrap().unwrap();
         self.plane.shutdown(true).await;
     }
+}
+
+/// A new token of `role` named `name`.
+fn token(access: &Access, name: &str, role: Role) -> String {
+    let (secret, _) = access.tokens().create(name, role, None, now_ms()).unwrap();
+    secret.expose().to_owned()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A client presenting `token` on every request.
+fn client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 async fn bounded(test: impl Future<Output = ()>) {
@@ -244,6 +284,271 @@ async fn logs_are_prefixed_by_replica_tailed_and_followed() {
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        api.finish().await;
+    })
+    .await;
+}
+
+/// The path of a route with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{service}", "web")
+        .replace("{pipeline}", "ship")
+        .replace("{number}", "1")
+        .replace("{name}", "someone")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_but_the_health_check_needs_a_token_whose_role_allows_it() {
+    bounded(async {
+        let api = Api::start().await;
+        let anonymous = reqwest::Client::new();
+        let viewer = client(&token(&api.access, "vera", Role::Viewer));
+        let table = bellwether_server::route_table();
+        assert!(table.len() >= 20, "{table:#?}");
+        let send = |client: &reqwest::Client, rule: &bellwether_server::RouteRule| {
+            client
+                .request(
+                    rule.method.clone(),
+                    format!("{}{}", api.base, concrete(&rule.path)),
+                )
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+        };
+        for rule in &table {
+            let without = send(&anonymous, rule).await.unwrap().status();
+            let as_viewer = send(&viewer, rule).await.unwrap().status();
+            match rule.need {
+                bellwether_server::Need::Public => {
+                    assert_eq!(
+                        rule.method,
+                        reqwest::Method::GET,
+                        "only reads are public: {rule:?}"
+                    );
+                    assert!(without.is_success(), "{rule:?}: {without}");
+                }
+                bellwether_server::Need::Signed => {
+                    assert_ne!(
+                        without,
+                        StatusCode::UNAUTHORIZED,
+                        "{rule:?}: its signature decides"
+                    );
+                }
+                bellwether_server::Need::Token(permission) => {
+                    assert_eq!(without, StatusCode::UNAUTHORIZED, "{rule:?}");
+                    let read = permission == bellwether_access::Permission::Read;
+                    if read {
+                        assert!(
+                            !matches!(as_viewer.as_u16(), 401 | 403),
+                            "{rule:?}: {as_viewer}"
+                        );
+                    } else {
+                        assert_eq!(as_viewer, StatusCode::FORBIDDEN, "{rule:?}");
+                    }
+                }
+            }
+        }
+        api.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_revoked_and_expired_tokens_are_refused_and_refusals_are_audited() {
+    bounded(async {
+        let api = Api::start().await;
+        let deploy = |client: reqwest::Client| {
+            let url = format!("{}{}", api.base, paths::deploy("web"));
+            async move {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(r#"{"version":"v1"}"#)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let (status, message) = error(deploy(client("bwt_0123456789")).await).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (
+                StatusCode::UNAUTHORIZED,
+                "not authenticated: the token is not known"
+            )
+        );
+        let revoked = token(&api.access, "gone", Role::Admin);
+        api.access.tokens().revoke("gone", now_ms()).unwrap();
+        let (status, message) = error(deploy(client(&revoked)).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(message.contains("`gone` was revoked"), "{message}");
+        let (expired, _) = api
+            .access
+            .tokens()
+            .create("old", Role::Admin, Some(1), 0)
+            .unwrap();
+        let (status, message) = error(deploy(client(expired.expose())).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(message.contains("`old` has expired"), "{message}");
+        let viewer = token(&api.access, "vera", Role::Viewer);
+        let (status, message) = error(deploy(client(&viewer)).await).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (
+                StatusCode::FORBIDDEN,
+                "`vera` is a viewer and may not deploy"
+            )
+        );
+
+        let trail = api.access.audit().read(0).unwrap();
+        let seen: Vec<(&str, &str, u16)> = trail
+            .iter()
+            .map(|s| {
+                (
+                    s.entry.actor.as_str(),
+                    s.entry.action.as_str(),
+                    s.entry.status.unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("anonymous", "deploy", 401),
+                ("anonymous", "deploy", 401),
+                ("anonymous", "deploy", 401),
+                ("vera", "deploy", 403),
+            ]
+        );
+        assert!(
+            trail
+                .iter()
+                .all(|s| s.entry.outcome == bellwether_access::Outcome::Refused)
+        );
+        assert!(trail.iter().all(|s| {
+            s.entry
+                .source
+                .as_deref()
+                .is_some_and(|a| a.starts_with("127.0.0.1:"))
+        }));
+        assert_eq!(bellwether_access::verify(&trail).unwrap().0, 4);
+        api.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_cannot_be_made_to_act_cross_site_or_through_a_foreign_host() {
+    bounded(async {
+        let api = Api::start().await;
+        let url = format!("{}{}", api.base, paths::commands("web"));
+        let body = r#"{"command":"pause"}"#;
+        let attempts = [
+            (
+                "a form's text/plain POST",
+                vec![("content-type", "text/plain")],
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "no content type",
+                vec![],
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "another site's page",
+                vec![
+                    ("content-type", "application/json"),
+                    ("origin", "http://evil.example"),
+                ],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                "a cross-site fetch",
+                vec![
+                    ("content-type", "application/json"),
+                    ("sec-fetch-site", "cross-site"),
+                ],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                "DNS rebinding",
+                vec![
+                    ("content-type", "application/json"),
+                    ("host", "evil.example:7070"),
+                ],
+                StatusCode::MISDIRECTED_REQUEST,
+            ),
+        ];
+        for (name, headers, expected) in attempts {
+            let mut request = api.http.post(&url).body(body);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            let (status, message) = error(request.send().await.unwrap()).await;
+            assert_eq!(status, expected, "{name}: {message}");
+        }
+        // The same page of the server itself may act.
+        let origin = api.base.clone();
+        let ok = api
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("origin", origin)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(ok.status(), StatusCode::FORBIDDEN);
+        api.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_acts_is_the_token_never_a_name_in_the_body() {
+    bounded(async {
+        let api = Api::start().await;
+        let alice = client(&token(&api.access, "alice", Role::Deployer));
+        let post = |path: String, body: &'static str| {
+            let url = format!("{}{path}", api.base);
+            let alice = alice.clone();
+            async move {
+                alice
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let deployed = post(paths::deploy("web"), r#"{"version":"v1","by":"mallory"}"#).await;
+        assert!(
+            deployed.status().is_success(),
+            "{}",
+            deployed.text().await.unwrap()
+        );
+        let paused = post(
+            paths::commands("web"),
+            r#"{"command":"pause","by":"mallory"}"#,
+        )
+        .await;
+        assert!(
+            paused.status().is_success(),
+            "{}",
+            paused.text().await.unwrap()
+        );
+        let history = api.get(&paths::history("web")).await.text().await.unwrap();
+        assert!(
+            history.contains("alice") && !history.contains("mallory"),
+            "{history}"
+        );
+        let trail = api.access.audit().read(0).unwrap();
+        let actors: Vec<(&str, &str)> = trail
+            .iter()
+            .map(|s| (s.entry.actor.as_str(), s.entry.action.as_str()))
+            .collect();
+        assert_eq!(actors, [("alice", "deploy"), ("alice", "command")]);
         api.finish().await;
     })
     .await;

@@ -17,21 +17,47 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct Client {
     base: String,
     http: reqwest::Client,
+    /// Where the token presented came from, to say so when the server refuses it.
+    token_source: Option<String>,
 }
 
 impl Client {
+    /// A client presenting the token the CLI finds for `server` ([`super::credentials`]).
     pub(crate) fn new(server: &str) -> anyhow::Result<Self> {
+        let found = super::credentials::token_for(server.trim_end_matches('/'));
+        let (token, source) = found.map_or((None, None), |(t, s)| (Some(t), Some(s)));
+        Self::with_token(server, token, source)
+    }
+
+    /// A client presenting `token`.
+    pub(crate) fn with_token(
+        server: &str,
+        token: Option<String>,
+        token_source: Option<String>,
+    ) -> anyhow::Result<Self> {
         let base = server.trim_end_matches('/').to_owned();
         if !base.starts_with("http://") {
             anyhow::bail!(
                 "--server {server}: expected an http:// URL such as http://127.0.0.1:7070 (the control plane serves plain HTTP on loopback)"
             );
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("the token holds characters no HTTP header may carry")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .default_headers(headers)
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            token_source,
+        })
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -103,6 +129,14 @@ impl Client {
         }
         let text = response.text().await.unwrap_or_default();
         match serde_json::from_str::<ApiError>(&text) {
+            Ok(api) if status == reqwest::StatusCode::UNAUTHORIZED => Err(anyhow!(
+                "{} ({})",
+                api.error,
+                match &self.token_source {
+                    Some(source) => format!("the token came from {source}"),
+                    None => "set $BELLWETHER_TOKEN, run `bellwether login`, or run this beside the `bellwether up` whose .bellwether/admin.token it reads".to_owned(),
+                }
+            )),
             Ok(api) => Err(anyhow!(api.error)),
             Err(_) => Err(anyhow!(
                 "{} answered {status}{}; is it a bellwether control plane?",

@@ -90,14 +90,21 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
         .await
         .with_context(|| format!("cannot listen on {}", args.api))?;
     let api_addr = api.local_addr()?;
+    let (access, admin) = super::up::access::open(&plane, api_addr, Vec::new(), &data_dir)?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(bellwether_server::serve(api, plane.clone(), async {
-        let _ = api_stopped.await;
-    }));
+    let server = tokio::spawn(bellwether_server::serve(
+        api,
+        plane.clone(),
+        access,
+        async {
+            let _ = api_stopped.await;
+        },
+    ));
     let timeline = Timeline::new(started, args.json);
     timeline.say(&format!(
-        "control plane up in {} (API http://{api_addr}); service `shop` routed at http://{listen}",
-        data_dir.display()
+        "control plane up in {} (API http://{api_addr}, admin token in {}); service `shop` routed at http://{listen}",
+        data_dir.display(),
+        admin.display()
     ));
 
     let mut events = plane.subscribe();
@@ -118,7 +125,6 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
                     version: act.version.to_owned(),
                     env: act.env(),
                     command: None,
-                    by: Some("demo".to_owned()),
                 },
             )
             .await?;

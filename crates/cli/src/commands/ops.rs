@@ -1,6 +1,7 @@
 //! The operator's verbs: `bellwether up` runs the control plane, and the rest talk to it over
 //! its HTTP API (`--server`). Read verbs print `-o json|yaml` as the API returns it.
 
+mod access;
 mod control;
 mod deploy;
 mod dispatch;
@@ -63,6 +64,13 @@ pub(crate) enum Verb {
     Rollback(control::RollbackArgs),
     /// A service's replica output (every revision's, or one), optionally followed.
     Logs(logs::LogsArgs),
+    /// Save a token for the control plane at --server, read from standard input (never from the command line).
+    Login,
+    /// Make, list or revoke the control plane's tokens (admin).
+    #[command(subcommand)]
+    Token(access::TokenCommand),
+    /// Who did what, when, from where and how it ended: every request that changes something and every automatic decision; `-o json` gives JSON lines, `audit verify` checks the hash chain.
+    Audit(access::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -77,12 +85,12 @@ pub(crate) fn run(command: Ops, server: &str, format: Format) -> anyhow::Result<
         Ops::Up(args) => return super::up::run(&args),
         Ops::Verb(verb) => verb,
     };
-    let client = Client::new(server)?;
     // One request at a time: one thread is plenty.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    let client = Client::new(server)?;
     runtime.block_on(async {
         match verb {
             Verb::Apply(args) => apply(&client, &args, format).await,
@@ -100,6 +108,9 @@ pub(crate) fn run(command: Ops, server: &str, format: Format) -> anyhow::Result<
             Verb::History(args) => history::run(&client, &args, format).await,
             Verb::Rollback(args) => control::rollback_all(&client, args, format).await,
             Verb::Logs(args) => logs::run(&client, &args).await,
+            Verb::Token(command) => access::token(&client, command, format).await,
+            Verb::Login => access::login(server).await,
+            Verb::Audit(args) => access::audit(&client, args, format).await,
         }
     })
 }

@@ -2,6 +2,8 @@
 //! where its store left it, each service gets its router, and the HTTP API serves the other
 //! verbs until SIGINT or SIGTERM.
 
+pub(crate) mod access;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,9 +32,12 @@ pub(crate) struct UpArgs {
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where the API listens (port 0 picks a free one). Keep it on loopback: the API has no authentication.
+    /// Where the API listens (port 0 picks a free one). Every request but the health check needs a token; it is plain HTTP, so off loopback put TLS in front.
     #[arg(long, value_name = "ADDR", default_value = bellwether_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// A host name the API answers to besides IP addresses and localhost (the name a proxy or browser uses); may be repeated.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
     /// Leave the replicas running on exit, for the next `bellwether up` to adopt.
     #[arg(long)]
     keep_replicas: bool,
@@ -102,7 +107,19 @@ async fn serve(
         }
     };
     let addr = listener.local_addr()?;
+    let (access, admin) = match access::open(&control, addr, args.allow_hosts.clone(), &data_path) {
+        Ok(opened) => opened,
+        Err(error) => {
+            control.shutdown(!args.keep_replicas).await;
+            return Err(error);
+        }
+    };
     let mut banner = format!("control plane API listening on http://{addr} (data in {data_dir})\n");
+    banner += &format!(
+        "admin token in {} (the commands run in {} read it; elsewhere set BELLWETHER_TOKEN)\n",
+        admin.display(),
+        project_dir.display()
+    );
     for service in control.list() {
         match service.listen {
             Some(router) => {
@@ -112,7 +129,10 @@ async fn serve(
         }
     }
     let triggers = CancellationToken::new();
-    let pipelines = match pipelines(args, &data_path, &project_dir, addr, webhook_secret) {
+    let pipelines_token = access::fresh(&access, "pipelines", bellwether_access::Role::Deployer);
+    let pipelines = match pipelines_token
+        .and_then(|token| pipelines(args, &data_path, &project_dir, addr, webhook_secret, token))
+    {
         Ok((pipelines, about)) => {
             banner += &about;
             start_triggers(&pipelines, args.poll, &triggers);
@@ -129,10 +149,15 @@ async fn serve(
     // Whoever reads the banner may go away (`up | head -1`): the control plane carries on.
     say(&mut std::io::stdout(), &banner);
     let mut events = control.subscribe();
+    let audited = Arc::clone(&access);
     tokio::spawn(async move {
+        let mut phases = std::collections::BTreeMap::new();
         loop {
             match events.recv().await {
-                Ok(event) => say(&mut std::io::stderr(), &format!("{}\n", event_line(&event))),
+                Ok(event) => {
+                    say(&mut std::io::stderr(), &format!("{}\n", event_line(&event)));
+                    access::audit_decision(&audited, &mut phases, &event).await;
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say(
                     &mut std::io::stderr(),
                     &format!("({n} events not shown: the log fell behind)\n"),
@@ -147,9 +172,14 @@ async fn serve(
             _ = terminate.recv() => {}
         }
     };
-    let served =
-        bellwether_server::serve_with(listener, control.clone(), Some(pipelines.clone()), stop)
-            .await;
+    let served = bellwether_server::serve_with(
+        listener,
+        control.clone(),
+        Some(pipelines.clone()),
+        access,
+        stop,
+    )
+    .await;
     say(&mut std::io::stderr(), "shutting down\n");
     triggers.cancel();
     pipelines.shutdown(RUNS_GRACE).await;
@@ -184,6 +214,7 @@ fn pipelines(
     project: &Path,
     api: SocketAddr,
     webhook_secret: Option<Vec<u8>>,
+    token: bellwether_access::Secret,
 ) -> anyhow::Result<(Pipelines, String)> {
     let source = match Source::new(args.repo.as_deref(), project, data) {
         Ok(source) => Some(source),
@@ -215,7 +246,10 @@ fn pipelines(
             .parallel
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
             .max(1),
-        deployer: Some(Arc::new(ApiDeployer::new(&format!("http://{api}"))?)),
+        deployer: Some(Arc::new(ApiDeployer::with_token(
+            &format!("http://{api}"),
+            token.expose(),
+        )?)),
         log: Arc::new(|line| say(&mut std::io::stderr(), &format!("{line}\n"))),
     };
     Ok((Pipelines::new(config), about))

@@ -22,6 +22,8 @@ pub const COMMAND: Duration = Duration::from_secs(60);
 pub struct ControlPlane {
     child: Child,
     pub server: String,
+    /// The admin token `up` wrote, which the CLI presents as a user beside it would.
+    pub token: String,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
@@ -54,15 +56,20 @@ impl ControlPlane {
         let mut plane = ControlPlane {
             child,
             server: String::new(),
+            token: String::new(),
             stderr,
         };
         let deadline = Instant::now() + COMMAND;
-        while plane.server.is_empty() {
+        while plane.server.is_empty() || plane.token.is_empty() {
             let line = stdout
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("`up` printed no API address: {:?}", plane.log()));
             if let Some((_, rest)) = line.split_once("API listening on ") {
                 plane.server = rest.split_whitespace().next().unwrap().to_owned();
+            }
+            if let Some((_, rest)) = line.split_once("admin token in ") {
+                let file = rest.split(" (").next().unwrap();
+                plane.token = std::fs::read_to_string(file).unwrap().trim().to_owned();
             }
         }
         plane
@@ -80,7 +87,18 @@ impl ControlPlane {
 
     /// Runs a verb against this control plane.
     pub fn run(&self, args: &[&str]) -> Outcome {
-        bellwether(args, &[("BELLWETHER_SERVER", self.server.as_str())])
+        self.run_as(&self.token, args)
+    }
+
+    /// Runs a verb presenting `token`.
+    pub fn run_as(&self, token: &str, args: &[&str]) -> Outcome {
+        bellwether(
+            args,
+            &[
+                ("BELLWETHER_SERVER", self.server.as_str()),
+                ("BELLWETHER_TOKEN", token),
+            ],
+        )
     }
 
     /// Runs `status` and checks its exit code, showing everything on a mismatch.

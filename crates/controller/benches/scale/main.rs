@@ -216,7 +216,6 @@ fn deploy(version: &str) -> DeployRequest {
         version: version.to_owned(),
         env: Default::default(),
         command: None,
-        by: Some("bench".to_owned()),
     }
 }
 

@@ -98,7 +98,6 @@ pub(crate) fn deploy(version: &str, env: &[(&str, &str)]) -> DeployRequest {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         command: None,
-        by: Some("test".to_owned()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The operator's commands on a rollout: promote, abort, retry, undo, pause, resume, and the
-//! emergency `rollback --all`. Each prints what the rollout does now.
+//! emergency `rollback --all`. Each prints what the rollout does now. Who asked is the
+//! identity of the token presented, recorded by the control plane.
 
 use bellwether_api::{
     CommandRequest, RollbackAllRequest, RollbackResult, ServiceView, UndoRequest, paths,
@@ -12,25 +13,9 @@ use crate::commands::client::Client;
 use crate::exit::{self, Code};
 use crate::output::print_data;
 
-/// Who asks, for the audit trail.
-#[derive(Debug, Args)]
-pub(crate) struct By {
-    /// Who asks, recorded with the command [default: $USER].
-    #[arg(long, value_name = "NAME", env = "USER", hide_env_values = true)]
-    by: Option<String>,
-}
-
-impl By {
-    pub(crate) fn into_name(self) -> Option<String> {
-        self.by
-    }
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct ServiceArgs {
     service: String,
-    #[command(flatten)]
-    by: By,
 }
 
 #[derive(Debug, Args)]
@@ -39,8 +24,6 @@ pub(crate) struct PromoteArgs {
     /// Skip every remaining step and analysis and promote now.
     #[arg(long)]
     full: bool,
-    #[command(flatten)]
-    by: By,
 }
 
 #[derive(Debug, Args)]
@@ -49,8 +32,6 @@ pub(crate) struct AbortArgs {
     /// Why, for the history and the audit trail.
     #[arg(long)]
     reason: Option<String>,
-    #[command(flatten)]
-    by: By,
 }
 
 #[derive(Debug, Args)]
@@ -59,8 +40,6 @@ pub(crate) struct UndoArgs {
     /// The revision to go back to [default: the one before the stable one].
     #[arg(long, value_name = "N")]
     to_revision: Option<RevisionNumber>,
-    #[command(flatten)]
-    by: By,
 }
 
 #[derive(Debug, Args)]
@@ -71,8 +50,6 @@ pub(crate) struct RollbackArgs {
     /// Why, for the history and the audit trail.
     #[arg(long)]
     reason: Option<String>,
-    #[command(flatten)]
-    by: By,
 }
 
 pub(crate) async fn promote(
@@ -81,7 +58,7 @@ pub(crate) async fn promote(
     format: Format,
 ) -> anyhow::Result<Code> {
     let command = Command::Promote { full: args.full };
-    send(client, &args.service, command, args.by, format).await
+    send(client, &args.service, command, format).await
 }
 
 pub(crate) async fn abort(
@@ -92,7 +69,7 @@ pub(crate) async fn abort(
     let command = Command::Abort {
         reason: args.reason,
     };
-    send(client, &args.service, command, args.by, format).await
+    send(client, &args.service, command, format).await
 }
 
 pub(crate) async fn retry(
@@ -100,7 +77,7 @@ pub(crate) async fn retry(
     args: ServiceArgs,
     format: Format,
 ) -> anyhow::Result<Code> {
-    send(client, &args.service, Command::Retry, args.by, format).await
+    send(client, &args.service, Command::Retry, format).await
 }
 
 pub(crate) async fn pause(
@@ -108,7 +85,7 @@ pub(crate) async fn pause(
     args: ServiceArgs,
     format: Format,
 ) -> anyhow::Result<Code> {
-    send(client, &args.service, Command::Pause, args.by, format).await
+    send(client, &args.service, Command::Pause, format).await
 }
 
 pub(crate) async fn resume(
@@ -116,13 +93,12 @@ pub(crate) async fn resume(
     args: ServiceArgs,
     format: Format,
 ) -> anyhow::Result<Code> {
-    send(client, &args.service, Command::Resume, args.by, format).await
+    send(client, &args.service, Command::Resume, format).await
 }
 
 pub(crate) async fn undo(client: &Client, args: UndoArgs, format: Format) -> anyhow::Result<Code> {
     let request = UndoRequest {
         to_revision: args.to_revision,
-        by: args.by.into_name(),
     };
     let view: ServiceView = client.post(&paths::undo(&args.service), &request).await?;
     accepted("undo", &view, format)
@@ -132,14 +108,10 @@ async fn send(
     client: &Client,
     service: &str,
     command: Command,
-    by: By,
     format: Format,
 ) -> anyhow::Result<Code> {
     let verb = command.verb();
-    let request = CommandRequest {
-        command,
-        by: by.into_name(),
-    };
+    let request = CommandRequest { command };
     let view: ServiceView = client.post(&paths::commands(service), &request).await?;
     accepted(verb, &view, format)
 }
@@ -160,7 +132,6 @@ pub(crate) async fn rollback_all(
 ) -> anyhow::Result<Code> {
     let request = RollbackAllRequest {
         reason: args.reason,
-        by: args.by.into_name(),
     };
     let results: Vec<RollbackResult> = client.post(paths::ROLLBACK_ALL, &request).await?;
     let failed = results.iter().any(|r| r.error.is_some());

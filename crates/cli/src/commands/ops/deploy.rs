@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use bellwether_api::{DeployRequest, ServiceView, paths};
 use clap::Args;
 
-use super::control::By;
 use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
@@ -26,8 +25,6 @@ pub(crate) struct DeployArgs {
     /// is its arguments, so put it last.
     #[arg(long, value_name = "PROGRAM [ARG]...", num_args = 1.., allow_hyphen_values = true)]
     command: Option<Vec<String>>,
-    #[command(flatten)]
-    by: By,
 }
 
 pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> anyhow::Result<Code> {
@@ -35,7 +32,6 @@ pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> an
         version: args.version,
         env: args.env.into_iter().collect::<BTreeMap<_, _>>(),
         command: args.command,
-        by: args.by.into_name(),
     };
     let view: ServiceView = client.post(&paths::deploy(&args.service), &request).await?;
     if !print_data(format, &view)? {

@@ -4,7 +4,6 @@
 use bellwether_api::{DispatchRequest, InputValue, TriggeredView, paths};
 use clap::Args;
 
-use super::control::By;
 use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::commands::run::event::parse_pair;
@@ -20,8 +19,6 @@ pub(crate) struct DispatchArgs {
     /// The branch whose head runs [default: the repository's default branch].
     #[arg(long)]
     branch: Option<String>,
-    #[command(flatten)]
-    by: By,
 }
 
 pub(crate) async fn run(
@@ -36,7 +33,6 @@ pub(crate) async fn run(
             .map(|(k, v)| (k, InputValue::Text(v)))
             .collect(),
         branch: args.branch,
-        actor: args.by.into_name(),
     };
     let view: TriggeredView = client
         .post(&paths::dispatch(&args.pipeline), &request)

@@ -24,6 +24,14 @@ impl ApiDeployer {
         })
     }
 
+    /// A deployer presenting `token`: the control plane's own pipelines deploy as `pipelines`.
+    pub(crate) fn with_token(server: &str, token: &str) -> anyhow::Result<Self> {
+        let source = "the control plane's pipelines".to_owned();
+        Ok(Self {
+            client: Client::with_token(server, Some(token.to_owned()), Some(source))?,
+        })
+    }
+
     async fn follow(
         &self,
         order: DeployOrder,
@@ -31,7 +39,6 @@ impl ApiDeployer {
     ) -> Result<Vec<(String, String)>, String> {
         let request = DeployRequest {
             version: order.revision.clone(),
-            by: Some(order.by.clone()),
             ..DeployRequest::default()
         };
         let started: ServiceView = self
