@@ -23,6 +23,11 @@ pub fn run(number: &str) -> String {
     format!("{RUNS}/{number}")
 }
 
+/// `POST`: approve or reject the run's gates.
+pub fn reviews(number: &str) -> String {
+    format!("{RUNS}/{number}/reviews")
+}
+
 pub fn dispatch(pipeline: &str) -> String {
     format!("/v1/pipelines/{pipeline}/dispatch")
 }

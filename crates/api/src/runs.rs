@@ -85,3 +85,26 @@ pub struct RunJobView {
     pub conclusion: Option<String>,
     pub message: Option<String>,
 }
+
+/// `POST /v1/runs/{number}/reviews`: approve or reject the gates a run waits at, as the
+/// token's identity (approver or admin).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// The environment answered [default: every environment the run waits for].
+    #[serde(default)]
+    pub environment: Option<String>,
+    pub approved: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// What became of a review for one environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewAnswer {
+    pub environment: String,
+    /// Who the review was recorded as.
+    pub by: String,
+    /// Why it was not recorded, if it was not.
+    pub refused: Option<String>,
+}

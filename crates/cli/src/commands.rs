@@ -38,8 +38,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.exec.server = cli.server;
             rerun::run(&args)?
         }
-        Command::Approve(args) => review::approve(&args)?,
-        Command::Reject(args) => review::reject(&args)?,
+        Command::Approve(args) => review::approve(&args, cli.server.as_deref())?,
+        Command::Reject(args) => review::reject(&args, cli.server.as_deref())?,
         Command::Secret(args) => secret::run(&args, cli.output)?,
         Command::Ops(command) => ops::run(
             command,

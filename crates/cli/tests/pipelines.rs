@@ -348,7 +348,7 @@ fn a_run_waits_for_approvals_given_from_other_terminals() {
     assert_eq!(bob.code, 0, "{}", bob.all());
     assert_eq!(
         bob.stdout.trim(),
-        "bob approved environment `production` of run 1"
+        "bob approved environment `production` of run 1 (as the local user: no control plane given)"
     );
     let twice = p.bw("bob", &["approve", "1"]);
     assert_eq!(twice.code, 1);

@@ -578,3 +578,114 @@ fn a_run_of_a_killed_control_plane_is_interrupted_and_rerun_failed_finishes_it()
     );
     assert_eq!(support::json(&shown)["status"], "success", "{shown:?}");
 }
+
+const GUARDED: &str = r#"environments:
+  production: { approvals: 2, reviewers: [alice, bob, ci] }
+pipelines:
+  release:
+    on: { manual: {} }
+    jobs:
+      ship:
+        environment: production
+        steps:
+          - run: echo "shipped by ${{ github.actor }}" >> RECORD
+"#;
+
+#[test]
+fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path(), "");
+    let recorded = dir.path().join("record.txt");
+    std::fs::write(
+        repo.join("bellwether.yaml"),
+        GUARDED.replace("RECORD", &recorded.display().to_string()),
+    )
+    .unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "guarded"]);
+    let plane = ControlPlane::start(&repo.join("bellwether.yaml"));
+    let api = Api::new(&plane);
+    let token = |name: &str, role: &str| {
+        let made = plane.run(&["token", "create", name, "--role", role]);
+        assert_eq!(made.code, 0, "{made:?}");
+        made.stdout.trim().to_owned()
+    };
+    let ci = token("ci", "admin");
+    let vera = token("vera", "viewer");
+    let carol = token("carol", "approver");
+    let alice = token("alice", "approver");
+    let bob = token("bob", "approver");
+
+    let dispatched = plane.run_as(&ci, &["dispatch", "release"]);
+    assert_eq!(dispatched.code, 0, "{dispatched:?}");
+    api.wait_run(&plane, 1, "waiting");
+
+    let answer = |who: &str, extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("BELLWETHER_SERVER", plane.server.as_str()),
+            ("BELLWETHER_TOKEN", who),
+        ];
+        env.extend_from_slice(extra);
+        support::bellwether(&["approve", "1", "-m", "ok"], &env)
+    };
+    let refused = |who: &str, why: &str| {
+        let outcome = answer(who, &[]);
+        assert_eq!(outcome.code, 1, "{outcome:?}");
+        assert!(outcome.stderr.contains(why), "{why}: {outcome:?}");
+    };
+    refused(&vera, "`vera` is a viewer and may not review gates");
+    refused(
+        &ci,
+        "ci triggered run 1, and environment `production` needs approval from someone else",
+    );
+    refused(
+        &carol,
+        "environment `production` is reviewed by alice, bob, ci only, not carol",
+    );
+    // Who approves is the token, whatever the environment claims.
+    let approved = answer(&alice, &[("BELLWETHER_USER", "bob"), ("USER", "bob")]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    assert_eq!(
+        approved.stdout.trim(),
+        "alice approved environment `production` of run 1"
+    );
+    refused(
+        &alice,
+        "alice has already approved environment `production` of run 1",
+    );
+    assert_eq!(
+        api.wait_run(&plane, 1, "waiting")["status"],
+        "waiting",
+        "one approval of two"
+    );
+
+    let second = answer(&bob, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    api.wait_run(&plane, 1, "success");
+    assert_eq!(record(dir.path()), ["shipped by ci"]);
+    let audit = plane.run(&["audit", "-o", "json"]);
+    let reviews: Vec<(String, u64)> = audit
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["entry"]["action"] == "review")
+        .map(|e| {
+            let e = &e["entry"];
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("vera", 403),
+        ("ci", 409),
+        ("carol", 409),
+        ("alice", 200),
+        ("alice", 409),
+        ("bob", 200),
+    ]
+    .into_iter()
+    .map(|(a, s)| (a.to_owned(), s))
+    .collect();
+    assert_eq!(reviews, expected);
+}

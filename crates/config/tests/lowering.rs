@@ -518,7 +518,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
 #[test]
 fn environments_get_their_defaults() {
     let p = project(
-        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true}\n",
+        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true, reviewers: [alice, bob]}\n",
     );
     let staging = EnvironmentSpec {
         name: "staging".into(),
@@ -526,6 +526,7 @@ fn environments_get_their_defaults() {
         approvals: 0,
         allow_self_approval: false,
         wait: Duration::ZERO,
+        reviewers: vec![],
     };
     let production = EnvironmentSpec {
         name: "production".into(),
@@ -533,6 +534,7 @@ fn environments_get_their_defaults() {
         approvals: 2,
         allow_self_approval: true,
         wait: 300 * SECOND,
+        reviewers: vec!["alice".into(), "bob".into()],
     };
     assert_eq!(p.environments.get("staging"), Some(&staging));
     assert_eq!(p.environments.get("production"), Some(&production));

@@ -76,7 +76,12 @@ pub fn judge(
 
 /// Whether an approval by `by` counts towards `environment`'s required approvals.
 pub fn counts(environment: &EnvironmentSpec, actor: &str, by: &str) -> bool {
-    environment.allow_self_approval || by != actor
+    may_review(environment, by) && (environment.allow_self_approval || by != actor)
+}
+
+/// Whether `by` may review `environment` at all: anyone, unless it names its reviewers.
+pub fn may_review(environment: &EnvironmentSpec, by: &str) -> bool {
+    environment.reviewers.is_empty() || environment.reviewers.iter().any(|r| r == by)
 }
 
 /// What the rules ask for, for people: `1 approval (not by alice) and a 5m wait timer`.
@@ -117,6 +122,7 @@ mod tests {
             branches: Vec::new(),
             approvals,
             allow_self_approval: allow_self,
+            reviewers: Vec::new(),
             wait: Duration::from_secs(wait),
         }
     }

@@ -261,6 +261,13 @@ fn declare<R: Routes>(r: R) -> R {
             get(runs::get),
         )
         .add(
+            M::POST,
+            &paths::reviews("{number}"),
+            Token(Approve),
+            "review",
+            post(runs::review),
+        )
+        .add(
             M::GET,
             paths::TOKENS,
             Token(ManageTokens),

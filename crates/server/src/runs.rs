@@ -5,8 +5,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use bellwether_api::{
-    DispatchRequest, RunJobView, RunView, SkippedPipeline, StartedRun, TriggeredView,
+    DispatchRequest, ReviewAnswer, ReviewRequest, RunJobView, RunView, SkippedPipeline, StartedRun,
+    TriggeredView,
 };
+use bellwether_runner::{ReviewOrder, ReviewRefused};
 use bellwether_store::{RunHistory, RunRow, RunStore};
 use bellwether_triggers::{Pipelines, TriggerError, Triggered};
 use serde::Deserialize;
@@ -60,6 +62,56 @@ pub(crate) async fn dispatch(
         .dispatch(&pipeline, &inputs, request.branch, &who.name)
         .await?;
     Ok(accepted(triggered))
+}
+
+/// An identity's answer to a run's gates: 200 with each environment's outcome when one was
+/// recorded, 409 when none was.
+pub(crate) async fn review(
+    State(state): State<AppState>,
+    axum::Extension(who): axum::Extension<bellwether_access::Identity>,
+    axum::extract::Path(number): axum::extract::Path<u64>,
+    Body(request): Body<ReviewRequest>,
+) -> Result<Json<Vec<ReviewAnswer>>, Failure> {
+    let order = ReviewOrder {
+        run: number,
+        environment: request.environment,
+        by: who.name.clone(),
+        approved: request.approved,
+        comment: request.comment,
+        at_ms: crate::access::now_ms(),
+    };
+    let answers = pipelines(&state)?.review(order).await.map_err(|e| {
+        let status = match e {
+            ReviewRefused::NoRun(_) => StatusCode::NOT_FOUND,
+            ReviewRefused::NotWaiting { .. } => StatusCode::CONFLICT,
+            ReviewRefused::Store(_) | ReviewRefused::Interrupted => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Failure {
+            status,
+            message: e.to_string(),
+        }
+    })?;
+    let answers: Vec<ReviewAnswer> = answers
+        .into_iter()
+        .map(|a| ReviewAnswer {
+            environment: a.environment,
+            by: who.name.clone(),
+            refused: a.outcome.err(),
+        })
+        .collect();
+    if answers.iter().all(|a| a.refused.is_some()) {
+        let reasons: Vec<&str> = answers
+            .iter()
+            .filter_map(|a| a.refused.as_deref())
+            .collect();
+        return Err(Failure {
+            status: StatusCode::CONFLICT,
+            message: reasons.join("; "),
+        });
+    }
+    Ok(Json(answers))
 }
 
 fn accepted(t: Triggered) -> (StatusCode, Json<TriggeredView>) {

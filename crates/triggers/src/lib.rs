@@ -7,15 +7,18 @@
 //!   looked at periodically; a branch that moved or a new tag is a push.
 //! - [`schedule::schedule`]: `schedule` crons, each minute, on the default branch.
 //! - [`Pipelines::dispatch`]: `manual` runs through the API, with typed inputs.
+//! - [`Pipelines::review`]: an identity's approval or rejection of a run's gates.
 //!
 //! Each becomes runs through [`Pipelines`], which starts them on the control plane's runtime
 //! with the same attempt, history and locks as `bellwether run`.
 
 mod pipelines;
+mod review;
 pub mod schedule;
 mod source;
 pub mod watch;
 pub mod webhook;
 
 pub use pipelines::{Config, Pipelines, Skipped, Started, TriggerError, Triggered};
+pub use review::environment_spec;
 pub use source::Source;

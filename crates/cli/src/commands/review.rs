@@ -1,16 +1,18 @@
 //! `bellwether approve RUN` and `bellwether reject RUN`: answer the environment gates a run
-//! waits at, from any terminal. The answer goes to the data directory's store, where the
-//! waiting run reads it; who answered what, when and why stays in the run's history.
+//! waits at, from any terminal. With `--server` (or `$BELLWETHER_SERVER`) the answer goes
+//! through the control plane as the token's identity; without, it goes straight to the data
+//! directory's store as the OS user, for runs of `bellwether run` on this machine. Either way
+//! the environment's rules decide (reviewers, self-approval, one approval per identity; see
+//! `bellwether_runner::review`), and who answered what, when and why stays in the run's
+//! history.
 
-use bellwether_core::spec::EnvironmentSpec;
-use bellwether_pipeline_core::gate;
-use bellwether_runner::now_ms;
-use bellwether_store::{ReviewError, ReviewRow, RunHistory, RunRow};
+use bellwether_api::{ReviewAnswer, ReviewRequest, paths};
+use bellwether_runner::{ReviewOrder, now_ms};
 use clap::Args;
 
+use super::client::Client;
 use super::run::data::{DataArgs, whoami};
 use crate::exit::{self, Code};
-use bellwether_runner::Replay;
 
 #[derive(Debug, Args)]
 pub(crate) struct ReviewArgs {
@@ -26,91 +28,91 @@ pub(crate) struct ReviewArgs {
     pub(crate) data: DataArgs,
 }
 
-pub(crate) fn approve(args: &ReviewArgs) -> anyhow::Result<Code> {
-    review(args, true)
+pub(crate) fn approve(args: &ReviewArgs, server: Option<&str>) -> anyhow::Result<Code> {
+    review(args, true, server)
 }
 
-pub(crate) fn reject(args: &ReviewArgs) -> anyhow::Result<Code> {
-    review(args, false)
+pub(crate) fn reject(args: &ReviewArgs, server: Option<&str>) -> anyhow::Result<Code> {
+    review(args, false, server)
 }
 
-fn review(args: &ReviewArgs, approved: bool) -> anyhow::Result<Code> {
-    let data = args.data.open()?;
-    let number = args.run;
-    let Some(run) = data.store.run(number)? else {
-        eprintln!("error: no run {number} in {}", data.dir.display());
-        return Ok(exit::FAILURE);
-    };
-    let mut waiting: Vec<String> = data
-        .store
-        .gates(number, run.attempt)?
-        .into_iter()
-        .filter(|g| g.state == "waiting")
-        .map(|g| g.environment)
-        .collect();
-    waiting.sort();
-    waiting.dedup();
-    let chosen: Vec<String> = match &args.environment {
-        Some(env) if waiting.contains(env) => vec![env.clone()],
-        Some(env) => {
-            let waits = if waiting.is_empty() {
-                "none".to_owned()
-            } else {
-                waiting.join(", ")
-            };
-            eprintln!(
-                "error: run {number} ({}) is not waiting for environment `{env}` (it waits for: {waits})",
-                run.status
-            );
-            return Ok(exit::FAILURE);
-        }
-        None if waiting.is_empty() => {
-            eprintln!(
-                "error: run {number} ({}) is not waiting for any environment",
-                run.status
-            );
-            return Ok(exit::FAILURE);
-        }
-        None => waiting,
-    };
-    let by = whoami();
+fn review(args: &ReviewArgs, approved: bool, server: Option<&str>) -> anyhow::Result<Code> {
     let verb = if approved { "approved" } else { "rejected" };
-    let mut failed = false;
-    for environment in chosen {
-        if approved
-            && let Some(spec) = environment_spec(&run, &environment)
-            && !gate::counts(&spec, &run.actor, &by)
-        {
-            eprintln!(
-                "error: {by} triggered run {number}, and environment `{environment}` needs approval from someone else (it does not allow self-approval)"
-            );
-            failed = true;
-            continue;
+    if let Some(server) = server {
+        return remote(args, approved, server, verb);
+    }
+    let data = args.data.open()?;
+    let order = ReviewOrder {
+        run: args.run,
+        environment: args.environment.clone(),
+        by: whoami(),
+        approved,
+        comment: args.comment.clone(),
+        at_ms: now_ms(),
+    };
+    let answers = match bellwether_runner::review(
+        data.store.as_ref(),
+        &order,
+        bellwether_triggers::environment_spec,
+    ) {
+        Ok(answers) => answers,
+        Err(e @ bellwether_runner::ReviewRefused::Store(_)) => return Err(e.into()),
+        Err(bellwether_runner::ReviewRefused::NoRun(n)) => {
+            eprintln!("error: no run {n} in {}", data.dir.display());
+            return Ok(exit::FAILURE);
         }
-        let row = ReviewRow {
-            run: number,
-            environment: environment.clone(),
-            by: by.clone(),
-            approved,
-            comment: args.comment.clone().filter(|c| !c.trim().is_empty()),
-            at_ms: now_ms(),
-        };
-        match data.store.review(&row) {
-            Ok(()) => println!("{by} {verb} environment `{environment}` of run {number}"),
-            Err(e @ (ReviewError::Twice { .. } | ReviewError::NotWaiting(_))) => {
-                eprintln!("error: {e}");
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::FAILURE);
+        }
+    };
+    let mut failed = false;
+    for answer in answers {
+        match answer.outcome {
+            Ok(()) => println!(
+                "{} {verb} environment `{}` of run {} (as the local user: no control plane given)",
+                order.by, answer.environment, order.run
+            ),
+            Err(reason) => {
+                eprintln!("error: {reason}");
                 failed = true;
             }
-            Err(e) => return Err(e.into()),
         }
     }
     Ok(if failed { exit::FAILURE } else { exit::SUCCESS })
 }
 
-/// The environment's rules as the run's project file declares them now, when it can be read.
-fn environment_spec(run: &RunRow, environment: &str) -> Option<EnvironmentSpec> {
-    let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
-    let source = std::fs::read_to_string(&replay.file).ok()?;
-    let loaded = bellwether_config::load(&replay.file.display().to_string(), &source).ok()?;
-    loaded.project.environments.get(environment).cloned()
+/// Through the control plane, as the token's identity.
+fn remote(args: &ReviewArgs, approved: bool, server: &str, verb: &str) -> anyhow::Result<Code> {
+    let client = Client::new(server)?;
+    let request = ReviewRequest {
+        environment: args.environment.clone(),
+        approved,
+        comment: args.comment.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let path = paths::reviews(&args.run.to_string());
+    let answers: Vec<ReviewAnswer> = match runtime.block_on(client.post(&path, &request)) {
+        Ok(answers) => answers,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::FAILURE);
+        }
+    };
+    let mut failed = false;
+    for a in answers {
+        match a.refused {
+            None => println!(
+                "{} {verb} environment `{}` of run {}",
+                a.by, a.environment, args.run
+            ),
+            Some(reason) => {
+                eprintln!("error: {reason}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { exit::FAILURE } else { exit::SUCCESS })
 }

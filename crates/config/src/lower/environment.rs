@@ -18,6 +18,27 @@ pub(super) fn lower(
     names::identifier("environment", name, sink);
     let default = EnvironmentConfig::default();
     let e = env.value.as_ref().unwrap_or(&default);
+    for reviewer in &e.reviewers {
+        if reviewer.value.trim().is_empty() {
+            sink.error(
+                reviewer.pos,
+                "a reviewer is a name (a token's, or a user's), and this one is empty",
+            );
+        }
+    }
+    if let Some(approvals) = &e.approvals
+        && !e.reviewers.is_empty()
+        && usize::try_from(approvals.value.0).unwrap_or(usize::MAX) > e.reviewers.len()
+    {
+        sink.error(
+            approvals.pos,
+            format!(
+                "{} approvals are required from {} reviewers: the gate could never open",
+                approvals.value.0,
+                e.reviewers.len()
+            ),
+        );
+    }
     for branch in &e.branches {
         let b = branch.value.as_str();
         if b.trim().is_empty() || b.contains(char::is_whitespace) {
@@ -29,6 +50,7 @@ pub(super) fn lower(
         branches: e.branches.iter().map(|b| b.value.clone()).collect(),
         approvals: e.approvals.as_ref().map_or(0, |a| a.value.0),
         allow_self_approval: e.allow_self_approval.unwrap_or(false),
+        reviewers: e.reviewers.iter().map(|r| r.value.clone()).collect(),
         wait: duration_or(e.wait.as_ref(), "wait", Zero::Allowed, Duration::ZERO, sink),
     }
 }

@@ -19,4 +19,8 @@ pub struct EnvironmentConfig {
     pub wait: Option<Spanned<DurationValue>>,
     /// Whether the person who triggered a deployment may approve it. Default: false.
     pub allow_self_approval: Option<bool>,
+    /// Who may approve or reject, by identity (a token's name on the control plane, the OS
+    /// user for `bellwether run`). Default: anyone allowed to review.
+    #[serde(default)]
+    pub reviewers: Vec<Spanned<String>>,
 }

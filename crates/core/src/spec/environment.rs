@@ -13,6 +13,10 @@ pub struct EnvironmentSpec {
     pub approvals: u32,
     /// Whether the person who triggered the run may approve it.
     pub allow_self_approval: bool,
+    /// Who may review: identities (token names, or OS users for local runs); empty allows
+    /// anyone with the right to review.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
     /// A wait timer that starts when the job reaches the environment.
     pub wait: Duration,
 }
