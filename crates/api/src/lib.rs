@@ -36,6 +36,13 @@ pub struct DeployRequest {
     /// Program and arguments replacing the service's command for this revision.
     #[serde(default)]
     pub command: Option<Vec<String>>,
+    /// The environment deployed to; a service that names one environment goes there unasked.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The pipeline run whose job passed the environment's gate: what a protected
+    /// environment requires, presented by the control plane's own pipelines.
+    #[serde(default)]
+    pub run: Option<u64>,
 }
 
 /// `POST /v1/services/{service}/commands`: an operator command on the current rollout.

@@ -98,6 +98,17 @@ impl Api {
         self.send(request)
     }
 
+    /// A JSON POST presenting `token`.
+    fn post_as(&self, token: &str, path: &str, body: &str) -> (u16, Value) {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        self.send(request)
+    }
+
     fn get(&self, path: &str) -> (u16, Value) {
         let request = self.client.get(format!("{}{path}", self.base));
         self.send(request.bearer_auth(&self.token))
@@ -688,4 +699,124 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
     .map(|(a, s)| (a.to_owned(), s))
     .collect();
     assert_eq!(reviews, expected);
+}
+
+/// `web` goes to production only; production needs one approval.
+fn protected_project(dir: &Path) -> PathBuf {
+    let bin = support::BIN;
+    let yaml = format!(
+        r#"environments:
+  production: {{ approvals: 1 }}
+services:
+  web:
+    replicas: 1
+    environments: [production]
+    run:
+      command: ["{bin}", "demo-service"]
+    readiness: {{ path: /health, interval: 100ms }}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+pipelines:
+  release:
+    on: {{ manual: {{ inputs: {{ version: {{ required: true }} }} }} }}
+    jobs:
+      ship:
+        environment: production
+        steps:
+          - deploy: {{ service: web, revision: "${{{{ inputs.version }}}}" }}
+"#
+    );
+    let repo = repo(dir, "");
+    std::fs::write(repo.join("bellwether.yaml"), yaml).unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "protected"]);
+    repo.join("bellwether.yaml")
+}
+
+#[test]
+fn a_protected_environment_takes_deploys_only_from_a_pipeline_job_that_passed_its_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(&protected_project(dir.path()));
+    let api = Api::new(&plane);
+    let deployer = plane.run(&["token", "create", "dee", "--role", "deployer"]);
+    let deployer = deployer.stdout.trim();
+
+    // Straight to production, even as admin: refused with what to do instead.
+    let direct = plane.run(&["deploy", "web", "--version", "v1"]);
+    assert_eq!(direct.code, 1, "{direct:?}");
+    assert!(
+        direct.stderr.contains("environment `production` is protected (1 approval): deploy to it from a pipeline job with `environment: production`"),
+        "{direct:?}"
+    );
+    let elsewhere = plane.run(&[
+        "deploy",
+        "web",
+        "--version",
+        "v1",
+        "--environment",
+        "staging",
+    ]);
+    assert_eq!(elsewhere.code, 1);
+    assert!(
+        elsewhere
+            .stderr
+            .contains("service `web` is deployed to production, not `staging`"),
+        "{elsewhere:?}"
+    );
+
+    // Through the pipeline: it waits at the gate, an approver opens it, the step deploys.
+    let dispatched = plane.run_as(deployer, &["dispatch", "release", "--input", "version=v1"]);
+    assert_eq!(dispatched.code, 0, "{dispatched:?}");
+    api.wait_run(&plane, 1, "waiting");
+    // A deployer who knows the run cannot ride on its gate, open or not.
+    let (status, body) = api.post_as(
+        deployer,
+        "/v1/services/web/deploy",
+        r#"{"version": "v9", "run": 1}"#,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("only this control plane's pipelines"),
+        "{body}"
+    );
+    let approved = plane.run(&["approve", "1"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    api.wait_run(&plane, 1, "success");
+    let view = support::json(&plane.run(&["get", "web", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v1", "{view:#}");
+    let (status, body) = api.post_as(
+        deployer,
+        "/v1/services/web/deploy",
+        r#"{"version": "v9", "run": 1}"#,
+    );
+    assert_eq!(status, 403, "{body}");
+
+    let audit = plane.run(&["audit", "-o", "json"]);
+    let deploys: Vec<(String, String, u64)> = audit
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["entry"]["action"] == "deploy")
+        .map(|e| {
+            let e = &e["entry"];
+            let s = |k: &str| e[k].as_str().unwrap_or("-").to_owned();
+            (s("actor"), s("environment"), e["status"].as_u64().unwrap())
+        })
+        .collect();
+    let admin = admin_name(&plane);
+    let expected: Vec<(String, String, u64)> = [
+        (admin.as_str(), "-", 403),
+        (admin.as_str(), "-", 400),
+        ("dee", "-", 403),
+        ("pipelines", "production", 200),
+        ("dee", "-", 403),
+    ]
+    .into_iter()
+    .map(|(a, e, s)| (a.to_owned(), e.to_owned(), s))
+    .collect();
+    assert_eq!(deploys, expected);
 }

@@ -42,7 +42,7 @@ use bellwether_api::{
 };
 use bellwether_core::platform::{LogLine, LogQuery};
 use bellwether_core::rollout::{Command, RevisionNumber};
-use bellwether_core::spec::{Project, ServiceSpec};
+use bellwether_core::spec::{EnvironmentSpec, Project, ServiceSpec};
 use bellwether_platform_local::LocalPlatform;
 use bellwether_router::Signals;
 use bellwether_store::SqliteStore;
@@ -100,6 +100,8 @@ pub struct ControlPlane {
 struct Inner {
     context: Context,
     services: RwLock<BTreeMap<String, Arc<ServiceEntry>>>,
+    /// The project's environments, as last applied.
+    environments: RwLock<BTreeMap<String, EnvironmentSpec>>,
     /// One `apply` at a time.
     applying: tokio::sync::Mutex<()>,
 }
@@ -162,6 +164,7 @@ impl ControlPlane {
             inner: Arc::new(Inner {
                 context,
                 services: RwLock::new(BTreeMap::new()),
+                environments: RwLock::new(project.environments.clone()),
                 applying: tokio::sync::Mutex::new(()),
             }),
         };
@@ -237,6 +240,11 @@ impl ControlPlane {
         ] {
             list.sort();
         }
+        *self
+            .inner
+            .environments
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = project.environments;
         Ok(summary)
     }
 
@@ -338,6 +346,21 @@ impl ControlPlane {
         let entry = self.entry(service)?;
         let shared = lock(&entry.shared);
         Ok(view::revision_records(&shared))
+    }
+
+    /// The rules of environment `name`, as the project declares them.
+    pub fn environment(&self, name: &str) -> Option<EnvironmentSpec> {
+        let environments = self
+            .inner
+            .environments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        environments.get(name).cloned()
+    }
+
+    /// The environments `service` may be deployed to; empty allows any.
+    pub fn service_environments(&self, service: &str) -> Result<Vec<String>, ControlError> {
+        Ok(self.entry(service)?.spec().environments)
     }
 
     /// The store the control plane keeps its state in, for what lives beside the rollouts

@@ -327,6 +327,7 @@ impl Executor for HostExecutor {
                     revision: revision.clone(),
                     environment: environment.clone(),
                     by: self.site.deployed_by.clone(),
+                    run: self.site.run,
                 };
                 self.deploy(order, log.as_mut(), cancel).await
             }

@@ -119,6 +119,7 @@ pub async fn run_with(
             artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
             deployer: None,
             deployed_by: "test".to_owned(),
+            run: 1,
         },
         Duration::from_millis(200),
     ));

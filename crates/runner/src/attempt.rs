@@ -179,6 +179,7 @@ impl Attempt {
             ),
             deployer: settings.deployer.clone(),
             deployed_by,
+            run: self.number,
         };
         let runner = launcher.runner(&site);
         let executor = Arc::new(launcher.executor(site));

@@ -15,6 +15,8 @@ pub struct DeployOrder {
     pub environment: Option<String>,
     /// Who asks, for the rollout's audit trail (e.g. `pipeline release, run 4`).
     pub by: String,
+    /// The run whose job passed the environment's gate.
+    pub run: u64,
 }
 
 /// A deploy step's end: its outputs when the rollout was promoted, the reason when it was not.

@@ -30,6 +30,8 @@ pub struct Site {
     pub deployer: Option<Arc<dyn Deployer>>,
     /// Who deploy steps deploy as.
     pub deployed_by: String,
+    /// The run the steps belong to: a deploy step presents it as the gate its job passed.
+    pub run: u64,
 }
 
 /// Makes the executor of each attempt: what an executor crate implements for its steps to be

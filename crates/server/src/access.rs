@@ -98,6 +98,11 @@ impl Hosts {
     }
 }
 
+/// The environment a request acted on, for its audit entry: set by the handler on its
+/// response.
+#[derive(Clone, Debug)]
+pub(crate) struct AuditEnvironment(pub(crate) String);
+
 /// What the guard of one route knows.
 #[derive(Clone)]
 pub(crate) struct Guard {
@@ -127,6 +132,10 @@ pub(crate) async fn guard(
     if !changes {
         return response;
     }
+    let environment = response
+        .extensions()
+        .get::<AuditEnvironment>()
+        .map(|e| e.0.clone());
     let (response, reason) = reason_of(response).await;
     let status = response.status();
     let outcome = match status.as_u16() {
@@ -146,7 +155,7 @@ pub(crate) async fn guard(
         role: identity.map(|i| i.role),
         action: guard.action.to_owned(),
         target,
-        environment: None,
+        environment,
         outcome,
         status: Some(status.as_u16()),
         reason,

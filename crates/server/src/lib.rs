@@ -8,6 +8,7 @@ mod access;
 mod error;
 mod events;
 mod extract;
+mod gatekeeper;
 mod logs;
 mod routes;
 mod runs;
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use access::{Access, Need, RouteRule};
+pub use gatekeeper::PIPELINES;
 
 /// Where `bellwether up` listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";

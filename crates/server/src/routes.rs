@@ -1,6 +1,7 @@
 //! The JSON routes: each is one `ControlPlane` call.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bellwether_access::Identity;
 use bellwether_api::{
@@ -33,10 +34,19 @@ pub(crate) async fn get(
 
 pub(crate) async fn deploy(
     State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
     Service(name): Service,
     Body(request): Body<DeployRequest>,
-) -> Answer<ServiceView> {
-    Ok(Json(state.control.deploy(&name, request).await?))
+) -> Result<Response, Failure> {
+    let environment = crate::gatekeeper::admit(&state, &who, &name, &request).await?;
+    let view = state.control.deploy(&name, request).await?;
+    let mut response = Json(view).into_response();
+    if let Some(environment) = environment {
+        response
+            .extensions_mut()
+            .insert(crate::access::AuditEnvironment(environment));
+    }
+    Ok(response)
 }
 
 pub(crate) async fn command(

@@ -125,6 +125,8 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
                     version: act.version.to_owned(),
                     env: act.env(),
                     command: None,
+                    environment: None,
+                    run: None,
                 },
             )
             .await?;

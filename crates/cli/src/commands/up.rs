@@ -129,7 +129,11 @@ async fn serve(
         }
     }
     let triggers = CancellationToken::new();
-    let pipelines_token = access::fresh(&access, "pipelines", bellwether_access::Role::Deployer);
+    let pipelines_token = access::fresh(
+        &access,
+        bellwether_server::PIPELINES,
+        bellwether_access::Role::Deployer,
+    );
     let pipelines = match pipelines_token
         .and_then(|token| pipelines(args, &data_path, &project_dir, addr, webhook_secret, token))
     {

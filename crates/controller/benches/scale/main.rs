@@ -214,8 +214,7 @@ fn project(names: &[String], analysis: bool) -> Result<Project, String> {
 fn deploy(version: &str) -> DeployRequest {
     DeployRequest {
         version: version.to_owned(),
-        env: Default::default(),
-        command: None,
+        ..DeployRequest::default()
     }
 }
 

@@ -98,6 +98,8 @@ pub(crate) fn deploy(version: &str, env: &[(&str, &str)]) -> DeployRequest {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         command: None,
+        environment: None,
+        run: None,
     }
 }
 

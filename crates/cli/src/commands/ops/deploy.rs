@@ -25,6 +25,9 @@ pub(crate) struct DeployArgs {
     /// is its arguments, so put it last.
     #[arg(long, value_name = "PROGRAM [ARG]...", num_args = 1.., allow_hyphen_values = true)]
     command: Option<Vec<String>>,
+    /// The environment deployed to [default: the only one the service declares]. A protected one takes deploys only from a pipeline job that passed its gate.
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
 }
 
 pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> anyhow::Result<Code> {
@@ -32,6 +35,8 @@ pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> an
         version: args.version,
         env: args.env.into_iter().collect::<BTreeMap<_, _>>(),
         command: args.command,
+        environment: args.environment,
+        run: None,
     };
     let view: ServiceView = client.post(&paths::deploy(&args.service), &request).await?;
     if !print_data(format, &view)? {

@@ -39,6 +39,8 @@ impl ApiDeployer {
     ) -> Result<Vec<(String, String)>, String> {
         let request = DeployRequest {
             version: order.revision.clone(),
+            environment: order.environment.clone(),
+            run: Some(order.run),
             ..DeployRequest::default()
         };
         let started: ServiceView = self
