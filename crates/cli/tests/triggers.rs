@@ -820,3 +820,62 @@ fn a_protected_environment_takes_deploys_only_from_a_pipeline_job_that_passed_it
     .collect();
     assert_eq!(deploys, expected);
 }
+
+#[test]
+fn a_version_reaches_an_environment_only_after_its_soak_in_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = |name: &str, env: &str| {
+        format!(
+            r#"  {name}:
+    replicas: 1
+    environments: [{env}]
+    run:
+      command: ["{}", "demo-service"]
+    readiness: {{ path: /health, interval: 100ms }}
+    strategy: {{ canary: {{ steps: [ {{ setWeight: 50 }} ] }} }}
+"#,
+            support::BIN
+        )
+    };
+    let yaml = format!(
+        r#"environments:
+  staging: {{}}
+  preprod: {{ requires: {{ soak: {{ environment: staging, for: 1s }} }} }}
+  production: {{ requires: {{ soak: {{ environment: staging, for: 1h }} }} }}
+services:
+{}{}{}"#,
+        service("web-staging", "staging"),
+        service("web-preprod", "preprod"),
+        service("web-prod", "production")
+    );
+    let file = dir.path().join("bellwether.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let plane = ControlPlane::start(&file);
+    let deploy = |service: &str| plane.run(&["deploy", service, "--version", "v1"]);
+
+    let early = deploy("web-prod");
+    assert_eq!(early.code, 1, "{early:?}");
+    assert!(
+        early.stderr.contains("version v1 is not the stable version of any service in `staging`, and `production` requires 1h there first"),
+        "{early:?}"
+    );
+    assert_eq!(deploy("web-staging").code, 0);
+    plane.expect_status("web-staging", 0);
+    let soaking = deploy("web-prod");
+    assert_eq!(soaking.code, 1, "{soaking:?}");
+    assert!(
+        soaking
+            .stderr
+            .contains("version v1 has been stable in `staging` for")
+            && soaking.stderr.contains("of the 1h `production` requires")
+            && soaking.stderr.contains("to go)"),
+        "{soaking:?}"
+    );
+    // The short soak ends: the deploy goes through once it has.
+    eventually(
+        &plane,
+        "preprod takes v1 after its 1s soak",
+        COMMAND,
+        || (deploy("web-preprod").code == 0).then_some(()),
+    );
+}

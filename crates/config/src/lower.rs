@@ -27,11 +27,11 @@ use crate::span::Pos;
 pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<PipelineSpec>) {
     let providers = provider::table(&file.providers, sink);
     let mut project = Project::default();
+    let environments: Vec<&str> = file.environments.names().collect();
     for (name, env) in file.environments.iter() {
-        let spec = environment::lower(name, env, sink);
+        let spec = environment::lower(name, env, &environments, sink);
         project.environments.insert(name.value.clone(), spec);
     }
-    let environments: Vec<&str> = file.environments.names().collect();
     let services: Vec<&str> = file.services.names().collect();
     for (name, config) in file.services.iter() {
         let spec = service::lower(name, config, &providers, &environments, &services, sink);

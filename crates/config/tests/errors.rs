@@ -548,12 +548,16 @@ environments:
   production: {branches: [main, "release 1"], approvals: 1, wait: -5m}
   "my env": {}
   staging: {approvals: 3, reviewers: [alice, ""]}
+  canary: {requires: {soak: {environment: stagin, for: 1h}}}
+  loop: {requires: {soak: {environment: loop, for: 1h}}}
 "#), @"
     bellwether.yaml:2:33: branch pattern `release 1` is not valid (expected a branch name or glob without spaces, e.g. `main` or `release/*`)
     bellwether.yaml:2:67: wait -5m is negative (expected a duration like 30s, 5m or 1h)
     bellwether.yaml:3:3: environment name `my env` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
     bellwether.yaml:4:24: 3 approvals are required from 2 reviewers: the gate could never open
     bellwether.yaml:4:46: a reviewer is a name (a token's, or a user's), and this one is empty
+    bellwether.yaml:5:43: unknown environment `stagin`; did you mean `staging`? (expected one of production, my env, staging, canary, loop)
+    bellwether.yaml:6:41: environment `loop` cannot require a soak in itself
     ");
 }
 

@@ -518,7 +518,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
 #[test]
 fn environments_get_their_defaults() {
     let p = project(
-        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true, reviewers: [alice, bob]}\n",
+        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true, reviewers: [alice, bob], requires: {soak: {environment: staging, for: 24h}}}\n",
     );
     let staging = EnvironmentSpec {
         name: "staging".into(),
@@ -527,6 +527,7 @@ fn environments_get_their_defaults() {
         allow_self_approval: false,
         wait: Duration::ZERO,
         reviewers: vec![],
+        soak: None,
     };
     let production = EnvironmentSpec {
         name: "production".into(),
@@ -535,6 +536,10 @@ fn environments_get_their_defaults() {
         allow_self_approval: true,
         wait: 300 * SECOND,
         reviewers: vec!["alice".into(), "bob".into()],
+        soak: Some(bellwether_core::spec::Soak {
+            environment: "staging".into(),
+            duration: 24 * 3600 * SECOND,
+        }),
     };
     assert_eq!(p.environments.get("staging"), Some(&staging));
     assert_eq!(p.environments.get("production"), Some(&production));

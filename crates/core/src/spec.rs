@@ -16,7 +16,7 @@ pub use analysis::{
     AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
     Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
 };
-pub use environment::EnvironmentSpec;
+pub use environment::{EnvironmentSpec, Soak};
 pub use project::Project;
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};

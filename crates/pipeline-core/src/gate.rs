@@ -123,6 +123,7 @@ mod tests {
             approvals,
             allow_self_approval: allow_self,
             reviewers: Vec::new(),
+            soak: None,
             wait: Duration::from_secs(wait),
         }
     }

@@ -3,12 +3,18 @@
 //! approvals, a wait timer) takes only deploys from this control plane's own pipelines, for a
 //! run whose job has passed that environment's gate: the approvals are the run's, recorded
 //! with who gave them. A deploy through the CLI or the API goes past no gate: it is refused
-//! with the reason. Aborts and `rollback --all` are never gated.
+//! with the reason. An environment that requires a soak takes a version only once it has been
+//! the stable version of a service in the other environment for long enough, with no rollback
+//! since, whoever deploys. Aborts and `rollback --all` are never gated.
 
 use axum::http::StatusCode;
 use bellwether_access::Identity;
-use bellwether_api::DeployRequest;
-use bellwether_core::spec::EnvironmentSpec;
+use std::time::Duration;
+
+use bellwether_api::{DeployRequest, HistoryEntry};
+use bellwether_core::rollout::Phase;
+use bellwether_core::spec::{EnvironmentSpec, Soak};
+use bellwether_core::time::{Timestamp, human_duration};
 use bellwether_store::RunHistory;
 
 use crate::AppState;
@@ -52,6 +58,9 @@ pub(crate) async fn admit(
     let Some(rules) = state.control.environment(&environment) else {
         return Ok(Some(environment));
     };
+    if let Some(soak) = &rules.soak {
+        soaked(state, &environment, soak, request.version.trim())?;
+    }
     if !protected(&rules) {
         return Ok(Some(environment));
     }
@@ -105,6 +114,65 @@ pub(crate) async fn admit(
     Ok(Some(environment))
 }
 
+/// Refuses unless `version` has been stable in the soak's environment for its duration: the
+/// stable version of a service deployed there, since it last became healthy, with no rollback
+/// since. The longest such soak counts.
+fn soaked(state: &AppState, target: &str, soak: &Soak, version: &str) -> Result<(), Failure> {
+    let now = Timestamp::from_millis(crate::access::now_ms());
+    let mut longest: Option<Duration> = None;
+    for service in state.control.list() {
+        let in_soak = state
+            .control
+            .service_environments(&service.name)
+            .is_ok_and(|envs| envs.contains(&soak.environment));
+        let stable = state.control.get(&service.name).ok().and_then(|v| v.stable);
+        if !in_soak || stable.is_none_or(|r| r.version != version) {
+            continue;
+        }
+        let Ok(history) = state.control.history(&service.name) else {
+            continue;
+        };
+        if let Some(since) = healthy_since(&history) {
+            let held = now.since(since);
+            longest = Some(longest.map_or(held, |l| l.max(held)));
+        }
+    }
+    let need = human_duration(soak.duration);
+    let message = match longest {
+        Some(held) if held >= soak.duration => return Ok(()),
+        Some(held) => format!(
+            "version {version} has been stable in `{}` for {} of the {need} `{target}` requires ({} to go)",
+            soak.environment,
+            human_duration(held),
+            human_duration(soak.duration.saturating_sub(held))
+        ),
+        None => format!(
+            "version {version} is not the stable version of any service in `{}`, and `{target}` requires {need} there first",
+            soak.environment
+        ),
+    };
+    Err(Failure {
+        status: StatusCode::FORBIDDEN,
+        message,
+    })
+}
+
+/// When the service last became healthy, if it is healthy or rolling out now and no rollout
+/// was rolled back since.
+fn healthy_since(history: &[HistoryEntry]) -> Option<Timestamp> {
+    let mut since = None;
+    let mut previous = None;
+    for e in history {
+        match e.phase {
+            Phase::Degraded => since = None,
+            Phase::Healthy if previous != Some(Phase::Healthy) => since = Some(e.at),
+            _ => {}
+        }
+        previous = Some(e.phase);
+    }
+    since
+}
+
 fn protected(rules: &EnvironmentSpec) -> bool {
     rules.approvals > 0 || !rules.wait.is_zero() || !rules.branches.is_empty()
 }
@@ -117,13 +185,70 @@ fn rules_text(rules: &EnvironmentSpec) -> String {
         parts.push(format!("{} approval{plural}", rules.approvals));
     }
     if !rules.wait.is_zero() {
-        parts.push(format!(
-            "a {} wait timer",
-            bellwether_core::time::human_duration(rules.wait)
-        ));
+        parts.push(format!("a {} wait timer", human_duration(rules.wait)));
     }
     if !rules.branches.is_empty() {
         parts.push(format!("branches {}", rules.branches.join(", ")));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(phases: &[(u64, Phase)]) -> Vec<HistoryEntry> {
+        phases
+            .iter()
+            .enumerate()
+            .map(|(i, &(at, phase))| HistoryEntry {
+                seq: i as u64 + 1,
+                at: Timestamp::from_millis(at),
+                kind: "tick".to_owned(),
+                notes: Vec::new(),
+                phase,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_soak_runs_from_the_last_time_healthy_and_a_rollback_ends_it() {
+        use Phase::*;
+        type Case = (&'static str, Vec<(u64, Phase)>, Option<u64>);
+        let cases: [Case; 5] = [
+            ("never deployed", vec![], None),
+            (
+                "healthy at once",
+                vec![(10, Healthy), (20, Healthy)],
+                Some(10),
+            ),
+            (
+                "a canary promoted",
+                vec![
+                    (10, Healthy),
+                    (20, Progressing),
+                    (30, Paused),
+                    (40, Healthy),
+                ],
+                Some(40),
+            ),
+            (
+                "a canary under way keeps the soak of the stable version",
+                vec![(10, Healthy), (20, Progressing)],
+                Some(10),
+            ),
+            (
+                "a rollback since ends it",
+                vec![(10, Healthy), (20, Progressing), (30, Degraded)],
+                None,
+            ),
+        ];
+        for (name, phases, since) in cases {
+            assert_eq!(
+                healthy_since(&history(&phases)),
+                since.map(Timestamp::from_millis),
+                "{name}"
+            );
+        }
+    }
 }

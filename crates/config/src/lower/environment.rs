@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bellwether_core::spec::EnvironmentSpec;
+use bellwether_core::spec::{EnvironmentSpec, Soak};
 
 use super::names;
 use super::scalars::{Zero, duration_or};
@@ -13,6 +13,7 @@ use crate::span::Spanned;
 pub(super) fn lower(
     name: &Spanned<String>,
     env: &Spanned<Option<EnvironmentConfig>>,
+    environments: &[&str],
     sink: &mut Sink<'_>,
 ) -> EnvironmentSpec {
     names::identifier("environment", name, sink);
@@ -45,12 +46,40 @@ pub(super) fn lower(
             sink.error(branch.pos, format!("branch pattern `{b}` is not valid (expected a branch name or glob without spaces, e.g. `main` or `release/*`)"));
         }
     }
+    let soak = e
+        .requires
+        .as_ref()
+        .and_then(|r| r.value.soak.as_ref())
+        .map(|soak| {
+            let s = &soak.value;
+            names::reference("environment", &s.environment, environments, sink);
+            if s.environment.value == name.value {
+                sink.error(
+                    s.environment.pos,
+                    format!(
+                        "environment `{}` cannot require a soak in itself",
+                        name.value
+                    ),
+                );
+            }
+            Soak {
+                environment: s.environment.value.clone(),
+                duration: duration_or(
+                    Some(&s.duration),
+                    "for",
+                    Zero::Allowed,
+                    Duration::ZERO,
+                    sink,
+                ),
+            }
+        });
     EnvironmentSpec {
         name: name.value.clone(),
         branches: e.branches.iter().map(|b| b.value.clone()).collect(),
         approvals: e.approvals.as_ref().map_or(0, |a| a.value.0),
         allow_self_approval: e.allow_self_approval.unwrap_or(false),
         reviewers: e.reviewers.iter().map(|r| r.value.clone()).collect(),
+        soak,
         wait: duration_or(e.wait.as_ref(), "wait", Zero::Allowed, Duration::ZERO, sink),
     }
 }

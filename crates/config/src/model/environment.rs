@@ -23,4 +23,26 @@ pub struct EnvironmentConfig {
     /// user for `bellwether run`). Default: anyone allowed to review.
     #[serde(default)]
     pub reviewers: Vec<Spanned<String>>,
+    /// What must hold of a version before it comes here.
+    pub requires: Option<Spanned<RequiresConfig>>,
+}
+
+/// Conditions on the version deployed.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequiresConfig {
+    /// The version has been stable in another environment for a while, e.g.
+    /// `{environment: staging, for: 24h}`, with no rollback since.
+    pub soak: Option<Spanned<SoakConfig>>,
+}
+
+/// A soak in another environment.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoakConfig {
+    /// The environment the version must have been stable in.
+    pub environment: Spanned<String>,
+    /// For how long, e.g. 24h.
+    #[serde(rename = "for")]
+    pub duration: Spanned<DurationValue>,
 }

@@ -19,4 +19,15 @@ pub struct EnvironmentSpec {
     pub reviewers: Vec<String>,
     /// A wait timer that starts when the job reaches the environment.
     pub wait: Duration,
+    /// A version comes here only once it has been stable in another environment for a while.
+    #[serde(default)]
+    pub soak: Option<Soak>,
+}
+
+/// `requires: {soak: {environment: staging, for: 24h}}`: the version deployed has been the
+/// stable one of a service in `environment` for `duration`, with no rollback since.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Soak {
+    pub environment: String,
+    pub duration: Duration,
 }
