@@ -80,32 +80,17 @@ pub(crate) async fn admit(
     let Some(pipelines) = state.pipelines.clone() else {
         return forbidden(format!("run {run} is not a run of this control plane"));
     };
-    let store = pipelines.store();
-    let env = environment.clone();
-    let passed = tokio::task::spawn_blocking(move || {
-        let Some(row) = store.run(run)? else {
-            return Ok(false);
-        };
-        let gates = store.gates(run, row.attempt)?;
-        Ok::<_, bellwether_store::StoreError>(
-            gates
-                .iter()
-                .any(|g| g.environment == env && g.state == "open"),
-        )
-    })
-    .await
-    .map_err(|_| {
-        refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the gate check stopped".to_owned(),
-        )
-    })?
-    .map_err(|e| {
-        refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the run history cannot be read: {e}"),
-        )
-    })?;
+    // The run's history is written behind its driver: a job that has just passed its gate may
+    // deploy before the gate's row says so. A gate still waiting is read again, briefly.
+    let deadline = tokio::time::Instant::now() + GATE_SETTLE;
+    let passed = loop {
+        match gate_state(&pipelines, run, &environment).await? {
+            Some(state) if state == "waiting" && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            state => break state.as_deref() == Some("open"),
+        }
+    };
     if !passed {
         return forbidden(format!(
             "run {run} has not passed the gate of environment `{environment}`"
@@ -171,6 +156,39 @@ fn healthy_since(history: &[HistoryEntry]) -> Option<Timestamp> {
         previous = Some(e.phase);
     }
     since
+}
+
+/// How long a deploy waits for the history to record that its run's gate opened.
+const GATE_SETTLE: Duration = Duration::from_secs(10);
+
+/// The state of run `run`'s gate for `environment` in its current attempt, if it reached one.
+async fn gate_state(
+    pipelines: &bellwether_triggers::Pipelines,
+    run: u64,
+    environment: &str,
+) -> Result<Option<String>, Failure> {
+    let store = pipelines.store();
+    let environment = environment.to_owned();
+    let internal = |message: String| Failure {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message,
+    };
+    tokio::task::spawn_blocking(move || {
+        let Some(row) = store.run(run)? else {
+            return Ok(None);
+        };
+        let gates = store.gates(run, row.attempt)?;
+        Ok::<_, bellwether_store::StoreError>(
+            gates
+                .into_iter()
+                .filter(|g| g.environment == environment)
+                .map(|g| g.state)
+                .max_by_key(|state| state == "open"),
+        )
+    })
+    .await
+    .map_err(|_| internal("the gate check stopped".to_owned()))?
+    .map_err(|e| internal(format!("the run history cannot be read: {e}")))
 }
 
 fn protected(rules: &EnvironmentSpec) -> bool {
