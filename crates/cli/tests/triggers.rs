@@ -591,7 +591,7 @@ fn a_run_of_a_killed_control_plane_is_interrupted_and_rerun_failed_finishes_it()
 }
 
 const GUARDED: &str = r#"environments:
-  production: { approvals: 2, reviewers: [alice, bob, ci] }
+  production: { approvals: 2, reviewers: [alice, bob, ci], vars: { REGION: eu-west } }
 pipelines:
   release:
     on: { manual: {} }
@@ -599,7 +599,7 @@ pipelines:
       ship:
         environment: production
         steps:
-          - run: echo "shipped by ${{ github.actor }}" >> RECORD
+          - run: echo "shipped by ${{ github.actor }} to ${{ vars.REGION }}" >> RECORD
 "#;
 
 #[test]
@@ -672,7 +672,7 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
     let second = answer(&bob, &[]);
     assert_eq!(second.code, 0, "{second:?}");
     api.wait_run(&plane, 1, "success");
-    assert_eq!(record(dir.path()), ["shipped by ci"]);
+    assert_eq!(record(dir.path()), ["shipped by ci to eu-west"]);
     let audit = plane.run(&["audit", "-o", "json"]);
     let reviews: Vec<(String, u64)> = audit
         .stdout
@@ -839,7 +839,7 @@ fn a_version_reaches_an_environment_only_after_its_soak_in_another() {
     };
     let yaml = format!(
         r#"environments:
-  staging: {{}}
+  staging: {{ vars: {{ DEMO_VERSION: staged }} }}
   preprod: {{ requires: {{ soak: {{ environment: staging, for: 1s }} }} }}
   production: {{ requires: {{ soak: {{ environment: staging, for: 1h }} }} }}
 services:
@@ -861,6 +861,12 @@ services:
     );
     assert_eq!(deploy("web-staging").code, 0);
     plane.expect_status("web-staging", 0);
+    // The environment's variables reach the revisions deployed to it.
+    let logs = plane.run(&["logs", "web-staging"]);
+    assert!(
+        logs.stdout.contains("demo-service staged listening"),
+        "{logs:?}"
+    );
     let soaking = deploy("web-prod");
     assert_eq!(soaking.code, 1, "{soaking:?}");
     assert!(

@@ -518,7 +518,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
 #[test]
 fn environments_get_their_defaults() {
     let p = project(
-        "environments:\n  staging:\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true, reviewers: [alice, bob], requires: {soak: {environment: staging, for: 24h}}}\n",
+        "environments:\n  staging: {vars: {REGION: eu}}\n  production: {branches: [main], approvals: 2, wait: 5m, allowSelfApproval: true, reviewers: [alice, bob], requires: {soak: {environment: staging, for: 24h}}}\n",
     );
     let staging = EnvironmentSpec {
         name: "staging".into(),
@@ -528,6 +528,7 @@ fn environments_get_their_defaults() {
         wait: Duration::ZERO,
         reviewers: vec![],
         soak: None,
+        vars: [("REGION".to_owned(), "eu".to_owned())].into(),
     };
     let production = EnvironmentSpec {
         name: "production".into(),
@@ -540,6 +541,7 @@ fn environments_get_their_defaults() {
             environment: "staging".into(),
             duration: 24 * 3600 * SECOND,
         }),
+        vars: Default::default(),
     };
     assert_eq!(p.environments.get("staging"), Some(&staging));
     assert_eq!(p.environments.get("production"), Some(&production));

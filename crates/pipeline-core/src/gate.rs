@@ -124,6 +124,7 @@ mod tests {
             allow_self_approval: allow_self,
             reviewers: Vec::new(),
             soak: None,
+            vars: Default::default(),
             wait: Duration::from_secs(wait),
         }
     }

@@ -36,9 +36,18 @@ pub(crate) async fn deploy(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
     Service(name): Service,
-    Body(request): Body<DeployRequest>,
+    Body(mut request): Body<DeployRequest>,
 ) -> Result<Response, Failure> {
     let environment = crate::gatekeeper::admit(&state, &who, &name, &request).await?;
+    // The environment's variables under the deploy's own.
+    if let Some(rules) = environment
+        .as_deref()
+        .and_then(|e| state.control.environment(e))
+    {
+        let mut env = rules.vars;
+        env.append(&mut request.env);
+        request.env = env;
+    }
     let view = state.control.deploy(&name, request).await?;
     let mut response = Json(view).into_response();
     if let Some(environment) = environment {

@@ -73,6 +73,9 @@ pub(super) fn lower(
                 ),
             }
         });
+    for (key, _) in e.vars.iter() {
+        names::env_var("vars name", key, sink);
+    }
     EnvironmentSpec {
         name: name.value.clone(),
         branches: e.branches.iter().map(|b| b.value.clone()).collect(),
@@ -81,5 +84,10 @@ pub(super) fn lower(
         reviewers: e.reviewers.iter().map(|r| r.value.clone()).collect(),
         soak,
         wait: duration_or(e.wait.as_ref(), "wait", Zero::Allowed, Duration::ZERO, sink),
+        vars: e
+            .vars
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect(),
     }
 }

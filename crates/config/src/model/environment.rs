@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::span::Spanned;
+use crate::span::{Entries, Spanned};
 use crate::values::{DurationValue, Whole};
 
 /// Protection rules for deployments to one environment.
@@ -25,6 +25,10 @@ pub struct EnvironmentConfig {
     pub reviewers: Vec<Spanned<String>>,
     /// What must hold of a version before it comes here.
     pub requires: Option<Spanned<RequiresConfig>>,
+    /// Variables of the environment: `${{ vars.NAME }}` in its jobs, and environment variables
+    /// of every revision deployed to it (a deploy's own `--env` wins).
+    #[serde(default)]
+    pub vars: Entries<String>,
 }
 
 /// Conditions on the version deployed.

@@ -22,6 +22,10 @@ pub struct EnvironmentSpec {
     /// A version comes here only once it has been stable in another environment for a while.
     #[serde(default)]
     pub soak: Option<Soak>,
+    /// Variables of the environment: the `vars` context of its jobs, and environment
+    /// variables of the revisions deployed to it.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// `requires: {soak: {environment: staging, for: 24h}}`: the version deployed has been the

@@ -184,6 +184,20 @@ impl Run {
             "job".to_owned(),
             Value::object([("status", Value::string(status))]),
         );
+        // The variables of the job's environment, once its gate has placed it in one.
+        let vars = instance
+            .environment
+            .as_ref()
+            .and_then(|name| self.environments.get(name))
+            .map(|e| &e.vars);
+        contexts.insert(
+            "vars".to_owned(),
+            Value::object(
+                vars.into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), Value::string(v))),
+            ),
+        );
         let env = instance
             .base_env
             .iter()

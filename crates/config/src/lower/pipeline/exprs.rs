@@ -13,6 +13,7 @@ use crate::suggest::did_you_mean;
 
 pub(super) const KNOWN: &[&str] = &[
     "github", "env", "matrix", "needs", "steps", "inputs", "secrets", "job", "runner", "strategy",
+    "vars",
 ];
 /// The pipeline's `env`.
 pub(super) const PIPELINE: &[&str] = &["github", "inputs", "secrets"];
@@ -20,7 +21,7 @@ pub(super) const PIPELINE: &[&str] = &["github", "inputs", "secrets"];
 pub(super) const JOB_IF: &[&str] = &["github", "needs", "inputs"];
 /// A job's name, env, environment, concurrency and continue-on-error.
 pub(super) const JOB: &[&str] = &["github", "needs", "inputs", "matrix", "strategy", "secrets"];
-/// Steps and job outputs see everything.
+/// Steps and job outputs see everything, `vars` (the job's environment's) included.
 pub(super) const STEP: &[&str] = KNOWN;
 
 const GITHUB_KEYS: &[&str] = &[
