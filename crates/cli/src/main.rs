@@ -9,6 +9,7 @@ mod output;
 
 use std::process::ExitCode;
 
+use bellwether_core::error::chain;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", chain(&*error));
             exit::FAILURE.into()
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bellwether_analysis::engine::Report;
 use bellwether_api::{DeployRequest, EventView};
+use bellwether_core::error::chain;
 use bellwether_core::platform::ServiceState;
 use bellwether_core::rollout::{Command, Event, EventKind, RevisionNumber};
 use bellwether_core::spec::ServiceSpec;
@@ -22,7 +23,7 @@ use bellwether_store::{RolloutLog, kind_of};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
-use crate::context::{Context, store_error};
+use crate::context::Context;
 use crate::listener::{Listeners, Routers};
 use crate::shared::{Shared, lock};
 use crate::template::KeptRevision;
@@ -187,7 +188,7 @@ impl Actor {
     async fn drain(&mut self) {
         while let Some(event) = self.pending.pop_front() {
             if let Err(e) = self.record(event).await {
-                tracing::error!(service = %self.service, "cannot record an event: {e}");
+                tracing::error!(service = %self.service, "cannot record an event: {}", chain(&e));
             }
         }
     }
@@ -205,7 +206,7 @@ impl Actor {
                 (log, outcome)
             })
             .await?;
-        let (outcome, event) = outcome.map_err(store_error)?;
+        let (outcome, event) = outcome?;
         let actions = outcome?;
         self.log = log;
         let view = EventView {

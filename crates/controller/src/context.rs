@@ -55,24 +55,16 @@ impl StoreThreads {
         &self,
         call: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ControlError> {
-        let _turn = self
-            .0
-            .acquire()
-            .await
-            .map_err(|e| ControlError::Internal(format!("the store is closed: {e}")))?;
+        let _turn = self.0.acquire().await.map_err(ControlError::StoreClosed)?;
         tokio::task::spawn_blocking(call)
             .await
-            .map_err(|e| ControlError::Internal(format!("the store call did not finish: {e}")))
+            .map_err(ControlError::StoreCall)
     }
 
     pub(crate) async fn call<T: Send + 'static>(
         &self,
         call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ControlError> {
-        self.run(call).await?.map_err(store_error)
+        self.run(call).await?.map_err(ControlError::Store)
     }
-}
-
-pub(crate) fn store_error(e: StoreError) -> ControlError {
-    ControlError::Internal(format!("the store failed: {e}"))
 }

@@ -30,6 +30,7 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -40,13 +41,15 @@ use bellwether_api::{
     ApplySummary, DeployRequest, EventView, HistoryEntry, RevisionRecord, RollbackResult,
     ServiceSummary, ServiceView,
 };
+use bellwether_core::error::chain;
 use bellwether_core::platform::{LogLine, LogQuery};
 use bellwether_core::rollout::{Command, RevisionNumber};
 use bellwether_core::spec::{EnvironmentSpec, Project, ServiceSpec};
 use bellwether_platform_local::LocalPlatform;
-use bellwether_router::Signals;
-use bellwether_store::SqliteStore;
-use tokio::sync::{broadcast, mpsc};
+use bellwether_router::{RouterError, Signals};
+use bellwether_store::{SqliteStore, StoreError};
+use tokio::sync::{AcquireError, broadcast, mpsc};
+use tokio::task::JoinError;
 
 use crate::actor::Request;
 use crate::context::{Context, StoreThreads};
@@ -70,7 +73,9 @@ pub struct Options {
     pub project: Project,
 }
 
-/// Why a request failed; the HTTP status follows from the variant.
+/// Why a request failed; the HTTP status follows from the variant. A variant that wraps
+/// another error keeps it as its `source`, out of its own message:
+/// [`chain`](bellwether_core::error::chain) renders the whole for people.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// 404
@@ -82,9 +87,45 @@ pub enum ControlError {
     /// 400: the request itself is wrong (bad config text, unknown revision, empty version).
     #[error("{0}")]
     Invalid(String),
-    /// 500: the store or the platform failed.
-    #[error("{0}")]
-    Internal(String),
+    /// 400: a service's `listen` or `previewListen` address cannot be bound.
+    #[error("service `{service}`: {key}")]
+    Listen {
+        service: String,
+        key: &'static str,
+        source: RouterError,
+    },
+    /// 400: the address a listener was bound to cannot be read back.
+    #[error("service `{service}`: {key}: cannot read the address bound for {at}")]
+    ListenAddress {
+        service: String,
+        key: &'static str,
+        at: SocketAddr,
+        source: std::io::Error,
+    },
+    // 500 from here on: the store, the platform or the control plane itself failed.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    #[error("the store is closed")]
+    StoreClosed(#[source] AcquireError),
+    #[error("the store call did not finish")]
+    StoreCall(#[source] JoinError),
+    #[error("cannot create the data directory {}", path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create the router of `{service}`")]
+    Router {
+        service: String,
+        source: RouterError,
+    },
+    #[error("cannot encode the revision")]
+    EncodeRevision(#[source] serde_json::Error),
+    /// The controller's task ended before it had resumed the service's rollout.
+    #[error("the controller of `{0}` stopped while starting")]
+    NotStarted(String),
+    #[error("the service's controller has stopped")]
+    Stopped,
 }
 
 /// A running control plane. Cheap to clone; every clone drives the same services.
@@ -139,11 +180,9 @@ impl ControlPlane {
         let Options {
             data_dir, project, ..
         } = options;
-        std::fs::create_dir_all(&data_dir).map_err(|e| {
-            ControlError::Internal(format!(
-                "cannot create the data directory {}: {e}",
-                data_dir.display()
-            ))
+        std::fs::create_dir_all(&data_dir).map_err(|source| ControlError::DataDir {
+            path: data_dir.clone(),
+            source,
         })?;
         let path = data_dir.join("bellwether.db");
         let store_threads = StoreThreads::new();
@@ -314,7 +353,7 @@ impl ControlPlane {
                 .await;
             results.push(RollbackResult {
                 service: name,
-                error: outcome.err().map(|e| e.to_string()),
+                error: outcome.err().map(|e| chain(&e)),
             });
         }
         results
@@ -338,7 +377,7 @@ impl ControlPlane {
     /// Every stored event of the service, with what it did.
     pub fn history(&self, service: &str) -> Result<Vec<HistoryEntry>, ControlError> {
         self.entry(service)?;
-        history::entries(self.inner.context.store.as_ref(), service).map_err(context::store_error)
+        history::entries(self.inner.context.store.as_ref(), service).map_err(ControlError::Store)
     }
 
     /// The revisions kept for `undo`, oldest first.

@@ -35,7 +35,10 @@ fn new_router(service: &str, signals: &Signals) -> Result<Arc<Router>, ControlEr
         signals.clone(),
     )
     .map(Arc::new)
-    .map_err(|e| ControlError::Internal(format!("cannot create the router of `{service}`: {e}")))
+    .map_err(|source| ControlError::Router {
+        service: service.to_owned(),
+        source,
+    })
 }
 
 /// One router served on one address.
@@ -49,20 +52,27 @@ impl Listener {
     /// Binds `at` at once (so a taken port is an error now) and serves once `gate` opens.
     async fn open(
         service: &str,
-        key: &str,
+        key: &'static str,
         at: Option<SocketAddr>,
         router: Arc<Router>,
         mut gate: watch::Receiver<bool>,
     ) -> Result<Self, ControlError> {
         let at = at.unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-        let bind_error =
-            |e: String| ControlError::Invalid(format!("service `{service}`: {key}: {e}"));
         let listener = Router::bind(at)
             .await
-            .map_err(|e| bind_error(e.to_string()))?;
+            .map_err(|source| ControlError::Listen {
+                service: service.to_owned(),
+                key,
+                source,
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|e| bind_error(format!("cannot read the address bound for {at}: {e}")))?;
+            .map_err(|source| ControlError::ListenAddress {
+                service: service.to_owned(),
+                key,
+                at,
+                source,
+            })?;
         let serving = Task::spawn({
             let router = Arc::clone(&router);
             async move {

@@ -37,9 +37,7 @@ impl ServiceEntry {
         let (inbox, requests) = mpsc::channel(INBOX);
         let (started, resynced) = oneshot::channel();
         let controller = Task::spawn(Box::new(actor).run(requests, started));
-        resynced.await.map_err(|_| {
-            ControlError::Internal(format!("the controller of `{name}` stopped while starting"))
-        })?;
+        resynced.await.map_err(|_| ControlError::NotStarted(name))?;
         Ok(Self {
             shared,
             inbox,
@@ -58,12 +56,11 @@ impl ServiceEntry {
         request: impl FnOnce(Reply) -> Request,
     ) -> Result<(), ControlError> {
         let (reply, outcome) = oneshot::channel();
-        let stopped = || ControlError::Internal("the service's controller has stopped".to_owned());
         self.inbox
             .send(Box::new(request(reply)))
             .await
-            .map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
+            .map_err(|_| ControlError::Stopped)?;
+        outcome.await.map_err(|_| ControlError::Stopped)?
     }
 
     /// Binds what a new spec needs; nothing changes yet.

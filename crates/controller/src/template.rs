@@ -54,8 +54,7 @@ impl RevisionTemplate {
     }
 
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, ControlError> {
-        serde_json::to_value(self)
-            .map_err(|e| ControlError::Internal(format!("cannot encode the revision: {e}")))
+        serde_json::to_value(self).map_err(ControlError::EncodeRevision)
     }
 }
 

@@ -6,6 +6,7 @@
 //! adapters perform, so every behaviour can be replayed and tested with a fake clock.
 
 pub mod access;
+pub mod error;
 pub mod platform;
 pub mod rollout;
 pub mod signal;

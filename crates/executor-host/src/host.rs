@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
 use bellwether_pipeline_core::expr::HashFiles;
 use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
@@ -219,43 +220,50 @@ fn builtin_blocking(
     let result = match work {
         Work::CacheRestore {
             key, restore_keys, ..
-        } => cache.restore(&key, &restore_keys, workdir).map(|found| {
-            let (hit, matched) = match found {
-                Restored::Exact => {
-                    notes.push(format!("cache hit: restored `{key}`"));
-                    (true, key.clone())
-                }
-                Restored::Partial(k) => {
-                    notes.push(format!("no entry for `{key}`; restored `{k}`"));
-                    (false, k)
-                }
-                Restored::Miss => {
-                    notes.push(format!("cache miss: nothing saved under `{key}` yet"));
-                    (false, String::new())
-                }
-            };
-            vec![
-                ("cache-hit".to_owned(), hit.to_string()),
-                ("cache-matched-key".to_owned(), matched),
-            ]
-        }),
-        Work::CacheSave { key, paths } => cache.save(&key, &paths, workdir).map(|saved| {
-            notes.push(match saved {
-                Some(bytes) => format!("saved {bytes} bytes of {} under `{key}`", paths.join(", ")),
-                None => format!("`{key}` is already saved; entries never change"),
-            });
-            Vec::new()
-        }),
-        Work::Upload { name, paths } => {
-            artifacts
-                .upload(&name, &paths, workdir)
-                .map(|(files, bytes)| {
-                    notes.push(format!(
-                        "uploaded artifact `{name}`: {files} files, {bytes} bytes"
-                    ));
-                    vec![("artifact".to_owned(), name)]
-                })
-        }
+        } => cache
+            .restore(&key, &restore_keys, workdir)
+            .map_err(|e| chain(&e))
+            .map(|found| {
+                let (hit, matched) = match found {
+                    Restored::Exact => {
+                        notes.push(format!("cache hit: restored `{key}`"));
+                        (true, key.clone())
+                    }
+                    Restored::Partial(k) => {
+                        notes.push(format!("no entry for `{key}`; restored `{k}`"));
+                        (false, k)
+                    }
+                    Restored::Miss => {
+                        notes.push(format!("cache miss: nothing saved under `{key}` yet"));
+                        (false, String::new())
+                    }
+                };
+                vec![
+                    ("cache-hit".to_owned(), hit.to_string()),
+                    ("cache-matched-key".to_owned(), matched),
+                ]
+            }),
+        Work::CacheSave { key, paths } => cache
+            .save(&key, &paths, workdir)
+            .map_err(|e| chain(&e))
+            .map(|saved| {
+                notes.push(match saved {
+                    Some(bytes) => {
+                        format!("saved {bytes} bytes of {} under `{key}`", paths.join(", "))
+                    }
+                    None => format!("`{key}` is already saved; entries never change"),
+                });
+                Vec::new()
+            }),
+        Work::Upload { name, paths } => artifacts
+            .upload(&name, &paths, workdir)
+            .map_err(|e| chain(&e))
+            .map(|(files, bytes)| {
+                notes.push(format!(
+                    "uploaded artifact `{name}`: {files} files, {bytes} bytes"
+                ));
+                vec![("artifact".to_owned(), name)]
+            }),
         Work::Download { names, path } => {
             let target = match path.as_deref().map(|p| inside(workdir, p)).transpose() {
                 Ok(t) => t.unwrap_or_else(|| workdir.to_path_buf()),
@@ -264,7 +272,7 @@ fn builtin_blocking(
             names
                 .iter()
                 .try_for_each(|name| {
-                    let n = artifacts.download(name, &target)?;
+                    let n = artifacts.download(name, &target).map_err(|e| chain(&e))?;
                     notes.push(format!("downloaded artifact `{name}`: {n} files"));
                     Ok(())
                 })
@@ -290,7 +298,7 @@ fn builtin_blocking(
 
 impl HashFiles for HostExecutor {
     fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
-        hash_files(&self.site.workdir, patterns)
+        hash_files(&self.site.workdir, patterns).map_err(|e| chain(&e))
     }
 }
 

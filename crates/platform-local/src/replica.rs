@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_core::platform::{ReplicaPhase, ReplicaTemplate};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -28,6 +29,27 @@ pub(crate) struct Replica {
     pub(crate) shared: Arc<Shared>,
     /// How many replicas of this revision are wanted; this one runs while `index` is below it.
     pub(crate) desired: watch::Receiver<u32>,
+}
+
+/// Why a replica's process did not start.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("the service has no command to run")]
+    NoCommand,
+    #[error("no free port")]
+    NoPort(#[source] std::io::Error),
+    #[error("cannot open log {}", path.display())]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start `{program}`")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the process exited before it could be watched")]
+    Gone,
 }
 
 struct Running {
@@ -80,7 +102,7 @@ impl Replica {
                     adopt::remove(&self.record_path());
                     ended
                 }
-                Err(reason) => Ended::Failed(reason),
+                Err(e) => Ended::Failed(chain(&e)),
             };
             if since.elapsed() >= STABLE_AFTER {
                 restarts = 0;
@@ -106,12 +128,9 @@ impl Replica {
         }
     }
 
-    fn spawn(&self) -> Result<Running, String> {
+    fn spawn(&self) -> Result<Running, StartError> {
         let run = &self.template.run;
-        let (program, args) = run
-            .command
-            .split_first()
-            .ok_or("the service has no command to run")?;
+        let (program, args) = run.command.split_first().ok_or(StartError::NoCommand)?;
         let port = free_port()?;
         let options = &self.shared.options;
         let workdir = match &run.workdir {
@@ -127,11 +146,12 @@ impl Replica {
         };
         let t = &self.template;
         let log_path = logs::log_path(&options.data_dir, &t.service, t.revision, self.index);
-        let log = logs::open(&log_path)
-            .map_err(|e| format!("cannot open log {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot open log {}: {e}", log_path.display()))?;
+        let log_error = |source| StartError::Log {
+            path: log_path.clone(),
+            source,
+        };
+        let log = logs::open(&log_path).map_err(log_error)?;
+        let log_err = log.try_clone().map_err(log_error)?;
         let mut command = tokio::process::Command::new(&program_path);
         command
             .args(args)
@@ -146,12 +166,11 @@ impl Replica {
         if let Some(path) = &options.search_path {
             command.env("PATH", path);
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-        let pid = child
-            .id()
-            .ok_or("the process exited before it could be watched")?;
+        let child = command.spawn().map_err(|source| StartError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let pid = child.id().ok_or(StartError::Gone)?;
         let start_time = procfs::start_time(pid).unwrap_or(0);
         let record = ReplicaRecord {
             pid,
@@ -207,6 +226,7 @@ impl Replica {
                             }
                         }
                         Err(e) => {
+                            let e = chain(&e);
                             (passes, fails) = (0, fails + 1);
                             if phase == ReplicaPhase::Ready && fails >= readiness.failure_threshold {
                                 phase = ReplicaPhase::Unready;
@@ -230,7 +250,7 @@ impl Replica {
                         Err(e) => {
                             live_fails += 1;
                             if live_fails >= l.failure_threshold {
-                                return Ended::Failed(format!("liveness probe failed {live_fails} times: {e}"));
+                                return Ended::Failed(format!("liveness probe failed {live_fails} times: {}", chain(&e)));
                             }
                         }
                     }
@@ -306,11 +326,11 @@ async fn exited(running: &mut Running) -> String {
 }
 
 /// A port nobody listens on now; the replica binds it right after.
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| format!("no free port: {e}"))?;
+fn free_port() -> Result<u16, StartError> {
+    let listener =
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(StartError::NoPort)?;
     listener
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .map_err(StartError::NoPort)
 }

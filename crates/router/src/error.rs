@@ -21,7 +21,7 @@ pub enum RouterError {
     BadHeaderName(String),
     #[error("regex `{pattern}` does not compile: {reason}")]
     BadRegex { pattern: String, reason: String },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

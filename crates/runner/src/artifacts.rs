@@ -7,7 +7,41 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{hex, matching, sha256_file};
+use crate::walk::{FilesError, hex, matching, sha256_file};
+
+/// Why an artifact was not stored or rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("artifact `{0}` was already uploaded in this run (expected each name once)")]
+    Twice(String),
+    #[error("no files match {0} (expected at least one)")]
+    NoFiles(String),
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error("cannot create the artifact store")]
+    CreateStore(#[source] std::io::Error),
+    #[error("cannot store {file}")]
+    Store {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write the manifest")]
+    WriteManifest(#[source] std::io::Error),
+    #[error("artifact `{0}` was not uploaded in this run (did the job that uploads it succeed?)")]
+    NotUploaded(String),
+    #[error("artifact `{name}` has a bad manifest")]
+    BadManifest {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("artifact `{name}` names a path outside the workspace: {path}")]
+    Outside { name: String, path: String },
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
 
 #[derive(Clone, Debug)]
 pub struct Artifacts {
@@ -49,35 +83,33 @@ impl Artifacts {
         name: &str,
         patterns: &[String],
         workdir: &Path,
-    ) -> Result<(usize, u64), String> {
+    ) -> Result<(usize, u64), ArtifactError> {
         if self.manifest(name).exists() {
-            return Err(format!(
-                "artifact `{name}` was already uploaded in this run (expected each name once)"
-            ));
+            return Err(ArtifactError::Twice(name.to_owned()));
         }
         let files = matching(workdir, patterns)?;
         if files.is_empty() {
-            return Err(format!(
-                "no files match {} (expected at least one)",
-                patterns.join(", ")
-            ));
+            return Err(ArtifactError::NoFiles(patterns.join(", ")));
         }
-        std::fs::create_dir_all(&self.objects)
-            .map_err(|e| format!("cannot create the artifact store: {e}"))?;
+        std::fs::create_dir_all(&self.objects).map_err(ArtifactError::CreateStore)?;
         let mut entries = Vec::new();
         let mut bytes = 0;
         for f in files {
             let path = workdir.join(&f);
-            let digest = hex(&sha256_file(&path).map_err(|e| format!("cannot read {f}: {e}"))?);
-            let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {f}: {e}"))?;
+            let digest = hex(&sha256_file(&path).map_err(FilesError::read(&f))?);
+            let meta = std::fs::metadata(&path).map_err(FilesError::read(&f))?;
             let object = self.objects.join(&digest);
             if !object.exists() {
                 // Copy under a temporary name first, so that an object is never half there.
                 let partial = self
                     .objects
                     .join(format!(".{digest}.{}", std::process::id()));
-                std::fs::copy(&path, &partial).map_err(|e| format!("cannot store {f}: {e}"))?;
-                std::fs::rename(&partial, &object).map_err(|e| format!("cannot store {f}: {e}"))?;
+                let store = |source| ArtifactError::Store {
+                    file: f.clone(),
+                    source,
+                };
+                std::fs::copy(&path, &partial).map_err(store)?;
+                std::fs::rename(&partial, &object).map_err(store)?;
             }
             bytes += meta.len();
             entries.push(Entry {
@@ -93,37 +125,39 @@ impl Artifacts {
             files: entries,
         };
         let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| format!("cannot write the manifest: {e}"))?;
-        std::fs::create_dir_all(&self.manifests)
-            .map_err(|e| format!("cannot write the manifest: {e}"))?;
-        std::fs::write(self.manifest(name), json)
-            .map_err(|e| format!("cannot write the manifest: {e}"))?;
+            .map_err(|e| ArtifactError::WriteManifest(e.into()))?;
+        std::fs::create_dir_all(&self.manifests).map_err(ArtifactError::WriteManifest)?;
+        std::fs::write(self.manifest(name), json).map_err(ArtifactError::WriteManifest)?;
         Ok((count, bytes))
     }
 
     /// Rebuilds artifact `name`'s files under `target`; returns how many.
-    pub fn download(&self, name: &str, target: &Path) -> Result<usize, String> {
+    pub fn download(&self, name: &str, target: &Path) -> Result<usize, ArtifactError> {
         let text = std::fs::read(self.manifest(name))
-            .map_err(|_| format!("artifact `{name}` was not uploaded in this run (did the job that uploads it succeed?)"))?;
-        let manifest: Manifest = serde_json::from_slice(&text)
-            .map_err(|e| format!("artifact `{name}` has a bad manifest: {e}"))?;
+            .map_err(|_| ArtifactError::NotUploaded(name.to_owned()))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&text).map_err(|source| ArtifactError::BadManifest {
+                name: name.to_owned(),
+                source,
+            })?;
         for entry in &manifest.files {
             if entry.path.split('/').any(|p| p == "..") || entry.path.starts_with('/') {
-                return Err(format!(
-                    "artifact `{name}` names a path outside the workspace: {}",
-                    entry.path
-                ));
+                return Err(ArtifactError::Outside {
+                    name: name.to_owned(),
+                    path: entry.path.clone(),
+                });
             }
+            let write = |source| ArtifactError::Write {
+                path: entry.path.clone(),
+                source,
+            };
             let to = target.join(&entry.path);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot write {}: {e}", entry.path))?;
+                std::fs::create_dir_all(parent).map_err(write)?;
             }
-            std::fs::copy(self.objects.join(&entry.sha256), &to)
-                .map_err(|e| format!("cannot write {}: {e}", entry.path))?;
+            std::fs::copy(self.objects.join(&entry.sha256), &to).map_err(write)?;
             let mode = if entry.executable { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot write {}: {e}", entry.path))?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).map_err(write)?;
         }
         Ok(manifest.files.len())
     }
@@ -147,7 +181,12 @@ mod tests {
         )
         .expect("chmod");
         let store = Artifacts::new(dir.path().join("objects"), dir.path().join("run"));
-        assert_eq!(store.upload("web", &["dist".into()], &work), Ok((3, 17)));
+        assert_eq!(
+            store
+                .upload("web", &["dist".into()], &work)
+                .expect("uploaded"),
+            (3, 17)
+        );
         assert_eq!(
             std::fs::read_dir(dir.path().join("objects"))
                 .map(|d| d.count())
@@ -156,11 +195,14 @@ mod tests {
         );
         assert!(store.upload("web", &["dist".into()], &work).is_err());
         assert_eq!(
-            store.upload("none", &["nothing/**".into()], &work),
-            Err("no files match nothing/** (expected at least one)".into())
+            store
+                .upload("none", &["nothing/**".into()], &work)
+                .expect_err("nothing matches")
+                .to_string(),
+            "no files match nothing/** (expected at least one)"
         );
         let out = dir.path().join("out");
-        assert_eq!(store.download("web", &out), Ok(3));
+        assert_eq!(store.download("web", &out).expect("downloaded"), 3);
         assert_eq!(
             std::fs::read_to_string(out.join("dist/copy.js"))
                 .ok()

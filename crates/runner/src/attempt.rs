@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_pipeline_core::executor::Executor;
 use bellwether_pipeline_core::expr::Value;
@@ -30,8 +31,8 @@ use crate::executor::{Launcher, Site};
 use crate::gates::{Gates, Reviews};
 use crate::history::{History, StoreReviews};
 use crate::observer::Observer;
-use crate::secrets::SecretStore;
-use crate::workspace::{Checkout, Workspace};
+use crate::secrets::{SecretError, SecretStore};
+use crate::workspace::{Checkout, Workspace, WorkspaceError};
 
 /// The local cache keeps at most this much; the least recently used entries go first.
 const CACHE_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
@@ -71,12 +72,15 @@ pub struct Settings {
     pub keep_workspace: bool,
 }
 
+/// Why an attempt could not start. Unless the store failed, the run is recorded as failed
+/// with the whole chain as the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {
-    /// The attempt could not start; the run is recorded as failed with this reason.
-    #[error("{0}")]
-    Refused(String),
-    #[error("cannot record the run: {0}")]
+    #[error("cannot read the secret store")]
+    Secrets(#[source] SecretError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error("cannot record the run")]
     Store(#[from] StoreError),
 }
 
@@ -108,7 +112,7 @@ pub struct Finished {
     /// The workspace, when it was kept.
     pub workspace: Option<PathBuf>,
     /// Why the history may be incomplete.
-    pub history_error: Option<String>,
+    pub history_error: Option<StoreError>,
 }
 
 impl Attempt {
@@ -121,13 +125,13 @@ impl Attempt {
         launcher: &L,
     ) -> Result<Prepared<L::Executor>, AttemptError> {
         let store = Arc::clone(&data.store);
-        let fail = |why: String| -> AttemptError {
+        let fail = |why: AttemptError| -> AttemptError {
             let at_ms = now_ms();
             let changes = [
                 Change::Note {
                     attempt: self.attempt,
                     job: None,
-                    text: why.clone(),
+                    text: chain(&why),
                     at_ms,
                 },
                 Change::Status {
@@ -137,12 +141,12 @@ impl Attempt {
                 },
             ];
             match store.record(self.number, &changes) {
-                Ok(()) => AttemptError::Refused(why),
+                Ok(()) => why,
                 Err(e) => AttemptError::Store(e),
             }
         };
-        let (secrets, missing_secrets) =
-            secrets(&self.spec, data, &settings.secrets).map_err(fail)?;
+        let (secrets, missing_secrets) = secrets(&self.spec, data, &settings.secrets)
+            .map_err(|e| fail(AttemptError::Secrets(e)))?;
         let run_dir = data.run_dir(self.number);
         let suffix = if self.attempt > 1 {
             format!("-{}", self.attempt)
@@ -157,7 +161,7 @@ impl Attempt {
             &self.checkout,
             &data.dir,
         )
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
         store.start_attempt(
             self.number,
             self.attempt,
@@ -312,7 +316,7 @@ impl<E: Executor + 'static> Prepared<E> {
             run_group,
         };
         let conclusion = driver.drive(self.run.clone(), control).await;
-        let history_error = history.finish().err().map(|e| e.to_string());
+        let history_error = history.finish().err();
         Finished {
             history_error,
             ..self.finish(conclusion)
@@ -370,11 +374,9 @@ fn secrets(
     spec: &PipelineSpec,
     data: &DataDir,
     given: &BTreeMap<String, String>,
-) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+) -> Result<(BTreeMap<String, String>, Vec<String>), SecretError> {
     let used = spec.secrets_used();
-    let mut out = SecretStore::new(&data.dir)
-        .load(|name| used.includes(name))
-        .map_err(|e| format!("cannot read the secret store: {e}"))?;
+    let mut out = SecretStore::new(&data.dir).load(|name| used.includes(name))?;
     out.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     let missing = used
         .names

@@ -19,6 +19,22 @@ pub struct Cache {
     clock: Arc<Mutex<()>>,
 }
 
+/// Why a cache entry was not restored or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot read the cache entry")]
+    ReadEntry(#[source] std::io::Error),
+    #[error("cannot restore the cache")]
+    Restore(#[source] std::io::Error),
+    #[error("cannot save {path}")]
+    SavePath {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot save the cache")]
+    Save(#[source] std::io::Error),
+}
+
 /// What a restore found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Restored {
@@ -69,7 +85,7 @@ impl Cache {
         key: &str,
         restore_keys: &[String],
         workdir: &Path,
-    ) -> Result<Restored, String> {
+    ) -> Result<Restored, CacheError> {
         let exact = self.entry(key);
         let (found, how) = if exact.join("key").exists() {
             (exact, Restored::Exact)
@@ -81,11 +97,11 @@ impl Cache {
         };
         let files = found.join("files");
         for entry in std::fs::read_dir(&files)
-            .map_err(|e| format!("cannot read the cache entry: {e}"))?
+            .map_err(CacheError::ReadEntry)?
             .flatten()
         {
             copy_tree(&entry.path(), &workdir.join(entry.file_name()))
-                .map_err(|e| format!("cannot restore the cache: {e}"))?;
+                .map_err(CacheError::Restore)?;
         }
         self.touch(&found);
         Ok(how)
@@ -107,7 +123,12 @@ impl Cache {
 
     /// Saves `paths` (relative to `workdir`) under `key`, unless an entry exists; returns the
     /// bytes saved. Then evicts old entries down to the limit.
-    pub fn save(&self, key: &str, paths: &[String], workdir: &Path) -> Result<Option<u64>, String> {
+    pub fn save(
+        &self,
+        key: &str,
+        paths: &[String],
+        workdir: &Path,
+    ) -> Result<Option<u64>, CacheError> {
         let target = self.entry(key);
         if target.exists() {
             return Ok(None);
@@ -125,14 +146,16 @@ impl Cache {
         for p in paths {
             let from = workdir.join(p);
             if from.exists() {
-                bytes += copy_tree(&from, &staging.join("files").join(p))
-                    .map_err(|e| format!("cannot save {p}: {e}"))?;
+                bytes += copy_tree(&from, &staging.join("files").join(p)).map_err(|source| {
+                    CacheError::SavePath {
+                        path: p.clone(),
+                        source,
+                    }
+                })?;
             }
         }
-        std::fs::create_dir_all(staging.join("files"))
-            .map_err(|e| format!("cannot save the cache: {e}"))?;
-        std::fs::write(staging.join("key"), key)
-            .map_err(|e| format!("cannot save the cache: {e}"))?;
+        std::fs::create_dir_all(staging.join("files")).map_err(CacheError::Save)?;
+        std::fs::write(staging.join("key"), key).map_err(CacheError::Save)?;
         // Renaming makes the entry appear whole or not at all.
         if std::fs::rename(&staging, &target).is_err() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -177,31 +200,43 @@ mod tests {
         let work = dir.path().join("work");
         std::fs::create_dir_all(work.join("target")).expect("mkdir");
         std::fs::write(work.join("target/a.o"), vec![1u8; 3000]).expect("write");
-        assert_eq!(cache.restore("deps-1", &[], &work), Ok(Restored::Miss));
         assert_eq!(
-            cache.save("deps-1", &["target".into()], &work),
-            Ok(Some(3000))
+            cache.restore("deps-1", &[], &work).ok(),
+            Some(Restored::Miss)
         );
         assert_eq!(
-            cache.save("deps-1", &["target".into()], &work),
-            Ok(None),
+            cache.save("deps-1", &["target".into()], &work).ok(),
+            Some(Some(3000))
+        );
+        assert_eq!(
+            cache.save("deps-1", &["target".into()], &work).ok(),
+            Some(None),
             "entries never change"
         );
         std::fs::remove_dir_all(work.join("target")).expect("clean");
-        assert_eq!(cache.restore("deps-1", &[], &work), Ok(Restored::Exact));
+        assert_eq!(
+            cache.restore("deps-1", &[], &work).ok(),
+            Some(Restored::Exact)
+        );
         assert_eq!(
             std::fs::read(work.join("target/a.o")).map(|b| b.len()).ok(),
             Some(3000)
         );
         assert_eq!(
-            cache.restore("deps-2", &["deps-".into()], &work),
-            Ok(Restored::Partial("deps-1".into()))
+            cache.restore("deps-2", &["deps-".into()], &work).ok(),
+            Some(Restored::Partial("deps-1".into()))
         );
         for key in ["other-1", "other-2", "other-3"] {
             assert!(cache.save(key, &["target".into()], &work).is_ok());
         }
         // Four entries of 3000 bytes do not fit in 10,000: the least recently used goes.
-        assert_eq!(cache.restore("deps-1", &[], &work), Ok(Restored::Miss));
-        assert_eq!(cache.restore("other-3", &[], &work), Ok(Restored::Exact));
+        assert_eq!(
+            cache.restore("deps-1", &[], &work).ok(),
+            Some(Restored::Miss)
+        );
+        assert_eq!(
+            cache.restore("other-3", &[], &work).ok(),
+            Some(Restored::Exact)
+        );
     }
 }

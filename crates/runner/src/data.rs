@@ -13,12 +13,12 @@ use crate::clock::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot use {path}: {source}")]
+    #[error("cannot use {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the run history in {dir}: {source}")]
+    #[error("the run history in {dir}")]
     Store { dir: PathBuf, source: StoreError },
     #[error("run {0} is locked by another process")]
     Locked(u64),

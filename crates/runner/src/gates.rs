@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_core::time::human_duration;
 use bellwether_pipeline_core::gate::{self, Review, Verdict};
 use bellwether_pipeline_core::run::{Event, InstanceId};
+use bellwether_store::StoreError;
 use tokio::time::Instant;
 
 use crate::observer::Observer;
@@ -18,7 +20,7 @@ use crate::observer::Observer;
 /// `bellwether approve` and `reject` write to from another terminal.
 pub trait Reviews: Send + Sync {
     /// Every review of `environment` in this run so far, oldest first.
-    fn reviews(&self, environment: &str) -> Result<Vec<Review>, String>;
+    fn reviews(&self, environment: &str) -> Result<Vec<Review>, StoreError>;
 }
 
 /// How a run's gates are answered.
@@ -159,14 +161,16 @@ impl Waiter {
     }
 }
 
+/// The reviews so far; `Err` says why they cannot be read, for the run's log.
 async fn read(source: Option<Arc<dyn Reviews>>, environment: &str) -> Result<Vec<Review>, String> {
     let Some(source) = source else {
         return Ok(Vec::new());
     };
     let environment = environment.to_owned();
-    tokio::task::spawn_blocking(move || source.reviews(&environment))
-        .await
-        .map_err(|e| e.to_string())?
+    match tokio::task::spawn_blocking(move || source.reviews(&environment)).await {
+        Ok(read) => read.map_err(|e| chain(&e)),
+        Err(e) => Err(chain(&e)),
+    }
 }
 
 /// A new review, as the run's log tells it.

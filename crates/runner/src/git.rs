@@ -2,7 +2,16 @@
 //! branch, the files it would commit, and what changed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
+
+/// Why a git command did not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git")]
+    Spawn(#[source] std::io::Error),
+    #[error("git {command} failed ({status})")]
+    Failed { command: String, status: ExitStatus },
+}
 
 /// A git working tree.
 #[derive(Clone, Debug)]
@@ -106,7 +115,7 @@ impl Repo {
     }
 
     /// Checks out `rev` into `path` as a detached worktree.
-    pub fn add_worktree(&self, path: &Path, rev: &str) -> Result<(), String> {
+    pub fn add_worktree(&self, path: &Path, rev: &str) -> Result<(), GitError> {
         let status = Command::new("git")
             .arg("-C")
             .arg(&self.top)
@@ -114,14 +123,14 @@ impl Repo {
             .arg(path)
             .arg(rev)
             .status()
-            .map_err(|e| format!("cannot run git: {e}"))?;
+            .map_err(GitError::Spawn)?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!(
-                "git worktree add {} {rev} failed ({status})",
-                path.display()
-            ))
+            Err(GitError::Failed {
+                command: format!("worktree add {} {rev}", path.display()),
+                status,
+            })
         }
     }
 

@@ -325,11 +325,10 @@ pub struct StoreReviews {
 }
 
 impl Reviews for StoreReviews {
-    fn reviews(&self, environment: &str) -> Result<Vec<Review>, String> {
+    fn reviews(&self, environment: &str) -> Result<Vec<Review>, StoreError> {
         let rows = self
             .store
-            .reviews(self.run, self.attempt, Some(environment))
-            .map_err(|e| e.to_string())?;
+            .reviews(self.run, self.attempt, Some(environment))?;
         Ok(rows
             .into_iter()
             .map(|r| Review {

@@ -31,7 +31,7 @@ pub enum SecretError {
     BadName(String),
     #[error("the value of secret `{0}` is empty (expected it on standard input)")]
     Empty(String),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -46,6 +46,11 @@ pub enum SecretError {
     KeyMissing(String, String),
     #[error("{0} is damaged: {1}")]
     Damaged(String, String),
+    #[error("{path} is damaged")]
+    Unreadable {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error(
         "secret `{0}` cannot be decrypted: the key file does not match, or the store was altered"
     )]
@@ -275,19 +280,19 @@ impl SecretStore {
     fn read(&self) -> Result<StoreFile, SecretError> {
         let path = self.dir.join(STORE_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| SecretError::Damaged(path.display().to_string(), e.to_string())),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SecretError::Unreadable {
+                path: path.display().to_string(),
+                source,
+            }),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(StoreFile::default()),
             Err(e) => Err(self.io(STORE_FILE)(e)),
         }
     }
 
     fn write(&self, store: &StoreFile) -> Result<(), SecretError> {
-        let json = serde_json::to_vec_pretty(store).map_err(|e| {
-            SecretError::Damaged(
-                self.dir.join(STORE_FILE).display().to_string(),
-                e.to_string(),
-            )
+        let json = serde_json::to_vec_pretty(store).map_err(|source| SecretError::Unreadable {
+            path: self.dir.join(STORE_FILE).display().to_string(),
+            source,
         })?;
         let partial = self
             .dir

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::copy::copy_tree;
-use crate::git::Repo;
+use crate::git::{GitError, Repo};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Checkout {
@@ -25,13 +25,13 @@ pub enum Checkout {
 pub enum WorkspaceError {
     #[error("--checkout {0} needs a git repository, and {1} is not in one")]
     NotARepository(String, PathBuf),
-    #[error("cannot prepare the workspace in {path}: {source}")]
+    #[error("cannot prepare the workspace in {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot check out the commit: {0}")]
-    Git(String),
+    #[error("cannot check out the commit")]
+    Git(#[source] GitError),
 }
 
 #[derive(Debug)]

@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bellwether_api::ApiError;
 use bellwether_controller::ControlError;
+use bellwether_core::error::chain;
 
 /// A failed request: the status and the sentence the client shows.
 #[derive(Debug)]
@@ -23,6 +24,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// A failure with `status` whose message is `error` and every cause under it.
+    pub(crate) fn of(status: StatusCode, error: &dyn std::error::Error) -> Self {
+        Self {
+            status,
+            message: chain(error),
+        }
+    }
 }
 
 impl From<ControlError> for Failure {
@@ -30,13 +39,19 @@ impl From<ControlError> for Failure {
         let status = match &error {
             ControlError::UnknownService(_) => StatusCode::NOT_FOUND,
             ControlError::Rejected(_) => StatusCode::CONFLICT,
-            ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlError::Invalid(_)
+            | ControlError::Listen { .. }
+            | ControlError::ListenAddress { .. } => StatusCode::BAD_REQUEST,
+            ControlError::Store(_)
+            | ControlError::StoreClosed(_)
+            | ControlError::StoreCall(_)
+            | ControlError::DataDir { .. }
+            | ControlError::Router { .. }
+            | ControlError::EncodeRevision(_)
+            | ControlError::NotStarted(_)
+            | ControlError::Stopped => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self {
-            status,
-            message: error.to_string(),
-        }
+        Self::of(status, &error)
     }
 }
 

@@ -88,10 +88,7 @@ pub(crate) async fn review(
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        Failure {
-            status,
-            message: e.to_string(),
-        }
+        Failure::of(status, &e)
     })?;
     let answers: Vec<ReviewAnswer> = answers
         .into_iter()
@@ -205,11 +202,8 @@ fn view(r: RunRow, jobs: Vec<RunJobView>) -> RunView {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Failure {
-    Failure {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: e.to_string(),
-    }
+fn internal(e: impl std::error::Error) -> Failure {
+    Failure::of(StatusCode::INTERNAL_SERVER_ERROR, &e)
 }
 
 impl From<TriggerError> for Failure {
@@ -217,14 +211,16 @@ impl From<TriggerError> for Failure {
         let status = match &error {
             TriggerError::WebhooksOff => StatusCode::FORBIDDEN,
             TriggerError::Webhook(e) if e.is_signature() => StatusCode::UNAUTHORIZED,
-            TriggerError::Webhook(_) | TriggerError::BadInput(_) => StatusCode::BAD_REQUEST,
+            TriggerError::Webhook(_)
+            | TriggerError::BadInput(_)
+            | TriggerError::Source(_)
+            | TriggerError::GitTask(_) => StatusCode::BAD_REQUEST,
             TriggerError::UnknownPipeline { .. } => StatusCode::NOT_FOUND,
             TriggerError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            TriggerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            TriggerError::ReadProject { .. }
+            | TriggerError::Record(_)
+            | TriggerError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Failure {
-            status,
-            message: error.to_string(),
-        }
+        Failure::of(status, &error)
     }
 }

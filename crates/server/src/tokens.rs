@@ -92,10 +92,7 @@ fn refused(e: AccessError) -> Failure {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    Failure {
-        status,
-        message: chain(&e),
-    }
+    Failure::of(status, &e)
 }
 
 fn internal(message: &str) -> Failure {
@@ -103,15 +100,4 @@ fn internal(message: &str) -> Failure {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         message: message.to_owned(),
     }
-}
-
-/// An error and its causes, `outer: inner: innermost`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

@@ -36,11 +36,11 @@ pub enum StoreError {
         expected: u64,
         actual: u64,
     },
-    #[error("failed to encode or decode a stored value: {0}")]
+    #[error("failed to encode or decode a stored value")]
     Codec(#[from] serde_json::Error),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] rusqlite::Error),
-    #[error("failed to open the store at {path}: {source}")]
+    #[error("failed to open the store at {path}")]
     Open {
         path: String,
         source: rusqlite::Error,

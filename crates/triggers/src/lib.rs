@@ -21,4 +21,4 @@ pub mod webhook;
 
 pub use pipelines::{Config, Pipelines, Skipped, Started, TriggerError, Triggered};
 pub use review::environment_spec;
-pub use source::Source;
+pub use source::{GitError, Source, SourceError};

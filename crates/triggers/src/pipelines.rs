@@ -10,18 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bellwether_config::Loaded;
+use bellwether_core::error::chain;
 use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
 use bellwether_runner::{
-    Attempt, AttemptError, Checkout, Control, DataDir, Deployer, Replay, Settings, now_ms,
+    Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
 use bellwether_store::NewRun;
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio::task::JoinError;
 use tokio_util::task::TaskTracker;
 
-use crate::source::Source;
+use crate::source::{Source, SourceError};
 use crate::webhook::{self, Delivery, Pushed, WebhookError};
 
 /// How the control plane runs pipelines.
@@ -63,6 +65,7 @@ pub struct Skipped {
     pub reasons: Vec<String>,
 }
 
+/// Why a trigger started nothing; the variant decides the HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     #[error("webhooks are off: start the control plane with a webhook secret to accept them")]
@@ -71,12 +74,27 @@ pub enum TriggerError {
     Webhook(#[from] WebhookError),
     #[error("no pipeline `{name}` (expected one of: {known})")]
     UnknownPipeline { name: String, known: String },
+    /// What the request asks for cannot be: the message says why.
     #[error("{0}")]
     BadInput(String),
+    /// The repository could not be read or fetched.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The task reading the repository panicked or was cancelled.
+    #[error("the git task failed")]
+    GitTask(#[source] JoinError),
+    /// The project file's diagnostics, rendered with their lines.
     #[error("the project file is not valid:\n{0}")]
     Config(String),
-    #[error("{0}")]
-    Internal(String),
+    #[error("cannot read {}", path.display())]
+    ReadProject {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot record the run")]
+    Record(#[source] DataError),
+    #[error("cannot encode the run's trigger")]
+    Encode(#[source] serde_json::Error),
 }
 
 /// How many webhook deliveries are remembered to tell a redelivery.
@@ -189,15 +207,14 @@ impl Pipelines {
             let changed = blocking(move || {
                 source.sync()?;
                 if !source.has_commit(&sha) {
-                    return Err(format!(
+                    return Err(TriggerError::BadInput(format!(
                         "commit {sha} is not in {} (push it there first)",
                         source.describe()
-                    ));
+                    )));
                 }
                 Ok(base.and_then(|base| source.changed_paths(&base, &sha)))
             })
-            .await
-            .map_err(TriggerError::BadInput)?;
+            .await?;
             if pushed.event.changed_paths.is_none() {
                 pushed.event.changed_paths = changed;
             }
@@ -262,11 +279,12 @@ impl Pipelines {
             let sha = source
                 .refs()?
                 .remove(&format!("refs/heads/{branch}"))
-                .ok_or_else(|| format!("no branch `{branch}` in {}", source.describe()))?;
+                .ok_or_else(|| {
+                    TriggerError::BadInput(format!("no branch `{branch}` in {}", source.describe()))
+                })?;
             Ok((branch, sha))
         })
-        .await
-        .map_err(TriggerError::BadInput)?;
+        .await?;
         let event = Event {
             name,
             git_ref: GitRef::Branch(branch),
@@ -340,8 +358,10 @@ impl Pipelines {
 
     pub(crate) fn load(&self) -> Result<Loaded, TriggerError> {
         let file = &self.inner.config.file;
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| TriggerError::Internal(format!("cannot read {}: {e}", file.display())))?;
+        let text = std::fs::read_to_string(file).map_err(|source| TriggerError::ReadProject {
+            path: file.clone(),
+            source,
+        })?;
         bellwether_config::load(&file.display().to_string(), &text)
             .map_err(|d| TriggerError::Config(d.to_string()))
     }
@@ -375,11 +395,10 @@ impl Pipelines {
                 pipeline: spec.name.clone(),
                 actor: actor.to_owned(),
                 summary: summary.clone(),
-                trigger: serde_json::to_value(&replay)
-                    .map_err(|e| TriggerError::Internal(e.to_string()))?,
+                trigger: serde_json::to_value(&replay).map_err(TriggerError::Encode)?,
                 at_ms: now_ms(),
             })
-            .map_err(|e| TriggerError::Internal(e.to_string()))?;
+            .map_err(TriggerError::Record)?;
         let project = match &config.source {
             Some(source) => source.project().to_path_buf(),
             None => config
@@ -418,15 +437,14 @@ impl Pipelines {
             let prepared = tokio::task::spawn_blocking(move || {
                 attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
             })
-            .await
-            .unwrap_or_else(|e| Err(AttemptError::Refused(format!("it could not start: {e}"))));
+            .await;
             let ended = match prepared {
-                Ok(prepared) => {
+                Ok(Ok(prepared)) => {
                     let finished = prepared.run(Vec::new(), rx).await;
                     finished.conclusion.to_string()
                 }
-                Err(AttemptError::Refused(why)) => format!("failure ({why})"),
-                Err(e) => format!("failure ({e})"),
+                Ok(Err(e)) => format!("failure ({})", chain(&e)),
+                Err(e) => format!("failure (it could not start: {})", chain(&e)),
             };
             drop(lock);
             this.inner
@@ -481,10 +499,10 @@ impl Pipelines {
 }
 
 /// Runs blocking git work off the runtime's threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, TriggerError> + Send + 'static,
+) -> Result<T, TriggerError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| format!("the git task failed: {e}"))?
+        .map_err(TriggerError::GitTask)?
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bellwether_core::error::chain;
 use bellwether_pipeline_core::cron::CalendarMinute;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::Trigger;
@@ -49,7 +50,7 @@ async fn fire(pipelines: &Pipelines, minute: u64) {
     let specs = match pipelines.load() {
         Ok(loaded) => loaded.pipelines,
         Err(e) => {
-            pipelines.log(format!("schedule: {e}"));
+            pipelines.log(format!("schedule: {}", chain(&e)));
             return;
         }
     };
@@ -58,7 +59,7 @@ async fn fire(pipelines: &Pipelines, minute: u64) {
         return;
     }
     if let Err(e) = pipelines.scheduled(names).await {
-        pipelines.log(format!("schedule: {e}"));
+        pipelines.log(format!("schedule: {}", chain(&e)));
     }
 }
 

@@ -7,6 +7,30 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Why the repository could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{} is not in a git repository", dir.display())]
+    NotARepository { dir: PathBuf, source: GitError },
+    #[error("cannot clone into {}", path.display())]
+    Clone {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// Why a git command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git")]
+    Spawn(#[source] std::io::Error),
+    /// What git said on its standard error.
+    #[error("{0}")]
+    Failed(String),
+}
+
 #[derive(Clone, Debug)]
 pub struct Source {
     kind: Kind,
@@ -25,10 +49,14 @@ enum Kind {
 impl Source {
     /// `given` (a directory, else a URL), or the repository around `project` when `None`.
     /// A remote is cloned under `data`.
-    pub fn new(given: Option<&str>, project: &Path, data: &Path) -> Result<Source, String> {
-        let local = |dir: &Path| -> Result<PathBuf, String> {
-            let top = git(dir, &["rev-parse", "--show-toplevel"])
-                .map_err(|e| format!("{} is not in a git repository ({e})", dir.display()))?;
+    pub fn new(given: Option<&str>, project: &Path, data: &Path) -> Result<Source, SourceError> {
+        let local = |dir: &Path| -> Result<PathBuf, SourceError> {
+            let top = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|source| {
+                SourceError::NotARepository {
+                    dir: dir.to_path_buf(),
+                    source,
+                }
+            })?;
             Ok(PathBuf::from(top.trim()))
         };
         match given {
@@ -80,19 +108,23 @@ impl Source {
     }
 
     /// Brings a remote's commits here (cloning it the first time); nothing for a local one.
-    pub fn sync(&self) -> Result<(), String> {
+    pub fn sync(&self) -> Result<(), SourceError> {
         let Kind::Remote { url, clone } = &self.kind else {
             return Ok(());
         };
         if !clone.join(".git").exists() {
+            let cannot_clone = |source| SourceError::Clone {
+                path: clone.clone(),
+                source,
+            };
             let parent = clone.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(parent).map_err(cannot_clone)?;
             let tmp = clone.with_extension("partial");
             let _ = std::fs::remove_dir_all(&tmp);
             run(Command::new("git")
                 .args(["clone", "--quiet", "--no-checkout", url])
                 .arg(&tmp))?;
-            std::fs::rename(&tmp, clone).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, clone).map_err(cannot_clone)?;
         }
         git(
             clone,
@@ -106,12 +138,12 @@ impl Source {
                 "+refs/tags/*:refs/tags/*",
                 "+refs/pull/*/head:refs/remotes/origin/pull/*",
             ],
-        )
-        .map(drop)
+        )?;
+        Ok(())
     }
 
     /// Every branch (`refs/heads/…`) and tag (`refs/tags/…`) and the commit it points at.
-    pub fn refs(&self) -> Result<BTreeMap<String, String>, String> {
+    pub fn refs(&self) -> Result<BTreeMap<String, String>, SourceError> {
         let (heads, rename) = match &self.kind {
             Kind::Local(_) => ("refs/heads", "refs/heads/"),
             Kind::Remote { .. } => ("refs/remotes/origin", "refs/heads/"),
@@ -184,20 +216,22 @@ impl Source {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     run(Command::new("git").arg("-C").arg(dir).args(args))
 }
 
 /// Runs a git command without a terminal to prompt on; its output, or its error.
-fn run(command: &mut Command) -> Result<String, String> {
+fn run(command: &mut Command) -> Result<String, GitError> {
     let out = command
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::Spawn)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        Err(GitError::Failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        ))
     }
 }

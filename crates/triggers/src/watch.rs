@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipelines::Pipelines;
+use crate::pipelines::{Pipelines, blocking};
 use crate::webhook::Pushed;
 
 /// One ref that moved.
@@ -62,17 +63,14 @@ pub async fn poll(pipelines: Pipelines, every: Duration, stop: CancellationToken
     loop {
         let looked = {
             let source = source.clone();
-            tokio::task::spawn_blocking(move || {
+            blocking(move || {
                 source.sync()?;
-                let refs = source.refs()?;
-                Ok::<_, String>(refs)
+                Ok(source.refs()?)
             })
             .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r)
         };
         match looked {
-            Err(e) => pipelines.log(format!("polling {}: {e}", source.describe())),
+            Err(e) => pipelines.log(format!("polling {}: {}", source.describe(), chain(&e))),
             Ok(refs) => {
                 if let Some(before) = &seen {
                     for m in moved(before, &refs) {
@@ -83,7 +81,7 @@ pub async fn poll(pipelines: Pipelines, every: Duration, stop: CancellationToken
                                 pipelines.log(format!("{what}: no pipeline matches"));
                             }
                             Ok(_) => {}
-                            Err(e) => pipelines.log(format!("{what}: {e}")),
+                            Err(e) => pipelines.log(format!("{what}: {}", chain(&e))),
                         }
                     }
                 }

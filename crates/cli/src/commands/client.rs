@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use bellwether_api::{ApiError, EventView, paths};
+use bellwether_core::error::chain;
 use reqwest::Response;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -155,7 +156,11 @@ impl Client {
         } else if error.is_timeout() {
             anyhow!("the control plane at {} did not answer in time", self.base)
         } else {
-            anyhow!("cannot talk to the control plane at {}: {error}", self.base)
+            anyhow!(
+                "cannot talk to the control plane at {}: {}",
+                self.base,
+                chain(error)
+            )
         }
     }
 }

@@ -223,7 +223,7 @@ fn pipelines(
     let source = match Source::new(args.repo.as_deref(), project, data) {
         Ok(source) => Some(source),
         Err(e) if args.repo.is_some() || args.poll.is_some() => {
-            anyhow::bail!("cannot build from the repository: {e}")
+            return Err(e).context("cannot build from the repository");
         }
         Err(_) => None,
     };

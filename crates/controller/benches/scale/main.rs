@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bellwether_api::{DeployRequest, ServiceSummary};
 use bellwether_controller::{ControlError, ControlPlane, Options};
+use bellwether_core::error::chain;
 use bellwether_core::rollout::{Command, Phase};
 use bellwether_core::spec::{Project, Weight};
 use tokio::sync::Semaphore;
@@ -144,7 +145,7 @@ async fn bench(args: Args) -> Result<(), String> {
     };
     let plane = ControlPlane::start_with(options, Arc::new(ReadyPlatform::default()))
         .await
-        .map_err(|e| format!("the control plane did not start: {e}"))?;
+        .map_err(|e| format!("the control plane did not start: {}", chain(&e)))?;
     report.add("start: store, routers, listeners", stage.end(0));
 
     let stage = Stage::begin(Some(&plane));
@@ -244,7 +245,7 @@ where
         let sent = request(plane.clone(), name.clone());
         let name = name.clone();
         requests.spawn(async move {
-            let outcome = sent.await.map_err(|e| format!("{name}: {e}"));
+            let outcome = sent.await.map_err(|e| format!("{name}: {}", chain(&e)));
             drop(permit);
             outcome
         });

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use bellwether_core::error::chain;
 use bellwether_core::platform::ReplicaPhase;
 use bellwether_core::rollout::{Command, EventKind, RevisionNumber};
 use bellwether_core::time::Timestamp;
@@ -43,7 +44,7 @@ impl Actor {
                 by: "controller".to_owned(),
             };
             if let Err(e) = self.submit(abort).await {
-                tracing::error!(service = %self.service, "cannot abort a revision that does not start: {e}");
+                tracing::error!(service = %self.service, "cannot abort a revision that does not start: {}", chain(&e));
             }
         }
         self.report_readiness().await;
@@ -110,7 +111,7 @@ impl Actor {
             };
             let event = EventKind::ReplicasReady { revision, ready };
             if let Err(e) = self.submit(event).await {
-                tracing::error!(service = %self.service, "cannot record readiness: {e}");
+                tracing::error!(service = %self.service, "cannot record readiness: {}", chain(&e));
                 return;
             }
         }
@@ -130,7 +131,7 @@ impl Actor {
         // earlier than the deadline it is for.
         let at = self.context.clock.now().max(due);
         if let Err(e) = self.submit_at(at, EventKind::Tick).await {
-            tracing::error!(service = %self.service, "cannot record a timer event: {e}");
+            tracing::error!(service = %self.service, "cannot record a timer event: {}", chain(&e));
         }
         // A deadline the event did not move (it could not be stored) is retried later, not at
         // once and again.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bellwether_analysis::engine::{Report, RunRequest};
+use bellwether_core::error::chain;
 use bellwether_core::rollout::{Action, Event, EventKind, RevisionNumber, RunId, Verdict};
 use bellwether_core::spec::AnalysisRef;
 use bellwether_router::{Router, TableSpec};
@@ -83,7 +84,7 @@ impl Actor {
                 }
             }
             Err(e) => {
-                tracing::error!(service = %self.service, "the router refused the routing table: {e}");
+                tracing::error!(service = %self.service, "the router refused the routing table: {}", chain(&e));
             }
         }
     }
@@ -142,7 +143,7 @@ impl Actor {
                 let kind = EventKind::AnalysisCompleted {
                     run,
                     verdict: Verdict::Error,
-                    message: format!("cannot run the analysis: {e}"),
+                    message: format!("cannot run the analysis: {}", chain(&e)),
                 };
                 self.pending.push_back(Event::new(at, kind));
             }
@@ -216,7 +217,7 @@ impl Actor {
             message,
         };
         if let Err(e) = self.submit(kind).await {
-            tracing::error!(service = %self.service, "cannot record the verdict of {run}: {e}");
+            tracing::error!(service = %self.service, "cannot record the verdict of {run}: {}", chain(&e));
         }
     }
 
@@ -229,7 +230,7 @@ impl Actor {
         let at = self.context.clock.now().as_millis();
         let save = move || analyses::save(store.as_ref(), &service, at, &saved);
         if let Err(e) = self.context.blocking(save).await {
-            tracing::error!(service = %self.service, "cannot store the analysis run {}: {e}", run.run);
+            tracing::error!(service = %self.service, "cannot store the analysis run {}: {}", run.run, chain(&e));
         }
         let attempt = self.log.rollout.attempt;
         let mut shared = lock(&self.shared);
@@ -266,7 +267,9 @@ impl Actor {
             Ok(revisions) => {
                 lock(&self.shared).revisions = revisions.into_iter().map(Into::into).collect();
             }
-            Err(e) => tracing::error!(service = %self.service, "cannot prune revisions: {e}"),
+            Err(e) => {
+                tracing::error!(service = %self.service, "cannot prune revisions: {}", chain(&e));
+            }
         }
     }
 }

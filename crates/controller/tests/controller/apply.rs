@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bellwether_api::ApplySummary;
 use bellwether_controller::{ControlError, ControlPlane};
+use bellwether_core::error::chain;
 use bellwether_core::platform::{LogLine, LogQuery};
 use tokio::time::timeout;
 
@@ -106,8 +107,12 @@ async fn apply_adds_changes_and_removes_services() {
             true,
         ));
         match plane.apply(clash).await {
-            Err(ControlError::Invalid(why)) => {
-                assert!(why.starts_with("service `api`: listen:"), "{why}")
+            Err(e @ ControlError::Listen { .. }) => {
+                let why = chain(&e);
+                assert!(
+                    why.starts_with("service `api`: listen: cannot listen on "),
+                    "{why}"
+                )
             }
             other => panic!("expected a listen error, got {other:?}"),
         }

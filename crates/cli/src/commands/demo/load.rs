@@ -132,7 +132,7 @@ async fn client(
             match connect(target).await {
                 Ok(s) => sender = Some(s),
                 Err(e) => {
-                    record(&mut |s| s.failure(format!("cannot connect to {target}: {e}")));
+                    record(&mut |s| s.failure(format!("cannot connect to {target}: {e:#}")));
                     continue;
                 }
             }
@@ -147,7 +147,7 @@ async fn client(
             }
             Err(e) => {
                 sender = None;
-                record(&mut |s| s.failure(format!("request failed: {e}")));
+                record(&mut |s| s.failure(format!("request failed: {e:#}")));
             }
         }
     }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bellwether_core::error::chain;
 use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::run::Conclusion;
-use bellwether_runner::{Attempt, AttemptError, Control, DataDir, Observer, SecretStore};
+use bellwether_runner::{Attempt, Control, DataDir, Observer, SecretStore};
 use bellwether_runner::{Deployer, Settings};
 use clap::Args;
 
@@ -93,11 +94,7 @@ pub(crate) fn execute(
 ) -> anyhow::Result<Conclusion> {
     let name = a.spec.name.clone();
     let number = a.number;
-    let prepared = match a.prepare(settings, data, &HostLauncher) {
-        Ok(prepared) => prepared,
-        Err(AttemptError::Refused(why)) => anyhow::bail!(why),
-        Err(e) => return Err(e.into()),
-    };
+    let prepared = a.prepare(settings, data, &HostLauncher)?;
     for missing in &prepared.missing_secrets {
         eprintln!(
             "warning: {name}: secret `{missing}` is not set (`bellwether secret set {missing}` sets it), so it is empty"
@@ -143,7 +140,10 @@ pub(crate) fn execute(
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(e) = &finished.history_error {
-        eprintln!("warning: run {number}'s history is incomplete: {e}");
+        eprintln!(
+            "warning: run {number}'s history is incomplete: {}",
+            chain(e)
+        );
     }
     terminal.finish(finished.conclusion, started.elapsed());
     println!(
