@@ -188,7 +188,7 @@ async fn gate_state(
     })
     .await
     .map_err(|_| internal("the gate check stopped".to_owned()))?
-    .map_err(|e| internal(format!("the run history cannot be read: {e}")))
+    .map_err(|e| Failure::of(StatusCode::INTERNAL_SERVER_ERROR, &e))
 }
 
 fn protected(rules: &EnvironmentSpec) -> bool {
