@@ -819,6 +819,14 @@ fn a_protected_environment_takes_deploys_only_from_a_pipeline_job_that_passed_it
     .map(|(a, e, s)| (a.to_owned(), e.to_owned(), s))
     .collect();
     assert_eq!(deploys, expected);
+    let production = plane.run(&["audit", "--env", "production"]);
+    assert_eq!(production.stdout.lines().count(), 1, "{production:?}");
+    assert!(
+        production
+            .stdout
+            .contains("pipelines (deployer) deploy web Done 200"),
+        "{production:?}"
+    );
 }
 
 #[test]

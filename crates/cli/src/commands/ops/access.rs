@@ -46,6 +46,9 @@ pub(crate) struct AuditArgs {
     /// Only what was done to this service (or pipeline, run, token).
     #[arg(long, value_name = "NAME")]
     service: Option<String>,
+    /// Only what was done in this environment (deploys into it).
+    #[arg(long = "env", value_name = "ENVIRONMENT")]
+    environment: Option<String>,
     /// Only the last DURATION, e.g. 7d.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     since: Option<Duration>,
@@ -175,6 +178,11 @@ pub(crate) async fn audit(
                 .is_none_or(|s| e.entry.target.as_ref() == Some(s))
         })
         .filter(|e| since.is_none_or(|t| e.entry.at_ms >= t))
+        .filter(|e| {
+            args.environment
+                .as_ref()
+                .is_none_or(|env| e.entry.environment.as_ref() == Some(env))
+        })
         .collect();
     match format {
         // JSON lines, one sealed entry each: what a SIEM ingests, and `verify` can recheck.
