@@ -1,8 +1,15 @@
 //! Printing data as `-o json` or `-o yaml`; tables are each command's own.
 
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::Format;
+/// `-o table` is for people; `-o json` and `-o yaml` are stable, for scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Table,
+    Json,
+    Yaml,
+}
 
 /// Prints `value` in a machine format. Returns `false` for `table`, which the caller renders.
 pub(crate) fn print_data<T: Serialize>(format: Format, value: &T) -> anyhow::Result<bool> {

@@ -6,7 +6,6 @@
 //! a bad value is reported and replaced by its default so that the rest is still checked.
 
 mod analysis;
-mod canary;
 mod dependencies;
 mod environment;
 mod names;

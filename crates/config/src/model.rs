@@ -6,6 +6,7 @@
 //! problems are reported at once. Their doc comments are the JSON Schema's descriptions, and
 //! they state the defaults that lowering applies.
 
+mod alias;
 mod analysis;
 mod command;
 mod environment;
@@ -22,7 +23,8 @@ use serde::Deserialize;
 use crate::span::Entries;
 
 pub use analysis::{
-    AnalysisConfig, FullMetricConfig, InconclusiveConfig, MetricConfig, UnitConfig,
+    AnalysisConfig, AnalysisRefConfig, FullMetricConfig, InconclusiveConfig, MetricConfig,
+    UnitConfig,
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
@@ -37,8 +39,7 @@ pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, Web
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
 pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
 pub use strategy::{
-    AnalysisRefConfig, BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig,
-    StrategyConfig,
+    BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
 };
 pub use threshold::Threshold;
 

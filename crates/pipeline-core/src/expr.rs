@@ -8,8 +8,6 @@
 
 mod ast;
 mod eval;
-mod functions;
-mod lexer;
 mod parser;
 mod template;
 mod value;

@@ -5,9 +5,11 @@
 mod job;
 mod pipeline;
 mod secrets;
+mod settings;
 mod step;
 
-pub use job::{EnvironmentRef, Flag, JobSpec, MatrixSource, MatrixStrategy, Retry};
-pub use pipeline::{Concurrency, PipelineSpec, RunDefaults};
+pub use job::{EnvironmentRef, JobSpec, MatrixSource, MatrixStrategy, Retry};
+pub use pipeline::PipelineSpec;
 pub use secrets::SecretUse;
-pub use step::{CacheSpec, Shell, StepAction, StepSpec};
+pub use settings::{Concurrency, Flag, RunDefaults, Shell};
+pub use step::{CacheSpec, StepAction, StepSpec};

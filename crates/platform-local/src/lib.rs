@@ -14,7 +14,6 @@ mod logs;
 mod platform;
 mod probe;
 mod procfs;
-mod replica;
 mod resources;
 
 pub use bellwether_core::platform::{

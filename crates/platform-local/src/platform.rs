@@ -1,6 +1,8 @@
 //! The platform: which replicas of which revision should run, the tasks that run them, and the
 //! published state and resource use.
 
+mod replica;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
@@ -20,9 +22,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::replica::Replica;
 use crate::resources::{History, Sampler};
 use crate::{adopt, logs};
+use replica::Replica;
 
 /// How resource use is sampled: often enough for analysis that evaluates every second.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);

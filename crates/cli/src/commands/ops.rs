@@ -17,18 +17,9 @@ use bellwether_api::{ApplyRequest, ApplySummary, ServiceSummary, paths};
 use clap::{Args, Subcommand};
 
 use super::client::Client;
-use crate::cli::Format;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 pub(crate) use view::event_line;
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum Ops {
-    /// Run the control plane in the foreground: the controller, each service's router and the HTTP API the other verbs talk to.
-    Up(super::up::UpArgs),
-    #[command(flatten)]
-    Verb(Verb),
-}
 
 /// The verbs that talk to a running control plane.
 #[derive(Debug, Subcommand)]
@@ -80,11 +71,7 @@ pub(crate) struct ApplyArgs {
     file: std::path::PathBuf,
 }
 
-pub(crate) fn run(command: Ops, server: &str, format: Format) -> anyhow::Result<Code> {
-    let verb = match command {
-        Ops::Up(args) => return super::up::run(&args),
-        Ops::Verb(verb) => verb,
-    };
+pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Code> {
     // One request at a time: one thread is plenty.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -219,7 +206,7 @@ mod tests {
             "9",
         ])
         .unwrap();
-        let Command::Ops(super::Ops::Verb(super::Verb::Deploy(args))) = cli.command else {
+        let Command::Ops(super::Verb::Deploy(args)) = cli.command else {
             panic!("not a deploy: {:?}", cli.command);
         };
         let text = format!("{args:?}");

@@ -15,9 +15,8 @@ use serde::Serialize;
 use bellwether_runner::DataDir;
 
 use super::run::data::DataArgs;
-use crate::cli::Format;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {

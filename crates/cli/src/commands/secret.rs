@@ -9,9 +9,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::run::data::DataArgs;
-use crate::cli::Format;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct SecretArgs {

@@ -1,17 +1,42 @@
 //! `bellwether simulate`: plays a service's next rollout through the real state machine on a
 //! simulated clock, so people can see what their strategy does before it runs for real.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bellwether_core::rollout::sim::World;
 use bellwether_core::rollout::{Action, Command, Note, Phase, RolloutSpec};
 use bellwether_core::spec::{Project, ServiceSpec};
 use bellwether_core::time::human_duration;
+use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Format, SimulateArgs};
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
+
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// The service to roll out; may be omitted when the file has only one.
+    pub(crate) service: Option<String>,
+    /// The project file.
+    #[arg(short = 'f', long = "file", default_value = "bellwether.yaml")]
+    pub(crate) file: PathBuf,
+    /// Make every analysis of the new revision fail, to see the rollback.
+    #[arg(long, conflicts_with = "inconclusive")]
+    pub(crate) fail: bool,
+    /// Make every analysis of the new revision inconclusive.
+    #[arg(long)]
+    pub(crate) inconclusive: bool,
+    /// Promote whenever the rollout waits for a human, as an operator would.
+    #[arg(long)]
+    pub(crate) promote: bool,
+    /// How long a replica takes to become ready.
+    #[arg(long, default_value = "2s", value_parser = super::parse_duration)]
+    pub(crate) startup: std::time::Duration,
+    /// How long an analysis takes to reach its verdict.
+    #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
+    pub(crate) analysis_time: std::time::Duration,
+}
 
 #[derive(Serialize)]
 struct Simulation {

@@ -4,12 +4,25 @@ use std::path::PathBuf;
 
 use bellwether_config::{Diagnostic, Severity};
 use bellwether_core::spec::{Project, Strategy};
+use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Format, ValidateArgs};
 use crate::diagnostics::render;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Files to check [default: bellwether.yaml].
+    #[arg(value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// A file to check (may be repeated; same as a positional FILE).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) file_flags: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub(crate) strict: bool,
+}
 
 /// What `-o json|yaml` prints for one file.
 #[derive(Serialize)]

@@ -4,6 +4,7 @@
 //! at its `file:line:column`.
 
 mod exprs;
+mod fields;
 mod graph;
 mod job;
 mod on;
@@ -18,7 +19,16 @@ use crate::diagnostic::Sink;
 use crate::model::{ManualConfig, OnConfig, PipelineConfig, ProjectFile};
 use crate::span::Spanned;
 use exprs::{Declared, Place};
-use job::PipelineCx;
+
+/// What a job is checked against: the rest of the file.
+struct PipelineCx<'a> {
+    declared: Declared<'a>,
+    /// Artifact names each job uploads.
+    uploads: BTreeMap<&'a str, Vec<String>>,
+    jobs: Vec<&'a str>,
+    services: &'a [&'a str],
+    environments: &'a [&'a str],
+}
 
 pub(super) fn lower_all(file: &ProjectFile, sink: &mut Sink<'_>) -> Vec<PipelineSpec> {
     let services: Vec<&str> = file.services.names().collect();
@@ -70,7 +80,7 @@ fn lower(
         matrix: None,
         steps: &[],
     };
-    let env = job::env_vars(&p.env, &place("env", exprs::PIPELINE), sink);
+    let env = fields::env_vars(&p.env, &place("env", exprs::PIPELINE), sink);
     let concurrency = p
         .concurrency
         .as_ref()

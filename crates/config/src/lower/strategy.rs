@@ -1,11 +1,14 @@
-//! Strategies: which one, their options, and the analysis references they hold.
+//! Strategies: which one, their options (a canary's in `canary`), and the analysis references
+//! they hold.
+
+mod canary;
 
 use std::time::Duration;
 
 use bellwether_core::spec::{AnalysisRef, BlueGreenSpec, RollingSpec, Scale, Strategy};
 
 use super::scalars::{Zero, duration_or, scale};
-use super::{canary, exactly_one, names};
+use super::{exactly_one, names};
 use crate::diagnostic::Sink;
 use crate::model::{AnalysisRefConfig, BlueGreenConfig, RollingConfig, StrategyConfig};
 use crate::span::{Pos, Spanned};

@@ -1,5 +1,6 @@
-//! A service's analysis: the metrics that judge its rollouts, compact or in full, and the
-//! canary-versus-baseline judge over them.
+//! A service's analysis: the metrics that judge its rollouts, compact or in full, the
+//! canary-versus-baseline judge over them, and the references strategies and steps make to
+//! them.
 
 mod judge;
 
@@ -182,4 +183,17 @@ impl JsonSchema for MetricConfig {
             "anyOf": [generator.subschema_for::<Threshold>(), generator.subschema_for::<FullMetricConfig>()]
         })
     }
+}
+
+/// Which of the service's analysis metrics to run, and whether its judge runs too.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnalysisRefConfig {
+    /// Metric names from the service's `analysis.metrics`. Default: all of them, or none beside
+    /// the judge when `judge` is true.
+    #[serde(default)]
+    pub metrics: Vec<Spanned<String>>,
+    /// Run the service's canary-versus-baseline judge (its `analysis.judge`) too; its verdict
+    /// counts like a metric's. Default: false.
+    pub judge: Option<Spanned<bool>>,
 }

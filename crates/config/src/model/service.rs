@@ -7,8 +7,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
+use super::alias::Alias;
 use super::{AnalysisConfig, Command, StrategyConfig};
-use crate::schema::Alias;
 use crate::span::{Entries, Pos, Spanned};
 use crate::values::{DurationValue, Whole};
 

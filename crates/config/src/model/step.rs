@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::AnalysisRefConfig;
-use crate::schema::Alias;
+use super::alias::Alias;
 use crate::span::{Pos, Spanned};
 use crate::suggest::did_you_mean;
 use crate::values::{DurationValue, Percent};

@@ -1,9 +1,9 @@
-//! Strategies: canary, blue-green and rolling, and the analysis references they hold.
+//! Strategies: canary, blue-green and rolling, and a canary's background analysis.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::CanaryStepConfig;
+use super::{AnalysisRefConfig, CanaryStepConfig};
 use crate::span::Spanned;
 use crate::values::{DurationValue, ScaleValue, Whole};
 
@@ -80,19 +80,6 @@ pub struct RollingConfig {
     /// Analysis during the update. Default: when the service declares analysis metrics, all
     /// of them.
     pub analysis: Option<Spanned<AnalysisRefConfig>>,
-}
-
-/// Which of the service's analysis metrics to run, and whether its judge runs too.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AnalysisRefConfig {
-    /// Metric names from the service's `analysis.metrics`. Default: all of them, or none beside
-    /// the judge when `judge` is true.
-    #[serde(default)]
-    pub metrics: Vec<Spanned<String>>,
-    /// Run the service's canary-versus-baseline judge (its `analysis.judge`) too; its verdict
-    /// counts like a metric's. Default: false.
-    pub judge: Option<Spanned<bool>>,
 }
 
 /// Analysis that runs in the background of a canary's steps.

@@ -1,10 +1,11 @@
 //! Evaluating an expression against the contexts of the moment.
 
+mod functions;
+
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::ast::{BinaryOp, Expr};
-use super::functions;
 use super::value::Value;
 
 /// Why an expression could not be evaluated, e.g. `fromJSON` of text that is not JSON.

@@ -1,9 +1,11 @@
 //! A recursive-descent parser with GitHub Actions' precedence, loosest first:
 //! `||`, `&&`, `==` `!=`, `<` `<=` `>` `>=`, `!`, then property access, indexing and calls.
 
+mod lexer;
+
 use super::ast::{BinaryOp, Expr, Function};
-use super::lexer::{Spanned, Token, tokenize};
 use super::value::Value;
+use lexer::{Spanned, Token, tokenize};
 
 /// Nesting deeper than this is refused rather than risking the stack; GitHub stops at 50.
 const MAX_DEPTH: usize = 64;

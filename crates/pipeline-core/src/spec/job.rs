@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::expr::{Condition, Template};
 use crate::matrix::Matrix;
 
-use super::{Concurrency, RunDefaults, StepSpec};
+use super::{Concurrency, Flag, RunDefaults, StepSpec};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {
@@ -46,19 +46,6 @@ impl Default for Retry {
             max_attempts: 1,
             on_exit_codes: Vec::new(),
         }
-    }
-}
-
-/// A boolean that may be an expression, like `continue-on-error: ${{ matrix.experimental }}`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Flag {
-    Const(bool),
-    Expr(Template),
-}
-
-impl Default for Flag {
-    fn default() -> Self {
-        Flag::Const(false)
     }
 }
 

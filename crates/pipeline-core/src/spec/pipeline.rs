@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::expr::{Template, Value};
 use crate::trigger::Trigger;
 
-use super::{JobSpec, Shell};
+use super::{Concurrency, JobSpec, RunDefaults};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineSpec {
@@ -20,34 +20,6 @@ pub struct PipelineSpec {
     pub concurrency: Option<Concurrency>,
     /// In file order; `needs` make them a DAG, which lowering has checked is acyclic.
     pub jobs: Vec<JobSpec>,
-}
-
-/// `defaults: {run: {shell, working-directory}}`, for the `run` steps below it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RunDefaults {
-    pub shell: Option<Shell>,
-    pub working_directory: Option<String>,
-}
-
-impl RunDefaults {
-    /// These defaults, with `inner`'s wherever it sets one.
-    pub fn overlay(&self, inner: &RunDefaults) -> RunDefaults {
-        RunDefaults {
-            shell: inner.shell.clone().or_else(|| self.shell.clone()),
-            working_directory: inner
-                .working_directory
-                .clone()
-                .or_else(|| self.working_directory.clone()),
-        }
-    }
-}
-
-/// `concurrency: {group, cancel-in-progress}`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Concurrency {
-    pub group: Template,
-    /// Cancel the run or job holding the group instead of queueing behind it.
-    pub cancel_in_progress: bool,
 }
 
 impl PipelineSpec {

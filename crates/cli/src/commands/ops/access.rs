@@ -10,12 +10,11 @@ use bellwether_api::{CreatedToken, ServiceSummary, TokenRequest, paths};
 use bellwether_store::SqliteStore;
 use clap::{Args, Subcommand};
 
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::commands::credentials;
 use crate::commands::run::execute::duration;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {

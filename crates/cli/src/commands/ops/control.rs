@@ -8,10 +8,9 @@ use bellwether_api::{
 use bellwether_core::rollout::{Command, RevisionNumber};
 use clap::Args;
 
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServiceArgs {

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use bellwether_api::{DeployRequest, ServiceView, paths};
 use clap::Args;
 
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 #[command(disable_version_flag = true)]

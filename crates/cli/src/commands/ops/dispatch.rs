@@ -4,11 +4,10 @@
 use bellwether_api::{DispatchRequest, InputValue, TriggeredView, paths};
 use clap::Args;
 
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::commands::run::event::parse_pair;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct DispatchArgs {

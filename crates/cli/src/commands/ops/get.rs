@@ -9,10 +9,9 @@ use clap::Args;
 
 use super::format::now;
 use super::view::{event_line, render};
-use crate::cli::Format;
 use crate::commands::client::{Client, Events, Watched};
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 /// On a terminal the view is drawn again at least this often, so that its ages stay true.
 const REFRESH: Duration = Duration::from_secs(1);

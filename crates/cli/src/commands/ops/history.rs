@@ -6,10 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::format::{date_time, table};
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {

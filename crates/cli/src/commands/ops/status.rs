@@ -10,16 +10,15 @@ use clap::Args;
 use tokio::time::Instant;
 
 use super::view::settled;
-use crate::cli::Format;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::print_data;
+use crate::output::{Format, print_data};
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
     service: String,
     /// How long to wait for the rollout to end before giving up (exit 4).
-    #[arg(long, default_value = "10m", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = crate::commands::parse_duration)]
     timeout: Duration,
 }
 

@@ -1,37 +1,22 @@
 //! A job lowered: its needs, timeout, retry, matrix, environment, outputs and steps.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use bellwether_pipeline_core::expr::{Template, Value};
+use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::matrix::{Combination, Matrix};
 use bellwether_pipeline_core::spec::{
-    Concurrency, EnvironmentRef, Flag, JobSpec, MatrixSource, MatrixStrategy, Retry, RunDefaults,
-    Shell,
+    Concurrency, EnvironmentRef, JobSpec, MatrixSource, MatrixStrategy, Retry, RunDefaults,
 };
 
 use super::super::names;
-use super::super::scalars::{Zero, duration};
-use super::exprs::{self, Declared, MatrixKeys, Place};
-use super::{on, step};
+use super::exprs::{self, MatrixKeys, Place};
+use super::fields::{env_vars, flag, job_id, shell, timeout};
+use super::{PipelineCx, on, step};
 use crate::diagnostic::Sink;
 use crate::model::{
-    ConcurrencyForm, DefaultsConfig, FlagForm, MatrixForm, MatrixStrategyConfig, PipelineJobConfig,
+    ConcurrencyForm, DefaultsConfig, MatrixForm, MatrixStrategyConfig, PipelineJobConfig,
 };
 use crate::span::{Entries, Pos, Spanned};
-use crate::values::{DurationValue, Whole};
 
 const MAX_ATTEMPTS: u32 = 10;
-
-/// What a job is checked against: the rest of the file.
-pub(super) struct PipelineCx<'a> {
-    pub(super) declared: Declared<'a>,
-    /// Artifact names each job uploads.
-    pub(super) uploads: BTreeMap<&'a str, Vec<String>>,
-    pub(super) jobs: Vec<&'a str>,
-    pub(super) services: &'a [&'a str],
-    pub(super) environments: &'a [&'a str],
-}
 
 pub(super) fn lower(
     id: &Spanned<String>,
@@ -175,18 +160,6 @@ pub(super) fn lower(
     }
 }
 
-/// GitHub's rule for job and step ids.
-pub(super) fn job_id(id: &Spanned<String>, sink: &mut Sink<'_>) {
-    let n = id.value.as_str();
-    let valid = n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-        && n.len() <= 100;
-    if !valid {
-        sink.error(id.pos, format!("`{n}` is not a valid id (expected letters, digits, `-` and `_`, starting with a letter or `_`)"));
-    }
-}
-
 fn needs(
     id: &Spanned<String>,
     j: &PipelineJobConfig,
@@ -215,74 +188,6 @@ fn environment_reference(name: &Spanned<String>, cx: &PipelineCx<'_>, sink: &mut
         sink.error(name.pos, format!("unknown environment `{}` (no environments are declared; expected an `environments:` section that declares it)", name.value));
     } else {
         names::reference("environment", name, cx.environments, sink);
-    }
-}
-
-pub(super) fn env_vars(
-    env: &Entries<String>,
-    place: &Place<'_>,
-    sink: &mut Sink<'_>,
-) -> Vec<(String, Template)> {
-    env.iter()
-        .filter_map(|(k, v)| {
-            names::env_var("env name", k, sink);
-            place.template(v, k.pos, sink).map(|t| (k.value.clone(), t))
-        })
-        .collect()
-}
-
-pub(super) fn flag(
-    form: Option<&Spanned<FlagForm>>,
-    place: &Place<'_>,
-    sink: &mut Sink<'_>,
-) -> Flag {
-    match form.map(|f| (&f.value, f.pos)) {
-        None => Flag::Const(false),
-        Some((FlagForm::Bool(b), _)) => Flag::Const(*b),
-        Some((FlagForm::Expr(text), pos)) => {
-            let Some(template) = place.template(&Spanned::new(text.clone(), pos), pos, sink) else {
-                return Flag::Const(false);
-            };
-            if template.as_literal().is_some() {
-                sink.error(pos, format!("{}: `{text}` is not a boolean (expected true, false or an expression like ${{{{ matrix.experimental }}}})", place.field));
-                return Flag::Const(false);
-            }
-            Flag::Expr(template)
-        }
-    }
-}
-
-pub(super) fn timeout(
-    d: Option<&Spanned<DurationValue>>,
-    minutes: Option<&Spanned<Whole<u32>>>,
-    sink: &mut Sink<'_>,
-) -> Option<Duration> {
-    match (d, minutes) {
-        (Some(_), Some(m)) => {
-            sink.error(
-                m.pos,
-                "`timeout` and `timeout-minutes` are both set (expected one of them)",
-            );
-            None
-        }
-        (Some(d), None) => duration(d, "timeout", Zero::Rejected, sink),
-        (None, Some(m)) if m.value.0 == 0 => {
-            sink.error(
-                m.pos,
-                "timeout-minutes must be more than 0 (expected e.g. 30)",
-            );
-            None
-        }
-        (None, Some(m)) => {
-            let millis = i64::from(m.value.0) * 60_000;
-            duration(
-                &Spanned::new(DurationValue::from_millis(millis), m.pos),
-                "timeout-minutes",
-                Zero::Rejected,
-                sink,
-            )
-        }
-        (None, None) => None,
     }
 }
 
@@ -509,10 +414,4 @@ pub(super) fn defaults(d: &Spanned<DefaultsConfig>, sink: &mut Sink<'_>) -> RunD
             .as_ref()
             .map(|w| w.value.clone()),
     }
-}
-
-pub(super) fn shell(s: &Spanned<String>, sink: &mut Sink<'_>) -> Option<Shell> {
-    Shell::parse(&s.value)
-        .map_err(|e| sink.error(s.pos, e))
-        .ok()
 }

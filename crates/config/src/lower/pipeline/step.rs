@@ -4,8 +4,9 @@
 use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
 
 use super::super::names;
+use super::PipelineCx;
 use super::exprs::{self, MatrixKeys, Place};
-use super::job::{PipelineCx, env_vars, flag, job_id, shell, timeout};
+use super::fields::{env_vars, flag, job_id, shell, timeout};
 use super::on::names_at;
 use crate::diagnostic::Sink;
 use crate::model::{

@@ -1,7 +1,7 @@
 //! Splits an expression into tokens, each with the character offset it starts at.
 
-use super::parser::ParseError;
-use super::value::parse_number;
+use super::super::value::parse_number;
+use super::ParseError;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Token {

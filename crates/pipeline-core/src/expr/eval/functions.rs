@@ -1,9 +1,9 @@
 //! The built-in functions, with GitHub Actions' semantics: string functions ignore case,
 //! `contains` searches arrays by loose equality, `format` takes `{0}` placeholders.
 
-use super::ast::{Expr, Function};
-use super::eval::{EvalError, Scope, evaluate};
-use super::value::Value;
+use super::super::ast::{Expr, Function};
+use super::super::value::Value;
+use super::{EvalError, Scope, evaluate};
 
 pub(super) fn call(
     function: Function,

@@ -2,8 +2,8 @@
 
 use bellwether_core::spec::{BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, Weight};
 
-use super::scalars::{Zero, duration_at, duration_or, scale, weight};
-use super::strategy::{ServiceCx, analysis_ref, metric_refs, positive_scale};
+use super::super::scalars::{Zero, duration_at, duration_or, scale, weight};
+use super::{ServiceCx, analysis_ref, metric_refs, positive_scale};
 use crate::diagnostic::Sink;
 use crate::model::{
     BackgroundAnalysisConfig, CanaryConfig, CanaryStepConfig, HeaderRouteConfig, PauseConfig,

@@ -13,8 +13,8 @@ use nix::unistd::Pid;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep};
 
+use super::Shared;
 use crate::adopt::{self, ReplicaRecord};
-use crate::platform::Shared;
 use crate::{logs, probe, procfs};
 
 /// A replica that stays up this long has its restart back-off reset.
