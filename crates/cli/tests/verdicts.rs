@@ -206,6 +206,18 @@ fn a_canary_at_half_its_threshold_is_promoted_and_one_at_five_times_is_rolled_ba
         "{view:#}"
     );
     assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    // The rollback is bellwether's own decision, in the audit trail with its reason.
+    let audit = plane.run(&["audit", "--service", "shop", "-o", "json"]);
+    let decided = audit.stdout.lines().any(|line| {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        let e = &entry["entry"];
+        e["actor"] == "bellwether"
+            && e["action"] == "rollout Degraded"
+            && e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("error_rate"))
+    });
+    assert!(decided, "{}", audit.stdout);
 
     // A retry judges fresh evidence: without new requests it waits, whatever the old ones said.
     let before = load.sent();
