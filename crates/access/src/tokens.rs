@@ -108,12 +108,24 @@ impl Tokens {
         Ok(tokens)
     }
 
-    /// Makes a token: its secret, shown once, and what is kept of it. A name may be reused
-    /// only once the token that had it was revoked or expired.
+    /// Makes a token for every environment: its secret, shown once, and what is kept of it.
+    /// A name may be reused only once the token that had it was revoked or expired.
     pub fn create(
         &self,
         name: &str,
         role: Role,
+        expires_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Result<(Secret, TokenInfo), AccessError> {
+        self.create_in(name, role, Vec::new(), expires_at_ms, now_ms)
+    }
+
+    /// [`Tokens::create`], for acting in `environments` only (empty: every one).
+    pub fn create_in(
+        &self,
+        name: &str,
+        role: Role,
+        environments: Vec<String>,
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Result<(Secret, TokenInfo), AccessError> {
@@ -131,6 +143,7 @@ impl Tokens {
             created_at_ms: now_ms,
             expires_at_ms,
             revoked_at_ms: None,
+            environments,
         };
         let event = Event::Created {
             info: info.clone(),
@@ -186,6 +199,7 @@ impl Tokens {
         Ok(Identity {
             name: info.name.clone(),
             role: info.role,
+            environments: info.environments.clone(),
         })
     }
 

@@ -12,6 +12,9 @@ pub struct TokenRequest {
     /// Seconds until it expires; never without.
     #[serde(default)]
     pub expires_in_secs: Option<u64>,
+    /// The environments it may act in; every one without.
+    #[serde(default)]
+    pub environments: Vec<String>,
 }
 
 /// The answer to `POST /v1/tokens`: the only time the token is shown.

@@ -867,7 +867,28 @@ services:
         early.stderr.contains("version v1 is not the stable version of any service in `staging`, and `production` requires 1h there first"),
         "{early:?}"
     );
-    assert_eq!(deploy("web-staging").code, 0);
+    // A token scoped to staging deploys there, and nowhere else.
+    let made = plane.run(&[
+        "token", "create", "stager", "--role", "deployer", "--env", "staging",
+    ]);
+    assert_eq!(made.code, 0, "{made:?}");
+    let stager = made.stdout.trim();
+    let outside = plane.run_as(stager, &["deploy", "web-prod", "--version", "v1"]);
+    assert_eq!(outside.code, 1, "{outside:?}");
+    assert!(
+        outside.stderr.contains(
+            "`stager` may act in staging only, and service `web-prod` is deployed to production"
+        ),
+        "{outside:?}"
+    );
+    let everywhere = plane.run_as(stager, &["rollback", "--all"]);
+    assert_eq!(everywhere.code, 1, "{everywhere:?}");
+    assert!(
+        everywhere.stderr.contains("may act in staging only"),
+        "{everywhere:?}"
+    );
+    let staged = plane.run_as(stager, &["deploy", "web-staging", "--version", "v1"]);
+    assert_eq!(staged.code, 0, "{staged:?}");
     plane.expect_status("web-staging", 0);
     // The environment's variables reach the revisions deployed to it.
     let logs = plane.run(&["logs", "web-staging"]);

@@ -100,6 +100,19 @@ impl fmt::Display for Permission {
 pub struct Identity {
     pub name: String,
     pub role: Role,
+    /// The environments it may act in; empty is every one.
+    #[serde(default)]
+    pub environments: Vec<String>,
+}
+
+impl Identity {
+    /// Whether it may act on something deployed to `environments`: an unscoped identity on
+    /// anything, a scoped one only where every environment is within its scope.
+    pub fn may_act_in(&self, environments: &[String]) -> bool {
+        self.environments.is_empty()
+            || (!environments.is_empty()
+                && environments.iter().all(|e| self.environments.contains(e)))
+    }
 }
 
 /// What is known of a token, its secret aside.
@@ -110,6 +123,9 @@ pub struct TokenInfo {
     pub created_at_ms: u64,
     pub expires_at_ms: Option<u64>,
     pub revoked_at_ms: Option<u64>,
+    /// The environments it may act in; empty is every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
 }
 
 impl TokenInfo {

@@ -189,6 +189,7 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
     let anonymous = Identity {
         name: "anonymous".to_owned(),
         role: bellwether_access::Role::Viewer,
+        environments: Vec::new(),
     };
     if guard.need == Need::Signed {
         return Ok(Identity {
@@ -253,6 +254,24 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
                 format!("not authenticated: {denied}"),
             )
         })?;
+    let project_wide = matches!(
+        permission,
+        Permission::Apply | Permission::RollbackAll | Permission::ManageTokens
+    );
+    if project_wide && !identity.environments.is_empty() {
+        let message = format!(
+            "`{}` may act in {} only, and to {permission} concerns every environment",
+            identity.name,
+            identity.environments.join(", ")
+        );
+        return Err((
+            Some(identity),
+            Failure {
+                status: StatusCode::FORBIDDEN,
+                message,
+            },
+        ));
+    }
     if !identity.role.allows(permission) {
         let message = format!(
             "`{}` is a {} and may not {permission}",

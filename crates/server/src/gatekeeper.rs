@@ -23,6 +23,31 @@ use crate::error::Failure;
 /// The name of the token the control plane's pipelines deploy with.
 pub const PIPELINES: &str = "pipelines";
 
+/// Refuses an identity scoped to environments acting on `service` unless every environment
+/// the service is deployed to is within its scope (a service of none is within none).
+pub(crate) fn within_scope(state: &AppState, who: &Identity, service: &str) -> Result<(), Failure> {
+    if who.environments.is_empty() {
+        return Ok(());
+    }
+    let declared = state.control.service_environments(service)?;
+    if who.may_act_in(&declared) {
+        return Ok(());
+    }
+    let places = if declared.is_empty() {
+        "no environment".to_owned()
+    } else {
+        declared.join(", ")
+    };
+    Err(Failure {
+        status: StatusCode::FORBIDDEN,
+        message: format!(
+            "`{}` may act in {} only, and service `{service}` is deployed to {places}",
+            who.name,
+            who.environments.join(", ")
+        ),
+    })
+}
+
 /// The environment `request` deploys `service` to, once it may.
 pub(crate) async fn admit(
     state: &AppState,
@@ -30,6 +55,7 @@ pub(crate) async fn admit(
     service: &str,
     request: &DeployRequest,
 ) -> Result<Option<String>, Failure> {
+    within_scope(state, who, service)?;
     let declared = state.control.service_environments(service)?;
     let refuse = |status, message: String| Failure { status, message };
     let environment = match (&request.environment, declared.as_slice()) {

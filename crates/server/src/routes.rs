@@ -64,6 +64,7 @@ pub(crate) async fn command(
     Service(name): Service,
     Body(request): Body<CommandRequest>,
 ) -> Answer<ServiceView> {
+    crate::gatekeeper::within_scope(&state, &who, &name)?;
     Ok(Json(
         state
             .control
@@ -78,6 +79,7 @@ pub(crate) async fn undo(
     Service(name): Service,
     Body(request): Body<UndoRequest>,
 ) -> Answer<ServiceView> {
+    crate::gatekeeper::within_scope(&state, &who, &name)?;
     Ok(Json(
         state
             .control

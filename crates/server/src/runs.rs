@@ -72,6 +72,18 @@ pub(crate) async fn review(
     axum::extract::Path(number): axum::extract::Path<u64>,
     Body(request): Body<ReviewRequest>,
 ) -> Result<Json<Vec<ReviewAnswer>>, Failure> {
+    // A reviewer scoped to environments names one of them.
+    let named = request.environment.as_ref().map(std::slice::from_ref);
+    if !who.environments.is_empty() && !named.is_some_and(|e| who.may_act_in(e)) {
+        return Err(Failure {
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "`{}` reviews in {} only: name one of them with --env",
+                who.name,
+                who.environments.join(", ")
+            ),
+        });
+    }
     let order = ReviewOrder {
         run: number,
         environment: request.environment,

@@ -35,9 +35,13 @@ pub(crate) async fn create(
     };
     let access = state.access.clone();
     let made = tokio::task::spawn_blocking(move || {
-        access
-            .tokens()
-            .create(&request.name, request.role, expires, now)
+        access.tokens().create_in(
+            &request.name,
+            request.role,
+            request.environments,
+            expires,
+            now,
+        )
     })
     .await
     .map_err(|_| internal("making the token stopped halfway"))?

@@ -22,7 +22,8 @@ fn a_token_identifies_its_holder_until_revoked_or_expired() {
         who,
         Identity {
             name: "ci".into(),
-            role: Role::Deployer
+            role: Role::Deployer,
+            environments: Vec::new(),
         }
     );
 
@@ -116,4 +117,29 @@ fn two_writers_on_one_store_both_land() {
         "the second writer read the first's token before deciding"
     );
     assert_eq!(Tokens::open(store).unwrap().list().len(), 2);
+}
+
+#[test]
+fn a_scoped_token_acts_only_where_everything_it_touches_is_in_scope() {
+    let tokens = Tokens::open(store()).unwrap();
+    let (secret, info) = tokens
+        .create_in("stager", Role::Deployer, vec!["staging".into()], None, 1)
+        .unwrap();
+    assert_eq!(info.environments, ["staging"]);
+    let who = tokens.authenticate(secret.expose(), 2).unwrap();
+    let envs = |names: &[&str]| -> Vec<String> { names.iter().map(|n| (*n).to_owned()).collect() };
+    assert!(who.may_act_in(&envs(&["staging"])));
+    assert!(!who.may_act_in(&envs(&["production"])));
+    assert!(!who.may_act_in(&envs(&["staging", "production"])));
+    assert!(
+        !who.may_act_in(&[]),
+        "a service of no environment is outside every scope"
+    );
+    let (any, _) = tokens.create("anyone", Role::Deployer, None, 3).unwrap();
+    assert!(
+        tokens
+            .authenticate(any.expose(), 4)
+            .unwrap()
+            .may_act_in(&[])
+    );
 }

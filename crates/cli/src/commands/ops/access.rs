@@ -36,6 +36,9 @@ pub(crate) struct CreateArgs {
     /// How long it works, e.g. 90d [default: until revoked].
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     expires: Option<Duration>,
+    /// An environment it may act in; may be repeated [default: every one].
+    #[arg(long = "env", value_name = "ENVIRONMENT")]
+    environments: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +104,7 @@ pub(crate) async fn token(
                 name: args.name,
                 role: args.role,
                 expires_in_secs: args.expires.map(|d| d.as_secs().max(1)),
+                environments: args.environments,
             };
             let created: CreatedToken = client.post(paths::TOKENS, &request).await?;
             if !print_data(format, &created)? {
