@@ -644,6 +644,14 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
         assert!(outcome.stderr.contains(why), "{why}: {outcome:?}");
     };
     refused(&vera, "`vera` is a viewer and may not review gates");
+    let made = plane.run(&[
+        "token", "create", "zed", "--role", "approver", "--env", "staging",
+    ]);
+    assert_eq!(made.code, 0, "{made:?}");
+    refused(
+        made.stdout.trim(),
+        "`zed` reviews in staging only: name one of them with --env",
+    );
     refused(
         &ci,
         "ci triggered run 1, and environment `production` needs approval from someone else",
@@ -689,6 +697,7 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
         .collect();
     let expected: Vec<(String, u64)> = [
         ("vera", 403),
+        ("zed", 403),
         ("ci", 409),
         ("carol", 409),
         ("alice", 200),
