@@ -354,20 +354,34 @@ struct Row {
     rules: [Outcomes; RULES.len()],
 }
 
-/// Every cell of one metric, a thread each; each cell has its own generator, seeded from the
-/// seed and the cell, so the tables do not depend on how the threads interleave.
+/// Every cell of one metric, a thread each.
 fn simulate(metric: Metric, canaries: usize) -> Vec<Row> {
-    let cells: Vec<(f64, u32)> = MULTIPLES
+    let seed = SEED + (metric as u64) * 1_000;
+    per_cell(&MULTIPLES, &TRAFFIC, seed, |multiple, traffic, seed| {
+        cell(metric, multiple, traffic, canaries, seed)
+    })
+}
+
+/// `cell(multiple, traffic, seed)` for every multiple and traffic, a thread each, in order.
+/// Each cell's generator is seeded from `seed` and the cell's position, so the tables do not
+/// depend on how the threads interleave.
+fn per_cell<R: Send>(
+    multiples: &[f64],
+    traffic: &[u32],
+    seed: u64,
+    cell: impl Fn(f64, u32, u64) -> R + Sync,
+) -> Vec<R> {
+    let cells: Vec<(f64, u32)> = multiples
         .iter()
-        .flat_map(|&multiple| TRAFFIC.iter().map(move |&traffic| (multiple, traffic)))
+        .flat_map(|&m| traffic.iter().map(move |&t| (m, t)))
         .collect();
+    let cell = &cell;
     thread::scope(|scope| {
         let threads: Vec<_> = cells
             .iter()
             .enumerate()
             .map(|(i, &(multiple, traffic))| {
-                let seed = SEED + (metric as u64) * 1_000 + i as u64;
-                scope.spawn(move || cell(metric, multiple, traffic, canaries, seed))
+                scope.spawn(move || cell(multiple, traffic, seed + i as u64))
             })
             .collect();
         threads

@@ -38,6 +38,19 @@ pub enum Permission {
     ManageTokens,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::Read,
+        Permission::Deploy,
+        Permission::Operate,
+        Permission::Dispatch,
+        Permission::Approve,
+        Permission::Apply,
+        Permission::RollbackAll,
+        Permission::ManageTokens,
+    ];
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Deployer, Role::Approver, Role::Admin];
 
@@ -142,16 +155,7 @@ mod tests {
     #[test]
     fn each_role_allows_exactly_its_permissions() {
         use Permission::*;
-        let all = [
-            Read,
-            Deploy,
-            Operate,
-            Dispatch,
-            Approve,
-            Apply,
-            RollbackAll,
-            ManageTokens,
-        ];
+        let all = Permission::ALL;
         let allowed = |role: Role| -> Vec<Permission> {
             all.into_iter().filter(|p| role.allows(*p)).collect()
         };

@@ -20,6 +20,7 @@ use bellwether_access::{
     AccessError, AuditLog, Denied, Entry, Identity, Outcome, Permission, Tokens,
 };
 use bellwether_api::ApiError;
+use bellwether_runner::now_ms;
 use bellwether_store::Store;
 
 use crate::error::Failure;
@@ -145,13 +146,10 @@ pub(crate) async fn guard(
     };
     let entry = Entry {
         at_ms: now_ms(),
-        actor: identity.as_ref().map_or_else(
-            || match guard.need {
-                Need::Signed => "github webhook".to_owned(),
-                _ => "anonymous".to_owned(),
-            },
-            |i| i.name.clone(),
-        ),
+        // Refused before a credential was read: nobody is known.
+        actor: identity
+            .as_ref()
+            .map_or_else(|| "anonymous".to_owned(), |i| i.name.clone()),
         role: identity.map(|i| i.role),
         action: guard.action.to_owned(),
         target,
@@ -258,34 +256,25 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
         permission,
         Permission::Apply | Permission::RollbackAll | Permission::ManageTokens
     );
-    if project_wide && !identity.environments.is_empty() {
-        let message = format!(
+    let forbidden = if project_wide && !identity.environments.is_empty() {
+        format!(
             "`{}` may act in {} only, and to {permission} concerns every environment",
             identity.name,
             identity.environments.join(", ")
-        );
-        return Err((
-            Some(identity),
-            Failure {
-                status: StatusCode::FORBIDDEN,
-                message,
-            },
-        ));
-    }
-    if !identity.role.allows(permission) {
-        let message = format!(
+        )
+    } else if !identity.role.allows(permission) {
+        format!(
             "`{}` is a {} and may not {permission}",
             identity.name, identity.role
-        );
-        return Err((
-            Some(identity),
-            Failure {
-                status: StatusCode::FORBIDDEN,
-                message,
-            },
-        ));
-    }
-    Ok(identity)
+        )
+    } else {
+        return Ok(identity);
+    };
+    let failure = Failure {
+        status: StatusCode::FORBIDDEN,
+        message: forbidden,
+    };
+    Err((Some(identity), failure))
 }
 
 /// The error message of a failed JSON answer, read and put back.
@@ -301,12 +290,6 @@ async fn reason_of(response: Response) -> (Response, Option<String>) {
         .ok()
         .map(|e| e.error);
     (Response::from_parts(parts, Body::from(bytes)), reason)
-}
-
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

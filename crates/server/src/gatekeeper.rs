@@ -7,10 +7,10 @@
 //! the stable version of a service in the other environment for long enough, with no rollback
 //! since, whoever deploys. Aborts and `rollback --all` are never gated.
 
-use axum::http::StatusCode;
-use bellwether_access::Identity;
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use bellwether_access::Identity;
 use bellwether_api::{DeployRequest, HistoryEntry};
 use bellwether_core::rollout::Phase;
 use bellwether_core::spec::{EnvironmentSpec, Soak};
@@ -29,8 +29,11 @@ pub(crate) fn within_scope(state: &AppState, who: &Identity, service: &str) -> R
     if who.environments.is_empty() {
         return Ok(());
     }
-    let declared = state.control.service_environments(service)?;
-    if who.may_act_in(&declared) {
+    in_scope(who, service, &state.control.service_environments(service)?)
+}
+
+fn in_scope(who: &Identity, service: &str, declared: &[String]) -> Result<(), Failure> {
+    if who.may_act_in(declared) {
         return Ok(());
     }
     let places = if declared.is_empty() {
@@ -55,8 +58,8 @@ pub(crate) async fn admit(
     service: &str,
     request: &DeployRequest,
 ) -> Result<Option<String>, Failure> {
-    within_scope(state, who, service)?;
     let declared = state.control.service_environments(service)?;
+    in_scope(who, service, &declared)?;
     let refuse = |status, message: String| Failure { status, message };
     let environment = match (&request.environment, declared.as_slice()) {
         (Some(e), list) if list.is_empty() || list.contains(e) => e.clone(),
@@ -129,7 +132,7 @@ pub(crate) async fn admit(
 /// stable version of a service deployed there, since it last became healthy, with no rollback
 /// since. The longest such soak counts.
 fn soaked(state: &AppState, target: &str, soak: &Soak, version: &str) -> Result<(), Failure> {
-    let now = Timestamp::from_millis(crate::access::now_ms());
+    let now = Timestamp::from_millis(bellwether_runner::now_ms());
     let mut longest: Option<Duration> = None;
     for service in state.control.list() {
         let in_soak = state

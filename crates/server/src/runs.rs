@@ -90,7 +90,7 @@ pub(crate) async fn review(
         by: who.name.clone(),
         approved: request.approved,
         comment: request.comment,
-        at_ms: crate::access::now_ms(),
+        at_ms: bellwether_runner::now_ms(),
     };
     let answers = pipelines(&state)?.review(order).await.map_err(|e| {
         let status = match e {

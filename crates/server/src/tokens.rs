@@ -1,18 +1,18 @@
 //! Tokens and the audit trail: make, list and revoke tokens (admin), read the trail.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use bellwether_access::{AccessError, Identity, Sealed, TokenInfo};
 use bellwether_api::{CreatedToken, TokenRequest};
+use bellwether_runner::now_ms;
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::access::now_ms;
 use crate::error::Failure;
 use crate::extract::{Body, Query};
+use crate::{Access, AppState};
 
 type Answer<T> = Result<Json<T>, Failure>;
 
@@ -28,13 +28,10 @@ pub(crate) async fn create(
     let now = now_ms();
     let expires = match request.expires_in_secs {
         Some(0) => return Err(Failure::bad_request("a token cannot expire at once")),
-        Some(secs) => Some(now.saturating_add(
-            u64::try_from(Duration::from_secs(secs).as_millis()).unwrap_or(u64::MAX),
-        )),
+        Some(secs) => Some(now.saturating_add(secs.saturating_mul(1000))),
         None => None,
     };
-    let access = state.access.clone();
-    let made = tokio::task::spawn_blocking(move || {
+    let (secret, info) = off_thread(&state, move |access| {
         access.tokens().create_in(
             &request.name,
             request.role,
@@ -43,10 +40,7 @@ pub(crate) async fn create(
             now,
         )
     })
-    .await
-    .map_err(|_| internal("making the token stopped halfway"))?
-    .map_err(refused)?;
-    let (secret, info) = made;
+    .await?;
     tracing::info!(token = %info.name, role = %info.role, by = %who.name, "token created");
     Ok((
         StatusCode::CREATED,
@@ -61,11 +55,10 @@ pub(crate) async fn revoke(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Answer<TokenInfo> {
-    let access = state.access.clone();
-    let revoked = tokio::task::spawn_blocking(move || access.tokens().revoke(&name, now_ms()))
-        .await
-        .map_err(|_| internal("revoking the token stopped halfway"))?
-        .map_err(refused)?;
+    let revoked = off_thread(&state, move |access| {
+        access.tokens().revoke(&name, now_ms())
+    })
+    .await?;
     Ok(Json(revoked))
 }
 
@@ -79,12 +72,23 @@ pub(crate) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
 ) -> Answer<Vec<Sealed>> {
-    let access = state.access.clone();
-    let entries = tokio::task::spawn_blocking(move || access.audit().read(query.after))
-        .await
-        .map_err(|_| internal("reading the audit trail stopped halfway"))?
-        .map_err(refused)?;
+    let entries = off_thread(&state, move |access| access.audit().read(query.after)).await?;
     Ok(Json(entries))
+}
+
+/// A store call on the access records, off the async threads (SQLite waits for the disk).
+async fn off_thread<T: Send + 'static>(
+    state: &AppState,
+    call: impl FnOnce(&Access) -> Result<T, AccessError> + Send + 'static,
+) -> Result<T, Failure> {
+    let access = Arc::clone(&state.access);
+    tokio::task::spawn_blocking(move || call(&access))
+        .await
+        .map_err(|_| Failure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "the store call stopped halfway".to_owned(),
+        })?
+        .map_err(refused)
 }
 
 fn refused(e: AccessError) -> Failure {
@@ -97,11 +101,4 @@ fn refused(e: AccessError) -> Failure {
         }
     };
     Failure::of(status, &e)
-}
-
-fn internal(message: &str) -> Failure {
-    Failure {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: message.to_owned(),
-    }
 }

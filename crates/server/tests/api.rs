@@ -9,6 +9,7 @@ use std::time::Duration;
 use bellwether_access::Role;
 use bellwether_api::{ApiError, EventView, Health, ServiceSummary, paths};
 use bellwether_controller::{ControlPlane, Options};
+use bellwether_runner::now_ms;
 use bellwether_server::Access;
 use reqwest::{Response, StatusCode};
 use tokio::net::TcpListener;
@@ -110,13 +111,6 @@ impl Api {
 fn token(access: &Access, name: &str, role: Role) -> String {
     let (secret, _) = access.tokens().create(name, role, None, now_ms()).unwrap();
     secret.expose().to_owned()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 /// A client presenting `token` on every request.

@@ -4,8 +4,6 @@
 //! last interval, once on every request since the start with confidence sequences at every
 //! interval. Both through the crate's own `judge` and `early`.
 
-use std::thread;
-
 use bellwether_analysis::judge::{Evidence, JudgeConfig, JudgedMetric, Series, early, judge};
 use bellwether_core::rollout::Verdict;
 use bellwether_core::spec::{Direction, Unit};
@@ -13,8 +11,9 @@ use bellwether_core::time::Timestamp;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use super::{CONFIDENCE, MIN_SAMPLE, Poisson, SEED, markdown_row, median_p95};
 use bellwether_analysis::sequential::Tally;
+
+use super::{CONFIDENCE, MIN_SAMPLE, Poisson, SEED, markdown_row, median_p95, per_cell};
 
 const BASELINE_RATE: f64 = 0.01;
 const MULTIPLES: [f64; 4] = [1.0, 2.0, 5.0, 20.0];
@@ -142,26 +141,14 @@ pub(crate) struct Row {
     rules: [Outcomes; 2],
 }
 
-/// Every cell, a thread each, each with its own generator seeded from the cell.
+/// Every cell, a thread each.
 pub(crate) fn simulate(judges: usize) -> Vec<Row> {
-    let cells: Vec<(f64, u32)> = MULTIPLES
-        .iter()
-        .flat_map(|&m| TRAFFIC.iter().map(move |&t| (m, t)))
-        .collect();
-    thread::scope(|scope| {
-        let threads: Vec<_> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, &(multiple, traffic))| {
-                let seed = SEED + 10_000 + i as u64;
-                scope.spawn(move || cell(multiple, traffic, judges, seed))
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().expect("a simulation thread panicked"))
-            .collect()
-    })
+    per_cell(
+        &MULTIPLES,
+        &TRAFFIC,
+        SEED + 10_000,
+        |multiple, traffic, seed| cell(multiple, traffic, judges, seed),
+    )
 }
 
 fn cell(multiple: f64, traffic: u32, judges: usize, seed: u64) -> Row {

@@ -11,6 +11,7 @@ use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Measurement, Waiting, describe};
+use crate::judge::Evidence;
 use crate::sequential::{self, Interval, Latencies, Side, Tally};
 use crate::value::{Observation, Role, Sample, Value, thousands, time_of_day};
 
@@ -360,14 +361,12 @@ impl QuantileCondition {
                 return m;
             }
         }
-        let half = 1.0 - (1.0 - spec.confidence) / 2.0;
-        let seconds = |micros: u64| micros as f64 / 1e6;
-        let (cl, ch) = c.quantile(self.quantile, half);
-        let (bl, bh) = b.quantile(self.quantile, half);
-        let (canary_low, canary_high) = (seconds(cl), ch.map_or(f64::INFINITY, seconds));
-        let (limit_low, limit_high) = self.limit(seconds(bl), bh.map_or(f64::INFINITY, seconds));
-        m.value = Some(Value::Number(seconds(c.observed(self.quantile))));
-        m.baseline = Some(Value::Number(seconds(b.observed(self.quantile))));
+        let e = Evidence::of_quantiles(o.at, self.quantile, &c, &b, spec.confidence);
+        let unbounded = |high: Option<f64>| high.unwrap_or(f64::INFINITY);
+        let (canary_low, canary_high) = (e.canary.low, unbounded(e.canary.high));
+        let (limit_low, limit_high) = self.limit(e.baseline.low, unbounded(e.baseline.high));
+        m.value = Some(Value::Number(e.canary.value));
+        m.baseline = Some(Value::Number(e.baseline.value));
         // The canary's quantile is at least its low end and at most its high end.
         let side = if canary_low > limit_high {
             Side::Above
@@ -398,8 +397,8 @@ impl QuantileCondition {
             Unit::Ratio.format(spec.confidence),
             ms(canary_low),
             ms(canary_high),
-            ms(seconds(bl)),
-            bh.map_or_else(|| "?".to_owned(), |h| ms(seconds(h))),
+            ms(e.baseline.low),
+            ms(unbounded(e.baseline.high)),
             thousands(c.total()),
             thousands(b.total()),
         );

@@ -13,6 +13,7 @@ use bellwether_router::{
 };
 use clap::{Args, ValueEnum};
 
+use super::parse_duration;
 use crate::exit::{self, Code};
 
 #[derive(Debug, Args)]
@@ -188,12 +189,6 @@ fn parse_header_route(text: &str) -> Result<HeaderRouteSpec, String> {
         header: header.to_owned(),
         matcher,
     })
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    bellwether_config::values::DurationValue::parse(text)?
-        .to_std()
-        .ok_or_else(|| format!("`{text}` is negative (expected a duration like 2s)"))
 }
 
 #[cfg(test)]

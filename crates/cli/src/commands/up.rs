@@ -45,7 +45,7 @@ pub(crate) struct UpArgs {
     #[arg(long, value_name = "PATH|URL")]
     repo: Option<String>,
     /// Look at the repository this often and run the pipelines a push matches, e.g. 30s [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = super::run::execute::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     poll: Option<Duration>,
     /// A file holding the secret GitHub-format webhooks are signed with (X-Hub-Signature-256); without it (or $BELLWETHER_WEBHOOK_SECRET) webhooks are refused.
     #[arg(long, value_name = "FILE")]

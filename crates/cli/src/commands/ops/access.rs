@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use crate::commands::client::Client;
 use crate::commands::credentials;
-use crate::commands::run::execute::duration;
+use crate::commands::parse_duration;
 use crate::exit::{self, Code};
 use crate::output::{Format, print_data};
 
@@ -34,7 +34,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<Role>()))]
     role: Role,
     /// How long it works, e.g. 90d [default: until revoked].
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     expires: Option<Duration>,
     /// An environment it may act in; may be repeated [default: every one].
     #[arg(long = "env", value_name = "ENVIRONMENT")]
@@ -52,7 +52,7 @@ pub(crate) struct AuditArgs {
     #[arg(long = "env", value_name = "ENVIRONMENT")]
     environment: Option<String>,
     /// Only the last DURATION, e.g. 7d.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     since: Option<Duration>,
 }
 
@@ -244,6 +244,5 @@ fn verified(entries: &[Sealed]) -> Code {
 
 /// Milliseconds since the epoch as UTC time.
 fn time(ms: u64) -> String {
-    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms);
-    humantime::format_rfc3339_seconds(at).to_string()
+    super::format::date_time(bellwether_core::time::Timestamp::from_millis(ms))
 }

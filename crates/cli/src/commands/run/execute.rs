@@ -29,7 +29,7 @@ pub(crate) struct ExecArgs {
     #[arg(long = "approve", value_name = "ENVIRONMENT")]
     pub(crate) approve: Vec<String>,
     /// Refuse an environment's gate still waiting after this long, e.g. 30m [default: wait until it is answered, or Ctrl-C].
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::parse_duration)]
     pub(crate) approval_timeout: Option<Duration>,
     /// How many jobs run at once [default: the number of CPUs].
     #[arg(short = 'j', long = "parallel", value_name = "N")]
@@ -43,12 +43,6 @@ pub(crate) struct ExecArgs {
     /// Only the jobs' progress, not their output (it is still in the log files).
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
-}
-
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    bellwether_config::values::DurationValue::parse(text)?
-        .to_std()
-        .ok_or_else(|| format!("`{text}` is negative (expected a duration like 30m)"))
 }
 
 impl ExecArgs {
