@@ -287,6 +287,95 @@ pipelines:
     );
 }
 
+#[test]
+fn environment_secrets_reach_only_the_jobs_of_their_environment() {
+    let p = Project::new(
+        r#"
+environments:
+  staging: {}
+  production: {}
+pipelines:
+  ci:
+    jobs:
+      build:
+        env: {DB: "${{ secrets.DB }}"}
+        steps: [{run: 'echo "build: $DB ${#DB}"'}]
+      staging:
+        environment: staging
+        env: {DB: "${{ secrets.DB }}"}
+        steps: [{run: 'echo "staging: $DB ${#DB}"'}]
+      production:
+        environment: production
+        env: {DB: "${{ secrets.DB }}"}
+        steps: [{run: 'echo "production: $DB ${#DB}"'}]
+"#,
+    );
+    let set = |args: &[&str], value: &str| p.bw_with_input("tester", args, Some(value));
+    assert_eq!(set(&["secret", "set", "DB"], "project").code, 0);
+    let scoped = set(
+        &["secret", "set", "db", "--env", "production"],
+        "production-db-value",
+    );
+    assert_eq!(scoped.code, 0, "{}", scoped.all());
+    assert!(
+        scoped
+            .stdout
+            .starts_with("secret DB set for environment production"),
+        "{}",
+        scoped.stdout
+    );
+    let undeclared = set(&["secret", "set", "DB", "--env", "prod"], "x");
+    assert_eq!(undeclared.code, 1);
+    assert!(
+        undeclared
+            .stderr
+            .contains("does not declare environment `prod` (expected one of production, staging)"),
+        "{}",
+        undeclared.stderr
+    );
+
+    let listed = p.bw("tester", &["secret", "list"]);
+    let rows: Vec<Vec<&str>> = listed
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAME", "ENVIRONMENT"],
+            vec!["DB", "(all)"],
+            vec!["DB", "production"]
+        ],
+        "{}",
+        listed.stdout
+    );
+
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    for line in [
+        "[build] build: *** 7",
+        "[staging] staging: *** 7",
+        "[production] production: *** 19",
+    ] {
+        assert!(ran.stdout.contains(line), "{line}: {}", ran.stdout);
+    }
+    let everything = String::from_utf8_lossy(&files_under(&p.path("data"))).into_owned();
+    assert!(!everything.contains("production-db-value"));
+
+    assert_eq!(
+        p.bw("tester", &["secret", "rm", "DB", "--env", "production"])
+            .code,
+        0
+    );
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert!(
+        ran.stdout.contains("[production] production: *** 7"),
+        "{}",
+        ran.stdout
+    );
+}
+
 const GATED: &str = r#"
 environments:
   production: {approvals: 2}

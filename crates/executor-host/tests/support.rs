@@ -95,6 +95,7 @@ pub async fn run_with(
     yaml: &str,
     dir: &Path,
     secrets: &[(&str, &str)],
+    environment_secrets: BTreeMap::new(),
     observer: Arc<dyn Observer>,
 ) -> (Conclusion, PathBuf) {
     let loaded = bellwether_config::load("bellwether.yaml", yaml).unwrap_or_else(|d| panic!("{d}"));

@@ -84,6 +84,7 @@ fn main() {
         reused: BTreeMap::new(),
         inputs: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        environment_secrets: BTreeMap::new(),
         environments: BTreeMap::new(),
         services: Vec::new(),
         runner: BTreeMap::new(),

@@ -37,6 +37,9 @@ pub struct Run {
     inputs: Value,
     /// The `secrets` context of each job: only the secrets it names.
     secrets: Vec<Value>,
+    /// Per environment, the scoped secrets each job names: laid over `secrets` once the job
+    /// is placed in that environment.
+    environment_secrets: BTreeMap<String, Vec<Value>>,
     runner: Value,
     environments: BTreeMap<String, EnvironmentSpec>,
     services: Vec<String>,
@@ -126,26 +129,36 @@ impl Run {
         }
         let github = context::github(&input);
         let default_env = context::default_env(&input);
-        let secrets = input
+        let uses: Vec<_> = input
             .spec
             .jobs
             .iter()
-            .map(|job| {
-                let used = input.spec.secrets_used_by(job);
-                Value::Object(
-                    input
-                        .secrets
-                        .iter()
-                        .filter(|(name, _)| used.includes(name))
-                        .map(|(k, v)| (k.clone(), Value::string(v)))
-                        .collect(),
-                )
-            })
+            .map(|job| input.spec.secrets_used_by(job))
+            .collect();
+        let visible = |values: &BTreeMap<String, String>| -> Vec<Value> {
+            uses.iter()
+                .map(|used| {
+                    Value::Object(
+                        values
+                            .iter()
+                            .filter(|(name, _)| used.includes(name))
+                            .map(|(k, v)| (k.clone(), Value::string(v)))
+                            .collect(),
+                    )
+                })
+                .collect()
+        };
+        let secrets = visible(&input.secrets);
+        let environment_secrets = input
+            .environment_secrets
+            .iter()
+            .map(|(environment, values)| (environment.clone(), visible(values)))
             .collect();
         Run {
             github,
             inputs: Value::Object(input.inputs),
             secrets,
+            environment_secrets,
             runner: Value::Object(input.runner),
             environments: input.environments,
             services: input.services,

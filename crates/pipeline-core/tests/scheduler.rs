@@ -357,6 +357,58 @@ pipelines:
 }
 
 #[test]
+fn a_job_sees_the_secrets_and_variables_of_its_own_environment_only() {
+    let yaml = r#"
+environments:
+  staging: {vars: {URL: https://staging.example}}
+  production: {vars: {URL: https://example}}
+pipelines:
+  ci:
+    jobs:
+      build:
+        steps: [{run: "echo ${{ secrets.TOKEN }} ${{ secrets.DB }} ${{ vars.URL }}"}]
+      staging:
+        environment: staging
+        steps: [{run: "echo ${{ secrets.TOKEN }} ${{ secrets.DB }} ${{ vars.URL }}"}]
+      production:
+        needs: staging
+        environment: production
+        steps: [{run: "echo ${{ secrets.TOKEN }} ${{ secrets.DB }} ${{ vars.URL }}"}]
+"#;
+    let mut world = World::with_input(yaml, "ci", push("main"), 1, |input| {
+        let scoped = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        input.environment_secrets = [
+            ("staging".to_owned(), scoped(&[("DB", "staging-db")])),
+            (
+                "production".to_owned(),
+                scoped(&[("DB", "production-db"), ("TOKEN", "production-token")]),
+            ),
+        ]
+        .into();
+    });
+    let played = world.play();
+    let said: Vec<&str> = played
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(" says: "))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "0s   build says: s3cret",
+            "1s   staging says: s3cret staging-db https://staging.example",
+            "2s   production says: production-token production-db https://example",
+        ],
+        "{played}"
+    );
+}
+
+#[test]
 fn environments_guard_their_jobs() {
     let yaml = r#"
 environments:

@@ -98,6 +98,7 @@ impl World {
             reused: BTreeMap::new(),
             inputs: BTreeMap::new(),
             secrets: BTreeMap::from([("TOKEN".to_owned(), "s3cret".to_owned())]),
+            environment_secrets: BTreeMap::new(),
             services: loaded.project.services.keys().cloned().collect(),
             environments: loaded.project.environments,
             runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),

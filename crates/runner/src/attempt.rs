@@ -145,7 +145,11 @@ impl Attempt {
                 Err(e) => AttemptError::Store(e),
             }
         };
-        let (secrets, missing_secrets) = secrets(&self.spec, data, &settings.secrets)
+        let Loaded {
+            secrets,
+            environment_secrets,
+            missing: missing_secrets,
+        } = secrets(&self.spec, &self.environments, data, &settings.secrets)
             .map_err(|e| fail(AttemptError::Secrets(e)))?;
         let run_dir = data.run_dir(self.number);
         let suffix = if self.attempt > 1 {
@@ -187,7 +191,11 @@ impl Attempt {
         };
         let runner = launcher.runner(&site);
         let executor = Arc::new(launcher.executor(site));
-        let masker = Arc::new(Masker::new(secrets.values()));
+        let masker = Arc::new(Masker::new(
+            secrets
+                .values()
+                .chain(environment_secrets.values().flat_map(BTreeMap::values)),
+        ));
         let again = if self.attempt > 1 {
             format!(" (attempt {})", self.attempt)
         } else {
@@ -225,6 +233,7 @@ impl Attempt {
             reused: self.reused,
             inputs: self.inputs,
             secrets,
+            environment_secrets,
             environments: self.environments,
             services: self.services,
             runner,
@@ -368,21 +377,45 @@ impl<E: Executor + 'static> Prepared<E> {
     }
 }
 
+/// The secrets a run is given.
+struct Loaded {
+    secrets: BTreeMap<String, String>,
+    /// Each declared environment's own, for the jobs placed in it.
+    environment_secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The names the pipeline reads that nobody set, in any scope.
+    missing: Vec<String>,
+}
+
 /// The secrets the pipeline names: from the secret store, or as `given`. Only those are
-/// decrypted, and each job is given only its own. Also the names nobody set.
+/// decrypted, and each job is given only its own.
 fn secrets(
     spec: &PipelineSpec,
+    environments: &BTreeMap<String, EnvironmentSpec>,
     data: &DataDir,
     given: &BTreeMap<String, String>,
-) -> Result<(BTreeMap<String, String>, Vec<String>), SecretError> {
+) -> Result<Loaded, SecretError> {
     let used = spec.secrets_used();
-    let mut out = SecretStore::new(&data.dir).load(|name| used.includes(name))?;
-    out.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let store = SecretStore::new(&data.dir);
+    let mut secrets = store.load(None, |name| used.includes(name))?;
+    secrets.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut environment_secrets = BTreeMap::new();
+    for name in environments.keys() {
+        let scoped = store.load(Some(name), |n| used.includes(n))?;
+        if !scoped.is_empty() {
+            environment_secrets.insert(name.clone(), scoped);
+        }
+    }
     let missing = used
         .names
         .iter()
-        .filter(|n| !out.contains_key(*n))
+        .filter(|n| {
+            !secrets.contains_key(*n) && !environment_secrets.values().any(|e| e.contains_key(*n))
+        })
         .cloned()
         .collect();
-    Ok((out, missing))
+    Ok(Loaded {
+        secrets,
+        environment_secrets,
+        missing,
+    })
 }

@@ -2,6 +2,11 @@
 //! under a random key kept beside it in a file only its owner may read (mode 0600). The
 //! secret's name is the associated data, so a value moved to another name fails to decrypt.
 //!
+//! A secret is the project's, or scoped to one environment (`secret set NAME --env
+//! production`): given only to the jobs of that environment, over the project's value of the
+//! same name. The scope is authenticated with the name, so a value cannot be moved between
+//! environments either.
+//!
 //! Names are listed without the key; values are decrypted only when a run asks for them by
 //! name. Every change rewrites the store file whole, under a lock, through a temporary file
 //! that is synced and renamed over it: a crash leaves the old store or the new one, never a
@@ -29,6 +34,10 @@ pub enum SecretError {
         "`{0}` is not a valid secret name (expected letters, digits and `_`, not starting with a digit or GITHUB_, e.g. DEPLOY_TOKEN)"
     )]
     BadName(String),
+    #[error(
+        "`{0}` is not a valid environment name (expected letters, digits, `-`, `_` and `.`, e.g. production)"
+    )]
+    BadEnvironment(String),
     #[error("the value of secret `{0}` is empty (expected it on standard input)")]
     Empty(String),
     #[error("{path}")]
@@ -61,6 +70,8 @@ pub enum SecretError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SecretInfo {
     pub name: String,
+    /// The environment it is scoped to; `None` for the project's own.
+    pub environment: Option<String>,
     /// When it was last set, in milliseconds since the Unix epoch.
     pub updated_ms: u64,
 }
@@ -68,6 +79,26 @@ pub struct SecretInfo {
 #[derive(Default, Serialize, Deserialize)]
 struct StoreFile {
     secrets: BTreeMap<String, Sealed>,
+    /// Environment-scoped secrets, by environment and name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    environments: BTreeMap<String, BTreeMap<String, Sealed>>,
+}
+
+impl StoreFile {
+    fn scope(&self, environment: Option<&str>) -> Option<&BTreeMap<String, Sealed>> {
+        match environment {
+            None => Some(&self.secrets),
+            Some(e) => self.environments.get(e),
+        }
+    }
+}
+
+/// What a secret's ciphertext is bound to: its name, and its environment if it has one.
+fn associated_data(environment: Option<&str>, name: &str) -> String {
+    match environment {
+        None => name.to_owned(),
+        Some(e) => format!("{e}/{name}"),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,9 +135,32 @@ impl SecretStore {
         Ok(upper)
     }
 
-    /// Sets secret `name` to `value`; returns whether it replaced one.
-    pub fn set(&self, name: &str, value: &str, now_ms: u64) -> Result<bool, SecretError> {
+    /// An environment's name as a scope: what `environments:` may declare.
+    pub fn check_environment(environment: &str) -> Result<(), SecretError> {
+        let valid = !environment.is_empty()
+            && environment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if valid && environment != "." && environment != ".." {
+            Ok(())
+        } else {
+            Err(SecretError::BadEnvironment(environment.to_owned()))
+        }
+    }
+
+    /// Sets secret `name` (of `environment`, or the project's) to `value`; returns whether it
+    /// replaced one.
+    pub fn set(
+        &self,
+        environment: Option<&str>,
+        name: &str,
+        value: &str,
+        now_ms: u64,
+    ) -> Result<bool, SecretError> {
         let name = Self::normalize(name)?;
+        if let Some(e) = environment {
+            Self::check_environment(e)?;
+        }
         if value.is_empty() {
             return Err(SecretError::Empty(name));
         }
@@ -119,60 +173,82 @@ impl SecretStore {
                 &nonce,
                 Payload {
                     msg: value.as_bytes(),
-                    aad: name.as_bytes(),
+                    aad: associated_data(environment, &name).as_bytes(),
                 },
             )
-            .map_err(|_| SecretError::Undecryptable(name.clone()))?;
+            .map_err(|_| SecretError::Undecryptable(associated_data(environment, &name)))?;
         let sealed = Sealed {
             nonce: hex(&nonce),
             ciphertext: hex(&ciphertext),
             updated_ms: now_ms,
         };
-        let replaced = store.secrets.insert(name, sealed).is_some();
+        let scope = match environment {
+            None => &mut store.secrets,
+            Some(e) => store.environments.entry(e.to_owned()).or_default(),
+        };
+        let replaced = scope.insert(name, sealed).is_some();
         self.write(&store)?;
         Ok(replaced)
     }
 
-    /// Removes secret `name`; returns whether there was one.
-    pub fn remove(&self, name: &str) -> Result<bool, SecretError> {
+    /// Removes secret `name` (of `environment`, or the project's); returns whether there was
+    /// one.
+    pub fn remove(&self, environment: Option<&str>, name: &str) -> Result<bool, SecretError> {
         let name = Self::normalize(name)?;
         let _lock = self.lock()?;
         let mut store = self.read()?;
-        let removed = store.secrets.remove(&name).is_some();
+        let removed = match environment {
+            None => store.secrets.remove(&name).is_some(),
+            Some(e) => {
+                let scope = store.environments.get_mut(e);
+                let removed = scope.and_then(|s| s.remove(&name)).is_some();
+                store.environments.retain(|_, s| !s.is_empty());
+                removed
+            }
+        };
         if removed {
             self.write(&store)?;
         }
         Ok(removed)
     }
 
-    /// The secrets' names and when each was set, in name order.
+    /// The secrets' names, scopes and when each was set: the project's first, then each
+    /// environment's, in name order.
     pub fn list(&self) -> Result<Vec<SecretInfo>, SecretError> {
-        Ok(self
-            .read()?
-            .secrets
-            .into_iter()
-            .map(|(name, s)| SecretInfo {
-                name,
-                updated_ms: s.updated_ms,
-            })
-            .collect())
+        let store = self.read()?;
+        let info = |environment: Option<&String>, (name, s): (String, Sealed)| SecretInfo {
+            name,
+            environment: environment.cloned(),
+            updated_ms: s.updated_ms,
+        };
+        let mut out: Vec<SecretInfo> = store.secrets.into_iter().map(|s| info(None, s)).collect();
+        for (environment, secrets) in store.environments {
+            out.extend(secrets.into_iter().map(|s| info(Some(&environment), s)));
+        }
+        Ok(out)
     }
 
-    /// The values of the secrets `wanted` selects by name, decrypted.
+    /// The values of the secrets of `environment` (or the project's) that `wanted` selects by
+    /// name, decrypted.
     pub fn load(
         &self,
+        environment: Option<&str>,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<BTreeMap<String, String>, SecretError> {
         let store = self.read()?;
         let mut out = BTreeMap::new();
-        let selected: Vec<(&String, &Sealed)> =
-            store.secrets.iter().filter(|(n, _)| wanted(n)).collect();
+        let selected: Vec<(&String, &Sealed)> = store
+            .scope(environment)
+            .into_iter()
+            .flatten()
+            .filter(|(n, _)| wanted(n))
+            .collect();
         if selected.is_empty() {
             return Ok(out);
         }
         let cipher = self.cipher(false)?;
         for (name, sealed) in selected {
-            let undecryptable = || SecretError::Undecryptable(name.clone());
+            let undecryptable = || SecretError::Undecryptable(associated_data(environment, name));
             let nonce = unhex(&sealed.nonce)
                 .and_then(|n| XNonce::try_from(n.as_slice()).ok())
                 .ok_or_else(undecryptable)?;
@@ -182,7 +258,7 @@ impl SecretStore {
                     &nonce,
                     Payload {
                         msg: &ciphertext,
-                        aad: name.as_bytes(),
+                        aad: associated_data(environment, name).as_bytes(),
                     },
                 )
                 .map_err(|_| undecryptable())?;
@@ -242,7 +318,8 @@ impl SecretStore {
                 bytes
             }
             Err(e) if e.kind() == ErrorKind::NotFound && create => {
-                if self.dir.join(STORE_FILE).exists() && !self.read()?.secrets.is_empty() {
+                let store = self.read()?;
+                if !store.secrets.is_empty() || !store.environments.is_empty() {
                     let store = self.dir.join(STORE_FILE).display().to_string();
                     return Err(SecretError::KeyMissing(shown, store));
                 }
@@ -340,14 +417,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = SecretStore::new(dir.path());
         assert!(matches!(
-            store.set("deploy_token", "s3cr3t-v4lue", 1),
+            store.set(None, "deploy_token", "s3cr3t-v4lue", 1),
             Ok(false)
         ));
         assert!(matches!(
-            store.set("DEPLOY_TOKEN", "line one\nline two", 2),
+            store.set(None, "DEPLOY_TOKEN", "line one\nline two", 2),
             Ok(true)
         ));
-        assert!(matches!(store.set("OTHER", "x", 3), Ok(false)));
+        assert!(matches!(store.set(None, "OTHER", "x", 3), Ok(false)));
         let on_disk =
             std::fs::read_to_string(dir.path().join("secrets/secrets.json")).expect("the store");
         assert!(
@@ -361,7 +438,9 @@ mod tests {
         };
         assert_eq!(mode(KEY_FILE), Some(0o600));
         assert_eq!(mode(STORE_FILE), Some(0o600));
-        let loaded = store.load(|n| n == "DEPLOY_TOKEN").expect("decrypted");
+        let loaded = store
+            .load(None, |n| n == "DEPLOY_TOKEN")
+            .expect("decrypted");
         assert_eq!(
             loaded,
             BTreeMap::from([("DEPLOY_TOKEN".to_owned(), "line one\nline two".to_owned())])
@@ -376,8 +455,8 @@ mod tests {
             names,
             [("DEPLOY_TOKEN".to_owned(), 2), ("OTHER".to_owned(), 3)]
         );
-        assert!(matches!(store.remove("other"), Ok(true)));
-        assert!(matches!(store.remove("other"), Ok(false)));
+        assert!(matches!(store.remove(None, "other"), Ok(true)));
+        assert!(matches!(store.remove(None, "other"), Ok(false)));
     }
 
     #[test]
@@ -386,16 +465,16 @@ mod tests {
         let store = SecretStore::new(dir.path());
         for bad in ["", "1ST", "has-dash", "GITHUB_TOKEN", "a b"] {
             assert!(
-                matches!(store.set(bad, "v", 1), Err(SecretError::BadName(_))),
+                matches!(store.set(None, bad, "v", 1), Err(SecretError::BadName(_))),
                 "{bad:?}"
             );
         }
         assert!(matches!(
-            store.set("EMPTY", "", 1),
+            store.set(None, "EMPTY", "", 1),
             Err(SecretError::Empty(_))
         ));
-        store.set("A", "alpha", 1).expect("set");
-        store.set("B", "bravo", 1).expect("set");
+        store.set(None, "A", "alpha", 1).expect("set");
+        store.set(None, "B", "bravo", 1).expect("set");
         // A value moved under another name does not decrypt: the name is authenticated.
         let path = dir.path().join("secrets/secrets.json");
         let mut file: serde_json::Value =
@@ -403,8 +482,8 @@ mod tests {
         let a = file["secrets"]["A"].clone();
         file["secrets"]["B"] = a;
         std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");
-        assert_eq!(store.load(|n| n == "A").expect("A").len(), 1);
-        let err = store.load(|n| n == "B").expect_err("B was altered");
+        assert_eq!(store.load(None, |n| n == "A").expect("A").len(), 1);
+        let err = store.load(None, |n| n == "B").expect_err("B was altered");
         assert_eq!(
             err.to_string(),
             "secret `B` cannot be decrypted: the key file does not match, or the store was altered"
@@ -412,19 +491,83 @@ mod tests {
         let key = dir.path().join("secrets/key");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert!(matches!(
-            store.load(|_| true),
+            store.load(None, |_| true),
             Err(SecretError::KeyExposed(_, 0o644))
         ));
         std::fs::remove_file(&key).expect("rm");
         assert!(matches!(
-            store.load(|_| true),
+            store.load(None, |_| true),
             Err(SecretError::KeyMissing(..))
         ));
         assert!(matches!(
-            store.set("C", "c", 1),
+            store.set(None, "C", "c", 1),
             Err(SecretError::KeyMissing(..))
         ));
-        assert!(store.load(|_| false).expect("nothing asked").is_empty());
+        assert!(
+            store
+                .load(None, |_| false)
+                .expect("nothing asked")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn environment_secrets_are_kept_apart_and_bound_to_their_environment() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SecretStore::new(dir.path());
+        store.set(None, "DB", "project-db", 1).expect("set");
+        store
+            .set(Some("production"), "db", "production-db", 2)
+            .expect("set");
+        store
+            .set(Some("staging"), "DB", "staging-db", 3)
+            .expect("set");
+        let db = |environment| {
+            store
+                .load(environment, |n| n == "DB")
+                .expect("decrypted")
+                .remove("DB")
+        };
+        assert_eq!(db(None).as_deref(), Some("project-db"));
+        assert_eq!(db(Some("production")).as_deref(), Some("production-db"));
+        assert_eq!(db(Some("staging")).as_deref(), Some("staging-db"));
+        assert_eq!(db(Some("qa")), None);
+        let listed: Vec<(Option<String>, String)> = store
+            .list()
+            .expect("a list")
+            .into_iter()
+            .map(|s| (s.environment, s.name))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (None, "DB".to_owned()),
+                (Some("production".to_owned()), "DB".to_owned()),
+                (Some("staging".to_owned()), "DB".to_owned()),
+            ]
+        );
+        for bad in ["", "a/b", "..", "pro duction"] {
+            assert!(
+                matches!(
+                    store.set(Some(bad), "X", "v", 1),
+                    Err(SecretError::BadEnvironment(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        // Staging's value moved into production does not decrypt there.
+        let path = dir.path().join("secrets/secrets.json");
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        file["environments"]["production"]["DB"] = file["environments"]["staging"]["DB"].clone();
+        std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");
+        let err = store
+            .load(Some("production"), |_| true)
+            .expect_err("moved between environments");
+        assert!(err.to_string().contains("`production/DB`"), "{err}");
+        assert!(matches!(store.remove(Some("staging"), "db"), Ok(true)));
+        assert!(matches!(store.remove(Some("staging"), "db"), Ok(false)));
+        assert_eq!(db(None).as_deref(), Some("project-db"));
     }
 
     #[test]
@@ -433,7 +576,7 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|i| {
                 let store = SecretStore::new(dir.path());
-                std::thread::spawn(move || store.set(&format!("S{i}"), "v", 1).is_ok())
+                std::thread::spawn(move || store.set(None, &format!("S{i}"), "v", 1).is_ok())
             })
             .collect();
         assert!(threads.into_iter().all(|t| t.join().unwrap_or(false)));

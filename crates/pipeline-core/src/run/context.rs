@@ -184,12 +184,22 @@ impl Run {
             "job".to_owned(),
             Value::object([("status", Value::string(status))]),
         );
-        // The variables of the job's environment, once its gate has placed it in one.
+        // The variables and secrets of the job's environment, once it is placed in one.
         let vars = instance
             .environment
             .as_ref()
             .and_then(|name| self.environments.get(name))
             .map(|e| &e.vars);
+        let scoped = instance
+            .environment
+            .as_ref()
+            .and_then(|name| self.environment_secrets.get(name))
+            .and_then(|per_job| per_job.get(id.job));
+        if let (Some(Value::Object(scoped)), Some(Value::Object(secrets))) =
+            (scoped, contexts.get_mut("secrets"))
+        {
+            secrets.extend(scoped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         contexts.insert(
             "vars".to_owned(),
             Value::object(

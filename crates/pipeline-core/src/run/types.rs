@@ -35,6 +35,9 @@ pub struct RunInput {
     /// Secret values by name; a job sees only those its expressions name
     /// ([`PipelineSpec::secrets_used_by`]).
     pub secrets: BTreeMap<String, String>,
+    /// Secrets scoped to an environment, by environment: a job placed in one sees them over
+    /// `secrets` (again only those it names).
+    pub environment_secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// The declared environments and their protection rules.
     pub environments: BTreeMap<String, EnvironmentSpec>,
     /// The declared services, which deploy steps may name.
