@@ -16,7 +16,7 @@ pub mod tokens;
 
 pub use audit::AuditLog;
 pub use bellwether_core::access::audit::{Broken, Entry, Outcome, Sealed, verify};
-pub use bellwether_core::access::{Identity, Permission, Role, TokenInfo};
+pub use bellwether_core::access::{Grant, Identity, Permission, Role, TokenInfo};
 pub use tokens::{Denied, Secret, Tokens};
 
 /// Why the access records could not be read or changed.
@@ -34,4 +34,6 @@ pub enum AccessError {
     UnknownToken(String),
     #[error("a token name is 1 to 64 letters, digits, `-`, `_`, `.` or `@`, and `{0}` is not one")]
     BadName(String),
+    #[error("a group name is 1 to 64 letters, digits, `-`, `_`, `.` or `@`, and `{0}` is not one")]
+    BadGroup(String),
 }

@@ -11,7 +11,7 @@ use bellwether_store::{Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use bellwether_core::access::audit::digest;
-use bellwether_core::access::{Identity, Role, TokenInfo};
+use bellwether_core::access::{Grant, Identity, Role, TokenInfo};
 
 use crate::AccessError;
 
@@ -117,25 +117,30 @@ impl Tokens {
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Result<(Secret, TokenInfo), AccessError> {
-        self.create_in(name, role, Vec::new(), expires_at_ms, now_ms)
+        self.create_with(name, Grant::everywhere(role), expires_at_ms, now_ms)
     }
 
-    /// [`Tokens::create`], for acting in `environments` only (empty: every one).
-    pub fn create_in(
+    /// [`Tokens::create`], with what `grant` allows: a role in some environments, in groups.
+    pub fn create_with(
         &self,
         name: &str,
-        role: Role,
-        environments: Vec<String>,
+        grant: Grant,
         expires_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Result<(Secret, TokenInfo), AccessError> {
-        let valid = (1..=64).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-        if !valid {
+        if !valid_name(name) {
             return Err(AccessError::BadName(name.to_owned()));
         }
+        if let Some(bad) = grant.groups.iter().find(|g| !valid_name(g)) {
+            return Err(AccessError::BadGroup(bad.clone()));
+        }
+        let Grant {
+            role,
+            environments,
+            mut groups,
+        } = grant;
+        groups.sort();
+        groups.dedup();
         let secret = Secret::generate()?;
         let info = TokenInfo {
             name: name.to_owned(),
@@ -144,6 +149,7 @@ impl Tokens {
             expires_at_ms,
             revoked_at_ms: None,
             environments,
+            groups,
         };
         let event = Event::Created {
             info: info.clone(),
@@ -200,6 +206,7 @@ impl Tokens {
             name: info.name.clone(),
             role: info.role,
             environments: info.environments.clone(),
+            groups: info.groups.clone(),
         })
     }
 
@@ -248,6 +255,14 @@ fn kind(event: &Event) -> &'static str {
         Event::Created { .. } => "token_created",
         Event::Revoked { .. } => "token_revoked",
     }
+}
+
+/// What token and group names are made of: they appear in `reviewers:` and the audit trail.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -15,6 +15,9 @@ pub struct TokenRequest {
     /// The environments it may act in; every one without.
     #[serde(default)]
     pub environments: Vec<String>,
+    /// The groups it belongs to, which environments may name as reviewers.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// The answer to `POST /v1/tokens`: the only time the token is shown.

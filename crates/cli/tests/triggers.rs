@@ -591,7 +591,7 @@ fn a_run_of_a_killed_control_plane_is_interrupted_and_rerun_failed_finishes_it()
 }
 
 const GUARDED: &str = r#"environments:
-  production: { approvals: 2, reviewers: [alice, bob, ci], vars: { REGION: eu-west } }
+  production: { approvals: 2, reviewers: [alice, ci, "group:sre"], vars: { REGION: eu-west } }
 pipelines:
   release:
     on: { manual: {} }
@@ -615,16 +615,25 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
     git(&repo, &["commit", "--quiet", "-am", "guarded"]);
     let plane = ControlPlane::start(&repo.join("bellwether.yaml"));
     let api = Api::new(&plane);
-    let token = |name: &str, role: &str| {
-        let made = plane.run(&["token", "create", name, "--role", role]);
+    let token = |name: &str, role: &str, more: &[&str]| {
+        let made = plane.run(&[&["token", "create", name, "--role", role], more].concat());
         assert_eq!(made.code, 0, "{made:?}");
         made.stdout.trim().to_owned()
     };
-    let ci = token("ci", "admin");
-    let vera = token("vera", "viewer");
-    let carol = token("carol", "approver");
-    let alice = token("alice", "approver");
-    let bob = token("bob", "approver");
+    let ci = token("ci", "admin", &[]);
+    let vera = token("vera", "viewer", &[]);
+    let carol = token("carol", "approver", &["--group", "dba"]);
+    let alice = token("alice", "approver", &[]);
+    // bob reviews as a member of the group the environment names.
+    let bob = token("bob", "approver", &["--group", "sre", "--group", "oncall"]);
+    let listed = plane.run(&["token", "list"]);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("bob\t") && l.ends_with("\tgroups oncall, sre")),
+        "{listed:?}"
+    );
 
     let dispatched = plane.run_as(&ci, &["dispatch", "release"]);
     assert_eq!(dispatched.code, 0, "{dispatched:?}");
@@ -658,7 +667,7 @@ fn gates_are_reviewed_by_token_identities_under_the_environment_rules() {
     );
     refused(
         &carol,
-        "environment `production` is reviewed by alice, bob, ci only, not carol",
+        "environment `production` is reviewed by alice, ci, group:sre only, not carol",
     );
     // Who approves is the token, whatever the environment claims.
     let approved = answer(&alice, &[("BELLWETHER_USER", "bob"), ("USER", "bob")]);

@@ -548,6 +548,8 @@ environments:
   production: {branches: [main, "release 1"], approvals: 1, wait: -5m}
   "my env": {}
   staging: {approvals: 3, reviewers: [alice, ""]}
+  qa: {approvals: 3, reviewers: [alice, "group:"]}
+  ops: {approvals: 3, reviewers: [alice, "group:sre"]}
   canary: {requires: {soak: {environment: stagin, for: 1h}}}
   loop: {requires: {soak: {environment: loop, for: 1h}}}
 "#), @"
@@ -555,9 +557,10 @@ environments:
     bellwether.yaml:2:67: wait -5m is negative (expected a duration like 30s, 5m or 1h)
     bellwether.yaml:3:3: environment name `my env` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
     bellwether.yaml:4:24: 3 approvals are required from 2 reviewers: the gate could never open
-    bellwether.yaml:4:46: a reviewer is a name (a token's, or a user's), and this one is empty
-    bellwether.yaml:5:43: unknown environment `stagin`; did you mean `staging`? (expected one of production, my env, staging, canary, loop)
-    bellwether.yaml:6:41: environment `loop` cannot require a soak in itself
+    bellwether.yaml:4:46: a reviewer is a name (a token's, or a user's) or `group:NAME` (the tokens made with `--group NAME`), and this one is empty
+    bellwether.yaml:5:41: a reviewer is a name (a token's, or a user's) or `group:NAME` (the tokens made with `--group NAME`), and this one is empty
+    bellwether.yaml:7:43: unknown environment `stagin`; did you mean `staging`? (expected one of production, my env, staging, qa, ops, canary, loop)
+    bellwether.yaml:8:41: environment `loop` cannot require a soak in itself
     ");
 }
 

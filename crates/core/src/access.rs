@@ -116,6 +116,9 @@ pub struct Identity {
     /// The environments it may act in; empty is every one.
     #[serde(default)]
     pub environments: Vec<String>,
+    /// The groups it belongs to, which an environment may name as its reviewers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 impl Identity {
@@ -139,6 +142,29 @@ pub struct TokenInfo {
     /// The environments it may act in; empty is every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environments: Vec<String>,
+    /// The groups it belongs to (`reviewers: [group:sre]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+/// What a new token may do: its role, where, and the groups it is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Role,
+    /// Empty: every environment.
+    pub environments: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl Grant {
+    /// `role` everywhere, in no group.
+    pub fn everywhere(role: Role) -> Self {
+        Self {
+            role,
+            environments: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
 }
 
 impl TokenInfo {

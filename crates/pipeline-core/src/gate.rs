@@ -74,14 +74,27 @@ pub fn judge(
     Verdict::Open(format!("environment `{name}`: {}", why.join("; ")))
 }
 
-/// Whether an approval by `by` counts towards `environment`'s required approvals.
+/// Whether an approval by `by` counts towards `environment`'s required approvals. Who may
+/// review at all ([`may_review`]) is decided when a review is taken, from the reviewer's
+/// credential: a stored review was admitted.
 pub fn counts(environment: &EnvironmentSpec, actor: &str, by: &str) -> bool {
-    may_review(environment, by) && (environment.allow_self_approval || by != actor)
+    environment.allow_self_approval || by != actor
 }
 
-/// Whether `by` may review `environment` at all: anyone, unless it names its reviewers.
-pub fn may_review(environment: &EnvironmentSpec, by: &str) -> bool {
-    environment.reviewers.is_empty() || environment.reviewers.iter().any(|r| r == by)
+/// How `reviewers:` names a group rather than a person.
+pub const GROUP_PREFIX: &str = "group:";
+
+/// Whether `by`, a member of `groups`, may review `environment` at all: anyone, unless it
+/// names its reviewers — by name, or as `group:NAME`.
+pub fn may_review(environment: &EnvironmentSpec, by: &str, groups: &[String]) -> bool {
+    environment.reviewers.is_empty()
+        || environment
+            .reviewers
+            .iter()
+            .any(|r| match r.strip_prefix(GROUP_PREFIX) {
+                Some(group) => groups.iter().any(|g| g == group),
+                None => r == by,
+            })
 }
 
 /// What the rules ask for, for people: `1 approval (not by alice) and a 5m wait timer`.
@@ -213,6 +226,25 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    #[test]
+    fn reviewers_are_named_people_or_members_of_named_groups() {
+        let mut production = env(1, 0, false);
+        assert!(may_review(&production, "anyone", &[]));
+        production.reviewers = vec!["alice".to_owned(), "group:sre".to_owned()];
+        let groups = |g: &[&str]| -> Vec<String> { g.iter().map(|s| (*s).to_owned()).collect() };
+        assert!(may_review(&production, "alice", &[]));
+        assert!(may_review(&production, "bob", &groups(&["dba", "sre"])));
+        assert!(!may_review(&production, "bob", &groups(&["dba"])));
+        assert!(
+            !may_review(&production, "sre", &[]),
+            "a person named like the group is not in it"
+        );
+        assert!(
+            !may_review(&production, "group:sre", &[]),
+            "nor is one named like the entry"
+        );
     }
 
     #[test]

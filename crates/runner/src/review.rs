@@ -15,6 +15,8 @@ pub struct ReviewOrder {
     /// The environment answered; `None` answers every environment the run waits for.
     pub environment: Option<String>,
     pub by: String,
+    /// The groups `by` is in, which `reviewers:` may name.
+    pub groups: Vec<String>,
     pub approved: bool,
     pub comment: Option<String>,
     pub at_ms: u64,
@@ -87,7 +89,7 @@ pub fn review(
     for environment in chosen {
         let spec = spec_of(&run, &environment);
         let refusal = spec.as_ref().and_then(|spec| {
-            if !gate::may_review(spec, by) {
+            if !gate::may_review(spec, by, &order.groups) {
                 Some(format!(
                     "environment `{environment}` is reviewed by {} only, not {by}",
                     spec.reviewers.join(", ")

@@ -188,6 +188,7 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
         name: "anonymous".to_owned(),
         role: bellwether_access::Role::Viewer,
         environments: Vec::new(),
+        groups: Vec::new(),
     };
     if guard.need == Need::Signed {
         return Ok(Identity {

@@ -88,6 +88,7 @@ pub(crate) async fn review(
         run: number,
         environment: request.environment,
         by: who.name.clone(),
+        groups: who.groups.clone(),
         approved: request.approved,
         comment: request.comment,
         at_ms: bellwether_runner::now_ms(),

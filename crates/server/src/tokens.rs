@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use bellwether_access::{AccessError, Identity, Sealed, TokenInfo};
+use bellwether_access::{AccessError, Grant, Identity, Sealed, TokenInfo};
 use bellwether_api::{CreatedToken, TokenRequest};
 use bellwether_runner::now_ms;
 use serde::Deserialize;
@@ -31,14 +31,15 @@ pub(crate) async fn create(
         Some(secs) => Some(now.saturating_add(secs.saturating_mul(1000))),
         None => None,
     };
+    let grant = Grant {
+        role: request.role,
+        environments: request.environments,
+        groups: request.groups,
+    };
     let (secret, info) = off_thread(&state, move |access| {
-        access.tokens().create_in(
-            &request.name,
-            request.role,
-            request.environments,
-            expires,
-            now,
-        )
+        access
+            .tokens()
+            .create_with(&request.name, grant, expires, now)
     })
     .await?;
     tracing::info!(token = %info.name, role = %info.role, by = %who.name, "token created");
@@ -95,7 +96,7 @@ fn refused(e: AccessError) -> Failure {
     let status = match e {
         AccessError::NameTaken(_) => StatusCode::CONFLICT,
         AccessError::UnknownToken(_) => StatusCode::NOT_FOUND,
-        AccessError::BadName(_) => StatusCode::BAD_REQUEST,
+        AccessError::BadName(_) | AccessError::BadGroup(_) => StatusCode::BAD_REQUEST,
         AccessError::Store(_) | AccessError::Codec(_) | AccessError::Random(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -9,6 +9,29 @@ fn store() -> Arc<dyn Store> {
 }
 
 #[test]
+fn a_token_carries_its_scope_and_groups_into_the_identity() {
+    let tokens = Tokens::open(store()).unwrap();
+    let grant = Grant {
+        role: Role::Approver,
+        environments: vec!["production".into()],
+        groups: vec!["sre".into(), "dba".into(), "sre".into()],
+    };
+    let (secret, info) = tokens.create_with("alice", grant, None, 1).unwrap();
+    assert_eq!(info.groups, ["dba", "sre"]);
+    let who = tokens.authenticate(secret.expose(), 2).unwrap();
+    assert_eq!(who.groups, ["dba", "sre"]);
+    assert_eq!(who.environments, ["production"]);
+    let bad = Grant {
+        groups: vec!["on call".into()],
+        ..Grant::everywhere(Role::Approver)
+    };
+    assert!(matches!(
+        tokens.create_with("bob", bad, None, 3),
+        Err(AccessError::BadGroup(g)) if g == "on call"
+    ));
+}
+
+#[test]
 fn a_token_identifies_its_holder_until_revoked_or_expired() {
     let tokens = Tokens::open(store()).unwrap();
     let (secret, info) = tokens
@@ -24,6 +47,7 @@ fn a_token_identifies_its_holder_until_revoked_or_expired() {
             name: "ci".into(),
             role: Role::Deployer,
             environments: Vec::new(),
+            groups: Vec::new(),
         }
     );
 
@@ -123,7 +147,15 @@ fn two_writers_on_one_store_both_land() {
 fn a_scoped_token_acts_only_where_everything_it_touches_is_in_scope() {
     let tokens = Tokens::open(store()).unwrap();
     let (secret, info) = tokens
-        .create_in("stager", Role::Deployer, vec!["staging".into()], None, 1)
+        .create_with(
+            "stager",
+            Grant {
+                environments: vec!["staging".into()],
+                ..Grant::everywhere(Role::Deployer)
+            },
+            None,
+            1,
+        )
         .unwrap();
     assert_eq!(info.environments, ["staging"]);
     let who = tokens.authenticate(secret.expose(), 2).unwrap();

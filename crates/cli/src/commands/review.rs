@@ -46,6 +46,8 @@ fn review(args: &ReviewArgs, approved: bool, server: Option<&str>) -> anyhow::Re
         run: args.run,
         environment: args.environment.clone(),
         by: whoami(),
+        // An OS user belongs to no group: groups come with tokens.
+        groups: Vec::new(),
         approved,
         comment: args.comment.clone(),
         at_ms: now_ms(),

@@ -20,15 +20,20 @@ pub(super) fn lower(
     let default = EnvironmentConfig::default();
     let e = env.value.as_ref().unwrap_or(&default);
     for reviewer in &e.reviewers {
-        if reviewer.value.trim().is_empty() {
+        let name = reviewer.value.trim();
+        let group = name.strip_prefix("group:");
+        if name.is_empty() || group.is_some_and(|g| g.trim().is_empty()) {
             sink.error(
                 reviewer.pos,
-                "a reviewer is a name (a token's, or a user's), and this one is empty",
+                "a reviewer is a name (a token's, or a user's) or `group:NAME` (the tokens made with `--group NAME`), and this one is empty",
             );
         }
     }
+    // A group may hold any number of people; named people only are counted.
+    let groups = e.reviewers.iter().any(|r| r.value.starts_with("group:"));
     if let Some(approvals) = &e.approvals
         && !e.reviewers.is_empty()
+        && !groups
         && usize::try_from(approvals.value.0).unwrap_or(usize::MAX) > e.reviewers.len()
     {
         sink.error(

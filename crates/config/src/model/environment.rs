@@ -20,7 +20,8 @@ pub struct EnvironmentConfig {
     /// Whether the person who triggered a deployment may approve it. Default: false.
     pub allow_self_approval: Option<bool>,
     /// Who may approve or reject, by identity (a token's name on the control plane, the OS
-    /// user for `bellwether run`). Default: anyone allowed to review.
+    /// user for `bellwether run`) or as `group:NAME` (tokens made with `--group NAME`).
+    /// Default: anyone allowed to review.
     #[serde(default)]
     pub reviewers: Vec<Spanned<String>>,
     /// What must hold of a version before it comes here.

@@ -39,6 +39,9 @@ pub(crate) struct CreateArgs {
     /// An environment it may act in; may be repeated [default: every one].
     #[arg(long = "env", value_name = "ENVIRONMENT")]
     environments: Vec<String>,
+    /// A group it belongs to, which an environment's `reviewers: [group:NAME]` may name; may be repeated.
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +108,7 @@ pub(crate) async fn token(
                 role: args.role,
                 expires_in_secs: args.expires.map(|d| d.as_secs().max(1)),
                 environments: args.environments,
+                groups: args.groups,
             };
             let created: CreatedToken = client.post(paths::TOKENS, &request).await?;
             if !print_data(format, &created)? {
@@ -124,8 +128,15 @@ pub(crate) async fn token(
                         (None, Some(at)) => format!("expires {}", time(at)),
                         (None, None) => "no expiry".to_owned(),
                     };
+                    let mut scope = String::new();
+                    if !t.environments.is_empty() {
+                        scope.push_str(&format!("\tin {}", t.environments.join(", ")));
+                    }
+                    if !t.groups.is_empty() {
+                        scope.push_str(&format!("\tgroups {}", t.groups.join(", ")));
+                    }
                     println!(
-                        "{}\t{}\tmade {}\t{state}",
+                        "{}\t{}\tmade {}\t{state}{scope}",
                         t.name,
                         t.role,
                         time(t.created_at_ms)
