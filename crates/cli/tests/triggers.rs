@@ -845,6 +845,33 @@ fn a_protected_environment_takes_deploys_only_from_a_pipeline_job_that_passed_it
             .contains("pipelines (deployer) deploy web Done 200"),
         "{production:?}"
     );
+
+    // An undo goes back without a gate, but forward only as a deploy would.
+    let dispatched = plane.run_as(deployer, &["dispatch", "release", "--input", "version=v2"]);
+    assert_eq!(dispatched.code, 0, "{dispatched:?}");
+    api.wait_run(&plane, 2, "waiting");
+    assert_eq!(plane.run(&["approve", "2"]).code, 0);
+    api.wait_run(&plane, 2, "success");
+    let stable = || {
+        let view = support::json(&plane.run(&["get", "web", "-o", "json"]));
+        view["target"]
+            .is_null()
+            .then(|| view["stable"]["number"].as_u64())
+            .flatten()
+    };
+    assert_eq!(stable(), Some(2));
+    let back = plane.run_as(deployer, &["undo", "web"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    eventually(&plane, "the undo to revision 1", COMMAND, || {
+        (stable() == Some(1)).then_some(())
+    });
+    let forward = plane.run_as(deployer, &["undo", "web", "--to-revision", "2"]);
+    assert_eq!(forward.code, 1, "{forward:?}");
+    assert!(
+        forward.stderr.contains("undo to revision 2 (newer than the stable revision 1) deploys version v2 into `production`, which is protected (1 approval): deploy it from a pipeline job with `environment: production`"),
+        "{forward:?}"
+    );
+    assert_eq!(stable(), Some(1));
 }
 
 #[test]

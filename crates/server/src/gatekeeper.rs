@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use bellwether_access::Identity;
 use bellwether_api::{DeployRequest, HistoryEntry};
-use bellwether_core::rollout::Phase;
+use bellwether_core::rollout::{Phase, RevisionNumber};
 use bellwether_core::spec::{EnvironmentSpec, Soak};
 use bellwether_core::time::{Timestamp, human_duration};
 use bellwether_store::RunHistory;
@@ -126,6 +126,63 @@ pub(crate) async fn admit(
         ));
     }
     Ok(Some(environment))
+}
+
+/// Lets an undo through: back to an earlier revision always (it is how people recover), but
+/// forward to a revision newer than the stable one only as a deploy of its version would be:
+/// past every soak of the service's environments, and into none that is protected, since an
+/// undo carries no run's approval.
+pub(crate) fn admit_undo(
+    state: &AppState,
+    who: &Identity,
+    service: &str,
+    to: Option<RevisionNumber>,
+) -> Result<(), Failure> {
+    within_scope(state, who, service)?;
+    let Some(to) = to else {
+        return Ok(());
+    };
+    let stable = state.control.get(service)?.stable;
+    if stable.as_ref().is_some_and(|s| to <= s.number) {
+        return Ok(());
+    }
+    let Some(revision) = state
+        .control
+        .revisions(service)?
+        .into_iter()
+        .find(|r| r.number == to)
+    else {
+        // The controller says which revisions there are.
+        return Ok(());
+    };
+    let newer = stable.map_or("no stable revision yet".to_owned(), |s| {
+        format!("newer than the stable revision {}", s.number)
+    });
+    for environment in state.control.service_environments(service)? {
+        let Some(rules) = state.control.environment(&environment) else {
+            continue;
+        };
+        if let Some(soak) = &rules.soak {
+            soaked(state, &environment, soak, &revision.version).map_err(|f| Failure {
+                message: format!(
+                    "undo to revision {to} ({newer}) deploys version {} into `{environment}`: {}",
+                    revision.version, f.message
+                ),
+                ..f
+            })?;
+        }
+        if protected(&rules) {
+            return Err(Failure {
+                status: StatusCode::FORBIDDEN,
+                message: format!(
+                    "undo to revision {to} ({newer}) deploys version {} into `{environment}`, which is protected ({}): deploy it from a pipeline job with `environment: {environment}`",
+                    revision.version,
+                    rules_text(&rules)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses unless `version` has been stable in the soak's environment for its duration: the

@@ -79,7 +79,7 @@ pub(crate) async fn undo(
     Service(name): Service,
     Body(request): Body<UndoRequest>,
 ) -> Answer<ServiceView> {
-    crate::gatekeeper::within_scope(&state, &who, &name)?;
+    crate::gatekeeper::admit_undo(&state, &who, &name, request.to_revision)?;
     Ok(Json(
         state
             .control
