@@ -959,3 +959,107 @@ services:
         || (deploy("web-preprod").code == 0).then_some(()),
     );
 }
+
+/// `bellwether secret set NAME [--env E] -f FILE` with `value` on standard input.
+fn set_secret(file: &Path, name: &str, environment: Option<&str>, value: &str) {
+    use std::io::Write;
+    let mut args = vec!["secret", "set", name, "-f"];
+    let file = file.to_str().unwrap();
+    args.push(file);
+    if let Some(e) = environment {
+        args.extend(["--env", e]);
+    }
+    let mut child = Command::new(support::BIN)
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "secret set {args:?}");
+}
+
+#[test]
+fn replicas_get_the_secrets_of_the_environment_they_were_deployed_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.txt");
+    let file = dir.path().join("bellwether.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"environments:
+  staging: {{}}
+  production: {{}}
+services:
+  web:
+    replicas: 1
+    environments: [staging, production]
+    run:
+      command: [sh, -c, 'printf "%s\n" "$DB_URL" >> {seen}; exec {bin} demo-service']
+      secrets: [DB_URL]
+    readiness: {{ path: /health, interval: 100ms }}
+    strategy: {{ canary: {{ steps: [{{ setWeight: 50 }}] }} }}
+"#,
+            seen = seen.display(),
+            bin = support::BIN
+        ),
+    )
+    .unwrap();
+    set_secret(&file, "DB_URL", None, "project-db-7f3a");
+    set_secret(&file, "db_url", Some("production"), "production-db-91c2");
+    let plane = ControlPlane::start(&file);
+    let seen_lines = || -> Vec<String> {
+        std::fs::read_to_string(&seen)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let deploy = |version: &str, environment: &str| {
+        plane.run(&[
+            "deploy",
+            "web",
+            "--version",
+            version,
+            "--environment",
+            environment,
+        ])
+    };
+    let promoted = |version: &str| {
+        eventually(&plane, &format!("{version} promoted"), COMMAND, || {
+            let view = support::json(&plane.run(&["get", "web", "-o", "json"]));
+            (view["target"].is_null() && view["stable"]["version"] == version).then_some(())
+        })
+    };
+
+    assert_eq!(deploy("v1", "staging").code, 0);
+    promoted("v1");
+    assert_eq!(seen_lines(), ["project-db-7f3a"]);
+    assert_eq!(deploy("v2", "production").code, 0);
+    promoted("v2");
+    assert_eq!(seen_lines(), ["project-db-7f3a", "production-db-91c2"]);
+
+    // A secret set for no environment the deploy goes to: refused before anything starts.
+    let removed = plane.run(&["secret", "rm", "DB_URL", "-f", file.to_str().unwrap()]);
+    assert_eq!(removed.code, 0, "{removed:?}");
+    let refused = deploy("v3", "staging");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("service `web`: secret `DB_URL` is set neither for environment `staging` nor for the project (`bellwether secret set DB_URL [--env staging]` sets it)"),
+        "{refused:?}"
+    );
+    assert_eq!(seen_lines().len(), 2);
+    // Only names are stored with a revision, never a value.
+    let store: Vec<u8> = ["bellwether.db", "bellwether.db-wal"]
+        .iter()
+        .flat_map(|f| std::fs::read(dir.path().join(".bellwether").join(f)).unwrap_or_default())
+        .collect();
+    let store = String::from_utf8_lossy(&store);
+    assert!(store.contains("DB_URL"));
+    assert!(!store.contains("production-db-91c2") && !store.contains("project-db-7f3a"));
+}

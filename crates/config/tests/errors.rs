@@ -539,6 +539,17 @@ services:
     bellwether.yaml:3:20: command's program is empty (expected e.g. ["./api", "--flag"])
     bellwether.yaml:4:13: probe path `health` must start with `/` (expected e.g. /health)
     "#);
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api], env: {LOG: info}, secrets: [DB_URL, GITHUB_TOKEN, db-url, LOG, PORT, DB_URL]}
+"#), @"
+    bellwether.yaml:3:65: `GITHUB_TOKEN` is not a secret name (names starting with GITHUB_ are reserved)
+    bellwether.yaml:3:79: secret name `db-url` is not a valid environment variable name (expected letters, digits and `_`, not starting with a digit)
+    bellwether.yaml:3:87: `LOG` is already an environment variable of the replicas (expected a secret's own name)
+    bellwether.yaml:3:92: `PORT` is already an environment variable of the replicas (expected a secret's own name)
+    bellwether.yaml:3:98: secret `DB_URL` is listed twice
+    ");
 }
 
 #[test]

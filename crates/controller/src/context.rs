@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bellwether_analysis::engine::Engine;
 use bellwether_api::EventView;
+use bellwether_core::platform::SecretSource;
 use bellwether_router::Signals;
 use bellwether_store::{SqliteStore, StoreError};
 use tokio::sync::{Semaphore, broadcast};
@@ -24,6 +25,8 @@ pub(crate) struct Context {
     pub(crate) store_threads: StoreThreads,
     pub(crate) clock: Clock,
     pub(crate) tables: Option<Arc<dyn TableObserver>>,
+    /// Where replicas' secrets are read, to refuse a deploy that names one not set.
+    pub(crate) secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl Context {

@@ -42,7 +42,7 @@ use bellwether_api::{
     ServiceSummary, ServiceView,
 };
 use bellwether_core::error::chain;
-use bellwether_core::platform::{LogLine, LogQuery};
+use bellwether_core::platform::{LogLine, LogQuery, SecretSource};
 use bellwether_core::rollout::{Command, RevisionNumber};
 use bellwether_core::spec::{EnvironmentSpec, Project, ServiceSpec};
 use bellwether_platform_local::LocalPlatform;
@@ -71,6 +71,9 @@ pub struct Options {
     /// Commands and relative paths of services resolve against this directory.
     pub base_dir: PathBuf,
     pub project: Project,
+    /// Where replicas' secrets (`run.secrets`) are read; without one, a service that names
+    /// secrets cannot be deployed.
+    pub secrets: Option<Arc<dyn SecretSource>>,
 }
 
 /// Why a request failed; the HTTP status follows from the variant. A variant that wraps
@@ -157,7 +160,9 @@ impl ControlPlane {
     /// Opens the store, adopts the replicas a previous control plane left running, resumes
     /// every rollout where its last stored event left it, and starts the routers.
     pub async fn start(options: Options) -> Result<Self, ControlError> {
-        let local = bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
+        let mut local =
+            bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
+        local.secrets.clone_from(&options.secrets);
         Self::start_with(options, Arc::new(LocalPlatform::new(local))).await
     }
 
@@ -178,7 +183,10 @@ impl ControlPlane {
             tables,
         } = seams;
         let Options {
-            data_dir, project, ..
+            data_dir,
+            project,
+            secrets,
+            ..
         } = options;
         std::fs::create_dir_all(&data_dir).map_err(|source| ControlError::DataDir {
             path: data_dir.clone(),
@@ -198,6 +206,7 @@ impl ControlPlane {
             store_threads,
             clock,
             tables,
+            secrets,
         };
         let plane = Self {
             inner: Arc::new(Inner {

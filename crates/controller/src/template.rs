@@ -14,6 +14,9 @@ use crate::ControlError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RevisionTemplate {
     pub(crate) run: RunSpec,
+    /// The environment it was deployed to: its replicas get that environment's secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) environment: Option<String>,
 }
 
 impl RevisionTemplate {
@@ -50,7 +53,10 @@ impl RevisionTemplate {
                 service.name
             )));
         }
-        Ok(Self { run })
+        Ok(Self {
+            run,
+            environment: request.environment.clone(),
+        })
     }
 
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, ControlError> {
@@ -103,6 +109,7 @@ impl KeptRevision {
             run: template.run.clone(),
             readiness: service.readiness.clone(),
             liveness: service.liveness.clone(),
+            environment: template.environment.clone(),
         })
     }
 }

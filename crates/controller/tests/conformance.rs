@@ -39,5 +39,6 @@ bellwether_controller::platform_conformance!(Fixture::new(
         workdir: None,
         port_env: "PORT".into(),
         image: None,
+        secrets: Vec::new(),
     },
 ));

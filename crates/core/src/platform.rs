@@ -19,6 +19,19 @@ pub struct ReplicaTemplate {
     pub run: RunSpec,
     pub readiness: Probe,
     pub liveness: Option<Probe>,
+    /// The environment the revision was deployed to, whose secrets its replicas get.
+    pub environment: Option<String>,
+}
+
+/// Where a platform reads the values of the secrets a replica is given, when it starts it.
+pub trait SecretSource: Send + Sync + std::fmt::Debug {
+    /// The values of `names`, each the environment's own if it has one, else the project's;
+    /// an error names the first that is not set, or why none can be read.
+    fn values(
+        &self,
+        environment: Option<&str>,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, String>;
 }
 
 impl ReplicaTemplate {

@@ -95,7 +95,6 @@ pub async fn run_with(
     yaml: &str,
     dir: &Path,
     secrets: &[(&str, &str)],
-    environment_secrets: BTreeMap::new(),
     observer: Arc<dyn Observer>,
 ) -> (Conclusion, PathBuf) {
     let loaded = bellwether_config::load("bellwether.yaml", yaml).unwrap_or_else(|d| panic!("{d}"));
@@ -143,6 +142,7 @@ pub async fn run_with(
         reused: BTreeMap::new(),
         inputs: BTreeMap::new(),
         secrets,
+        environment_secrets: BTreeMap::new(),
         services: loaded.project.services.keys().cloned().collect(),
         environments: loaded.project.environments,
         runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),

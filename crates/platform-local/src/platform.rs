@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bellwether_core::platform::{
     LogLine, LogQuery, PlatformState, ReplicaPhase, ReplicaState, ReplicaTemplate, RevisionKey,
-    ServiceState,
+    SecretSource, ServiceState,
 };
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
@@ -45,6 +45,8 @@ pub struct Options {
     /// Logs are rotated past this size, keeping `log_keep` old files.
     pub log_max_bytes: u64,
     pub log_keep: u32,
+    /// Where the values of a replica's `run.secrets` are read when it starts.
+    pub secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl Options {
@@ -57,6 +59,7 @@ impl Options {
             search_path: None,
             log_max_bytes: 10 * 1024 * 1024,
             log_keep: 3,
+            secrets: None,
         }
     }
 }

@@ -45,9 +45,11 @@ fn template(revision: u64, env: &[(&str, &str)]) -> ReplicaTemplate {
             workdir: None,
             port_env: "PORT".into(),
             image: None,
+            secrets: Vec::new(),
         },
         readiness,
         liveness: None,
+        environment: None,
     }
 }
 

@@ -18,6 +18,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use bellwether_core::error::chain;
+use bellwether_core::platform::SecretSource;
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
@@ -390,6 +392,36 @@ impl SecretStore {
             let _ = std::fs::remove_file(&partial);
         }
         written.map_err(self.io(STORE_FILE))
+    }
+}
+
+/// Replicas' secrets (`run.secrets`), read when each starts: the environment's value over the
+/// project's, as for jobs.
+impl SecretSource for SecretStore {
+    fn values(
+        &self,
+        environment: Option<&str>,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let wanted = |n: &str| names.iter().any(|w| w.eq_ignore_ascii_case(n));
+        let mut found = self.load(None, wanted).map_err(|e| chain(&e))?;
+        if let Some(e) = environment {
+            found.extend(self.load(Some(e), wanted).map_err(|e| chain(&e))?);
+        }
+        names
+            .iter()
+            .map(|name| match found.get(&name.to_ascii_uppercase()) {
+                Some(value) => Ok((name.clone(), value.clone())),
+                None => Err(match environment {
+                    Some(e) => format!(
+                        "secret `{name}` is set neither for environment `{e}` nor for the project (`bellwether secret set {name} [--env {e}]` sets it)"
+                    ),
+                    None => format!(
+                        "secret `{name}` is not set (`bellwether secret set {name}` sets it)"
+                    ),
+                }),
+            })
+            .collect()
     }
 }
 

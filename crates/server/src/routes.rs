@@ -48,6 +48,8 @@ pub(crate) async fn deploy(
         env.append(&mut request.env);
         request.env = env;
     }
+    // The revision keeps the environment it went to, whose secrets its replicas get.
+    request.environment.clone_from(&environment);
     let view = state.control.deploy(&name, request).await?;
     let mut response = Json(view).into_response();
     if let Some(environment) = environment {

@@ -53,6 +53,7 @@ impl Api {
             data_dir: dir.path().join("data"),
             base_dir: dir.path().to_path_buf(),
             project,
+            secrets: None,
         })
         .await
         .unwrap();

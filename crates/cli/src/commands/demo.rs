@@ -83,6 +83,7 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
         data_dir: data_dir.clone(),
         base_dir: data_dir.clone(),
         project: project(ACTS[0].strategy)?,
+        secrets: None,
     })
     .await
     .context("cannot start the control plane")?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bellwether_api::paths;
 use bellwether_controller::{ControlPlane, Options};
-use bellwether_runner::DataDir;
+use bellwether_runner::{DataDir, SecretStore};
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
 use tokio::net::TcpListener;
@@ -69,11 +69,13 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
     };
     let base_dir = base_dir(&args.file)?;
     let webhook_secret = webhook_secret(args)?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| base_dir.join(".bellwether"));
     let options = Options {
-        data_dir: args
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| base_dir.join(".bellwether")),
+        secrets: Some(Arc::new(SecretStore::new(&data_dir))),
+        data_dir,
         base_dir,
         project,
     };

@@ -64,6 +64,11 @@ pub struct RunConfig {
     /// Environment variables for every replica.
     #[serde(default)]
     pub env: Entries<String>,
+    /// Secrets each replica gets as environment variables of the same names
+    /// (`bellwether secret set NAME [--env ENVIRONMENT]`): the environment's own when the
+    /// revision is deployed to one, else the project's. A deploy is refused while one is unset.
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
     /// Working directory, relative to the directory of `bellwether.yaml`. Default: that directory.
     pub workdir: Option<Spanned<String>>,
     /// The environment variable through which each replica learns the port it must listen on

@@ -142,6 +142,7 @@ async fn bench(args: Args) -> Result<(), String> {
         data_dir: dir.path().join("data"),
         base_dir: dir.path().to_owned(),
         project,
+        secrets: None,
     };
     let plane = ControlPlane::start_with(options, Arc::new(ReadyPlatform::default()))
         .await

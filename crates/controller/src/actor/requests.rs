@@ -23,7 +23,9 @@ impl Actor {
                 "a deploy needs a version (expected e.g. `--version v2`)".to_owned(),
             ));
         }
-        let template = RevisionTemplate::for_deploy(&self.spec, &request)?.to_json()?;
+        let template = RevisionTemplate::for_deploy(&self.spec, &request)?;
+        self.secrets_set(&template)?;
+        let template = template.to_json()?;
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
         let at = self.context.clock.now();
@@ -36,6 +38,25 @@ impl Actor {
         let spec = RolloutSpec::from(&*self.spec);
         self.submit_at(at, EventKind::SpecChanged { revision, spec })
             .await
+    }
+
+    /// Refuses a deploy whose replicas would not start for want of a secret.
+    fn secrets_set(&self, template: &RevisionTemplate) -> Result<(), ControlError> {
+        let names = &template.run.secrets;
+        if names.is_empty() {
+            return Ok(());
+        }
+        let Some(source) = &self.context.secrets else {
+            return Err(ControlError::Invalid(format!(
+                "service `{}` needs secrets ({}), and this control plane has no secret store",
+                self.service,
+                names.join(", ")
+            )));
+        };
+        source
+            .values(template.environment.as_deref(), names)
+            .map(|_| ())
+            .map_err(|why| ControlError::Invalid(format!("service `{}`: {why}", self.service)))
     }
 
     pub(super) async fn command(

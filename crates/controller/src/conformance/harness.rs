@@ -68,6 +68,7 @@ impl Subject {
             run: self.workload.clone(),
             readiness: probe,
             liveness: None,
+            environment: None,
         }
     }
 }

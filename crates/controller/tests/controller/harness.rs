@@ -59,6 +59,7 @@ impl DataDir {
             data_dir: self.path().join("data"),
             base_dir: self.path().to_owned(),
             project,
+            secrets: None,
         })
         .await
         .expect("the control plane starts")

@@ -35,6 +35,7 @@ async fn a_rollout_runs_on_any_platform() {
             data_dir: dir.path().join("data"),
             base_dir: dir.path().to_owned(),
             project: project(SERVICE),
+            secrets: None,
         };
         let plane = ControlPlane::start_with(options, platform.clone())
             .await

@@ -53,6 +53,11 @@ pub struct RunSpec {
     /// Program and arguments.
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Secrets given to each replica as environment variables of the same names: the
+    /// environment's own when the revision was deployed to one, else the project's. Only the
+    /// names are kept with a revision; the values are read when a replica starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     pub workdir: Option<String>,
     /// The environment variable through which a replica learns the port it must listen on.
     pub port_env: String,

@@ -1,5 +1,6 @@
 //! One replica's life: start (or adopt), probe, restart with back-off, stop gracefully.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -50,6 +51,8 @@ enum StartError {
     },
     #[error("the process exited before it could be watched")]
     Gone,
+    #[error("cannot give it its secrets: {0}")]
+    Secrets(String),
 }
 
 struct Running {
@@ -131,8 +134,19 @@ impl Replica {
     fn spawn(&self) -> Result<Running, StartError> {
         let run = &self.template.run;
         let (program, args) = run.command.split_first().ok_or(StartError::NoCommand)?;
-        let port = free_port()?;
         let options = &self.shared.options;
+        let secrets = match (&options.secrets, run.secrets.is_empty()) {
+            (_, true) => BTreeMap::new(),
+            (Some(source), false) => source
+                .values(self.template.environment.as_deref(), &run.secrets)
+                .map_err(StartError::Secrets)?,
+            (None, false) => {
+                return Err(StartError::Secrets(
+                    "this platform has no secret store".to_owned(),
+                ));
+            }
+        };
+        let port = free_port()?;
         let workdir = match &run.workdir {
             Some(w) => options.base_dir.join(w),
             None => options.base_dir.clone(),
@@ -156,6 +170,7 @@ impl Replica {
         command
             .args(args)
             .envs(&run.env)
+            .envs(&secrets)
             .env(&run.port_env, port.to_string())
             .current_dir(&workdir)
             .stdin(Stdio::null())

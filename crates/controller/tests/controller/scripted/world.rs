@@ -233,6 +233,7 @@ async fn launch(
         data_dir: dir.path().join("data"),
         base_dir: dir.path().to_owned(),
         project: project.clone(),
+        secrets: None,
     };
     ControlPlane::start_on(options, seams)
         .await
