@@ -56,17 +56,39 @@ fn admin_token(access: &Access, data_dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// A new token named `name`, revoking the one of that name before it: the pipelines' token is
-/// made at each start and kept only in memory.
+/// made at each start and kept only in memory. Both are in the audit trail, as done by the
+/// control plane at its start.
 pub(crate) fn fresh(access: &Access, name: &str, role: Role) -> anyhow::Result<Secret> {
     let now = bellwether_runner::now_ms();
+    let audit = |action: &str| {
+        let entry = Entry {
+            at_ms: now,
+            actor: "bellwether".to_owned(),
+            role: None,
+            action: action.to_owned(),
+            target: Some(name.to_owned()),
+            environment: None,
+            outcome: Outcome::Done,
+            status: None,
+            reason: Some(format!("`bellwether up` starting ({role})")),
+            source: None,
+        };
+        access
+            .audit()
+            .append(entry)
+            .map(drop)
+            .context("cannot write the audit trail")
+    };
     match access.tokens().revoke(name, now) {
-        Ok(_) | Err(AccessError::UnknownToken(_)) => {}
+        Ok(_) => audit("token revoke")?,
+        Err(AccessError::UnknownToken(_)) => {}
         Err(e) => return Err(e).context("cannot renew a token"),
     }
     let (secret, _) = access
         .tokens()
         .create(name, role, None, now)
         .with_context(|| format!("cannot make the token `{name}`"))?;
+    audit("token create")?;
     Ok(secret)
 }
 
