@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need and is missing (Debian's Prometheus,
-# for the analysis provider's real-server tests), then runs every test of the workspace.
+# for the analysis provider's real-server tests; Debian's Chromium and playwright-core, for the
+# dashboard's browser tests), then runs every test of the workspace.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p bellwether-analysis`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ if [ ! -x /usr/bin/prometheus ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus > /dev/null
 fi
+
+scripts/browser-deps.sh
 
 if [ "$#" -eq 0 ]; then set -- --workspace; fi
 cargo test --locked "$@"

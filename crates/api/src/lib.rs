@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use bellwether_core::rollout::{Command, Phase, Revision, RevisionNumber, Stage, Verdict};
-use bellwether_core::spec::Weight;
+use bellwether_core::spec::{Unit, Weight};
 use bellwether_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +118,9 @@ pub struct ServiceView {
     pub strategy: String,
     pub stage: Stage,
     pub step: Option<StepView>,
+    /// Every step of the canary strategy the rollout follows, described; empty for others.
+    #[serde(default)]
+    pub steps: Vec<String>,
     pub stable: Option<Revision>,
     pub target: Option<Revision>,
     pub listen: Option<SocketAddr>,
@@ -184,6 +187,32 @@ pub struct AnalysisView {
     pub message: String,
     /// Latest measurement of each metric first, then older ones, newest first.
     pub measurements: Vec<MeasurementView>,
+    /// Each metric's values over time, for charts.
+    #[serde(default)]
+    pub series: Vec<SeriesView>,
+}
+
+/// One metric's measured values, oldest first, with the threshold they are held to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesView {
+    pub metric: String,
+    /// How values read: `ratio` (shown as %), `seconds`, `per_second`, `plain`.
+    pub unit: Unit,
+    /// The fixed limit of a `<`, `<=`, `>` or `>=` condition, in the metric's unit.
+    pub threshold: Option<f64>,
+    /// E.g. `<= 1%`.
+    pub condition: String,
+    pub points: Vec<PointView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointView {
+    pub at: Timestamp,
+    pub value: Option<f64>,
+    /// The confidence interval of the value, when it is judged on every request so far.
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub verdict: Verdict,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,6 +244,9 @@ pub struct HistoryEntry {
     /// What happened, one line per note the event produced (`step 2: pause 1m`, …).
     pub notes: Vec<String>,
     pub phase: Phase,
+    /// Each revision's share of traffic after the event (basis points), for charts.
+    #[serde(default)]
+    pub weights: Vec<(RevisionNumber, Weight)>,
 }
 
 /// A revision kept in the service's history, for `undo --to-revision`.
@@ -236,6 +268,9 @@ pub struct EventView {
     pub kind: String,
     pub notes: Vec<String>,
     pub phase: Phase,
+    /// Each revision's share of traffic after the event (basis points).
+    #[serde(default)]
+    pub weights: Vec<(RevisionNumber, Weight)>,
 }
 
 /// `GET /v1/health`: the control plane answers, and which version it is.

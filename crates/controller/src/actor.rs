@@ -216,6 +216,7 @@ impl Actor {
             kind: kind_of(&event).to_owned(),
             notes: history::notes(&actions),
             phase: self.log.rollout.phase(),
+            weights: self.log.rollout.traffic.weights.clone(),
         };
         self.perform(actions).await;
         // Nobody listening is fine: the event is in the store.

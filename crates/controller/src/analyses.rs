@@ -1,11 +1,11 @@
 //! Analysis runs as people see them, and the finished ones kept in the store (one stream per
 //! service), so that the measurements that failed a rollout still explain it after a restart.
 
-use bellwether_analysis::Measurement;
-use bellwether_analysis::run::Run;
-use bellwether_api::{AnalysisView, MeasurementView};
+use bellwether_analysis::run::{MetricRun, Run};
+use bellwether_analysis::{Measurement, Value};
+use bellwether_api::{AnalysisView, MeasurementView, PointView, SeriesView};
 use bellwether_core::rollout::{RevisionNumber, RunId, Verdict};
-use bellwether_core::spec::Unit;
+use bellwether_core::spec::{Condition, ConditionOp, Operand, Unit};
 use bellwether_store::{Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,52 @@ pub(crate) fn view(
         verdict,
         message,
         measurements: measurements(snapshot),
+        series: snapshot.metrics.iter().map(series).collect(),
+    }
+}
+
+/// A metric's kept measurements as numbers, for a chart.
+fn series(metric: &MetricRun) -> SeriesView {
+    let spec = &metric.spec;
+    let threshold = [&spec.failure, &spec.success]
+        .into_iter()
+        .flatten()
+        .find_map(|c| match c {
+            Condition::Threshold {
+                op: ConditionOp::Lt | ConditionOp::Le | ConditionOp::Gt | ConditionOp::Ge,
+                rhs: Operand::Value(v),
+            } => Some(*v),
+            _ => None,
+        });
+    let points = metric
+        .measurements
+        .iter()
+        .map(|m| {
+            // An interval against a baseline is of the difference, not of the value.
+            let band = m
+                .counted
+                .as_ref()
+                .filter(|c| c.baseline.is_none())
+                .map(|c| (c.interval.low, c.interval.high));
+            PointView {
+                at: m.at,
+                value: m.value.as_ref().and_then(Value::as_number),
+                low: band.map(|b| b.0),
+                high: band.map(|b| b.1),
+                verdict: m.verdict,
+            }
+        })
+        .collect();
+    SeriesView {
+        metric: spec.name.clone(),
+        unit: spec.unit,
+        threshold,
+        condition: metric
+            .measurements
+            .last()
+            .map(|m| m.condition.clone())
+            .unwrap_or_default(),
+        points,
     }
 }
 

@@ -27,6 +27,7 @@ pub(crate) fn entries(store: &dyn Store, service: &str) -> Result<Vec<HistoryEnt
             kind: kind.to_owned(),
             notes: notes(actions),
             phase: rollout.phase(),
+            weights: rollout.traffic.weights.clone(),
         };
         out.push(entry(view));
     })?;
@@ -40,6 +41,7 @@ pub(crate) fn entry(view: EventView) -> HistoryEntry {
         kind: view.kind,
         notes: view.notes,
         phase: view.phase,
+        weights: view.weights,
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) fn service(shared: &Shared, platform: &ServiceState) -> ServiceView {
         strategy: shared.spec.strategy.kind().to_owned(),
         stage: rollout.stage.clone(),
         step: step(rollout),
+        steps: steps(rollout.strategy().unwrap_or(&shared.spec.strategy)),
         stable: rollout.stable.clone(),
         target: rollout.target.clone(),
         listen: Some(shared.listen),
@@ -79,6 +80,14 @@ fn step(rollout: &Rollout) -> Option<StepView> {
         total: canary.steps.len(),
         description: describe_step(step),
     })
+}
+
+/// A canary strategy's steps, described.
+fn steps(strategy: &Strategy) -> Vec<String> {
+    match strategy {
+        Strategy::Canary(canary) => canary.steps.iter().map(describe_step).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Every revision that runs, is wanted or is routed to, in order.

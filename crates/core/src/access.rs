@@ -121,7 +121,22 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+impl Permission {
+    /// Whether it concerns every environment at once, which a scoped identity never may.
+    pub fn project_wide(self) -> bool {
+        matches!(
+            self,
+            Permission::Apply | Permission::RollbackAll | Permission::ManageTokens
+        )
+    }
+}
+
 impl Identity {
+    /// Whether its role and scope allow `permission` at all (where, is decided per target).
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.role.allows(permission) && (self.environments.is_empty() || !permission.project_wide())
+    }
+
     /// Whether it may act on something deployed to `environments`: an unscoped identity on
     /// anything, a scoped one only where every environment is within its scope.
     pub fn may_act_in(&self, environments: &[String]) -> bool {

@@ -253,11 +253,7 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
                 format!("not authenticated: {denied}"),
             )
         })?;
-    let project_wide = matches!(
-        permission,
-        Permission::Apply | Permission::RollbackAll | Permission::ManageTokens
-    );
-    let forbidden = if project_wide && !identity.environments.is_empty() {
+    let forbidden = if permission.project_wide() && !identity.environments.is_empty() {
         format!(
             "`{}` may act in {} only, and to {permission} concerns every environment",
             identity.name,

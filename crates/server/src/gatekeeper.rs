@@ -311,6 +311,7 @@ mod tests {
                 kind: "tick".to_owned(),
                 notes: Vec::new(),
                 phase,
+                weights: Vec::new(),
             })
             .collect()
     }

@@ -5,6 +5,7 @@
 //! webhook) a signature; [`access`] guards and audits each one.
 
 mod access;
+mod dashboard;
 mod error;
 mod events;
 mod extract;
@@ -296,5 +297,27 @@ fn declare<R: Routes>(r: R) -> R {
             Token(Read),
             "audit",
             get(tokens::audit),
+        )
+        .add(
+            M::GET,
+            paths::WHOAMI,
+            Token(Read),
+            "whoami",
+            get(dashboard::whoami),
+        )
+        .add(M::GET, "/", Public, "dashboard", get(dashboard::index))
+        .add(
+            M::GET,
+            "/assets/app.js",
+            Public,
+            "dashboard script",
+            get(dashboard::script),
+        )
+        .add(
+            M::GET,
+            "/assets/app.css",
+            Public,
+            "dashboard style",
+            get(dashboard::style),
         )
 }

@@ -103,7 +103,7 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
     ));
     let timeline = Timeline::new(started, args.json);
     timeline.say(&format!(
-        "control plane up in {} (API http://{api_addr}, admin token in {}); service `shop` routed at http://{listen}",
+        "control plane up in {} (API and dashboard http://{api_addr}, admin token in {}); service `shop` routed at http://{listen}",
         data_dir.display(),
         admin.display()
     ));

@@ -57,6 +57,8 @@ pub(crate) enum Verb {
     Logs(logs::LogsArgs),
     /// Save a token for the control plane at --server, read from standard input (never from the command line).
     Login,
+    /// Print a link to the web dashboard that signs this browser tab in with your token.
+    Dashboard,
     /// Make, list or revoke the control plane's tokens (admin).
     #[command(subcommand)]
     Token(access::TokenCommand),
@@ -97,6 +99,7 @@ pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Co
             Verb::Logs(args) => logs::run(&client, &args).await,
             Verb::Token(command) => access::token(&client, command, format).await,
             Verb::Login => access::login(server).await,
+            Verb::Dashboard => access::dashboard(server).await,
             Verb::Audit(args) => access::audit(&client, args, format).await,
         }
     })

@@ -122,6 +122,9 @@ async fn serve(
         admin.display(),
         project_dir.display()
     );
+    banner += &format!(
+        "dashboard on http://{addr}/ (`bellwether dashboard` prints a link that signs you in)\n"
+    );
     for service in control.list() {
         match service.listen {
             Some(router) => {

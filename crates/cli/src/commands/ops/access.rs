@@ -96,6 +96,31 @@ pub(crate) async fn login(server: &str) -> anyhow::Result<Code> {
     Ok(exit::SUCCESS)
 }
 
+/// The dashboard's address with the token found for `server` in its fragment, which the
+/// browser never sends: the page keeps it for the tab and takes it out of the address bar.
+pub(crate) async fn dashboard(server: &str) -> anyhow::Result<Code> {
+    let server = server.trim_end_matches('/');
+    let Some((token, source)) = credentials::token_for(server) else {
+        anyhow::bail!(
+            "no token for {server}: set $BELLWETHER_TOKEN, run `bellwether login`, or run this beside the `bellwether up` whose .bellwether/admin.token it reads"
+        );
+    };
+    let client = Client::with_token(server, Some(token.clone()), Some(source))?;
+    let me: Whoami = client.get(paths::WHOAMI).await?;
+    println!("{server}/#token={token}");
+    eprintln!(
+        "opens the dashboard as `{}` ({}); the link holds the token: share it with nobody",
+        me.name, me.role
+    );
+    Ok(exit::SUCCESS)
+}
+
+#[derive(serde::Deserialize)]
+struct Whoami {
+    name: String,
+    role: Role,
+}
+
 pub(crate) async fn token(
     client: &Client,
     command: TokenCommand,

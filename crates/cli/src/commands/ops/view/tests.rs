@@ -41,6 +41,7 @@ fn canary() -> ServiceView {
         phase: Phase::Progressing,
         reason: "canary at 10%, analysis running".to_owned(),
         strategy: "canary".to_owned(),
+        steps: Vec::new(),
         stage: Stage::CanaryAnalysis {
             run: RunId {
                 attempt: 1,
@@ -89,6 +90,7 @@ fn canary() -> ServiceView {
             baseline: Some(1),
             verdict: None,
             message: String::new(),
+            series: Vec::new(),
             measurements: vec![
                 measurement(
                     "error_rate",
@@ -137,6 +139,7 @@ fn a_service_with_nothing_deployed_says_so() {
         strategy: "rolling".to_owned(),
         stage: Stage::Idle,
         step: None,
+        steps: Vec::new(),
         stable: None,
         target: None,
         listen: None,
@@ -181,6 +184,7 @@ fn event_lines_carry_time_service_kind_phase_and_notes() {
             "aborted: traffic back to revision 1".to_owned(),
         ],
         phase: Phase::Degraded,
+        weights: Vec::new(),
     };
     assert_eq!(
         event_line(&event),

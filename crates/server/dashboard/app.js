@@ -1,0 +1,513 @@
+// The dashboard: reads the JSON API with the viewer's token and follows the event stream.
+// Text from the API is only ever set as textContent, never parsed as HTML.
+"use strict";
+
+const TOKEN_KEY = "bellwether-token";
+const HISTORY_KEPT = 400; // events kept for a service's charts and history
+const POLL_MS = 1000; // how often a run in progress is read again
+
+const state = { me: null, route: null, page: null, timer: null, stream: null };
+
+// ---- elements ----------------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function badge(text) {
+  return h("span", { class: `badge ${String(text).toLowerCase()}` }, text);
+}
+
+function time(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function when(ms) {
+  const d = new Date(ms);
+  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time(ms);
+}
+
+function percent(bp) {
+  return `${(bp / 100).toLocaleString([], { maximumFractionDigits: 2 })}%`;
+}
+
+function formatValue(unit, v) {
+  if (v === null || v === undefined) return "–";
+  switch (unit) {
+    case "ratio": return `${(v * 100).toLocaleString([], { maximumFractionDigits: 3 })}%`;
+    case "seconds": return v < 1 ? `${(v * 1000).toLocaleString([], { maximumFractionDigits: 1 })}ms` : `${v.toLocaleString([], { maximumFractionDigits: 2 })}s`;
+    case "per_second": return `${v.toLocaleString([], { maximumFractionDigits: 2 })}/s`;
+    default: return v.toLocaleString([], { maximumFractionDigits: 3 });
+  }
+}
+
+function show(node, title) {
+  const main = document.getElementById("main");
+  main.replaceChildren(node);
+  if (title) document.title = `${title} · bellwether`;
+}
+
+function notice(text, ok) {
+  const el = document.getElementById("notice");
+  el.textContent = text;
+  el.className = ok ? "notice ok" : "notice";
+  el.hidden = !text;
+}
+
+// ---- the API -----------------------------------------------------------------------------
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, body) {
+  const init = { headers: { Authorization: `Bearer ${token()}` } };
+  if (body !== undefined) {
+    init.method = "POST";
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.me = null;
+    route();
+  }
+  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
+  return data;
+}
+
+function may(permission) {
+  return !!state.me && state.me.permissions.includes(permission);
+}
+
+// An action button: runs `act`, shows what came of it, and reloads the page's data.
+function action(label, act, opts = {}) {
+  const button = h("button", { class: opts.class || "", type: "button", "data-action": opts.name || label });
+  button.textContent = label;
+  let armed = false;
+  button.addEventListener("click", async () => {
+    if (opts.confirm && !armed) {
+      armed = true;
+      button.textContent = opts.confirm;
+      setTimeout(() => { armed = false; button.textContent = label; }, 5000);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await act();
+      notice(`${opts.done || label}: done`, true);
+    } catch (e) {
+      notice(`${label}: ${e.message}`);
+    } finally {
+      button.disabled = false;
+      refresh();
+    }
+  });
+  return button;
+}
+
+// ---- live updates ------------------------------------------------------------------------
+
+// The event stream, read with fetch so that the token goes in a header; reconnects on loss.
+async function follow() {
+  if (state.stream) return;
+  const controller = new AbortController();
+  state.stream = controller;
+  const live = document.getElementById("live");
+  let wait = 500;
+  while (state.stream === controller) {
+    try {
+      const response = await fetch("/v1/events", {
+        headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" },
+        signal: controller.signal,
+      });
+      if (!response.ok) throw new Error(response.statusText);
+      live.textContent = "● live";
+      wait = 500;
+      refresh(); // anything missed while disconnected
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          received(block);
+        }
+      }
+    } catch (e) {
+      if (controller.signal.aborted) return;
+    }
+    live.textContent = "○ reconnecting";
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 10000);
+  }
+}
+
+function received(block) {
+  let kind = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) kind = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (kind === "lagged") return refresh();
+  if (!data.length) return;
+  let event;
+  try { event = JSON.parse(data.join("\n")); } catch { return; }
+  if (state.page && state.page.event) state.page.event(event);
+}
+
+// Reloads the page's data, at most once per 200 ms however many events arrive.
+let pending = null;
+function refresh() {
+  if (pending) return;
+  pending = setTimeout(() => {
+    pending = null;
+    if (state.page && state.page.load) state.page.load().catch((e) => notice(e.message));
+  }, 200);
+}
+
+// ---- pages -------------------------------------------------------------------------------
+
+function login(message) {
+  const input = h("input", { type: "password", id: "token", autocomplete: "off", required: true });
+  const form = h("form", { class: "login card" },
+    h("h1", {}, "Sign in"),
+    message ? h("p", { class: "reason" }, message) : null,
+    h("label", { for: "token" }, "Token (`bellwether dashboard` prints a link with yours, or `bellwether token create`)"),
+    input,
+    h("button", { class: "primary", type: "submit" }, "Sign in"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    route();
+  });
+  show(form, "Sign in");
+  input.focus();
+}
+
+function servicesPage() {
+  const body = h("tbody");
+  const table = h("table", {},
+    h("caption", { class: "sr-only" }, "Services"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Service"), h("th", { scope: "col" }, "Phase"),
+      h("th", { scope: "col" }, "Stable"), h("th", { scope: "col" }, "Rolling out"),
+      h("th", { scope: "col", class: "hide-narrow" }, "Step"),
+      h("th", { scope: "col", class: "hide-narrow" }, "Why"))),
+    body);
+  show(h("section", {}, h("h1", {}, "Services"), table), "Services");
+  return {
+    async load() {
+      const services = await api("/v1/services");
+      body.replaceChildren(...services.map((s) => h("tr", { "data-service": s.name },
+        h("td", {}, h("a", { href: `#/services/${encodeURIComponent(s.name)}` }, s.name)),
+        h("td", {}, badge(s.phase)),
+        h("td", {}, s.stable ? s.stable.version : "–"),
+        h("td", {}, s.target ? `${s.target.version} at ${percent(s.target_weight)}` : "–"),
+        h("td", { class: "hide-narrow" }, s.step ? `${s.step.index + 1}/${s.step.total}: ${s.step.description}` : s.strategy),
+        h("td", { class: "hide-narrow reason" }, s.reason))));
+      if (!services.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No services: `bellwether apply` declares them.")));
+    },
+    event() { refresh(); },
+  };
+}
+
+const COLORS = ["#0b5cad", "#c62828", "#1a7f37", "#9a6700", "#6a1b9a", "#00796b"];
+
+// A line chart of `lines` ([{name, points: [[t, v]]}]) over time, values from 0 to `top`.
+function chart(title, lines, opts) {
+  const W = 560, H = 200, L = 48, R = 10, T = 10, B = 24;
+  const all = lines.flatMap((l) => l.points);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title });
+  if (!all.length) {
+    svg.append(s("text", { x: L, y: H / 2 }, "no data yet"));
+    return h("figure", { class: "chart card" }, h("figcaption", {}, title), svg);
+  }
+  const t0 = Math.min(...all.map((p) => p[0]));
+  const t1 = Math.max(...all.map((p) => p[0]), opts.until || 0, t0 + 1000);
+  const values = all.map((p) => p[1]).concat(opts.band ? opts.band.flatMap((b) => [b[1], b[2]]) : []);
+  if (opts.threshold !== null && opts.threshold !== undefined) values.push(opts.threshold);
+  const top = opts.top !== undefined ? opts.top : Math.max(...values, 0) * 1.15 || 1;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - Math.min(v, top) / top) * (H - T - B);
+  svg.append(
+    s("line", { class: "axis", x1: L, y1: y(0), x2: W - R, y2: y(0) }),
+    s("line", { class: "axis", x1: L, y1: T, x2: L, y2: y(0) }),
+    s("text", { x: 2, y: y(top) + 10 }, opts.format(top)),
+    s("text", { x: 2, y: y(0) }, opts.format(0)),
+    s("text", { x: L, y: H - 6 }, time(t0)),
+    s("text", { x: W - R - 60, y: H - 6 }, time(t1)));
+  if (opts.band && opts.band.length) {
+    const upper = opts.band.map((b) => `${x(b[0])},${y(b[2])}`);
+    const lower = opts.band.slice().reverse().map((b) => `${x(b[0])},${y(b[1])}`);
+    svg.append(s("polygon", { class: "band", points: upper.concat(lower).join(" ") }));
+  }
+  if (opts.threshold !== null && opts.threshold !== undefined) {
+    svg.append(s("line", { class: "threshold", x1: L, y1: y(opts.threshold), x2: W - R, y2: y(opts.threshold) }),
+      s("text", { x: W - R - 110, y: y(opts.threshold) - 4 }, `limit ${opts.format(opts.threshold)}`));
+  }
+  const legend = h("div", { class: "legend" });
+  lines.forEach((line, i) => {
+    const color = COLORS[i % COLORS.length];
+    // A share holds until it changes, and the last one until now.
+    const held = opts.steps ? line.points.concat([[t1, line.points[line.points.length - 1][1]]]) : line.points;
+    const points = opts.steps
+      ? held.flatMap((p, j) => (j ? [[p[0], held[j - 1][1]], p] : [p]))
+      : held;
+    svg.append(s("polyline", { fill: "none", stroke: color, "stroke-width": 2,
+      points: points.map((p) => `${x(p[0])},${y(p[1])}`).join(" ") }));
+    const last = line.points[line.points.length - 1];
+    const entry = h("span", { "data-line": line.name }, `${line.name}: ${opts.format(last[1])}`);
+    entry.style.setProperty("--c", color);
+    legend.append(entry);
+  });
+  return h("figure", { class: "chart card" }, h("figcaption", {}, title), svg, legend);
+}
+
+// Each revision's share of traffic over the events kept.
+function weightsChart(history) {
+  const revisions = new Map();
+  let before = null;
+  for (const e of history) {
+    const seen = new Set();
+    for (const [rev, bp] of e.weights || []) {
+      // A revision new to the chart had no traffic until now.
+      if (!revisions.has(rev)) revisions.set(rev, before === null ? [] : [[before, 0]]);
+      revisions.get(rev).push([e.at, bp]);
+      seen.add(rev);
+    }
+    before = e.at;
+    for (const [rev, points] of revisions) {
+      if (!seen.has(rev) && points.length && points[points.length - 1][1] !== 0) points.push([e.at, 0]);
+    }
+  }
+  const lines = [...revisions].map(([rev, points]) => ({ name: `revision ${rev}`, points }));
+  return chart("Traffic by revision", lines, { top: 10000, format: percent, steps: true, until: Date.now() });
+}
+
+function servicePage(name) {
+  const path = `/v1/services/${encodeURIComponent(name)}`;
+  let history = [];
+  const parts = {
+    head: h("div"), actions: h("div", { class: "actions", role: "group", "aria-label": "actions" }),
+    steps: h("div"), revisions: h("div"), charts: h("div", { class: "charts" }),
+    history: h("ol", { class: "history", reversed: true }),
+  };
+  show(h("section", {}, parts.head, parts.actions, parts.steps,
+    h("h2", {}, "Revisions"), parts.revisions,
+    h("h2", {}, "Over time"), parts.charts,
+    h("h2", {}, "History"), parts.history), name);
+
+  const command = (c) => api(`${path}/commands`, { command: c });
+  function render(view) {
+    parts.head.replaceChildren(
+      h("h1", {}, view.name, badge(view.phase), h("span", { class: "muted" }, view.strategy)),
+      h("p", { class: "reason", id: "reason" }, view.reason));
+    const buttons = [];
+    const inProgress = view.phase === "progressing" || view.phase === "paused";
+    if (may("operate")) {
+      if (inProgress) {
+        buttons.push(action("Promote", () => command({ promote: { full: false } }), { class: "primary", name: "promote" }));
+        buttons.push(action("Promote fully", () => command({ promote: { full: true } }), { name: "promote-full" }));
+        buttons.push(view.phase === "paused"
+          ? action("Resume", () => command("resume"), { name: "resume" })
+          : action("Pause", () => command("pause"), { name: "pause" }));
+        buttons.push(action("Abort", () => command({ abort: { reason: "aborted from the dashboard" } }),
+          { class: "danger", name: "abort", confirm: "Confirm abort" }));
+      }
+      if (view.phase === "degraded") buttons.push(action("Retry", () => command("retry"), { name: "retry" }));
+      if (view.stable && !inProgress) {
+        buttons.push(action("Undo", () => api(`${path}/undo`, {}), { name: "undo", confirm: "Confirm undo" }));
+      }
+    }
+    parts.actions.replaceChildren(...buttons);
+    if (view.steps && view.steps.length) {
+      const at = view.step ? view.step.index : (view.target ? -1 : view.steps.length);
+      parts.steps.replaceChildren(h("h2", {}, "Steps"), h("ol", { class: "steps" },
+        view.steps.map((d, i) => h("li", {
+          class: i < at ? "done" : i === at ? "current" : "",
+          "aria-current": i === at ? "step" : null,
+        }, `${i + 1}. ${d}`))));
+    } else {
+      parts.steps.replaceChildren();
+    }
+    parts.revisions.replaceChildren(h("table", {},
+      h("thead", {}, h("tr", {}, ["Revision", "Version", "Role", "Traffic", "Ready"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, view.revisions.map((r) => h("tr", { "data-revision": r.number },
+        h("td", {}, r.number), h("td", {}, r.version), h("td", {}, r.role),
+        h("td", {}, percent(r.weight)), h("td", {}, `${r.ready}/${r.desired}`))))));
+    const charts = [weightsChart(history)];
+    for (const analysis of view.analyses) {
+      for (const series of analysis.series || []) {
+        const points = series.points.filter((p) => p.value !== null).map((p) => [p.at, p.value]);
+        const band = series.points.filter((p) => p.low !== null && p.high !== null).map((p) => [p.at, p.low, p.high]);
+        charts.push(chart(`${series.metric} ${series.condition} (${analysis.run}, revision ${analysis.revision})`,
+          [{ name: series.metric, points }],
+          { threshold: series.threshold, band, format: (v) => formatValue(series.unit, v) }));
+      }
+    }
+    parts.charts.replaceChildren(...charts);
+    parts.history.replaceChildren(...history.slice().reverse().slice(0, 100).map((e) => h("li", {},
+      h("time", {}, time(e.at)), " ", badge(e.phase), " ", e.kind,
+      e.notes.length ? h("span", {}, ": ", e.notes.join("; ")) : null)));
+  }
+  return {
+    async load() {
+      const [view, entries] = await Promise.all([api(path), api(`${path}/history`)]);
+      history = entries.slice(-HISTORY_KEPT);
+      render(view);
+    },
+    event(e) {
+      if (e.service === name) refresh();
+    },
+  };
+}
+
+function runsPage() {
+  const body = h("tbody");
+  show(h("section", {}, h("h1", {}, "Pipeline runs"), h("table", {},
+    h("thead", {}, h("tr", {}, ["Run", "Pipeline", "Status", "By", "What", "Started"].map((t) => h("th", { scope: "col" }, t)))),
+    body)), "Runs");
+  return {
+    async load() {
+      const runs = await api("/v1/runs?limit=50");
+      body.replaceChildren(...runs.map((r) => h("tr", { "data-run": r.number },
+        h("td", {}, h("a", { href: `#/runs/${r.number}` }, `#${r.number}`)),
+        h("td", {}, r.pipeline), h("td", {}, badge(r.status)), h("td", {}, r.actor),
+        h("td", {}, r.summary), h("td", {}, when(r.started_ms)))));
+      if (!runs.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No runs yet.")));
+      poll(runs.some((r) => !r.finished_ms));
+    },
+    event() {},
+  };
+}
+
+function runPage(number) {
+  const section = h("section");
+  show(section, `Run ${number}`);
+  const comment = h("input", { type: "text", id: "comment", placeholder: "comment (optional)" });
+  return {
+    async load() {
+      const run = await api(`/v1/runs/${number}`);
+      const review = (approved) => () => api(`/v1/runs/${number}/reviews`, {
+        approved, comment: comment.value.trim() || null,
+      }).then((answers) => {
+        const refused = answers.filter((a) => a.refused);
+        if (refused.length) throw new Error(refused.map((a) => `${a.environment}: ${a.refused}`).join("; "));
+      });
+      const actions = [];
+      if (run.status === "waiting" && may("approve")) {
+        actions.push(h("label", { for: "comment", class: "sr-only" }, "Comment"), comment,
+          action("Approve", review(true), { class: "primary", name: "approve" }),
+          action("Reject", review(false), { class: "danger", name: "reject", confirm: "Confirm reject" }));
+      }
+      section.replaceChildren(
+        h("h1", {}, `Run #${run.number}`, badge(run.status), h("span", { class: "muted" }, run.pipeline)),
+        h("p", { class: "reason" }, `${run.summary} · by ${run.actor} · ${run.sha.slice(0, 12)} · attempt ${run.attempt} · started ${when(run.started_ms)}`),
+        h("div", { class: "actions", role: "group", "aria-label": "actions" }, actions),
+        h("h2", {}, "Jobs"),
+        h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Result", "Note"].map((t) => h("th", { scope: "col" }, t)))),
+          h("tbody", {}, run.jobs.map((j) => h("tr", { "data-job": j.job },
+            h("td", {}, j.job), h("td", {}, badge(j.conclusion || "running")), h("td", {}, j.message || ""))))));
+      poll(!run.finished_ms);
+    },
+    event() {},
+  };
+}
+
+// Reads the page again in a second while something is still going on.
+function poll(going) {
+  clearTimeout(state.timer);
+  if (going) state.timer = setTimeout(refresh, POLL_MS);
+}
+
+// ---- routing -----------------------------------------------------------------------------
+
+async function route() {
+  clearTimeout(state.timer);
+  notice("");
+  const hash = location.hash || "#/";
+  if (hash.startsWith("#token=")) {
+    // A link from `bellwether dashboard`: keep the token for this tab, out of the address bar.
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));
+    history.replaceState(null, "", location.pathname + "#/");
+    return route();
+  }
+  if (!token()) return login();
+  if (!state.me) {
+    try {
+      state.me = await api("/v1/whoami");
+    } catch (e) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      return login(e.message);
+    }
+    const who = document.getElementById("who");
+    who.replaceChildren(`${state.me.name} (${state.me.role})`, h("button", {
+      type: "button", onclick: () => {
+        sessionStorage.removeItem(TOKEN_KEY);
+        state.me = null;
+        if (state.stream) state.stream.abort();
+        state.stream = null;
+        route();
+      },
+    }, "Sign out"));
+    follow();
+  }
+  const parts = hash.slice(2).split("/").map(decodeURIComponent);
+  let page;
+  if (parts[0] === "services" && parts[1]) page = servicePage(parts[1]);
+  else if (parts[0] === "runs" && parts[1]) page = runPage(parts[1]);
+  else if (parts[0] === "runs") page = runsPage();
+  else page = servicesPage();
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    const current = (a.dataset.nav === "runs") === (parts[0] === "runs");
+    if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  state.page = page;
+  try {
+    await page.load();
+  } catch (e) {
+    notice(e.message);
+  }
+  document.getElementById("main").focus({ preventScroll: true });
+}
+
+window.addEventListener("hashchange", route);
+route();
