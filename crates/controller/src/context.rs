@@ -1,5 +1,5 @@
 //! What every service's controller shares: the store, the platform, the analysis engine, the
-//! routers' signals and the stream of stored events.
+//! routers' signals, the stream of stored events and the metrics.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, broadcast};
 
 use crate::ControlError;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::platform::Platform;
 use crate::seams::TableObserver;
 
@@ -24,6 +25,7 @@ pub(crate) struct Context {
     pub(crate) store_threads: StoreThreads,
     pub(crate) clock: Clock,
     pub(crate) tables: Option<Arc<dyn TableObserver>>,
+    pub(crate) metrics: Metrics,
 }
 
 impl Context {
