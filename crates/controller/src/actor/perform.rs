@@ -196,7 +196,7 @@ impl Actor {
                 metrics.concluded(&self.service, verdict);
                 (run, verdict, message)
             }
-            // Measurements are read from the run itself when a view is asked for.
+            // Only counted: a view reads the measurements from the run itself.
             Report::Measured { measurement, .. } => {
                 metrics.measured(&self.service, &measurement.metric, measurement.verdict);
                 return;
