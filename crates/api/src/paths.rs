@@ -15,6 +15,8 @@ pub const TOKENS: &str = "/v1/tokens";
 pub const AUDIT: &str = "/v1/audit";
 /// `GET`: the token's identity and what it may do.
 pub const WHOAMI: &str = "/v1/whoami";
+/// The control plane's own metrics, for Prometheus: at its default scrape path.
+pub const METRICS: &str = "/metrics";
 
 /// `POST`: revoke the token (admin).
 pub fn revoke_token(name: &str) -> String {

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::exit;
+use crate::logging::LogFormat;
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,11 @@ pub(crate) struct Cli {
     /// rollouts here; without it they are stand-ins.
     #[arg(long, global = true, env = "BELLWETHER_SERVER", value_name = "URL")]
     pub(crate) server: Option<String>,
+
+    /// How diagnostics and the control plane's log are written to stderr: `text` for people,
+    /// `json` for one JSON object per line. `RUST_LOG` filters them [default: warn,bellwether=info].
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
 
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod diagnostics;
 mod exit;
+mod logging;
 mod output;
 
 use std::io::Write;
@@ -17,6 +18,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::install(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(error) => {

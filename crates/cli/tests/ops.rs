@@ -130,7 +130,7 @@ fn a_canary_is_deployed_promoted_aborted_and_rolled_back_with_the_verbs() {
     let log = plane.log();
     assert!(
         log.iter()
-            .any(|l| l.contains("web #") && l.contains("command")),
+            .any(|l| l.contains("service=web") && l.contains("kind=command")),
         "{log:#?}"
     );
 }

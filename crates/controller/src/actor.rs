@@ -197,13 +197,19 @@ impl Actor {
     /// not stored; on a store error nothing is performed and the rollout stays as it was.
     async fn record(&mut self, event: Event) -> Result<(), ControlError> {
         let store = Arc::clone(&self.context.store);
+        let metrics = self.context.metrics.clone();
         let mut log = self.log.clone();
         let (log, outcome) = self
             .context
             .store_threads
             .run(move || {
-                let outcome = log.record(store.as_ref(), &event).map(|o| (o, event));
-                (log, outcome)
+                let started = std::time::Instant::now();
+                let outcome = log.record(store.as_ref(), &event);
+                // A rejected event or a failed append commits nothing.
+                if matches!(outcome, Ok(Ok(_))) {
+                    metrics.committed(started.elapsed());
+                }
+                (log, outcome.map(|o| (o, event)))
             })
             .await?;
         let (outcome, event) = outcome?;

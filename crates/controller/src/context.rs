@@ -1,5 +1,5 @@
 //! What every service's controller shares: the store, the platform, the analysis engine, the
-//! routers' signals and the stream of stored events.
+//! routers' signals, the stream of stored events and the metrics.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, broadcast};
 
 use crate::ControlError;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::platform::Platform;
 use crate::seams::TableObserver;
 
@@ -27,6 +28,7 @@ pub(crate) struct Context {
     pub(crate) tables: Option<Arc<dyn TableObserver>>,
     /// Where replicas' secrets are read, to refuse a deploy that names one not set.
     pub(crate) secrets: Option<Arc<dyn SecretSource>>,
+    pub(crate) metrics: Metrics,
 }
 
 impl Context {

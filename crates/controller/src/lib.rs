@@ -18,6 +18,7 @@ pub mod conformance;
 mod context;
 mod history;
 mod listener;
+mod metrics;
 mod order;
 mod platform;
 mod replicas;
@@ -207,6 +208,7 @@ impl ControlPlane {
             clock,
             tables,
             secrets,
+            metrics: metrics::Metrics::new(),
         };
         let plane = Self {
             inner: Arc::new(Inner {
@@ -415,6 +417,15 @@ impl ControlPlane {
     /// (tokens, the audit trail).
     pub fn store(&self) -> Arc<dyn bellwether_store::Store> {
         self.inner.context.store.clone()
+    }
+
+    /// Registers the controller's metrics in `registry`: the counters and histograms kept
+    /// since the start, and every rollout's phase, step and weights as they are now.
+    pub fn metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let names: Vec<String> = self.read().keys().cloned().collect();
+        // A service removed since the names were read is left out.
+        let views = names.iter().filter_map(|n| self.get(n).ok()).collect();
+        self.inner.context.metrics.register(registry, views);
     }
 
     /// Every stored event, as it is stored.

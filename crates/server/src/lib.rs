@@ -1,6 +1,7 @@
 //! The control plane's HTTP API, served by `bellwether up`: one route per `ControlPlane`
 //! method (the paths are `bellwether_api::paths`), JSON in and out, `ApiError` bodies on every
-//! failure, `GET /v1/events` as server-sent events and `GET .../logs` as streamed text.
+//! failure, `GET /v1/events` as server-sent events, `GET .../logs` as streamed text and
+//! `GET /metrics` for Prometheus.
 //! Every route but the health check needs a bearer token whose role allows it, or (the
 //! webhook) a signature; [`access`] guards and audits each one.
 
@@ -11,6 +12,7 @@ mod events;
 mod extract;
 mod gatekeeper;
 mod logs;
+mod metrics;
 mod routes;
 mod runs;
 mod tokens;
@@ -290,6 +292,16 @@ fn declare<R: Routes>(r: R) -> R {
             Token(ManageTokens),
             "token revoke",
             post(tokens::revoke),
+        )
+        // Prometheus presents a bearer token like any client (`authorization: credentials:`
+        // in its scrape config): a viewer's is enough, since the metrics show nothing a viewer
+        // may not read through the other routes, and no route is public but the health check.
+        .add(
+            M::GET,
+            paths::METRICS,
+            Token(Read),
+            "metrics",
+            get(metrics::metrics),
         )
         .add(
             M::GET,

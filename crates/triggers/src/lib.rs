@@ -10,8 +10,10 @@
 //! - [`Pipelines::review`]: an identity's approval or rejection of a run's gates.
 //!
 //! Each becomes runs through [`Pipelines`], which starts them on the control plane's runtime
-//! with the same attempt, history and locks as `bellwether run`.
+//! with the same attempt, history and locks as `bellwether run`, and counts them for the
+//! control plane's `/metrics` ([`Pipelines::metrics`]).
 
+mod metrics;
 mod pipelines;
 mod review;
 pub mod schedule;

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinError;
 use tokio_util::task::TaskTracker;
 
+use crate::metrics::Metrics;
 use crate::source::{Source, SourceError};
 use crate::webhook::{self, Delivery, Pushed, WebhookError};
 
@@ -39,8 +40,6 @@ pub struct Config {
     pub parallel: usize,
     /// Where deploy steps start rollouts: this control plane's API.
     pub deployer: Option<Arc<dyn Deployer>>,
-    /// Told one line at each run's start and end.
-    pub log: Arc<dyn Fn(String) + Send + Sync>,
 }
 
 /// Runs started by one trigger, and the pipelines it did not start with the reasons.
@@ -112,6 +111,7 @@ struct Inner {
     /// The latest webhook deliveries that started runs, by `X-GitHub-Delivery`.
     delivered: Mutex<VecDeque<String>>,
     tasks: TaskTracker,
+    metrics: Metrics,
 }
 
 impl Pipelines {
@@ -122,6 +122,7 @@ impl Pipelines {
                 running: Mutex::new(BTreeMap::new()),
                 delivered: Mutex::new(VecDeque::new()),
                 tasks: TaskTracker::new(),
+                metrics: Metrics::new(),
             }),
         }
     }
@@ -135,12 +136,19 @@ impl Pipelines {
         Arc::clone(&self.inner.config.data.store)
     }
 
-    pub(crate) fn data_dir(&self) -> &Path {
-        &self.inner.config.data.dir
+    /// Registers the pipelines' metrics in `registry`: runs finished and job durations since
+    /// the start, and the runs of the data directory not finished now.
+    pub fn metrics(
+        &self,
+        registry: &mut prometheus_client::registry::Registry,
+    ) -> Result<(), bellwether_store::StoreError> {
+        self.inner
+            .metrics
+            .register(registry, &self.inner.config.data.store)
     }
 
-    pub(crate) fn log(&self, line: String) {
-        (self.inner.config.log)(line);
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.inner.config.data.dir
     }
 
     /// A delivery in GitHub's format: checked against the secret before anything is read.
@@ -427,9 +435,11 @@ impl Pipelines {
             .insert(number, control);
         let this = self.clone();
         let name = spec.name.clone();
-        this.log(format!(
+        tracing::info!(
+            run = number,
+            pipeline = %name,
             "run {number} ({name}, {summary}) by {actor}: started"
-        ));
+        );
         let task = async move {
             let started = tokio::time::Instant::now();
             let settings = this.settings();
@@ -438,24 +448,32 @@ impl Pipelines {
                 attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
             })
             .await;
-            let ended = match prepared {
+            let metrics = &this.inner.metrics;
+            let (conclusion, ended) = match prepared {
                 Ok(Ok(prepared)) => {
-                    let finished = prepared.run(Vec::new(), rx).await;
-                    finished.conclusion.to_string()
+                    let finished = prepared.run(vec![metrics.observer(&name)], rx).await;
+                    let conclusion = finished.conclusion.as_str();
+                    (conclusion, conclusion.to_owned())
                 }
-                Ok(Err(e)) => format!("failure ({})", chain(&e)),
-                Err(e) => format!("failure (it could not start: {})", chain(&e)),
+                Ok(Err(e)) => ("failure", format!("failure ({})", chain(&e))),
+                Err(e) => (
+                    "failure",
+                    format!("failure (it could not start: {})", chain(&e)),
+                ),
             };
+            metrics.finished(&name, conclusion);
             drop(lock);
             this.inner
                 .running
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&number);
-            this.log(format!(
+            tracing::info!(
+                run = number,
+                pipeline = %name,
                 "run {number} ({name}): {ended} in {:.1}s",
                 started.elapsed().as_secs_f64()
-            ));
+            );
         };
         self.inner.tasks.spawn(task);
         Ok(Started {

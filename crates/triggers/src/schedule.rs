@@ -50,7 +50,7 @@ async fn fire(pipelines: &Pipelines, minute: u64) {
     let specs = match pipelines.load() {
         Ok(loaded) => loaded.pipelines,
         Err(e) => {
-            pipelines.log(format!("schedule: {}", chain(&e)));
+            tracing::warn!("schedule: {}", chain(&e));
             return;
         }
     };
@@ -59,7 +59,7 @@ async fn fire(pipelines: &Pipelines, minute: u64) {
         return;
     }
     if let Err(e) = pipelines.scheduled(names).await {
-        pipelines.log(format!("schedule: {}", chain(&e)));
+        tracing::warn!("schedule: {}", chain(&e));
     }
 }
 

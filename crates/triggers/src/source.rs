@@ -93,10 +93,12 @@ impl Source {
     }
 
     /// What `bellwether up` says it watches.
+    /// The repository for people and logs: a URL's credentials (`https://user:token@…`) are
+    /// left out.
     pub fn describe(&self) -> String {
         match &self.kind {
             Kind::Local(top) => top.display().to_string(),
-            Kind::Remote { url, .. } => url.clone(),
+            Kind::Remote { url, .. } => without_credentials(url),
         }
     }
 
@@ -233,5 +235,37 @@ fn run(command: &mut Command) -> Result<String, GitError> {
         Err(GitError::Failed(
             String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         ))
+    }
+}
+
+/// `url` with any user information before the host replaced by `***`.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_in_a_url_are_never_described() {
+        for (url, shown) in [
+            (
+                "https://bot:ghp_s3cret@github.com/o/r.git",
+                "https://***@github.com/o/r.git",
+            ),
+            ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+            ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+            ("https://h.example/a@b", "https://h.example/a@b"),
+        ] {
+            assert_eq!(without_credentials(url), shown);
+        }
     }
 }

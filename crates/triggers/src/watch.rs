@@ -70,7 +70,7 @@ pub async fn poll(pipelines: Pipelines, every: Duration, stop: CancellationToken
             .await
         };
         match looked {
-            Err(e) => pipelines.log(format!("polling {}: {}", source.describe(), chain(&e))),
+            Err(e) => tracing::warn!("polling {}: {}", source.describe(), chain(&e)),
             Ok(refs) => {
                 if let Some(before) = &seen {
                     for m in moved(before, &refs) {
@@ -78,16 +78,16 @@ pub async fn poll(pipelines: Pipelines, every: Duration, stop: CancellationToken
                         let what = pushed.event.describe();
                         match pipelines.pushed(pushed).await {
                             Ok(t) if t.runs.is_empty() => {
-                                pipelines.log(format!("{what}: no pipeline matches"));
+                                tracing::info!("{what}: no pipeline matches");
                             }
                             Ok(_) => {}
-                            Err(e) => pipelines.log(format!("{what}: {}", chain(&e))),
+                            Err(e) => tracing::warn!("{what}: {}", chain(&e)),
                         }
                     }
                 }
                 if seen.as_ref() != Some(&refs) {
                     if let Err(e) = write_seen(&seen_file, &refs) {
-                        pipelines.log(format!("cannot keep what polling saw: {e}"));
+                        tracing::warn!("cannot keep what polling saw: {e}");
                     }
                     seen = Some(refs);
                 }

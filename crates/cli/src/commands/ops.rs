@@ -19,7 +19,6 @@ use clap::{Args, Subcommand};
 use super::client::Client;
 use crate::exit::{self, Code};
 use crate::output::{Format, print_data};
-pub(crate) use view::event_line;
 
 /// The verbs that talk to a running control plane.
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `bellwether up`: the control plane in the foreground. The controller resumes every rollout
 //! where its store left it, each service gets its router, and the HTTP API serves the other
-//! verbs until SIGINT or SIGTERM.
+//! verbs until SIGINT or SIGTERM. The banner (addresses, the token file) is the command's
+//! answer and goes to stdout; the event log and diagnostics go through `tracing` to stderr.
 
 pub(crate) mod access;
 
@@ -21,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::run::deploy::ApiDeployer;
 
-use super::ops::event_line;
 use crate::exit::{self, Code};
 
 #[derive(Debug, Args)]
@@ -164,13 +164,19 @@ async fn serve(
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    say(&mut std::io::stderr(), &format!("{}\n", event_line(&event)));
+                    tracing::info!(
+                        service = %event.service,
+                        seq = event.seq,
+                        kind = %event.kind,
+                        phase = %event.phase,
+                        "{}",
+                        event.notes.join("; ")
+                    );
                     access::audit_decision(&audited, &mut phases, &event).await;
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => say(
-                    &mut std::io::stderr(),
-                    &format!("({n} events not shown: the log fell behind)\n"),
-                ),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} events not shown: the log fell behind");
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
@@ -189,7 +195,7 @@ async fn serve(
         stop,
     )
     .await;
-    say(&mut std::io::stderr(), "shutting down\n");
+    tracing::info!("shutting down");
     triggers.cancel();
     pipelines.shutdown(RUNS_GRACE).await;
     control.shutdown(!args.keep_replicas).await;
@@ -259,7 +265,6 @@ fn pipelines(
             &format!("http://{api}"),
             token.expose(),
         )?)),
-        log: Arc::new(|line| say(&mut std::io::stderr(), &format!("{line}\n"))),
     };
     Ok((Pipelines::new(config), about))
 }

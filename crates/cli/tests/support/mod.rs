@@ -3,7 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own part of the harness
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -25,6 +26,8 @@ pub struct ControlPlane {
     /// The admin token `up` wrote, which the CLI presents as a user beside it would.
     pub token: String,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Reads `up`'s stderr until it closes.
+    reader: Option<thread::JoinHandle<()>>,
 }
 
 impl ControlPlane {
@@ -35,11 +38,17 @@ impl ControlPlane {
 
     /// Starts `up` on `file` with more flags.
     pub fn start_with(file: &Path, flags: &[&str]) -> Self {
+        Self::start_env(file, flags, &[])
+    }
+
+    /// Starts `up` on `file` with more flags and environment variables.
+    pub fn start_env(file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(["up", "-f"])
             .arg(file)
             .args(["--listen", "127.0.0.1:0"])
             .args(flags)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,7 +56,7 @@ impl ControlPlane {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let lines = Arc::clone(&stderr);
         let err = child.stderr.take().unwrap();
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(line);
             }
@@ -58,6 +67,7 @@ impl ControlPlane {
             server: String::new(),
             token: String::new(),
             stderr,
+            reader: Some(reader),
         };
         let deadline = Instant::now() + COMMAND;
         while plane.server.is_empty() || plane.token.is_empty() {
@@ -83,6 +93,50 @@ impl ControlPlane {
 
     pub fn log(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Stops `up` with SIGTERM, as Ctrl-C would, and returns everything it wrote to stderr.
+    pub fn stop(mut self) -> Vec<String> {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let status = wait_bounded(&mut self.child, Duration::from_secs(20));
+        assert!(status.is_some(), "`up` did not stop: {:#?}", self.log());
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.log()
+    }
+
+    /// `GET path` on the API with `token` (none if empty): the status, the content type and
+    /// the body.
+    pub fn get_as(&self, token: &str, path: &str) -> (u16, String, String) {
+        let address = self.server.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(COMMAND)).unwrap();
+        let mut request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+        if !token.is_empty() {
+            request += &format!("Authorization: Bearer {token}\r\n");
+        }
+        stream
+            .write_all(format!("{request}\r\n").as_bytes())
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type: ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        (status, content_type, body.to_owned())
     }
 
     /// Runs a verb against this control plane.

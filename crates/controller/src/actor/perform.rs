@@ -185,15 +185,23 @@ impl Actor {
 
     /// An analysis report: a verdict is kept with its measurements, then given to the rollout.
     pub(super) async fn on_report(&mut self, report: Report) {
-        let Report::Completed {
-            run,
-            verdict,
-            message,
-            ..
-        } = report
-        else {
-            // Measurements are read from the run itself when a view is asked for.
-            return;
+        let metrics = &self.context.metrics;
+        let (run, verdict, message) = match report {
+            Report::Completed {
+                run,
+                verdict,
+                message,
+                ..
+            } => {
+                metrics.concluded(&self.service, verdict);
+                (run, verdict, message)
+            }
+            // Only counted: a view reads the measurements from the run itself.
+            Report::Measured { measurement, .. } => {
+                metrics.measured(&self.service, &measurement.metric, measurement.verdict);
+                return;
+            }
+            Report::Judged { .. } => return,
         };
         let live = lock(&self.shared).take_run(run);
         if let Some(live) = live {
@@ -228,7 +236,12 @@ impl Actor {
         let service = self.service.clone();
         let saved = run.clone();
         let at = self.context.clock.now().as_millis();
-        let save = move || analyses::save(store.as_ref(), &service, at, &saved);
+        let metrics = self.context.metrics.clone();
+        let save = move || {
+            let started = std::time::Instant::now();
+            analyses::save(store.as_ref(), &service, at, &saved)
+                .inspect(|()| metrics.committed(started.elapsed()))
+        };
         if let Err(e) = self.context.blocking(save).await {
             tracing::error!(service = %self.service, "cannot store the analysis run {}: {}", run.run, chain(&e));
         }
