@@ -21,8 +21,8 @@ mod runs;
 
 pub use access::{CreatedToken, TokenRequest};
 pub use runs::{
-    DispatchRequest, InputValue, ReviewAnswer, ReviewRequest, RunJobView, RunView, SkippedPipeline,
-    StartedRun, TriggeredView,
+    DispatchRequest, InputValue, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView,
+    RunJobView, RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,
 };
 
 /// `POST /v1/services/{service}/deploy`: roll the service out to a new revision.

@@ -9,6 +9,8 @@ pub const EVENTS: &str = "/v1/events";
 pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
 /// Query: `pipeline=NAME`, `limit=N`.
 pub const RUNS: &str = "/v1/runs";
+/// Server-sent events: a `data:` line with a run's number whenever its history changes.
+pub const RUN_EVENTS: &str = "/v1/runs/events";
 /// `GET` lists tokens, `POST` makes one (admin).
 pub const TOKENS: &str = "/v1/tokens";
 /// The audit trail, oldest first. Query: `after=N` (entries after the Nth).
@@ -25,6 +27,12 @@ pub fn revoke_token(name: &str) -> String {
 
 pub fn run(number: &str) -> String {
     format!("{RUNS}/{number}")
+}
+
+/// Query: `job=ID`, `instance=N` (a matrix leg, from 0), `step=N` (from 1), `offset=BYTES`.
+/// Plain text: a step's log from the offset on; `x-log-size` is the whole log's length.
+pub fn run_logs(number: &str) -> String {
+    format!("{RUNS}/{number}/logs")
 }
 
 /// `POST`: approve or reject the run's gates.

@@ -76,6 +76,12 @@ pub struct RunView {
     /// The latest attempt's jobs (empty in lists).
     #[serde(default)]
     pub jobs: Vec<RunJobView>,
+    /// The latest attempt's environment gates, waiting or decided (empty in lists).
+    #[serde(default)]
+    pub gates: Vec<RunGateView>,
+    /// The latest attempt's reviews, oldest first (empty in lists).
+    #[serde(default)]
+    pub reviews: Vec<RunReviewView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +90,70 @@ pub struct RunJobView {
     /// `success`, `failure`, `cancelled`, `skipped`; `None` until it ends.
     pub conclusion: Option<String>,
     pub message: Option<String>,
+    /// Its display name.
+    #[serde(default)]
+    pub name: String,
+    /// The jobs it waits for, by id, as the run's project file declares them now (empty when
+    /// the file cannot be read any more).
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Its matrix legs (one for a job without a matrix), once it has started.
+    #[serde(default)]
+    pub instances: Vec<RunInstanceView>,
+}
+
+/// One matrix leg of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInstanceView {
+    /// Its index among the job's legs, from 0: the `instance` of its step logs.
+    pub index: u32,
+    pub name: String,
+    /// `pending`, `gated`, `queued`, `running`, or how it ended.
+    pub status: String,
+    /// Its attempt, counting `retry`.
+    pub attempt: u32,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub message: Option<String>,
+    pub steps: Vec<RunStepView>,
+}
+
+/// One step of a leg's latest attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStepView {
+    pub name: String,
+    /// `running`, or how it ended.
+    pub status: String,
+    /// How its process ended: `exit code 1`, `killed by signal 9`.
+    pub exit: Option<String>,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+}
+
+/// A leg held at an environment's protection rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunGateView {
+    pub job: String,
+    pub index: u32,
+    pub environment: String,
+    /// `waiting`, `open`, `refused`, `cancelled` or `interrupted`.
+    pub state: String,
+    pub since_ms: u64,
+    pub decided_ms: Option<u64>,
+    /// The environment's rules as the run's project file declares them now, for people:
+    /// `1 approval`, `reviewers: alice, bob`.
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// One person's answer to a gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReviewView {
+    pub environment: String,
+    pub by: String,
+    pub approved: bool,
+    pub comment: Option<String>,
+    pub at_ms: u64,
 }
 
 /// `POST /v1/runs/{number}/reviews`: approve or reject the gates a run waits at, as the

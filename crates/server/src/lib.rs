@@ -1,6 +1,6 @@
 //! The control plane's HTTP API, served by `bellwether up`: one route per `ControlPlane`
 //! method (the paths are `bellwether_api::paths`), JSON in and out, `ApiError` bodies on every
-//! failure, `GET /v1/events` as server-sent events, `GET .../logs` as streamed text and
+//! failure, `GET /v1/events` and `GET /v1/runs/events` as server-sent events, `GET .../logs` as streamed text and
 //! `GET /metrics` for Prometheus.
 //! Every route but the health check needs a bearer token whose role allows it, or (the
 //! webhook) a signature; [`access`] guards and audits each one.
@@ -31,6 +31,7 @@ use bellwether_api::paths;
 use bellwether_controller::ControlPlane;
 use bellwether_triggers::Pipelines;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub use access::{Access, Need, RouteRule};
@@ -46,6 +47,8 @@ struct AppState {
     access: Arc<Access>,
     /// Webhooks, dispatch and runs; `None` answers them 404.
     pipelines: Option<Pipelines>,
+    /// The number of each run the pipelines' store records a change of.
+    run_changes: Arc<broadcast::Sender<u64>>,
     /// Cancelled when the server shuts down, so that endless responses (the event stream,
     /// followed logs) end and the graceful shutdown does not wait for them forever.
     shutdown: CancellationToken,
@@ -71,6 +74,18 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
+    // Bounded: a watcher that falls this far behind is told it lagged.
+    let run_changes = Arc::new(broadcast::channel(256).0);
+    if let Some(pipelines) = &pipelines {
+        // The store keeps the watcher only while this server does.
+        let changes = Arc::downgrade(&run_changes);
+        pipelines.store().watch(move |number| {
+            changes.upgrade().is_some_and(|changes| {
+                let _ = changes.send(number);
+                true
+            })
+        });
+    }
     let app = declare(Building {
         router: Router::new(),
         access: Arc::clone(&access),
@@ -82,6 +97,7 @@ pub async fn serve_with(
         control,
         access,
         pipelines,
+        run_changes,
         shutdown: token.clone(),
     });
     let stop = token.clone();
@@ -258,6 +274,20 @@ fn declare<R: Routes>(r: R) -> R {
             post(runs::dispatch),
         )
         .add(M::GET, paths::RUNS, Token(Read), "runs", get(runs::list))
+        .add(
+            M::GET,
+            paths::RUN_EVENTS,
+            Token(Read),
+            "run events",
+            get(runs::events),
+        )
+        .add(
+            M::GET,
+            &paths::run_logs("{number}"),
+            Token(Read),
+            "run logs",
+            get(runs::logs),
+        )
         .add(
             M::GET,
             &paths::run("{number}"),

@@ -1,15 +1,25 @@
-//! Pipelines through the API: GitHub-format webhooks, manual dispatch, and the runs.
+//! Pipelines through the API: GitHub-format webhooks, manual dispatch, and the runs: each
+//! with its jobs, legs, steps, gates and reviews, its step logs ([`logs`]) and a stream of
+//! which runs changed ([`events`]).
+
+mod events;
+mod logs;
+
+pub(crate) use events::events;
+pub(crate) use logs::logs;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use bellwether_api::{
-    DispatchRequest, ReviewAnswer, ReviewRequest, RunJobView, RunView, SkippedPipeline, StartedRun,
-    TriggeredView,
+    DispatchRequest, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView, RunJobView,
+    RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,
 };
-use bellwether_runner::{ReviewOrder, ReviewRefused};
-use bellwether_store::{RunHistory, RunRow, RunStore};
+use bellwether_config::Loaded;
+use bellwether_core::spec::EnvironmentSpec;
+use bellwether_runner::{Replay, ReviewOrder, ReviewRefused};
+use bellwether_store::{InstanceRow, RunHistory, RunRow, RunStore};
 use bellwether_triggers::{Pipelines, TriggerError, Triggered};
 use serde::Deserialize;
 
@@ -167,9 +177,7 @@ pub(crate) async fn list(
     let rows = store
         .list(query.pipeline.as_deref(), query.limit.unwrap_or(50))
         .map_err(internal)?;
-    Ok(Json(
-        rows.into_iter().map(|r| view(r, Vec::new())).collect(),
-    ))
+    Ok(Json(rows.into_iter().map(view).collect()))
 }
 
 pub(crate) async fn get(
@@ -177,30 +185,161 @@ pub(crate) async fn get(
     axum::extract::Path(number): axum::extract::Path<String>,
 ) -> Result<Json<RunView>, Failure> {
     let store = pipelines(&state)?.store();
+    let row = run_row(&store, &number)?;
+    let project = project_of(&row);
+    let mut view = view(row);
+    view.jobs = jobs(&store, &view, project.as_ref())?;
+    view.gates = store
+        .gates(view.number, view.attempt)
+        .map_err(internal)?
+        .into_iter()
+        .map(|g| RunGateView {
+            rules: project
+                .as_ref()
+                .and_then(|p| p.project.environments.get(&g.environment))
+                .map(rules)
+                .unwrap_or_default(),
+            job: g.job,
+            index: g.index,
+            environment: g.environment,
+            state: g.state,
+            since_ms: g.since_ms,
+            decided_ms: g.decided_ms,
+        })
+        .collect();
+    view.reviews = store
+        .reviews(view.number, view.attempt, None)
+        .map_err(internal)?
+        .into_iter()
+        .map(|r| RunReviewView {
+            environment: r.environment,
+            by: r.by,
+            approved: r.approved,
+            comment: r.comment,
+            at_ms: r.at_ms,
+        })
+        .collect();
+    Ok(Json(view))
+}
+
+/// The run a `{number}` segment names: 404 for anything but a run's number.
+fn run_row(store: &RunStore, number: &str) -> Result<RunRow, Failure> {
     let not_found = || Failure {
         status: StatusCode::NOT_FOUND,
         message: format!("no run {number}"),
     };
     let n: u64 = number.parse().map_err(|_| not_found())?;
-    let row = store.run(n).map_err(internal)?.ok_or_else(not_found)?;
-    let jobs = jobs(&store, &row)?;
-    Ok(Json(view(row, jobs)))
+    store.run(n).map_err(internal)?.ok_or_else(not_found)
 }
 
-fn jobs(store: &RunStore, row: &RunRow) -> Result<Vec<RunJobView>, Failure> {
-    Ok(store
-        .jobs(row.number, row.attempt)
+/// The run's project file as it is now, when it can still be read: what `needs` and the
+/// environments' rules come from, since the store keeps only what happened.
+fn project_of(run: &RunRow) -> Option<Loaded> {
+    let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
+    let source = std::fs::read_to_string(&replay.file).ok()?;
+    bellwether_config::load(&replay.file.display().to_string(), &source).ok()
+}
+
+fn jobs(
+    store: &RunStore,
+    run: &RunView,
+    project: Option<&Loaded>,
+) -> Result<Vec<RunJobView>, Failure> {
+    let spec = project.and_then(|p| p.pipelines.iter().find(|s| s.name == run.pipeline));
+    let mut instances = store
+        .instances(run.number, run.attempt)
         .map_err(internal)?
         .into_iter()
-        .map(|j| RunJobView {
+        .peekable();
+    let mut jobs = Vec::new();
+    for j in store.jobs(run.number, run.attempt).map_err(internal)? {
+        let mut legs = Vec::new();
+        while let Some(leg) = instances.next_if(|i| i.job == j.job) {
+            legs.push(instance(leg));
+        }
+        jobs.push(RunJobView {
+            needs: spec
+                .and_then(|s| s.job(&j.job))
+                .map(|s| s.needs.clone())
+                .unwrap_or_default(),
             job: j.job,
             conclusion: j.conclusion,
             message: j.message,
-        })
-        .collect())
+            name: j.name,
+            instances: legs,
+        });
+    }
+    Ok(jobs)
 }
 
-fn view(r: RunRow, jobs: Vec<RunJobView>) -> RunView {
+fn instance(row: InstanceRow) -> RunInstanceView {
+    let text = |step: &serde_json::Value, key: &str| step[key].as_str().map(str::to_owned);
+    let steps = row
+        .steps
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|step| RunStepView {
+            name: text(step, "name").unwrap_or_default(),
+            status: text(step, "status").unwrap_or_default(),
+            exit: text(step, "exit"),
+            started_ms: step["started_ms"].as_u64(),
+            finished_ms: step["finished_ms"].as_u64(),
+        })
+        .collect();
+    RunInstanceView {
+        index: row.index,
+        name: row.name,
+        status: row.status,
+        attempt: row.job_attempt,
+        started_ms: row.started_ms,
+        finished_ms: row.finished_ms,
+        message: row.message,
+        steps,
+    }
+}
+
+/// An environment's protection rules, one sentence each.
+fn rules(env: &EnvironmentSpec) -> Vec<String> {
+    let mut rules = Vec::new();
+    match env.approvals {
+        0 => {}
+        1 => rules.push("1 approval".to_owned()),
+        n => rules.push(format!("{n} approvals from different people")),
+    }
+    if env.approvals > 0 && !env.allow_self_approval {
+        rules.push("not by whoever started the run".to_owned());
+    }
+    if !env.reviewers.is_empty() {
+        rules.push(format!("reviewers: {}", env.reviewers.join(", ")));
+    }
+    if !env.wait.is_zero() {
+        rules.push(format!("a wait of {}", seconds(env.wait)));
+    }
+    if !env.branches.is_empty() {
+        rules.push(format!("branches: {}", env.branches.join(", ")));
+    }
+    if let Some(soak) = &env.soak {
+        rules.push(format!(
+            "stable in {} for {} first",
+            soak.environment,
+            seconds(soak.duration)
+        ));
+    }
+    rules
+}
+
+fn seconds(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+fn view(r: RunRow) -> RunView {
     RunView {
         number: r.number,
         pipeline: r.pipeline,
@@ -211,7 +350,9 @@ fn view(r: RunRow, jobs: Vec<RunJobView>) -> RunView {
         sha: r.sha,
         started_ms: r.started_ms,
         finished_ms: r.finished_ms,
-        jobs,
+        jobs: Vec::new(),
+        gates: Vec::new(),
+        reviews: Vec::new(),
     }
 }
 

@@ -19,7 +19,11 @@ use crate::{Record, SqliteStore, StoreError};
 /// Run history in SQLite.
 pub struct RunStore {
     conn: Mutex<Connection>,
+    watchers: Mutex<Vec<Watcher>>,
 }
+
+/// Told the number of each run a committed call changed; dropped once it returns `false`.
+type Watcher = Box<dyn Fn(u64) -> bool + Send + Sync>;
 
 impl RunStore {
     /// Opens (creating if needed) the store at `path` and this module's tables in it.
@@ -38,15 +42,31 @@ impl RunStore {
         conn.execute_batch(schema::TABLES).map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            watchers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Calls `watcher` with a run's number after each call that changed the run commits, in
+    /// the caller's thread, until it returns `false`. Only changes made through this handle
+    /// are seen: another process's go unnoticed.
+    pub fn watch(&self, watcher: impl Fn(u64) -> bool + Send + Sync + 'static) {
+        lock(&self.watchers).push(Box::new(watcher));
+    }
+
+    fn changed(&self, number: u64) {
+        lock(&self.watchers).retain(|watcher| watcher(number));
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // SQLite is transactional: a panic while holding the lock leaves nothing half-written.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.conn)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RunHistory for RunStore {
@@ -76,6 +96,8 @@ impl RunHistory for RunStore {
         });
         append(&tx, number, run.at_ms, "created", &body)?;
         tx.commit()?;
+        drop(conn);
+        self.changed(number);
         Ok(number)
     }
 
@@ -97,6 +119,8 @@ impl RunHistory for RunStore {
         let body = serde_json::json!({ "attempt": attempt, "actor": actor, "sha": sha });
         append(&tx, number, at_ms, "started", &body)?;
         tx.commit()?;
+        drop(conn);
+        self.changed(number);
         Ok(())
     }
 
@@ -110,6 +134,8 @@ impl RunHistory for RunStore {
             rows::apply(&tx, number, change)?;
         }
         tx.commit()?;
+        drop(conn);
+        self.changed(number);
         Ok(())
     }
 
@@ -168,6 +194,10 @@ impl RunHistory for RunStore {
             )?;
         }
         tx.commit()?;
+        drop(conn);
+        if changed > 0 {
+            self.changed(number);
+        }
         Ok(changed > 0)
     }
 
@@ -265,6 +295,8 @@ impl RunHistory for RunStore {
         });
         append(&tx, review.run, review.at_ms, kind, &body)?;
         tx.commit()?;
+        drop(conn);
+        self.changed(review.run);
         Ok(())
     }
 
