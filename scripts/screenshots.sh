@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshots of the dashboard's pages (services, a service paused and promoted, runs, a run
-# waiting and done, a phone-width service page), taken by the browser test as it walks a real
+# waiting and done, a phone-width service page and run page), taken by the browser test as it walks a real
 # control plane. They are written to target/screenshots/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 // Drives the dashboard of a running control plane in Debian's Chromium, as people would:
 // watches a canary go through its steps, promotes it with a click, approves a run waiting at
-// an environment's gate, and checks that a viewer is offered no action. Exits non-zero on the
+// an environment's gate and reads the shipped step's log and the approval on the run's page,
+// and checks that a viewer is offered no action. Exits non-zero on the
 // first expectation that does not hold. With SHOT_DIR set, saves screenshots of each page at
 // desktop and phone widths there.
 //
@@ -122,21 +123,37 @@ try {
   await shoot(approver, "runs");
   await approver.click(`tr[data-run="${number}"] a`);
   await approver.locator("button[data-action=approve]").waitFor({ timeout: STEP });
+  await approver.locator('[data-gate="ship/0"]').filter({ hasText: "1 approval" }).locator(".badge.waiting").waitFor({ timeout: STEP });
+  await approver.locator('.jobbox[data-job="ship"] .jobhead .badge.gated').waitFor({ timeout: STEP });
+  log("the run page shows the job waiting at its gate, with the gate's rules");
   await approver.fill("#comment", "looks good");
   await shoot(approver, "run-waiting");
   await approver.click("button[data-action=approve]");
   log("clicked approve");
   await approver.locator("h1 .badge.success").waitFor({ timeout: STEP });
-  await shoot(approver, "run-done");
   const run = await api(tokens.admin, `/v1/runs/${number}`);
   if (run.status !== "success") throw new Error(`run ${number} is ${run.status}`);
   log(`run ${number} succeeded after the approval`);
+  // The job's leg and its step, chosen with the keyboard; the step's log and the review.
+  await approver.focus('button[data-leg="ship/0"]');
+  await approver.keyboard.press("Enter");
+  await approver.locator('button[data-leg="ship/0"][aria-pressed="true"]').waitFor({ timeout: STEP });
+  await approver.focus('button[data-step="1"]');
+  await approver.keyboard.press("Enter");
+  await approver.locator('button[data-step="1"][aria-pressed="true"] .badge.success').waitFor({ timeout: STEP });
+  await approver.locator("#log").filter({ hasText: "shipped" }).waitFor({ timeout: STEP });
+  await approver.locator('[data-review="alice"]').filter({ hasText: "looks good" }).locator(".badge.approved").waitFor({ timeout: STEP });
+  log("the run page shows the step's log line `shipped` and alice's approval with her comment");
+  await shoot(approver, "run-done");
 
   if (shots) {
     const phone = await signedIn(browser, tokens.admin, 390, 844);
     await phone.goto(`${url}/#/services/${service}`);
     await phone.locator("h1").filter({ hasText: service }).waitFor({ timeout: STEP });
     await shoot(phone, "service-phone");
+    await phone.goto(`${url}/#/runs/${number}`);
+    await phone.locator("#log").filter({ hasText: "shipped" }).waitFor({ timeout: STEP });
+    await shoot(phone, "run-phone");
   }
   log("ok");
 } finally {

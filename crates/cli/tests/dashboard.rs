@@ -34,7 +34,13 @@ pipelines:
   release:
     on: { manual: {} }
     jobs:
+      build:
+        strategy: { matrix: { target: [linux, mac] } }
+        steps:
+          - run: echo built for ${{ matrix.target }}
+          - run: echo tested
       ship:
+        needs: [build]
         environment: production
         steps:
           - run: echo shipped

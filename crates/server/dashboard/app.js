@@ -4,9 +4,9 @@
 
 const TOKEN_KEY = "bellwether-token";
 const HISTORY_KEPT = 400; // events kept for a service's charts and history
-const POLL_MS = 1000; // how often a run in progress is read again
+const POLL_MS = 1000; // how often the log of a running step is read again
 
-const state = { me: null, route: null, page: null, timer: null, stream: null };
+const state = { me: null, route: null, page: null, stream: null };
 
 // ---- elements ----------------------------------------------------------------------------
 
@@ -140,23 +140,36 @@ function action(label, act, opts = {}) {
 
 // ---- live updates ------------------------------------------------------------------------
 
-// The event stream, read with fetch so that the token goes in a header; reconnects on loss.
-async function follow() {
+// The event streams, read with fetch so that the token goes in a header.
+function follow() {
   if (state.stream) return;
   const controller = new AbortController();
   state.stream = controller;
   const live = document.getElementById("live");
+  listen("/v1/events", controller, received, (up) => {
+    live.textContent = up ? "● live" : "○ reconnecting";
+    if (up) refresh(); // anything missed while disconnected
+  });
+  listen("/v1/runs/events", controller, runChanged, (up) => {
+    if (up && state.page && state.page.run) refresh();
+  });
+}
+
+// Calls `block` with each event of the stream at `path` and `opened(true)` each time it
+// connects, `opened(false)` when it is lost; reconnects with back-off until aborted. A control
+// plane without the stream (404) is not asked again.
+async function listen(path, controller, block, opened) {
   let wait = 500;
   while (state.stream === controller) {
     try {
-      const response = await fetch("/v1/events", {
+      const response = await fetch(path, {
         headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" },
         signal: controller.signal,
       });
+      if (response.status === 404) return;
       if (!response.ok) throw new Error(response.statusText);
-      live.textContent = "● live";
+      opened(true);
       wait = 500;
-      refresh(); // anything missed while disconnected
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -165,18 +178,29 @@ async function follow() {
         buffer += value;
         let end;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
+          const text = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          received(block);
+          block(text);
         }
       }
     } catch (e) {
       if (controller.signal.aborted) return;
     }
-    live.textContent = "○ reconnecting";
+    opened(false);
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(wait * 2, 10000);
   }
+}
+
+// A run changed: the runs pages read it again; `lagged` means changes were missed.
+function runChanged(block) {
+  const lines = block.split("\n");
+  if (lines.some((l) => l.startsWith("event:") && l.slice(6).trim() === "lagged")) {
+    if (state.page && state.page.run) refresh();
+    return;
+  }
+  const data = lines.find((l) => l.startsWith("data:"));
+  if (data && state.page && state.page.run) state.page.run(Number(data.slice(5).trim()));
 }
 
 function received(block) {
@@ -402,66 +426,297 @@ function servicePage(name) {
 
 function runsPage() {
   const body = h("tbody");
-  show(h("section", {}, h("h1", {}, "Pipeline runs"), h("table", {},
-    h("thead", {}, h("tr", {}, ["Run", "Pipeline", "Status", "By", "What", "Started"].map((t) => h("th", { scope: "col" }, t)))),
+  show(h("section", {}, h("h1", {}, "Pipeline runs"), h("table", { class: "runs" },
+    h("caption", { class: "sr-only" }, "Pipeline runs, newest first"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Run"), h("th", { scope: "col" }, "Pipeline"),
+      h("th", { scope: "col" }, "Status"), h("th", { scope: "col", class: "hide-narrow" }, "By"),
+      h("th", { scope: "col", class: "hide-narrow" }, "What"), h("th", { scope: "col" }, "Started"),
+      h("th", { scope: "col", class: "hide-narrow" }, "Took"))),
     body)), "Runs");
   return {
     async load() {
       const runs = await api("/v1/runs?limit=50");
       body.replaceChildren(...runs.map((r) => h("tr", { "data-run": r.number },
         h("td", {}, h("a", { href: `#/runs/${r.number}` }, `#${r.number}`)),
-        h("td", {}, r.pipeline), h("td", {}, badge(r.status)), h("td", {}, r.actor),
-        h("td", {}, r.summary), h("td", {}, when(r.started_ms)))));
-      if (!runs.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No runs yet.")));
-      poll(runs.some((r) => !r.finished_ms));
+        h("td", {}, r.pipeline), h("td", {}, badge(r.status)),
+        h("td", { class: "hide-narrow" }, r.actor), h("td", { class: "hide-narrow" }, r.summary),
+        h("td", {}, when(r.started_ms)),
+        h("td", { class: "hide-narrow" }, r.finished_ms ? took(r.started_ms, r.finished_ms) : "–"))));
+      if (!runs.length) body.append(h("tr", {}, h("td", { colspan: 7 }, "No runs yet.")));
     },
-    event() {},
+    run() { refresh(); },
+  };
+}
+
+// How long from `start` to `end` (or until now): `4.2s`, `3m 05s`, `1h 02m`.
+function took(start, end) {
+  if (!start) return "";
+  const ms = Math.max(0, (end || Date.now()) - start);
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60000), sec = Math.floor(ms / 1000) % 60;
+  if (m < 60) return `${m}m ${String(sec).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+// Each job's column in the graph: 0 for a job that needs none, else one past its deepest need.
+function depths(jobs) {
+  const byId = new Map(jobs.map((j) => [j.job, j]));
+  const depth = new Map();
+  const of = (id, seen) => {
+    if (depth.has(id)) return depth.get(id);
+    const job = byId.get(id);
+    if (!job || seen.has(id)) return -1;
+    seen.add(id);
+    const d = Math.max(-1, ...job.needs.map((n) => of(n, seen))) + 1;
+    depth.set(id, d);
+    return d;
+  };
+  for (const j of jobs) of(j.job, new Set());
+  return depth;
+}
+
+// The leg to show when nobody has picked one: a running one, else a failed one, else the last
+// that started.
+function defaultLeg(run) {
+  const legs = run.jobs.flatMap((j) => j.instances.map((i) => ({ job: j.job, leg: i })));
+  const pick = legs.find((l) => l.leg.status === "running")
+    || legs.find((l) => l.leg.status === "failure")
+    || legs.filter((l) => l.leg.started_ms).pop();
+  return pick ? { job: pick.job, index: pick.leg.index } : null;
+}
+
+function stepOf(leg) {
+  if (!leg.steps.length) return null;
+  const running = leg.steps.findIndex((st) => st.status === "running");
+  const failed = leg.steps.findIndex((st) => st.status === "failure");
+  return (running >= 0 ? running : failed >= 0 ? failed : leg.steps.length - 1) + 1;
+}
+
+const LOG_KEPT = 200 * 1024; // characters of a step's log kept on the page
+
+// A step's log, read from where the last read ended while the step runs, and only its last
+// LOG_KEPT characters kept.
+function logFollower(number, pre, note) {
+  let key = null, offset = 0, text = "", decoder = null, timer = null, running = false, cut = false;
+  // One read at a time per step, so no part is read twice; a tick during one reads again after.
+  let busy = null, again = false;
+  const path = (sel) => `/v1/runs/${number}/logs?job=${encodeURIComponent(sel.job)}&instance=${sel.index}&step=${sel.step}`;
+  async function read(sel, mine) {
+    for (;;) {
+      const response = await fetch(`${path(sel)}&offset=${offset}`, { headers: { Authorization: `Bearer ${token()}` } });
+      if (mine !== key) return;
+      if (!response.ok) {
+        let message = response.statusText;
+        try { message = (await response.json()).error || message; } catch { /* not JSON */ }
+        note.textContent = response.status === 404 ? `No log: ${message}` : message;
+        return;
+      }
+      const size = Number(response.headers.get("x-log-size") || 0);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (mine !== key) return;
+      // A long log is read from near its end.
+      if (offset === 0 && size - bytes.length > LOG_KEPT) {
+        offset = size - LOG_KEPT;
+        cut = true;
+        continue;
+      }
+      offset += bytes.length;
+      append(decoder.decode(bytes, { stream: true }));
+      if (bytes.length === 0 || offset >= size) break;
+    }
+    note.textContent = cut ? "Earlier output is not shown." : "";
+  }
+  function append(more) {
+    if (!more) return;
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    text += more;
+    if (text.length > LOG_KEPT) {
+      const from = text.indexOf("\n", text.length - LOG_KEPT);
+      text = text.slice(from >= 0 ? from + 1 : text.length - LOG_KEPT);
+      cut = true;
+    }
+    pre.textContent = text;
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+  async function tick(sel, mine) {
+    if (busy === mine) { again = true; return; }
+    busy = mine;
+    try {
+      do {
+        again = false;
+        await read(sel, mine);
+      } while (again && mine === key);
+    } catch (e) {
+      if (mine === key) note.textContent = e.message;
+    } finally {
+      if (busy === mine) busy = null;
+    }
+    if (mine === key && running) {
+      clearTimeout(timer);
+      timer = setTimeout(() => tick(sel, mine), POLL_MS);
+    }
+  }
+  return {
+    // Shows step `sel.step` of leg `sel.index` of job `sel.job`, still `isRunning` or not.
+    show(sel, isRunning) {
+      const next = `${sel.job}/${sel.index}/${sel.step}`;
+      const wasRunning = running;
+      running = isRunning;
+      if (next === key) {
+        // It just ended: read what it wrote last.
+        if (wasRunning && !isRunning) { clearTimeout(timer); tick(sel, key); }
+        return;
+      }
+      clearTimeout(timer);
+      key = next; offset = 0; text = ""; cut = false; decoder = new TextDecoder();
+      pre.textContent = "";
+      note.textContent = "";
+      tick(sel, key);
+    },
+    stop() { clearTimeout(timer); key = null; },
   };
 }
 
 function runPage(number) {
-  const section = h("section");
-  show(section, `Run ${number}`);
   const comment = h("input", { type: "text", id: "comment", placeholder: "comment (optional)" });
-  return {
-    async load() {
-      const run = await api(`/v1/runs/${number}`);
-      const review = (approved) => () => api(`/v1/runs/${number}/reviews`, {
-        approved, comment: comment.value.trim() || null,
-      }).then((answers) => {
-        const refused = answers.filter((a) => a.refused);
-        if (refused.length) throw new Error(refused.map((a) => `${a.environment}: ${a.refused}`).join("; "));
-      });
-      const actions = [];
-      if (run.status === "waiting" && may("approve")) {
-        actions.push(h("label", { for: "comment", class: "sr-only" }, "Comment"), comment,
-          action("Approve", review(true), { class: "primary", name: "approve" }),
-          action("Reject", review(false), { class: "danger", name: "reject", confirm: "Confirm reject" }));
-      }
-      section.replaceChildren(
-        h("h1", {}, `Run #${run.number}`, badge(run.status), h("span", { class: "muted" }, run.pipeline)),
-        h("p", { class: "reason" }, `${run.summary} · by ${run.actor} · ${run.sha.slice(0, 12)} · attempt ${run.attempt} · started ${when(run.started_ms)}`),
-        h("div", { class: "actions", role: "group", "aria-label": "actions" }, actions),
-        h("h2", {}, "Jobs"),
-        h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Result", "Note"].map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", {}, run.jobs.map((j) => h("tr", { "data-job": j.job },
-            h("td", {}, j.job), h("td", {}, badge(j.conclusion || "running")), h("td", {}, j.message || ""))))));
-      poll(!run.finished_ms);
-    },
-    event() {},
+  const parts = {
+    head: h("div"), actions: h("div", { class: "actions", role: "group", "aria-label": "actions" }),
+    gates: h("div"), graph: h("div", { class: "graph" }), steps: h("div"),
+    stepsTitle: h("h2", { id: "steps-title" }, "Steps"), logTitle: h("h2", { id: "log-title" }, "Log"),
+    log: h("pre", { class: "log", id: "log", tabindex: 0, "aria-labelledby": "log-title" }),
+    logNote: h("p", { class: "muted", role: "status" }), reviews: h("div"),
   };
-}
+  show(h("section", { class: "run" }, parts.head, parts.actions, parts.gates,
+    h("h2", {}, "Jobs"), parts.graph,
+    h("div", { class: "detail" },
+      h("div", {}, parts.stepsTitle, parts.steps),
+      h("div", { class: "logpane" }, parts.logTitle, parts.logNote, parts.log)),
+    h("h2", {}, "Reviews"), parts.reviews), `Run ${number}`);
+  const follower = logFollower(number, parts.log, parts.logNote);
+  let picked = null; // { job, index, step } chosen by the viewer
+  let last = null;
+  const page = {};
 
-// Reads the page again in a second while something is still going on.
-function poll(going) {
-  clearTimeout(state.timer);
-  if (going) state.timer = setTimeout(refresh, POLL_MS);
+  function choose(sel) {
+    picked = sel;
+    render(last);
+    const focus = document.querySelector(`[data-key="${CSS.escape(sel.step ? `step:${sel.step}` : `leg:${sel.job}/${sel.index}`)}"]`);
+    if (focus) focus.focus();
+  }
+
+  function legButton(job, leg, selected) {
+    // A job without a matrix has one leg, which the job's own name and badge describe.
+    const only = job.instances.length === 1;
+    return h("button", {
+      type: "button", class: "leg", "data-key": `leg:${job.job}/${leg.index}`, "data-leg": `${job.job}/${leg.index}`,
+      "aria-pressed": selected ? "true" : "false", "aria-label": `${leg.name}: ${leg.status}, steps and log`,
+      onclick: () => choose({ job: job.job, index: leg.index, step: null }),
+    }, h("span", { class: "leg-name" }, only ? "Steps and log" : leg.name), only ? null : badge(leg.status),
+    h("span", { class: "muted" }, leg.started_ms ? took(leg.started_ms, leg.finished_ms) : ""));
+  }
+
+  function graph(run, sel) {
+    const depth = depths(run.jobs);
+    const columns = [];
+    for (const job of run.jobs) {
+      const d = Math.max(0, depth.get(job.job) || 0);
+      (columns[d] = columns[d] || []).push(job);
+    }
+    return columns.filter(Boolean).map((jobs, i) => h("div", { class: "stage", role: "list", "aria-label": `stage ${i + 1}` },
+      jobs.map((job) => h("div", { class: "jobbox", role: "listitem", "data-job": job.job },
+        h("div", { class: "jobhead" }, h("strong", {}, job.name || job.job),
+          badge(job.conclusion || (job.instances.some((l) => l.status === "running") ? "running"
+            : job.instances.some((l) => l.status === "gated") ? "gated" : job.instances.length ? "queued" : "pending"))),
+        job.needs.length ? h("div", { class: "needs" }, `needs ${job.needs.join(", ")}`) : null,
+        job.message ? h("div", { class: "reason" }, job.message) : null,
+        h("div", { class: "legs" }, job.instances.map((leg) =>
+          legButton(job, leg, sel && sel.job === job.job && sel.index === leg.index)))))));
+  }
+
+  function render(run) {
+    if (!run) return;
+    const active = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
+    const review = (approved) => () => api(`/v1/runs/${number}/reviews`, {
+      approved, comment: comment.value.trim() || null,
+    }).then((answers) => {
+      const refused = answers.filter((a) => a.refused);
+      if (refused.length) throw new Error(refused.map((a) => `${a.environment}: ${a.refused}`).join("; "));
+      comment.value = "";
+    });
+    parts.head.replaceChildren(
+      h("h1", {}, `Run #${run.number}`, badge(run.status), h("span", { class: "muted" }, run.pipeline)),
+      h("p", { class: "reason" }, `${run.summary} · by ${run.actor} · ${run.sha.slice(0, 12)} · attempt ${run.attempt} · started ${when(run.started_ms)}`
+        + (run.finished_ms ? ` · took ${took(run.started_ms, run.finished_ms)}` : "")));
+    const waiting = run.gates.filter((g) => g.state === "waiting");
+    const actions = [];
+    if (waiting.length && may("approve")) {
+      actions.push(h("label", { for: "comment", class: "sr-only" }, "Comment"), comment,
+        action("Approve", review(true), { class: "primary", name: "approve" }),
+        action("Reject", review(false), { class: "danger", name: "reject", confirm: "Confirm reject" }));
+    }
+    if (!parts.actions.contains(comment) || !actions.length) parts.actions.replaceChildren(...actions);
+    parts.gates.replaceChildren(...(run.gates.length ? [h("h2", {}, "Gates"), h("ul", { class: "gates" },
+      run.gates.map((g) => h("li", { class: `card gate ${g.state}`, "data-gate": `${g.job}/${g.index}` },
+        h("div", { class: "jobhead" }, h("strong", {}, `${g.job} → ${g.environment}`), badge(g.state),
+          h("span", { class: "muted" }, g.decided_ms ? `decided ${when(g.decided_ms)}` : `since ${when(g.since_ms)}`)),
+        g.rules.length ? h("ul", { class: "rules", "aria-label": "rules" }, g.rules.map((r) => h("li", {}, r))) : null)))] : []));
+
+    const sel = picked || defaultLeg(run);
+    parts.graph.replaceChildren(...graph(run, sel));
+    const job = sel && run.jobs.find((j) => j.job === sel.job);
+    const leg = job && job.instances.find((i) => i.index === sel.index);
+    if (leg) {
+      const step = (sel.step && sel.step <= leg.steps.length) ? sel.step : stepOf(leg);
+      parts.stepsTitle.textContent = `Steps of ${leg.name}`;
+      parts.steps.replaceChildren(leg.steps.length ? h("ol", { class: "runsteps" }, leg.steps.map((st, i) => h("li", {},
+        h("button", {
+          type: "button", "data-key": `step:${i + 1}`, "data-step": i + 1, "aria-pressed": i + 1 === step ? "true" : "false",
+          onclick: () => choose({ job: sel.job, index: sel.index, step: i + 1 }),
+        }, h("span", { class: "step-name" }, `${i + 1}. ${st.name}`), badge(st.status),
+        h("span", { class: "muted" }, [took(st.started_ms, st.finished_ms), st.exit].filter(Boolean).join(" · ")))))) :
+        h("p", { class: "muted" }, leg.message || `No step has started (${leg.status}).`));
+      if (leg.message && leg.steps.length) parts.steps.append(h("p", { class: "reason" }, leg.message));
+      parts.log.hidden = !step;
+      if (step) {
+        parts.logTitle.textContent = `Log of step ${step}: ${leg.steps[step - 1].name}`;
+        follower.show({ job: sel.job, index: sel.index, step }, leg.steps[step - 1].status === "running");
+      } else {
+        parts.logTitle.textContent = "Log";
+        follower.stop();
+        parts.log.textContent = "";
+      }
+    } else {
+      parts.stepsTitle.textContent = "Steps";
+      parts.steps.replaceChildren(h("p", { class: "muted" }, "No job has started yet."));
+      parts.logTitle.textContent = "Log";
+      parts.log.hidden = true;
+    }
+
+    parts.reviews.replaceChildren(run.reviews.length ? h("ul", { class: "reviews" }, run.reviews.map((r) => h("li", {
+      class: "card", "data-review": r.by,
+    }, h("strong", {}, r.by), " ", badge(r.approved ? "approved" : "rejected"), " ", r.environment,
+    h("span", { class: "muted" }, ` · ${when(r.at_ms)}`),
+    r.comment ? h("blockquote", {}, r.comment) : null))) : h("p", { class: "muted" }, "Nobody has reviewed this attempt."));
+    if (active) {
+      const again = document.querySelector(`[data-key="${CSS.escape(active)}"]`);
+      if (again) again.focus({ preventScroll: true });
+    }
+  }
+
+  page.load = async () => {
+    last = await api(`/v1/runs/${number}`);
+    if (state.page === page) render(last);
+  };
+  page.run = (n) => { if (String(n) === String(number)) refresh(); };
+  page.leave = () => follower.stop();
+  return page;
 }
 
 // ---- routing -----------------------------------------------------------------------------
 
 async function route() {
-  clearTimeout(state.timer);
+  if (state.page && state.page.leave) state.page.leave();
   notice("");
   const hash = location.hash || "#/";
   if (hash.startsWith("#token=")) {
