@@ -30,12 +30,20 @@ pipelines:
         environment: production
         steps:
           - run: echo shipped
+  slow:
+    on: { manual: {} }
+    jobs:
+      tail:
+        steps:
+          - run: echo first; while [ ! -e GO_FILE ]; do sleep 0.05; done; echo second
 "#;
 
-fn project(dir: &Path) -> PathBuf {
+/// The project, whose `slow` pipeline's step ends once `go` exists.
+fn project(dir: &Path, go: &Path) -> PathBuf {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(repo.join("bellwether.yaml"), PROJECT).unwrap();
+    let text = PROJECT.replace("GO_FILE", &go.display().to_string());
+    std::fs::write(repo.join("bellwether.yaml"), text).unwrap();
     std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
     for args in [
         &["init", "--quiet", "--initial-branch=main"][..],
@@ -63,10 +71,21 @@ async fn until_status(
     number: u64,
     status: &str,
 ) -> serde_json::Value {
+    until(client, plane, events, number, |run| run["status"] == status).await
+}
+
+/// Reads the change stream until run `number` is as `done` wants it.
+async fn until(
+    client: &reqwest::Client,
+    plane: &ControlPlane,
+    events: &mut reqwest::Response,
+    number: u64,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let mut buffer = String::new();
     loop {
         let run = get_json(client, plane, &format!("/v1/runs/{number}")).await;
-        if run["status"] == status {
+        if done(&run) {
             return run;
         }
         // The next change of this run.
@@ -82,7 +101,7 @@ async fn until_status(
                 continue;
             }
             let chunk = events.chunk().await.unwrap().unwrap_or_else(|| {
-                panic!("the change stream ended before run {number} was {status}")
+                panic!("the change stream ended before run {number} was as awaited: {run:#}")
             });
             buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
@@ -124,7 +143,7 @@ async fn log(
 #[test]
 fn a_run_streams_its_changes_shows_its_graph_gate_and_reviews_and_serves_step_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let plane = ControlPlane::start(&project(dir.path()));
+    let plane = ControlPlane::start(&project(dir.path(), &dir.path().join("go")));
     let made = plane.run(&["token", "create", "alice", "--role", "approver"]);
     assert_eq!(made.code, 0, "{made:?}");
     let alice = made.stdout.trim().to_owned();
@@ -281,6 +300,84 @@ fn a_run_streams_its_changes_shows_its_graph_gate_and_reviews_and_serves_step_lo
             .await
             .unwrap();
         assert_eq!(anonymous.status(), 401);
+    };
+    runtime
+        .block_on(async { tokio::time::timeout(WALK, walk).await })
+        .unwrap_or_else(|_| panic!("the walk took over {WALK:?}: {:#?}", plane.log()));
+}
+
+/// Until a step's log holds `text`, from `offset` on: the log grows with no change of the run
+/// to announce it, so it is read again every 50 ms (within the test's bound).
+async fn log_until(
+    client: &reqwest::Client,
+    plane: &ControlPlane,
+    number: u64,
+    offset: u64,
+    text: &str,
+) -> (u64, String) {
+    loop {
+        let (status, size, body) = log(
+            client,
+            plane,
+            number,
+            &format!("job=tail&step=1&offset={offset}"),
+        )
+        .await;
+        if status == 200 && body.contains(text) {
+            return (size.unwrap(), body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_running_steps_log_is_read_from_where_the_last_read_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let plane = ControlPlane::start(&project(dir.path(), &go));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .connect_timeout(support::COMMAND)
+        .build()
+        .unwrap();
+    let walk = async {
+        let mut events = client
+            .get(format!("{}/v1/runs/events", plane.server))
+            .bearer_auth(&plane.token)
+            .send()
+            .await
+            .unwrap();
+        let started: serde_json::Value = client
+            .post(format!("{}/v1/pipelines/slow/dispatch", plane.server))
+            .bearer_auth(&plane.token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let number = started["runs"][0]["number"]
+            .as_u64()
+            .expect("a run started");
+        let running = until(&client, &plane, &mut events, number, |run| {
+            run["jobs"][0]["instances"][0]["steps"][0]["status"] == "running"
+        })
+        .await;
+        assert_eq!(running["status"], "running");
+        let (size, first) = log_until(&client, &plane, number, 0, "first").await;
+        assert!(!first.contains("second"), "{first:?}");
+        std::fs::write(&go, "").unwrap();
+        let (_, rest) = log_until(&client, &plane, number, size, "second").await;
+        assert!(
+            !rest.contains("first"),
+            "read again from the start: {rest:?}"
+        );
+        until_status(&client, &plane, &mut events, number, "success").await;
     };
     runtime
         .block_on(async { tokio::time::timeout(WALK, walk).await })

@@ -65,6 +65,7 @@ impl LogSink for StepLog {
         buffer.push(bytes, masker, &mut |line| {
             emit(file, observer.as_ref(), *instance, line)
         });
+        flush(file);
     }
 
     fn note(&mut self, text: &str) {
@@ -75,6 +76,7 @@ impl LogSink for StepLog {
             self.instance,
             masked.as_bytes(),
         );
+        flush(&mut self.file);
     }
 
     fn finish(&mut self) {
@@ -91,10 +93,18 @@ impl LogSink for StepLog {
                 emit(file, observer.as_ref(), *instance, line)
             });
         }
-        if let LogFile::Open(f) = file {
-            // A log that cannot be flushed loses its tail; the observer already has it.
-            let _ = f.flush();
-        }
+        flush(file);
+    }
+}
+
+/// Writes out the lines of each chunk the step printed as it arrives, in one write, so that
+/// whoever reads the log file while the step runs (the dashboard) sees them. A log that
+/// cannot be written loses its tail; the observer already has it.
+fn flush(file: &mut LogFile) {
+    if let LogFile::Open(f) = file
+        && f.flush().is_err()
+    {
+        *file = LogFile::Failed;
     }
 }
 
