@@ -114,12 +114,17 @@ try {
   log("a viewer is offered no action");
 
   // A run waits at its gate; an approver approves it from the run's page.
+  // The runs page is open before the run starts: the run appears and moves on by the stream
+  // of run changes alone.
+  const approver = await signedIn(browser, tokens.approver);
+  await approver.goto(`${url}/#/runs`);
+  await approver.locator("h1").filter({ hasText: "Pipeline runs" }).waitFor({ timeout: STEP });
+  await approver.locator("tbody tr").first().waitFor({ timeout: STEP });
   const started = await api(tokens.admin, `/v1/pipelines/${pipeline}/dispatch`, {});
   const number = started.runs[0].number;
   log(`dispatched run ${number}`);
-  const approver = await signedIn(browser, tokens.approver);
-  await approver.goto(`${url}/#/runs`);
   await approver.locator(`tr[data-run="${number}"] .badge.waiting`).waitFor({ timeout: STEP });
+  log("the open runs page shows the run waiting, live");
   await shoot(approver, "runs");
   await approver.click(`tr[data-run="${number}"] a`);
   await approver.locator("button[data-action=approve]").waitFor({ timeout: STEP });

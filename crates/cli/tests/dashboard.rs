@@ -1,7 +1,8 @@
 //! The web dashboard in a real browser: `tests/browser/dashboard.mjs` drives Debian's Chromium
 //! (with playwright-core, installed by `scripts/test.sh`) against a real `bellwether up`. It
-//! watches a canary through its steps, promotes it with a click, approves a run waiting at a
-//! gate, and finds no action offered to a viewer. Also: the page and its files are served with
+//! watches a canary through its steps, promotes it with a click, sees a run appear on an open
+//! runs page, approves it at its gate and reads its step's log and the review on its page, and
+//! finds no action offered to a viewer. Also: the page and its files are served with
 //! a policy that lets no other script run, and without a token the API refuses the page.
 
 mod support;
