@@ -13,6 +13,8 @@ pub const RUNS: &str = "/v1/runs";
 pub const TOKENS: &str = "/v1/tokens";
 /// The audit trail, oldest first. Query: `after=N` (entries after the Nth).
 pub const AUDIT: &str = "/v1/audit";
+/// The DORA figures. Query: `service=S`, `env=E`, `since=30d` (the default).
+pub const DORA: &str = "/v1/dora";
 
 /// `POST`: revoke the token (admin).
 pub fn revoke_token(name: &str) -> String {

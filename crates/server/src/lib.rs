@@ -290,6 +290,7 @@ fn declare<R: Routes>(r: R) -> R {
             "token revoke",
             post(tokens::revoke),
         )
+        .add(M::GET, paths::DORA, Token(Read), "dora", get(routes::dora))
         .add(
             M::GET,
             paths::AUDIT,
