@@ -132,3 +132,101 @@ fn undone(event: &Event, before: &bellwether_core::rollout::Rollout) -> Option<R
     };
     taken.as_ref().map(|r| r.number)
 }
+
+#[cfg(test)]
+mod tests {
+    use bellwether_core::rollout::{Revision, RolloutSpec};
+    use bellwether_store::{RolloutLog, SqliteStore};
+
+    use super::*;
+
+    fn revision(number: RevisionNumber) -> Revision {
+        Revision {
+            number,
+            version: format!("v{number}"),
+        }
+    }
+
+    /// A canary whose second revision never gets ready is rolled back at its progress
+    /// deadline, then undone back to the first; only the first deploy was recorded.
+    #[test]
+    fn a_history_replayed_becomes_facts() {
+        let yaml = "services:\n  api:\n    run: {command: [./api]}\n    progressDeadline: 10s\n    environments: [production]\n    strategy: {canary: {steps: [{setWeight: 50}, {pause: {}}]}}\nenvironments:\n  production: {}\n";
+        let project = bellwether_config::load("bellwether.yaml", yaml)
+            .expect("valid")
+            .project;
+        let spec = RolloutSpec::from(&project.services["api"]);
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("bellwether.db")).unwrap();
+        let committed = Timestamp::from_millis(500);
+        let deployed = Deployed {
+            revision: 1,
+            environment: Some("staging".to_owned()),
+            commit: Some(Commit {
+                sha: "a".repeat(40),
+                committed_at: committed,
+            }),
+        };
+        record(&store, "api", &deployed, Timestamp::from_millis(1_000)).unwrap();
+        let mut log = RolloutLog::load(&store, "api").unwrap();
+        let at = |s: u64| Timestamp::from_millis(s * 1_000);
+        let events = [
+            (
+                1,
+                EventKind::SpecChanged {
+                    revision: revision(1),
+                    spec: spec.clone(),
+                },
+            ),
+            (
+                2,
+                EventKind::ReplicasReady {
+                    revision: 1,
+                    ready: 1,
+                },
+            ),
+            (
+                10,
+                EventKind::SpecChanged {
+                    revision: revision(2),
+                    spec,
+                },
+            ),
+            (30, EventKind::Tick),
+            (
+                40,
+                EventKind::Command {
+                    command: Command::Undo { to: revision(1) },
+                    by: "alice".to_owned(),
+                },
+            ),
+        ];
+        for (second, kind) in events {
+            let outcome = log.record(&store, &Event::new(at(second), kind)).unwrap();
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
+        let facts = facts(&store, "api", Some("production")).unwrap();
+        let kinds: Vec<(u64, FactKind)> = facts
+            .into_iter()
+            .map(|f| (f.at.as_millis() / 1_000, f.kind))
+            .collect();
+        let started = |revision, environment: &str, committed_at| FactKind::Started {
+            environment: Some(environment.to_owned()),
+            revision,
+            version: format!("v{revision}"),
+            committed_at,
+        };
+        assert_eq!(
+            kinds,
+            [
+                (1, started(1, "staging", Some(committed))),
+                (2, FactKind::Promoted { revision: 1 }),
+                (2, FactKind::Healthy),
+                (10, started(2, "production", None)),
+                (30, FactKind::RolledBack { revision: 2 }),
+                (40, FactKind::Undone { revision: 2 }),
+                (40, FactKind::Healthy),
+            ]
+        );
+    }
+}
