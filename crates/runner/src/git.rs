@@ -40,12 +40,6 @@ impl Repo {
         git(&self.top, args)
     }
 
-    /// The commit checked out, if there is one yet.
-    pub fn head(&self) -> Option<String> {
-        self.run(&["rev-parse", "HEAD"])
-            .map(|s| s.trim().to_owned())
-    }
-
     /// The commit `rev` names and its committer date, if it names one.
     pub fn commit(&self, rev: &str) -> Option<SourceCommit> {
         let spec = format!("{rev}^{{commit}}");
