@@ -7,6 +7,7 @@
 
 mod analysis;
 mod dependencies;
+mod dora;
 mod environment;
 mod names;
 mod pipeline;
@@ -36,6 +37,7 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         let spec = service::lower(name, config, &providers, &environments, &services, sink);
         project.services.insert(name.value.clone(), spec);
     }
+    project.dora = dora::lower(&file.dora, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

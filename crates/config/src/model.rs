@@ -9,6 +9,7 @@
 mod alias;
 mod analysis;
 mod command;
+mod dora;
 mod environment;
 mod pipeline;
 mod provider;
@@ -28,6 +29,7 @@ pub use analysis::{
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
+pub use dora::{DoraConfig, DoraTargetsConfig};
 pub use environment::EnvironmentConfig;
 pub use pipeline::{
     ArtifactsConfig, CacheConfig, ConcurrencyForm, DefaultsConfig, DeployConfig, EnvironmentForm,
@@ -64,4 +66,8 @@ pub struct ProjectFile {
     /// GitHub Actions' model, run by `bellwether run`.
     #[serde(default)]
     pub pipelines: Entries<PipelineConfig>,
+    /// DORA metrics: the targets `bellwether dora` shows beside its figures, e.g.
+    /// `{targets: {deploymentFrequency: daily, leadTime: 2h, changeFailureRate: 15%, timeToRestore: 15m}}`.
+    #[serde(default)]
+    pub dora: DoraConfig,
 }

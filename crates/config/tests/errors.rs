@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -573,6 +573,31 @@ environments:
     bellwether.yaml:7:43: unknown environment `stagin`; did you mean `staging`? (expected one of production, my env, staging, qa, ops, canary, loop)
     bellwether.yaml:8:41: environment `loop` cannot require a soak in itself
     ");
+}
+
+#[test]
+fn dora_targets() {
+    assert_snapshot!(check(r#"
+dora:
+  targets:
+    deploymentFrequency: often
+    leadTime: 0s
+    changeFailureRate: 150%
+    timeToRestore: -1m
+"#), @"
+    bellwether.yaml:3:26: deploymentFrequency `often` is not a frequency (expected hourly, daily, weekly, monthly, or a count per period like 3/day or 2/week)
+    bellwether.yaml:4:15: leadTime must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:5:24: changeFailureRate 150% is not a share of rollouts (expected 0–100% with at most two decimals, e.g. 15%)
+    bellwether.yaml:6:20: timeToRestore -1m is negative (expected a duration like 30s, 5m or 1h)
+    ");
+    assert_snapshot!(check(r#"
+dora:
+  targets: {deployment_frequency: 3/day, lead_time: 2h, change_failure_rate: 15%, time_to_restore: 15m}
+"#), @"ok");
+    assert_snapshot!(check(r#"
+dora:
+  goals: {}
+"#), @"bellwether.yaml:2:3: unknown key `goals` (expected one of targets)");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! the `bellwether-config` crate, which lowers its file model into these types.
 
 mod analysis;
+mod dora;
 mod environment;
 mod project;
 mod scale;
@@ -16,6 +17,7 @@ pub use analysis::{
     AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
     Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
 };
+pub use dora::{DoraTargets, Frequency, PERIODS};
 pub use environment::{EnvironmentSpec, Soak};
 pub use project::Project;
 pub use scale::Scale;

@@ -295,7 +295,8 @@ fn declare<R: Routes>(r: R) -> R {
         )
         // Prometheus presents a bearer token like any client (`authorization: credentials:`
         // in its scrape config): a viewer's is enough, since the metrics show nothing a viewer
-        // may not read through the other routes, and no route is public but the health check.
+        // may not read through the other routes (the public ones, health and the dashboard's
+        // files, hold no data).
         .add(
             M::GET,
             paths::METRICS,
@@ -303,6 +304,7 @@ fn declare<R: Routes>(r: R) -> R {
             "metrics",
             get(metrics::metrics),
         )
+        .add(M::GET, paths::DORA, Token(Read), "dora", get(routes::dora))
         .add(
             M::GET,
             paths::AUDIT,

@@ -5,6 +5,7 @@ mod access;
 mod control;
 mod deploy;
 mod dispatch;
+mod dora;
 mod format;
 mod get;
 mod history;
@@ -61,6 +62,8 @@ pub(crate) enum Verb {
     /// Make, list or revoke the control plane's tokens (admin).
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// The DORA figures from the control plane's own history: deployment frequency, lead time for changes, change failure rate and time to restore, per service and environment, beside the project's targets.
+    Dora(dora::DoraArgs),
     /// Who did what, when, from where and how it ended: every request that changes something and every automatic decision; `-o json` gives JSON lines, `audit verify` checks the hash chain.
     Audit(access::AuditArgs),
 }
@@ -100,6 +103,7 @@ pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Co
             Verb::Login => access::login(server).await,
             Verb::Dashboard => access::dashboard(server).await,
             Verb::Audit(args) => access::audit(&client, args, format).await,
+            Verb::Dora(args) => dora::run(&client, &args, format).await,
         }
     })
 }

@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvironmentSpec, ServiceSpec};
+use super::{DoraTargets, EnvironmentSpec, ServiceSpec};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub services: BTreeMap<String, ServiceSpec>,
     pub environments: BTreeMap<String, EnvironmentSpec>,
+    /// What the DORA figures are measured against.
+    #[serde(default)]
+    pub dora: DoraTargets,
 }
