@@ -10,6 +10,7 @@ mod dependencies;
 mod dora;
 mod environment;
 mod names;
+mod notify;
 mod pipeline;
 mod provider;
 mod scalars;
@@ -38,6 +39,7 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         project.services.insert(name.value.clone(), spec);
     }
     project.dora = dora::lower(&file.dora, sink);
+    project.notifications = notify::lower(file, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

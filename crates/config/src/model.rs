@@ -11,6 +11,7 @@ mod analysis;
 mod command;
 mod dora;
 mod environment;
+mod notify;
 mod pipeline;
 mod provider;
 mod service;
@@ -31,6 +32,7 @@ pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
 pub use dora::{DoraConfig, DoraTargetsConfig};
 pub use environment::EnvironmentConfig;
+pub use notify::{NotificationConfig, UrlConfig, WebhookConfig};
 pub use pipeline::{
     ArtifactsConfig, CacheConfig, ConcurrencyForm, DefaultsConfig, DeployConfig, EnvironmentForm,
     FlagForm, InputConfig, InputType, ManualConfig, MatrixForm, MatrixStrategyConfig, Names,
@@ -70,4 +72,8 @@ pub struct ProjectFile {
     /// `{targets: {deploymentFrequency: daily, leadTime: 2h, changeFailureRate: 15%, timeToRestore: 15m}}`.
     #[serde(default)]
     pub dora: DoraConfig,
+    /// Who is told what happens, by name: a Slack webhook, any HTTP endpoint or a program,
+    /// each with the kinds of notice it wants and the services, environments or pipelines.
+    #[serde(default)]
+    pub notifications: Entries<NotificationConfig>,
 }

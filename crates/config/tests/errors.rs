@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -861,5 +861,31 @@ services:
 "#), @"
     ok
     bellwether.yaml:4:20: warning: previewListen is only used by a blueGreen strategy (expected it left out, or `strategy: {blueGreen: ...}`)
+    ");
+}
+
+#[test]
+fn notifications() {
+    assert_snapshot!(check(r#"
+services:
+  shop: {run: {command: [./shop]}}
+notifications:
+  none: {on: [promoted]}
+  both: {slack: {url: "https://hooks.example/x"}, command: [./notify]}
+  bare: {slack: {}}
+  twice: {webhook: {url: "https://x", urlSecret: HOOK}}
+  ftp: {webhook: {url: "ftp://x", signingSecret: GITHUB_KEY}}
+  picky: {command: [./notify], on: [promotd], services: [shp], environments: [prod], attempts: 0}
+"#), @"
+    bellwether.yaml:4:9: a notification target is empty (expected one of slack, webhook or command)
+    bellwether.yaml:5:9: a notification target has both `slack` and `command` (expected exactly one of slack, webhook or command)
+    bellwether.yaml:6:17: `slack` has no address (expected `url`, or `urlSecret` naming the secret that holds it)
+    bellwether.yaml:7:20: `webhook` has both `url` and `urlSecret` (expected one of them)
+    bellwether.yaml:8:24: url `ftp://x` is not an http:// or https:// address
+    bellwether.yaml:8:50: `GITHUB_KEY` is not a secret name (names starting with GITHUB_ are reserved)
+    bellwether.yaml:9:37: unknown notice kind `promotd`; did you mean `promoted`? (expected one of rollout_started, step, paused, promoted, aborted, run_started, run_succeeded, run_failed, approval_needed)
+    bellwether.yaml:9:58: unknown service `shp`; did you mean `shop`? (expected one of shop)
+    bellwether.yaml:9:79: unknown environment `prod` (the file declares no environments)
+    bellwether.yaml:9:96: attempts 0 would never send anything (expected 1 or more)
     ");
 }

@@ -27,7 +27,14 @@ fn schema_is_json_with_the_top_level_sections() {
     let keys: Vec<&str> = properties.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["dora", "environments", "pipelines", "providers", "services"]
+        [
+            "dora",
+            "environments",
+            "notifications",
+            "pipelines",
+            "providers",
+            "services"
+        ]
     );
     assert_eq!(schema["additionalProperties"], false);
 }

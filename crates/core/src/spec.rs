@@ -7,6 +7,7 @@
 mod analysis;
 mod dora;
 mod environment;
+mod notify;
 mod project;
 mod scale;
 mod service;
@@ -19,6 +20,7 @@ pub use analysis::{
 };
 pub use dora::{DoraTargets, Frequency, PERIODS};
 pub use environment::{EnvironmentSpec, Soak};
+pub use notify::{NoticeKind, NotificationSpec, Target, Url};
 pub use project::Project;
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};

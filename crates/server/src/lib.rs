@@ -13,6 +13,7 @@ mod extract;
 mod gatekeeper;
 mod logs;
 mod metrics;
+mod notifications;
 mod routes;
 mod runs;
 mod tokens;
@@ -305,6 +306,13 @@ fn declare<R: Routes>(r: R) -> R {
             get(metrics::metrics),
         )
         .add(M::GET, paths::DORA, Token(Read), "dora", get(routes::dora))
+        .add(
+            M::GET,
+            paths::NOTIFICATIONS,
+            Token(Read),
+            "notifications",
+            get(notifications::list),
+        )
         .add(
             M::GET,
             paths::AUDIT,

@@ -10,6 +10,7 @@ mod format;
 mod get;
 mod history;
 mod logs;
+mod notifications;
 mod status;
 mod view;
 
@@ -59,6 +60,8 @@ pub(crate) enum Verb {
     Login,
     /// Print a link to the web dashboard that signs this browser tab in with your token.
     Dashboard,
+    /// The notifications sent to `notifications:` targets, with how each delivery went.
+    Notifications(notifications::NotificationsArgs),
     /// Make, list or revoke the control plane's tokens (admin).
     #[command(subcommand)]
     Token(access::TokenCommand),
@@ -102,6 +105,7 @@ pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Co
             Verb::Token(command) => access::token(&client, command, format).await,
             Verb::Login => access::login(server).await,
             Verb::Dashboard => access::dashboard(server).await,
+            Verb::Notifications(args) => notifications::run(&client, &args, format).await,
             Verb::Audit(args) => access::audit(&client, args, format).await,
             Verb::Dora(args) => dora::run(&client, &args, format).await,
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DoraTargets, EnvironmentSpec, ServiceSpec};
+use super::{DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
@@ -13,4 +13,7 @@ pub struct Project {
     /// What the DORA figures are measured against.
     #[serde(default)]
     pub dora: DoraTargets,
+    /// Who is told what happens.
+    #[serde(default)]
+    pub notifications: Vec<NotificationSpec>,
 }
