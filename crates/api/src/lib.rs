@@ -43,6 +43,32 @@ pub struct DeployRequest {
     /// environment requires, presented by the control plane's own pipelines.
     #[serde(default)]
     pub run: Option<u64>,
+    /// The commit the version was built from, for the lead time of the change.
+    #[serde(default)]
+    pub commit: Option<Commit>,
+}
+
+/// A commit a version was built from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    pub sha: String,
+    /// The commit's time (its committer date), in milliseconds since the Unix epoch.
+    pub committed_at: Timestamp,
+}
+
+/// The window of `GET /v1/dora` and `bellwether dora` unless one is asked for.
+pub const DORA_DEFAULT_SINCE: &str = "30d";
+
+/// `GET /v1/dora`: the DORA figures of each service and environment over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoraReport {
+    /// The window: from `start` to `end` (the control plane's clock when it answered).
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// The window's length as asked (`30d`).
+    pub since: String,
+    /// By service, then environment.
+    pub figures: Vec<bellwether_core::dora::Figures>,
 }
 
 /// `POST /v1/services/{service}/commands`: an operator command on the current rollout.

@@ -19,6 +19,10 @@ pub const AUDIT: &str = "/v1/audit";
 pub const WHOAMI: &str = "/v1/whoami";
 /// The control plane's own metrics, for Prometheus: at its default scrape path.
 pub const METRICS: &str = "/metrics";
+/// The DORA figures. Query: `service=S`, `env=E`, `since=30d` (the default).
+pub const DORA: &str = "/v1/dora";
+/// Notifications queued, delivered and given up on. Query: `failed=true` for the last only.
+pub const NOTIFICATIONS: &str = "/v1/notifications";
 
 /// `POST`: revoke the token (admin).
 pub fn revoke_token(name: &str) -> String {

@@ -7,8 +7,10 @@
 
 mod analysis;
 mod dependencies;
+mod dora;
 mod environment;
 mod names;
+mod notify;
 mod pipeline;
 mod provider;
 mod scalars;
@@ -36,6 +38,8 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         let spec = service::lower(name, config, &providers, &environments, &services, sink);
         project.services.insert(name.value.clone(), spec);
     }
+    project.dora = dora::lower(&file.dora, sink);
+    project.notifications = notify::lower(file, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

@@ -9,7 +9,9 @@
 mod alias;
 mod analysis;
 mod command;
+mod dora;
 mod environment;
+mod notify;
 mod pipeline;
 mod provider;
 mod service;
@@ -28,7 +30,9 @@ pub use analysis::{
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use command::Command;
+pub use dora::{DoraConfig, DoraTargetsConfig};
 pub use environment::EnvironmentConfig;
+pub use notify::{NotificationConfig, UrlConfig, WebhookConfig};
 pub use pipeline::{
     ArtifactsConfig, CacheConfig, ConcurrencyForm, DefaultsConfig, DeployConfig, EnvironmentForm,
     FlagForm, InputConfig, InputType, ManualConfig, MatrixForm, MatrixStrategyConfig, Names,
@@ -64,4 +68,12 @@ pub struct ProjectFile {
     /// GitHub Actions' model, run by `bellwether run`.
     #[serde(default)]
     pub pipelines: Entries<PipelineConfig>,
+    /// DORA metrics: the targets `bellwether dora` shows beside its figures, e.g.
+    /// `{targets: {deploymentFrequency: daily, leadTime: 2h, changeFailureRate: 15%, timeToRestore: 15m}}`.
+    #[serde(default)]
+    pub dora: DoraConfig,
+    /// Who is told what happens, by name: a Slack webhook, any HTTP endpoint or a program,
+    /// each with the kinds of notice it wants and the services, environments or pipelines.
+    #[serde(default)]
+    pub notifications: Entries<NotificationConfig>,
 }

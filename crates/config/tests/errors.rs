@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -576,6 +576,31 @@ environments:
 }
 
 #[test]
+fn dora_targets() {
+    assert_snapshot!(check(r#"
+dora:
+  targets:
+    deploymentFrequency: often
+    leadTime: 0s
+    changeFailureRate: 150%
+    timeToRestore: -1m
+"#), @"
+    bellwether.yaml:3:26: deploymentFrequency `often` is not a frequency (expected hourly, daily, weekly, monthly, or a count per period like 3/day or 2/week)
+    bellwether.yaml:4:15: leadTime must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:5:24: changeFailureRate 150% is not a share of rollouts (expected 0–100% with at most two decimals, e.g. 15%)
+    bellwether.yaml:6:20: timeToRestore -1m is negative (expected a duration like 30s, 5m or 1h)
+    ");
+    assert_snapshot!(check(r#"
+dora:
+  targets: {deployment_frequency: 3/day, lead_time: 2h, change_failure_rate: 15%, time_to_restore: 15m}
+"#), @"ok");
+    assert_snapshot!(check(r#"
+dora:
+  goals: {}
+"#), @"bellwether.yaml:2:3: unknown key `goals` (expected one of targets)");
+}
+
+#[test]
 fn accepted_without_complaint() {
     assert_snapshot!(check(""), @"ok");
     assert_snapshot!(check("services:\nenvironments:\nproviders:\npipelines:\n"), @"ok");
@@ -836,5 +861,31 @@ services:
 "#), @"
     ok
     bellwether.yaml:4:20: warning: previewListen is only used by a blueGreen strategy (expected it left out, or `strategy: {blueGreen: ...}`)
+    ");
+}
+
+#[test]
+fn notifications() {
+    assert_snapshot!(check(r#"
+services:
+  shop: {run: {command: [./shop]}}
+notifications:
+  none: {on: [promoted]}
+  both: {slack: {url: "https://hooks.example/x"}, command: [./notify]}
+  bare: {slack: {}}
+  twice: {webhook: {url: "https://x", urlSecret: HOOK}}
+  ftp: {webhook: {url: "ftp://x", signingSecret: GITHUB_KEY}}
+  picky: {command: [./notify], on: [promotd], services: [shp], environments: [prod], attempts: 0}
+"#), @"
+    bellwether.yaml:4:9: a notification target is empty (expected one of slack, webhook or command)
+    bellwether.yaml:5:9: a notification target has both `slack` and `command` (expected exactly one of slack, webhook or command)
+    bellwether.yaml:6:17: `slack` has no address (expected `url`, or `urlSecret` naming the secret that holds it)
+    bellwether.yaml:7:20: `webhook` has both `url` and `urlSecret` (expected one of them)
+    bellwether.yaml:8:24: url `ftp://x` is not an http:// or https:// address
+    bellwether.yaml:8:50: `GITHUB_KEY` is not a secret name (names starting with GITHUB_ are reserved)
+    bellwether.yaml:9:37: unknown notice kind `promotd`; did you mean `promoted`? (expected one of rollout_started, step, paused, promoted, aborted, run_started, run_succeeded, run_failed, approval_needed)
+    bellwether.yaml:9:58: unknown service `shp`; did you mean `shop`? (expected one of shop)
+    bellwether.yaml:9:79: unknown environment `prod` (the file declares no environments)
+    bellwether.yaml:9:96: attempts 0 would never send anything (expected 1 or more)
     ");
 }

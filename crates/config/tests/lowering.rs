@@ -19,6 +19,23 @@ fn project(source: &str) -> bellwether_core::spec::Project {
     }
 }
 
+#[test]
+fn dora_targets_read_as_written_in_either_spelling() {
+    let expected = bellwether_core::spec::DoraTargets {
+        deployment_frequency: bellwether_core::spec::Frequency::parse("daily"),
+        lead_time: Some(Duration::from_secs(2 * 3600)),
+        change_failure_rate: Some(1500),
+        time_to_restore: Some(Duration::from_secs(15 * 60)),
+    };
+    for source in [
+        "dora: {targets: {deploymentFrequency: daily, leadTime: 2h, changeFailureRate: 15%, timeToRestore: 15m}}\n",
+        "dora: {targets: {deployment_frequency: daily, lead_time: 2h, change_failure_rate: 15%, time_to_restore: 15m}}\n",
+    ] {
+        assert_eq!(project(source).dora, expected, "{source}");
+    }
+    assert!(project("services:\n").dora.is_empty());
+}
+
 fn service(source: &str) -> ServiceSpec {
     project(source)
         .services

@@ -25,6 +25,16 @@ fn schema_is_json_with_the_top_level_sections() {
         serde_json::from_str(&bellwether_config::schema()).expect("valid JSON");
     let properties = schema["properties"].as_object().expect("an object schema");
     let keys: Vec<&str> = properties.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["environments", "pipelines", "providers", "services"]);
+    assert_eq!(
+        keys,
+        [
+            "dora",
+            "environments",
+            "notifications",
+            "pipelines",
+            "providers",
+            "services"
+        ]
+    );
     assert_eq!(schema["additionalProperties"], false);
 }

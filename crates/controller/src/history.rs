@@ -19,7 +19,7 @@ pub(crate) fn notes(actions: &[Action]) -> Vec<String> {
 /// Every event of `service`, replayed from the first, with what it did.
 pub(crate) fn entries(store: &dyn Store, service: &str) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut out = Vec::new();
-    replay(store, service, |event, kind, seq, rollout, actions| {
+    replay(store, service, |event, kind, seq, _, rollout, actions| {
         let view = EventView {
             service: service.to_owned(),
             seq,
@@ -48,7 +48,7 @@ pub(crate) fn entry(view: EventView) -> HistoryEntry {
 /// The revisions that became stable, in the order they did.
 pub(crate) fn stables(store: &dyn Store, service: &str) -> Result<Vec<Revision>, StoreError> {
     let mut out = Vec::new();
-    replay(store, service, |_, _, _, _, actions| {
+    replay(store, service, |_, _, _, _, _, actions| {
         for action in actions {
             if let Action::MarkStable { revision } = action {
                 out.push(revision.clone());
@@ -58,18 +58,27 @@ pub(crate) fn stables(store: &dyn Store, service: &str) -> Result<Vec<Revision>,
     Ok(out)
 }
 
-/// Applies every stored event to a fresh rollout, in order, and hands each with its outcome to
-/// `each`. Only accepted events are stored, so each is accepted again.
-fn replay(
+/// Applies every stored event to a fresh rollout, in order, and hands each to `each` with its
+/// kind, its position, the rollout before and after it, and the actions it led to. Only
+/// accepted events are stored, so each is accepted again.
+pub(crate) fn replay(
     store: &dyn Store,
     service: &str,
-    mut each: impl FnMut(&Event, &str, u64, &Rollout, &[Action]),
+    mut each: impl FnMut(&Event, &str, u64, &Rollout, &Rollout, &[Action]),
 ) -> Result<(), StoreError> {
     let mut rollout = Rollout::new(service);
     for record in store.read(&rollout_stream(service), 0)? {
         let event: Event = serde_json::from_value(record.body)?;
+        let before = rollout.clone();
         let actions = rollout.apply(&event).unwrap_or_default();
-        each(&event, &record.kind, record.seq, &rollout, &actions);
+        each(
+            &event,
+            &record.kind,
+            record.seq,
+            &before,
+            &rollout,
+            &actions,
+        );
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod context;
+mod dora;
 mod history;
 mod listener;
 mod metrics;
@@ -35,17 +36,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use bellwether_analysis::engine::Engine;
 use bellwether_analysis::providers::Providers;
 use bellwether_api::{
-    ApplySummary, DeployRequest, EventView, HistoryEntry, RevisionRecord, RollbackResult,
-    ServiceSummary, ServiceView,
+    ApplySummary, DeployRequest, DoraReport, EventView, HistoryEntry, RevisionRecord,
+    RollbackResult, ServiceSummary, ServiceView,
 };
+use bellwether_core::dora::Window;
 use bellwether_core::error::chain;
 use bellwether_core::platform::{LogLine, LogQuery, SecretSource};
 use bellwether_core::rollout::{Command, RevisionNumber};
-use bellwether_core::spec::{EnvironmentSpec, Project, ServiceSpec};
+use bellwether_core::spec::{DoraTargets, EnvironmentSpec, Project, ServiceSpec};
+use bellwether_core::time::human_duration;
 use bellwether_platform_local::LocalPlatform;
 use bellwether_router::{RouterError, Signals};
 use bellwether_store::{SqliteStore, StoreError};
@@ -147,6 +151,8 @@ struct Inner {
     services: RwLock<BTreeMap<String, Arc<ServiceEntry>>>,
     /// The project's environments, as last applied.
     environments: RwLock<BTreeMap<String, EnvironmentSpec>>,
+    /// The project's DORA targets, as last applied.
+    dora_targets: RwLock<DoraTargets>,
     /// One `apply` at a time.
     applying: tokio::sync::Mutex<()>,
 }
@@ -215,6 +221,7 @@ impl ControlPlane {
                 context,
                 services: RwLock::new(BTreeMap::new()),
                 environments: RwLock::new(project.environments.clone()),
+                dora_targets: RwLock::new(project.dora.clone()),
                 applying: tokio::sync::Mutex::new(()),
             }),
         };
@@ -295,6 +302,11 @@ impl ControlPlane {
             .environments
             .write()
             .unwrap_or_else(PoisonError::into_inner) = project.environments;
+        *self
+            .inner
+            .dora_targets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = project.dora;
         Ok(summary)
     }
 
@@ -389,6 +401,65 @@ impl ControlPlane {
     pub fn history(&self, service: &str) -> Result<Vec<HistoryEntry>, ControlError> {
         self.entry(service)?;
         history::entries(self.inner.context.store.as_ref(), service).map_err(ControlError::Store)
+    }
+
+    /// The DORA figures over the `since` before now, of `service` (else every service) and of
+    /// `environment` (else every one), judged against the project's targets.
+    pub async fn dora(
+        &self,
+        service: Option<&str>,
+        environment: Option<&str>,
+        since: Duration,
+    ) -> Result<DoraReport, ControlError> {
+        let entries: Vec<(String, Option<String>)> = match service {
+            Some(name) => vec![(name.to_owned(), self.entry(name)?.spec().environments)],
+            None => self
+                .read()
+                .iter()
+                .map(|(name, entry)| (name.clone(), entry.spec().environments))
+                .collect(),
+        }
+        .into_iter()
+        .map(|(name, declared)| {
+            let only = match declared.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            };
+            (name, only)
+        })
+        .collect();
+        let store = Arc::clone(&self.inner.context.store);
+        let facts = self
+            .inner
+            .context
+            .blocking(move || {
+                let mut facts = Vec::new();
+                for (name, only) in &entries {
+                    facts.extend(dora::facts(store.as_ref(), name, only.as_deref())?);
+                }
+                Ok(facts)
+            })
+            .await?;
+        let window = Window {
+            end: self.inner.context.clock.now(),
+            length: since,
+        };
+        let targets = self
+            .inner
+            .dora_targets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut figures = bellwether_core::dora::figures(&facts, window, &targets);
+        if let Some(environment) = environment {
+            figures.retain(|f| f.environment.as_deref() == Some(environment));
+        }
+        Ok(DoraReport {
+            start: window.start(),
+            end: window.end,
+            since: human_duration(since),
+            figures,
+        })
     }
 
     /// The revisions kept for `undo`, oldest first.

@@ -5,7 +5,9 @@
 //! the `bellwether-config` crate, which lowers its file model into these types.
 
 mod analysis;
+mod dora;
 mod environment;
+mod notify;
 mod project;
 mod scale;
 mod service;
@@ -16,7 +18,9 @@ pub use analysis::{
     AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
     Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
 };
+pub use dora::{DoraTargets, Frequency, PERIODS};
 pub use environment::{EnvironmentSpec, Soak};
+pub use notify::{NoticeKind, NotificationSpec, Target, Url};
 pub use project::Project;
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};

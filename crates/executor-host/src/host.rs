@@ -336,6 +336,7 @@ impl Executor for HostExecutor {
                     environment: environment.clone(),
                     by: self.site.deployed_by.clone(),
                     run: self.site.run,
+                    commit: self.site.commit.clone(),
                 };
                 self.deploy(order, log.as_mut(), cancel).await
             }

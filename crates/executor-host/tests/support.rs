@@ -120,6 +120,7 @@ pub async fn run_with(
             deployer: None,
             deployed_by: "test".to_owned(),
             run: 1,
+            commit: None,
         },
         Duration::from_millis(200),
     ));

@@ -188,6 +188,7 @@ impl Attempt {
             deployer: settings.deployer.clone(),
             deployed_by,
             run: self.number,
+            commit: workspace.commit.clone(),
         };
         let runner = launcher.runner(&site);
         let executor = Arc::new(launcher.executor(site));

@@ -7,6 +7,8 @@ use std::pin::Pin;
 
 use bellwether_pipeline_core::executor::LogSink;
 
+use crate::SourceCommit;
+
 /// What a deploy step asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployOrder {
@@ -17,6 +19,8 @@ pub struct DeployOrder {
     pub by: String,
     /// The run whose job passed the environment's gate.
     pub run: u64,
+    /// The commit the run checked out, for the lead time of the change.
+    pub commit: Option<SourceCommit>,
 }
 
 /// A deploy step's end: its outputs when the rollout was promoted, the reason when it was not.

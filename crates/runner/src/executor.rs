@@ -17,6 +17,7 @@ use bellwether_pipeline_core::expr::Value;
 use crate::artifacts::Artifacts;
 use crate::cache::Cache;
 use crate::deploy::Deployer;
+use crate::git::SourceCommit;
 
 /// Where one attempt's steps run, prepared by the attempt.
 pub struct Site {
@@ -32,6 +33,8 @@ pub struct Site {
     pub deployed_by: String,
     /// The run the steps belong to: a deploy step presents it as the gate its job passed.
     pub run: u64,
+    /// The commit the workspace holds, which deploy steps name as their version's source.
+    pub commit: Option<SourceCommit>,
 }
 
 /// Makes the executor of each attempt: what an executor crate implements for its steps to be

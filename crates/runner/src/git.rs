@@ -13,6 +13,14 @@ pub enum GitError {
     Failed { command: String, status: ExitStatus },
 }
 
+/// A commit a run's workspace holds: what its deploys were built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceCommit {
+    pub sha: String,
+    /// The committer date, in milliseconds since the Unix epoch.
+    pub committed_at_ms: u64,
+}
+
 /// A git working tree.
 #[derive(Clone, Debug)]
 pub struct Repo {
@@ -32,10 +40,16 @@ impl Repo {
         git(&self.top, args)
     }
 
-    /// The commit checked out, if there is one yet.
-    pub fn head(&self) -> Option<String> {
-        self.run(&["rev-parse", "HEAD"])
-            .map(|s| s.trim().to_owned())
+    /// The commit `rev` names and its committer date, if it names one.
+    pub fn commit(&self, rev: &str) -> Option<SourceCommit> {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.run(&["show", "-s", "--format=%H %ct", &spec, "--"])?;
+        let (sha, seconds) = out.trim().split_once(' ')?;
+        let seconds: u64 = seconds.parse().ok()?;
+        Some(SourceCommit {
+            sha: sha.to_owned(),
+            committed_at_ms: seconds.saturating_mul(1000),
+        })
     }
 
     /// The branch checked out; `None` on a detached head.

@@ -39,7 +39,7 @@ pub use deploy::{DeployOrder, Deployed, Deployer};
 pub use driver::{Control, Driver, instance_log_dir};
 pub use executor::{Launcher, Site};
 pub use gates::{Gates, Reviews};
-pub use git::{GitError, Repo};
+pub use git::{GitError, Repo, SourceCommit};
 pub use history::{History, StoreReviews};
 pub use observer::Observer;
 pub use replay::Replay;

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::copy::copy_tree;
-use crate::git::{GitError, Repo};
+use crate::git::{GitError, Repo, SourceCommit};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Checkout {
@@ -42,6 +42,8 @@ pub struct Workspace {
     pub workdir: PathBuf,
     /// The commit it holds, or zeros outside git.
     pub sha: String,
+    /// That commit with its time, in git.
+    pub commit: Option<SourceCommit>,
     /// `owner/name` or the directory's name.
     pub repository: String,
     worktree_of: Option<Repo>,
@@ -77,6 +79,7 @@ impl Workspace {
                 root: root.to_path_buf(),
                 workdir: root.to_path_buf(),
                 sha: "0".repeat(40),
+                commit: None,
                 repository,
                 worktree_of: None,
             });
@@ -102,11 +105,15 @@ impl Workspace {
                     }
                     copy_tree(&from, &root.join(&file)).map_err(io)?;
                 }
-                let sha = repo.head().unwrap_or_else(|| "0".repeat(40));
+                let commit = repo.commit("HEAD");
+                let sha = commit
+                    .as_ref()
+                    .map_or_else(|| "0".repeat(40), |c| c.sha.clone());
                 Ok(Workspace {
                     root: root.to_path_buf(),
                     workdir: root.join(within),
                     sha,
+                    commit,
                     repository,
                     worktree_of: None,
                 })
@@ -116,15 +123,18 @@ impl Workspace {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
                 repo.add_worktree(root, rev).map_err(WorkspaceError::Git)?;
-                let sha = Repo {
+                let commit = Repo {
                     top: root.to_path_buf(),
                 }
-                .head()
-                .unwrap_or_else(|| rev.clone());
+                .commit("HEAD");
+                let sha = commit
+                    .as_ref()
+                    .map_or_else(|| rev.clone(), |c| c.sha.clone());
                 Ok(Workspace {
                     root: root.to_path_buf(),
                     workdir: root.join(within),
                     sha,
+                    commit,
                     repository,
                     worktree_of: Some(repo),
                 })

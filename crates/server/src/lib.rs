@@ -13,6 +13,7 @@ mod extract;
 mod gatekeeper;
 mod logs;
 mod metrics;
+mod notifications;
 mod routes;
 mod runs;
 mod tokens;
@@ -325,13 +326,22 @@ fn declare<R: Routes>(r: R) -> R {
         )
         // Prometheus presents a bearer token like any client (`authorization: credentials:`
         // in its scrape config): a viewer's is enough, since the metrics show nothing a viewer
-        // may not read through the other routes, and no route is public but the health check.
+        // may not read through the other routes (the public ones, health and the dashboard's
+        // files, hold no data).
         .add(
             M::GET,
             paths::METRICS,
             Token(Read),
             "metrics",
             get(metrics::metrics),
+        )
+        .add(M::GET, paths::DORA, Token(Read), "dora", get(routes::dora))
+        .add(
+            M::GET,
+            paths::NOTIFICATIONS,
+            Token(Read),
+            "notifications",
+            get(notifications::list),
         )
         .add(
             M::GET,

@@ -5,13 +5,16 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bellwether_access::Identity;
 use bellwether_api::{
-    ApplyRequest, ApplySummary, CommandRequest, DeployRequest, Health, HistoryEntry,
-    RevisionRecord, RollbackAllRequest, RollbackResult, ServiceSummary, ServiceView, UndoRequest,
+    ApplyRequest, ApplySummary, CommandRequest, DORA_DEFAULT_SINCE, DeployRequest, DoraReport,
+    Health, HistoryEntry, RevisionRecord, RollbackAllRequest, RollbackResult, ServiceSummary,
+    ServiceView, UndoRequest,
 };
+use bellwether_config::values::DurationValue;
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::Failure;
-use crate::extract::{Body, Service};
+use crate::extract::{Body, Query, Service};
 
 type Answer<T> = Result<Json<T>, Failure>;
 
@@ -39,6 +42,8 @@ pub(crate) async fn deploy(
     Body(mut request): Body<DeployRequest>,
 ) -> Result<Response, Failure> {
     let environment = crate::gatekeeper::admit(&state, &who, &name, &request).await?;
+    // Recorded with the revision, for the figures of the environment it went to.
+    request.environment.clone_from(&environment);
     // The environment's variables under the deploy's own.
     if let Some(rules) = environment
         .as_deref()
@@ -102,6 +107,34 @@ pub(crate) async fn revisions(
     Service(name): Service,
 ) -> Answer<Vec<RevisionRecord>> {
     Ok(Json(state.control.revisions(&name)?))
+}
+
+/// `GET /v1/dora`'s query.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DoraQuery {
+    service: Option<String>,
+    env: Option<String>,
+    since: Option<String>,
+}
+
+pub(crate) async fn dora(
+    State(state): State<AppState>,
+    Query(query): Query<DoraQuery>,
+) -> Answer<DoraReport> {
+    let text = query.since.as_deref().unwrap_or(DORA_DEFAULT_SINCE);
+    let since = DurationValue::parse(text)
+        .ok()
+        .and_then(|d| d.to_std())
+        .ok_or_else(|| {
+            Failure::bad_request(format!(
+                "since={text} is not a duration (expected e.g. 30d, 12h)"
+            ))
+        })?;
+    let report = state
+        .control
+        .dora(query.service.as_deref(), query.env.as_deref(), since)
+        .await?;
+    Ok(Json(report))
 }
 
 /// Validates the file as `bellwether validate` would; every diagnostic is in the error.

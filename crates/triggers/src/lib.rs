@@ -13,6 +13,7 @@
 //! with the same attempt, history and locks as `bellwether run`, and counts them for the
 //! control plane's `/metrics` ([`Pipelines::metrics`]).
 
+mod listen;
 mod metrics;
 mod pipelines;
 mod review;
@@ -21,6 +22,7 @@ mod source;
 pub mod watch;
 pub mod webhook;
 
+pub use listen::{RunChange, RunEvent, RunListener};
 pub use pipelines::{Config, Pipelines, Skipped, Started, TriggerError, Triggered};
 pub use review::environment_spec;
 pub use source::{GitError, Source, SourceError};

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinError;
 use tokio_util::task::TaskTracker;
 
+use crate::listen::{Gates, RunChange, RunEvent, RunListener};
 use crate::metrics::Metrics;
 use crate::source::{Source, SourceError};
 use crate::webhook::{self, Delivery, Pushed, WebhookError};
@@ -40,6 +41,8 @@ pub struct Config {
     pub parallel: usize,
     /// Where deploy steps start rollouts: this control plane's API.
     pub deployer: Option<Arc<dyn Deployer>>,
+    /// Hears of each run starting, waiting at a gate and finishing.
+    pub listener: Option<Arc<dyn RunListener>>,
 }
 
 /// Runs started by one trigger, and the pipelines it did not start with the reasons.
@@ -440,6 +443,17 @@ impl Pipelines {
             pipeline = %name,
             "run {number} ({name}, {summary}) by {actor}: started"
         );
+        let listener = self.inner.config.listener.clone();
+        let told = RunEvent {
+            number,
+            pipeline: name.clone(),
+            actor: actor.to_owned(),
+            summary: summary.clone(),
+            change: RunChange::Started,
+        };
+        if let Some(listener) = &listener {
+            listener.changed(told.clone());
+        }
         let task = async move {
             let started = tokio::time::Instant::now();
             let settings = this.settings();
@@ -451,7 +465,15 @@ impl Pipelines {
             let metrics = &this.inner.metrics;
             let (conclusion, ended) = match prepared {
                 Ok(Ok(prepared)) => {
-                    let finished = prepared.run(vec![metrics.observer(&name)], rx).await;
+                    let mut observers = vec![metrics.observer(&name)];
+                    if let Some(listener) = &listener {
+                        observers.push(Arc::new(Gates {
+                            listener: Arc::clone(listener),
+                            template: told.clone(),
+                            told: Mutex::default(),
+                        }));
+                    }
+                    let finished = prepared.run(observers, rx).await;
                     let conclusion = finished.conclusion.as_str();
                     (conclusion, conclusion.to_owned())
                 }
@@ -462,6 +484,15 @@ impl Pipelines {
                 ),
             };
             metrics.finished(&name, conclusion);
+            if let Some(listener) = &listener {
+                listener.changed(RunEvent {
+                    change: RunChange::Finished {
+                        conclusion: conclusion.to_owned(),
+                        message: ended.clone(),
+                    },
+                    ..told
+                });
+            }
             drop(lock);
             this.inner
                 .running

@@ -66,6 +66,20 @@ impl Client {
         self.json(request.send().await).await
     }
 
+    /// [`Client::get`] with a query string.
+    pub(crate) async fn get_query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> anyhow::Result<T> {
+        let request = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .timeout(REQUEST_TIMEOUT);
+        self.json(request.send().await).await
+    }
+
     pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

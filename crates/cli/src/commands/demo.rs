@@ -128,6 +128,7 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
                     command: None,
                     environment: None,
                     run: None,
+                    commit: None,
                 },
             )
             .await?;

@@ -5,10 +5,12 @@ mod access;
 mod control;
 mod deploy;
 mod dispatch;
+mod dora;
 mod format;
 mod get;
 mod history;
 mod logs;
+mod notifications;
 mod status;
 mod view;
 
@@ -58,9 +60,13 @@ pub(crate) enum Verb {
     Login,
     /// Print a link to the web dashboard that signs this browser tab in with your token.
     Dashboard,
+    /// The notifications sent to `notifications:` targets, with how each delivery went.
+    Notifications(notifications::NotificationsArgs),
     /// Make, list or revoke the control plane's tokens (admin).
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// The DORA figures from the control plane's own history: deployment frequency, lead time for changes, change failure rate and time to restore, per service and environment, beside the project's targets.
+    Dora(dora::DoraArgs),
     /// Who did what, when, from where and how it ended: every request that changes something and every automatic decision; `-o json` gives JSON lines, `audit verify` checks the hash chain.
     Audit(access::AuditArgs),
 }
@@ -99,7 +105,9 @@ pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Co
             Verb::Token(command) => access::token(&client, command, format).await,
             Verb::Login => access::login(server).await,
             Verb::Dashboard => access::dashboard(server).await,
+            Verb::Notifications(args) => notifications::run(&client, &args, format).await,
             Verb::Audit(args) => access::audit(&client, args, format).await,
+            Verb::Dora(args) => dora::run(&client, &args, format).await,
         }
     })
 }

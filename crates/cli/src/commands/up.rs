@@ -4,6 +4,7 @@
 //! answer and goes to stdout; the event log and diagnostics go through `tracing` to stderr.
 
 pub(crate) mod access;
+mod notify;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,7 @@ async fn serve(
     let data_dir = options.data_dir.display().to_string();
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
+    let notifications = options.project.notifications.clone();
     let control = ControlPlane::start(options)
         .await
         .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
@@ -116,6 +118,18 @@ async fn serve(
             return Err(error);
         }
     };
+    let notifier = match bellwether_notify::Notifier::start(
+        control.store(),
+        notifications,
+        Arc::new(SecretStore::new(&data_path)),
+    ) {
+        Ok(notifier) => notifier,
+        Err(error) => {
+            control.shutdown(!args.keep_replicas).await;
+            return Err(error).context("cannot read the notification outbox");
+        }
+    };
+    let notices = notify::Notices::new(notifier.clone(), format!("http://{addr}"));
     let mut banner = format!("control plane API listening on http://{addr} (data in {data_dir})\n");
     banner += &format!(
         "admin token in {} (the commands run in {} read it; elsewhere set BELLWETHER_TOKEN)\n",
@@ -139,9 +153,18 @@ async fn serve(
         bellwether_server::PIPELINES,
         bellwether_access::Role::Deployer,
     );
-    let pipelines = match pipelines_token
-        .and_then(|token| pipelines(args, &data_path, &project_dir, addr, webhook_secret, token))
-    {
+    let pipelines = match pipelines_token.and_then(|token| {
+        let listener = Arc::new(notices.clone());
+        pipelines(
+            args,
+            &data_path,
+            &project_dir,
+            addr,
+            webhook_secret,
+            token,
+            listener,
+        )
+    }) {
         Ok((pipelines, about)) => {
             banner += &about;
             start_triggers(&pipelines, args.poll, &triggers);
@@ -159,6 +182,7 @@ async fn serve(
     say(&mut std::io::stdout(), &banner);
     let mut events = control.subscribe();
     let audited = Arc::clone(&access);
+    let watched = control.clone();
     tokio::spawn(async move {
         let mut phases = std::collections::BTreeMap::new();
         loop {
@@ -173,6 +197,7 @@ async fn serve(
                         event.notes.join("; ")
                     );
                     access::audit_decision(&audited, &mut phases, &event).await;
+                    notices.rollout(&watched, &event);
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("{n} events not shown: the log fell behind");
@@ -198,6 +223,7 @@ async fn serve(
     tracing::info!("shutting down");
     triggers.cancel();
     pipelines.shutdown(RUNS_GRACE).await;
+    notifier.shutdown().await;
     control.shutdown(!args.keep_replicas).await;
     served.context("the API server failed")
 }
@@ -230,6 +256,7 @@ fn pipelines(
     api: SocketAddr,
     webhook_secret: Option<Vec<u8>>,
     token: bellwether_access::Secret,
+    listener: Arc<dyn bellwether_triggers::RunListener>,
 ) -> anyhow::Result<(Pipelines, String)> {
     let source = match Source::new(args.repo.as_deref(), project, data) {
         Ok(source) => Some(source),
@@ -265,6 +292,7 @@ fn pipelines(
             &format!("http://{api}"),
             token.expose(),
         )?)),
+        listener: Some(listener),
     };
     Ok((Pipelines::new(config), about))
 }

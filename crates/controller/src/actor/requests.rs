@@ -9,6 +9,7 @@ use bellwether_core::spec::ServiceSpec;
 use bellwether_store::Store;
 
 use super::Actor;
+use crate::dora::{self, Deployed};
 use crate::listener::Routers;
 use crate::shared::lock;
 use crate::template::RevisionTemplate;
@@ -29,9 +30,23 @@ impl Actor {
         let store = Arc::clone(&self.context.store);
         let service = self.service.clone();
         let at = self.context.clock.now();
+        let DeployRequest {
+            environment,
+            commit,
+            ..
+        } = request;
         let stored = self
             .context
-            .blocking(move || store.add_revision(&service, &version, &template, at.as_millis()))
+            .blocking(move || {
+                let stored = store.add_revision(&service, &version, &template, at.as_millis())?;
+                let deployed = Deployed {
+                    revision: stored.number,
+                    environment,
+                    commit,
+                };
+                dora::record(store.as_ref(), &service, &deployed, at)?;
+                Ok(stored)
+            })
             .await?;
         let revision = stored.revision();
         lock(&self.shared).revisions.push(stored.into());

@@ -101,6 +101,7 @@ pub(crate) fn deploy(version: &str, env: &[(&str, &str)]) -> DeployRequest {
         command: None,
         environment: None,
         run: None,
+        commit: None,
     }
 }
 

@@ -4,10 +4,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvironmentSpec, ServiceSpec};
+use super::{DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub services: BTreeMap<String, ServiceSpec>,
     pub environments: BTreeMap<String, EnvironmentSpec>,
+    /// What the DORA figures are measured against.
+    #[serde(default)]
+    pub dora: DoraTargets,
+    /// Who is told what happens.
+    #[serde(default)]
+    pub notifications: Vec<NotificationSpec>,
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use bellwether_api::{DeployRequest, ServiceView, paths};
+use bellwether_api::{Commit, DeployRequest, ServiceView, paths};
+use bellwether_core::time::Timestamp;
+use bellwether_runner::Repo;
 use clap::Args;
 
 use crate::commands::client::Client;
@@ -27,15 +29,20 @@ pub(crate) struct DeployArgs {
     /// The environment deployed to [default: the only one the service declares]. A protected one takes deploys only from a pipeline job that passed its gate.
     #[arg(long, value_name = "NAME")]
     environment: Option<String>,
+    /// The commit the version was built from (a sha, a tag, `HEAD`), read from the git repository of the current directory: its time is where the change's lead time starts.
+    #[arg(long, value_name = "REV")]
+    commit: Option<String>,
 }
 
 pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> anyhow::Result<Code> {
+    let commit = args.commit.as_deref().map(source_commit).transpose()?;
     let request = DeployRequest {
         version: args.version,
         env: args.env.into_iter().collect::<BTreeMap<_, _>>(),
         command: args.command,
         environment: args.environment,
         run: None,
+        commit,
     };
     let view: ServiceView = client.post(&paths::deploy(&args.service), &request).await?;
     if !print_data(format, &view)? {
@@ -48,6 +55,27 @@ pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> an
         println!("`bellwether get {} -w` follows it", view.name);
     }
     Ok(exit::SUCCESS)
+}
+
+/// The commit `rev` names in the repository around the current directory, with its time.
+fn source_commit(rev: &str) -> anyhow::Result<Commit> {
+    let here = std::env::current_dir()?;
+    let repo = Repo::find(&here).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--commit {rev}: {} is not in a git repository (expected to run where the commit is)",
+            here.display()
+        )
+    })?;
+    let found = repo.commit(rev).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--commit {rev}: no such commit in {} (expected a sha, a tag or a branch)",
+            repo.top.display()
+        )
+    })?;
+    Ok(Commit {
+        sha: found.sha,
+        committed_at: Timestamp::from_millis(found.committed_at_ms),
+    })
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {

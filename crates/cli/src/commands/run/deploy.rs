@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use bellwether_api::{DeployRequest, ServiceView, paths};
+use bellwether_api::{Commit, DeployRequest, ServiceView, paths};
 use bellwether_core::rollout::Phase;
+use bellwether_core::time::Timestamp;
 use bellwether_pipeline_core::executor::LogSink;
 use bellwether_runner::{DeployOrder, Deployed, Deployer};
 
@@ -41,6 +42,10 @@ impl ApiDeployer {
             version: order.revision.clone(),
             environment: order.environment.clone(),
             run: Some(order.run),
+            commit: order.commit.map(|c| Commit {
+                sha: c.sha,
+                committed_at: Timestamp::from_millis(c.committed_at_ms),
+            }),
             ..DeployRequest::default()
         };
         let started: ServiceView = self
