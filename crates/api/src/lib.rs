@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 
 mod access;
 pub mod paths;
+mod pipelines;
 mod runs;
 
 pub use access::{CreatedToken, TokenRequest};
+pub use pipelines::{InputView, PipelineView};
 pub use runs::{
     DispatchRequest, InputValue, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView,
     RunJobView, RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,

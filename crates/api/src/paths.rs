@@ -21,6 +21,8 @@ pub const WHOAMI: &str = "/v1/whoami";
 pub const METRICS: &str = "/metrics";
 /// The DORA figures. Query: `service=S`, `env=E`, `since=30d` (the default).
 pub const DORA: &str = "/v1/dora";
+/// `GET`: the project's pipelines and their manual inputs.
+pub const PIPELINES: &str = "/v1/pipelines";
 /// Notifications queued, delivered and given up on. Query: `failed=true` for the last only.
 pub const NOTIFICATIONS: &str = "/v1/notifications";
 

@@ -203,6 +203,19 @@ fn the_page_runs_only_its_own_script_and_the_api_wants_a_token() {
             .await
             .unwrap();
         assert_eq!(me["role"], "admin");
+        let pipelines: serde_json::Value = client
+            .get(format!("{}/v1/pipelines", plane.server))
+            .bearer_auth(&plane.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            pipelines,
+            serde_json::json!([{"name": "release", "manual": true, "inputs": []}])
+        );
         assert_eq!(me["permissions"].as_array().map(Vec::len), Some(8), "{me}");
     });
 }

@@ -1,5 +1,5 @@
 //! Notifications from a real control plane to real receivers on loopback: a Slack-format one,
-//! a signed webhook whose receiver is down for the first seconds, one that answers 429 before
+//! a signed webhook whose receiver is down for the first 30 seconds, one that answers 429 before
 //! it accepts, one that never answers, a program, and a program that always fails. The
 //! rollout and the run go on at their own pace; nothing is lost across the outage; what was
 //! given up on is listed.
@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{COMMAND, ControlPlane};
+
+/// How long the webhook's receiver is down after the control plane starts.
+const OUTAGE: Duration = Duration::from_secs(30);
 
 /// How a receiver answers.
 #[derive(Clone, Copy)]
@@ -209,6 +212,7 @@ notifications:
     );
     set_secret(&file, "HOOK_KEY", "k3y shared with the receiver");
     let plane = ControlPlane::start(&file);
+    let down_since = Instant::now();
 
     for version in ["v1", "v2"] {
         assert_eq!(plane.run(&["deploy", "shop", "--version", version]).code, 0);
@@ -227,7 +231,7 @@ notifications:
     assert_eq!(hanging, ["queued", "queued"], "{all:#?}");
     assert_eq!(plane.run(&["dispatch", "ci"]).code, 0);
 
-    // The webhook's receiver comes up after the first notices were tried and refused.
+    // The webhook's receiver is down for 30 s: notices are tried and refused meanwhile.
     eventually(&plane, "a refused attempt", || {
         let listed = plane.run(&["notifications", "-o", "json"]);
         let all: Vec<Value> = serde_json::from_str(&listed.stdout).ok()?;
@@ -235,6 +239,8 @@ notifications:
             .any(|d| d["target"] == "hook" && d["attempts"].as_u64() >= Some(1))
             .then_some(())
     });
+    // The outage is the scenario, not a wait for something to happen.
+    thread::sleep(OUTAGE.saturating_sub(down_since.elapsed()));
     let hook = receiver(
         TcpListener::bind(("127.0.0.1", hook_port)).unwrap(),
         Mode::Ok,

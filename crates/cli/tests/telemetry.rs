@@ -130,7 +130,7 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 #[test]
-fn a_scrape_after_a_canary_shows_its_phase_step_weights_verdicts_runs_and_store_commits() {
+fn a_scrape_after_a_canary_shows_its_phase_step_weights_verdicts_runs_store_commits_and_dora() {
     let text = scraped();
     for (series, expected) in [
         (
@@ -165,6 +165,15 @@ fn a_scrape_after_a_canary_shows_its_phase_step_weights_verdicts_runs_and_store_
         ),
         (
             r#"bellwether_pipeline_runs_in_progress{status="running"}"#,
+            0.0,
+        ),
+        // The first deploy was promoted; the canary has not ended.
+        (
+            r#"bellwether_dora_deployments{service="web",environment=""}"#,
+            1.0,
+        ),
+        (
+            r#"bellwether_dora_change_failure_ratio{service="web",environment=""}"#,
             0.0,
         ),
     ] {

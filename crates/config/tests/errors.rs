@@ -883,7 +883,7 @@ notifications:
     bellwether.yaml:7:20: `webhook` has both `url` and `urlSecret` (expected one of them)
     bellwether.yaml:8:24: url `ftp://x` is not an http:// or https:// address
     bellwether.yaml:8:50: `GITHUB_KEY` is not a secret name (names starting with GITHUB_ are reserved)
-    bellwether.yaml:9:37: unknown notice kind `promotd`; did you mean `promoted`? (expected one of rollout_started, step, paused, promoted, aborted, run_started, run_succeeded, run_failed, approval_needed)
+    bellwether.yaml:9:37: unknown notice kind `promotd`; did you mean `promoted`? (expected one of rollout_started, step, paused, promoted, aborted, emergency_rollback, run_started, run_succeeded, run_failed, approval_needed)
     bellwether.yaml:9:58: unknown service `shp`; did you mean `shop`? (expected one of shop)
     bellwether.yaml:9:79: unknown environment `prod` (the file declares no environments)
     bellwether.yaml:9:96: attempts 0 would never send anything (expected 1 or more)

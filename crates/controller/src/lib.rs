@@ -47,7 +47,7 @@ use bellwether_api::{
 use bellwether_core::dora::Window;
 use bellwether_core::error::chain;
 use bellwether_core::platform::{LogLine, LogQuery, SecretSource};
-use bellwether_core::rollout::{Command, RevisionNumber};
+use bellwether_core::rollout::{Command, EMERGENCY_ROLLBACK, RevisionNumber};
 use bellwether_core::spec::{DoraTargets, EnvironmentSpec, Project, ServiceSpec};
 use bellwether_core::time::human_duration;
 use bellwether_platform_local::LocalPlatform;
@@ -367,8 +367,12 @@ impl ControlPlane {
             if !lock(&entry.shared).rollout.in_progress() {
                 continue;
             }
+            let why = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
             let command = Command::Abort {
-                reason: reason.clone(),
+                reason: Some(format!("{EMERGENCY_ROLLBACK} by {by}{why}")),
             };
             let by = by.to_owned();
             let outcome = entry

@@ -18,6 +18,10 @@ mod state;
 mod types;
 
 pub use action::{Action, Note, describe_step};
+
+/// How an abort by `rollback --all` begins its reason, so that it can be told from one
+/// person's abort of one rollout.
+pub const EMERGENCY_ROLLBACK: &str = "emergency rollback";
 pub use event::{Command, Event, EventKind, Rejected, RolloutSpec};
 pub use state::{Rollout, Stage};
 pub use types::{Phase, Revision, RevisionNumber, RunId, RunKind, Traffic, Verdict};

@@ -183,7 +183,7 @@ fn emoji(notice: &Notice) -> &'static str {
     use bellwether_core::spec::NoticeKind::*;
     match notice.kind {
         Promoted | RunSucceeded => ":white_check_mark:",
-        Aborted | RunFailed => ":rotating_light:",
+        Aborted | EmergencyRollback | RunFailed => ":rotating_light:",
         Paused | ApprovalNeeded => ":raised_hand:",
         RolloutStarted | RunStarted => ":rocket:",
         Step => ":arrow_forward:",

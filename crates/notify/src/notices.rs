@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bellwether_api::{EventView, ServiceView};
 use bellwether_core::notify::Notice;
-use bellwether_core::rollout::{Phase, Stage};
+use bellwether_core::rollout::{EMERGENCY_ROLLBACK, Phase, Stage};
 use bellwether_core::spec::NoticeKind;
 
 /// Turns rollout events into notices; remembers each service's phase to tell a change.
@@ -91,11 +91,13 @@ impl RolloutNotices {
             ));
         }
         if changed && event.phase == Phase::Degraded {
-            out.push(notice(
-                NoticeKind::Aborted,
-                "aborted",
-                event.notes.join("; "),
-            ));
+            let emergency = event.notes.iter().any(|n| n.contains(EMERGENCY_ROLLBACK));
+            let kind = if emergency {
+                NoticeKind::EmergencyRollback
+            } else {
+                NoticeKind::Aborted
+            };
+            out.push(notice(kind, "aborted", event.notes.join("; ")));
         }
         out
     }
@@ -128,5 +130,163 @@ pub fn run_notice(
         step: None,
         message,
         link: base.map(|b| format!("{b}/#/runs/{run}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bellwether_api::StepView;
+    use bellwether_core::rollout::{Revision, Stage};
+    use bellwether_core::time::Timestamp;
+
+    use super::*;
+
+    fn event(seq: u64, kind: &str, phase: Phase, notes: &[&str]) -> EventView {
+        EventView {
+            service: "shop".to_owned(),
+            seq,
+            at: Timestamp::from_millis(1_000 * seq),
+            kind: kind.to_owned(),
+            notes: notes.iter().map(|n| (*n).to_owned()).collect(),
+            phase,
+            weights: Vec::new(),
+        }
+    }
+
+    fn view(phase: Phase, stage: Stage, step: Option<(usize, &str)>) -> ServiceView {
+        ServiceView {
+            name: "shop".to_owned(),
+            phase,
+            reason: "step 2/2: pause until promoted".to_owned(),
+            strategy: "canary".to_owned(),
+            stage,
+            step: step.map(|(index, d)| StepView {
+                index,
+                total: 2,
+                description: d.to_owned(),
+            }),
+            steps: Vec::new(),
+            stable: Some(Revision {
+                number: 1,
+                version: "v1".to_owned(),
+            }),
+            target: Some(Revision {
+                number: 2,
+                version: "v2".to_owned(),
+            }),
+            listen: None,
+            preview_listen: None,
+            revisions: Vec::new(),
+            analyses: Vec::new(),
+            updated_at: Timestamp::from_millis(0),
+        }
+    }
+
+    fn kinds(notices: &[Notice]) -> Vec<NoticeKind> {
+        notices.iter().map(|n| n.kind).collect()
+    }
+
+    #[test]
+    fn a_rollout_tells_its_start_steps_waits_for_people_and_end() {
+        use NoticeKind::*;
+        let mut notices = RolloutNotices::new(Some("http://127.0.0.1:7070".to_owned()));
+        let envs = ["production".to_owned()];
+        let progressing = view(Phase::Progressing, Stage::Idle, Some((0, "set weight 50%")));
+        let started = notices.notices(
+            &event(
+                3,
+                "spec_changed",
+                Phase::Progressing,
+                &[
+                    "canary rollout of revision 2 (v2) started",
+                    "step 1: set weight 50%",
+                ],
+            ),
+            Some(&progressing),
+            &envs,
+        );
+        assert_eq!(kinds(&started), [RolloutStarted, Step]);
+        assert_eq!(started[0].version.as_deref(), Some("v2"));
+        assert_eq!(started[0].environments, envs);
+        assert_eq!(
+            started[0].link.as_deref(),
+            Some("http://127.0.0.1:7070/#/services/shop")
+        );
+        assert_eq!(started[1].step.as_deref(), Some("step 1/2: set weight 50%"));
+
+        let timed = view(
+            Phase::Paused,
+            Stage::CanaryPause {
+                until: Some(Timestamp::from_millis(9_000)),
+            },
+            Some((1, "pause 5s")),
+        );
+        let pause = notices.notices(
+            &event(
+                4,
+                "replicas_ready",
+                Phase::Paused,
+                &["step 1 completed", "step 2: pause 5s"],
+            ),
+            Some(&timed),
+            &envs,
+        );
+        assert_eq!(kinds(&pause), [Step], "a timed pause waits for nobody");
+
+        let mut person = view(
+            Phase::Paused,
+            Stage::CanaryPause { until: None },
+            Some((1, "pause until promoted")),
+        );
+        notices.notices(&event(5, "tick", Phase::Progressing, &[]), None, &envs);
+        let waiting = notices.notices(
+            &event(6, "tick", Phase::Paused, &["step 2: pause until promoted"]),
+            Some(&person),
+            &envs,
+        );
+        assert_eq!(kinds(&waiting), [Step, Paused]);
+        assert_eq!(waiting[1].message, "step 2/2: pause until promoted");
+        person.phase = Phase::Healthy;
+        let promoted = notices.notices(
+            &event(
+                7,
+                "command",
+                Phase::Healthy,
+                &["step 2 completed", "revision 2 (v2) promoted to stable"],
+            ),
+            Some(&person),
+            &envs,
+        );
+        assert_eq!(kinds(&promoted), [Promoted]);
+
+        let aborted = notices.notices(
+            &event(
+                8,
+                "analysis_completed",
+                Phase::Degraded,
+                &["aborted: error_rate 4.8% > 1%"],
+            ),
+            None,
+            &envs,
+        );
+        assert_eq!(kinds(&aborted), [Aborted]);
+        assert!(aborted[0].message.contains("4.8% > 1%"));
+        notices.notices(
+            &event(9, "spec_changed", Phase::Progressing, &[]),
+            None,
+            &envs,
+        );
+        let emergency = notices.notices(
+            &event(
+                10,
+                "command",
+                Phase::Degraded,
+                &["aborted: emergency rollback by ops: database down"],
+            ),
+            None,
+            &envs,
+        );
+        assert_eq!(kinds(&emergency), [EmergencyRollback]);
+        assert_ne!(emergency[0].id, aborted[0].id, "each notice has its own id");
     }
 }

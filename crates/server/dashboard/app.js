@@ -273,6 +273,54 @@ function servicesPage() {
   };
 }
 
+function duration(ms) {
+  if (ms === null || ms === undefined) return "n/a";
+  const s = ms / 1000;
+  if (s < 90) return `${Math.round(s)}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)}h`;
+  return `${(s / 86400).toFixed(1)}d`;
+}
+
+// The four DORA figures of each service and environment, beside the project's targets.
+function doraPage() {
+  const since = h("select", { id: "since" }, ["7d", "30d", "90d"].map((d) => h("option", { value: d, selected: d === "30d" }, d)));
+  const body = h("div");
+  since.addEventListener("change", () => refresh());
+  show(h("section", {}, h("h1", {}, "DORA metrics"),
+    h("p", {}, h("label", { for: "since" }, "Window: "), since),
+    body), "DORA");
+  const verdict = (check) => {
+    if (!check) return null;
+    const look = { met: "success", not_met: "failure" }[check.verdict] || "";
+    return h("span", {}, ` target ${check.target} `,
+      h("span", { class: `badge ${look}`, "data-verdict": check.verdict }, check.verdict.replace("_", " ")));
+  };
+  return {
+    async load() {
+      const report = await api(`/v1/dora?since=${encodeURIComponent(since.value)}`);
+      const rows = report.figures.map((f) => {
+        const t = f.targets || {};
+        const d = f.deployment_frequency, l = f.lead_time, c = f.change_failure_rate, r = f.time_to_restore;
+        return h("tr", { "data-dora": `${f.service}/${f.environment || ""}` },
+          h("td", {}, f.service), h("td", {}, f.environment || "–"),
+          h("td", {}, d.per_day === null ? "n/a" : `${d.per_day.toFixed(2)}/day (${d.deployments})`, verdict(t.deployment_frequency)),
+          h("td", {}, l.count ? `${duration(l.median_ms)} median, ${duration(l.p90_ms)} p90` : "n/a: no known commit",
+            l.excluded ? h("span", { class: "muted" }, ` (${l.excluded} without a commit)`) : null, verdict(t.lead_time)),
+          h("td", {}, c.rate === null ? "n/a: no rollouts" : `${(c.rate * 100).toFixed(1)}% (${c.failed} of ${c.rollouts})`, verdict(t.change_failure_rate)),
+          h("td", {}, r.count ? `${duration(r.median_ms)} median, ${duration(r.p90_ms)} p90` : "n/a: no failure restored",
+            r.unrestored ? h("span", { class: "muted" }, ` (${r.unrestored} open, oldest ${duration(r.longest_open_ms)})`) : null,
+            verdict(t.time_to_restore)));
+      });
+      body.replaceChildren(rows.length
+        ? h("table", {}, h("thead", {}, h("tr", {}, ["Service", "Environment", "Deployment frequency", "Lead time", "Change failure rate", "Time to restore"]
+          .map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
+        : h("p", {}, "No rollouts in this window."));
+    },
+    event() { refresh(); },
+  };
+}
+
 const COLORS = ["#0b5cad", "#c62828", "#1a7f37", "#9a6700", "#6a1b9a", "#00796b"];
 
 // A line chart of `lines` ([{name, points: [[t, v]]}]) over time, values from 0 to `top`.
@@ -750,9 +798,10 @@ async function route() {
   if (parts[0] === "services" && parts[1]) page = servicePage(parts[1]);
   else if (parts[0] === "runs" && parts[1]) page = runPage(parts[1]);
   else if (parts[0] === "runs") page = runsPage();
+  else if (parts[0] === "dora") page = doraPage();
   else page = servicesPage();
   for (const a of document.querySelectorAll("[data-nav]")) {
-    const current = (a.dataset.nav === "runs") === (parts[0] === "runs");
+    const current = a.dataset.nav === (["runs", "dora"].includes(parts[0]) ? parts[0] : "services");
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   state.page = page;

@@ -14,6 +14,7 @@ mod gatekeeper;
 mod logs;
 mod metrics;
 mod notifications;
+mod pipelines;
 mod routes;
 mod runs;
 mod tokens;
@@ -336,6 +337,13 @@ fn declare<R: Routes>(r: R) -> R {
             get(metrics::metrics),
         )
         .add(M::GET, paths::DORA, Token(Read), "dora", get(routes::dora))
+        .add(
+            M::GET,
+            paths::PIPELINES,
+            Token(Read),
+            "pipelines",
+            get(pipelines::list),
+        )
         .add(
             M::GET,
             paths::NOTIFICATIONS,

@@ -238,6 +238,11 @@ impl Pipelines {
         )
     }
 
+    /// The project's pipelines, as its file declares them now.
+    pub fn specs(&self) -> Result<Vec<PipelineSpec>, TriggerError> {
+        Ok(self.load()?.pipelines)
+    }
+
     /// `pipeline` by hand, with `inputs`, on `branch` [default: the repository's default].
     pub async fn dispatch(
         &self,

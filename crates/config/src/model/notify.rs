@@ -18,7 +18,8 @@ pub struct NotificationConfig {
     /// A program given each notice as JSON on standard input, e.g. `["./page-oncall.sh"]`.
     pub command: Option<Spanned<Command>>,
     /// The kinds wanted: rollout_started, step, paused (for a person), promoted, aborted,
-    /// run_started, run_succeeded, run_failed, approval_needed. Default: all of them.
+    /// emergency_rollback, run_started, run_succeeded, run_failed, approval_needed. Default:
+    /// all of them.
     #[serde(default)]
     pub on: Vec<Spanned<String>>,
     /// Only notices about these services. Default: any.

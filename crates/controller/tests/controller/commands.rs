@@ -172,7 +172,7 @@ async fn commands_steer_the_rollout_and_wrong_ones_are_refused() {
             let view = plane.get(service).unwrap();
             assert_eq!(
                 (view.phase, view.reason.as_str()),
-                (Phase::Degraded, "incident")
+                (Phase::Degraded, "emergency rollback by operator: incident")
             );
         }
         assert!(plane.rollback_all(None, "operator").await.is_empty());

@@ -53,6 +53,8 @@ pub enum NoticeKind {
     Promoted,
     /// Aborted, by a person or by its analysis, with the reason.
     Aborted,
+    /// Every rollout in progress aborted at once (`rollback --all`).
+    EmergencyRollback,
     RunStarted,
     RunSucceeded,
     RunFailed,
@@ -60,12 +62,13 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 9] = [
+    pub const ALL: [NoticeKind; 10] = [
         NoticeKind::RolloutStarted,
         NoticeKind::Step,
         NoticeKind::Paused,
         NoticeKind::Promoted,
         NoticeKind::Aborted,
+        NoticeKind::EmergencyRollback,
         NoticeKind::RunStarted,
         NoticeKind::RunSucceeded,
         NoticeKind::RunFailed,
@@ -79,6 +82,7 @@ impl NoticeKind {
             NoticeKind::Paused => "paused",
             NoticeKind::Promoted => "promoted",
             NoticeKind::Aborted => "aborted",
+            NoticeKind::EmergencyRollback => "emergency_rollback",
             NoticeKind::RunStarted => "run_started",
             NoticeKind::RunSucceeded => "run_succeeded",
             NoticeKind::RunFailed => "run_failed",
