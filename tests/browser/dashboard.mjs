@@ -151,6 +151,17 @@ try {
   log("the run page shows the step's log line `shipped` and alice's approval with her comment");
   await shoot(approver, "run-done");
 
+  // The DORA page counts both promotions; the admin starts a run from the runs page's form.
+  await page.goto(`${url}/#/dora`);
+  await page.locator(`tr[data-dora="${service}/"]`).filter({ hasText: "(2)" }).waitFor({ timeout: STEP });
+  await shoot(page, "dora");
+  log("the DORA page counts the two promotions");
+  if (await approver.locator("button[data-action^=dispatch-]").count()) throw new Error("an approver was offered dispatch");
+  await page.goto(`${url}/#/runs`);
+  await page.click(`button[data-action=dispatch-${pipeline}]`);
+  await page.locator("h1").filter({ hasText: `Run #${number + 1}` }).locator(".badge.waiting").waitFor({ timeout: STEP });
+  log(`the runs page's form started run ${number + 1}, and the page opened it`);
+
   if (shots) {
     const phone = await signedIn(browser, tokens.admin, 390, 844);
     await phone.goto(`${url}/#/services/${service}`);

@@ -472,9 +472,47 @@ function servicePage(name) {
   };
 }
 
+// A form per manual pipeline: its inputs, and a button that starts a run and opens it.
+function dispatchForms(pipelines) {
+  return pipelines.filter((p) => p.manual).map((p) => {
+    const fields = p.inputs.map((input) => {
+      const id = `input-${p.name}-${input.name}`;
+      let field;
+      if (input.kind === "boolean") {
+        field = h("input", { type: "checkbox", id, checked: input.default === "true" });
+      } else if (input.kind === "choice") {
+        field = h("select", { id }, input.options.map((o) => h("option", { value: o, selected: o === input.default }, o)));
+      } else {
+        field = h("input", { type: input.kind === "number" ? "number" : "text", id, value: input.default || "", required: input.required });
+      }
+      const read = () => (input.kind === "boolean" ? field.checked
+        : input.kind === "number" ? Number(field.value) : field.value);
+      return { input, read, node: h("label", { for: id }, `${input.name}${input.required ? " *" : ""} `, field,
+        input.description ? h("span", { class: "muted" }, ` ${input.description}`) : null) };
+    });
+    const start = action(`Start ${p.name}`, async () => {
+      const inputs = {};
+      for (const f of fields) {
+        const value = f.read();
+        if (value !== "" || f.input.required) inputs[f.input.name] = value;
+      }
+      const started = await api(`/v1/pipelines/${encodeURIComponent(p.name)}/dispatch`, { inputs });
+      if (started.runs && started.runs.length) location.hash = `#/runs/${started.runs[0].number}`;
+    }, { class: "primary", name: `dispatch-${p.name}`, done: `${p.name} started` });
+    return h("div", { class: "card dispatch", "data-pipeline": p.name }, fields.map((f) => f.node), start);
+  });
+}
+
 function runsPage() {
   const body = h("tbody");
-  show(h("section", {}, h("h1", {}, "Pipeline runs"), h("table", { class: "runs" },
+  const dispatch = h("div");
+  if (may("dispatch")) {
+    api("/v1/pipelines").then((pipelines) => {
+      const forms = dispatchForms(pipelines);
+      if (forms.length) dispatch.replaceChildren(h("h2", {}, "Start a run"), ...forms);
+    }).catch((e) => notice(e.message));
+  }
+  show(h("section", {}, h("h1", {}, "Pipeline runs"), dispatch, h("table", { class: "runs" },
     h("caption", { class: "sr-only" }, "Pipeline runs, newest first"),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Run"), h("th", { scope: "col" }, "Pipeline"),
