@@ -65,6 +65,7 @@ try {
   const page = await signedIn(browser, tokens.admin);
   const row = page.locator(`tr[data-service="${service}"]`);
   await row.locator(".badge.healthy").waitFor({ timeout: STEP });
+  await row.locator('td[data-ready="1/1"]').waitFor({ timeout: STEP });
   await shoot(page, "services");
   log("the services page shows the service healthy");
 

@@ -134,6 +134,11 @@ pub struct ServiceSummary {
     pub reason: String,
     /// Where the service's router listens.
     pub listen: Option<SocketAddr>,
+    /// Replicas ready, and wanted, across the service's revisions.
+    #[serde(default)]
+    pub ready: u32,
+    #[serde(default)]
+    pub desired: u32,
 }
 
 /// Everything `bellwether get SERVICE` shows.

@@ -389,8 +389,11 @@ impl ControlPlane {
     /// One line per service, by name.
     pub fn list(&self) -> Vec<ServiceSummary> {
         self.read()
-            .values()
-            .map(|entry| view::summary(&lock(&entry.shared)))
+            .iter()
+            .map(|(name, entry)| {
+                let running = self.inner.context.platform.watch(name).borrow().clone();
+                view::summary(&lock(&entry.shared), &running)
+            })
             .collect()
     }
 

@@ -36,9 +36,12 @@ pub(crate) fn service(shared: &Shared, platform: &ServiceState) -> ServiceView {
     }
 }
 
-pub(crate) fn summary(shared: &Shared) -> ServiceSummary {
+pub(crate) fn summary(shared: &Shared, platform: &ServiceState) -> ServiceSummary {
     let rollout = &shared.rollout;
+    let revisions = revisions(shared, platform);
     ServiceSummary {
+        ready: revisions.iter().map(|r| r.ready).sum(),
+        desired: revisions.iter().map(|r| r.desired).sum(),
         name: shared.spec.name.clone(),
         phase: rollout.phase(),
         strategy: shared.spec.strategy.kind().to_owned(),

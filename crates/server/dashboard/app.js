@@ -253,6 +253,7 @@ function servicesPage() {
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Service"), h("th", { scope: "col" }, "Phase"),
       h("th", { scope: "col" }, "Stable"), h("th", { scope: "col" }, "Rolling out"),
+      h("th", { scope: "col" }, "Ready"),
       h("th", { scope: "col", class: "hide-narrow" }, "Step"),
       h("th", { scope: "col", class: "hide-narrow" }, "Why"))),
     body);
@@ -265,9 +266,10 @@ function servicesPage() {
         h("td", {}, badge(s.phase)),
         h("td", {}, s.stable ? s.stable.version : "–"),
         h("td", {}, s.target ? `${s.target.version} at ${percent(s.target_weight)}` : "–"),
+        h("td", { "data-ready": `${s.ready}/${s.desired}` }, `${s.ready}/${s.desired}`),
         h("td", { class: "hide-narrow" }, s.step ? `${s.step.index + 1}/${s.step.total}: ${s.step.description}` : s.strategy),
         h("td", { class: "hide-narrow reason" }, s.reason))));
-      if (!services.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No services: `bellwether apply` declares them.")));
+      if (!services.length) body.append(h("tr", {}, h("td", { colspan: 7 }, "No services: `bellwether apply` declares them.")));
     },
     event() { refresh(); },
   };
