@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -186,6 +187,8 @@ impl Seen {
 /// Clients sending requests through a router at a steady rate until dropped.
 pub(crate) struct Load {
     seen: Arc<Mutex<Seen>>,
+    /// Counts resets: a request sent before the last one belongs to the window it was sent in.
+    epoch: Arc<AtomicU64>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -193,6 +196,7 @@ impl Load {
     /// `clients` clients each sending a request every 10ms (or as soon as the last answered).
     pub(crate) fn start(addr: SocketAddr, clients: usize) -> Self {
         let seen = Arc::new(Mutex::new(Seen::default()));
+        let epoch = Arc::new(AtomicU64::new(0));
         // A request slowed down by a busy machine (these tests run Python replicas beside each
         // other on two cores) is not a failed one; a hung one still fails, within the bound.
         let client = reqwest::Client::builder()
@@ -203,11 +207,13 @@ impl Load {
         let workers = (0..clients)
             .map(|_| {
                 let (seen, client, url) = (Arc::clone(&seen), client.clone(), url.clone());
+                let epoch = Arc::clone(&epoch);
                 tokio::spawn(async move {
                     let mut pace = interval(Duration::from_millis(10));
                     pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
                     loop {
                         pace.tick().await;
+                        let sent_in = epoch.load(Ordering::SeqCst);
                         let outcome = match client.get(&url).send().await {
                             Ok(response) => {
                                 let status = response.status().as_u16();
@@ -219,7 +225,11 @@ impl Load {
                             Err(e) => Err(e),
                         };
                         let mut seen = seen.lock().unwrap();
+                        // A success answered after a reset says where the request went before
+                        // it: not counted. A failure is counted whenever it shows.
+                        let straggler = sent_in != epoch.load(Ordering::SeqCst);
                         match outcome {
+                            Ok((status, _)) if straggler && status < 400 => {}
                             Ok(key) => *seen.responses.entry(key).or_default() += 1,
                             Err(e) => {
                                 seen.transport_errors += 1;
@@ -230,16 +240,22 @@ impl Load {
                 })
             })
             .collect();
-        Self { seen, workers }
+        Self {
+            seen,
+            epoch,
+            workers,
+        }
     }
 
     pub(crate) fn seen(&self) -> Seen {
         self.seen.lock().unwrap().clone()
     }
 
-    /// Forgets what was seen so far.
+    /// Forgets what was seen so far, and the successes of requests sent before now.
     pub(crate) fn reset(&self) -> Seen {
-        std::mem::take(&mut *self.seen.lock().unwrap())
+        let mut seen = self.seen.lock().unwrap();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        std::mem::take(&mut *seen)
     }
 
     /// Waits until the clients have seen `n` more requests answered.
