@@ -48,29 +48,7 @@ pipelines:
 "#;
 
 fn project(dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(
-        repo.join("bellwether.yaml"),
-        PROJECT.replace("BIN", support::BIN),
-    )
-    .unwrap();
-    std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
-    for args in [
-        &["init", "--quiet", "--initial-branch=main"][..],
-        &["add", "-A"],
-        &["commit", "--quiet", "-m", "first"],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
-            .args(args)
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
-    repo.join("bellwether.yaml")
+    support::committed_project(&dir.join("repo"), &PROJECT.replace("BIN", support::BIN))
 }
 
 fn browser_dir() -> PathBuf {

@@ -8,14 +8,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{COMMAND, ControlPlane};
+use support::{COMMAND, ControlPlane, committed_project, eventually, set_secret};
 
 /// How long the webhook's receiver is down after the control plane starts.
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -100,49 +98,6 @@ fn bodies(received: &Received) -> Vec<Value> {
         .collect()
 }
 
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
-fn set_secret(file: &Path, name: &str, value: &str) {
-    let mut child = Command::new(support::BIN)
-        .args(["secret", "set", name, "-f"])
-        .arg(file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(value.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-fn eventually<T>(plane: &ControlPlane, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + COMMAND;
-    loop {
-        if let Some(v) = found() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {COMMAND:?}: {:#?}",
-            plane.log()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn notices_reach_every_receiver_through_outages_refusals_and_hangs() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,12 +112,9 @@ fn notices_reach_every_receiver_through_outages_refusals_and_hangs() {
     let hangs = receiver(hangs, Mode::Hangs);
     let told = dir.path().join("told.jsonl");
 
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let file = repo.join("bellwether.yaml");
-    std::fs::write(
-        &file,
-        format!(
+    let file = committed_project(
+        &dir.path().join("repo"),
+        &format!(
             r#"services:
   shop:
     replicas: 1
@@ -199,18 +151,14 @@ notifications:
             bin = support::BIN,
             told = told.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
-    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    );
     set_secret(
         &file,
         "CHAT_HOOK",
+        None,
         &format!("http://127.0.0.1:{chat_port}/services/T0/B0/x"),
     );
-    set_secret(&file, "HOOK_KEY", "k3y shared with the receiver");
+    set_secret(&file, "HOOK_KEY", None, "k3y shared with the receiver");
     let plane = ControlPlane::start(&file);
     let down_since = Instant::now();
 
@@ -232,7 +180,7 @@ notifications:
     assert_eq!(plane.run(&["dispatch", "ci"]).code, 0);
 
     // The webhook's receiver is down for 30 s: notices are tried and refused meanwhile.
-    eventually(&plane, "a refused attempt", || {
+    eventually(&plane, "a refused attempt", COMMAND, || {
         let listed = plane.run(&["notifications", "-o", "json"]);
         let all: Vec<Value> = serde_json::from_str(&listed.stdout).ok()?;
         all.iter()
@@ -252,7 +200,7 @@ notifications:
             .filter_map(|b| b["kind"].as_str().map(str::to_owned))
             .collect()
     };
-    eventually(&plane, "every notice delivered", || {
+    eventually(&plane, "every notice delivered", COMMAND, || {
         let listed = plane.run(&["notifications", "-o", "json"]);
         let all: Vec<Value> = serde_json::from_str(&listed.stdout).ok()?;
         let run_done = all

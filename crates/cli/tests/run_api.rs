@@ -7,7 +7,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use support::ControlPlane;
@@ -40,26 +39,8 @@ pipelines:
 
 /// The project, whose `slow` pipeline's step ends once `go` exists.
 fn project(dir: &Path, go: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
     let text = PROJECT.replace("GO_FILE", &go.display().to_string());
-    std::fs::write(repo.join("bellwether.yaml"), text).unwrap();
-    std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
-    for args in [
-        &["init", "--quiet", "--initial-branch=main"][..],
-        &["add", "-A"],
-        &["commit", "--quiet", "-m", "first"],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
-            .args(args)
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
-    repo.join("bellwether.yaml")
+    support::committed_project(&dir.join("repo"), &text)
 }
 
 /// Reads the change stream until run `number` reaches `status`, reading the run again only

@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -49,20 +48,9 @@ pipelines:
     );
     std::fs::write(&file, yaml).unwrap();
     // Runs check out a commit of the project's repository.
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "bellwether.yaml"],
-        &["commit", "-q", "-m", "project"],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
-            .args(args)
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
+    support::git(dir, &["init", "-q", "-b", "main"]);
+    support::git(dir, &["add", "bellwether.yaml"]);
+    support::git(dir, &["commit", "-q", "-m", "project"]);
     file
 }
 

@@ -5,11 +5,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{COMMAND, ControlPlane};
+use support::{COMMAND, ControlPlane, eventually, git, set_secret};
 
 const SECRET: &str = "s3cret shared with the forge";
 
@@ -30,18 +29,6 @@ fn repo(dir: &Path, pipelines: &str) -> PathBuf {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "--quiet", "-m", "first"]);
     repo
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn record(dir: &Path) -> Vec<String> {
@@ -154,28 +141,6 @@ impl Api {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-/// Polls `found` until it gives a value, failing after `within` with what the control
-/// plane logged.
-fn eventually<T>(
-    plane: &ControlPlane,
-    what: &str,
-    within: Duration,
-    mut found: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = found() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {within:?}: {:#?}",
-            plane.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -958,30 +923,6 @@ services:
         COMMAND,
         || (deploy("web-preprod").code == 0).then_some(()),
     );
-}
-
-/// `bellwether secret set NAME [--env E] -f FILE` with `value` on standard input.
-fn set_secret(file: &Path, name: &str, environment: Option<&str>, value: &str) {
-    use std::io::Write;
-    let mut args = vec!["secret", "set", name, "-f"];
-    let file = file.to_str().unwrap();
-    args.push(file);
-    if let Some(e) = environment {
-        args.extend(["--env", e]);
-    }
-    let mut child = Command::new(support::BIN)
-        .args(&args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(value.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "secret set {args:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -274,4 +274,72 @@ pub fn json(outcome: &Outcome) -> serde_json::Value {
     assert_eq!(outcome.code, 0, "{outcome:?}");
     serde_json::from_str(&outcome.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", outcome.stdout))
+}
+
+/// `git -C repo ARGS` as Ada, which must succeed; its output, trimmed.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "user.name=Ada", "-c", "user.email=ada@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A new repository `repo` whose `bellwether.yaml` holds `yaml`, committed on `main` with the
+/// data directory ignored; the file's path.
+pub fn committed_project(repo: &Path, yaml: &str) -> PathBuf {
+    std::fs::create_dir_all(repo).unwrap();
+    std::fs::write(repo.join("bellwether.yaml"), yaml).unwrap();
+    std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
+    git(repo, &["init", "--quiet", "--initial-branch=main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "--quiet", "-m", "first"]);
+    repo.join("bellwether.yaml")
+}
+
+/// `bellwether secret set NAME [--env E] -f FILE` with `value` on standard input.
+pub fn set_secret(file: &Path, name: &str, environment: Option<&str>, value: &str) {
+    let mut command = Command::new(BIN);
+    command.args(["secret", "set", name, "-f"]).arg(file);
+    if let Some(e) = environment {
+        command.args(["--env", e]);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "secret set {name}");
+}
+
+/// Polls `found` until it gives a value, failing after `within` with what the control
+/// plane logged.
+pub fn eventually<T>(
+    plane: &ControlPlane,
+    what: &str,
+    within: Duration,
+    mut found: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?}: {:#?}",
+            plane.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }

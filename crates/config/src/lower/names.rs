@@ -52,6 +52,23 @@ pub(super) fn env_var(what: &str, name: &Spanned<String>, sink: &mut Sink<'_>) {
     }
 }
 
+/// Checks a secret's name (`what` says where it is written): a variable name, and not one of
+/// the `GITHUB_` names the store reserves. Whether it may be used (it is not reserved).
+pub(super) fn secret(what: &str, name: &Spanned<String>, sink: &mut Sink<'_>) -> bool {
+    env_var(what, name, sink);
+    let reserved = name.value.to_ascii_uppercase().starts_with("GITHUB_");
+    if reserved {
+        sink.error(
+            name.pos,
+            format!(
+                "`{}` is not a secret name (names starting with GITHUB_ are reserved)",
+                name.value
+            ),
+        );
+    }
+    !reserved
+}
+
 /// Checks that `reference` names one of `declared`; `kind` is what is named ("metric").
 pub(super) fn reference(
     kind: &str,

@@ -90,8 +90,8 @@ fn target(c: &NotificationConfig, pos: Pos, sink: &mut Sink<'_>) -> Option<Targe
     }
     if let Some(hook) = &c.webhook {
         let signing_secret = hook.value.signing_secret.as_ref().and_then(|s| {
-            names::env_var("signingSecret", s, sink);
-            secret_name(s, sink)
+            // Secret names ignore case, as `secret set` stores them.
+            names::secret("signingSecret", s, sink).then(|| s.value.to_ascii_uppercase())
         });
         let url = url(
             "webhook",
@@ -130,8 +130,7 @@ fn url(
             ok.then(|| Url::Literal(u.value.clone()))
         }
         (None, Some(s)) => {
-            names::env_var("urlSecret", s, sink);
-            secret_name(s, sink).map(Url::Secret)
+            names::secret("urlSecret", s, sink).then(|| Url::Secret(s.value.to_ascii_uppercase()))
         }
         (Some(_), Some(_)) => {
             sink.error(
@@ -148,20 +147,4 @@ fn url(
             None
         }
     }
-}
-
-/// Secret names ignore case, as `secret set` stores them.
-fn secret_name(name: &Spanned<String>, sink: &mut Sink<'_>) -> Option<String> {
-    let upper = name.value.to_ascii_uppercase();
-    if upper.starts_with("GITHUB_") {
-        sink.error(
-            name.pos,
-            format!(
-                "`{}` is not a secret name (names starting with GITHUB_ are reserved)",
-                name.value
-            ),
-        );
-        return None;
-    }
-    Some(upper)
 }

@@ -207,16 +207,10 @@ fn run_spec(run: &Spanned<RunConfig>, sink: &mut Sink<'_>) -> RunSpec {
     }
     let mut secrets: Vec<String> = Vec::new();
     for name in &r.secrets {
-        names::env_var("secret name", name, sink);
-        if name.value.to_ascii_uppercase().starts_with("GITHUB_") {
-            sink.error(
-                name.pos,
-                format!(
-                    "`{}` is not a secret name (names starting with GITHUB_ are reserved)",
-                    name.value
-                ),
-            );
-        } else if name.value == port_env || r.env.iter().any(|(k, _)| k.value == name.value) {
+        if !names::secret("secret name", name, sink) {
+            continue;
+        }
+        if name.value == port_env || r.env.iter().any(|(k, _)| k.value == name.value) {
             sink.error(
                 name.pos,
                 format!("`{}` is already an environment variable of the replicas (expected a secret's own name)", name.value),
