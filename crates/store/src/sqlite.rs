@@ -34,6 +34,14 @@ PRAGMA user_version = 1;
 ";
 
 /// Events, snapshots and revisions in one SQLite database.
+/// Every connection's settings. The busy timeout comes first: switching a new file to WAL
+/// takes a lock that another process opening it at the same moment may hold, and without a
+/// timeout the switch fails at once ("database is locked"). WAL lets readers proceed while a
+/// writer commits; FULL sync makes a committed event survive power loss, not just a crash,
+/// before any action is taken on it.
+pub(crate) const PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
@@ -46,12 +54,7 @@ impl SqliteStore {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
-        // WAL lets readers proceed while a writer commits; FULL sync makes a committed event
-        // survive power loss, not just a crash, before any action is taken on it.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(open_error)?;
+        conn.execute_batch(PRAGMAS).map_err(open_error)?;
         Self::migrate(conn).map_err(open_error)
     }
 

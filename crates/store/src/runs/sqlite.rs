@@ -35,10 +35,8 @@ impl RunStore {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(open_error)?;
+        conn.execute_batch(crate::sqlite::PRAGMAS)
+            .map_err(open_error)?;
         conn.execute_batch(schema::TABLES).map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
