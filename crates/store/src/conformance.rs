@@ -7,6 +7,7 @@
 //! runs it against SQLite.
 
 pub mod crash;
+pub mod deliveries;
 pub mod events;
 mod harness;
 pub mod processes;
@@ -88,6 +89,12 @@ macro_rules! store_conformance {
                 a_refused_review_writes_nothing,
                 reviews_are_listed_oldest_first_per_environment,
                 concurrent_reviews_by_one_person_admit_one,
+            },
+            deliveries {
+                a_delivery_is_claimed_once,
+                concurrent_claims_of_one_delivery_admit_one,
+                deliveries_older_than_the_window_are_forgotten,
+                a_released_delivery_is_claimed_again,
             },
             crash {
                 reopening_sees_exactly_what_was_committed,

@@ -99,4 +99,19 @@ pub trait RunHistory: Send + Sync {
 
     /// Every event of run `number`, oldest first.
     fn events(&self, number: u64) -> Result<Vec<Record>, StoreError>;
+
+    /// Claims webhook delivery `id`, received at `at_ms`: `true` when no delivery of that id
+    /// is remembered (it is from now on), `false` for a redelivery. Check and claim are one
+    /// statement, so of callers racing with one id exactly one gets `true`; deliveries
+    /// received before `forget_before_ms` are forgotten in the same transaction.
+    fn claim_delivery(
+        &self,
+        id: &str,
+        at_ms: u64,
+        forget_before_ms: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets delivery `id`, so that its redelivery is claimed again: what it asked for
+    /// could not be done.
+    fn release_delivery(&self, id: &str) -> Result<(), StoreError>;
 }

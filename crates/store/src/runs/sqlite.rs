@@ -316,6 +316,33 @@ impl RunHistory for RunStore {
     fn events(&self, number: u64) -> Result<Vec<Record>, StoreError> {
         crate::sqlite::read(&self.conn(), &run_stream(number), 0)
     }
+
+    fn claim_delivery(
+        &self,
+        id: &str,
+        at_ms: u64,
+        forget_before_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE received_ms < ?1",
+            params![forget_before_ms.min(i64::MAX as u64)],
+        )?;
+        let claimed = tx.execute(
+            "INSERT INTO webhook_deliveries (id, received_ms) VALUES (?1, ?2)
+             ON CONFLICT (id) DO NOTHING",
+            params![id, at_ms],
+        )?;
+        tx.commit()?;
+        Ok(claimed == 1)
+    }
+
+    fn release_delivery(&self, id: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM webhook_deliveries WHERE id = ?1", params![id])?;
+        Ok(())
+    }
 }
 
 /// Appends one event to the run's stream, in the caller's transaction.

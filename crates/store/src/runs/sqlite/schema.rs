@@ -63,4 +63,9 @@ CREATE TABLE IF NOT EXISTS run_reviews (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (run, attempt, environment, by)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    received_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_age ON webhook_deliveries (received_ms);
 ";
