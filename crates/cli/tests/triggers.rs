@@ -54,6 +54,8 @@ struct Api {
     client: reqwest::Client,
     base: String,
     token: String,
+    /// Numbers the deliveries `webhook` sends, each with an id of its own.
+    deliveries: std::cell::Cell<u32>,
 }
 
 impl Api {
@@ -66,6 +68,7 @@ impl Api {
             client: reqwest::Client::builder().timeout(COMMAND).build().unwrap(),
             base: plane.server.clone(),
             token: plane.token.clone(),
+            deliveries: std::cell::Cell::new(0),
         }
     }
 
@@ -110,8 +113,11 @@ impl Api {
         })
     }
 
+    /// A delivery of `event` with an id of its own.
     fn webhook(&self, event: &str, body: &str, signature: Option<String>) -> (u16, Value) {
-        let mut headers = vec![("x-github-event", event)];
+        self.deliveries.set(self.deliveries.get() + 1);
+        let id = format!("delivery-{}", self.deliveries.get());
+        let mut headers = vec![("x-github-event", event), ("x-github-delivery", &id)];
         if let Some(s) = &signature {
             headers.push(("x-hub-signature-256", s.as_str()));
         }

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod extract;
 mod gatekeeper;
+mod listen;
 mod logs;
 mod metrics;
 mod notifications;
@@ -20,7 +21,6 @@ mod runs;
 mod tokens;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,11 +33,12 @@ use bellwether_api::paths;
 use bellwether_controller::ControlPlane;
 use bellwether_triggers::Pipelines;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use access::{Access, Need, RouteRule};
 pub use gatekeeper::PIPELINES;
+pub use listen::Limits;
 
 /// Where `bellwether up` listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -54,6 +55,21 @@ struct AppState {
     /// Cancelled when the server shuts down, so that endless responses (the event stream,
     /// followed logs) end and the graceful shutdown does not wait for them forever.
     shutdown: CancellationToken,
+    /// A permit per webhook delivery being handled.
+    webhooks: Arc<Semaphore>,
+}
+
+/// The largest request body taken by any route but the webhook (which takes
+/// [`runs::WEBHOOK_LIMIT`], checked as it arrives): the API's bodies are small JSON
+/// documents, the largest a project file for `apply`.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Where and how the API is served.
+pub struct Serving {
+    pub listener: TcpListener,
+    /// Serves the webhook route alone, which `listener` then does not serve.
+    pub webhook_listener: Option<TcpListener>,
+    pub limits: Limits,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight
@@ -75,6 +91,23 @@ pub async fn serve_with(
     access: Arc<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let serving = Serving {
+        listener,
+        webhook_listener: None,
+        limits: Limits::default(),
+    };
+    serve_on(serving, control, pipelines, access, shutdown).await
+}
+
+/// Serves the API as `serving` says until `shutdown` completes, then lets requests in flight
+/// finish and ends every stream.
+pub async fn serve_on(
+    serving: Serving,
+    control: ControlPlane,
+    pipelines: Option<Pipelines>,
+    access: Arc<Access>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let token = CancellationToken::new();
     // Bounded: a watcher that falls this far behind is told it lagged.
     let run_changes = Arc::new(broadcast::channel(256).0);
@@ -88,30 +121,51 @@ pub async fn serve_with(
             })
         });
     }
-    let app = declare(Building {
-        router: Router::new(),
-        access: Arc::clone(&access),
-    })
-    .router
-    .fallback(error::no_route)
-    .method_not_allowed_fallback(error::wrong_method)
-    .with_state(AppState {
+    let state = AppState {
         control,
-        access,
+        access: Arc::clone(&access),
         pipelines,
         run_changes,
         shutdown: token.clone(),
-    });
+        webhooks: Arc::new(Semaphore::new(serving.limits.max_webhooks.max(1))),
+    };
+    let app = |serves: fn(&str) -> bool| {
+        declare(Building {
+            router: Router::new(),
+            access: Arc::clone(&access),
+            serves,
+        })
+        .router
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state.clone())
+    };
     let stop = token.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown.await;
         stop.cancel();
-    })
-    .await
+    });
+    let limits = serving.limits;
+    match serving.webhook_listener {
+        None => listen::serve(serving.listener, app(|_| true), limits, token).await,
+        Some(webhooks) => {
+            let api = listen::serve(
+                serving.listener,
+                app(|path| path != paths::GITHUB_WEBHOOK),
+                limits.clone(),
+                token.clone(),
+            );
+            let webhooks = listen::serve(
+                webhooks,
+                app(|path| path == paths::GITHUB_WEBHOOK),
+                limits,
+                token,
+            );
+            tokio::join!(api, webhooks);
+        }
+    }
+    Ok(())
 }
 
 /// Every route of the API with what it needs: what the guard enforces, for listings and for
@@ -135,6 +189,8 @@ trait Routes: Sized {
 struct Building {
     router: Router<AppState>,
     access: Arc<Access>,
+    /// Whether this router serves the route at a path.
+    serves: fn(&str) -> bool,
 }
 
 impl Routes for Building {
@@ -146,6 +202,9 @@ impl Routes for Building {
         action: &'static str,
         handler: MethodRouter<AppState>,
     ) -> Self {
+        if !(self.serves)(path) {
+            return self;
+        }
         let guard = access::Guard {
             access: Arc::clone(&self.access),
             need,
@@ -266,7 +325,8 @@ fn declare<R: Routes>(r: R) -> R {
             paths::GITHUB_WEBHOOK,
             Signed,
             "webhook",
-            post(runs::github).layer(DefaultBodyLimit::max(runs::WEBHOOK_LIMIT)),
+            // Reads its body as it arrives, under its own limit.
+            post(runs::github),
         )
         .add(
             M::POST,

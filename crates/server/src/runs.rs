@@ -8,19 +8,23 @@ mod logs;
 pub(crate) use events::events;
 pub(crate) use logs::logs;
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bellwether_api::{
     DispatchRequest, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView, RunJobView,
     RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,
 };
 use bellwether_config::Loaded;
+use bellwether_core::error::chain;
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_runner::{Replay, ReviewOrder, ReviewRefused};
 use bellwether_store::{InstanceRow, RunHistory, RunRow, RunStore};
-use bellwether_triggers::{Pipelines, TriggerError, Triggered};
+use bellwether_triggers::{Pipelines, TriggerError, Triggered, webhook};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -30,8 +34,11 @@ use crate::extract::{Body, Query};
 type Accepted = Result<(StatusCode, Json<TriggeredView>), Failure>;
 
 /// The largest webhook body taken: GitHub caps its payloads at 25 MB, and a push of many
-/// commits is well over axum's default of 2 MB.
+/// commits is well over the API's own limit.
 pub(crate) const WEBHOOK_LIMIT: usize = 25 * 1024 * 1024;
+
+/// How long a sender turned away for being one too many is asked to wait.
+const WEBHOOK_RETRY_AFTER_SECS: u64 = 5;
 
 fn pipelines(state: &AppState) -> Result<&Pipelines, Failure> {
     state.pipelines.as_ref().ok_or_else(|| Failure {
@@ -40,21 +47,73 @@ fn pipelines(state: &AppState) -> Result<&Pipelines, Failure> {
     })
 }
 
+/// A delivery in GitHub's format. Everything that can be judged from the head is judged
+/// before the body is read (too many at once, the signature's form, the delivery id, a
+/// declared length over the limit); the body then goes into the signature check as it
+/// arrives and is refused the moment it passes the limit, so nothing unsigned is ever held
+/// whole and nothing holds more than the limit.
 pub(crate) async fn github(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Accepted {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let triggered = pipelines(&state)?
-        .webhook(
-            header("x-github-event"),
-            header("x-github-delivery"),
-            header("x-hub-signature-256"),
-            &body,
+    body: axum::body::Body,
+) -> Response {
+    let Ok(_permit) = Arc::clone(&state.webhooks).try_acquire_owned() else {
+        let failure = Failure {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "too many webhook deliveries at once: try again in {WEBHOOK_RETRY_AFTER_SECS}s"
+            ),
+        };
+        return (
+            [(header::RETRY_AFTER, WEBHOOK_RETRY_AFTER_SECS.to_string())],
+            failure,
         )
-        .await?;
-    Ok(accepted(triggered))
+            .into_response();
+    };
+    match delivered(&state, &headers, body).await {
+        Ok(triggered) => accepted(triggered).into_response(),
+        // The rest of a refused body is not read: the connection closes after the answer.
+        Err(failure) => ([(header::CONNECTION, "close")], failure).into_response(),
+    }
+}
+
+async fn delivered(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Triggered, Failure> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let pipelines = pipelines(state)?;
+    let mut verifier = pipelines.verifier(header("x-hub-signature-256"))?;
+    let delivery = webhook::delivery_id(header("x-github-delivery")).map_err(TriggerError::from)?;
+    let declared = header(header::CONTENT_LENGTH.as_str()).and_then(|l| l.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > WEBHOOK_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let mut pieces = body.into_data_stream();
+    while let Some(piece) = pieces.next().await {
+        let piece = piece.map_err(|e| {
+            Failure::bad_request(format!("cannot read the delivery's body: {}", chain(&e)))
+        })?;
+        if verifier.len() + piece.len() > WEBHOOK_LIMIT {
+            return Err(too_large());
+        }
+        verifier.update(&piece);
+    }
+    let verified = verifier.finish().map_err(TriggerError::from)?;
+    Ok(pipelines
+        .webhook(header("x-github-event"), delivery, &verified)
+        .await?)
+}
+
+fn too_large() -> Failure {
+    Failure {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!(
+            "the delivery is over {} MiB, the most a webhook may send",
+            WEBHOOK_LIMIT / 1024 / 1024
+        ),
+    }
 }
 
 pub(crate) async fn dispatch(
@@ -374,6 +433,7 @@ impl From<TriggerError> for Failure {
             TriggerError::UnknownPipeline { .. } => StatusCode::NOT_FOUND,
             TriggerError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TriggerError::ReadProject { .. }
+            | TriggerError::Deliveries(_)
             | TriggerError::Record(_)
             | TriggerError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

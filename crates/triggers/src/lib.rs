@@ -23,6 +23,8 @@ pub mod watch;
 pub mod webhook;
 
 pub use listen::{RunChange, RunEvent, RunListener};
-pub use pipelines::{Config, Pipelines, Skipped, Started, TriggerError, Triggered};
+pub use pipelines::{
+    Config, DELIVERY_RETENTION, Pipelines, Skipped, Started, TriggerError, Triggered,
+};
 pub use review::environment_spec;
 pub use source::{GitError, Source, SourceError};

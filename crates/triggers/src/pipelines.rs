@@ -4,7 +4,7 @@
 //! a task of its own on this runtime: recorded in the data directory's store like a run of
 //! `bellwether run`, with the commit the event names checked out.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +17,7 @@ use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
-use bellwether_store::NewRun;
+use bellwether_store::{NewRun, RunHistory};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinError;
@@ -95,12 +95,23 @@ pub enum TriggerError {
     },
     #[error("cannot record the run")]
     Record(#[source] DataError),
+    #[error("cannot read or record webhook deliveries")]
+    Deliveries(#[source] bellwether_store::StoreError),
     #[error("cannot encode the run's trigger")]
     Encode(#[source] serde_json::Error),
 }
 
-/// How many webhook deliveries are remembered to tell a redelivery.
-const REMEMBERED_DELIVERIES: usize = 1_000;
+/// How long a webhook delivery's id is remembered to tell a redelivery: GitHub redelivers
+/// deliveries of the last 3 days.
+pub const DELIVERY_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A delivery that starts nothing, and why.
+fn ignored(why: &str) -> Triggered {
+    Triggered {
+        ignored: Some(why.to_owned()),
+        ..Triggered::default()
+    }
+}
 
 #[derive(Clone)]
 pub struct Pipelines {
@@ -111,8 +122,6 @@ struct Inner {
     config: Config,
     /// The control channel of each run going on.
     running: Mutex<BTreeMap<u64, mpsc::Sender<Control>>>,
-    /// The latest webhook deliveries that started runs, by `X-GitHub-Delivery`.
-    delivered: Mutex<VecDeque<String>>,
     tasks: TaskTracker,
     metrics: Metrics,
 }
@@ -123,7 +132,6 @@ impl Pipelines {
             inner: Arc::new(Inner {
                 config,
                 running: Mutex::new(BTreeMap::new()),
-                delivered: Mutex::new(VecDeque::new()),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::new(),
             }),
@@ -154,68 +162,90 @@ impl Pipelines {
         &self.inner.config.data.dir
     }
 
-    /// A delivery in GitHub's format: checked against the secret before anything is read.
-    /// A delivery redelivered (the same `delivery` id as one that started runs) starts nothing.
-    pub async fn webhook(
-        &self,
-        event: Option<&str>,
-        delivery: Option<&str>,
-        signature: Option<&str>,
-        body: &[u8],
-    ) -> Result<Triggered, TriggerError> {
+    /// The check of a delivery signed `signature`, to be given its body as it arrives; refused
+    /// at once without a secret or a well-formed signature.
+    pub fn verifier(&self, signature: Option<&str>) -> Result<webhook::Verifier, TriggerError> {
         let secret = self
             .inner
             .config
             .webhook_secret
             .as_deref()
             .ok_or(TriggerError::WebhooksOff)?;
-        webhook::verify(secret, body, signature)?;
-        match webhook::parse(event, body)? {
-            Delivery::Ping => Ok(Triggered {
-                ignored: Some("ping: the webhook reaches this control plane".to_owned()),
-                ..Triggered::default()
-            }),
-            Delivery::Ignored(why) => Ok(Triggered {
-                ignored: Some(why),
-                ..Triggered::default()
-            }),
-            Delivery::Event(pushed) => {
-                let Some(id) = delivery else {
-                    return self.pushed(pushed).await;
-                };
-                if self.delivered().contains(&id.to_owned()) {
-                    return Ok(Triggered {
-                        ignored: Some(format!(
-                            "delivery {id} has started its runs already: a redelivery starts nothing"
-                        )),
-                        ..Triggered::default()
-                    });
-                }
-                let triggered = self.pushed(pushed).await?;
-                let mut delivered = self.delivered();
-                if delivered.len() == REMEMBERED_DELIVERIES {
-                    delivered.pop_front();
-                }
-                delivered.push_back(id.to_owned());
-                Ok(triggered)
-            }
-        }
+        Ok(webhook::Verifier::new(secret, signature)?)
     }
 
-    fn delivered(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        self.inner
-            .delivered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    /// A delivery in GitHub's format whose signature matched. A delivery id is claimed in the
+    /// run history before anything starts, so that a redelivery (the same id, within
+    /// [`DELIVERY_RETENTION`], across restarts) starts nothing; a delivery that fails is
+    /// forgotten again, for its redelivery to try once more. A push of a branch starts
+    /// nothing unless its commit is the branch's tip in the repository, so that an old
+    /// push captured and sent again cannot run an old commit.
+    pub async fn webhook(
+        &self,
+        event: Option<&str>,
+        delivery: &str,
+        body: &webhook::Verified,
+    ) -> Result<Triggered, TriggerError> {
+        let pushed = match webhook::parse(event, body.body())? {
+            Delivery::Ping => return Ok(ignored("ping: the webhook reaches this control plane")),
+            Delivery::Ignored(why) => return Ok(ignored(&why)),
+            Delivery::Event(pushed) => pushed,
+        };
+        let store = self.store();
+        let id = delivery.to_owned();
+        let now = now_ms();
+        let forget_before = now.saturating_sub(DELIVERY_RETENTION.as_millis() as u64);
+        let claimed = blocking(move || {
+            store
+                .claim_delivery(&id, now, forget_before)
+                .map_err(TriggerError::Deliveries)
+        })
+        .await?;
+        if !claimed {
+            return Ok(ignored(&format!(
+                "delivery {delivery} was received already: a redelivery starts nothing"
+            )));
+        }
+        let triggered = self.pushed_at_tip(pushed, true).await;
+        if triggered.is_err() {
+            let store = self.store();
+            let id = delivery.to_owned();
+            let released = blocking(move || {
+                store
+                    .release_delivery(&id)
+                    .map_err(TriggerError::Deliveries)
+            })
+            .await;
+            if let Err(e) = released {
+                tracing::warn!("delivery {delivery} stays claimed: {}", chain(&e));
+            }
+        }
+        triggered
     }
 
     /// A push or pull request: its commit is fetched if the repository is remote, its changed
     /// paths found when the payload does not list them, and the pipelines it matches start.
-    pub async fn pushed(&self, mut pushed: Pushed) -> Result<Triggered, TriggerError> {
+    pub async fn pushed(&self, pushed: Pushed) -> Result<Triggered, TriggerError> {
+        self.pushed_at_tip(pushed, false).await
+    }
+
+    /// [`Self::pushed`]; when `at_tip`, a push of a branch whose commit is not the branch's
+    /// tip in the repository starts nothing.
+    async fn pushed_at_tip(
+        &self,
+        mut pushed: Pushed,
+        at_tip: bool,
+    ) -> Result<Triggered, TriggerError> {
         if let Some(source) = self.source().cloned() {
             let sha = pushed.sha.clone();
             let base = pushed.base_sha.clone();
-            let changed = blocking(move || {
+            let branch = match &pushed.event.git_ref {
+                GitRef::Branch(name) if at_tip && pushed.event.name == EventName::Push => {
+                    Some(name.clone())
+                }
+                _ => None,
+            };
+            let (changed, superseded) = blocking(move || {
                 source.sync()?;
                 if !source.has_commit(&sha) {
                     return Err(TriggerError::BadInput(format!(
@@ -223,9 +253,28 @@ impl Pipelines {
                         source.describe()
                     )));
                 }
-                Ok(base.and_then(|base| source.changed_paths(&base, &sha)))
+                let superseded = match branch {
+                    Some(branch) => {
+                        let tip = source.refs()?.remove(&format!("refs/heads/{branch}"));
+                        (tip.as_deref() != Some(sha.as_str())).then(|| match tip {
+                            Some(tip) => format!(
+                                "commit {sha} is no longer the tip of branch `{branch}` in {} (it is {tip}): an old or replayed push starts nothing",
+                                source.describe()
+                            ),
+                            None => format!(
+                                "branch `{branch}` is not in {}: a push of it starts nothing",
+                                source.describe()
+                            ),
+                        })
+                    }
+                    None => None,
+                };
+                Ok((base.and_then(|base| source.changed_paths(&base, &sha)), superseded))
             })
             .await?;
+            if let Some(why) = superseded {
+                return Ok(ignored(&why));
+            }
             if pushed.event.changed_paths.is_none() {
                 pushed.event.changed_paths = changed;
             }

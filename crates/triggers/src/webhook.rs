@@ -18,6 +18,14 @@ pub enum WebhookError {
     MalformedSignature,
     #[error("the signature does not match the body under the webhook secret")]
     WrongSignature,
+    #[error(
+        "no X-GitHub-Delivery header: every delivery needs a unique id, by which a redelivery is told apart (GitHub sends one; another sender must too)"
+    )]
+    NoDelivery,
+    #[error(
+        "the X-GitHub-Delivery header is malformed (expected at most 128 letters, digits, `-`, `_` or `.`, as in a UUID)"
+    )]
+    MalformedDelivery,
     #[error("no X-GitHub-Event header (expected push, pull_request or ping)")]
     NoEventName,
     #[error("the {event} payload is malformed: {reason}")]
@@ -38,17 +46,89 @@ impl WebhookError {
 
 /// Checks `header` (`sha256=<hex>`) against the HMAC-SHA256 of `body` under `secret`.
 pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), WebhookError> {
-    let header = header.ok_or(WebhookError::Unsigned)?;
-    let hex = header
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(WebhookError::MalformedSignature)?;
-    let given = decode_hex(hex).ok_or(WebhookError::MalformedSignature)?;
-    let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| WebhookError::WrongSignature)?;
-    mac.update(body);
-    mac.verify_slice(&given)
-        .map_err(|_| WebhookError::WrongSignature)
+    let mut verifier = Verifier::new(secret, header)?;
+    verifier.update(body);
+    verifier.finish().map(|_| ())
 }
+
+/// The signature check of a body that arrives in pieces: the header is read before any of
+/// the body, each piece goes into the HMAC as it comes, and only a body whose signature
+/// matches is handed back ([`Verified`]), so nothing reads a body that was not checked.
+pub struct Verifier {
+    mac: HmacSha256,
+    given: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Verifier {
+    /// Refuses a missing or malformed `header` at once, before the body is read.
+    pub fn new(secret: &[u8], header: Option<&str>) -> Result<Verifier, WebhookError> {
+        let header = header.ok_or(WebhookError::Unsigned)?;
+        let hex = header
+            .trim()
+            .strip_prefix("sha256=")
+            .ok_or(WebhookError::MalformedSignature)?;
+        let given = decode_hex(hex).ok_or(WebhookError::MalformedSignature)?;
+        let mac = HmacSha256::new_from_slice(secret).map_err(|_| WebhookError::WrongSignature)?;
+        Ok(Verifier {
+            mac,
+            given,
+            body: Vec::new(),
+        })
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.mac.update(piece);
+        self.body.extend_from_slice(piece);
+    }
+
+    /// How many bytes of the body have come so far.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// The whole body, if the signature matches it.
+    pub fn finish(self) -> Result<Verified, WebhookError> {
+        self.mac
+            .verify_slice(&self.given)
+            .map_err(|_| WebhookError::WrongSignature)?;
+        Ok(Verified(self.body))
+    }
+}
+
+/// A body whose signature matched: only [`Verifier::finish`] makes one.
+pub struct Verified(Vec<u8>);
+
+impl Verified {
+    pub fn body(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The `X-GitHub-Delivery` header: every delivery carries its own id, by which a
+/// redelivery is told apart.
+pub fn delivery_id(header: Option<&str>) -> Result<&str, WebhookError> {
+    let id = header.map(str::trim).unwrap_or_default();
+    if id.is_empty() {
+        return Err(WebhookError::NoDelivery);
+    }
+    let fits = id.len() <= MAX_DELIVERY_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if fits {
+        Ok(id)
+    } else {
+        Err(WebhookError::MalformedDelivery)
+    }
+}
+
+/// GitHub's ids are UUIDs (36 characters); room for other senders' forms.
+const MAX_DELIVERY_ID: usize = 128;
 
 /// `sha256=<hex>` for `body` under `secret`: what a sender puts in `X-Hub-Signature-256`.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {

@@ -54,6 +54,18 @@ pub(crate) struct UpArgs {
     /// How many jobs of one pipeline run go at once [default: the number of CPUs].
     #[arg(short = 'j', long = "parallel", value_name = "N")]
     parallel: Option<usize>,
+    /// Serve the webhook route on this address instead of the API's (which then refuses it), e.g. to expose only it to GitHub.
+    #[arg(long, value_name = "ADDR")]
+    webhook_listen: Option<SocketAddr>,
+    /// How long a client has to send a request's head, which is also how long a connection may sit idle between requests.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, default_value = "10s")]
+    header_timeout: Duration,
+    /// How many connections each listener serves at once; more wait to be accepted until one closes.
+    #[arg(long, value_name = "N", default_value_t = bellwether_server::Limits::default().max_connections)]
+    max_connections: usize,
+    /// How many webhook deliveries are handled at once; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = bellwether_server::Limits::default().max_webhooks)]
+    max_webhooks: usize,
 }
 
 pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
@@ -103,12 +115,16 @@ async fn serve(
     let control = ControlPlane::start(options)
         .await
         .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
-    let listener = match TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
+    let (listener, webhook_listener) = match listen(args).await {
+        Ok(listeners) => listeners,
         Err(error) => {
             control.shutdown(!args.keep_replicas).await;
-            return Err(error).with_context(|| format!("cannot listen on {}", args.listen));
+            return Err(error);
         }
+    };
+    let webhook_addr = match &webhook_listener {
+        Some(listener) => listener.local_addr()?,
+        None => listener.local_addr()?,
     };
     let addr = listener.local_addr()?;
     let (access, admin) = match access::open(&control, addr, args.allow_hosts.clone(), &data_path) {
@@ -159,7 +175,10 @@ async fn serve(
             args,
             &data_path,
             &project_dir,
-            addr,
+            Addresses {
+                api: addr,
+                webhooks: webhook_addr,
+            },
             webhook_secret,
             token,
             listener,
@@ -212,8 +231,17 @@ async fn serve(
             _ = terminate.recv() => {}
         }
     };
-    let served = bellwether_server::serve_with(
+    let serving = bellwether_server::Serving {
         listener,
+        webhook_listener,
+        limits: bellwether_server::Limits {
+            header_timeout: args.header_timeout,
+            max_connections: args.max_connections,
+            max_webhooks: args.max_webhooks,
+        },
+    };
+    let served = bellwether_server::serve_on(
+        serving,
         control.clone(),
         Some(pipelines.clone()),
         access,
@@ -226,6 +254,21 @@ async fn serve(
     notifier.shutdown().await;
     control.shutdown(!args.keep_replicas).await;
     served.context("the API server failed")
+}
+
+/// The API's listener and the webhooks' own, if asked for.
+async fn listen(args: &UpArgs) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))
+    };
+    let api = bind(args.listen).await?;
+    let webhooks = match args.webhook_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    Ok((api, webhooks))
 }
 
 /// How long runs going on get to end after they are cancelled at shutdown.
@@ -248,12 +291,18 @@ fn webhook_secret(args: &UpArgs) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(Some(secret.as_bytes().to_vec()))
 }
 
+/// Where the API and the webhook route are served.
+struct Addresses {
+    api: SocketAddr,
+    webhooks: SocketAddr,
+}
+
 /// The control plane's pipelines, and what the banner says of them.
 fn pipelines(
     args: &UpArgs,
     data: &Path,
     project: &Path,
-    api: SocketAddr,
+    at: Addresses,
     webhook_secret: Option<Vec<u8>>,
     token: bellwether_access::Secret,
     listener: Arc<dyn bellwether_triggers::RunListener>,
@@ -274,7 +323,8 @@ fn pipelines(
     }
     about += &match webhook_secret {
         Some(_) => format!(
-            "; signed webhooks at http://{api}{}\n",
+            "; signed webhooks at http://{}{}\n",
+            at.webhooks,
             paths::GITHUB_WEBHOOK
         ),
         None => "; webhooks refused (no --webhook-secret-file)\n".to_owned(),
@@ -289,7 +339,7 @@ fn pipelines(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
             .max(1),
         deployer: Some(Arc::new(ApiDeployer::with_token(
-            &format!("http://{api}"),
+            &format!("http://{}", at.api),
             token.expose(),
         )?)),
         listener: Some(listener),

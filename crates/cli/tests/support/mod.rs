@@ -28,6 +28,10 @@ pub struct ControlPlane {
     stderr: Arc<Mutex<Vec<String>>>,
     /// Reads `up`'s stderr until it closes.
     reader: Option<thread::JoinHandle<()>>,
+    /// `up`'s stdout, the banner's lines not read yet.
+    stdout: Receiver<String>,
+    /// The banner's lines read so far.
+    banner: Mutex<Vec<String>>,
 }
 
 impl ControlPlane {
@@ -68,12 +72,16 @@ impl ControlPlane {
             token: String::new(),
             stderr,
             reader: Some(reader),
+            stdout,
+            banner: Mutex::new(Vec::new()),
         };
         let deadline = Instant::now() + COMMAND;
         while plane.server.is_empty() || plane.token.is_empty() {
-            let line = stdout
+            let line = plane
+                .stdout
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("`up` printed no API address: {:?}", plane.log()));
+            plane.banner.lock().unwrap().push(line.clone());
             if let Some((_, rest)) = line.split_once("API listening on ") {
                 plane.server = rest.split_whitespace().next().unwrap().to_owned();
             }
@@ -83,6 +91,25 @@ impl ControlPlane {
             }
         }
         plane
+    }
+
+    /// The first line of `up`'s banner holding `needle`, waiting for it if need be.
+    pub fn banner_line(&self, needle: &str) -> String {
+        let mut banner = self.banner.lock().unwrap();
+        if let Some(line) = banner.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + COMMAND;
+        loop {
+            let line = self
+                .stdout
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("`up` printed no line with {needle:?}: {banner:?}"));
+            banner.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
     }
 
     /// Kills `up` with SIGKILL, as a crash would: its replicas keep running.
