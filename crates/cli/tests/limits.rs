@@ -14,20 +14,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{COMMAND, ControlPlane, git};
+use support::{COMMAND, ControlPlane, eventually, git};
 
 const SECRET: &str = "s3cret shared with the forge";
 
-/// A git repository in `dir/repo` whose pipeline `ci` runs on every push to `main`,
-/// appending the commit to `dir/record.txt`.
+/// A git repository in `dir/repo` whose pipeline `ci` runs on every push to `main`.
 fn repo(dir: &Path) -> PathBuf {
+    repo_with(
+        dir,
+        "pipelines:\n  ci:\n    on:\n      push:\n        branches: [main]\n    jobs:\n      build:\n        steps:\n          - run: echo \"$GITHUB_SHA\"\n",
+    )
+}
+
+/// A git repository in `dir/repo` with `yaml` as its project file, committed on `main`.
+fn repo_with(dir: &Path, yaml: &str) -> PathBuf {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let record = dir.join("record.txt");
-    let yaml = format!(
-        "pipelines:\n  ci:\n    on:\n      push:\n        branches: [main]\n    jobs:\n      build:\n        steps:\n          - run: echo \"$GITHUB_SHA\" >> {}\n",
-        record.display()
-    );
     std::fs::write(repo.join("bellwether.yaml"), yaml).unwrap();
     std::fs::write(repo.join(".gitignore"), ".bellwether/\n").unwrap();
     git(&repo, &["init", "--quiet", "--initial-branch=main"]);
@@ -389,5 +391,79 @@ fn a_delivery_starts_its_runs_once_even_after_a_restart_and_an_old_push_starts_n
     let (status, answer) = deliver(&hooks, Some("fresh"), &fresh, &sign(&fresh));
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["runs"][0]["number"], 2, "{answer}");
+    plane.stop();
+}
+
+#[test]
+fn runs_past_the_cap_are_queued_and_start_in_order_as_slots_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.txt");
+    let go = dir.path().join("go");
+    let yaml = format!(
+        "pipelines:\n  slow:\n    on:\n      manual: {{}}\n    jobs:\n      wait:\n        steps:\n          - run: |\n              echo \"start $GITHUB_RUN_NUMBER\" >> {record}\n              while [ ! -f {go} ]; do sleep 0.05; done\n              echo \"end $GITHUB_RUN_NUMBER\" >> {record}\n",
+        record = record.display(),
+        go = go.display(),
+    );
+    let repo = repo_with(dir.path(), &yaml);
+    let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &["--max-runs", "1"]);
+    for _ in 0..3 {
+        let dispatched = plane.run(&["dispatch", "slow"]);
+        assert_eq!(dispatched.code, 0, "{dispatched:?}");
+    }
+    let statuses = |plane: &ControlPlane| -> Vec<(u64, String)> {
+        let (status, _, body) = plane.get_as(&plane.token, "/v1/runs");
+        assert_eq!(status, 200, "{body}");
+        let mut runs: Vec<(u64, String)> = serde_json::from_str::<Vec<Value>>(&body)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["number"].as_u64().unwrap(),
+                    r["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        runs.sort();
+        runs
+    };
+    let one_running = [
+        (1, "running".to_owned()),
+        (2, "queued".to_owned()),
+        (3, "queued".to_owned()),
+    ];
+    eventually(&plane, "run 1 running, 2 and 3 queued", COMMAND, || {
+        (statuses(&plane) == one_running).then_some(())
+    });
+    // Run 1's step has started; the queued ones have not.
+    eventually(&plane, "run 1's step", COMMAND, || {
+        std::fs::read_to_string(&record)
+            .ok()
+            .filter(|r| !r.is_empty())
+    });
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), "start 1\n");
+    let file = repo.join("bellwether.yaml");
+    let listed = plane.run(&["runs", "-f", file.to_str().unwrap()]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(
+        listed.stdout.matches("queued").count(),
+        2,
+        "{}",
+        listed.stdout
+    );
+
+    std::fs::write(&go, "").unwrap();
+    let done = [
+        (1, "success".to_owned()),
+        (2, "success".to_owned()),
+        (3, "success".to_owned()),
+    ];
+    eventually(&plane, "every run done", COMMAND, || {
+        (statuses(&plane) == done).then_some(())
+    });
+    // One at a time, in the order they came.
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        "start 1\nend 1\nstart 2\nend 2\nstart 3\nend 3\n"
+    );
     plane.stop();
 }

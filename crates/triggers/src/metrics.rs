@@ -125,8 +125,8 @@ impl Observer for JobTimer {
     fn note(&self, _: Option<InstanceId>, _: &str) {}
 }
 
-/// How many runs of the data directory are queued (for a concurrency group), running or
-/// waiting (for an approval) at the moment of a scrape.
+/// How many runs of the data directory are queued (for a slot or a concurrency group),
+/// running or waiting (for an approval) at the moment of a scrape.
 #[derive(Debug)]
 struct InProgress([(RunStatus, usize); 3]);
 
@@ -134,7 +134,7 @@ impl Collector for InProgress {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "bellwether_pipeline_runs_in_progress",
-            "Runs not finished yet, by status: queued for a concurrency group, running, or waiting for an approval.",
+            "Runs not finished yet, by status: queued (for a slot among the runs at once or a concurrency group), running, or waiting for an approval.",
             None,
             MetricType::Gauge,
         )?;

@@ -17,9 +17,9 @@ use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
-use bellwether_store::{NewRun, RunHistory};
+use bellwether_store::{Change, NewRun, RunHistory, RunStatus};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinError;
 use tokio_util::task::TaskTracker;
 
@@ -39,6 +39,8 @@ pub struct Config {
     pub webhook_secret: Option<Vec<u8>>,
     /// How many jobs of one run go at once.
     pub parallel: usize,
+    /// How many runs go on at once; more wait, queued, and start in the order they came.
+    pub max_runs: usize,
     /// Where deploy steps start rollouts: this control plane's API.
     pub deployer: Option<Arc<dyn Deployer>>,
     /// Hears of each run starting, waiting at a gate and finishing.
@@ -124,16 +126,19 @@ struct Inner {
     running: Mutex<BTreeMap<u64, mpsc::Sender<Control>>>,
     tasks: TaskTracker,
     metrics: Metrics,
+    /// A permit per run going on. Tokio's semaphore is fair: queued runs start in order.
+    slots: Arc<Semaphore>,
 }
 
 impl Pipelines {
     pub fn new(config: Config) -> Pipelines {
         Pipelines {
             inner: Arc::new(Inner {
-                config,
                 running: Mutex::new(BTreeMap::new()),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::new(),
+                slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
+                config,
             }),
         }
     }
@@ -508,17 +513,31 @@ impl Pipelines {
         if let Some(listener) = &listener {
             listener.changed(told.clone());
         }
+        let slot = self.slot(number);
         let task = async move {
             let started = tokio::time::Instant::now();
+            let mut rx = rx;
+            let slot = match slot {
+                Some(slot) => Ok(slot),
+                None => this.queued(number, &mut rx).await,
+            };
             let settings = this.settings();
             let preparing = this.clone();
-            let prepared = tokio::task::spawn_blocking(move || {
-                attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
-            })
-            .await;
+            let prepared = match slot {
+                Ok(slot) => Ok((
+                    slot,
+                    tokio::task::spawn_blocking(move || {
+                        attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
+                    })
+                    .await,
+                )),
+                Err(why) => Err(why),
+            };
             let metrics = &this.inner.metrics;
             let (conclusion, ended) = match prepared {
-                Ok(Ok(prepared)) => {
+                // The slot is held until the run ends.
+                Err(why) => ("cancelled", format!("cancelled while queued ({why})")),
+                Ok((_slot, Ok(Ok(prepared)))) => {
                     let mut observers = vec![metrics.observer(&name)];
                     if let Some(listener) = &listener {
                         observers.push(Arc::new(Gates {
@@ -531,8 +550,8 @@ impl Pipelines {
                     let conclusion = finished.conclusion.as_str();
                     (conclusion, conclusion.to_owned())
                 }
-                Ok(Err(e)) => ("failure", format!("failure ({})", chain(&e))),
-                Err(e) => (
+                Ok((_, Ok(Err(e)))) => ("failure", format!("failure ({})", chain(&e))),
+                Ok((_, Err(e))) => (
                     "failure",
                     format!("failure (it could not start: {})", chain(&e)),
                 ),
@@ -565,6 +584,90 @@ impl Pipelines {
             number,
             pipeline: spec.name.clone(),
         })
+    }
+
+    /// A slot among the runs going on at once, if one is free now; without one, run `number`
+    /// is recorded queued.
+    fn slot(&self, number: u64) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = Arc::clone(&self.inner.slots).try_acquire_owned() {
+            return Some(slot);
+        }
+        let at_ms = now_ms();
+        let text = format!(
+            "queued: {} runs are going on, the most this control plane runs at once",
+            self.inner.config.max_runs
+        );
+        let recorded = self.inner.config.data.store.record(
+            number,
+            &[
+                Change::Note {
+                    attempt: 0,
+                    job: None,
+                    text,
+                    at_ms,
+                },
+                Change::Status {
+                    attempt: 0,
+                    status: RunStatus::Queued,
+                    at_ms,
+                },
+            ],
+        );
+        if let Err(e) = recorded {
+            tracing::warn!(
+                run = number,
+                "cannot record run {number} queued: {}",
+                chain(&e)
+            );
+        }
+        None
+    }
+
+    /// Waits for a slot, in the order runs were queued; `Err` with why when the run is
+    /// cancelled first, recorded as its end.
+    async fn queued(
+        &self,
+        number: u64,
+        control: &mut mpsc::Receiver<Control>,
+    ) -> Result<OwnedSemaphorePermit, String> {
+        let why = tokio::select! {
+            // The semaphore is never closed.
+            slot = Arc::clone(&self.inner.slots).acquire_owned() => {
+                if let Ok(slot) = slot {
+                    return Ok(slot);
+                }
+                "the control plane stopped running runs".to_owned()
+            }
+            control = control.recv() => match control {
+                Some(Control::Cancel(why)) => why,
+                None => "nobody can start it any more".to_owned(),
+            },
+        };
+        let at_ms = now_ms();
+        let recorded = self.inner.config.data.store.record(
+            number,
+            &[
+                Change::Note {
+                    attempt: 0,
+                    job: None,
+                    text: format!("cancelled while queued: {why}"),
+                    at_ms,
+                },
+                Change::Status {
+                    attempt: 0,
+                    status: RunStatus::Cancelled,
+                    at_ms,
+                },
+            ],
+        );
+        if let Err(e) = recorded {
+            tracing::warn!(
+                run = number,
+                "cannot record run {number} cancelled: {}",
+                chain(&e)
+            );
+        }
+        Err(why)
     }
 
     fn settings(&self) -> Settings {

@@ -54,6 +54,9 @@ pub(crate) struct UpArgs {
     /// How many jobs of one pipeline run go at once [default: the number of CPUs].
     #[arg(short = 'j', long = "parallel", value_name = "N")]
     parallel: Option<usize>,
+    /// How many pipeline runs go on at once; more are queued and start in order as runs end.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    max_runs: usize,
     /// Serve the webhook route on this address instead of the API's (which then refuses it), e.g. to expose only it to GitHub.
     #[arg(long, value_name = "ADDR")]
     webhook_listen: Option<SocketAddr>,
@@ -338,6 +341,7 @@ fn pipelines(
             .parallel
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
             .max(1),
+        max_runs: args.max_runs.max(1),
         deployer: Some(Arc::new(ApiDeployer::with_token(
             &format!("http://{}", at.api),
             token.expose(),
