@@ -256,3 +256,70 @@ fn the_router_refuses_a_table_it_cannot_serve() {
         "error: no revision is named `canary` (known: stable)\n"
     );
 }
+
+#[test]
+fn an_admin_api_off_loopback_needs_a_token_and_with_one_every_request_presents_it() {
+    let v1 = demo("v1", &[]);
+    let backend = format!("stable={}", v1.addrs[0]);
+    let mut refused = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .args(["router", "--listen", "127.0.0.1:0", "--backend", &backend])
+        .args(["--admin", "0.0.0.0:0"])
+        .env_remove("BELLWETHER_ROUTER_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = refused.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = refused.kill();
+            panic!("the router started with an open admin API off loopback");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    refused
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut stdout = String::new();
+    refused
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("the admin API would listen on 0.0.0.0:0, off loopback, without a token"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("listening"), "nothing served: {stdout}");
+
+    let router = start(
+        &[
+            "router",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            &backend,
+            "--admin",
+            "127.0.0.1:0",
+        ],
+        &[("BELLWETHER_ROUTER_ADMIN_TOKEN", "s3cret")],
+        2,
+    );
+    let admin = router.addrs[1];
+    assert_eq!(get(admin, "/table", &[]).status, 401);
+    assert_eq!(
+        get(admin, "/table", &[("authorization", "Bearer nope")]).status,
+        401
+    );
+    let table = get(admin, "/table", &[("authorization", "Bearer s3cret")]);
+    assert_eq!(table.status, 200, "{}", table.body);
+}

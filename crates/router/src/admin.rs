@@ -11,8 +11,13 @@
 //! | `PUT /mirror` | `{"revision": "canary", "weight": 500}` (basis points) or `null` |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /health` | `ok` |
+//!
+//! `PUT /table` can send live traffic anywhere, so the API listens off loopback only with a
+//! token ([`bind`]), and with a token every request must present it as
+//! `Authorization: Bearer <token>` (compared in constant time).
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,18 +40,80 @@ use crate::spec::{HeaderRouteSpec, MirrorSpec, TableSpec};
 const MAX_BODY: usize = 1 << 20;
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 
-/// Serves the admin API of `router` on `listener` for as long as the future runs.
-pub async fn serve(router: Arc<Router>, listener: TcpListener) {
+/// The bearer token every admin request must present.
+#[derive(Clone)]
+pub struct AdminToken(Arc<str>);
+
+impl AdminToken {
+    /// `None` for an empty token, which would protect nothing.
+    pub fn new(token: &str) -> Option<AdminToken> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| AdminToken(Arc::from(token)))
+    }
+
+    /// Whether `header` is `Bearer <this token>`, in time that does not depend on where
+    /// a wrong token first differs.
+    fn admits(&self, header: Option<&HeaderValue>) -> bool {
+        let given = header
+            .and_then(|h| h.as_bytes().strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        let expected = self.0.as_bytes();
+        let differ = given
+            .iter()
+            .zip(expected)
+            .fold(given.len() ^ expected.len(), |acc, (a, b)| {
+                acc | usize::from(a ^ b)
+            });
+        differ == 0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+/// Binds the admin API's listener: off loopback only with a token.
+pub async fn bind(
+    addr: SocketAddr,
+    token: Option<&AdminToken>,
+) -> Result<TcpListener, RouterError> {
+    if token.is_none() && !addr.ip().is_loopback() {
+        return Err(RouterError::AdminUnprotected(addr));
+    }
+    Router::bind(addr).await
+}
+
+/// Serves the admin API of `router` on `listener` for as long as the future runs; with a
+/// `token`, only to requests that present it.
+pub async fn serve(router: Arc<Router>, listener: TcpListener, token: Option<AdminToken>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let router = Arc::clone(&router);
+        let token = token.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let router = Arc::clone(&router);
-                async move { Ok::<_, Infallible>(handle(&router, req).await) }
+                let admitted = token
+                    .as_ref()
+                    .is_none_or(|t| t.admits(req.headers().get(header::AUTHORIZATION)));
+                async move {
+                    if !admitted {
+                        let mut refused = text(
+                            StatusCode::UNAUTHORIZED,
+                            "this admin API needs `Authorization: Bearer <token>` with the router's admin token\n".into(),
+                        );
+                        refused
+                            .headers_mut()
+                            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                        return Ok::<_, Infallible>(refused);
+                    }
+                    Ok::<_, Infallible>(handle(&router, req).await)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -268,6 +335,25 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_is_admitted_only_whole_and_as_a_bearer() {
+        let token = AdminToken::new("s3cret").unwrap();
+        let admits = |h: &str| token.admits(Some(&HeaderValue::from_str(h).unwrap()));
+        assert!(admits("Bearer s3cret"));
+        for wrong in [
+            "Bearer s3cre",
+            "Bearer s3crets",
+            "Bearer S3cret",
+            "s3cret",
+            "Basic s3cret",
+            "Bearer ",
+        ] {
+            assert!(!admits(wrong), "{wrong}");
+        }
+        assert!(!token.admits(None));
+        assert!(AdminToken::new("  ").is_none());
+    }
 
     #[test]
     fn windows_in_several_units_and_bad_ones() {

@@ -23,6 +23,13 @@ pub struct RouterConfig {
     pub max_ejection: Duration,
     /// Idle keep-alive connections kept per replica.
     pub max_idle_per_replica: usize,
+    /// An HTTP/2 client connection that moves no byte either way for this long is told
+    /// GOAWAY and closes once its open streams end. (An idle HTTP/1.1 connection is closed
+    /// after `header_read_timeout`.)
+    pub idle_timeout: Duration,
+    /// Client connections served at once, across the router's threads. Past it, new
+    /// connections wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for RouterConfig {
@@ -36,6 +43,8 @@ impl Default for RouterConfig {
             base_ejection: Duration::from_millis(500),
             max_ejection: Duration::from_secs(30),
             max_idle_per_replica: 256,
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }

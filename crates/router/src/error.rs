@@ -21,6 +21,10 @@ pub enum RouterError {
     BadHeaderName(String),
     #[error("regex `{pattern}` does not compile: {reason}")]
     BadRegex { pattern: String, reason: String },
+    #[error(
+        "the admin API would listen on {0}, off loopback, without a token: anyone reaching it could send live traffic anywhere (PUT /table); give --admin-token or BELLWETHER_ROUTER_ADMIN_TOKEN, or listen on 127.0.0.1"
+    )]
+    AdminUnprotected(SocketAddr),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,

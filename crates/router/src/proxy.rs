@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use response::{Finish, ResponseBody};
@@ -30,6 +31,8 @@ use crate::upstream::Outgoing;
 pub(crate) struct Proxy {
     pub(crate) table: ArcSwap<Table>,
     pub(crate) config: RouterConfig,
+    /// A permit per client connection served.
+    pub(crate) connections: Arc<Semaphore>,
     turns: AtomicU64,
     mirror_turns: AtomicU64,
 }
@@ -38,6 +41,7 @@ impl Proxy {
     pub(crate) fn new(table: Table, config: RouterConfig) -> Self {
         Self {
             table: ArcSwap::from_pointee(table),
+            connections: Arc::new(Semaphore::new(config.max_connections.max(1))),
             config,
             turns: AtomicU64::new(0),
             mirror_turns: AtomicU64::new(0),

@@ -162,12 +162,24 @@ impl Router {
         Ok(bound)
     }
 
-    /// Accepts and serves connections for as long as the future runs.
+    /// Accepts and serves connections for as long as the future runs, at most
+    /// `max_connections` at once.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        let slots = Arc::clone(&self.proxy.connections);
         loop {
+            // A slot is taken before accepting: past the cap, connections wait in the listen
+            // queue (costing the router nothing) and are served in order as others close,
+            // rather than being refused while the router may free a slot in a moment.
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
                 Ok((stream, peer)) => {
-                    tokio::spawn(Arc::clone(&self.proxy).connection(stream, peer));
+                    let proxy = Arc::clone(&self.proxy);
+                    tokio::spawn(async move {
+                        proxy.connection(stream, peer).await;
+                        drop(slot);
+                    });
                 }
                 // Out of file descriptors, most likely: pause rather than spin, and go on.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -203,12 +215,28 @@ impl Proxy {
             async move { Ok::<_, Infallible>(proxy.handle(req, client).await) }
         });
         if http2 {
-            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(1024)
-                .serve_connection(io, service)
-                .await;
-            return;
+                .serve_connection(io, service);
+            let mut served = std::pin::pin!(served);
+            let idle = self.config.idle_timeout;
+            let mut seen = shared.activity();
+            loop {
+                tokio::select! {
+                    _ = served.as_mut() => return,
+                    () = tokio::time::sleep(idle) => {
+                        let now = shared.activity();
+                        if now == seen {
+                            // GOAWAY: streams still open finish, no new one starts.
+                            served.as_mut().graceful_shutdown();
+                            let _ = served.await;
+                            return;
+                        }
+                        seen = now;
+                    }
+                }
+            }
         }
         let served = hyper::server::conn::http1::Builder::new()
             .writev(false)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bellwether_core::spec::Weight;
+use bellwether_router::admin::{self, AdminToken};
 use bellwether_router::{
     Balance, HeaderRouteSpec, Matcher, MirrorSpec, RevisionSpec, Router, RouterConfig, Signals,
     TableSpec,
@@ -35,9 +36,17 @@ pub(crate) struct RouterArgs {
     /// Copy a share of requests to a revision and discard its answers, `NAME=PERCENT`.
     #[arg(long, value_name = "NAME=PERCENT", value_parser = parse_weight)]
     pub(crate) mirror: Option<(String, Weight)>,
-    /// Serve the admin API (signals, weights, header routes, /metrics) here.
+    /// Serve the admin API (signals, weights, header routes, /metrics) here; off loopback only with --admin-token.
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin: Option<SocketAddr>,
+    /// The bearer token every admin request must present (`Authorization: Bearer TOKEN`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BELLWETHER_ROUTER_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) admin_token: Option<String>,
     /// The service name in signals and metrics.
     #[arg(long, default_value = "default")]
     pub(crate) service: String,
@@ -56,6 +65,12 @@ pub(crate) struct RouterArgs {
     /// Time allowed for a client's request head; past it the client gets 408.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) header_read_timeout: Duration,
+    /// An HTTP/2 connection idle this long (no byte either way) is closed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) idle_timeout: Duration,
+    /// Client connections served at once; more wait to be accepted until one closes.
+    #[arg(long, default_value_t = RouterConfig::default().max_connections)]
+    pub(crate) max_connections: usize,
     /// Threads serving requests, each with its own listener on the port [default: one per core].
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -74,26 +89,37 @@ pub(crate) fn run(args: &RouterArgs) -> anyhow::Result<Code> {
         response_timeout: args.response_timeout,
         body_idle_timeout: args.body_idle_timeout,
         header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
         ..RouterConfig::default()
+    };
+    let admin_token = match &args.admin_token {
+        Some(token) => Some(AdminToken::new(token).context("the admin token is empty")?),
+        None => None,
     };
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let summary = summary(&spec);
-    let router = Arc::new(Router::new(spec, config, Signals::new())?);
-    let bound = Arc::clone(&router).serve_threads(args.listen, threads)?;
-    println!("router listening on {bound}");
-    println!("routes: {summary}");
     // The admin API and the wait for Ctrl-C need little: one thread is plenty.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    // Bound first, so that an admin API refused (off loopback without a token) stops the
+    // router before it serves anything.
+    let admin = match args.admin {
+        Some(addr) => Some(runtime.block_on(admin::bind(addr, admin_token.as_ref()))?),
+        None => None,
+    };
+    let router = Arc::new(Router::new(spec, config, Signals::new())?);
+    let bound = Arc::clone(&router).serve_threads(args.listen, threads)?;
+    println!("router listening on {bound}");
+    println!("routes: {summary}");
     runtime.block_on(async {
-        if let Some(addr) = args.admin {
-            let admin = Router::bind(addr).await?;
+        if let Some(admin) = admin {
             println!("admin listening on {}", admin.local_addr()?);
-            tokio::spawn(bellwether_router::admin::serve(router, admin));
+            tokio::spawn(admin::serve(router, admin, admin_token));
         }
         tokio::signal::ctrl_c()
             .await

@@ -5,7 +5,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -21,11 +21,19 @@ pub(crate) struct Shared {
     stream: TcpStream,
     /// Bytes arrived since the last write: a request has begun and not been answered.
     unanswered: AtomicBool,
+    /// Counts reads and writes that moved bytes: unchanged over a while, the connection was
+    /// idle for that while.
+    moved: AtomicU64,
 }
 
 impl Shared {
     pub(crate) fn has_unanswered_request(&self) -> bool {
         self.unanswered.load(Ordering::Relaxed)
+    }
+
+    /// Grows each time bytes move either way.
+    pub(crate) fn activity(&self) -> u64 {
+        self.moved.load(Ordering::Relaxed)
     }
 
     /// Best effort: a client too slow to send its request is told why it is being dropped.
@@ -61,6 +69,7 @@ impl ClientIo {
         let shared = Arc::new(Shared {
             stream,
             unanswered: AtomicBool::new(!prefix.is_empty()),
+            moved: AtomicU64::new(0),
         });
         (
             Self {
@@ -94,6 +103,7 @@ impl hyper::rt::Read for ClientIo {
         ))?;
         if n > 0 {
             this.shared.unanswered.store(true, Ordering::Relaxed);
+            this.shared.moved.fetch_add(1, Ordering::Relaxed);
         }
         Poll::Ready(Ok(()))
     }
@@ -141,6 +151,7 @@ impl ClientIo {
             && n > 0
         {
             self.shared.unanswered.store(false, Ordering::Relaxed);
+            self.shared.moved.fetch_add(1, Ordering::Relaxed);
         }
         written
     }

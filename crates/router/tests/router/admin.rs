@@ -21,7 +21,7 @@ async fn weights_change_through_the_admin_api_and_signals_and_metrics_follow() {
         let running = start_router(spec, RouterConfig::default()).await;
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_addr = admin.local_addr().unwrap();
-        tokio::spawn(bellwether_router::admin::serve(running.router.clone(), admin));
+        tokio::spawn(bellwether_router::admin::serve(running.router.clone(), admin, None));
         let mut control = Client::connect(admin_addr).await;
 
         let put = control.send("PUT", "/weights", &[], Bytes::from(r#"{"canary": "25%"}"#)).await.unwrap();

@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod framing;
+mod limits;
 mod reliability;
 mod routing;
 mod support;
