@@ -65,10 +65,15 @@ impl Access {
             tokens: Tokens::open(Arc::clone(&store))?,
             audit: AuditLog::open(store)?,
             hosts: Hosts {
-                port: listen.port(),
+                ports: vec![listen.port()],
                 names: names.into_iter().map(|n| n.to_ascii_lowercase()).collect(),
             },
         })
+    }
+
+    /// Answers `Host` headers naming `port` too: another listener of this server's.
+    pub fn answer_at(&mut self, port: u16) {
+        self.hosts.ports.push(port);
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -82,7 +87,7 @@ impl Access {
 
 /// The names a `Host` header may carry.
 struct Hosts {
-    port: u16,
+    ports: Vec<u16>,
     names: Vec<String>,
 }
 
@@ -94,7 +99,7 @@ impl Hosts {
         };
         let name = name.trim_start_matches('[').trim_end_matches(']');
         let name = name.to_ascii_lowercase();
-        port == Some(self.port)
+        port.is_some_and(|port| self.ports.contains(&port))
             && (name.parse::<IpAddr>().is_ok() || name == "localhost" || self.names.contains(&name))
     }
 }
@@ -206,8 +211,11 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
             format!("this server does not answer to the host `{host}`; use its address"),
         ));
     }
+    // Either scheme: one port speaks only one of them, so the other cannot be a page of a
+    // different site at this host and port.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
         && origin != format!("http://{host}")
+        && origin != format!("https://{host}")
     {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -296,7 +304,7 @@ mod tests {
     #[test]
     fn hosts_are_ip_addresses_localhost_or_named_at_the_port() {
         let hosts = Hosts {
-            port: 7070,
+            ports: vec![7070],
             names: vec!["deploy.example.com".to_owned()],
         };
         for ok in [

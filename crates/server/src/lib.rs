@@ -18,6 +18,7 @@ mod notifications;
 mod pipelines;
 mod routes;
 mod runs;
+mod tls;
 mod tokens;
 
 use std::future::Future;
@@ -39,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use access::{Access, Need, RouteRule};
 pub use gatekeeper::PIPELINES;
 pub use listen::Limits;
+pub use tls::{Tls, TlsError};
 
 /// Where `bellwether up` listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -70,6 +72,11 @@ pub struct Serving {
     /// Serves the webhook route alone, which `listener` then does not serve.
     pub webhook_listener: Option<TcpListener>,
     pub limits: Limits,
+    /// `listener` and `webhook_listener` speak TLS with this, if given.
+    pub tls: Option<Tls>,
+    /// Serves the API in plain HTTP, for clients of this process's own that speak no TLS
+    /// (the deploy steps of its pipelines): bind it on loopback.
+    pub plain_loopback: Option<TcpListener>,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight
@@ -95,6 +102,8 @@ pub async fn serve_with(
         listener,
         webhook_listener: None,
         limits: Limits::default(),
+        tls: None,
+        plain_loopback: None,
     };
     serve_on(serving, control, pipelines, access, shutdown).await
 }
@@ -146,25 +155,32 @@ pub async fn serve_on(
         shutdown.await;
         stop.cancel();
     });
-    let limits = serving.limits;
-    match serving.webhook_listener {
-        None => listen::serve(serving.listener, app(|_| true), limits, token).await,
-        Some(webhooks) => {
-            let api = listen::serve(
-                serving.listener,
-                app(|path| path != paths::GITHUB_WEBHOOK),
-                limits.clone(),
-                token.clone(),
-            );
-            let webhooks = listen::serve(
-                webhooks,
-                app(|path| path == paths::GITHUB_WEBHOOK),
-                limits,
-                token,
-            );
-            tokio::join!(api, webhooks);
+    let (limits, tls) = (serving.limits, serving.tls);
+    let serves: fn(&str) -> bool = if serving.webhook_listener.is_some() {
+        |path| path != paths::GITHUB_WEBHOOK
+    } else {
+        |_| true
+    };
+    let api = listen::serve(
+        serving.listener,
+        app(serves),
+        limits.clone(),
+        tls.clone(),
+        token.clone(),
+    );
+    let webhooks = async {
+        if let Some(listener) = serving.webhook_listener {
+            let app = app(|path| path == paths::GITHUB_WEBHOOK);
+            listen::serve(listener, app, limits.clone(), tls, token.clone()).await;
         }
-    }
+    };
+    let plain = async {
+        if let Some(listener) = serving.plain_loopback {
+            let app = app(|path| path != paths::GITHUB_WEBHOOK);
+            listen::serve(listener, app, limits.clone(), None, token.clone()).await;
+        }
+    };
+    tokio::join!(api, webhooks, plain);
     Ok(())
 }
 

@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::tls::Tls;
+
 /// What the server allows each client.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -52,6 +54,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<Tls>,
     stop: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -77,10 +80,23 @@ pub(crate) async fn serve(
             () = stop.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let (app, stop, timeout) = (app.clone(), stop.clone(), limits.header_timeout);
+        let (app, stop, timeout, tls) = (
+            app.clone(),
+            stop.clone(),
+            limits.header_timeout,
+            tls.clone(),
+        );
         connections.spawn(async move {
             let _slot = slot;
-            connection(stream, peer, app, timeout, stop).await;
+            let Some(tls) = tls else {
+                return connection(stream, peer, app, timeout, stop).await;
+            };
+            // The handshake is held to the same bound as a request head.
+            match tokio::time::timeout(timeout, tls.0.accept(stream)).await {
+                Ok(Ok(stream)) => connection(stream, peer, app, timeout, stop).await,
+                Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
         });
     }
     connections.close();

@@ -91,7 +91,7 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
         .await
         .with_context(|| format!("cannot listen on {}", args.api))?;
     let api_addr = api.local_addr()?;
-    let (access, admin) = super::up::access::open(&plane, api_addr, Vec::new(), &data_dir)?;
+    let (access, admin) = super::up::access::open(&plane, api_addr, None, Vec::new(), &data_dir)?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(bellwether_server::serve(
         api,

@@ -33,9 +33,18 @@ pub(crate) struct UpArgs {
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where the API listens (port 0 picks a free one). Every request but the health check needs a token; it is plain HTTP, so off loopback put TLS in front.
+    /// Where the API listens (port 0 picks a free one). Every request but the health check needs a token; off loopback it needs TLS (--tls-cert) or --insecure-listen.
     #[arg(long, value_name = "ADDR", default_value = bellwether_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Serve the API (and the webhook listener) over TLS with this PEM certificate chain, the server's certificate first.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Listen off loopback over plain HTTP, e.g. behind a proxy that terminates TLS; tokens then cross the network in the clear up to it.
+    #[arg(long)]
+    insecure_listen: bool,
     /// A host name the API answers to besides IP addresses and localhost (the name a proxy or browser uses); may be repeated.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
@@ -85,6 +94,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
     };
     let base_dir = base_dir(&args.file)?;
     let webhook_secret = webhook_secret(args)?;
+    let tls = tls(args)?;
     let data_dir = args
         .data_dir
         .clone()
@@ -99,7 +109,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(serve(args, options, webhook_secret))?;
+    runtime.block_on(serve(args, options, webhook_secret, tls))?;
     Ok(exit::SUCCESS)
 }
 
@@ -107,7 +117,9 @@ async fn serve(
     args: &UpArgs,
     options: Options,
     webhook_secret: Option<Vec<u8>>,
+    tls: Option<bellwether_server::Tls>,
 ) -> anyhow::Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Signals are caught from the start, so that one during start-up still shuts down cleanly.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
@@ -118,19 +130,34 @@ async fn serve(
     let control = ControlPlane::start(options)
         .await
         .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
-    let (listener, webhook_listener) = match listen(args).await {
+    let Listeners {
+        api: listener,
+        webhooks: webhook_listener,
+        plain: plain_loopback,
+    } = match listen(args).await {
         Ok(listeners) => listeners,
         Err(error) => {
             control.shutdown(!args.keep_replicas).await;
             return Err(error);
         }
     };
+    let addr = listener.local_addr()?;
     let webhook_addr = match &webhook_listener {
         Some(listener) => listener.local_addr()?,
-        None => listener.local_addr()?,
+        None => addr,
     };
-    let addr = listener.local_addr()?;
-    let (access, admin) = match access::open(&control, addr, args.allow_hosts.clone(), &data_path) {
+    let plain_addr = match &plain_loopback {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let opened = access::open(
+        &control,
+        addr,
+        plain_addr,
+        args.allow_hosts.clone(),
+        &data_path,
+    );
+    let (access, admin) = match opened {
         Ok(opened) => opened,
         Err(error) => {
             control.shutdown(!args.keep_replicas).await;
@@ -148,15 +175,16 @@ async fn serve(
             return Err(error).context("cannot read the notification outbox");
         }
     };
-    let notices = notify::Notices::new(notifier.clone(), format!("http://{addr}"));
-    let mut banner = format!("control plane API listening on http://{addr} (data in {data_dir})\n");
+    let notices = notify::Notices::new(notifier.clone(), format!("{scheme}://{addr}"));
+    let mut banner =
+        format!("control plane API listening on {scheme}://{addr} (data in {data_dir})\n");
     banner += &format!(
         "admin token in {} (the commands run in {} read it; elsewhere set BELLWETHER_TOKEN)\n",
         admin.display(),
         project_dir.display()
     );
     banner += &format!(
-        "dashboard on http://{addr}/ (`bellwether dashboard` prints a link that signs you in)\n"
+        "dashboard on {scheme}://{addr}/ (`bellwether dashboard` prints a link that signs you in)\n"
     );
     for service in control.list() {
         match service.listen {
@@ -179,7 +207,8 @@ async fn serve(
             &data_path,
             &project_dir,
             Addresses {
-                api: addr,
+                scheme,
+                plain: plain_addr.unwrap_or(addr),
                 webhooks: webhook_addr,
             },
             webhook_secret,
@@ -198,7 +227,7 @@ async fn serve(
         }
     };
     if addr.to_string() != bellwether_server::DEFAULT_LISTEN {
-        banner += &format!("for the other commands: export BELLWETHER_SERVER=http://{addr}\n");
+        banner += &format!("for the other commands: export BELLWETHER_SERVER={scheme}://{addr}\n");
     }
     // Whoever reads the banner may go away (`up | head -1`): the control plane carries on.
     say(&mut std::io::stdout(), &banner);
@@ -237,6 +266,8 @@ async fn serve(
     let serving = bellwether_server::Serving {
         listener,
         webhook_listener,
+        tls,
+        plain_loopback,
         limits: bellwether_server::Limits {
             header_timeout: args.header_timeout,
             max_connections: args.max_connections,
@@ -259,8 +290,37 @@ async fn serve(
     served.context("the API server failed")
 }
 
-/// The API's listener and the webhooks' own, if asked for.
-async fn listen(args: &UpArgs) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+/// The TLS of `--tls-cert` and `--tls-key`; without it, `up` listens off loopback only when
+/// told `--insecure-listen`.
+fn tls(args: &UpArgs) -> anyhow::Result<Option<bellwether_server::Tls>> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Ok(Some(bellwether_server::Tls::from_pem_files(cert, key)?));
+    }
+    let exposed = [Some(args.listen), args.webhook_listen]
+        .into_iter()
+        .flatten()
+        .find(|addr| !addr.ip().is_loopback());
+    if let Some(addr) = exposed
+        && !args.insecure_listen
+    {
+        anyhow::bail!(
+            "refusing to listen on {addr} without TLS: off loopback, tokens and webhooks would cross the network in the clear; give --tls-cert and --tls-key, or --insecure-listen when a proxy in front terminates TLS"
+        );
+    }
+    Ok(None)
+}
+
+/// Where the API is served.
+struct Listeners {
+    api: TcpListener,
+    /// The webhooks' own, if asked for.
+    webhooks: Option<TcpListener>,
+    /// Over TLS, a plain one on loopback for the pipelines' deploy steps, whose client
+    /// speaks no TLS.
+    plain: Option<TcpListener>,
+}
+
+async fn listen(args: &UpArgs) -> anyhow::Result<Listeners> {
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
             .await
@@ -271,7 +331,15 @@ async fn listen(args: &UpArgs) -> anyhow::Result<(TcpListener, Option<TcpListene
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
-    Ok((api, webhooks))
+    let plain = match args.tls_cert {
+        Some(_) => Some(bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?),
+        None => None,
+    };
+    Ok(Listeners {
+        api,
+        webhooks,
+        plain,
+    })
 }
 
 /// How long runs going on get to end after they are cancelled at shutdown.
@@ -296,7 +364,9 @@ fn webhook_secret(args: &UpArgs) -> anyhow::Result<Option<Vec<u8>>> {
 
 /// Where the API and the webhook route are served.
 struct Addresses {
-    api: SocketAddr,
+    scheme: &'static str,
+    /// Where this process's own clients reach the API in plain HTTP.
+    plain: SocketAddr,
     webhooks: SocketAddr,
 }
 
@@ -326,7 +396,8 @@ fn pipelines(
     }
     about += &match webhook_secret {
         Some(_) => format!(
-            "; signed webhooks at http://{}{}\n",
+            "; signed webhooks at {}://{}{}\n",
+            at.scheme,
             at.webhooks,
             paths::GITHUB_WEBHOOK
         ),
@@ -343,7 +414,7 @@ fn pipelines(
             .max(1),
         max_runs: args.max_runs.max(1),
         deployer: Some(Arc::new(ApiDeployer::with_token(
-            &format!("http://{}", at.api),
+            &format!("http://{}", at.plain),
             token.expose(),
         )?)),
         listener: Some(listener),

@@ -15,16 +15,20 @@ use bellwether_server::Access;
 
 use crate::commands::credentials::{ADMIN_TOKEN_FILE, write_private};
 
-/// Opens the tokens and the audit trail of `control`, serving at `addr` (and answering to
-/// the host `names`), and makes sure `data_dir` holds a working admin token.
+/// Opens the tokens and the audit trail of `control`, serving at `addr` and `also` (and
+/// answering to the host `names`), and makes sure `data_dir` holds a working admin token.
 pub(crate) fn open(
     control: &ControlPlane,
     addr: SocketAddr,
+    also: Option<SocketAddr>,
     names: Vec<String>,
     data_dir: &Path,
 ) -> anyhow::Result<(Arc<Access>, PathBuf)> {
-    let access = Access::open(control.store(), addr, names)
+    let mut access = Access::open(control.store(), addr, names)
         .context("cannot read the control plane's tokens and audit trail")?;
+    if let Some(also) = also {
+        access.answer_at(also.port());
+    }
     let file = admin_token(&access, data_dir)?;
     Ok((Arc::new(access), file))
 }
