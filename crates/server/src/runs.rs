@@ -9,6 +9,7 @@ pub(crate) use events::events;
 pub(crate) use logs::logs;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -36,6 +37,9 @@ type Accepted = Result<(StatusCode, Json<TriggeredView>), Failure>;
 /// The largest webhook body taken: GitHub caps its payloads at 25 MB, and a push of many
 /// commits is well over the API's own limit.
 pub(crate) const WEBHOOK_LIMIT: usize = 25 * 1024 * 1024;
+
+/// How long a delivery's body may take to arrive: GitHub gives up on a delivery after 10 s.
+const WEBHOOK_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a sender turned away for being one too many is asked to wait.
 const WEBHOOK_RETRY_AFTER_SECS: u64 = 5;
@@ -91,15 +95,28 @@ async fn delivered(
         return Err(too_large());
     }
     let mut pieces = body.into_data_stream();
-    while let Some(piece) = pieces.next().await {
-        let piece = piece.map_err(|e| {
-            Failure::bad_request(format!("cannot read the delivery's body: {}", chain(&e)))
-        })?;
-        if verifier.len() + piece.len() > WEBHOOK_LIMIT {
-            return Err(too_large());
+    let read = async {
+        while let Some(piece) = pieces.next().await {
+            let piece = piece.map_err(|e| {
+                Failure::bad_request(format!("cannot read the delivery's body: {}", chain(&e)))
+            })?;
+            if verifier.len() + piece.len() > WEBHOOK_LIMIT {
+                return Err(too_large());
+            }
+            verifier.update(&piece);
         }
-        verifier.update(&piece);
-    }
+        Ok(())
+    };
+    // A body sent slowly would hold a delivery's slot for as long as its sender likes.
+    tokio::time::timeout(WEBHOOK_BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| Failure {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: format!(
+                "the delivery's body did not arrive within {}s",
+                WEBHOOK_BODY_TIMEOUT.as_secs()
+            ),
+        })??;
     let verified = verifier.finish().map_err(TriggerError::from)?;
     Ok(pipelines
         .webhook(header("x-github-event"), delivery, &verified)
