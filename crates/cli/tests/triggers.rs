@@ -941,7 +941,7 @@ services:
     replicas: 1
     environments: [staging, production]
     run:
-      command: [sh, -c, 'printf "%s\n" "$DB_URL" >> {seen}; exec {bin} demo-service']
+      command: [sh, -c, 'printf "%s\n" "$DB_URL" >> {seen}; env > {seen}.env; exec {bin} demo-service']
       secrets: [DB_URL]
     readiness: {{ path: /health, interval: 100ms }}
     strategy: {{ canary: {{ steps: [{{ setWeight: 50 }}] }} }}
@@ -953,7 +953,15 @@ services:
     .unwrap();
     set_secret(&file, "DB_URL", None, "project-db-7f3a");
     set_secret(&file, "db_url", Some("production"), "production-db-91c2");
-    let plane = ControlPlane::start(&file);
+    // What the control plane was started with stays its own.
+    let plane = ControlPlane::start_env(
+        &file,
+        &[],
+        &[
+            ("BELLWETHER_WEBHOOK_SECRET", "webhook-9d1e"),
+            ("CLOUD_TOKEN", "cloud-44aa"),
+        ],
+    );
     let seen_lines = || -> Vec<String> {
         std::fs::read_to_string(&seen)
             .unwrap_or_default()
@@ -981,6 +989,12 @@ services:
     assert_eq!(deploy("v1", "staging").code, 0);
     promoted("v1");
     assert_eq!(seen_lines(), ["project-db-7f3a"]);
+    let env = std::fs::read_to_string(dir.path().join("seen.txt.env")).unwrap();
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    assert!(
+        !env.contains("webhook-9d1e") && !env.contains("cloud-44aa"),
+        "a replica inherited the control plane's environment: {env}"
+    );
     assert_eq!(deploy("v2", "production").code, 0);
     promoted("v2");
     assert_eq!(seen_lines(), ["project-db-7f3a", "production-db-91c2"]);

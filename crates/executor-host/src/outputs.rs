@@ -2,6 +2,8 @@
 //! `$BELLWETHER_ENV` (`$GITHUB_ENV`), `$BELLWETHER_PATH` (`$GITHUB_PATH`), plus the script
 //! itself and a step summary file that is accepted and ignored.
 
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bellwether_pipeline_core::files;
@@ -33,7 +35,10 @@ impl StepFiles {
     /// share one file.
     pub(crate) fn create(scratch: &Path, id: StepId, script: &str) -> std::io::Result<StepFiles> {
         let scripts = scratch.join("scripts");
-        std::fs::create_dir_all(&scripts)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&scripts)?;
         let digest: String = Sha256::digest(script.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -45,7 +50,14 @@ impl StepFiles {
                 ".{digest}.{}-{}-{}",
                 id.instance.job, id.instance.index, id.step
             ));
-            std::fs::write(&partial, script)?;
+            // Only its owner may read it: a script may hold what its expressions gave it.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&partial)?
+                .write_all(script.as_bytes())?;
             std::fs::rename(&partial, &script_path)?;
         }
         let stem = format!(

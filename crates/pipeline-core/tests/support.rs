@@ -374,7 +374,9 @@ fn expand(text: &str, env: &[(String, String)]) -> String {
     names.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
     for (k, _) in names {
         if let Some(v) = env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v) {
-            out = out.replace(&format!("${k}"), v);
+            out = out
+                .replace(&format!("${{{k}}}"), v)
+                .replace(&format!("${k}"), v);
         }
     }
     out

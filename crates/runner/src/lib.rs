@@ -22,6 +22,7 @@ mod gates;
 mod git;
 mod history;
 mod observer;
+pub mod orphans;
 mod replay;
 mod review;
 mod secrets;
