@@ -50,9 +50,9 @@ impl HostExecutor {
         let private = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&site.scratch);
+            .create(&site.private);
         let groups = match private {
-            Ok(()) => Groups::recorded(site.scratch.join(STEP_GROUPS)),
+            Ok(()) => Groups::recorded(site.private.join(STEP_GROUPS)),
             Err(_) => Groups::default(),
         };
         let reaper = groups.file().and_then(Reaper::start);
@@ -93,7 +93,8 @@ impl HostExecutor {
                 dir.unwrap_or(".")
             )));
         }
-        let files = match StepFiles::create(&self.site.scratch, request.id, script) {
+        let owner = self.site.run_as.as_ref().map(|u| (u.uid, u.gid));
+        let files = match StepFiles::create(&self.site.scratch, request.id, script, owner) {
             Ok(f) => f,
             Err(e) => {
                 return StepOutcome::status(ExitStatus::Error(format!(
@@ -113,6 +114,11 @@ impl HostExecutor {
         let mut env = self.base_env.clone();
         env.extend(request.env.iter().cloned());
         env.extend(files.env_vars());
+        if let Some(user) = &self.site.run_as {
+            env.push(("HOME".to_owned(), user.home.display().to_string()));
+            env.push(("USER".to_owned(), user.name.clone()));
+            env.push(("LOGNAME".to_owned(), user.name.clone()));
+        }
         env.push(("RUNNER_OS".to_owned(), "Linux".to_owned()));
         env.push((
             "RUNNER_TEMP".to_owned(),
@@ -136,6 +142,7 @@ impl HostExecutor {
                 env,
                 timeout: request.timeout,
                 grace: self.grace,
+                run_as: owner,
             },
             log,
             cancel,
@@ -352,6 +359,17 @@ impl Executor for HostExecutor {
                     commit: self.site.commit.clone(),
                 };
                 self.deploy(order, log.as_mut(), cancel).await
+            }
+            Work::Deploy { .. }
+            | Work::CacheRestore { .. }
+            | Work::CacheSave { .. }
+            | Work::Upload { .. }
+            | Work::Download { .. }
+                if self.site.untrusted =>
+            {
+                let why = "a run from an untrusted source cannot deploy, nor use the shared cache or artifact stores";
+                log.note(why);
+                StepOutcome::status(ExitStatus::Error(why.to_owned()))
             }
             other => self.builtin(other.clone(), log.as_mut()).await,
         };

@@ -67,6 +67,8 @@ pub(crate) struct Script {
     pub(crate) timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub(crate) grace: Duration,
+    /// The user and group to run as, when not the runner's own.
+    pub(crate) run_as: Option<(u32, u32)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -110,6 +112,10 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some((uid, gid)) = script.run_as {
+        // The standard library drops the supplementary groups too when it switches from root.
+        command.uid(uid).gid(gid);
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return Ended::NotStarted(format!("cannot start `{program}`: {e}")),

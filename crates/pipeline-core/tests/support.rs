@@ -101,6 +101,7 @@ impl World {
             environment_secrets: BTreeMap::new(),
             services: loaded.project.services.keys().cloned().collect(),
             environments: loaded.project.environments,
+            closed_environments: Default::default(),
             runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),
             max_parallel,
         };

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
 
 use crate::clock::now_ms;
-use crate::orphans;
+use crate::{orphans, untrusted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -95,7 +95,8 @@ impl DataDir {
     }
 
     /// What a run whose process died left behind: the steps it was running, killed before
-    /// anything can run them again, and its scratch directories (scripts, step files).
+    /// anything can run them again, its scratch directories (scripts, step files) and an
+    /// untrusted run's sandbox.
     fn clear_up(&self, number: u64) {
         let scratch = std::fs::read_dir(self.run_dir(number))
             .into_iter()
@@ -104,6 +105,7 @@ impl DataDir {
             .filter(|e| e.file_name().to_string_lossy().starts_with("tmp"));
         for entry in scratch {
             orphans::kill_recorded(&entry.path().join(orphans::STEP_GROUPS));
+            untrusted::remove_recorded(&entry.path().join(untrusted::SANDBOX));
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

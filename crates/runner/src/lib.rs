@@ -27,6 +27,7 @@ mod replay;
 mod review;
 mod secrets;
 mod sink;
+pub mod untrusted;
 mod walk;
 mod workspace;
 

@@ -14,6 +14,7 @@ use bellwether_core::error::chain;
 use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
+use bellwether_runner::untrusted::Untrusted;
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
@@ -99,6 +100,16 @@ pub enum TriggerError {
     Encode(#[source] serde_json::Error),
 }
 
+/// What starts runs: the event, the commit to check out, who caused it, and why it is not
+/// trusted when it is not.
+#[derive(Clone)]
+struct Cause<'a> {
+    event: Event,
+    checkout: Checkout,
+    actor: &'a str,
+    untrusted: Option<&'a Untrusted>,
+}
+
 /// How many webhook deliveries are remembered to tell a redelivery.
 const REMEMBERED_DELIVERIES: usize = 1_000;
 
@@ -181,7 +192,7 @@ impl Pipelines {
             }),
             Delivery::Event(pushed) => {
                 let Some(id) = delivery else {
-                    return self.pushed(pushed).await;
+                    return self.pushed(*pushed).await;
                 };
                 if self.delivered().contains(&id.to_owned()) {
                     return Ok(Triggered {
@@ -191,7 +202,7 @@ impl Pipelines {
                         ..Triggered::default()
                     });
                 }
-                let triggered = self.pushed(pushed).await?;
+                let triggered = self.pushed(*pushed).await?;
                 let mut delivered = self.delivered();
                 if delivered.len() == REMEMBERED_DELIVERIES {
                     delivered.pop_front();
@@ -230,12 +241,47 @@ impl Pipelines {
                 pushed.event.changed_paths = changed;
             }
         }
-        self.start_matching(
-            None,
-            pushed.event,
-            Checkout::Commit(pushed.sha),
-            &pushed.actor,
-        )
+        let mut loaded = self.load()?;
+        let trust = &loaded.project.trust;
+        let untrusted = trust.judge(&pushed.origin()).map(|reason| Untrusted {
+            reason,
+            trust: trust.clone(),
+        });
+        if let (Some(_), Some(base), Some(source)) =
+            (&untrusted, pushed.base_sha.clone(), self.source().cloned())
+        {
+            // The pull request's own file could make its pipelines anything: they come from
+            // the branch it would merge into.
+            loaded.pipelines = self.pipelines_at(source, base).await?;
+        }
+        let cause = Cause {
+            event: pushed.event,
+            checkout: Checkout::Commit(pushed.sha),
+            actor: &pushed.actor,
+            untrusted: untrusted.as_ref(),
+        };
+        self.start_matching(&loaded, None, cause)
+    }
+
+    /// The pipelines the project file declares at commit `sha`.
+    async fn pipelines_at(
+        &self,
+        source: Source,
+        sha: String,
+    ) -> Result<Vec<PipelineSpec>, TriggerError> {
+        let file = self.inner.config.file.clone();
+        let text = blocking(move || {
+            source.file_at(&sha, &file).map_err(|e| {
+                TriggerError::BadInput(format!(
+                    "the base branch's project file (at {sha}) cannot be read: {e}"
+                ))
+            })
+        })
+        .await?;
+        let name = format!("{} (of the base branch)", self.inner.config.file.display());
+        bellwether_config::load(&name, &text)
+            .map(|loaded| loaded.pipelines)
+            .map_err(|d| TriggerError::Config(d.to_string()))
     }
 
     /// The project's pipelines, as its file declares them now.
@@ -252,7 +298,14 @@ impl Pipelines {
         actor: &str,
     ) -> Result<Triggered, TriggerError> {
         let (event, checkout) = self.head_of(EventName::Manual, branch).await?;
-        self.start_matching(Some((pipeline, inputs)), event, checkout, actor)
+        let loaded = self.load()?;
+        let cause = Cause {
+            event,
+            checkout,
+            actor,
+            untrusted: None,
+        };
+        self.start_matching(&loaded, Some((pipeline, inputs)), cause)
     }
 
     /// The pipelines whose `schedule` matches start on the default branch's head.
@@ -261,14 +314,15 @@ impl Pipelines {
         let loaded = self.load()?;
         let mut triggered = Triggered::default();
         for spec in loaded.pipelines.iter().filter(|p| names.contains(&p.name)) {
-            triggered.runs.push(self.start(
-                &loaded,
-                spec,
-                event.clone(),
-                BTreeMap::new(),
-                checkout.clone(),
-                "schedule",
-            )?);
+            let cause = Cause {
+                event: event.clone(),
+                checkout: checkout.clone(),
+                actor: "schedule",
+                untrusted: None,
+            };
+            triggered
+                .runs
+                .push(self.start(&loaded, spec, BTreeMap::new(), cause)?);
         }
         Ok(triggered)
     }
@@ -314,12 +368,10 @@ impl Pipelines {
     /// The pipelines (or the one named) whose triggers match `event`, each started.
     fn start_matching(
         &self,
+        loaded: &Loaded,
         named: Option<(&str, &[(String, String)])>,
-        event: Event,
-        checkout: Checkout,
-        actor: &str,
+        cause: Cause<'_>,
     ) -> Result<Triggered, TriggerError> {
-        let loaded = self.load()?;
         let mut triggered = Triggered::default();
         let candidates: Vec<&PipelineSpec> = match named {
             None => loaded.pipelines.iter().collect(),
@@ -340,7 +392,7 @@ impl Pipelines {
             ],
         };
         for spec in candidates {
-            if let Err(reasons) = trigger::check_all(&spec.triggers, &event) {
+            if let Err(reasons) = trigger::check_all(&spec.triggers, &cause.event) {
                 if named.is_some() {
                     return Err(TriggerError::BadInput(format!(
                         "pipeline `{}` is not dispatched by hand: {}",
@@ -360,14 +412,9 @@ impl Pipelines {
                     .map_err(|problems| TriggerError::BadInput(problems.join("; ")))?,
                 None => BTreeMap::new(),
             };
-            triggered.runs.push(self.start(
-                &loaded,
-                spec,
-                event.clone(),
-                inputs,
-                checkout.clone(),
-                actor,
-            )?);
+            triggered
+                .runs
+                .push(self.start(loaded, spec, inputs, cause.clone())?);
         }
         Ok(triggered)
     }
@@ -387,11 +434,15 @@ impl Pipelines {
         &self,
         loaded: &Loaded,
         spec: &PipelineSpec,
-        event: Event,
         inputs: BTreeMap<String, bellwether_pipeline_core::expr::Value>,
-        checkout: Checkout,
-        actor: &str,
+        cause: Cause<'_>,
     ) -> Result<Started, TriggerError> {
+        let Cause {
+            event,
+            checkout,
+            actor,
+            untrusted,
+        } = cause;
         let config = &self.inner.config;
         let revision = match &checkout {
             Checkout::Tree => "tree".to_owned(),
@@ -403,7 +454,8 @@ impl Pipelines {
             &event,
             &inputs,
             &revision,
-        );
+        )
+        .untrusted(untrusted.map(|u| u.reason.clone()));
         let summary = event.describe();
         let (number, lock) = config
             .data
@@ -443,6 +495,7 @@ impl Pipelines {
             .insert(number, control);
         let this = self.clone();
         let name = spec.name.clone();
+        let untrusted = untrusted.cloned();
         tracing::info!(
             run = number,
             pipeline = %name,
@@ -461,7 +514,7 @@ impl Pipelines {
         }
         let task = async move {
             let started = tokio::time::Instant::now();
-            let settings = this.settings();
+            let settings = this.settings(untrusted);
             let preparing = this.clone();
             let prepared = tokio::task::spawn_blocking(move || {
                 attempt.prepare(&settings, &preparing.inner.config.data, &HostLauncher)
@@ -518,9 +571,10 @@ impl Pipelines {
         })
     }
 
-    fn settings(&self) -> Settings {
+    fn settings(&self, untrusted: Option<Untrusted>) -> Settings {
         let config = &self.inner.config;
         Settings {
+            untrusted,
             secrets: BTreeMap::new(),
             waived: Vec::new(),
             approval_timeout: None,
