@@ -47,11 +47,17 @@ async fn the_exit_status_is_the_value() {
             "test {{revision}}-{{args.env}} = 7-prod",
             Ok(Observation::number(0.0)),
         ),
+        // Cargo gives the test process this; the job gets only the inherited allow-list.
+        (
+            r#"test -n "$PATH" && test -z "$CARGO_MANIFEST_DIR""#,
+            Ok(Observation::number(0.0)),
+        ),
         (
             "kill -9 $$",
             Err("`sh -c kill -9 $$` was killed by a signal".to_owned()),
         ),
     ];
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
     for (script, want) in cases {
         assert_eq!(measure(&job(script, second)).await, want, "{script}");
     }

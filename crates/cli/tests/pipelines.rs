@@ -288,6 +288,61 @@ pipelines:
 }
 
 #[test]
+fn a_script_never_holds_a_secret_and_only_its_owner_may_read_it() {
+    let p = Project::new("");
+    let out = p.path("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let o = out.display();
+    std::fs::write(
+        p.path("project/bellwether.yaml"),
+        format!(
+            r#"
+pipelines:
+  ci:
+    jobs:
+      login:
+        steps:
+          - run: |
+              echo "logging in with ${{{{ secrets.TOKEN }}}}"
+              cp "$0" {o}/script
+              stat -c %a "$0" > {o}/mode
+"#
+        ),
+    )
+    .expect("write");
+    let token = "hunter2-s3cr3t";
+    let set = p.bw_with_input("tester", &["secret", "set", "TOKEN"], Some(token));
+    assert_eq!(set.code, 0, "{}", set.all());
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stdout.contains("[login] logging in with ***"),
+        "{}",
+        ran.stdout
+    );
+    let script = std::fs::read_to_string(out.join("script")).expect("the step copied it");
+    assert!(!script.contains(token), "{script}");
+    assert!(script.contains("${BELLWETHER_SECRET_0}"), "{script}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("mode")).ok().as_deref(),
+        Some("600\n")
+    );
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    assert_eq!(mode(&p.path("data")), Some(0o700));
+    assert_eq!(
+        std::fs::read_to_string(p.path("data/.gitignore"))
+            .ok()
+            .and_then(|t| t.lines().last().map(str::to_owned)),
+        Some("*".to_owned()),
+        "git leaves the data directory out"
+    );
+}
+
+#[test]
 fn environment_secrets_reach_only_the_jobs_of_their_environment() {
     let p = Project::new(
         r#"
@@ -532,7 +587,11 @@ pipelines:
         steps:
           - run: |
               echo $$ > {m}/slow.pid
-              if [ -f {m}/hang ]; then exec sleep 300; fi
+              if [ -f {m}/hang ]; then
+                sleep 300 &
+                echo $! > {m}/background.pid
+                exec sleep 300
+              fi
       deploy:
         needs: [build, slow]
         steps:
@@ -548,20 +607,32 @@ pipelines:
                 .any(|i| i["job"] == "slow" && i["status"] == "running")
         })
     });
-    let deadline = Instant::now() + LIMIT;
-    let pid = loop {
-        if let Some(pid) = std::fs::read_to_string(marks.join("slow.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            break pid;
+    let pid = |name: &str| {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if let Some(pid) = std::fs::read_to_string(marks.join(name))
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the slow step never started");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(Instant::now() < deadline, "the slow step never started");
-        std::thread::sleep(Duration::from_millis(20));
     };
-    // The control plane dies; its step lives on, as it would after a crash.
+    let (step, background) = (pid("slow.pid"), pid("background.pid"));
+    // The runner dies by SIGKILL, which it cannot handle: its step and what the step left
+    // in the background die with it.
     run.kill();
-    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    let deadline = Instant::now() + LIMIT;
+    let alive = |pid: i32| Path::new(&format!("/proc/{pid}")).exists() && !zombie(pid);
+    while alive(step) || alive(background) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed runner's step lives on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let listed = p.bw("tester", &["runs"]);
     assert_eq!(listed.code, 0, "{}", listed.all());
@@ -572,6 +643,10 @@ pipelines:
             .any(|l| l.starts_with("1 ") && l.contains("interrupted")),
         "{}",
         listed.stdout
+    );
+    assert!(
+        !p.path("data/runs/1/tmp").exists(),
+        "an interrupted run's scratch files are swept"
     );
     let busy = p.bw("tester", &["approve", "1"]);
     assert!(
@@ -818,4 +893,15 @@ pipelines:
         "{said}"
     );
     assert_eq!(log(), "build 1\nstart 1\nbuild 2\nend 1\nstart 2\nend 2\n");
+}
+
+/// Whether process `pid` has ended but not been waited for.
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }

@@ -947,7 +947,7 @@ services:
     replicas: 1
     environments: [staging, production]
     run:
-      command: [sh, -c, 'printf "%s\n" "$DB_URL" >> {seen}; exec {bin} demo-service']
+      command: [sh, -c, 'printf "%s\n" "$DB_URL" >> {seen}; env > {seen}.env; exec {bin} demo-service']
       secrets: [DB_URL]
     readiness: {{ path: /health, interval: 100ms }}
     strategy: {{ canary: {{ steps: [{{ setWeight: 50 }}] }} }}
@@ -959,7 +959,15 @@ services:
     .unwrap();
     set_secret(&file, "DB_URL", None, "project-db-7f3a");
     set_secret(&file, "db_url", Some("production"), "production-db-91c2");
-    let plane = ControlPlane::start(&file);
+    // What the control plane was started with stays its own.
+    let plane = ControlPlane::start_env(
+        &file,
+        &[],
+        &[
+            ("BELLWETHER_WEBHOOK_SECRET", "webhook-9d1e"),
+            ("CLOUD_TOKEN", "cloud-44aa"),
+        ],
+    );
     let seen_lines = || -> Vec<String> {
         std::fs::read_to_string(&seen)
             .unwrap_or_default()
@@ -987,6 +995,12 @@ services:
     assert_eq!(deploy("v1", "staging").code, 0);
     promoted("v1");
     assert_eq!(seen_lines(), ["project-db-7f3a"]);
+    let env = std::fs::read_to_string(dir.path().join("seen.txt.env")).unwrap();
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    assert!(
+        !env.contains("webhook-9d1e") && !env.contains("cloud-44aa"),
+        "a replica inherited the control plane's environment: {env}"
+    );
     assert_eq!(deploy("v2", "production").code, 0);
     promoted("v2");
     assert_eq!(seen_lines(), ["project-db-7f3a", "production-db-91c2"]);
@@ -1009,4 +1023,126 @@ services:
     let store = String::from_utf8_lossy(&store);
     assert!(store.contains("DB_URL"));
     assert!(!store.contains("production-db-91c2") && !store.contains("project-db-7f3a"));
+}
+
+#[test]
+fn a_fork_pull_request_gets_no_secret_waits_for_approval_and_cannot_reach_the_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Readable by others all the way down, so only the data directory's own mode guards it.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let repo = dir.path().join("repo");
+    let data = repo.join(".bellwether");
+    let file = repo.join("bellwether.yaml");
+    let yaml = format!(
+        r#"environments:
+  production: {{ approvals: 1 }}
+trust: {{ reviewers: [alice] }}
+pipelines:
+  pr:
+    on: {{ pull_request: {{}} }}
+    jobs:
+      test:
+        steps:
+          - run: |
+              echo "branch ${{{{ github.head_ref }}}}"
+              echo "token [${{{{ secrets.TOKEN }}}}]"
+              echo "user $(id -un)"
+              if cat {data}/secrets/key >/dev/null 2>&1; then echo "read the key"; else echo "no key"; fi
+              if echo x >> {file} 2>/dev/null; then echo "wrote the project file"; else echo "project file safe"; fi
+      ship:
+        needs: test
+        environment: production
+        steps: [{{ run: echo shipped }}]
+"#,
+        data = data.display(),
+        file = file.display()
+    );
+    support::committed_project(&repo, &yaml);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    // The fork's commit changes the pipeline: none of that may run.
+    git(&repo, &["checkout", "--quiet", "-b", "fork"]);
+    std::fs::write(
+        &file,
+        yaml.replace(
+            "      test:",
+            "      pwn:\n        steps: [{ run: echo pwned }]\n      test:",
+        ),
+    )
+    .unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "a helpful change"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["checkout", "--quiet", "main"]);
+    set_secret(&file, "TOKEN", None, "tok-5ec2e7");
+    let plane = ControlPlane::start_env(&file, &[], &[("BELLWETHER_WEBHOOK_SECRET", SECRET)]);
+    let api = Api::new(&plane);
+    let alice = plane.run(&["token", "create", "alice", "--role", "approver"]);
+    assert_eq!(alice.code, 0, "{alice:?}");
+    let alice = alice.stdout.trim().to_owned();
+
+    let side = |git_ref: &str, sha: &str, repo: &str| json!({"ref": git_ref, "sha": sha.trim(), "repo": {"full_name": repo}});
+    let pull = json!({
+        "action": "opened",
+        "pull_request": {
+            "head": side("evil$(echo${IFS}INJECTED)", &head, "mallory/app"),
+            "base": side("main", &base, "acme/app"),
+            "author_association": "NONE"
+        },
+        "sender": {"login": "mallory"}
+    })
+    .to_string();
+    let (status, body) = api.webhook("pull_request", &pull, Some(sign(&pull)));
+    assert_eq!(status, 202, "{body}");
+    let number = started(&body)[0].0;
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root {
+        let run = api.wait_run(&plane, number, "failure");
+        let shown = plane.run(&["runs", &number.to_string(), "-f", file.to_str().unwrap()]);
+        assert!(
+            shown
+                .stdout
+                .contains("switching to another user needs the control plane to run as root"),
+            "{run:#} {shown:?}"
+        );
+        return;
+    }
+    api.wait_run(&plane, number, "waiting");
+    let file_arg = file.to_str().unwrap();
+    let logs = || {
+        plane
+            .run(&["runs", &number.to_string(), "--logs", "-f", file_arg])
+            .stdout
+    };
+    assert!(
+        !logs().contains("branch evil"),
+        "a step ran before the approval: {}",
+        logs()
+    );
+    let approved = support::bellwether(
+        &["approve", &number.to_string()],
+        &[
+            ("BELLWETHER_SERVER", plane.server.as_str()),
+            ("BELLWETHER_TOKEN", alice.as_str()),
+        ],
+    );
+    assert_eq!(approved.code, 0, "{approved:?}");
+    let run = api.wait_run(&plane, number, "failure");
+    let said = logs();
+    for line in [
+        "branch evil$(echo${IFS}INJECTED)",
+        "token []",
+        "user nobody",
+        "no key",
+        "project file safe",
+    ] {
+        assert!(said.contains(line), "`{line}` missing: {said}\n{run:#}");
+    }
+    assert!(
+        !said.contains("evilINJECTED") && !said.contains("pwned"),
+        "{said}"
+    );
+    assert!(
+        said.contains("environment `production` is closed to this run"),
+        "{said}"
+    );
 }

@@ -16,6 +16,7 @@ mod provider;
 mod scalars;
 mod service;
 mod strategy;
+mod trust;
 
 use bellwether_core::spec::Project;
 use bellwether_pipeline_core::spec::PipelineSpec;
@@ -40,6 +41,7 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
     }
     project.dora = dora::lower(&file.dora, sink);
     project.notifications = notify::lower(file, sink);
+    project.trust = trust::lower(file, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

@@ -18,6 +18,7 @@ mod service;
 mod step;
 mod strategy;
 mod threshold;
+mod trust;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -46,6 +47,7 @@ pub use strategy::{
     BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
 };
 pub use threshold::Threshold;
+pub use trust::TrustConfig;
 
 /// `bellwether.yaml`: a project's services, how they roll out and how the rollouts are judged,
 /// the metric providers they use, and the environments that guard deployments.
@@ -76,4 +78,9 @@ pub struct ProjectFile {
     /// each with the kinds of notice it wants and the services, environments or pipelines.
     #[serde(default)]
     pub notifications: Entries<NotificationConfig>,
+    /// Whose events run pipelines as written, e.g. `{authors: [alice, bob], reviewers: [alice]}`.
+    /// Runs of forks' pull requests and of authors not trusted get no secrets, no protected
+    /// environment, no deploys, and wait for an approval.
+    #[serde(default)]
+    pub trust: TrustConfig,
 }

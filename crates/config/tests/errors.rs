@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications, trust)");
     assert_snapshot!(check(r#"
 services:
   api:

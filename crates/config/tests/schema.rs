@@ -33,7 +33,8 @@ fn schema_is_json_with_the_top_level_sections() {
             "notifications",
             "pipelines",
             "providers",
-            "services"
+            "services",
+            "trust"
         ]
     );
     assert_eq!(schema["additionalProperties"], false);

@@ -11,6 +11,14 @@ use serde::Serialize;
 use crate::rollout::RevisionNumber;
 use crate::spec::{Probe, RunSpec};
 
+/// The variables a process bellwether starts (a replica, a pipeline step, an analysis job, a
+/// notification command) takes from bellwether's own environment; everything else it gets
+/// from what the project declares. So a credential bellwether was started with (the webhook
+/// secret, a cloud token) reaches no program unless the project passes it on.
+pub const INHERITED_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR",
+];
+
 /// Everything needed to run replicas of one revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplicaTemplate {

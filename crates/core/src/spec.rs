@@ -12,6 +12,7 @@ mod project;
 mod scale;
 mod service;
 mod strategy;
+mod trust;
 mod weight;
 
 pub use analysis::{
@@ -27,4 +28,5 @@ pub use service::{Probe, RunSpec, ServiceSpec};
 pub use strategy::{
     BackgroundAnalysis, BlueGreenSpec, CanarySpec, CanaryStep, HeaderMatch, RollingSpec, Strategy,
 };
+pub use trust::{APPROVAL_ENVIRONMENT, Origin, Trust};
 pub use weight::{Weight, WeightError};

@@ -2,24 +2,22 @@
 //! run's workspace with a clean environment; cache and artifact steps use the stores in the
 //! data directory; deploy steps are stand-ins until rollouts run in the control plane.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bellwether_core::error::chain;
+use bellwether_core::platform::INHERITED_ENV;
 use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
 use bellwether_pipeline_core::expr::HashFiles;
 use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
 use bellwether_pipeline_core::spec::Shell;
+use bellwether_runner::orphans::STEP_GROUPS;
 use bellwether_runner::{Artifacts, Cache, DeployOrder, Restored, Site, hash_files};
 
 use crate::outputs::StepFiles;
 use crate::process::{self, Ended, Groups, Script};
-
-/// Variables a step inherits from whoever runs bellwether; everything else it gets from the
-/// pipeline, so a secret in the caller's environment reaches only the steps that ask for it.
-const INHERITED: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR",
-];
+use crate::reaper::Reaper;
 
 pub struct HostExecutor {
     site: Site,
@@ -29,12 +27,15 @@ pub struct HostExecutor {
     /// `bash -e`, or `sh -e` where there is no bash.
     default_shell: Vec<String>,
     groups: Groups,
+    /// Kills the steps' groups if this process dies before them.
+    _reaper: Option<Reaper>,
 }
 
 impl HostExecutor {
     /// Runs steps in `site`, giving each `grace` to stop when it times out or is cancelled.
     pub fn new(site: Site, grace: Duration) -> HostExecutor {
-        let base_env: Vec<(String, String)> = INHERITED
+        // A secret in the caller's environment reaches only the steps that ask for it.
+        let base_env: Vec<(String, String)> = INHERITED_ENV
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
             .collect();
@@ -44,12 +45,24 @@ impl HostExecutor {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let default_shell = if on_path(&path, "bash") { "bash" } else { "sh" };
+        // Steps are recorded beside their scripts; without that directory they are still
+        // killed by this process, just not after it dies.
+        let private = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&site.private);
+        let groups = match private {
+            Ok(()) => Groups::recorded(site.private.join(STEP_GROUPS)),
+            Err(_) => Groups::default(),
+        };
+        let reaper = groups.file().and_then(Reaper::start);
         HostExecutor {
             site,
             grace,
             base_env,
             default_shell: vec![default_shell.to_owned(), "-e".to_owned(), "{0}".to_owned()],
-            groups: Groups::default(),
+            groups,
+            _reaper: reaper,
         }
     }
 
@@ -80,7 +93,8 @@ impl HostExecutor {
                 dir.unwrap_or(".")
             )));
         }
-        let files = match StepFiles::create(&self.site.scratch, request.id, script) {
+        let owner = self.site.run_as.as_ref().map(|u| (u.uid, u.gid));
+        let files = match StepFiles::create(&self.site.scratch, request.id, script, owner) {
             Ok(f) => f,
             Err(e) => {
                 return StepOutcome::status(ExitStatus::Error(format!(
@@ -100,6 +114,11 @@ impl HostExecutor {
         let mut env = self.base_env.clone();
         env.extend(request.env.iter().cloned());
         env.extend(files.env_vars());
+        if let Some(user) = &self.site.run_as {
+            env.push(("HOME".to_owned(), user.home.display().to_string()));
+            env.push(("USER".to_owned(), user.name.clone()));
+            env.push(("LOGNAME".to_owned(), user.name.clone()));
+        }
         env.push(("RUNNER_OS".to_owned(), "Linux".to_owned()));
         env.push((
             "RUNNER_TEMP".to_owned(),
@@ -123,6 +142,7 @@ impl HostExecutor {
                 env,
                 timeout: request.timeout,
                 grace: self.grace,
+                run_as: owner,
             },
             log,
             cancel,
@@ -339,6 +359,17 @@ impl Executor for HostExecutor {
                     commit: self.site.commit.clone(),
                 };
                 self.deploy(order, log.as_mut(), cancel).await
+            }
+            Work::Deploy { .. }
+            | Work::CacheRestore { .. }
+            | Work::CacheSave { .. }
+            | Work::Upload { .. }
+            | Work::Download { .. }
+                if self.site.untrusted =>
+            {
+                let why = "a run from an untrusted source cannot deploy, nor use the shared cache or artifact stores";
+                log.note(why);
+                StepOutcome::status(ExitStatus::Error(why.to_owned()))
             }
             other => self.builtin(other.clone(), log.as_mut()).await,
         };

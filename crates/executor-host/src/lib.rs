@@ -7,6 +7,7 @@ mod host;
 mod launcher;
 mod outputs;
 mod process;
+mod reaper;
 
 pub use host::HostExecutor;
 pub use launcher::HostLauncher;

@@ -2,10 +2,14 @@
 //! `$BELLWETHER_ENV` (`$GITHUB_ENV`), `$BELLWETHER_PATH` (`$GITHUB_PATH`), plus the script
 //! itself and a step summary file that is accepted and ignored.
 
+use std::io::Read;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bellwether_pipeline_core::files;
 use bellwether_pipeline_core::run::StepId;
+use nix::fcntl::OFlag;
 use sha2::{Digest, Sha256};
 
 /// A step may hand back at most this much through each file, as in GitHub Actions (1 MiB).
@@ -31,9 +35,23 @@ impl StepFiles {
     /// appends to them (`>> "$GITHUB_OUTPUT"` creates the file), so a step that hands nothing
     /// back costs no files. Scripts are kept by content: a thousand steps that run `true`
     /// share one file.
-    pub(crate) fn create(scratch: &Path, id: StepId, script: &str) -> std::io::Result<StepFiles> {
+    /// `owner` is the user and group steps run as, when not the runner's: the script is theirs.
+    pub(crate) fn create(
+        scratch: &Path,
+        id: StepId,
+        script: &str,
+        owner: Option<(u32, u32)>,
+    ) -> std::io::Result<StepFiles> {
         let scripts = scratch.join("scripts");
-        std::fs::create_dir_all(&scripts)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&scripts)?;
+        let give = |path: &Path| match owner {
+            Some((uid, gid)) => std::os::unix::fs::lchown(path, Some(uid), Some(gid)),
+            None => Ok(()),
+        };
+        give(&scripts)?;
         let digest: String = Sha256::digest(script.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -45,7 +63,15 @@ impl StepFiles {
                 ".{digest}.{}-{}-{}",
                 id.instance.job, id.instance.index, id.step
             ));
-            std::fs::write(&partial, script)?;
+            // Only its owner may read it: a script may hold what its expressions gave it.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&partial)?
+                .write_all(script.as_bytes())?;
+            give(&partial)?;
             std::fs::rename(&partial, &script_path)?;
         }
         let stem = format!(
@@ -104,15 +130,33 @@ impl StepFiles {
 
 /// The file's text; an absent file is empty.
 fn read(path: &Path, what: &str) -> Result<String, String> {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return Ok(String::new());
+    // Never through a link, nor from anything but a plain file: a step running as another
+    // user could otherwise have the runner read a file only the runner may read, or block it
+    // on a pipe.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(format!("${what} cannot be read: {e}")),
     };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("${what} cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("${what} is not a plain file"));
+    }
     let size = meta.len();
     if size > MAX_FILE {
         return Err(format!(
             "${what} holds {size} bytes (expected at most {MAX_FILE})"
         ));
     }
-    let bytes = std::fs::read(path).unwrap_or_default();
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("${what} cannot be read: {e}"))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -2,13 +2,13 @@
 //! on timeout or cancel (SIGTERM, then SIGKILL after a grace period), and whatever the script
 //! left running in the background killed when it exits, so no step outlives itself.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_pipeline_core::executor::{Cancel, LogSink, Stream};
+use bellwether_runner::orphans::StepGroups;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -19,28 +19,42 @@ use tokio::process::Command;
 const DRAIN: Duration = Duration::from_secs(2);
 const CHUNK: usize = 64 * 1024;
 
-/// The process groups of the steps running now, so that an impatient exit can kill them all.
-#[derive(Clone, Debug, Default)]
-pub struct Groups(Arc<Mutex<BTreeSet<i32>>>);
+/// The process groups of the steps running now, so that an impatient exit can kill them all,
+/// and recorded so that a sweep can kill them if this process dies first.
+#[derive(Clone, Debug)]
+pub struct Groups(Arc<StepGroups>);
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups(Arc::new(StepGroups::in_memory()))
+    }
+}
 
 impl Groups {
+    /// Groups recorded in `file` too.
+    pub(crate) fn recorded(file: PathBuf) -> Groups {
+        Groups(Arc::new(StepGroups::recorded(file)))
+    }
+
+    /// Where the groups are recorded, if they are.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        self.0.file()
+    }
+
     /// Kills every step's process group at once, without a grace period.
     pub fn kill_all(&self) {
-        let groups = self.0.lock().map(|g| g.clone()).unwrap_or_default();
-        for g in groups {
-            let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
-        }
+        self.0.kill_all();
     }
 
     fn add(&self, group: Option<Pid>) {
-        if let (Some(g), Ok(mut set)) = (group, self.0.lock()) {
-            set.insert(g.as_raw());
+        if let Some(g) = group {
+            self.0.add(g.as_raw());
         }
     }
 
     fn remove(&self, group: Option<Pid>) {
-        if let (Some(g), Ok(mut set)) = (group, self.0.lock()) {
-            set.remove(&g.as_raw());
+        if let Some(g) = group {
+            self.0.remove(g.as_raw());
         }
     }
 }
@@ -53,6 +67,8 @@ pub(crate) struct Script {
     pub(crate) timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub(crate) grace: Duration,
+    /// The user and group to run as, when not the runner's own.
+    pub(crate) run_as: Option<(u32, u32)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -96,6 +112,10 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some((uid, gid)) = script.run_as {
+        // The standard library drops the supplementary groups too when it switches from root.
+        command.uid(uid).gid(gid);
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return Ended::NotStarted(format!("cannot start `{program}`: {e}")),

@@ -115,6 +115,9 @@ pub async fn run_with(
         Site {
             workdir: work.clone(),
             scratch: data.join("tmp"),
+            private: data.join("tmp"),
+            run_as: None,
+            untrusted: false,
             cache: Cache::new(data.join("cache"), 1 << 30),
             artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
             deployer: None,
@@ -146,6 +149,7 @@ pub async fn run_with(
         environment_secrets: BTreeMap::new(),
         services: loaded.project.services.keys().cloned().collect(),
         environments: loaded.project.environments,
+        closed_environments: Default::default(),
         runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),
         max_parallel: 4,
     });

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bellwether_core::notify::Notice;
-use bellwether_core::platform::SecretSource;
+use bellwether_core::platform::{INHERITED_ENV, SecretSource};
 use bellwether_core::spec::{NotificationSpec, Target, Url};
 use hmac::{KeyInit, Mac};
 use serde_json::json;
@@ -116,6 +116,12 @@ async fn run(command: &[String], notice: &Notice) -> Result<(), Failure> {
     let body = serde_json::to_vec(notice).map_err(|e| Failure::new(e.to_string()))?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(
+            INHERITED_ENV
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

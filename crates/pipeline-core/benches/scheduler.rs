@@ -86,6 +86,7 @@ fn main() {
         secrets: BTreeMap::new(),
         environment_secrets: BTreeMap::new(),
         environments: BTreeMap::new(),
+        closed_environments: Default::default(),
         services: Vec::new(),
         runner: BTreeMap::new(),
         max_parallel: 2,

@@ -15,7 +15,7 @@ mod value;
 pub use ast::{BinaryOp, Expr, Function, Reference};
 pub use eval::{EvalError, HashFiles, Scope, Status, evaluate};
 pub use parser::{ParseError, parse};
-pub use template::{Condition, Part, Template};
+pub use template::{Condition, Part, Script, Template};
 pub use value::Value;
 
 #[cfg(test)]

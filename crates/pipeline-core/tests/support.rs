@@ -101,6 +101,7 @@ impl World {
             environment_secrets: BTreeMap::new(),
             services: loaded.project.services.keys().cloned().collect(),
             environments: loaded.project.environments,
+            closed_environments: Default::default(),
             runner: BTreeMap::from([("os".to_owned(), Value::string("Linux"))]),
             max_parallel,
         };
@@ -374,7 +375,9 @@ fn expand(text: &str, env: &[(String, String)]) -> String {
     names.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
     for (k, _) in names {
         if let Some(v) = env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v) {
-            out = out.replace(&format!("${k}"), v);
+            out = out
+                .replace(&format!("${{{k}}}"), v)
+                .replace(&format!("${k}"), v);
         }
     }
     out

@@ -5,12 +5,13 @@
 //! through the control channel.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::error::chain;
-use bellwether_core::spec::EnvironmentSpec;
+use bellwether_core::spec::{APPROVAL_ENVIRONMENT, EnvironmentSpec};
 use bellwether_pipeline_core::executor::Executor;
 use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::mask::Masker;
@@ -32,6 +33,7 @@ use crate::gates::{Gates, Reviews};
 use crate::history::{History, StoreReviews};
 use crate::observer::Observer;
 use crate::secrets::{SecretError, SecretStore};
+use crate::untrusted::{self, SANDBOX, Sandbox, Untrusted};
 use crate::workspace::{Checkout, Workspace, WorkspaceError};
 
 /// The local cache keeps at most this much; the least recently used entries go first.
@@ -70,6 +72,8 @@ pub struct Settings {
     pub deployer: Option<Arc<dyn Deployer>>,
     /// Keep the workspace afterwards.
     pub keep_workspace: bool,
+    /// Set for a run from an untrusted source: see [`crate::untrusted`].
+    pub untrusted: Option<Untrusted>,
 }
 
 /// Why an attempt could not start. Unless the store failed, the run is recorded as failed
@@ -82,6 +86,8 @@ pub enum AttemptError {
     Workspace(#[from] WorkspaceError),
     #[error("cannot record the run")]
     Store(#[from] StoreError),
+    #[error("this run is untrusted ({reason}), and {why}")]
+    Untrusted { reason: String, why: String },
 }
 
 /// An attempt ready to go: its workspace made and its start recorded.
@@ -96,7 +102,12 @@ pub struct Prepared<E> {
     executor: Arc<E>,
     workspace: Workspace,
     logs: PathBuf,
-    scratch: PathBuf,
+    /// The runner's own scratch space (the step files too, unless the run is untrusted).
+    private: PathBuf,
+    /// Where an untrusted run's steps work.
+    sandbox: Option<Sandbox>,
+    /// Why the run is untrusted.
+    untrusted: Option<String>,
     gates: Gates,
     keep_workspace: bool,
     /// Secrets the pipeline names that nobody set: they are empty.
@@ -119,7 +130,7 @@ impl Attempt {
     /// Loads its secrets, makes its workspace and records its start, and has `launcher` make
     /// the executor of its steps. A failure is recorded as the run's end, with the reason.
     pub fn prepare<L: Launcher>(
-        self,
+        mut self,
         settings: &Settings,
         data: &DataDir,
         launcher: &L,
@@ -145,12 +156,6 @@ impl Attempt {
                 Err(e) => AttemptError::Store(e),
             }
         };
-        let Loaded {
-            secrets,
-            environment_secrets,
-            missing: missing_secrets,
-        } = secrets(&self.spec, &self.environments, data, &settings.secrets)
-            .map_err(|e| fail(AttemptError::Secrets(e)))?;
         let run_dir = data.run_dir(self.number);
         let suffix = if self.attempt > 1 {
             format!("-{}", self.attempt)
@@ -158,14 +163,71 @@ impl Attempt {
             String::new()
         };
         let logs = run_dir.join(format!("logs{suffix}"));
-        let scratch = run_dir.join(format!("tmp{suffix}"));
-        let workspace = Workspace::create(
-            &self.project,
-            &run_dir.join(format!("workspace{suffix}")),
-            &self.checkout,
-            &data.dir,
-        )
-        .map_err(|e| fail(e.into()))?;
+        let private = run_dir.join(format!("tmp{suffix}"));
+        let sandbox = match &settings.untrusted {
+            Some(untrusted) => {
+                untrusted::guard(&mut self.spec, &mut self.environments, &untrusted.trust);
+                let refused = |why| {
+                    fail(AttemptError::Untrusted {
+                        reason: untrusted.reason.clone(),
+                        why,
+                    })
+                };
+                let sandbox = Sandbox::create(&untrusted.trust.user).map_err(refused)?;
+                // Recorded for the sweep, should this process die before the run ends.
+                if let Err(e) = std::fs::create_dir_all(&private).and_then(|()| {
+                    std::fs::write(private.join(SANDBOX), sandbox.root.as_os_str().as_bytes())
+                }) {
+                    sandbox.remove();
+                    return Err(refused(format!("cannot record its sandbox: {e}")));
+                }
+                Some(sandbox)
+            }
+            None => None,
+        };
+        let Loaded {
+            secrets,
+            environment_secrets,
+            missing: missing_secrets,
+        } = match &sandbox {
+            // An untrusted run is given no secret: its expressions read them as empty.
+            Some(_) => Loaded::default(),
+            None => secrets(&self.spec, &self.environments, data, &settings.secrets)
+                .map_err(|e| fail(AttemptError::Secrets(e)))?,
+        };
+        let (root, scratch) = match &sandbox {
+            Some(s) => (s.workspace(), s.scratch()),
+            None => (run_dir.join(format!("workspace{suffix}")), private.clone()),
+        };
+        let made = Workspace::create(&self.project, &root, &self.checkout, &data.dir)
+            .map_err(AttemptError::from)
+            .and_then(|workspace| match &sandbox {
+                None => Ok(workspace),
+                Some(s) => std::fs::create_dir_all(&scratch)
+                    .and_then(|()| s.hand_over(&workspace.root))
+                    .and_then(|()| s.hand_over(&scratch))
+                    .map(|()| workspace)
+                    .map_err(|e| AttemptError::Untrusted {
+                        reason: settings
+                            .untrusted
+                            .as_ref()
+                            .map(|u| u.reason.clone())
+                            .unwrap_or_default(),
+                        why: format!(
+                            "its sandbox cannot be given to user `{}`: {e}",
+                            s.run_as.name
+                        ),
+                    }),
+            });
+        let workspace = match made {
+            Ok(w) => w,
+            Err(e) => {
+                if let Some(s) = &sandbox {
+                    s.remove();
+                }
+                return Err(fail(e));
+            }
+        };
         store.start_attempt(
             self.number,
             self.attempt,
@@ -180,12 +242,15 @@ impl Attempt {
         let site = Site {
             workdir: workspace.workdir.clone(),
             scratch: scratch.clone(),
+            private: private.clone(),
+            run_as: sandbox.as_ref().map(|s| s.run_as.clone()),
+            untrusted: sandbox.is_some(),
             cache: Cache::new(data.dir.join("cache"), CACHE_LIMIT),
             artifacts: Artifacts::new(
                 data.dir.join("artifacts/objects"),
                 run_dir.join("artifacts"),
             ),
-            deployer: settings.deployer.clone(),
+            deployer: settings.deployer.clone().filter(|_| sandbox.is_none()),
             deployed_by,
             run: self.number,
             commit: workspace.commit.clone(),
@@ -221,6 +286,18 @@ impl Attempt {
             timeout: settings.approval_timeout,
             poll: REVIEW_POLL,
         };
+        let closed_environments = match &sandbox {
+            Some(_) => self
+                .environments
+                .values()
+                .filter(|e| e.name != APPROVAL_ENVIRONMENT && untrusted::protected(e))
+                .map(|e| {
+                    let why = "it is protected, and this run comes from an untrusted source";
+                    (e.name.clone(), why.to_owned())
+                })
+                .collect(),
+            None => BTreeMap::new(),
+        };
         let input = RunInput {
             spec: self.spec,
             event: self.event,
@@ -236,6 +313,7 @@ impl Attempt {
             secrets,
             environment_secrets,
             environments: self.environments,
+            closed_environments,
             services: self.services,
             runner,
             max_parallel: settings.parallel.max(1),
@@ -251,7 +329,9 @@ impl Attempt {
             executor,
             workspace,
             logs,
-            scratch,
+            private,
+            sandbox,
+            untrusted: settings.untrusted.as_ref().map(|u| u.reason.clone()),
             gates,
             keep_workspace: settings.keep_workspace,
             missing_secrets,
@@ -292,6 +372,13 @@ impl<E: Executor + 'static> Prepared<E> {
         ));
         let mut all: Vec<Arc<dyn Observer>> = vec![Arc::clone(&history) as Arc<dyn Observer>];
         all.extend(observers);
+        if let (Some(why), Some(sandbox)) = (&self.untrusted, &self.sandbox) {
+            let note = format!(
+                "untrusted run: {why}. It gets no secrets, no protected environment, no deploys and no shared cache or artifacts, and its steps run as user `{}` once it is approved",
+                sandbox.run_as.name
+            );
+            all.iter().for_each(|o| o.note(None, &note));
+        }
         let run_group = match self.concurrency(&all).await {
             Ok(admitted) => admitted,
             Err(why) => {
@@ -368,7 +455,10 @@ impl<E: Executor + 'static> Prepared<E> {
             self.workspace.remove();
             None
         };
-        let _ = std::fs::remove_dir_all(&self.scratch);
+        let _ = std::fs::remove_dir_all(&self.private);
+        if let Some(sandbox) = self.sandbox.as_ref().filter(|_| !self.keep_workspace) {
+            sandbox.remove();
+        }
         Finished {
             conclusion,
             logs: self.logs,
@@ -379,6 +469,7 @@ impl<E: Executor + 'static> Prepared<E> {
 }
 
 /// The secrets a run is given.
+#[derive(Default)]
 struct Loaded {
     secrets: BTreeMap<String, String>,
     /// Each declared environment's own, for the jobs placed in it.

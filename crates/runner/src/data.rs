@@ -4,12 +4,15 @@
 //! one whose process died.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
 
 use crate::clock::now_ms;
+use crate::{orphans, untrusted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -44,6 +47,7 @@ impl DataDir {
             path: dir.to_path_buf(),
             source,
         };
+        private_dir(dir).map_err(io)?;
         std::fs::create_dir_all(dir.join("runs")).map_err(io)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let store =
@@ -81,12 +85,29 @@ impl DataDir {
                 Err(_) => false,
             };
             if !alive {
+                self.clear_up(run.number);
                 self.store
                     .interrupt(run.number, now_ms(), "its process ended before the run did")
                     .map_err(|e| self.store_error(e))?;
             }
         }
         Ok(())
+    }
+
+    /// What a run whose process died left behind: the steps it was running, killed before
+    /// anything can run them again, its scratch directories (scripts, step files) and an
+    /// untrusted run's sandbox.
+    fn clear_up(&self, number: u64) {
+        let scratch = std::fs::read_dir(self.run_dir(number))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tmp"));
+        for entry in scratch {
+            orphans::kill_recorded(&entry.path().join(orphans::STEP_GROUPS));
+            untrusted::remove_recorded(&entry.path().join(untrusted::SANDBOX));
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 
     /// Records a new run and takes its lock.
@@ -141,6 +162,29 @@ impl DataDir {
             .filter_map(|e| e.file_name().to_string_lossy().parse::<u64>().ok())
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// Makes `dir` (its parents too) readable by its owner only, whatever the umask, and tells
+/// git to leave it out, since it usually sits in the repository it works on and holds the
+/// secrets' key.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let ignore = dir.join(".gitignore");
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&ignore)
+    {
+        Ok(mut file) => {
+            file.write_all(b"# Written by bellwether: nothing here belongs in git.\n*\n")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

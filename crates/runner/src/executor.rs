@@ -18,6 +18,7 @@ use crate::artifacts::Artifacts;
 use crate::cache::Cache;
 use crate::deploy::Deployer;
 use crate::git::SourceCommit;
+use crate::untrusted::RunAs;
 
 /// Where one attempt's steps run, prepared by the attempt.
 pub struct Site {
@@ -25,6 +26,13 @@ pub struct Site {
     pub workdir: PathBuf,
     /// Scratch space for scripts and output files, removed with the attempt.
     pub scratch: PathBuf,
+    /// Space only the runner may touch (the steps' process groups), even when the steps run
+    /// as another user; the scratch space otherwise.
+    pub private: PathBuf,
+    /// The user steps run as, for an untrusted run; the runner's own otherwise.
+    pub run_as: Option<RunAs>,
+    /// An untrusted run: no deploys, and no shared cache or artifact store.
+    pub untrusted: bool,
     pub cache: Cache,
     pub artifacts: Artifacts,
     /// Where deploy steps start rollouts; without one they are stand-ins.

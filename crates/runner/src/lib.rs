@@ -22,10 +22,12 @@ mod gates;
 mod git;
 mod history;
 mod observer;
+pub mod orphans;
 mod replay;
 mod review;
 mod secrets;
 mod sink;
+pub mod untrusted;
 mod walk;
 mod workspace;
 

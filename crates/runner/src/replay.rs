@@ -17,6 +17,9 @@ pub struct Replay {
     inputs: serde_json::Map<String, serde_json::Value>,
     /// `tree`, or the commit checked out.
     pub checkout: String,
+    /// Why the run is untrusted, when it is: it runs again only under the same restrictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +57,15 @@ impl Replay {
                 .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect(),
             checkout: checkout.to_owned(),
+            untrusted: None,
+        }
+    }
+
+    /// The same, for a run that is untrusted for `reason` (when there is one).
+    pub fn untrusted(self, reason: Option<String>) -> Replay {
+        Replay {
+            untrusted: reason,
+            ..self
         }
     }
 

@@ -14,6 +14,7 @@ use bellwether_core::error::chain;
 use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
+use bellwether_runner::untrusted::Untrusted;
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
@@ -115,6 +116,16 @@ fn ignored(why: &str) -> Triggered {
     }
 }
 
+/// What starts runs: the event, the commit to check out, who caused it, and why it is not
+/// trusted when it is not.
+#[derive(Clone)]
+struct Cause<'a> {
+    event: Event,
+    checkout: Checkout,
+    actor: &'a str,
+    untrusted: Option<&'a Untrusted>,
+}
+
 #[derive(Clone)]
 pub struct Pipelines {
     inner: Arc<Inner>,
@@ -194,7 +205,7 @@ impl Pipelines {
         let pushed = match webhook::parse(event, body.body())? {
             Delivery::Ping => return Ok(ignored("ping: the webhook reaches this control plane")),
             Delivery::Ignored(why) => return Ok(ignored(&why)),
-            Delivery::Event(pushed) => pushed,
+            Delivery::Event(pushed) => *pushed,
         };
         let store = self.store();
         let id = delivery.to_owned();
@@ -284,12 +295,47 @@ impl Pipelines {
                 pushed.event.changed_paths = changed;
             }
         }
-        self.start_matching(
-            None,
-            pushed.event,
-            Checkout::Commit(pushed.sha),
-            &pushed.actor,
-        )
+        let mut loaded = self.load()?;
+        let trust = &loaded.project.trust;
+        let untrusted = trust.judge(&pushed.origin()).map(|reason| Untrusted {
+            reason,
+            trust: trust.clone(),
+        });
+        if let (Some(_), Some(base), Some(source)) =
+            (&untrusted, pushed.base_sha.clone(), self.source().cloned())
+        {
+            // The pull request's own file could make its pipelines anything: they come from
+            // the branch it would merge into.
+            loaded.pipelines = self.pipelines_at(source, base).await?;
+        }
+        let cause = Cause {
+            event: pushed.event,
+            checkout: Checkout::Commit(pushed.sha),
+            actor: &pushed.actor,
+            untrusted: untrusted.as_ref(),
+        };
+        self.start_matching(&loaded, None, cause)
+    }
+
+    /// The pipelines the project file declares at commit `sha`.
+    async fn pipelines_at(
+        &self,
+        source: Source,
+        sha: String,
+    ) -> Result<Vec<PipelineSpec>, TriggerError> {
+        let file = self.inner.config.file.clone();
+        let text = blocking(move || {
+            source.file_at(&sha, &file).map_err(|e| {
+                TriggerError::BadInput(format!(
+                    "the base branch's project file (at {sha}) cannot be read: {e}"
+                ))
+            })
+        })
+        .await?;
+        let name = format!("{} (of the base branch)", self.inner.config.file.display());
+        bellwether_config::load(&name, &text)
+            .map(|loaded| loaded.pipelines)
+            .map_err(|d| TriggerError::Config(d.to_string()))
     }
 
     /// The project's pipelines, as its file declares them now.
@@ -306,7 +352,14 @@ impl Pipelines {
         actor: &str,
     ) -> Result<Triggered, TriggerError> {
         let (event, checkout) = self.head_of(EventName::Manual, branch).await?;
-        self.start_matching(Some((pipeline, inputs)), event, checkout, actor)
+        let loaded = self.load()?;
+        let cause = Cause {
+            event,
+            checkout,
+            actor,
+            untrusted: None,
+        };
+        self.start_matching(&loaded, Some((pipeline, inputs)), cause)
     }
 
     /// The pipelines whose `schedule` matches start on the default branch's head.
@@ -315,14 +368,15 @@ impl Pipelines {
         let loaded = self.load()?;
         let mut triggered = Triggered::default();
         for spec in loaded.pipelines.iter().filter(|p| names.contains(&p.name)) {
-            triggered.runs.push(self.start(
-                &loaded,
-                spec,
-                event.clone(),
-                BTreeMap::new(),
-                checkout.clone(),
-                "schedule",
-            )?);
+            let cause = Cause {
+                event: event.clone(),
+                checkout: checkout.clone(),
+                actor: "schedule",
+                untrusted: None,
+            };
+            triggered
+                .runs
+                .push(self.start(&loaded, spec, BTreeMap::new(), cause)?);
         }
         Ok(triggered)
     }
@@ -368,12 +422,10 @@ impl Pipelines {
     /// The pipelines (or the one named) whose triggers match `event`, each started.
     fn start_matching(
         &self,
+        loaded: &Loaded,
         named: Option<(&str, &[(String, String)])>,
-        event: Event,
-        checkout: Checkout,
-        actor: &str,
+        cause: Cause<'_>,
     ) -> Result<Triggered, TriggerError> {
-        let loaded = self.load()?;
         let mut triggered = Triggered::default();
         let candidates: Vec<&PipelineSpec> = match named {
             None => loaded.pipelines.iter().collect(),
@@ -394,7 +446,7 @@ impl Pipelines {
             ],
         };
         for spec in candidates {
-            if let Err(reasons) = trigger::check_all(&spec.triggers, &event) {
+            if let Err(reasons) = trigger::check_all(&spec.triggers, &cause.event) {
                 if named.is_some() {
                     return Err(TriggerError::BadInput(format!(
                         "pipeline `{}` is not dispatched by hand: {}",
@@ -414,14 +466,9 @@ impl Pipelines {
                     .map_err(|problems| TriggerError::BadInput(problems.join("; ")))?,
                 None => BTreeMap::new(),
             };
-            triggered.runs.push(self.start(
-                &loaded,
-                spec,
-                event.clone(),
-                inputs,
-                checkout.clone(),
-                actor,
-            )?);
+            triggered
+                .runs
+                .push(self.start(loaded, spec, inputs, cause.clone())?);
         }
         Ok(triggered)
     }
@@ -441,11 +488,15 @@ impl Pipelines {
         &self,
         loaded: &Loaded,
         spec: &PipelineSpec,
-        event: Event,
         inputs: BTreeMap<String, bellwether_pipeline_core::expr::Value>,
-        checkout: Checkout,
-        actor: &str,
+        cause: Cause<'_>,
     ) -> Result<Started, TriggerError> {
+        let Cause {
+            event,
+            checkout,
+            actor,
+            untrusted,
+        } = cause;
         let config = &self.inner.config;
         let revision = match &checkout {
             Checkout::Tree => "tree".to_owned(),
@@ -457,7 +508,8 @@ impl Pipelines {
             &event,
             &inputs,
             &revision,
-        );
+        )
+        .untrusted(untrusted.map(|u| u.reason.clone()));
         let summary = event.describe();
         let (number, lock) = config
             .data
@@ -497,6 +549,7 @@ impl Pipelines {
             .insert(number, control);
         let this = self.clone();
         let name = spec.name.clone();
+        let untrusted = untrusted.cloned();
         tracing::info!(
             run = number,
             pipeline = %name,
@@ -521,7 +574,7 @@ impl Pipelines {
                 Some(slot) => Ok(slot),
                 None => this.queued(number, &mut rx).await,
             };
-            let settings = this.settings();
+            let settings = this.settings(untrusted);
             let preparing = this.clone();
             let prepared = match slot {
                 Ok(slot) => Ok((
@@ -670,9 +723,10 @@ impl Pipelines {
         Err(why)
     }
 
-    fn settings(&self) -> Settings {
+    fn settings(&self, untrusted: Option<Untrusted>) -> Settings {
         let config = &self.inner.config;
         Settings {
+            untrusted,
             secrets: BTreeMap::new(),
             waived: Vec::new(),
             approval_timeout: None,

@@ -1,7 +1,8 @@
 //! Reviews of a run's gates through the control plane: the rules of the environment as the
 //! run's project file declares it, applied by [`bellwether_runner::review`].
 
-use bellwether_core::spec::EnvironmentSpec;
+use bellwether_core::spec::{APPROVAL_ENVIRONMENT, EnvironmentSpec};
+use bellwether_runner::untrusted::approval_environment;
 use bellwether_runner::{Replay, ReviewOrder, ReviewRefused, Reviewed};
 use bellwether_store::RunRow;
 
@@ -24,5 +25,8 @@ pub fn environment_spec(run: &RunRow, environment: &str) -> Option<EnvironmentSp
     let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
     let source = std::fs::read_to_string(&replay.file).ok()?;
     let loaded = bellwether_config::load(&replay.file.display().to_string(), &source).ok()?;
+    if environment == APPROVAL_ENVIRONMENT {
+        return Some(approval_environment(&loaded.project.trust));
+    }
     loaded.project.environments.get(environment).cloned()
 }

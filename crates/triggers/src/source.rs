@@ -209,6 +209,24 @@ impl Source {
         .is_ok()
     }
 
+    /// The project file `file` as commit `sha` has it: at its place in the repository when it
+    /// is in the repository here, else at the top under its own name.
+    pub fn file_at(&self, sha: &str, file: &Path) -> Result<String, GitError> {
+        let top = self
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| self.top().to_path_buf());
+        let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        let relative = match file.strip_prefix(&top) {
+            Ok(inside) => inside.to_path_buf(),
+            Err(_) => PathBuf::from(file.file_name().unwrap_or_default()),
+        };
+        git(
+            self.top(),
+            &["show", &format!("{sha}:{}", relative.display())],
+        )
+    }
+
     /// The author of a commit, as the actor of a push found by polling.
     pub fn author(&self, sha: &str) -> Option<String> {
         git(self.top(), &["log", "-1", "--format=%an", sha])

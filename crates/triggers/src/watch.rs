@@ -118,6 +118,8 @@ fn pushed(source: &crate::Source, m: Moved) -> Pushed {
         },
         sha: m.after,
         base_sha: None,
+        fork: None,
+        association: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! body, compared in constant time) and the `push` and `pull_request` payloads, read into
 //! the event a pipeline's `on:` filters judge. Pure: no I/O.
 
+use bellwether_core::spec::Origin;
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
@@ -155,7 +156,7 @@ pub enum Delivery {
     /// GitHub's hello when a webhook is set up.
     Ping,
     /// Something that may start runs.
-    Event(Pushed),
+    Event(Box<Pushed>),
     /// A delivery that starts nothing, and why.
     Ignored(String),
 }
@@ -170,6 +171,21 @@ pub struct Pushed {
     pub base_sha: Option<String>,
     /// Who pushed or acted.
     pub actor: String,
+    /// The fork a pull request comes from (`owner/name`), when it is not the repository's own.
+    pub fork: Option<String>,
+    /// GitHub's `author_association` of a pull request's author.
+    pub association: Option<String>,
+}
+
+impl Pushed {
+    /// Where the event comes from, for the project's trust policy.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            actor: self.actor.clone(),
+            fork: self.fork.clone(),
+            association: self.association.clone(),
+        }
+    }
 }
 
 /// Reads a delivery of event `name` (the `X-GitHub-Event` header).
@@ -233,6 +249,7 @@ struct PullRequestPayload {
 struct PullRequest {
     head: Side,
     base: Side,
+    author_association: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +257,13 @@ struct Side {
     #[serde(rename = "ref")]
     git_ref: String,
     sha: String,
+    /// Absent when the fork was deleted.
+    repo: Option<Repository>,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    full_name: String,
 }
 
 fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
@@ -276,7 +300,7 @@ fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
         .map(|p| p.name)
         .or(p.sender.map(|s| s.login))
         .unwrap_or_else(|| "a webhook".to_owned());
-    Ok(Delivery::Event(Pushed {
+    Ok(Delivery::Event(Box::new(Pushed {
         event: Event {
             name: EventName::Push,
             git_ref,
@@ -287,13 +311,27 @@ fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
         sha: p.after,
         base_sha: None,
         actor,
-    }))
+        fork: None,
+        association: None,
+    })))
 }
 
 fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
     check_sha("pull_request", &p.pull_request.head.sha)?;
     check_sha("pull_request", &p.pull_request.base.sha)?;
-    Ok(Delivery::Event(Pushed {
+    let repository = |side: &Side| side.repo.as_ref().map(|r| r.full_name.clone());
+    // A head without a repository beside a base with one is a fork that was deleted: a fork
+    // all the same.
+    let fork = match (
+        repository(&p.pull_request.head),
+        repository(&p.pull_request.base),
+    ) {
+        (Some(head), Some(base)) if head == base => None,
+        (Some(head), _) => Some(head),
+        (None, Some(_)) => Some("a deleted fork".to_owned()),
+        (None, None) => None,
+    };
+    Ok(Delivery::Event(Box::new(Pushed {
         event: Event {
             name: EventName::PullRequest,
             git_ref: GitRef::Branch(p.pull_request.head.git_ref),
@@ -308,7 +346,9 @@ fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
             .sender
             .map(|s| s.login)
             .unwrap_or_else(|| "a webhook".to_owned()),
-    }))
+        fork,
+        association: p.pull_request.author_association,
+    })))
 }
 
 /// A commit id is 40 (SHA-1) or 64 (SHA-256) hex digits: anything else never reaches git.

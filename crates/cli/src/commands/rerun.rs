@@ -47,6 +47,12 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
     };
     let replay: Replay = serde_json::from_value(run.trigger.clone())
         .with_context(|| format!("run {number}'s record cannot be read"))?;
+    if let Some(why) = &replay.untrusted {
+        eprintln!(
+            "error: run {number} is untrusted ({why}): it runs again only through the control plane, from a new event of its pull request"
+        );
+        return Ok(exit::FAILURE);
+    }
     let Some((loaded, name)) = load(&replay.file)? else {
         return Ok(exit::FAILURE);
     };

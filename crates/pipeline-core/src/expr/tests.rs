@@ -239,6 +239,58 @@ fn templates_interpolate_and_keep_lone_values() {
 }
 
 #[test]
+fn secrets_reach_a_script_by_name_never_in_its_text() {
+    let mut contexts = contexts();
+    let secrets = serde_json::json!({ "TOKEN": "t0p", "DB": "d8" });
+    contexts.insert("secrets".to_owned(), Value::from_json(&secrets));
+    let scope = Scope::new(&contexts);
+    let t = Template::parse(
+        "login ${{ secrets.TOKEN }} on ${{ matrix.os }} with ${{ format('{0}/x', secrets['DB']) }}",
+    )
+    .expect("valid");
+    let script = t.render_script(&scope, true).expect("renders");
+    assert_eq!(
+        script.text,
+        "login ${BELLWETHER_SECRET_0} on ubuntu with ${BELLWETHER_SECRET_1}"
+    );
+    assert_eq!(
+        script.env,
+        [
+            ("BELLWETHER_SECRET_0".to_owned(), "t0p".to_owned()),
+            ("BELLWETHER_SECRET_1".to_owned(), "d8/x".to_owned())
+        ]
+    );
+    let refused = t
+        .render_script(&scope, false)
+        .expect_err("python cannot expand");
+    assert!(refused.0.contains("`env:`"), "{refused}");
+    let github = serde_json::json!({ "head_ref": "x$(touch pwned)", "sha": "abc",
+        "event": { "pull_request": { "title": "`reboot`", "number": 7 } } });
+    contexts.insert("github".to_owned(), Value::from_json(&github));
+    let scope = Scope::new(&contexts);
+    let t = Template::parse(
+        "git checkout ${{ github.head_ref }} # ${{ github.event.pull_request.title }} #${{ github.event.pull_request.number }} ${{ github.sha }}",
+    )
+    .expect("valid");
+    let script = t.render_script(&scope, true).expect("renders");
+    assert_eq!(
+        script.text,
+        "git checkout ${BELLWETHER_TEXT_0} # ${BELLWETHER_TEXT_1} #7 abc"
+    );
+    assert_eq!(script.env[0].1, "x$(touch pwned)");
+    let pasted = t.render_script(&scope, false).expect("renders");
+    assert!(pasted.text.starts_with("git checkout x$(touch pwned)"));
+    let plain = Template::parse("echo ${{ matrix.os }}").expect("valid");
+    assert_eq!(
+        plain.render_script(&scope, false),
+        Ok(Script {
+            text: "echo ubuntu".to_owned(),
+            env: Vec::new()
+        })
+    );
+}
+
+#[test]
 fn conditions_imply_success_unless_they_ask_for_status() {
     let contexts = contexts();
     let failed = Status {

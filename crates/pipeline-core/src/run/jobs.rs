@@ -234,6 +234,10 @@ impl Run {
         if let Some(instance) = self.instance_mut(id) {
             instance.environment = Some(name.clone());
         }
+        if let Some(why) = self.closed_environments.get(&name) {
+            let why = format!("environment `{name}` is closed to this run: {why}");
+            return self.instance_fails(cx, id, why);
+        }
         if !environment.branches.is_empty() {
             let allowed = environment.branches.iter().any(|pattern| {
                 crate::glob::Pattern::parse(pattern).is_ok_and(|p| p.matches(self.git_ref.name()))

@@ -9,7 +9,7 @@ use super::types::{
 };
 use super::{Cx, Run};
 use crate::expr::{Scope, Template};
-use crate::spec::{Flag, StepAction, StepSpec};
+use crate::spec::{Flag, Shell, StepAction, StepSpec};
 
 /// What to do with the next step.
 enum Next {
@@ -145,7 +145,10 @@ impl Run {
             }
         }
         let work = match self.work(id, step, kind, &scope, instance.environment.clone()) {
-            Ok(w) => w,
+            Ok((work, secret_env)) => {
+                env.extend(secret_env);
+                work
+            }
             Err(e) => return fail(record, e),
         };
         let remaining = instance.deadline.map(|d| d.since(cx.at));
@@ -177,10 +180,11 @@ impl Run {
         kind: StepKind,
         scope: &Scope<'_>,
         environment: Option<String>,
-    ) -> Result<Work, String> {
+    ) -> Result<(Work, Vec<(String, String)>), String> {
         let render = |t: &Template, what: &str| t.render(scope).map_err(|e| format!("{what}: {e}"));
         let defaults = self.spec.defaults.overlay(&self.spec.jobs[id.job].defaults);
-        Ok(match (&step.action, kind) {
+        let mut secret_env = Vec::new();
+        let work = match (&step.action, kind) {
             (StepAction::Cache(cache), StepKind::CacheSave(_)) => Work::CacheSave {
                 key: render(&cache.key, "key")?,
                 paths: cache.paths.clone(),
@@ -193,21 +197,6 @@ impl Run {
                     .map(|k| render(k, "restore-keys"))
                     .collect::<Result<_, _>>()?,
                 paths: cache.paths.clone(),
-            },
-            (
-                StepAction::Run {
-                    script,
-                    shell,
-                    working_directory,
-                },
-                _,
-            ) => Work::Script {
-                script: render(script, "run")?,
-                shell: shell.clone().or(defaults.shell),
-                working_directory: match working_directory {
-                    Some(w) => Some(render(w, "working-directory")?),
-                    None => defaults.working_directory,
-                },
             },
             (StepAction::Deploy { service, revision }, _) => Work::Deploy {
                 service: {
@@ -238,7 +227,32 @@ impl Run {
                 names: names.clone(),
                 path: path.clone(),
             },
-        })
+            (
+                StepAction::Run {
+                    script,
+                    shell,
+                    working_directory,
+                },
+                _,
+            ) => {
+                let shell = shell.clone().or(defaults.shell);
+                // The default shell is bash or sh.
+                let expands = shell.as_ref().is_none_or(Shell::expands_variables);
+                let script = script
+                    .render_script(scope, expands)
+                    .map_err(|e| format!("run: {e}"))?;
+                secret_env = script.env;
+                Work::Script {
+                    script: script.text,
+                    shell,
+                    working_directory: match working_directory {
+                        Some(w) => Some(render(w, "working-directory")?),
+                        None => defaults.working_directory,
+                    },
+                }
+            }
+        };
+        Ok((work, secret_env))
     }
 
     pub(super) fn step_finished(&mut self, cx: &mut Cx<'_>, step: StepId, outcome: StepOutcome) {

@@ -40,6 +40,8 @@ pub struct RunInput {
     pub environment_secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// The declared environments and their protection rules.
     pub environments: BTreeMap<String, EnvironmentSpec>,
+    /// Environments this run may not enter, with why: a job placed in one fails.
+    pub closed_environments: BTreeMap<String, String>,
     /// The declared services, which deploy steps may name.
     pub services: Vec<String>,
     /// The `runner` context: `os`, `arch`, `temp`…

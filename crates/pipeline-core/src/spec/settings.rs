@@ -75,6 +75,19 @@ impl Shell {
         template.iter().map(|w| w.replace("{0}", script)).collect()
     }
 
+    /// Whether it expands `${NAME}` from the environment, as POSIX shells do: only then can a
+    /// secret in a script's text be handed over by name instead of pasted in.
+    pub fn expands_variables(&self) -> bool {
+        match self {
+            Shell::Bash | Shell::Sh => true,
+            Shell::Python => false,
+            Shell::Custom(line) => line.split_whitespace().next().is_some_and(|program| {
+                let name = program.rsplit('/').next().unwrap_or(program);
+                matches!(name, "bash" | "sh" | "dash" | "zsh" | "ksh")
+            }),
+        }
+    }
+
     /// How `shell:` names it.
     pub fn parse(text: &str) -> Result<Shell, String> {
         Ok(match text.trim() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::error::chain;
-use bellwether_core::platform::{ReplicaPhase, ReplicaTemplate};
+use bellwether_core::platform::{INHERITED_ENV, ReplicaPhase, ReplicaTemplate};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::watch;
@@ -169,6 +169,12 @@ impl Replica {
         let mut command = tokio::process::Command::new(&program_path);
         command
             .args(args)
+            .env_clear()
+            .envs(
+                INHERITED_ENV
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
             .envs(&run.env)
             .envs(&secrets)
             .env(&run.port_env, port.to_string())

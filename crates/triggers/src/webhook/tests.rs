@@ -53,7 +53,7 @@ fn a_push_names_its_branch_commit_pusher_and_every_changed_path() {
     let delivery = parse(Some("push"), body.to_string().as_bytes()).unwrap();
     assert_eq!(
         delivery,
-        Delivery::Event(Pushed {
+        Delivery::Event(Box::new(Pushed {
             event: Event {
                 name: EventName::Push,
                 git_ref: GitRef::Branch("release/1.2".to_owned()),
@@ -68,7 +68,9 @@ fn a_push_names_its_branch_commit_pusher_and_every_changed_path() {
             sha: SHA.to_owned(),
             base_sha: None,
             actor: "ada".to_owned(),
-        })
+            fork: None,
+            association: None,
+        }))
     );
 }
 
@@ -114,6 +116,45 @@ fn a_pull_request_names_head_base_and_action() {
         (SHA, Some(BASE))
     );
     assert_eq!(pushed.actor, "cy");
+    assert_eq!((pushed.fork, pushed.association), (None, None));
+}
+
+#[test]
+fn a_pull_request_from_a_fork_says_so() {
+    let side = |git_ref: &str, sha: &str, repo: serde_json::Value| serde_json::json!({"ref": git_ref, "sha": sha, "repo": repo});
+    let delivery = |head: serde_json::Value| {
+        let body = serde_json::json!({
+            "action": "opened",
+            "pull_request": {
+                "head": head,
+                "base": side("main", BASE, serde_json::json!({"full_name": "acme/app"})),
+                "author_association": "FIRST_TIME_CONTRIBUTOR"
+            },
+            "sender": {"login": "mallory"}
+        });
+        match parse(Some("pull_request"), body.to_string().as_bytes()).unwrap() {
+            Delivery::Event(pushed) => *pushed,
+            other => panic!("{other:?}"),
+        }
+    };
+    let forked = delivery(side(
+        "main",
+        SHA,
+        serde_json::json!({"full_name": "mallory/app"}),
+    ));
+    assert_eq!(forked.fork.as_deref(), Some("mallory/app"));
+    assert_eq!(
+        forked.association.as_deref(),
+        Some("FIRST_TIME_CONTRIBUTOR")
+    );
+    let deleted = delivery(side("main", SHA, serde_json::Value::Null));
+    assert_eq!(deleted.fork.as_deref(), Some("a deleted fork"));
+    let own = delivery(side(
+        "fix",
+        SHA,
+        serde_json::json!({"full_name": "acme/app"}),
+    ));
+    assert_eq!(own.fork, None);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use bellwether_core::platform::INHERITED_ENV;
 use bellwether_core::spec::ProviderSpec;
 use bellwether_core::time::human_duration;
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -46,6 +47,12 @@ async fn run(
     };
     let child = Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(
+            INHERITED_ENV
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
         .env("BELLWETHER_SERVICE", &target.service)
         .env("BELLWETHER_REVISION", target.revision.to_string())
         .env("BELLWETHER_ROLE", target.role.to_string())

@@ -67,6 +67,7 @@ impl ExecArgs {
                 .max(1),
             deployer: self.deployer()?,
             keep_workspace: self.keep_workspace,
+            untrusted: None,
         })
     }
 

