@@ -1,13 +1,15 @@
 //! `bellwether up` over TLS: a client that trusts the certificate (self-signed, made by the
-//! test) is served; plain HTTP on the same port is not; and off loopback `up` refuses to
-//! listen without TLS unless told `--insecure-listen`.
+//! test) is served; plain HTTP on the same port is not; a pipeline's deploy step still reaches
+//! the API; and off loopback `up` refuses to listen without TLS unless told
+//! `--insecure-listen`.
 
 mod support;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use support::{COMMAND, ControlPlane, bellwether};
+use serde_json::Value;
+use support::{BIN, COMMAND, ControlPlane, bellwether};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -15,14 +17,40 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
+/// A service and a pipeline whose one step deploys it.
 fn project(dir: &Path) -> std::path::PathBuf {
     let file = dir.join("bellwether.yaml");
-    std::fs::write(&file, "services: {}\n").unwrap();
+    let yaml = format!(
+        r#"services:
+  web:
+    replicas: 1
+    run:
+      command: ["{BIN}", "demo-service"]
+    readiness: {{ path: /health, interval: 100ms }}
+    strategy:
+      canary:
+        steps: [ {{setWeight: 50}} ]
+pipelines:
+  release:
+    on:
+      manual: {{}}
+    jobs:
+      ship:
+        steps:
+          - deploy: {{ service: web, revision: v1 }}
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
     file
 }
 
 /// `GET path` over TLS to `authority`, trusting `ca` only; the whole answer.
 async fn get_tls(authority: &str, ca: &str, path: &str, token: &str) -> String {
+    request_tls(authority, ca, &format!("GET {path}"), token).await
+}
+
+/// `line` (method and path) over TLS, with an empty JSON body; the whole answer.
+async fn request_tls(authority: &str, ca: &str, line: &str, token: &str) -> String {
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
@@ -41,7 +69,7 @@ async fn get_tls(authority: &str, ca: &str, path: &str, token: &str) -> String {
         .await
         .expect("the handshake succeeds with the trusted certificate");
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "{line} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
     );
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
@@ -86,6 +114,34 @@ fn the_api_is_served_over_tls_to_a_client_that_trusts_its_certificate() {
             assert!(services.starts_with("HTTP/1.1 200"), "{services}");
             let refused = get_tls(&authority, &ca, "/v1/services", "wrong").await;
             assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+
+            // The pipeline's deploy step reaches the API (on the plain loopback listener `up`
+            // opens for it) and the rollout is promoted.
+            let dispatched = request_tls(
+                &authority,
+                &ca,
+                "POST /v1/pipelines/release/dispatch",
+                &plane.token,
+            )
+            .await;
+            assert!(dispatched.starts_with("HTTP/1.1 202"), "{dispatched}");
+            loop {
+                let run = get_tls(&authority, &ca, "/v1/runs/1", &plane.token).await;
+                let body = run.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                let status = serde_json::from_str::<Value>(body).unwrap_or(Value::Null)["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if status == "success" {
+                    break;
+                }
+                assert!(
+                    ["", "queued", "running"].contains(&status.as_str()),
+                    "{run}\n{:#?}",
+                    plane.log()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
 
             // Plain HTTP on the TLS port is never answered as HTTP.
             let mut plain = TcpStream::connect(&authority).await.unwrap();
