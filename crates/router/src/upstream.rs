@@ -17,6 +17,7 @@ use http_body::Body;
 use tokio::net::TcpStream;
 
 pub(crate) use body::UpstreamBody;
+pub(crate) use codec::parse_backend_answer;
 use codec::{LAST_CHUNK, Malformed, RequestFraming};
 
 use crate::body::RequestBody;
