@@ -4,10 +4,10 @@
 //!
 //! A request that no replica of its revision received goes to the table's stable revision
 //! instead (see `Table::fallback`): one that could not be connected or written to any
-//! replica, or found no replica at all, and one without a body whose method is idempotent
-//! that a replica broke off before any byte of an answer. It still counts as a proxy error
-//! of the revision it was routed to, so analysis sees a crashing canary at once, while its
-//! client never does. A request with a body that was written, one answered in part, and one
+//! replica, or found no replica at all, and one without a body (or with an empty one) whose
+//! method is idempotent that a replica broke off before any byte of an answer. It still
+//! counts as a proxy error of the revision it was routed to, so analysis sees a crashing
+//! canary at once, while its client never does. A request with a body that was written, one answered in part, and one
 //! that timed out waiting for its answer were received: they fail where they went.
 
 mod headers;

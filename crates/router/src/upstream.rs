@@ -100,11 +100,11 @@ impl Outgoing {
     }
 
     /// A copy to send again should this one fail before any answer: only for a request
-    /// without a body whose repetition is harmless, since a body is streamed and gone once
-    /// written.
+    /// without a body (or with an empty one, `content-length: 0`) whose repetition is
+    /// harmless, since a body is streamed and gone once written.
     pub(crate) fn replay(&self) -> Option<Self> {
-        (self.framing == RequestFraming::None && self.is_idempotent())
-            .then(|| self.with_body(RequestBody::Empty))
+        let empty = self.framing == RequestFraming::None || self.body.is_end_stream();
+        (empty && self.is_idempotent()).then(|| self.with_body(RequestBody::Empty))
     }
 }
 

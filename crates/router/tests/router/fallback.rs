@@ -158,8 +158,20 @@ async fn a_written_request_with_a_body_is_not_retried_and_a_get_without_one_is()
             let answer = client.get("/", TO_CANARY).await.unwrap();
             assert_eq!((answer.status.as_u16(), answer.backend()), (200, "stable"));
         }
+        // An idempotent request with an empty body (`content-length: 0`) is sent again too.
+        let headers = [("x-canary", "yes"), ("content-length", "0")];
+        let put = client
+            .send("PUT", "/flag", &headers, Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!((put.status.as_u16(), put.backend()), (200, "stable"));
+        let last = stable.seen().pop().unwrap();
+        assert_eq!(
+            (last.method.as_str(), last.headers.get("content-length")),
+            ("PUT", Some(&http::HeaderValue::from_static("0")))
+        );
         let canary = sample(&running, 2, "canary");
-        assert_eq!((canary.requests, canary.proxy_errors), (6, 6));
+        assert_eq!((canary.requests, canary.proxy_errors), (7, 7));
     })
     .await
     .unwrap();
