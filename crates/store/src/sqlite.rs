@@ -95,34 +95,75 @@ fn last_seq(conn: &Connection, stream: &str) -> Result<u64, rusqlite::Error> {
     )
 }
 
+/// Appends `records` to `stream` in `tx` if the stream is at `expected`; the new last position.
+fn append_in(
+    tx: &Connection,
+    stream: &str,
+    expected: u64,
+    records: &[Record],
+) -> Result<u64, StoreError> {
+    let actual = last_seq(tx, stream)?;
+    if actual != expected {
+        return Err(StoreError::Conflict {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        });
+    }
+    let mut seq = actual;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in records {
+        seq += 1;
+        insert.execute(params![
+            stream,
+            seq,
+            r.at_ms,
+            r.kind,
+            serde_json::to_string(&r.body)?
+        ])?;
+    }
+    Ok(seq)
+}
+
+/// Keeps `snapshot` unless a newer one of its stream is kept already.
+fn save_snapshot(conn: &Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&snapshot.body)?;
+    conn.prepare_cached(
+        "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
+         WHERE excluded.seq > snapshots.seq",
+    )?
+    .execute(params![snapshot.stream, snapshot.seq, body])?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let actual = last_seq(&tx, stream)?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.to_owned(),
-                expected,
-                actual,
-            });
-        }
-        let mut seq = actual;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for r in records {
-                seq += 1;
-                insert.execute(params![
-                    stream,
-                    seq,
-                    r.at_ms,
-                    r.kind,
-                    serde_json::to_string(&r.body)?
-                ])?;
-            }
-        }
+        let seq = append_in(&tx, stream, expected, records)?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn append_with_snapshot(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: &serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = append_in(&tx, stream, expected, records)?;
+        let snapshot = Snapshot {
+            stream: stream.to_owned(),
+            seq,
+            body: state.clone(),
+        };
+        save_snapshot(&tx, &snapshot)?;
         tx.commit()?;
         Ok(seq)
     }
@@ -145,14 +186,7 @@ impl Store for SqliteStore {
     }
 
     fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let body = serde_json::to_string(&snapshot.body)?;
-        self.conn().execute(
-            "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
-             WHERE excluded.seq > snapshots.seq",
-            params![snapshot.stream, snapshot.seq, body],
-        )?;
-        Ok(())
+        save_snapshot(&self.conn(), snapshot)
     }
 
     fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
