@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -42,6 +43,28 @@ PRAGMA user_version = 1;
 pub(crate) const PRAGMAS: &str =
     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
+/// Runs `open` again while SQLite says the database is locked, for as long as the busy
+/// timeout. Processes creating one file at once race in ways SQLite answers with "database is
+/// locked" at once, without waiting out the busy timeout (switching a new file to WAL, say).
+pub(crate) fn opening<T>(mut open: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
@@ -53,9 +76,12 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        conn.execute_batch(PRAGMAS).map_err(open_error)?;
-        Self::migrate(conn).map_err(open_error)
+        opening(|| {
+            let conn = Connection::open(path)?;
+            conn.execute_batch(PRAGMAS)?;
+            Self::migrate(conn)
+        })
+        .map_err(open_error)
     }
 
     /// A store that lives in memory, for tests and simulations.

@@ -7,7 +7,10 @@ fn main() -> ExitCode {
     let name = std::env::args().nth(1).unwrap_or_default();
     let Some(target) = bellwether_fuzz::target(&name) else {
         let names: Vec<&str> = bellwether_fuzz::TARGETS.iter().map(|t| t.name).collect();
-        eprintln!("usage: bellwether-fuzz TARGET (one of {})", names.join(", "));
+        eprintln!(
+            "usage: bellwether-fuzz TARGET (one of {})",
+            names.join(", ")
+        );
         return ExitCode::FAILURE;
     };
     afl::fuzz(true, |data| (target.run)(data));
