@@ -169,14 +169,18 @@ notifications:
     }
     // Nothing waited for a receiver: v2 is promoted while the hanging receiver still holds the
     // notice of v1's promotion (10 s per attempt, two attempts) and v2's waits behind it.
-    let listed = plane.run(&["notifications", "-o", "json"]);
-    let all: Vec<Value> = serde_json::from_str(&listed.stdout).unwrap();
-    let hanging: Vec<&str> = all
-        .iter()
-        .filter(|d| d["target"] == "hangs")
-        .filter_map(|d| d["status"].as_str())
-        .collect();
-    assert_eq!(hanging, ["queued", "queued"], "{all:#?}");
+    // The notice of v2's promotion is queued just after the promotion is stored.
+    let hanging: Vec<String> = eventually(&plane, "both promotions' notices", COMMAND, || {
+        let listed = plane.run(&["notifications", "-o", "json"]);
+        let all: Vec<Value> = serde_json::from_str(&listed.stdout).ok()?;
+        let hanging: Vec<String> = all
+            .iter()
+            .filter(|d| d["target"] == "hangs")
+            .filter_map(|d| d["status"].as_str().map(str::to_owned))
+            .collect();
+        (hanging.len() == 2).then_some(hanging)
+    });
+    assert_eq!(hanging, ["queued", "queued"]);
     assert_eq!(plane.run(&["dispatch", "ci"]).code, 0);
 
     // The webhook's receiver is down for 30 s: notices are tried and refused meanwhile.

@@ -2,6 +2,13 @@
 //! call, a readiness change, an analysis verdict, a timer) becomes a core event; the event is
 //! stored first, then the actions it leads to are performed, so a control plane killed at any
 //! moment resumes from the last stored event.
+//!
+//! A store error never switches a rollout's safety off. An append that conflicts (another
+//! writer, or an earlier append that landed although the store answered with an error) reads
+//! the events it missed, performs their actions, and decides its event again. The events that
+//! take traffic from a failing revision, analysis verdicts and the abort of a revision that
+//! cannot start, are kept until stored, retried with a doubling back-off, and nothing else is
+//! recorded before them.
 
 mod inputs;
 mod perform;
@@ -16,10 +23,10 @@ use bellwether_analysis::engine::Report;
 use bellwether_api::{DeployRequest, EventView};
 use bellwether_core::error::chain;
 use bellwether_core::platform::ServiceState;
-use bellwether_core::rollout::{Command, Event, EventKind, RevisionNumber};
+use bellwether_core::rollout::{Action, Command, Event, EventKind, RevisionNumber};
 use bellwether_core::spec::ServiceSpec;
 use bellwether_core::time::Timestamp;
-use bellwether_store::{RolloutLog, kind_of};
+use bellwether_store::{RolloutLog, StoreError, kind_of};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
@@ -32,6 +39,15 @@ use crate::{ControlError, analyses, history};
 /// How long the listeners of a restarted control plane wait for the replicas the rollout counts
 /// on to be ready again (adopted replicas are probed before they take traffic).
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long an event that must be stored waits after the store first fails it; each failure
+/// after that doubles the wait, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// How often an event is decided again after its append conflicted: more conflicts in a row
+/// mean another writer keeps racing this one, and the caller hears of it.
+const CONFLICT_RETRIES: usize = 3;
 
 pub(crate) type Reply = oneshot::Sender<Result<(), ControlError>>;
 
@@ -71,6 +87,12 @@ pub(crate) struct Actor {
     reports_tx: Option<mpsc::UnboundedSender<Report>>,
     /// Events that performing actions gave rise to, recorded next.
     pending: VecDeque<Event>,
+    /// Events that must be stored before any other, oldest first.
+    unstored: VecDeque<Event>,
+    /// When the store, having failed an event that must be stored or a readiness report, is
+    /// asked again; and the wait before that, doubled at each failure in a row.
+    retry_due: Option<Instant>,
+    retry_wait: Duration,
     /// The instant of a timer event that left its deadline where it was.
     stalled_tick: Option<Timestamp>,
 }
@@ -120,6 +142,9 @@ impl Actor {
             reports: None,
             reports_tx: None,
             pending: VecDeque::new(),
+            unstored: VecDeque::new(),
+            retry_due: None,
+            retry_wait: Duration::ZERO,
             stalled_tick: None,
         };
         Ok((actor, shared))
@@ -145,6 +170,7 @@ impl Actor {
             let timer = self.next_tick();
             let wake = self.context.clock.instant_of(timer.unwrap_or_default());
             let settling = !*self.gate.borrow();
+            let retry = self.retry_due;
             tokio::select! {
                 request = inbox.recv() => {
                     let Some(request) = request else { return };
@@ -159,6 +185,9 @@ impl Actor {
                 () = sleep_until(wake), if timer.is_some() => {
                     Box::pin(self.on_tick(timer.unwrap_or_default())).await;
                 }
+                () = sleep_until(retry.unwrap_or(settle_limit)), if retry.is_some() => {
+                    Box::pin(self.retry()).await;
+                }
                 () = sleep_until(settle_limit), if settling => {
                     tracing::warn!(service = %self.service, "replicas the rollout counts on are not ready again after {SETTLE_LIMIT:?}; serving anyway");
                     self.gate.send_replace(true);
@@ -170,7 +199,7 @@ impl Actor {
     async fn resync(&mut self) {
         let resync = self.log.rollout.resync();
         self.perform(resync).await;
-        self.drain().await;
+        self.flush().await;
     }
 
     /// Records an event happening now, then performs what it leads to.
@@ -179,23 +208,108 @@ impl Actor {
     }
 
     async fn submit_at(&mut self, at: Timestamp, kind: EventKind) -> Result<(), ControlError> {
+        if !self.flush().await {
+            let waiting = self.unstored.front().map(kind_of).unwrap_or_default();
+            return Err(ControlError::Unstored(format!("a `{waiting}` event")));
+        }
         let recorded = self.record(Event::new(at, kind)).await;
-        self.drain().await;
+        self.flush().await;
         recorded
     }
 
-    /// Records the events that performing actions gave rise to.
-    async fn drain(&mut self) {
-        while let Some(event) = self.pending.pop_front() {
-            if let Err(e) = self.record(event).await {
-                tracing::error!(service = %self.service, "cannot record an event: {}", chain(&e));
+    /// Records an event that must not be lost (it takes traffic from a failing revision): it
+    /// is retried until stored, and nothing else is recorded before it.
+    async fn insist(&mut self, kind: EventKind) {
+        if !self.unstored.iter().any(|e| e.kind == kind) {
+            let event = Event::new(self.context.clock.now(), kind);
+            self.unstored.push_back(event);
+        }
+        self.flush().await;
+    }
+
+    /// Records the events that performing actions gave rise to and those the store failed,
+    /// oldest first; whether none is left waiting.
+    async fn flush(&mut self) -> bool {
+        loop {
+            self.unstored.extend(self.pending.drain(..));
+            let Some(first) = self.unstored.front() else {
+                return true;
+            };
+            if !self.awaits(&first.kind) {
+                self.unstored.pop_front();
+                continue;
+            }
+            // It happens when it is stored: the delays that follow an abort count from then.
+            let at = self.context.clock.now().max(first.at);
+            let (event, kind) = (Event::new(at, first.kind.clone()), kind_of(first));
+            match self.record(event).await {
+                // An abort of a rollout already over is done with too.
+                Ok(()) | Err(ControlError::Rejected(_)) => {
+                    self.unstored.pop_front();
+                }
+                Err(e) => {
+                    let wait = self.back_off();
+                    tracing::error!(service = %self.service, "cannot record a `{kind}` event, retrying in {wait:?}: {}", chain(&e));
+                    return false;
+                }
             }
         }
     }
 
+    /// Asks the store again after a failure, a little later each time in a row.
+    fn back_off(&mut self) -> Duration {
+        self.retry_wait = if self.retry_wait.is_zero() {
+            RETRY_FIRST
+        } else {
+            (self.retry_wait * 2).min(RETRY_MAX)
+        };
+        self.retry_due = Some(Instant::now() + self.retry_wait);
+        self.retry_wait
+    }
+
+    /// Retries what the store failed; once all is stored, reports what the platform runs,
+    /// which was not recorded meanwhile.
+    async fn retry(&mut self) {
+        self.retry_due = None;
+        if self.flush().await && self.report_readiness().await {
+            self.retry_wait = Duration::ZERO;
+        }
+    }
+
     /// Stores `event` if the rollout accepts it, then performs its actions. A rejected event is
-    /// not stored; on a store error nothing is performed and the rollout stays as it was.
+    /// not stored; on a store error nothing is performed and the rollout stays as it was. An
+    /// append that conflicts performs the events it missed, then decides `event` again.
     async fn record(&mut self, event: Event) -> Result<(), ControlError> {
+        let mut conflicts = 0;
+        loop {
+            match self.record_once(event.clone()).await {
+                Err(ControlError::Store(StoreError::Conflict { .. }))
+                    if conflicts < CONFLICT_RETRIES =>
+                {
+                    conflicts += 1;
+                    self.catch_up().await?;
+                    if !self.awaits(&event.kind) {
+                        return Ok(());
+                    }
+                }
+                recorded => return recorded,
+            }
+        }
+    }
+
+    /// Whether the rollout still waits for an event like `kind`: a verdict of a run it no
+    /// longer waits for (stored already, or the rollout moved on) changes nothing, and is not
+    /// stored again.
+    fn awaits(&self, kind: &EventKind) -> bool {
+        match kind {
+            EventKind::AnalysisCompleted { run, .. } => {
+                self.log.rollout.analyses.iter().any(|a| a.run == *run)
+            }
+            _ => true,
+        }
+    }
+
+    async fn record_once(&mut self, event: Event) -> Result<(), ControlError> {
         let store = Arc::clone(&self.context.store);
         let metrics = self.context.metrics.clone();
         let mut log = self.log.clone();
@@ -215,11 +329,34 @@ impl Actor {
         let (outcome, event) = outcome?;
         let actions = outcome?;
         self.log = log;
+        self.acted(&event, actions).await;
+        Ok(())
+    }
+
+    /// Folds in the events stored since this controller's last, performing their actions as
+    /// if it had recorded them.
+    async fn catch_up(&mut self) -> Result<(), ControlError> {
+        let store = Arc::clone(&self.context.store);
+        let log = self.log.clone();
+        let missed = self
+            .context
+            .blocking(move || log.unseen(store.as_ref()))
+            .await?;
+        tracing::warn!(service = %self.service, "the rollout's stream moved on by {} events this controller did not record; following them", missed.len());
+        for (seq, event) in missed {
+            let actions = self.log.follow(seq, &event);
+            self.acted(&event, actions).await;
+        }
+        Ok(())
+    }
+
+    /// Performs the actions of `event`, now stored, and tells the event stream.
+    async fn acted(&mut self, event: &Event, actions: Vec<Action>) {
         let view = EventView {
             service: self.service.clone(),
             seq: self.log.seq,
             at: event.at,
-            kind: kind_of(&event).to_owned(),
+            kind: kind_of(event).to_owned(),
             notes: history::notes(&actions),
             phase: self.log.rollout.phase(),
             weights: self.log.rollout.traffic.weights.clone(),
@@ -227,7 +364,6 @@ impl Actor {
         self.perform(actions).await;
         // Nobody listening is fine: the event is in the store.
         let _ = self.context.events.send(view);
-        Ok(())
     }
 
     /// Makes the rollout as now stored visible to the API.

@@ -7,7 +7,7 @@ use bellwether_analysis::engine::Engine;
 use bellwether_api::EventView;
 use bellwether_core::platform::SecretSource;
 use bellwether_router::Signals;
-use bellwether_store::{SqliteStore, StoreError};
+use bellwether_store::{Store, StoreError};
 use tokio::sync::{Semaphore, broadcast};
 
 use crate::ControlError;
@@ -18,7 +18,7 @@ use crate::seams::TableObserver;
 
 #[derive(Clone)]
 pub(crate) struct Context {
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) platform: Arc<dyn Platform>,
     pub(crate) engine: Engine,
     pub(crate) signals: Signals,

@@ -113,6 +113,10 @@ pub enum ControlError {
     // 500 from here on: the store, the platform or the control plane itself failed.
     #[error("the store failed")]
     Store(#[from] StoreError),
+    /// An event that must be stored before any other (an analysis verdict, an abort of a
+    /// revision that cannot start) is still waiting for the store, which failed; it is retried.
+    #[error("the store failed to record {0}, which goes before anything else; retrying")]
+    Unstored(String),
     #[error("the store is closed")]
     StoreClosed(#[source] AcquireError),
     #[error("the store call did not finish")]
@@ -188,6 +192,7 @@ impl ControlPlane {
             platform,
             clock,
             tables,
+            store,
         } = seams;
         let Options {
             data_dir,
@@ -199,9 +204,15 @@ impl ControlPlane {
             path: data_dir.clone(),
             source,
         })?;
-        let path = data_dir.join("bellwether.db");
         let store_threads = StoreThreads::new();
-        let store = Arc::new(store_threads.call(move || SqliteStore::open(&path)).await?);
+        let store = match store {
+            Some(store) => store,
+            None => {
+                let path = data_dir.join("bellwether.db");
+                let opened = store_threads.call(move || SqliteStore::open(&path)).await?;
+                Arc::new(opened) as Arc<dyn bellwether_store::Store>
+            }
+        };
         let signals = Signals::new();
         let providers = Providers::new(Arc::new(signals.clone()), platform.clone());
         let context = Context {

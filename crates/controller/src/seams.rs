@@ -1,10 +1,12 @@
-//! What a control plane runs on besides its store: the platform, the clock, and who hears of
-//! the routing tables it applies. [`crate::ControlPlane::start`] runs on the local platform
-//! and the system clock; tests swap in fakes to script a rollout on tokio's paused clock.
+//! What a control plane runs on: the platform, the clock, who hears of the routing tables it
+//! applies, and the store when it is not the SQLite file in the data directory.
+//! [`crate::ControlPlane::start`] runs on the local platform, the system clock and SQLite;
+//! tests swap in fakes to script a rollout on tokio's paused clock, or a store that fails.
 
 use std::sync::Arc;
 
 use bellwether_router::TableSpec;
+use bellwether_store::Store;
 
 use crate::clock::Clock;
 use crate::platform::Platform;
@@ -15,15 +17,19 @@ pub struct Seams {
     pub clock: Clock,
     /// Hears of every routing table a router takes, in the order they take them.
     pub tables: Option<Arc<dyn TableObserver>>,
+    /// The store, instead of `bellwether.db` in the data directory.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl Seams {
-    /// `platform`, on the system clock, with nobody hearing of routing tables.
+    /// `platform`, on the system clock and the data directory's store, with nobody hearing of
+    /// routing tables.
     pub fn new(platform: Arc<dyn Platform>) -> Self {
         Self {
             platform,
             clock: Clock::system(),
             tables: None,
+            store: None,
         }
     }
 }

@@ -29,8 +29,12 @@ pub(crate) struct Pool {
 pub(crate) enum SendError {
     /// No connection could be made; the request was not sent and is handed back.
     Connect(ConnectError, Outgoing),
-    /// The connection failed after the request (or part of it) went out.
-    Failed(UpstreamError),
+    /// The connection failed after the request (or part of it) went out; `answered` if any
+    /// byte of a response had arrived.
+    Failed {
+        error: UpstreamError,
+        answered: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +72,9 @@ impl Pool {
                     unsent: Some(unsent),
                     ..
                 }) => req = unsent,
-                Err(Broken { error, .. }) => return Err(SendError::Failed(error)),
+                Err(Broken {
+                    error, answered, ..
+                }) => return Err(SendError::Failed { error, answered }),
             }
         }
         // Boxed: connecting is rare once the pool is warm, and its state would otherwise make
@@ -82,8 +88,11 @@ impl Pool {
             Err(Broken {
                 error,
                 unsent: Some(unsent),
+                ..
             }) => Err(SendError::Connect(ConnectError::Closed(error), unsent)),
-            Err(Broken { error, .. }) => Err(SendError::Failed(error)),
+            Err(Broken {
+                error, answered, ..
+            }) => Err(SendError::Failed { error, answered }),
         }
     }
 

@@ -1,6 +1,14 @@
 //! Proxying one request: pick the revision (header routes, then weights), pick a replica,
 //! forward, retry once elsewhere when that is safe, and answer 502/503/504 naming the revision
 //! when nothing can serve.
+//!
+//! A request that no replica of its revision received goes to the table's stable revision
+//! instead (see `Table::fallback`): one that could not be connected or written to any
+//! replica, or found no replica at all, and one without a body (or with an empty one) whose
+//! method is idempotent that a replica broke off before any byte of an answer. It still
+//! counts as a proxy error of the revision it was routed to, so analysis sees a crashing
+//! canary at once, while its client never does. A request with a body that was written, one answered in part, and one
+//! that timed out waiting for its answer were received: they fail where they went.
 
 mod headers;
 mod local;
@@ -62,7 +70,7 @@ impl Proxy {
         }
         // The table is read once: the request is routed by one table from start to end, and
         // holds only its revision (not the table) while it is in flight.
-        let (revision, mirror, service) = {
+        let (revision, fallback, mirror, service) = {
             let table = self.table.load();
             let revision = table
                 .route(
@@ -70,6 +78,7 @@ impl Proxy {
                     slot(self.turns.fetch_add(1, Ordering::Relaxed)),
                 )
                 .cloned();
+            let fallback = revision.as_ref().and_then(|r| table.fallback(r)).cloned();
             let mirror = match table.mirror(slot(self.mirror_turns.fetch_add(1, Ordering::Relaxed)))
             {
                 Some(m) if revision.as_ref().is_some_and(|r| !Arc::ptr_eq(r, m)) => {
@@ -78,7 +87,7 @@ impl Proxy {
                 _ => None,
             };
             let service = revision.is_none().then(|| table.service.clone());
-            (revision, mirror, service)
+            (revision, fallback, mirror, service)
         };
         let Some(revision) = revision else {
             let service = service.unwrap_or_default();
@@ -94,7 +103,7 @@ impl Proxy {
         let Some(mirror) = mirror else {
             let (body, bytes_in) = RequestBody::client(incoming);
             return self
-                .forward(revision, Outgoing::new(&parts, body), bytes_in)
+                .forward(revision, fallback, Outgoing::new(&parts, body), bytes_in)
                 .await;
         };
         let (tee, copy) = mirror::tee(incoming);
@@ -103,74 +112,102 @@ impl Proxy {
         let copied = out.with_body(RequestBody::Mirror(copy));
         let proxy = Arc::clone(&self);
         tokio::spawn(async move {
-            let response = proxy.forward(mirror, copied, None).await;
+            let response = proxy.forward(mirror, None, copied, None).await;
             // Reading the answer to its end lets the connection be reused.
             let _ = response.into_body().collect().await;
         });
-        self.forward(revision, out, Some(counter)).await
+        self.forward(revision, fallback, out, Some(counter)).await
     }
 
     /// Sends a prepared request to a replica of `revision`, retrying once on another replica
-    /// if it is idempotent and the first could not even be connected to.
+    /// if it is idempotent and the first could not even be connected to; a request no replica
+    /// received goes to `fallback`, counted as failed for `revision`.
     async fn forward(
         &self,
         revision: Arc<Revision>,
+        fallback: Option<Arc<Revision>>,
         req: Outgoing,
         bytes_in: Option<Arc<AtomicU64>>,
     ) -> Response<ResponseBody> {
         let started = Instant::now();
         revision.signals.start();
         let mut abandoned = Abandoned(Some((Arc::clone(&revision), started)));
-        let response = self.try_replicas(revision, req, started, bytes_in).await;
-        // From here the outcome is recorded by `fail` or by the response body.
+        let replay = fallback.is_some();
+        let unreached = self
+            .try_replicas(&revision, req, started, &bytes_in, replay)
+            .await;
+        // From here the outcome is recorded by `fail`, `failed` or by the response body.
         abandoned.0 = None;
-        response
+        let Unreached { req, status, why } = match unreached {
+            Ok(response) => return response,
+            Err(unreached) => unreached,
+        };
+        let Some(stable) = fallback else {
+            return fail(&revision, started, status, &why);
+        };
+        failed(&revision, started);
+        // Boxed: a fallback is rare, and its future would double every request's.
+        Box::pin(self.forward(stable, None, req, bytes_in)).await
     }
 
+    /// Tries a replica of `revision`, and another when that is safe; the request comes back
+    /// when none received it (with `replay`, also when it has no body, is idempotent and a
+    /// replica broke off before answering).
     async fn try_replicas(
         &self,
-        revision: Arc<Revision>,
+        revision: &Arc<Revision>,
         req: Outgoing,
         started: Instant,
-        bytes_in: Option<Arc<AtomicU64>>,
-    ) -> Response<ResponseBody> {
+        bytes_in: &Option<Arc<AtomicU64>>,
+        replay: bool,
+    ) -> Result<Response<ResponseBody>, Unreached> {
         let Some(first) = revision.pick(None).cloned() else {
-            return fail(
-                &revision,
-                started,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "has no replicas",
-            );
+            return Err(Unreached {
+                req,
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                why: "has no replicas".to_owned(),
+            });
         };
         let idempotent = req.is_idempotent();
-        let (error, req) = match self
-            .attempt(&revision, &first, req, started, &bytes_in)
+        let Unsent {
+            error,
+            req,
+            written,
+        } = match self
+            .attempt(revision, &first, req, started, bytes_in, replay)
             .await
         {
-            Ok(response) => return response,
-            Err(Unsent { error, req }) => (error, req),
+            Ok(response) => return Ok(response),
+            Err(unsent) => unsent,
         };
-        let retry = if idempotent {
+        let retry = if idempotent && !written {
             revision.pick(Some(&first)).cloned()
         } else {
             None
         };
         let Some(second) = retry else {
-            let message = format!("failed: {error}");
-            return fail(&revision, started, StatusCode::BAD_GATEWAY, &message);
+            return Err(Unreached {
+                req,
+                status: StatusCode::BAD_GATEWAY,
+                why: format!("failed: {error}"),
+            });
         };
         // Boxed, like connecting: retries are rare and would double every request's future.
-        match Box::pin(self.attempt(&revision, &second, req, started, &bytes_in)).await {
-            Ok(response) => response,
-            Err(Unsent { error: again, .. }) => {
-                let message = format!("failed: {error}; retried: {again}");
-                fail(&revision, started, StatusCode::BAD_GATEWAY, &message)
-            }
+        match Box::pin(self.attempt(revision, &second, req, started, bytes_in, replay)).await {
+            Ok(response) => Ok(response),
+            Err(Unsent {
+                error: again, req, ..
+            }) => Err(Unreached {
+                req,
+                status: StatusCode::BAD_GATEWAY,
+                why: format!("failed: {error}; retried: {again}"),
+            }),
         }
     }
 
-    /// One try on one replica. A request that was never sent comes back for a retry; every
-    /// other outcome is final and already recorded (or will be, when the body ends).
+    /// One try on one replica. A request that was never sent comes back for a retry, and with
+    /// `replay` one without a body that the replica broke off before answering; every other
+    /// outcome is final and already recorded (or will be, when the body ends).
     async fn attempt(
         &self,
         revision: &Arc<Revision>,
@@ -178,7 +215,9 @@ impl Proxy {
         req: Outgoing,
         started: Instant,
         bytes_in: &Option<Arc<AtomicU64>>,
+        replay: bool,
     ) -> Result<Response<ResponseBody>, Unsent> {
+        let copy = if replay { req.replay() } else { None };
         let in_flight = replica.begin();
         let timeout = self.config.response_timeout;
         let sent =
@@ -208,12 +247,25 @@ impl Proxy {
                 Err(Unsent {
                     error: format!("{addr}: {error}"),
                     req,
+                    written: false,
                 })
             }
-            Ok(Err(SendError::Failed(error))) => {
+            Ok(Err(SendError::Failed { error, answered })) => {
                 replica.failed();
-                let message = format!("failed: {addr} broke off before answering: {error}");
-                Ok(fail(revision, started, StatusCode::BAD_GATEWAY, &message))
+                let error = format!("{addr} broke off before answering: {error}");
+                match copy {
+                    Some(req) if !answered => Err(Unsent {
+                        error,
+                        req,
+                        written: true,
+                    }),
+                    _ => Ok(fail(
+                        revision,
+                        started,
+                        StatusCode::BAD_GATEWAY,
+                        &format!("failed: {error}"),
+                    )),
+                }
             }
             Err(_) => {
                 replica.failed();
@@ -247,10 +299,20 @@ impl Drop for Abandoned {
     }
 }
 
-/// A request no replica received, with the reason.
+/// A request one replica did not receive, with the reason: never written, or (`written`)
+/// written without a body and broken off before any answer.
 struct Unsent {
     error: String,
     req: Outgoing,
+    written: bool,
+}
+
+/// A request no replica of its revision received, and the answer it gets if it goes nowhere
+/// else.
+struct Unreached {
+    req: Outgoing,
+    status: StatusCode,
+    why: String,
 }
 
 /// The router's own answer for a request `revision` could not serve, counted as a proxy error.
@@ -265,7 +327,12 @@ fn fail(
         revision.name,
         revision.signals.service()
     );
-    let response = local::response(status, message);
+    failed(revision, started);
+    local::response(status, message)
+}
+
+/// Counts a request `revision` could not serve as a proxy error.
+fn failed(revision: &Revision, started: Instant) {
     let outcome = Outcome {
         status: None,
         latency: started.elapsed(),
@@ -273,5 +340,4 @@ fn fail(
         bytes_out: 0,
     };
     revision.signals.finish(&outcome);
-    response
 }

@@ -25,6 +25,8 @@ pub(crate) struct Table {
     bounds: Vec<(u16, usize)>,
     routes: Vec<HeaderRoute>,
     mirror: Option<(usize, u16)>,
+    /// For each revision, where a request it cannot take goes instead (see [`fallbacks`]).
+    fallbacks: Vec<Option<usize>>,
 }
 
 impl Table {
@@ -35,6 +37,7 @@ impl Table {
             bounds: Vec::new(),
             routes: Vec::new(),
             mirror: None,
+            fallbacks: Vec::new(),
         }
     }
 
@@ -104,6 +107,7 @@ impl Table {
         };
         Ok(Self {
             service: spec.service.clone(),
+            fallbacks: fallbacks(spec),
             revisions,
             bounds,
             routes,
@@ -121,11 +125,37 @@ impl Table {
         self.revisions.get(*index)
     }
 
+    /// Where a request routed to `revision` goes when no replica of it can take the request.
+    pub(crate) fn fallback(&self, revision: &Arc<Revision>) -> Option<&Arc<Revision>> {
+        let index = self
+            .revisions
+            .iter()
+            .position(|r| Arc::ptr_eq(r, revision))?;
+        self.revisions.get(self.fallbacks[index]?)
+    }
+
     /// The revision that receives a copy of the request at `slot`, if any.
     pub(crate) fn mirror(&self, slot: u16) -> Option<&Arc<Revision>> {
         let (index, weight) = self.mirror?;
         (slot < weight).then(|| self.revisions.get(index)).flatten()
     }
+}
+
+/// Each revision's fallback: the table's stable revision, the one with the largest weight
+/// (the first in table order of those with equal weight) that has replicas. The stable itself
+/// has none, so a canary's requests fall back to the revision it is measured against, and the
+/// stable's never go to a revision still being judged.
+fn fallbacks(spec: &TableSpec) -> Vec<Option<usize>> {
+    let stable = spec
+        .revisions
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.weight.is_zero() && !r.replicas.is_empty())
+        .max_by_key(|(i, r)| (r.weight, std::cmp::Reverse(*i)))
+        .map(|(i, _)| i);
+    (0..spec.revisions.len())
+        .map(|i| stable.filter(|s| *s != i))
+        .collect()
 }
 
 /// The `n`th request's slot. Stepping by 6181 (near 10_000 over the golden ratio, and coprime

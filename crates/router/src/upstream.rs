@@ -17,6 +17,7 @@ use http_body::Body;
 use tokio::net::TcpStream;
 
 pub(crate) use body::UpstreamBody;
+pub(crate) use codec::parse_backend_answer;
 use codec::{LAST_CHUNK, Malformed, RequestFraming};
 
 use crate::body::RequestBody;
@@ -55,10 +56,12 @@ pub(crate) enum UpstreamError {
 
 /// A failed exchange; `unsent` holds the request when it may go to another connection: none
 /// of it was written, or a reused connection closed under a request that is safe to repeat.
+/// `answered` says whether any byte of a response had arrived.
 #[derive(Debug)]
 pub(crate) struct Broken {
     pub(crate) error: UpstreamError,
     pub(crate) unsent: Option<Outgoing>,
+    pub(crate) answered: bool,
 }
 
 /// A request ready for any replica of its revision: the head already in bytes, so that a
@@ -95,6 +98,14 @@ impl Outgoing {
     /// Whether repeating the request has the same effect as sending it once.
     pub(crate) fn is_idempotent(&self) -> bool {
         is_idempotent(&self.method)
+    }
+
+    /// A copy to send again should this one fail before any answer: only for a request
+    /// without a body (or with an empty one, `content-length: 0`) whose repetition is
+    /// harmless, since a body is streamed and gone once written.
+    pub(crate) fn replay(&self) -> Option<Self> {
+        let empty = self.framing == RequestFraming::None || self.body.is_end_stream();
+        (empty && self.is_idempotent()).then(|| self.with_body(RequestBody::Empty))
     }
 }
 
@@ -158,6 +169,7 @@ impl Conn {
                 return Err(Broken {
                     error: error.into(),
                     unsent: Some(out),
+                    answered: false,
                 });
             }
         };
@@ -202,7 +214,12 @@ impl Conn {
                     framing,
                     body: RequestBody::Empty,
                 });
-                return Err(Broken { error, unsent });
+                let answered = !self.read.is_empty();
+                return Err(Broken {
+                    error,
+                    unsent,
+                    answered,
+                });
             }
         };
         // A backend may answer before it has read the whole request; the rest is not sent,

@@ -43,6 +43,7 @@ impl From<ControlError> for Failure {
             | ControlError::Listen { .. }
             | ControlError::ListenAddress { .. } => StatusCode::BAD_REQUEST,
             ControlError::Store(_)
+            | ControlError::Unstored(_)
             | ControlError::StoreClosed(_)
             | ControlError::StoreCall(_)
             | ControlError::DataDir { .. }

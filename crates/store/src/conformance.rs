@@ -52,11 +52,14 @@ macro_rules! store_conformance {
                 the_latest_snapshot_is_loaded,
                 an_older_snapshot_never_replaces_a_newer_one,
                 the_events_after_a_snapshot_continue_it,
+                an_append_with_a_snapshot_stores_both_at_its_last_position,
+                an_append_with_a_snapshot_that_fails_stores_neither,
             },
             rollouts {
                 a_rollout_rebuilt_from_snapshot_and_events_equals_the_recorded_one,
                 a_rejected_command_is_never_stored,
                 a_failed_append_leaves_the_rollout_as_it_was,
+                a_log_behind_its_stream_reads_what_it_missed_and_records_on,
             },
             revisions {
                 revisions_are_numbered_per_service_from_one,

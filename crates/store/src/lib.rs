@@ -53,6 +53,16 @@ pub trait Store: Send + Sync {
     /// stream), all or nothing. Returns the new last sequence number.
     fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError>;
 
+    /// [`Store::append`], and in the same transaction keeps `state` as the snapshot of the
+    /// stream at the new last sequence number: both are stored or neither is.
+    fn append_with_snapshot(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: &serde_json::Value,
+    ) -> Result<u64, StoreError>;
+
     /// The records of `stream` with a sequence number above `after`, in order.
     fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError>;
 

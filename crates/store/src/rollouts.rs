@@ -2,7 +2,7 @@
 
 use bellwether_core::rollout::{Action, Event, Rejected, Rollout};
 
-use crate::{Record, Snapshot, Store, StoreError};
+use crate::{Record, Store, StoreError};
 
 /// A snapshot is taken every this many events, so a restart replays at most this many.
 const SNAPSHOT_EVERY: u64 = 64;
@@ -27,49 +27,64 @@ impl RolloutLog {
     /// Rebuilds the rollout of `service`: the latest snapshot, then every event after it.
     pub fn load(store: &dyn Store, service: &str) -> Result<Self, StoreError> {
         let stream = rollout_stream(service);
-        let (mut rollout, from) = match store.snapshot(&stream)? {
+        let (rollout, seq) = match store.snapshot(&stream)? {
             Some(s) => (serde_json::from_value(s.body)?, s.seq),
             None => (Rollout::new(service), 0),
         };
-        let mut seq = from;
-        for record in store.read(&stream, from)? {
-            let event: Event = serde_json::from_value(record.body)?;
-            // Only accepted events are stored, so replaying one is accepted again; the actions
-            // it produced were performed before, and `Rollout::resync` re-establishes them.
-            let _ = rollout.apply(&event);
-            seq = record.seq;
-        }
-        Ok(Self {
+        let mut log = Self {
             rollout,
             seq,
             stream,
-        })
+        };
+        for (seq, event) in log.unseen(store)? {
+            // The actions were performed when the event was stored, and `Rollout::resync`
+            // re-establishes them.
+            log.follow(seq, &event);
+        }
+        Ok(log)
+    }
+
+    /// The events stored after this log's position, with theirs: what another writer added,
+    /// or an append that landed although its caller was told it failed.
+    pub fn unseen(&self, store: &dyn Store) -> Result<Vec<(u64, Event)>, StoreError> {
+        store
+            .read(&self.stream, self.seq)?
+            .into_iter()
+            .map(|record| Ok((record.seq, serde_json::from_value(record.body)?)))
+            .collect()
+    }
+
+    /// Folds in `event`, stored at `seq`, and returns the actions it leads to.
+    pub fn follow(&mut self, seq: u64, event: &Event) -> Vec<Action> {
+        self.seq = seq;
+        // Only accepted events are stored, so a stored one is accepted again.
+        self.rollout.apply(event).unwrap_or_default()
     }
 
     /// Decides `event`, and if the rollout accepts it, stores it before returning the actions
     /// to perform. On a store error nothing changes: the event was not recorded and must not
-    /// be acted upon.
+    /// be acted upon. (A backend may have stored it all the same, its answer lost: the next
+    /// append then conflicts, and [`RolloutLog::unseen`] reads it.)
     pub fn record(&mut self, store: &dyn Store, event: &Event) -> Result<Outcome, StoreError> {
         let mut next = self.rollout.clone();
         let actions = match next.apply(event) {
             Ok(actions) => actions,
             Err(rejected) => return Ok(Err(rejected)),
         };
-        let record = Record::new(
+        let record = [Record::new(
             event.at.as_millis(),
             kind_of(event),
             serde_json::to_value(event)?,
-        );
-        self.seq = store.append(&self.stream, self.seq, &[record])?;
+        )];
+        // The snapshot goes in the append's transaction: a snapshot that failed on its own
+        // after its event was stored would leave this log behind the stream.
+        self.seq = if (self.seq + 1).is_multiple_of(SNAPSHOT_EVERY) {
+            let state = serde_json::to_value(&next)?;
+            store.append_with_snapshot(&self.stream, self.seq, &record, &state)?
+        } else {
+            store.append(&self.stream, self.seq, &record)?
+        };
         self.rollout = next;
-        if self.seq.is_multiple_of(SNAPSHOT_EVERY) {
-            let body = serde_json::to_value(&self.rollout)?;
-            store.save_snapshot(&Snapshot {
-                stream: self.stream.clone(),
-                seq: self.seq,
-                body,
-            })?;
-        }
         Ok(Ok(actions))
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -42,6 +43,28 @@ PRAGMA user_version = 1;
 pub(crate) const PRAGMAS: &str =
     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
+/// Runs `open` again while SQLite says the database is locked, for as long as the busy
+/// timeout. Processes creating one file at once race in ways SQLite answers with "database is
+/// locked" at once, without waiting out the busy timeout (switching a new file to WAL, say).
+pub(crate) fn opening<T>(mut open: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
@@ -53,9 +76,12 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        conn.execute_batch(PRAGMAS).map_err(open_error)?;
-        Self::migrate(conn).map_err(open_error)
+        opening(|| {
+            let conn = Connection::open(path)?;
+            conn.execute_batch(PRAGMAS)?;
+            Self::migrate(conn)
+        })
+        .map_err(open_error)
     }
 
     /// A store that lives in memory, for tests and simulations.
@@ -95,34 +121,75 @@ fn last_seq(conn: &Connection, stream: &str) -> Result<u64, rusqlite::Error> {
     )
 }
 
+/// Appends `records` to `stream` in `tx` if the stream is at `expected`; the new last position.
+fn append_in(
+    tx: &Connection,
+    stream: &str,
+    expected: u64,
+    records: &[Record],
+) -> Result<u64, StoreError> {
+    let actual = last_seq(tx, stream)?;
+    if actual != expected {
+        return Err(StoreError::Conflict {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        });
+    }
+    let mut seq = actual;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in records {
+        seq += 1;
+        insert.execute(params![
+            stream,
+            seq,
+            r.at_ms,
+            r.kind,
+            serde_json::to_string(&r.body)?
+        ])?;
+    }
+    Ok(seq)
+}
+
+/// Keeps `snapshot` unless a newer one of its stream is kept already.
+fn save_snapshot(conn: &Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&snapshot.body)?;
+    conn.prepare_cached(
+        "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
+         WHERE excluded.seq > snapshots.seq",
+    )?
+    .execute(params![snapshot.stream, snapshot.seq, body])?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let actual = last_seq(&tx, stream)?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.to_owned(),
-                expected,
-                actual,
-            });
-        }
-        let mut seq = actual;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for r in records {
-                seq += 1;
-                insert.execute(params![
-                    stream,
-                    seq,
-                    r.at_ms,
-                    r.kind,
-                    serde_json::to_string(&r.body)?
-                ])?;
-            }
-        }
+        let seq = append_in(&tx, stream, expected, records)?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn append_with_snapshot(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: &serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = append_in(&tx, stream, expected, records)?;
+        let snapshot = Snapshot {
+            stream: stream.to_owned(),
+            seq,
+            body: state.clone(),
+        };
+        save_snapshot(&tx, &snapshot)?;
         tx.commit()?;
         Ok(seq)
     }
@@ -145,14 +212,7 @@ impl Store for SqliteStore {
     }
 
     fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let body = serde_json::to_string(&snapshot.body)?;
-        self.conn().execute(
-            "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
-             WHERE excluded.seq > snapshots.seq",
-            params![snapshot.stream, snapshot.seq, body],
-        )?;
-        Ok(())
+        save_snapshot(&self.conn(), snapshot)
     }
 
     fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {

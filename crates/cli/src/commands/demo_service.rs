@@ -8,7 +8,9 @@
 //! constant). `DEMO_SEED` seeds the draws (default: the clock, printed at start), so a run can
 //! be repeated. `DEMO_FAILURES=even` spreads failures evenly instead (with 0.1 exactly every
 //! tenth request fails), for tests that need exact counts. `DEMO_VERSION` is echoed in the
-//! `x-demo-version` header and the body.
+//! `x-demo-version` header and the body. `DEMO_EXIT_AFTER` (e.g. `3s`) makes it crash that
+//! long after it starts: it exits with an error, dropping its connections, as a service that
+//! dies would.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -42,6 +44,8 @@ pub(crate) struct Settings {
     failures: Failures,
     seed: u64,
     version: String,
+    /// How long it runs before it crashes, if it does.
+    exit_after: Option<Duration>,
 }
 
 /// How failures are spread over requests.
@@ -74,12 +78,11 @@ impl Settings {
         };
         let latency = match var("DEMO_LATENCY") {
             None => Duration::ZERO,
-            Some(text) => bellwether_config::values::DurationValue::parse(&text)
-                .map_err(anyhow::Error::msg)
-                .context("DEMO_LATENCY")?
-                .to_std()
-                .with_context(|| format!("DEMO_LATENCY `{text}` is negative"))?,
+            Some(text) => duration("DEMO_LATENCY", &text)?,
         };
+        let exit_after = var("DEMO_EXIT_AFTER")
+            .map(|text| duration("DEMO_EXIT_AFTER", &text))
+            .transpose()?;
         let sigma = match var("DEMO_LATENCY_SIGMA") {
             None => 0.5,
             Some(text) => match text.trim().parse::<f64>() {
@@ -110,8 +113,18 @@ impl Settings {
             failures,
             seed,
             version,
+            exit_after,
         })
     }
+}
+
+/// The duration the variable `name` holds.
+fn duration(name: &str, text: &str) -> anyhow::Result<Duration> {
+    bellwether_config::values::DurationValue::parse(text)
+        .map_err(anyhow::Error::msg)
+        .context(name.to_owned())?
+        .to_std()
+        .with_context(|| format!("{name} `{text}` is negative"))
 }
 
 pub(crate) fn run() -> anyhow::Result<Code> {
@@ -120,7 +133,18 @@ pub(crate) fn run() -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(serve(settings))?;
+    let exit_after = settings.exit_after;
+    runtime.block_on(async {
+        match exit_after {
+            None => serve(settings).await,
+            Some(after) => tokio::select! {
+                served = serve(settings) => served,
+                () = tokio::time::sleep(after) => {
+                    bail!("crashing {after:?} after the start, as DEMO_EXIT_AFTER asks")
+                }
+            },
+        }
+    })?;
     Ok(exit::SUCCESS)
 }
 
@@ -277,6 +301,7 @@ mod tests {
             ("DEMO_FAILURES", "even"),
             ("DEMO_SEED", "42"),
             ("DEMO_VERSION", "v2"),
+            ("DEMO_EXIT_AFTER", "3s"),
         ])
         .unwrap();
         assert_eq!(
@@ -288,7 +313,8 @@ mod tests {
                 sigma: 0.2,
                 failures: Failures::Even,
                 seed: 42,
-                version: "v2".into()
+                version: "v2".into(),
+                exit_after: Some(Duration::from_secs(3)),
             }
         );
         let defaults = settings(&[("PORT", "0")]).unwrap();
@@ -296,9 +322,10 @@ mod tests {
             (
                 defaults.error_rate,
                 defaults.latency,
-                defaults.version.as_str()
+                defaults.version.as_str(),
+                defaults.exit_after
             ),
-            (0.0, Duration::ZERO, "v1")
+            (0.0, Duration::ZERO, "v1", None)
         );
     }
 
@@ -321,6 +348,10 @@ mod tests {
         assert_eq!(
             message(&[("PORT", "1"), ("DEMO_LATENCY", "-1s")]),
             "DEMO_LATENCY `-1s` is negative"
+        );
+        assert!(
+            message(&[("PORT", "1"), ("DEMO_EXIT_AFTER", "later")])
+                .starts_with("DEMO_EXIT_AFTER: `later` is not a duration")
         );
         assert_eq!(
             message(&[("PORT", "1"), ("DEMO_FAILURES", "bursty")]),

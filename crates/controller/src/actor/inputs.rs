@@ -8,7 +8,7 @@ use bellwether_core::rollout::{Command, EventKind, RevisionNumber};
 use bellwether_core::time::Timestamp;
 
 use super::Actor;
-use crate::replicas;
+use crate::{ControlError, replicas};
 
 /// A replica of a new revision that fails this often before it was ever ready will not start:
 /// the rollout aborts instead of waiting for its progress deadline.
@@ -43,9 +43,7 @@ impl Actor {
                 },
                 by: "controller".to_owned(),
             };
-            if let Err(e) = self.submit(abort).await {
-                tracing::error!(service = %self.service, "cannot abort a revision that does not start: {}", chain(&e));
-            }
+            self.insist(abort).await;
         }
         self.report_readiness().await;
         self.open_when_settled();
@@ -97,8 +95,9 @@ impl Actor {
         ))
     }
 
-    /// Records a readiness event for each revision whose ready count the rollout does not know.
-    async fn report_readiness(&mut self) {
+    /// Records a readiness event for each revision whose ready count the rollout does not know;
+    /// whether all were recorded (a failure is retried after a back-off).
+    pub(super) async fn report_readiness(&mut self) -> bool {
         for _ in 0..READINESS_PASSES {
             let rollout = &self.log.rollout;
             let change = rollout.scales.iter().find_map(|(&revision, &desired)| {
@@ -107,14 +106,24 @@ impl Actor {
                 (changed && !self.settling(revision, desired)).then_some((revision, ready))
             });
             let Some((revision, ready)) = change else {
-                return;
+                return true;
             };
             let event = EventKind::ReplicasReady { revision, ready };
-            if let Err(e) = self.submit(event).await {
-                tracing::error!(service = %self.service, "cannot record readiness: {}", chain(&e));
-                return;
+            match self.submit(event).await {
+                Ok(()) => {}
+                // Not a store failure: the next change of the platform tells the rollout again.
+                Err(e @ ControlError::Rejected(_)) => {
+                    tracing::error!(service = %self.service, "cannot record readiness: {}", chain(&e));
+                    return true;
+                }
+                Err(e) => {
+                    let wait = self.back_off();
+                    tracing::error!(service = %self.service, "cannot record readiness, retrying in {wait:?}: {}", chain(&e));
+                    return false;
+                }
             }
         }
+        true
     }
 
     /// When the rollout next needs a timer event.

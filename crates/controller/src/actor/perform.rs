@@ -10,7 +10,6 @@ use bellwether_core::error::chain;
 use bellwether_core::rollout::{Action, Event, EventKind, RevisionNumber, RunId, Verdict};
 use bellwether_core::spec::AnalysisRef;
 use bellwether_router::{Router, TableSpec};
-use bellwether_store::Store;
 use tokio::sync::mpsc;
 
 use super::Actor;
@@ -216,16 +215,13 @@ impl Actor {
             );
             self.keep_finished(StoredRun { run, view }).await;
         }
-        if !self.log.rollout.analyses.iter().any(|a| a.run == run) {
-            return; // A run the rollout no longer waits for.
-        }
         let kind = EventKind::AnalysisCompleted {
             run,
             verdict,
             message,
         };
-        if let Err(e) = self.submit(kind).await {
-            tracing::error!(service = %self.service, "cannot record the verdict of {run}: {}", chain(&e));
+        if self.awaits(&kind) {
+            self.insist(kind).await;
         }
     }
 

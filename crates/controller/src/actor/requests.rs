@@ -6,7 +6,6 @@ use std::sync::Arc;
 use bellwether_api::DeployRequest;
 use bellwether_core::rollout::{Command, EventKind, Revision, RevisionNumber, RolloutSpec};
 use bellwether_core::spec::ServiceSpec;
-use bellwether_store::Store;
 
 use super::Actor;
 use crate::dora::{self, Deployed};

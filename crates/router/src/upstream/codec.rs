@@ -240,6 +240,32 @@ fn persistent(version: Version, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Parses `bytes` as a backend's whole answer to a GET, as the router reads it: a response
+/// head, then a chunked body when it says so, arriving in two reads split at `split`.
+pub(crate) fn parse_backend_answer(bytes: &[u8], split: usize) -> Result<(), Malformed> {
+    let (first, rest) = bytes.split_at(split.min(bytes.len()));
+    let mut buf = BytesMut::from(first);
+    let head = match parse_response_head(&mut buf, &Method::GET)? {
+        Some(head) => head,
+        None => {
+            buf.extend_from_slice(rest);
+            match parse_response_head(&mut buf, &Method::GET)? {
+                Some(head) => head,
+                None => return Ok(()),
+            }
+        }
+    };
+    if head.body == BodyLength::Chunked {
+        let mut chunked = Chunked::Size;
+        while let Some(decoded) = chunked.decode(&mut buf)? {
+            if decoded == Decoded::End {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Where a chunked body's decoder is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Chunked {

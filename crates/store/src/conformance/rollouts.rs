@@ -121,3 +121,45 @@ pub fn a_failed_append_leaves_the_rollout_as_it_was(f: &Fixture) {
     assert_eq!(stream.len(), 1);
     assert_eq!(stream[0].kind, "foreign");
 }
+
+pub fn a_log_behind_its_stream_reads_what_it_missed_and_records_on(f: &Fixture) {
+    let store = f.events();
+    let store = store.as_ref();
+    let mut ahead = RolloutLog::load(store, "api").expect("loaded");
+    // A log that was told its append failed although it landed is where `behind` is: its
+    // next append conflicts.
+    let mut behind = ahead.clone();
+    record_event(store, &mut ahead, 1, deploy(1));
+    let ready = EventKind::ReplicasReady {
+        revision: 1,
+        ready: 2,
+    };
+    record_event(store, &mut ahead, 2, ready);
+    let refused = behind
+        .record(store, &Event::new(Timestamp(3), deploy(2)))
+        .expect_err("the stream moved");
+    assert!(
+        matches!(refused, StoreError::Conflict { .. }),
+        "{refused:?}"
+    );
+    let missed = behind.unseen(store).expect("read");
+    assert_eq!(
+        missed.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let acted: Vec<usize> = missed
+        .iter()
+        .map(|(seq, event)| behind.follow(*seq, event).len())
+        .collect();
+    assert!(
+        acted.iter().all(|n| *n > 0),
+        "each event led to actions: {acted:?}"
+    );
+    assert_eq!((behind.seq, &behind.rollout), (ahead.seq, &ahead.rollout));
+    record_event(store, &mut behind, 3, deploy(2));
+    assert_eq!(behind.seq, 3);
+    assert_eq!(
+        RolloutLog::load(store, "api").expect("loaded").rollout,
+        behind.rollout
+    );
+}

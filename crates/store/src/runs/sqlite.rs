@@ -34,10 +34,13 @@ impl RunStore {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        conn.execute_batch(crate::sqlite::PRAGMAS)
-            .map_err(open_error)?;
-        conn.execute_batch(schema::TABLES).map_err(open_error)?;
+        let conn = crate::sqlite::opening(|| {
+            let conn = Connection::open(path)?;
+            conn.execute_batch(crate::sqlite::PRAGMAS)?;
+            conn.execute_batch(schema::TABLES)?;
+            Ok(conn)
+        })
+        .map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
             watchers: Mutex::new(Vec::new()),

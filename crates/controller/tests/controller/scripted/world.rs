@@ -228,6 +228,7 @@ async fn launch(
         platform: Arc::clone(platform) as Arc<dyn Platform>,
         clock: Clock::tokio(Timestamp::from_millis(EPOCH_MS + journal.now())),
         tables: Some(Arc::new(journal.clone())),
+        store: None,
     };
     let options = Options {
         data_dir: dir.path().join("data"),

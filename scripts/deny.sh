@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The dependency policy (deny.toml): licenses, banned crates and duplicates, and where crates
+# come from, checked by cargo-deny, which is built and installed when missing. Advisories are
+# left out: their database is fetched from GitHub, which these machines cannot reach.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=0.20.2
+if ! cargo deny --version 2> /dev/null | grep -q " $version"; then
+  echo "installing cargo-deny $version" >&2
+  cargo install --locked --quiet "cargo-deny@$version"
+fi
+cargo deny --offline check licenses bans sources
