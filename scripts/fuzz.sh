@@ -34,8 +34,8 @@ export RUSTFLAGS="--cfg fuzzing -C debug-assertions -C overflow-checks -C opt-le
   -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
   -C llvm-args=-sanitizer-coverage-trace-pc-guard -C llvm-args=-sanitizer-coverage-prune-blocks=0 \
   -C link-arg=$runtime"
-cargo build --release --locked -p bellwether-fuzz --features afl --bin bellwether-fuzz
-binary="$CARGO_TARGET_DIR/release/bellwether-fuzz"
+cargo build --release --locked -p bellwether-fuzz --features afl --example bellwether-fuzz
+binary="$CARGO_TARGET_DIR/release/examples/bellwether-fuzz"
 
 out="${FUZZ_OUT:-target/fuzz-out}"
 found=0

@@ -467,3 +467,31 @@ fn runs_past_the_cap_are_queued_and_start_in_order_as_slots_free() {
     );
     plane.stop();
 }
+
+#[test]
+fn a_queued_run_of_a_killed_control_plane_is_interrupted_like_a_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "pipelines:\n  slow:\n    on:\n      manual: {}\n    jobs:\n      wait:\n        steps:\n          - run: sleep 300\n";
+    let repo = repo_with(dir.path(), yaml);
+    let file = repo.join("bellwether.yaml");
+    let plane = ControlPlane::start_with(&file, &["--max-runs", "1"]);
+    for _ in 0..2 {
+        assert_eq!(plane.run(&["dispatch", "slow"]).code, 0);
+    }
+    eventually(&plane, "run 2 queued", COMMAND, || {
+        let (_, _, body) = plane.get_as(&plane.token, "/v1/runs/2");
+        body.contains("\"status\":\"queued\"").then_some(())
+    });
+    plane.kill9();
+    // The next command that opens the data directory finds both runs' locks free.
+    let file = file.to_str().unwrap();
+    for number in ["1", "2"] {
+        let shown = support::bellwether(&["runs", number, "-f", file, "-o", "json"], &[]);
+        assert_eq!(shown.code, 0, "{shown:?}");
+        assert_eq!(
+            support::json(&shown)["status"],
+            "interrupted",
+            "run {number}: {shown:?}"
+        );
+    }
+}

@@ -1054,6 +1054,10 @@ pipelines:
         needs: test
         environment: production
         steps: [{{ run: echo shipped }}]
+  hello:
+    on: {{ manual: {{}} }}
+    jobs:
+      say: {{ steps: [{{ run: echo hello }}] }}
 "#,
         data = data.display(),
         file = file.display()
@@ -1074,7 +1078,12 @@ pipelines:
     let head = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["checkout", "--quiet", "main"]);
     set_secret(&file, "TOKEN", None, "tok-5ec2e7");
-    let plane = ControlPlane::start_env(&file, &[], &[("BELLWETHER_WEBHOOK_SECRET", SECRET)]);
+    // One run at a time: a run waiting for its approval must not hold the project's own back.
+    let plane = ControlPlane::start_env(
+        &file,
+        &["--max-runs", "1"],
+        &[("BELLWETHER_WEBHOOK_SECRET", SECRET)],
+    );
     let api = Api::new(&plane);
     let alice = plane.run(&["token", "create", "alice", "--role", "approver"]);
     assert_eq!(alice.code, 0, "{alice:?}");
@@ -1107,6 +1116,9 @@ pipelines:
         return;
     }
     api.wait_run(&plane, number, "waiting");
+    let (status, body) = api.post("/v1/pipelines/hello/dispatch", &[], "{}");
+    assert_eq!(status, 202, "{body}");
+    api.wait_run(&plane, started(&body)[0].0, "success");
     let file_arg = file.to_str().unwrap();
     let logs = || {
         plane

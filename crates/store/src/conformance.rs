@@ -81,7 +81,7 @@ macro_rules! store_conformance {
                 the_run_stream_tells_each_change,
                 a_run_stream_is_a_stream_of_the_event_store,
                 runs_are_listed_newest_first_by_pipeline_up_to_a_limit,
-                unfinished_runs_are_the_running_and_the_waiting,
+                unfinished_runs_are_the_running_the_waiting_and_the_queued,
                 an_unfinished_run_is_interrupted_once_with_its_waiting_gates,
                 concurrent_creates_number_runs_distinctly,
             },

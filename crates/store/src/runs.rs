@@ -70,7 +70,8 @@ pub trait RunHistory: Send + Sync {
     /// The newest runs first, at most `limit`, of one pipeline or all.
     fn list(&self, pipeline: Option<&str>, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 
-    /// Runs whose last attempt has not finished: running, waiting, or dead without saying so.
+    /// Runs whose last attempt has not finished: running, waiting, queued, or dead without
+    /// saying so.
     fn unfinished(&self) -> Result<Vec<RunRow>, StoreError>;
 
     /// Marks run `number` interrupted if it has not finished; returns whether it was.

@@ -139,6 +139,9 @@ struct Inner {
     metrics: Metrics,
     /// A permit per run going on. Tokio's semaphore is fair: queued runs start in order.
     slots: Arc<Semaphore>,
+    /// The same for untrusted runs, apart: runs waiting for an approval (a flood of forks'
+    /// pull requests, say) never hold back the project's own.
+    untrusted_slots: Arc<Semaphore>,
 }
 
 impl Pipelines {
@@ -149,6 +152,7 @@ impl Pipelines {
                 tasks: TaskTracker::new(),
                 metrics: Metrics::new(),
                 slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
+                untrusted_slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
                 config,
             }),
         }
@@ -566,13 +570,17 @@ impl Pipelines {
         if let Some(listener) = &listener {
             listener.changed(told.clone());
         }
-        let slot = self.slot(number);
+        let slots = Arc::clone(match untrusted {
+            Some(_) => &self.inner.untrusted_slots,
+            None => &self.inner.slots,
+        });
+        let slot = self.slot(number, &slots);
         let task = async move {
             let started = tokio::time::Instant::now();
             let mut rx = rx;
             let slot = match slot {
                 Some(slot) => Ok(slot),
-                None => this.queued(number, &mut rx).await,
+                None => this.queued(number, slots, &mut rx).await,
             };
             let settings = this.settings(untrusted);
             let preparing = this.clone();
@@ -639,10 +647,10 @@ impl Pipelines {
         })
     }
 
-    /// A slot among the runs going on at once, if one is free now; without one, run `number`
-    /// is recorded queued.
-    fn slot(&self, number: u64) -> Option<OwnedSemaphorePermit> {
-        if let Ok(slot) = Arc::clone(&self.inner.slots).try_acquire_owned() {
+    /// A slot of `slots` (the trusted runs' or the untrusted ones') if one is free now;
+    /// without one, run `number` is recorded queued.
+    fn slot(&self, number: u64, slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
             return Some(slot);
         }
         let at_ms = now_ms();
@@ -681,11 +689,12 @@ impl Pipelines {
     async fn queued(
         &self,
         number: u64,
+        slots: Arc<Semaphore>,
         control: &mut mpsc::Receiver<Control>,
     ) -> Result<OwnedSemaphorePermit, String> {
         let why = tokio::select! {
             // The semaphore is never closed.
-            slot = Arc::clone(&self.inner.slots).acquire_owned() => {
+            slot = slots.acquire_owned() => {
                 if let Ok(slot) = slot {
                     return Ok(slot);
                 }

@@ -63,7 +63,7 @@ pub(crate) struct UpArgs {
     /// How many jobs of one pipeline run go at once [default: the number of CPUs].
     #[arg(short = 'j', long = "parallel", value_name = "N")]
     parallel: Option<usize>,
-    /// How many pipeline runs go on at once; more are queued and start in order as runs end.
+    /// How many pipeline runs go on at once; more are queued and start in order as runs end. Untrusted runs (forks' pull requests) have as many slots again, of their own.
     #[arg(long, value_name = "N", default_value_t = 4)]
     max_runs: usize,
     /// Serve the webhook route on this address instead of the API's (which then refuses it), e.g. to expose only it to GitHub.

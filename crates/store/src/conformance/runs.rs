@@ -529,12 +529,13 @@ pub fn runs_are_listed_newest_first_by_pipeline_up_to_a_limit(f: &Fixture) {
     assert_eq!(list(None, 0), Vec::<u64>::new());
 }
 
-pub fn unfinished_runs_are_the_running_and_the_waiting(f: &Fixture) {
+pub fn unfinished_runs_are_the_running_the_waiting_and_the_queued(f: &Fixture) {
     let runs = f.runs();
     let runs = runs.as_ref();
     for last in [
         RunStatus::Running,
         RunStatus::Waiting,
+        RunStatus::Queued,
         RunStatus::Success,
         RunStatus::Failure,
         RunStatus::Cancelled,
@@ -548,7 +549,7 @@ pub fn unfinished_runs_are_the_running_and_the_waiting(f: &Fixture) {
     let unstarted = runs.create(&new_run("ci", 3_000), 1).expect("created");
     assert_eq!(
         listed(runs.unfinished().expect("unfinished")),
-        [1, 2, unstarted]
+        [1, 2, 3, unstarted]
     );
 }
 

@@ -165,7 +165,7 @@ impl RunHistory for RunStore {
     fn unfinished(&self) -> Result<Vec<RunRow>, StoreError> {
         let conn = self.conn();
         let mut select = conn.prepare_cached(&format!(
-            "{} WHERE status IN ('running', 'waiting') ORDER BY number",
+            "{} WHERE status IN ('running', 'waiting', 'queued') ORDER BY number",
             rows::SELECT_RUN
         ))?;
         let rows = select.query_map([], rows::run_row)?;
@@ -177,7 +177,7 @@ impl RunHistory for RunStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE runs SET status = 'interrupted', finished_ms = ?2
-             WHERE number = ?1 AND status IN ('running', 'waiting')",
+             WHERE number = ?1 AND status IN ('running', 'waiting', 'queued')",
             params![number, at_ms],
         )?;
         if changed > 0 {
