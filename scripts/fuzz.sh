@@ -28,8 +28,9 @@ if ! command -v afl-fuzz > /dev/null || [ ! -f "$runtime" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq afl++ > /dev/null
 fi
 
-# Instrumented builds go to a target directory of their own: their flags differ.
-export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-target/fuzz}"
+# Instrumented builds go to a target directory of their own (beside the usual one, so a cache
+# of it is reused too): their flags differ.
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/fuzz}"
 export RUSTFLAGS="--cfg fuzzing -C debug-assertions -C overflow-checks -C opt-level=3 \
   -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
   -C llvm-args=-sanitizer-coverage-trace-pc-guard -C llvm-args=-sanitizer-coverage-prune-blocks=0 \
