@@ -104,6 +104,30 @@ impl SqliteStore {
         })
     }
 
+    /// Appends `records` in one transaction, with `state` as the snapshot at the new last
+    /// position when given.
+    fn append_keeping(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: Option<&serde_json::Value>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = append_in(&tx, stream, expected, records)?;
+        if let Some(state) = state {
+            let snapshot = Snapshot {
+                stream: stream.to_owned(),
+                seq,
+                body: state.clone(),
+            };
+            save_snapshot(&tx, &snapshot)?;
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (it is transactional),
         // so a poisoned lock is still safe to use.
@@ -167,11 +191,7 @@ fn save_snapshot(conn: &Connection, snapshot: &Snapshot) -> Result<(), StoreErro
 
 impl Store for SqliteStore {
     fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_in(&tx, stream, expected, records)?;
-        tx.commit()?;
-        Ok(seq)
+        self.append_keeping(stream, expected, records, None)
     }
 
     fn append_with_snapshot(
@@ -181,17 +201,7 @@ impl Store for SqliteStore {
         records: &[Record],
         state: &serde_json::Value,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_in(&tx, stream, expected, records)?;
-        let snapshot = Snapshot {
-            stream: stream.to_owned(),
-            seq,
-            body: state.clone(),
-        };
-        save_snapshot(&tx, &snapshot)?;
-        tx.commit()?;
-        Ok(seq)
+        self.append_keeping(stream, expected, records, Some(state))
     }
 
     fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError> {

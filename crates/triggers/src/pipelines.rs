@@ -653,34 +653,11 @@ impl Pipelines {
         if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
             return Some(slot);
         }
-        let at_ms = now_ms();
         let text = format!(
             "queued: {} runs are going on, the most this control plane runs at once",
             self.inner.config.max_runs
         );
-        let recorded = self.inner.config.data.store.record(
-            number,
-            &[
-                Change::Note {
-                    attempt: 0,
-                    job: None,
-                    text,
-                    at_ms,
-                },
-                Change::Status {
-                    attempt: 0,
-                    status: RunStatus::Queued,
-                    at_ms,
-                },
-            ],
-        );
-        if let Err(e) = recorded {
-            tracing::warn!(
-                run = number,
-                "cannot record run {number} queued: {}",
-                chain(&e)
-            );
-        }
+        self.record_status(number, text, RunStatus::Queued);
         None
     }
 
@@ -705,31 +682,38 @@ impl Pipelines {
                 None => "nobody can start it any more".to_owned(),
             },
         };
-        let at_ms = now_ms();
-        let recorded = self.inner.config.data.store.record(
+        self.record_status(
             number,
-            &[
-                Change::Note {
-                    attempt: 0,
-                    job: None,
-                    text: format!("cancelled while queued: {why}"),
-                    at_ms,
-                },
-                Change::Status {
-                    attempt: 0,
-                    status: RunStatus::Cancelled,
-                    at_ms,
-                },
-            ],
+            format!("cancelled while queued: {why}"),
+            RunStatus::Cancelled,
         );
-        if let Err(e) = recorded {
+        Err(why)
+    }
+
+    /// Records run `number` (not started yet) in `status`, with `text` as why; a store that
+    /// fails is logged, since the run goes on (or ends) either way.
+    fn record_status(&self, number: u64, text: String, status: RunStatus) {
+        let at_ms = now_ms();
+        let changes = [
+            Change::Note {
+                attempt: 0,
+                job: None,
+                text,
+                at_ms,
+            },
+            Change::Status {
+                attempt: 0,
+                status,
+                at_ms,
+            },
+        ];
+        if let Err(e) = self.inner.config.data.store.record(number, &changes) {
             tracing::warn!(
                 run = number,
-                "cannot record run {number} cancelled: {}",
+                "cannot record run {number} {status}: {}",
                 chain(&e)
             );
         }
-        Err(why)
     }
 
     fn settings(&self, untrusted: Option<Untrusted>) -> Settings {
