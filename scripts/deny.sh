@@ -10,4 +10,7 @@ if ! cargo deny --version 2> /dev/null | grep -q " $version"; then
   echo "installing cargo-deny $version" >&2
   cargo install --locked --quiet "cargo-deny@$version"
 fi
+# `--offline` keeps cargo-deny from fetching its advisory database; the crates of every target
+# (even those only other systems build) must be here first for cargo's metadata.
+cargo fetch --locked --quiet
 cargo deny --offline check licenses bans sources

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod dora;
 pub mod error;
+pub mod json_path;
 pub mod notify;
 pub mod platform;
 pub mod rollout;

@@ -5,6 +5,7 @@
 //! the `bellwether-config` crate, which lowers its file model into these types.
 
 mod analysis;
+mod check;
 mod dora;
 mod environment;
 mod notify;
@@ -18,6 +19,10 @@ mod weight;
 pub use analysis::{
     AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
     Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
+};
+pub use check::{
+    BodyMatch, CheckSpec, CheckTarget, Expect, HeaderExpect, HttpCheck, JsonExpect, StatusRange,
+    TlsCheck, VerifySpec,
 };
 pub use dora::{DoraTargets, Frequency, PERIODS};
 pub use environment::{EnvironmentSpec, Soak};

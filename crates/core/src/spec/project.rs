@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec, Trust};
+use super::{
+    CheckSpec, DoraTargets, EnvironmentSpec, NotificationSpec, ServiceSpec, Trust, VerifySpec,
+};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
@@ -19,4 +21,10 @@ pub struct Project {
     /// Whose events run pipelines as written.
     #[serde(default)]
     pub trust: Trust,
+    /// Named checks, for `bellwether check` and the suites.
+    #[serde(default)]
+    pub checks: BTreeMap<String, CheckSpec>,
+    /// Named suites of checks, with their checks resolved.
+    #[serde(default)]
+    pub verify: BTreeMap<String, VerifySpec>,
 }

@@ -3,11 +3,11 @@
 use bellwether_core::spec::ProviderSpec;
 use bellwether_core::time::human_duration;
 
-use super::json_path;
 use crate::providers::{
     Measuring, MetricProvider, ProviderError, Target, error_chain, excerpt, expand, kind,
 };
 use crate::value::{Observation, Value};
+use bellwether_core::json_path::json_path;
 
 pub struct WebProvider {
     client: reqwest::Client,

@@ -1,12 +1,12 @@
-//! The JSON paths metrics use to pick a value: `$.data.errorRate`, `$.items[0].value`,
-//! `$['odd key']`, optionally in Kubernetes' braces (`{$.data.ok}`) as Argo Rollouts writes
-//! them. Filters, wildcards and slices are not supported: a metric needs one value. Pure.
+//! The JSON paths metrics and checks use to pick a value: `$.data.errorRate`,
+//! `$.items[0].value`, `$['odd key']`, optionally in Kubernetes' braces (`{$.data.ok}`) as Argo
+//! Rollouts writes them. Filters, wildcards and slices are not supported: one value is picked.
 
 use serde_json::Value;
 
 /// The value at `path` in `doc`: `Ok(None)` when the document has nothing there, an error when
 /// the path itself is not understood.
-pub(crate) fn json_path<'a>(doc: &'a Value, path: &str) -> Result<Option<&'a Value>, String> {
+pub fn json_path<'a>(doc: &'a Value, path: &str) -> Result<Option<&'a Value>, String> {
     let p = path.trim();
     let p = p
         .strip_prefix('{')
@@ -60,4 +60,51 @@ pub(crate) fn json_path<'a>(doc: &'a Value, path: &str) -> Result<Option<&'a Val
 enum Step<'a> {
     Key(&'a str),
     Index(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::json_path;
+
+    #[test]
+    fn json_paths() {
+        let doc = json!({
+            "data": {"errorRate": 0.012, "ok": true, "odd key": "x"},
+            "items": [{"value": 3}, {"value": 4}],
+        });
+        let cases = [
+            ("$", Ok(Some(doc.clone()))),
+            ("$.data.errorRate", Ok(Some(json!(0.012)))),
+            ("{$.data.ok}", Ok(Some(json!(true)))),
+            ("$.items[1].value", Ok(Some(json!(4)))),
+            ("$['data'][\"odd key\"]", Ok(Some(json!("x")))),
+            ("$.data.missing", Ok(None)),
+            ("$.items[7]", Ok(None)),
+            (
+                "data.errorRate",
+                Err("JSON path `data.errorRate` must start with `$`"),
+            ),
+            (
+                "$.items[*]",
+                Err(
+                    "JSON path `$.items[*]` has `[*]` (expected an index like [0] or a key like ['name'])",
+                ),
+            ),
+            (
+                "$.items[0",
+                Err("JSON path `$.items[0` has an unclosed `[`"),
+            ),
+            ("$..data", Err("JSON path `$..data` has an empty key")),
+            (
+                "$data",
+                Err("JSON path `$data` has `data` where `.key` or `[...]` was expected"),
+            ),
+        ];
+        for (path, want) in cases {
+            let got = json_path(&doc, path).map(|v| v.cloned());
+            assert_eq!(got, want.map_err(str::to_owned), "{path}");
+        }
+    }
 }
