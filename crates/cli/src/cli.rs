@@ -44,6 +44,12 @@ pub(crate) enum Command {
     Validate(crate::commands::validate::ValidateArgs),
     /// Print the JSON Schema of bellwether.yaml, for editors and linters.
     Schema,
+    /// Check a running service once: HTTP status, body, JSON values, headers, time, TCP, TLS certificate expiry.
+    #[command(after_help = exit::HELP)]
+    Check(crate::commands::verify::CheckArgs),
+    /// Run suites of checks in rounds for a while, passing on a minimum success rate.
+    #[command(after_help = exit::HELP)]
+    Verify(crate::commands::verify::VerifyArgs),
     /// Play a service's next rollout on a simulated clock: each step, weight, analysis and how long it all takes.
     #[command(after_help = exit::HELP)]
     Simulate(crate::commands::simulate::SimulateArgs),

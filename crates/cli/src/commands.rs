@@ -14,11 +14,27 @@ pub(crate) mod secret;
 pub(crate) mod simulate;
 pub(crate) mod up;
 pub(crate) mod validate;
+pub(crate) mod verify;
 
 /// Reads a project file, saying which file could not be read and why.
 fn read(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
+/// Reads and loads a project file, or fails after printing each of its problems.
+fn project(path: &std::path::Path) -> anyhow::Result<bellwether_core::spec::Project> {
+    let name = path.display().to_string();
+    let source = read(path)?;
+    match bellwether_config::load(&name, &source) {
+        Ok(loaded) => Ok(loaded.project),
+        Err(diagnostics) => {
+            for d in diagnostics.iter() {
+                eprint!("{}", crate::diagnostics::render(d, &source));
+            }
+            anyhow::bail!("{name} is not valid; fix it first (`bellwether validate {name}`)");
+        }
+    }
 }
 
 /// A duration flag, written as in `bellwether.yaml` (`2s`, `10m`).

@@ -33,6 +33,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Demo(args) => commands::demo::run(&args)?,
         Command::Validate(args) => commands::validate::run(&args, cli.output)?,
+        Command::Check(args) => commands::verify::check(&args, cli.output)?,
+        Command::Verify(args) => commands::verify::verify(&args, cli.output)?,
         Command::Simulate(args) => commands::simulate::run(&args, cli.output)?,
         Command::Router(args) => commands::router::run(&args)?,
         Command::Run(mut args) => {

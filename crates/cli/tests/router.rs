@@ -1,57 +1,14 @@
 //! `bellwether router` and `bellwether demo-service` as users run them: real processes on
 //! ephemeral loopback ports, driven over plain HTTP/1.1.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process that is killed when the test ends, however it ends.
-struct Running {
-    child: Child,
-    /// The addresses it printed as `... listening on ADDR`, in order.
-    addrs: Vec<SocketAddr>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `bellwether` and waits until it has printed `listeners` addresses.
-fn start(args: &[&str], env: &[(&str, &str)], listeners: usize) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut running = Running {
-        child,
-        addrs: Vec::new(),
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    while running.addrs.len() < listeners {
-        let line = lines
-            .next()
-            .expect("the process prints its addresses")
-            .expect("utf-8");
-        if let Some((_, addr)) = line.split_once("listening on ") {
-            running.addrs.push(addr.trim().parse().expect("an address"));
-        }
-    }
-    running
-}
-
-fn demo(version: &str, extra: &[(&str, &str)]) -> Running {
-    let mut env = vec![("PORT", "0"), ("DEMO_VERSION", version)];
-    env.extend_from_slice(extra);
-    start(&["demo-service"], &env, 1)
-}
+use support::{demo, start_listening};
 
 /// A response: status, headers (lower-cased names) and body.
 struct Answer {
@@ -165,7 +122,7 @@ fn standalone_router_splits_routes_and_changes_weights_through_its_admin_api() {
     let (v1, v2) = (demo("v1", &[]), demo("v2", &[]));
     let stable = format!("stable={},{}", v1.addrs[0], v1.addrs[0]);
     let canary = format!("canary={}", v2.addrs[0]);
-    let router = start(
+    let router = start_listening(
         &[
             "router",
             "--listen",
@@ -301,7 +258,7 @@ fn an_admin_api_off_loopback_needs_a_token_and_with_one_every_request_presents_i
     );
     assert!(!stdout.contains("listening"), "nothing served: {stdout}");
 
-    let router = start(
+    let router = start_listening(
         &[
             "router",
             "--listen",

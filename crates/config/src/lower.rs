@@ -6,6 +6,7 @@
 //! a bad value is reported and replaced by its default so that the rest is still checked.
 
 mod analysis;
+mod check;
 mod dependencies;
 mod dora;
 mod environment;
@@ -42,6 +43,7 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
     project.dora = dora::lower(&file.dora, sink);
     project.notifications = notify::lower(file, sink);
     project.trust = trust::lower(file, sink);
+    (project.checks, project.verify) = check::lower(file, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

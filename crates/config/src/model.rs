@@ -8,6 +8,7 @@
 
 mod alias;
 mod analysis;
+mod check;
 mod command;
 mod dora;
 mod environment;
@@ -30,6 +31,7 @@ pub use analysis::{
     UnitConfig,
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
+pub use check::{CheckConfig, StatusForm, TlsConfig, VerifyConfig};
 pub use command::Command;
 pub use dora::{DoraConfig, DoraTargetsConfig};
 pub use environment::EnvironmentConfig;
@@ -83,4 +85,13 @@ pub struct ProjectFile {
     /// environment, no deploys, and wait for an approval.
     #[serde(default)]
     pub trust: TrustConfig,
+    /// Checks of a running service by name, for `bellwether check`, suites, pipeline steps and
+    /// rollouts: e.g. `health: {url: /healthz, status: 200, maxTime: 2s}` or
+    /// `db: {tcp: 127.0.0.1:5432}`.
+    #[serde(default)]
+    pub checks: Entries<CheckConfig>,
+    /// Suites of checks by name, run in rounds against a minimum success rate by
+    /// `bellwether verify`, `verify:` pipeline steps and rollout steps.
+    #[serde(default)]
+    pub verify: Entries<VerifyConfig>,
 }

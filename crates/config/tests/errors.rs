@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications, trust)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications, trust, checks, verify)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -887,5 +887,49 @@ notifications:
     bellwether.yaml:9:58: unknown service `shp`; did you mean `shop`? (expected one of shop)
     bellwether.yaml:9:79: unknown environment `prod` (the file declares no environments)
     bellwether.yaml:9:96: attempts 0 would never send anything (expected 1 or more)
+    ");
+}
+
+#[test]
+fn checks_and_suites() {
+    assert_snapshot!(check(r#"
+checks:
+  health: {url: /healthz, status: [200, 2xx], bodyContains: ok, maxTime: 2s, retries: 2}
+  site: {url: "https://example.com/", tls: {minDays: 14}, jsonPath: {"$.status": ok}}
+  db: {tcp: "127.0.0.1:5432", tls: {minDays: 7, insecure: true}}
+  nothing: {}
+  both: {url: /x, tcp: "h:1"}
+  relative: {url: healthz, method: FETCH, status: [600, 2x]}
+  patterns: {url: /x, bodyRegex: "(", jsonPath: {status: ok}, headers: {"bad name": x}}
+  plain: {url: "http://x/", tls: {minDays: 1}, bodyContains: a, bodyRegex: b}
+  port: {tcp: localhost, method: POST}
+  slow: {url: /x, maxTime: 0s, retries: 11}
+  Bad/Name: {url: /x}
+verify:
+  smoke: {checks: [health, helth], duration: 5m, minSuccessRate: 95%, timeout: 1m}
+  empty: {checks: []}
+  rate: {checks: [db], minSuccessRate: 120%, interval: 0s}
+"#), @"
+    bellwether.yaml:5:12: check `nothing` has neither `url` nor `tcp` (expected e.g. `url: /healthz` or `tcp: 127.0.0.1:5432`)
+    bellwether.yaml:6:9: check `both` has both `url` and `tcp` (expected exactly one of them)
+    bellwether.yaml:7:19: check url `healthz` is neither an http:// or https:// URL nor a path starting with / (expected e.g. /healthz or https://example.com/healthz)
+    bellwether.yaml:7:36: unknown HTTP method `FETCH` (expected one of GET, POST, PUT, PATCH, DELETE, HEAD)
+    bellwether.yaml:7:51: `600` is not an HTTP status (expected e.g. 200, 2xx or [200, 204])
+    bellwether.yaml:7:51: `2x` is not an HTTP status (expected e.g. 200, 2xx or [200, 204])
+    bellwether.yaml:8:34: bodyRegex `(` is not a regular expression (unclosed group)
+    bellwether.yaml:8:50: JSON path `status` must start with `$` (expected e.g. `$.status`)
+    bellwether.yaml:8:73: `bad name` is not a valid header name (expected letters, digits and -)
+    bellwether.yaml:9:34: `tls` applies to https:// URLs and `tcp` checks (expected an https:// URL)
+    bellwether.yaml:9:76: a check has both `bodyContains` and `bodyRegex` (expected at most one of them)
+    bellwether.yaml:10:9: check `port` has `tcp` and `method` (`method` is for `url` checks)
+    bellwether.yaml:10:15: tcp `localhost` is not host:port (expected e.g. 127.0.0.1:5432 or db.internal:5432)
+    bellwether.yaml:11:28: maxTime must be more than 0s (expected a duration like 1s or 30s)
+    bellwether.yaml:11:41: retries 11 is too many (expected at most 10)
+    bellwether.yaml:12:3: check name `Bad/Name` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
+    bellwether.yaml:14:28: unknown check `helth`; did you mean `health`? (expected one of health, site, db, nothing, both, relative, patterns, plain, port, slow, Bad/Name)
+    bellwether.yaml:14:80: timeout 1m is shorter than the suite's duration 5m (expected at least the duration)
+    bellwether.yaml:15:10: suite `empty` has no checks (expected e.g. `checks: [health]`)
+    bellwether.yaml:16:40: minSuccessRate 120% is not between 0% and 100%
+    bellwether.yaml:16:56: interval must be more than 0s (expected a duration like 1s or 30s)
     ");
 }

@@ -692,3 +692,132 @@ services:
     let s = service("services:\n  api:\n    run: {command: [./api]}\n");
     assert_eq!((s.listen, s.preview_listen), (None, None));
 }
+
+#[test]
+fn checks_and_suites_lower_with_their_defaults() {
+    use bellwether_core::spec::{
+        BodyMatch, CheckSpec, CheckTarget, HeaderExpect, HttpCheck, JsonExpect, StatusRange,
+        TlsCheck, VerifySpec,
+    };
+    let p = project(
+        r#"
+checks:
+  health: {url: /healthz}
+  api:
+    url: https://api.example.com/v1/status
+    method: POST
+    headers: {Authorization: Bearer x}
+    body: "{}"
+    status: [200, 3xx]
+    bodyRegex: "ok|fine"
+    jsonPath: {"$.replicas": 3}
+    responseHeaders: {content-type: application/json, x-version: ""}
+    maxTime: 2s
+    retries: 3
+    backoff: 500ms
+    tls: {minDays: 14, serverName: api.internal}
+  db: {tcp: "127.0.0.1:5432"}
+verify:
+  smoke: {checks: [health, db]}
+  soak: {checks: [api], duration: 5m, interval: 15s, minSuccessRate: 95%, timeout: 7m}
+"#,
+    );
+    let health = CheckSpec {
+        name: "health".into(),
+        target: CheckTarget::Http(HttpCheck::get("/healthz")),
+        max_time: Duration::from_secs(10),
+        retries: 0,
+        backoff: Duration::from_secs(1),
+    };
+    assert_eq!(p.checks["health"], health);
+    let CheckTarget::Http(api) = &p.checks["api"].target else {
+        panic!("api is an HTTP check");
+    };
+    assert_eq!(api.method, "POST");
+    assert_eq!(api.headers["Authorization"], "Bearer x");
+    assert_eq!(api.body.as_deref(), Some("{}"));
+    assert_eq!(
+        api.expect.status,
+        [
+            StatusRange {
+                low: 200,
+                high: 200
+            },
+            StatusRange {
+                low: 300,
+                high: 399
+            }
+        ]
+    );
+    assert_eq!(api.expect.body, Some(BodyMatch::Regex("ok|fine".into())));
+    assert_eq!(
+        api.expect.json,
+        [JsonExpect {
+            path: "$.replicas".into(),
+            equals: serde_json::json!(3)
+        }]
+    );
+    assert_eq!(
+        api.expect.headers,
+        [
+            HeaderExpect {
+                name: "content-type".into(),
+                value: Some("application/json".into())
+            },
+            HeaderExpect {
+                name: "x-version".into(),
+                value: None
+            },
+        ]
+    );
+    assert_eq!(
+        api.tls,
+        TlsCheck {
+            min_days: Some(14),
+            server_name: Some("api.internal".into()),
+            ..TlsCheck::default()
+        }
+    );
+    assert_eq!(
+        (
+            p.checks["api"].max_time,
+            p.checks["api"].retries,
+            p.checks["api"].backoff
+        ),
+        (Duration::from_secs(2), 3, Duration::from_millis(500))
+    );
+    assert_eq!(
+        p.checks["db"].target,
+        CheckTarget::Tcp {
+            address: "127.0.0.1:5432".into(),
+            tls: None
+        }
+    );
+    assert_eq!(
+        p.verify["smoke"],
+        VerifySpec {
+            name: "smoke".into(),
+            checks: vec![health, p.checks["db"].clone()],
+            duration: Duration::ZERO,
+            interval: Duration::from_secs(10),
+            min_success_rate: 1.0,
+            timeout: Duration::from_secs(60),
+        }
+    );
+    let soak = &p.verify["soak"];
+    assert_eq!(
+        (
+            soak.duration,
+            soak.interval,
+            soak.min_success_rate,
+            soak.timeout
+        ),
+        (
+            Duration::from_secs(300),
+            Duration::from_secs(15),
+            0.95,
+            Duration::from_secs(420)
+        )
+    );
+    assert_eq!(soak.rounds(), 21);
+}

@@ -28,13 +28,15 @@ fn schema_is_json_with_the_top_level_sections() {
     assert_eq!(
         keys,
         [
+            "checks",
             "dora",
             "environments",
             "notifications",
             "pipelines",
             "providers",
             "services",
-            "trust"
+            "trust",
+            "verify"
         ]
     );
     assert_eq!(schema["additionalProperties"], false);

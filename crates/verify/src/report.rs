@@ -39,7 +39,13 @@ pub struct Measured {
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mark = if self.passed { "✓" } else { "✗" };
-        write!(f, "{mark} {} {}", self.name, self.target)?;
+        // A check written as its target (on the command line) is not named twice.
+        let written = self.target.split_once(' ').map(|(_, t)| t);
+        if written == Some(self.name.as_str()) {
+            write!(f, "{mark} {}", self.target)?;
+        } else {
+            write!(f, "{mark} {} {}", self.name, self.target)?;
+        }
         let m = &self.measured;
         let mut values = Vec::new();
         if let Some(status) = m.status {

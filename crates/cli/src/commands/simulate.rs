@@ -56,17 +56,7 @@ struct Entry {
 }
 
 pub(crate) fn run(args: &SimulateArgs, format: Format) -> anyhow::Result<Code> {
-    let name = args.file.display().to_string();
-    let source = super::read(&args.file)?;
-    let project = match bellwether_config::load(&name, &source) {
-        Ok(loaded) => loaded.project,
-        Err(diagnostics) => {
-            for d in diagnostics.iter() {
-                eprint!("{}", crate::diagnostics::render(d, &source));
-            }
-            anyhow::bail!("{name} is not valid; fix it first (`bellwether validate {name}`)");
-        }
-    };
+    let project = super::project(&args.file)?;
     let service = pick_service(&project, args.service.as_deref())?;
     let spec = RolloutSpec::from(service);
 

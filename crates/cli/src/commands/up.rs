@@ -81,17 +81,7 @@ pub(crate) struct UpArgs {
 }
 
 pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
-    let name = args.file.display().to_string();
-    let source = super::read(&args.file)?;
-    let project = match bellwether_config::load(&name, &source) {
-        Ok(loaded) => loaded.project,
-        Err(diagnostics) => {
-            for d in diagnostics.iter() {
-                eprint!("{}", crate::diagnostics::render(d, &source));
-            }
-            anyhow::bail!("{name} is not valid; fix it first (`bellwether validate {name}`)");
-        }
-    };
+    let project = super::project(&args.file)?;
     let base_dir = base_dir(&args.file)?;
     let webhook_secret = webhook_secret(args)?;
     let tls = tls(args)?;

@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses its own part of the harness
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -369,4 +369,51 @@ pub fn eventually<T>(
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A child process that is killed when the test ends, however it ends.
+pub struct Running {
+    pub child: Child,
+    /// The addresses it printed as `... listening on ADDR`, in order.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `bellwether` and waits until it has printed `listeners` addresses.
+pub fn start_listening(args: &[&str], env: &[(&str, &str)], listeners: usize) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut running = Running {
+        child,
+        addrs: Vec::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    while running.addrs.len() < listeners {
+        let line = lines
+            .next()
+            .expect("the process prints its addresses")
+            .expect("utf-8");
+        if let Some((_, addr)) = line.split_once("listening on ") {
+            running.addrs.push(addr.trim().parse().expect("an address"));
+        }
+    }
+    running
+}
+
+pub fn demo(version: &str, extra: &[(&str, &str)]) -> Running {
+    let mut env = vec![("PORT", "0"), ("DEMO_VERSION", version)];
+    env.extend_from_slice(extra);
+    start_listening(&["demo-service"], &env, 1)
 }

@@ -17,7 +17,7 @@ pub(super) const BUILTIN: &str = "builtin";
 
 const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(60);
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+pub(super) const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
 /// A provider before a metric's query completes it.
 #[derive(Clone, Debug)]
