@@ -66,11 +66,13 @@ pub enum ResolveError {
     UnknownMetric { service: String, metric: String },
     #[error("the analysis asks for the judge, and service `{service}` declares no `judge`")]
     NoJudge { service: String },
+    #[error("service `{service}` has no suite of checks `{suite}`")]
+    UnknownSuite { service: String, suite: String },
 }
 
 impl RunRequest {
     /// The request for a `StartAnalysis` action: the analysis's metrics (all of the service's
-    /// when it names none, none when it names none but asks for the judge) and the judge.
+    /// when it names no metric, suite or judge), a metric per suite of checks, and the judge.
     pub fn resolve(
         service: &ServiceSpec,
         run: RunId,
@@ -88,15 +90,24 @@ impl RunRequest {
                     metric: name.clone(),
                 })
         };
-        let metrics = match (analysis.metrics.is_empty(), analysis.judge) {
-            (true, false) => service.metrics.clone(),
-            (true, true) => Vec::new(),
-            (false, _) => analysis
+        let mut metrics = if analysis.is_all() {
+            service.metrics.clone()
+        } else {
+            analysis
                 .metrics
                 .iter()
                 .map(lookup)
-                .collect::<Result<_, _>>()?,
+                .collect::<Result<Vec<_>, _>>()?
         };
+        for name in &analysis.verify {
+            let suite = service
+                .suite(name)
+                .ok_or_else(|| ResolveError::UnknownSuite {
+                    service: service.name.clone(),
+                    suite: name.clone(),
+                })?;
+            metrics.push(MetricSpec::verify(suite));
+        }
         let judge = match (&service.judge, analysis.judge) {
             (_, false) => None,
             (None, true) => {

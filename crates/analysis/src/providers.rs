@@ -5,7 +5,8 @@
 //! - `builtin`: the router's per-revision golden signals and the platform's CPU and memory;
 //! - `prometheus`: PromQL instant and range queries over the HTTP API;
 //! - `web`: an HTTP request whose JSON answer holds the value;
-//! - `job`: a command whose exit status is the value.
+//! - `job`: a command whose exit status is the value;
+//! - `verify`: a suite of checks against a ready replica of the revision, passed or failed.
 //!
 //! A provider answers with an [`Observation`] (a value, or "no data" and why) or a
 //! [`ProviderError`], which the run retries up to the metric's consecutive error limit.
@@ -14,6 +15,7 @@ mod builtin;
 mod job;
 mod prometheus;
 mod template;
+mod verify;
 mod web;
 
 use std::collections::BTreeMap;
@@ -22,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{ResourceSource, SignalSource};
+use bellwether_core::signal::{AddressSource, ResourceSource, SignalSource};
 use bellwether_core::spec::ProviderSpec;
 
 use crate::value::{Observation, Role};
@@ -31,6 +33,7 @@ pub use builtin::BuiltinProvider;
 pub use job::JobProvider;
 pub use prometheus::{Prometheus, PrometheusProvider, QueryResult, RangeSeries};
 use template::expand;
+pub use verify::VerifyProvider;
 pub use web::WebProvider;
 
 /// A measurement under way.
@@ -83,6 +86,11 @@ pub enum ProviderError {
     Timeout { command: String, timeout: String },
     #[error("`{command}` was killed by a signal{detail}")]
     Killed { command: String, detail: String },
+    #[error("revision {revision} of service `{service}` has no ready replica to check")]
+    NoAddress {
+        service: String,
+        revision: RevisionNumber,
+    },
     #[error("the {provider} provider cannot measure a {kind} metric")]
     Mismatch {
         provider: &'static str,
@@ -97,17 +105,24 @@ pub struct Providers {
     prometheus: Arc<dyn MetricProvider>,
     web: Arc<dyn MetricProvider>,
     job: Arc<dyn MetricProvider>,
+    verify: Arc<dyn MetricProvider>,
 }
 
 impl Providers {
-    /// The standard providers, the builtin one reading `signals` and `resources`.
-    pub fn new(signals: Arc<dyn SignalSource>, resources: Arc<dyn ResourceSource>) -> Self {
+    /// The standard providers, the builtin one reading `signals` and `resources`, the verify
+    /// one checking the replicas `addresses` finds.
+    pub fn new(
+        signals: Arc<dyn SignalSource>,
+        resources: Arc<dyn ResourceSource>,
+        addresses: Arc<dyn AddressSource>,
+    ) -> Self {
         let client = reqwest::Client::new();
         Self {
             builtin: Arc::new(BuiltinProvider::new(signals, resources)),
             prometheus: Arc::new(PrometheusProvider::new(client.clone())),
             web: Arc::new(WebProvider::new(client)),
             job: Arc::new(JobProvider),
+            verify: Arc::new(VerifyProvider::new(addresses)),
         }
     }
 
@@ -117,6 +132,7 @@ impl Providers {
             ProviderSpec::Prometheus { .. } => self.prometheus.as_ref(),
             ProviderSpec::Web { .. } => self.web.as_ref(),
             ProviderSpec::Job { .. } => self.job.as_ref(),
+            ProviderSpec::Verify { .. } => self.verify.as_ref(),
         }
     }
 }
@@ -134,6 +150,7 @@ fn kind(spec: &ProviderSpec) -> &'static str {
         ProviderSpec::Prometheus { .. } => "prometheus",
         ProviderSpec::Web { .. } => "web",
         ProviderSpec::Job { .. } => "job",
+        ProviderSpec::Verify { .. } => "verify",
     }
 }
 

@@ -483,12 +483,15 @@ fn start_run(metric: MetricSpec) -> (RunHandle, mpsc::UnboundedReceiver<Report>)
         args: BTreeMap::new(),
         started_at: Timestamp(0),
     };
-    let providers =
-        bellwether_analysis::providers::Providers::new(Arc::new(NoRouter), Arc::new(NoRouter));
+    let providers = bellwether_analysis::providers::Providers::new(
+        Arc::new(NoRouter),
+        Arc::new(NoRouter),
+        Arc::new(NoRouter),
+    );
     (Engine::new(Arc::new(providers)).start(request, tx), rx)
 }
 
-/// The builtin provider's sources, unused by prometheus metrics.
+/// The builtin and verify providers' sources, unused by prometheus metrics.
 struct NoRouter;
 
 impl bellwether_core::signal::SignalSource for NoRouter {
@@ -507,6 +510,12 @@ impl bellwether_core::signal::SignalSource for NoRouter {
         _: u64,
         _: Option<Duration>,
     ) -> Option<bellwether_core::signal::TrafficTotals> {
+        None
+    }
+}
+
+impl bellwether_core::signal::AddressSource for NoRouter {
+    fn address(&self, _: &str, _: u64) -> Option<String> {
         None
     }
 }

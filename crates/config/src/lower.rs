@@ -35,15 +35,23 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         let spec = environment::lower(name, env, &environments, sink);
         project.environments.insert(name.value.clone(), spec);
     }
+    (project.checks, project.verify) = check::lower(file, sink);
     let services: Vec<&str> = file.services.names().collect();
     for (name, config) in file.services.iter() {
-        let spec = service::lower(name, config, &providers, &environments, &services, sink);
+        let spec = service::lower(
+            name,
+            config,
+            &providers,
+            &environments,
+            &services,
+            &project.verify,
+            sink,
+        );
         project.services.insert(name.value.clone(), spec);
     }
     project.dora = dora::lower(&file.dora, sink);
     project.notifications = notify::lower(file, sink);
     project.trust = trust::lower(file, sink);
-    (project.checks, project.verify) = check::lower(file, sink);
     dependencies::check_cycles(file, sink);
     let pipelines = pipeline::lower_all(file, sink);
     (project, pipelines)

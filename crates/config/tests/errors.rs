@@ -82,7 +82,7 @@ services:
         steps:
           - setWeight: 10
           - setWeigh: 20
-"#), @"bellwether.yaml:8:13: unknown step `setWeigh`; did you mean `setWeight`? (expected one of setWeight, weight, pause, analysis, setHeaderRoute)");
+"#), @"bellwether.yaml:8:13: unknown step `setWeigh`; did you mean `setWeight`? (expected one of setWeight, weight, pause, analysis, setHeaderRoute, verify)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -133,7 +133,7 @@ services:
       canary:
         steps:
           - {}
-"#), @"bellwether.yaml:7:13: empty step (expected one of setWeight, weight, pause, analysis, setHeaderRoute)");
+"#), @"bellwether.yaml:7:13: empty step (expected one of setWeight, weight, pause, analysis, setHeaderRoute, verify)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -932,4 +932,32 @@ verify:
     bellwether.yaml:16:40: minSuccessRate 120% is not between 0% and 100%
     bellwether.yaml:16:56: interval must be more than 0s (expected a duration like 1s or 30s)
     ");
+}
+
+#[test]
+fn suites_in_rollouts() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy:
+      canary:
+        steps: [{verify: smok}, {analysis: {verify: [smoke, soak]}}]
+  web:
+    run: {command: [./web]}
+    strategy: {blueGreen: {prePromotionAnalysis: {verify: [smoke]}}}
+checks:
+  health: {url: /health}
+verify:
+  smoke: {checks: [health]}
+"#), @"
+    bellwether.yaml:6:26: unknown suite `smok`; did you mean `smoke`? (expected one of smoke)
+    bellwether.yaml:6:61: unknown suite `soak` (expected one of smoke)
+    ");
+    assert_snapshot!(check(r#"
+services:
+  api:
+    run: {command: [./api]}
+    strategy: {rolling: {analysis: {verify: [smoke]}}}
+"#), @"bellwether.yaml:4:46: unknown suite `smoke` (the file declares no `verify:` suites; expected e.g. `verify: {smoke: {checks: [health]}}` at the top level)");
 }

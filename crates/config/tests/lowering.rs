@@ -515,6 +515,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
     let errors = AnalysisRef {
         metrics: vec!["error_rate".into()],
         judge: false,
+        verify: Vec::new(),
     };
     assert_eq!(
         (bg.pre_promotion_analysis, bg.post_promotion_analysis),
@@ -624,6 +625,7 @@ services:
         CanaryStep::Analysis(AnalysisRef {
             metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
             judge,
+            verify: Vec::new(),
         })
     };
     assert_eq!(
@@ -669,8 +671,8 @@ services:
     assert_eq!(
         bg.post_promotion_analysis,
         Some(AnalysisRef {
-            metrics: vec![],
-            judge: true
+            judge: true,
+            ..AnalysisRef::default()
         })
     );
 }
@@ -820,4 +822,54 @@ verify:
         )
     );
     assert_eq!(soak.rounds(), 21);
+}
+
+#[test]
+fn suites_run_in_rollouts_travel_with_the_service() {
+    let p = project(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis: {metrics: ["error_rate <= 1%"]}
+    strategy:
+      canary:
+        steps: [{setWeight: 20}, {verify: smoke}, {analysis: {metrics: [error_rate], verify: [smoke, soak]}}]
+  web:
+    run: {command: [./web]}
+    strategy: {blueGreen: {prePromotionAnalysis: {verify: [smoke]}, postPromotionAnalysis: {verify: [soak]}}}
+  plain:
+    run: {command: [./plain]}
+checks:
+  health: {url: /health}
+verify:
+  smoke: {checks: [health]}
+  soak: {checks: [health], duration: 1m}
+  unused: {checks: [health]}
+"#,
+    );
+    let api = &p.services["api"];
+    let Strategy::Canary(c) = &api.strategy else {
+        panic!("canary")
+    };
+    assert_eq!(
+        c.steps[1],
+        CanaryStep::Analysis(AnalysisRef {
+            verify: vec!["smoke".into()],
+            ..AnalysisRef::default()
+        })
+    );
+    assert_eq!(
+        c.steps[2],
+        CanaryStep::Analysis(AnalysisRef {
+            metrics: vec!["error_rate".into()],
+            judge: false,
+            verify: vec!["smoke".into(), "soak".into()],
+        })
+    );
+    let names = |s: &ServiceSpec| s.verify.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(api), ["smoke", "soak"]);
+    assert_eq!(api.suite("soak"), Some(&p.verify["soak"]));
+    assert_eq!(names(&p.services["web"]), ["smoke", "soak"]);
+    assert!(p.services["plain"].verify.is_empty());
 }

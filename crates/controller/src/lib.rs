@@ -214,7 +214,11 @@ impl ControlPlane {
             }
         };
         let signals = Signals::new();
-        let providers = Providers::new(Arc::new(signals.clone()), platform.clone());
+        let providers = Providers::new(
+            Arc::new(signals.clone()),
+            platform.clone(),
+            Arc::new(platform::ReadyReplicas::new(platform.clone())),
+        );
         let context = Context {
             store,
             platform,

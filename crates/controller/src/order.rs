@@ -60,6 +60,7 @@ mod tests {
             depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
             listen: None,
             preview_listen: None,
+            verify: Vec::new(),
         };
         (name.to_owned(), spec)
     }

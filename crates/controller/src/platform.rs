@@ -2,6 +2,7 @@
 //! local platform (supervised processes on this machine, `local.rs`) is the default; anything
 //! that can run N replicas of a revision and say which are ready can stand in for it.
 
+mod addresses;
 mod local;
 
 use std::future::Future;
@@ -10,6 +11,8 @@ use std::pin::Pin;
 use bellwether_core::platform::{LogLine, LogQuery, ReplicaTemplate, ServiceState};
 use bellwether_core::signal::ResourceSource;
 use tokio::sync::{mpsc, watch};
+
+pub(crate) use addresses::ReadyReplicas;
 
 /// Runs replicas of revisions and reports what runs. Every call states a desired end, so the
 /// controller may repeat one after a restart; the platform's resource readings feed analysis.

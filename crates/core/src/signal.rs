@@ -155,6 +155,15 @@ pub trait ResourceSource: Send + Sync {
     ) -> Option<ResourceSample>;
 }
 
+/// Where checks reach a revision: the verify provider runs its suites against one of the
+/// revision's ready replicas, directly rather than through the router, so that they test that
+/// revision alone.
+pub trait AddressSource: Send + Sync {
+    /// The `host:port` of a ready replica of `revision` of `service` (another one on the next
+    /// call, where there are several); `None` while it has none.
+    fn address(&self, service: &str, revision: RevisionNumber) -> Option<String>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

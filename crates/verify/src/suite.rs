@@ -57,8 +57,8 @@ pub async fn run_suite(
     let reason = match decision {
         Decision::Passed if finished => None,
         Decision::Failed => Some(format!(
-            "{} attempts failed, more than the {} that {:.1}% of {} planned allows",
-            tally.failed(),
+            "{} failed, more than the {} that {:.1}% of {} planned allows",
+            attempts(tally.failed()),
             tally.allowed_failures(),
             spec.min_success_rate * 100.0,
             tally.planned()
@@ -82,5 +82,13 @@ pub async fn run_suite(
         reason,
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
         checks: last,
+    }
+}
+
+fn attempts(n: u64) -> String {
+    if n == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{n} attempts")
     }
 }

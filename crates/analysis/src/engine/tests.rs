@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bellwether_core::rollout::{EventKind, RevisionNumber, RunId, RunKind, Verdict};
 use bellwether_core::signal::{
-    ResourceSample, ResourceSource, SignalSource, TrafficSample, TrafficTotals,
+    AddressSource, ResourceSample, ResourceSource, SignalSource, TrafficSample, TrafficTotals,
 };
 use bellwether_core::spec::{
     BuiltinMetric, Condition, ConditionOp, MetricSpec, Operand, ProviderSpec, Unit,
@@ -105,6 +105,13 @@ impl SignalSource for FakeRouter {
     }
 }
 
+/// Analyses here run no suite of checks.
+impl AddressSource for FakeRouter {
+    fn address(&self, _: &str, _: RevisionNumber) -> Option<String> {
+        None
+    }
+}
+
 impl ResourceSource for FakeRouter {
     fn resources(&self, _: &str, _: RevisionNumber, window: Duration) -> Option<ResourceSample> {
         Some(ResourceSample {
@@ -158,7 +165,11 @@ fn request(kind: RunKind, metrics: Vec<MetricSpec>) -> RunRequest {
 }
 
 fn engine(router: Arc<FakeRouter>) -> Engine {
-    Engine::new(Arc::new(Providers::new(router.clone(), router)))
+    Engine::new(Arc::new(Providers::new(
+        router.clone(),
+        router.clone(),
+        router,
+    )))
 }
 
 /// Collects reports until the run completes (or a minute of paused time passes).
@@ -396,7 +407,7 @@ fn requests_resolve_the_analysis_metrics() {
     };
     let named = AnalysisRef {
         metrics: vec!["b".to_owned()],
-        judge: false,
+        ..AnalysisRef::default()
     };
     let names = |r: &RunRequest| r.metrics.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
     let all =
@@ -409,22 +420,40 @@ fn requests_resolve_the_analysis_metrics() {
     );
     let unknown = AnalysisRef {
         metrics: vec!["c".to_owned()],
-        judge: false,
+        ..AnalysisRef::default()
     };
     let err = RunRequest::resolve(&loaded, run, &unknown, 2, None, Timestamp(5)).unwrap_err();
     assert_eq!(err.to_string(), "service `api` has no metric `c`");
     let judged = AnalysisRef {
-        metrics: vec![],
         judge: true,
+        ..AnalysisRef::default()
     };
     let err = RunRequest::resolve(&loaded, run, &judged, 2, Some(1), Timestamp(5)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the analysis asks for the judge, and service `api` declares no `judge`"
     );
+    // A suite alone runs its metric and none of the service's; with metrics, both.
+    let suite = |name: &str| AnalysisRef {
+        verify: vec![name.to_owned()],
+        ..AnalysisRef::default()
+    };
+    let verified = RunRequest::resolve(&loaded, run, &suite("smoke"), 2, None, Timestamp(5));
+    assert_eq!(names(&verified.unwrap()), ["verify:smoke"]);
+    let both = AnalysisRef {
+        metrics: vec!["a".to_owned()],
+        ..suite("smoke")
+    };
+    let both = RunRequest::resolve(&loaded, run, &both, 2, None, Timestamp(5)).unwrap();
+    assert_eq!(names(&both), ["a", "verify:smoke"]);
+    let err = RunRequest::resolve(&loaded, run, &suite("soak"), 2, None, Timestamp(5));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "service `api` has no suite of checks `soak`"
+    );
 }
 
-/// A service with metrics `a` and `b`.
+/// A service with metrics `a` and `b`, and a suite of checks `smoke`.
 fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
     use bellwether_core::spec::{CanarySpec, Probe, RunSpec, ServiceSpec, Strategy};
     let metric = |name: &str| MetricSpec {
@@ -446,6 +475,14 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
         depends_on: vec![],
         listen: None,
         preview_listen: None,
+        verify: vec![bellwether_core::spec::VerifySpec {
+            name: "smoke".to_owned(),
+            checks: vec![],
+            duration: Duration::ZERO,
+            interval: Duration::from_secs(1),
+            min_success_rate: 1.0,
+            timeout: Duration::from_secs(60),
+        }],
     }
 }
 

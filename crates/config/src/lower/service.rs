@@ -1,9 +1,10 @@
 //! A service: replicas, how a revision runs, probes, then its analysis and strategy.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bellwether_core::spec::{Probe, RunSpec, ServiceSpec, Strategy};
+use bellwether_core::spec::{Probe, RunSpec, ServiceSpec, Strategy, VerifySpec};
 
 use super::provider::{self, Table};
 use super::scalars::{Zero, duration_or};
@@ -25,6 +26,7 @@ pub(super) fn lower(
     providers: &Table,
     environments: &[&str],
     services: &[&str],
+    suites: &BTreeMap<String, VerifySpec>,
     sink: &mut Sink<'_>,
 ) -> ServiceSpec {
     names::service(name, sink);
@@ -65,8 +67,15 @@ pub(super) fn lower(
         replicas,
         metrics: metrics.names.iter().map(String::as_str).collect(),
         judge: metrics.judge.is_some(),
+        suites: suites.keys().map(String::as_str).collect(),
     };
     let strategy = strategy::lower(s.strategy.as_ref(), &cx, sink);
+    let mut verify: Vec<VerifySpec> = Vec::new();
+    for name in strategy.analyses().into_iter().flat_map(|a| &a.verify) {
+        if let Some(suite) = suites.get(name).filter(|s| !verify.contains(s)) {
+            verify.push(suite.clone());
+        }
+    }
     if let Some(judge) = &metrics.judge {
         analysis::judge::check_asked_for(judge.pos, &strategy, sink);
     }
@@ -149,6 +158,7 @@ pub(super) fn lower(
             .collect(),
         listen: s.listen.as_ref().and_then(|l| address("listen", l, sink)),
         preview_listen,
+        verify,
     }
 }
 

@@ -21,6 +21,8 @@ pub(super) struct ServiceCx<'a> {
     pub(super) metrics: Vec<&'a str>,
     /// Whether the service declares a judge, which analyses may then ask for.
     pub(super) judge: bool,
+    /// Names of the project's suites of checks (`verify:`), which analyses may run.
+    pub(super) suites: Vec<&'a str>,
 }
 
 impl ServiceCx<'_> {
@@ -199,16 +201,38 @@ pub(super) fn analysis_ref(
         }
         j => j.as_ref().is_some_and(|j| j.value),
     };
-    if judge && a.value.metrics.is_empty() {
+    let verify = suite_refs(&a.value.verify, cx, sink);
+    if (judge || !verify.is_empty()) && a.value.metrics.is_empty() {
         return AnalysisRef {
             metrics: Vec::new(),
             judge,
+            verify,
         };
     }
     AnalysisRef {
         judge,
+        verify,
         ..metric_refs(&a.value.metrics, a.pos, cx, sink)
     }
+}
+
+/// Checks that each suite an analysis runs is declared in the project's `verify:`.
+pub(super) fn suite_refs(
+    suites: &[Spanned<String>],
+    cx: &ServiceCx<'_>,
+    sink: &mut Sink<'_>,
+) -> Vec<String> {
+    for suite in suites {
+        if cx.suites.is_empty() {
+            sink.error(
+                suite.pos,
+                format!("unknown suite `{}` (the file declares no `verify:` suites; expected e.g. `verify: {{smoke: {{checks: [health]}}}}` at the top level)", suite.value),
+            );
+        } else {
+            names::reference("suite", suite, &cx.suites, sink);
+        }
+    }
+    suites.iter().map(|s| s.value.clone()).collect()
 }
 
 pub(super) fn metric_refs(
@@ -229,7 +253,7 @@ pub(super) fn metric_refs(
     }
     AnalysisRef {
         metrics: metrics.iter().map(|m| m.value.clone()).collect(),
-        judge: false,
+        ..AnalysisRef::default()
     }
 }
 

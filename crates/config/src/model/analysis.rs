@@ -190,10 +190,14 @@ impl JsonSchema for MetricConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AnalysisRefConfig {
     /// Metric names from the service's `analysis.metrics`. Default: all of them, or none beside
-    /// the judge when `judge` is true.
+    /// the judge when `judge` is true or the suites when `verify` is given.
     #[serde(default)]
     pub metrics: Vec<Spanned<String>>,
     /// Run the service's canary-versus-baseline judge (its `analysis.judge`) too; its verdict
     /// counts like a metric's. Default: false.
     pub judge: Option<Spanned<bool>>,
+    /// Suites from the project's `verify:` to run against the revision under analysis (the
+    /// canary, a blue-green preview or the new active revision); each must pass.
+    #[serde(default)]
+    pub verify: Vec<Spanned<String>>,
 }

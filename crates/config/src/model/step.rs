@@ -1,5 +1,5 @@
 //! Canary steps, in Argo Rollouts' spelling: `setWeight` (or `weight`), `pause`, `analysis`,
-//! `setHeaderRoute`.
+//! `setHeaderRoute`; and `verify`, a suite of checks against the canary.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,7 +14,14 @@ use crate::span::{Pos, Spanned};
 use crate::suggest::did_you_mean;
 use crate::values::{DurationValue, Percent};
 
-const STEP_KINDS: &[&str] = &["setWeight", "weight", "pause", "analysis", "setHeaderRoute"];
+const STEP_KINDS: &[&str] = &[
+    "setWeight",
+    "weight",
+    "pause",
+    "analysis",
+    "setHeaderRoute",
+    "verify",
+];
 
 /// One canary step: a mapping with exactly one key.
 #[derive(Clone, Debug)]
@@ -27,6 +34,9 @@ pub enum CanaryStepConfig {
     Analysis(Spanned<AnalysisRefConfig>),
     /// `setHeaderRoute: {header: x-canary, exact: "1"}`: route matching requests to the canary.
     SetHeaderRoute(Spanned<HeaderRouteConfig>),
+    /// `verify: smoke`: run a suite from `verify:` against the canary's replicas and wait for
+    /// it to pass; a failure rolls back.
+    Verify(Spanned<String>),
 }
 
 /// A pause: for a duration, or until promoted when there is none.
@@ -81,6 +91,7 @@ impl<'de> Deserialize<'de> for CanaryStepConfig {
                     "pause" => CanaryStepConfig::Pause(map.next_value()?),
                     "analysis" => CanaryStepConfig::Analysis(map.next_value()?),
                     "setHeaderRoute" => CanaryStepConfig::SetHeaderRoute(map.next_value()?),
+                    "verify" => CanaryStepConfig::Verify(map.next_value()?),
                     _ => {
                         return Err(de::Error::custom(format!(
                             "unknown step `{kind}`{} (expected one of {})",
@@ -121,6 +132,7 @@ impl JsonSchema for CanaryStepConfig {
         let pause = generator.subschema_for::<PauseConfig>();
         let analysis = generator.subschema_for::<AnalysisRefConfig>();
         let route = generator.subschema_for::<HeaderRouteConfig>();
+        let suite = generator.subschema_for::<String>();
         json_schema!({
             "description": "One step of a canary: a mapping with exactly one key.",
             "oneOf": [
@@ -128,7 +140,8 @@ impl JsonSchema for CanaryStepConfig {
                 one_key("weight", "Same as `setWeight`.", weight),
                 one_key("pause", "Wait for a duration, or until promoted.", pause),
                 one_key("analysis", "Run an analysis and wait for its verdict.", analysis),
-                one_key("setHeaderRoute", "Route requests with a matching header to the canary.", route)
+                one_key("setHeaderRoute", "Route requests with a matching header to the canary.", route),
+                one_key("verify", "Run a suite of checks from `verify:` against the canary; a failure rolls back.", suite)
             ]
         })
     }

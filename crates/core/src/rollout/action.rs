@@ -172,8 +172,7 @@ pub fn describe_step(step: &CanaryStep) -> String {
         CanaryStep::SetWeight(w) => format!("set weight {w}"),
         CanaryStep::Pause(Some(d)) => format!("pause {}", crate::time::human_duration(*d)),
         CanaryStep::Pause(None) => "pause until promoted".to_owned(),
-        CanaryStep::Analysis(a) if a.metrics.is_empty() => "analysis (all metrics)".to_owned(),
-        CanaryStep::Analysis(a) => format!("analysis ({})", a.metrics.join(", ")),
+        CanaryStep::Analysis(a) => a.describe(),
         CanaryStep::SetHeaderRoute(Some(_)) => "route matching requests to the canary".to_owned(),
         CanaryStep::SetHeaderRoute(None) => "remove the header route".to_owned(),
     }

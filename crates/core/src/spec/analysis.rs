@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::VerifySpec;
+
 /// Which metrics of the service an analysis runs, and whether the service's judge runs too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnalysisRef {
@@ -15,11 +17,38 @@ pub struct AnalysisRef {
     /// Absent in analyses recorded before the judge existed, hence the default.
     #[serde(default)]
     pub judge: bool,
+    /// Suites of checks run against the revision under analysis, by name
+    /// ([`ServiceSpec::verify`](super::ServiceSpec::verify)); each must pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<String>,
 }
 
 impl AnalysisRef {
     pub fn all() -> Self {
         Self::default()
+    }
+
+    /// Whether it names no metric, no suite and no judge: it then runs all the service's
+    /// metrics.
+    pub fn is_all(&self) -> bool {
+        self.metrics.is_empty() && self.verify.is_empty() && !self.judge
+    }
+
+    /// What it runs, as people read it: `analysis (all metrics)`, `verify (smoke)`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.is_all() {
+            parts.push("analysis (all metrics)".to_owned());
+        } else if !self.metrics.is_empty() {
+            parts.push(format!("analysis ({})", self.metrics.join(", ")));
+        }
+        if self.judge {
+            parts.push("judge".to_owned());
+        }
+        if !self.verify.is_empty() {
+            parts.push(format!("verify ({})", self.verify.join(", ")));
+        }
+        parts.join(" and ")
     }
 }
 
@@ -58,6 +87,43 @@ pub struct MetricSpec {
     #[serde(default)]
     pub inconclusive: Inconclusive,
 }
+
+impl MetricSpec {
+    /// The metric that runs `suite` once against the revision under analysis and fails the
+    /// analysis when the suite fails. Its name, `verify:NAME`, cannot clash with a metric of
+    /// the file, whose names have no `:`.
+    pub fn verify(suite: &VerifySpec) -> Self {
+        Self {
+            name: format!("verify:{}", suite.name),
+            provider: ProviderSpec::Verify {
+                suite: suite.clone(),
+            },
+            unit: Unit::Plain,
+            // Only a retry after a provider error (no ready replica yet) waits this long.
+            interval: VERIFY_RETRY,
+            count: Some(1),
+            initial_delay: Duration::ZERO,
+            success: Some(Condition::Threshold {
+                op: ConditionOp::Eq,
+                rhs: Operand::Value(1.0),
+            }),
+            failure: None,
+            failure_limit: 0,
+            inconclusive_limit: 0,
+            consecutive_error_limit: VERIFY_ERRORS,
+            dry_run: false,
+            min_sample: 0,
+            evidence: Evidence::Window,
+            confidence: DEFAULT_CONFIDENCE,
+            inconclusive: Inconclusive::Fail,
+        }
+    }
+}
+
+/// A suite that cannot start (no ready replica to check) is tried again this much later, up to
+/// [`VERIFY_ERRORS`] times.
+const VERIFY_RETRY: Duration = Duration::from_secs(5);
+const VERIFY_ERRORS: u32 = 6;
 
 /// The confidence of analyses that do not say: 95%.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
@@ -208,6 +274,8 @@ pub enum ProviderSpec {
         command: Vec<String>,
         timeout: Duration,
     },
+    /// A suite of checks against the revision's address: 1 when it passes, 0 when it fails.
+    Verify { suite: VerifySpec },
 }
 
 /// The signals the built-in provider measures for one revision.
@@ -429,16 +497,28 @@ mod tests {
             old,
             AnalysisRef {
                 metrics: vec!["error_rate".to_owned()],
-                judge: false
+                ..AnalysisRef::default()
             }
         );
         let judged = AnalysisRef {
-            metrics: vec![],
             judge: true,
+            ..AnalysisRef::default()
         };
         let json = serde_json::to_string(&judged).unwrap();
         assert_eq!(json, r#"{"metrics":[],"judge":true}"#);
         assert_eq!(serde_json::from_str::<AnalysisRef>(&json).unwrap(), judged);
+        let verified = AnalysisRef {
+            verify: vec!["smoke".to_owned()],
+            ..AnalysisRef::default()
+        };
+        let json = serde_json::to_string(&verified).unwrap();
+        assert_eq!(json, r#"{"metrics":[],"judge":false,"verify":["smoke"]}"#);
+        assert_eq!(
+            serde_json::from_str::<AnalysisRef>(&json).unwrap(),
+            verified
+        );
+        assert_eq!(verified.describe(), "verify (smoke)");
+        assert_eq!(AnalysisRef::all().describe(), "analysis (all metrics)");
     }
 
     #[test]

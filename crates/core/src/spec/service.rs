@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{JudgeSpec, MetricSpec, Strategy};
+use super::{JudgeSpec, MetricSpec, Strategy, VerifySpec};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -39,11 +39,19 @@ pub struct ServiceSpec {
     /// Where a blue-green preview is served, when set.
     #[serde(default)]
     pub preview_listen: Option<SocketAddr>,
+    /// The suites of checks its analyses run ([`AnalysisRef::verify`](super::AnalysisRef::verify)), copied from the
+    /// project's so that a revision keeps the checks it was deployed with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<VerifySpec>,
 }
 
 impl ServiceSpec {
     pub fn metric(&self, name: &str) -> Option<&MetricSpec> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    pub fn suite(&self, name: &str) -> Option<&VerifySpec> {
+        self.verify.iter().find(|s| s.name == name)
     }
 }
 

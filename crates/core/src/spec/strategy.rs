@@ -15,6 +15,27 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Every analysis it may run, in the order it runs them.
+    pub fn analyses(&self) -> Vec<&AnalysisRef> {
+        match self {
+            Strategy::Canary(c) => c
+                .steps
+                .iter()
+                .filter_map(|step| match step {
+                    CanaryStep::Analysis(a) => Some(a),
+                    _ => None,
+                })
+                .chain(c.background_analysis.as_ref().map(|b| &b.analysis))
+                .collect(),
+            Strategy::BlueGreen(b) => b
+                .pre_promotion_analysis
+                .iter()
+                .chain(&b.post_promotion_analysis)
+                .collect(),
+            Strategy::Rolling(r) => r.analysis.iter().collect(),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Strategy::Canary(_) => "canary",

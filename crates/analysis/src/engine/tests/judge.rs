@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bellwether_core::rollout::{RevisionNumber, RunId, RunKind, Verdict};
 use bellwether_core::signal::{
-    LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, TrafficSample, TrafficTotals,
+    AddressSource, LatencyQuantiles, ResourceSample, ResourceSource, SignalSource, TrafficSample,
+    TrafficTotals,
 };
 use bellwether_core::spec::{
     AnalysisRef, BuiltinMetric, Direction, JudgeSpec, JudgedMetricSpec, MetricSpec, ProviderSpec,
@@ -78,6 +79,13 @@ impl SignalSource for ScriptedRouter {
 
     /// The judge reads windows only.
     fn totals(&self, _: &str, _: RevisionNumber, _: Option<Duration>) -> Option<TrafficTotals> {
+        None
+    }
+}
+
+/// Analyses here run no suite of checks.
+impl AddressSource for ScriptedRouter {
+    fn address(&self, _: &str, _: RevisionNumber) -> Option<String> {
         None
     }
 }
@@ -176,6 +184,7 @@ async fn step(service: &ServiceSpec, metrics: &[&str], router: Arc<ScriptedRoute
     let analysis = AnalysisRef {
         metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
         judge: true,
+        ..AnalysisRef::default()
     };
     let run = RunId {
         attempt: 1,
@@ -190,7 +199,11 @@ async fn step(service: &ServiceSpec, metrics: &[&str], router: Arc<ScriptedRoute
         Timestamp(0),
     )
     .expect("the service has a judge");
-    let engine = Engine::new(Arc::new(Providers::new(router.clone(), router)));
+    let engine = Engine::new(Arc::new(Providers::new(
+        router.clone(),
+        router.clone(),
+        router,
+    )));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _handle = engine.start(request, tx);
     let mut judged = None;
@@ -278,6 +291,7 @@ async fn provider_errors_are_retried_then_end_the_judge() {
     let analysis = AnalysisRef {
         metrics: vec![],
         judge: true,
+        ..AnalysisRef::default()
     };
     let run = RunId {
         attempt: 1,
@@ -286,7 +300,11 @@ async fn provider_errors_are_retried_then_end_the_judge() {
     // Revision 9 is unknown to the router: every baseline sample fails.
     let request = RunRequest::resolve(&service, run, &analysis, CANARY, Some(9), Timestamp(0))
         .expect("the service has a judge");
-    let engine = Engine::new(Arc::new(Providers::new(router.clone(), router)));
+    let engine = Engine::new(Arc::new(Providers::new(
+        router.clone(),
+        router.clone(),
+        router,
+    )));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = engine.start(request, tx);
     let run = handle.finished().await;
@@ -312,6 +330,7 @@ fn judge_runs_are_data() {
     let analysis = AnalysisRef {
         metrics: vec![],
         judge: true,
+        ..AnalysisRef::default()
     };
     let run = RunId {
         attempt: 1,

@@ -1,9 +1,11 @@
 //! Canary steps and options: weights that only go up, pauses, analyses and header routes.
 
-use bellwether_core::spec::{BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, Weight};
+use bellwether_core::spec::{
+    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, Weight,
+};
 
 use super::super::scalars::{Zero, duration_at, duration_or, scale, weight};
-use super::{ServiceCx, analysis_ref, metric_refs, positive_scale};
+use super::{ServiceCx, analysis_ref, metric_refs, positive_scale, suite_refs};
 use crate::diagnostic::Sink;
 use crate::model::{
     BackgroundAnalysisConfig, CanaryConfig, CanaryStepConfig, HeaderRouteConfig, PauseConfig,
@@ -81,6 +83,10 @@ fn steps(
             CanaryStepConfig::Pause(p) => pause(p, sink),
             CanaryStepConfig::Analysis(a) => Some(CanaryStep::Analysis(analysis_ref(a, cx, sink))),
             CanaryStepConfig::SetHeaderRoute(r) => header_route(r, sink).map(CanaryStep::SetHeaderRoute),
+            CanaryStepConfig::Verify(suite) => Some(CanaryStep::Analysis(AnalysisRef {
+                verify: suite_refs(std::slice::from_ref(suite), cx, sink),
+                ..AnalysisRef::default()
+            })),
         };
         // A rejected step keeps its place, so that step numbers in later messages still match
         // the file; the project is not used once there is an error.

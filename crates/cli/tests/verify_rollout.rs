@@ -1,0 +1,135 @@
+//! Suites of checks as rollout steps, through `bellwether up` and real `demo-service` replicas:
+//! a canary whose replicas pass `- verify: smoke` is promoted; one whose replicas fail it is
+//! rolled back with the failed check in the reason, which `get` shows. A
+//! blue-green preview is verified before the switch.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{BIN, ControlPlane, json};
+
+fn project(dir: &Path, strategy: &str) -> PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  shop:
+    replicas: 2
+    run:
+      command: ["{BIN}", "demo-service"]
+      env: {{ DEMO_VERSION: v1 }}
+    health: {{ path: /health, interval: 100ms }}
+    strategy:
+{strategy}
+checks:
+  health: {{ url: /health, status: 200, bodyContains: ok }}
+  home: {{ url: /, bodyRegex: "^hello from v" }}
+verify:
+  smoke: {{ checks: [health, home], duration: 300ms, interval: 100ms, minSuccessRate: 100% }}
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+const CANARY: &str = "      canary:
+        steps:
+          - setWeight: 20
+          - verify: smoke
+          - setWeight: 50";
+
+#[test]
+fn a_canary_that_passes_its_suite_is_promoted_and_one_that_fails_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(&project(dir.path(), CANARY));
+    let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v2",
+        "--env",
+        "DEMO_VERSION=v2",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+
+    // Every request of v3 but /health fails: the suite's `home` check fails on its replica.
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v3",
+        "--env",
+        "DEMO_VERSION=v3",
+        "--env",
+        "DEMO_ERROR_RATE=1",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 1);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    let reason = view["reason"].as_str().unwrap();
+    assert!(reason.contains("verify:smoke"), "{view:#}");
+
+    let shown = plane.run(&["get", "shop"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    assert!(
+        shown.stdout.contains("verify smoke failed"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("status 500 (expected 2xx)"),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn a_blue_green_preview_is_verified_before_the_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let strategy = "      blueGreen:
+        prePromotionAnalysis: { verify: [smoke] }";
+    let plane = ControlPlane::start(&project(dir.path(), strategy));
+    let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v2",
+        "--env",
+        "DEMO_VERSION=v2",
+        "--env",
+        "DEMO_ERROR_RATE=1",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 1);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v1", "{view:#}");
+    assert!(
+        view["reason"].as_str().unwrap().contains("verify:smoke"),
+        "{view:#}"
+    );
+
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v3",
+        "--env",
+        "DEMO_VERSION=v3",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v3", "{view:#}");
+}
