@@ -273,3 +273,63 @@ fn a_certificate_that_expires_in_three_days_fails_a_fourteen_day_check() {
         tls.stdout
     );
 }
+
+#[test]
+fn check_and_verify_steps_in_a_pipeline() {
+    let service = demo("v1", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("http://{}", service.addrs[0]);
+    let file = write(
+        dir.path(),
+        &format!(
+            r#"
+checks:
+  health: {{url: /health, status: 200}}
+  missing: {{url: /health, status: 404}}
+verify:
+  smoke: {{checks: [health], duration: 200ms, interval: 100ms}}
+pipelines:
+  release:
+    on: {{manual: {{}}}}
+    jobs:
+      smoke:
+        steps:
+          - id: smoke
+            verify: smoke
+            target: "{target}"
+          - run: echo "passed=${{{{ steps.smoke.outputs.passed }}}} rate=${{{{ steps.smoke.outputs.success-rate }}}}"
+      wrong:
+        needs: smoke
+        steps:
+          - check: missing
+            target: "{target}"
+"#
+        ),
+    );
+    let data = dir.path().join("data");
+    let ran = bellwether(
+        &[
+            "run",
+            "release",
+            "-f",
+            file.to_str().unwrap(),
+            "--plain",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("passed=true rate=1"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("verify smoke passed: 3 of 3 attempts passed"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("status 200 (expected 404)"),
+        "{}",
+        ran.stdout
+    );
+}

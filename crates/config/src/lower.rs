@@ -53,7 +53,7 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
     project.notifications = notify::lower(file, sink);
     project.trust = trust::lower(file, sink);
     dependencies::check_cycles(file, sink);
-    let pipelines = pipeline::lower_all(file, sink);
+    let pipelines = pipeline::lower_all(file, &project.checks, &project.verify, sink);
     (project, pipelines)
 }
 

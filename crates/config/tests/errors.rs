@@ -961,3 +961,30 @@ services:
     strategy: {rolling: {analysis: {verify: [smoke]}}}
 "#), @"bellwether.yaml:4:46: unknown suite `smoke` (the file declares no `verify:` suites; expected e.g. `verify: {smoke: {checks: [health]}}` at the top level)");
 }
+
+#[test]
+fn check_and_verify_steps() {
+    assert_snapshot!(check(r#"
+checks:
+  health: {url: /health}
+verify:
+  smoke: {checks: [health]}
+pipelines:
+  ci:
+    jobs:
+      test:
+        steps:
+          - check: helth
+          - verify: smoke
+            target: "${{ needs.nope.outputs.url }}"
+          - run: echo hi
+            target: http://x
+          - check: health
+            verify: smoke
+"#), @"
+    bellwether.yaml:10:20: unknown check `helth`; did you mean `health`? (expected one of health)
+    bellwether.yaml:12:21: target: `needs.nope.outputs.url`: this job does not need `nope` (it needs no jobs; expected the job in its `needs`)
+    bellwether.yaml:14:21: `target` belongs to `check` and `verify` steps, and step `#3` is not one (expected it left out)
+    bellwether.yaml:15:13: step `#4` has both `check` and `verify` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`)
+    ");
+}

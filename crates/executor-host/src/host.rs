@@ -311,7 +311,7 @@ fn builtin_blocking(
             ));
             Ok(vec![("revision".to_owned(), revision)])
         }
-        Work::Script { .. } => Err("a script is not a built-in step".to_owned()),
+        Work::Script { .. } | Work::Verify { .. } => Err("not a step that copies files".to_owned()),
     };
     (result, notes)
 }
@@ -370,6 +370,9 @@ impl Executor for HostExecutor {
                 let why = "a run from an untrusted source cannot deploy, nor use the shared cache or artifact stores";
                 log.note(why);
                 StepOutcome::status(ExitStatus::Error(why.to_owned()))
+            }
+            Work::Verify { suite, target } => {
+                crate::verify::run(suite, target.as_deref(), log.as_mut(), cancel).await
             }
             other => self.builtin(other.clone(), log.as_mut()).await,
         };

@@ -8,6 +8,7 @@ mod launcher;
 mod outputs;
 mod process;
 mod reaper;
+mod verify;
 
 pub use host::HostExecutor;
 pub use launcher::HostLauncher;

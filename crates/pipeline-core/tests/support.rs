@@ -336,6 +336,11 @@ impl World {
                     environment.as_deref().unwrap_or("-")
                 ));
             }
+            Work::Verify { suite, target } => self.line(format!(
+                "  {who} verifies {} against {}",
+                suite.name,
+                target.as_deref().unwrap_or("-")
+            )),
         }
         (Duration::from_secs(seconds), outcome)
     }

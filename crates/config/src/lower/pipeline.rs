@@ -12,6 +12,7 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use bellwether_core::spec::{CheckSpec, VerifySpec};
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 use super::names;
@@ -28,22 +29,43 @@ struct PipelineCx<'a> {
     jobs: Vec<&'a str>,
     services: &'a [&'a str],
     environments: &'a [&'a str],
+    checks: &'a BTreeMap<String, CheckSpec>,
+    suites: &'a BTreeMap<String, VerifySpec>,
 }
 
-pub(super) fn lower_all(file: &ProjectFile, sink: &mut Sink<'_>) -> Vec<PipelineSpec> {
+/// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run.
+pub(super) fn lower_all(
+    file: &ProjectFile,
+    checks: &BTreeMap<String, CheckSpec>,
+    suites: &BTreeMap<String, VerifySpec>,
+    sink: &mut Sink<'_>,
+) -> Vec<PipelineSpec> {
     let services: Vec<&str> = file.services.names().collect();
     let environments: Vec<&str> = file.environments.names().collect();
+    let project = Project {
+        services: &services,
+        environments: &environments,
+        checks,
+        suites,
+    };
     file.pipelines
         .iter()
-        .map(|(name, p)| lower(name, p, &services, &environments, sink))
+        .map(|(name, p)| lower(name, p, &project, sink))
         .collect()
+}
+
+/// What pipelines may refer to beyond themselves.
+struct Project<'a> {
+    services: &'a [&'a str],
+    environments: &'a [&'a str],
+    checks: &'a BTreeMap<String, CheckSpec>,
+    suites: &'a BTreeMap<String, VerifySpec>,
 }
 
 fn lower(
     name: &Spanned<String>,
     pipeline: &Spanned<PipelineConfig>,
-    services: &[&str],
-    environments: &[&str],
+    project: &Project<'_>,
     sink: &mut Sink<'_>,
 ) -> PipelineSpec {
     names::identifier("pipeline", name, sink);
@@ -67,8 +89,10 @@ fn lower(
         },
         uploads: uploads(p),
         jobs: p.jobs.names().collect(),
-        services,
-        environments,
+        services: project.services,
+        environments: project.environments,
+        checks: project.checks,
+        suites: project.suites,
     };
     let place = |field, contexts| Place {
         field,

@@ -189,6 +189,21 @@ pub struct VerifySpec {
 }
 
 impl VerifySpec {
+    /// One check on its own as a suite: one round, which it must pass, within the time its
+    /// attempts may take.
+    pub fn once(check: CheckSpec) -> Self {
+        let attempts = check.retries.saturating_add(1);
+        let timeout = (check.max_time + check.backoff) * attempts;
+        Self {
+            name: check.name.clone(),
+            checks: vec![check],
+            duration: Duration::ZERO,
+            interval: Duration::from_secs(1),
+            min_success_rate: 1.0,
+            timeout,
+        }
+    }
+
     /// How many rounds the suite plans: one at the start, then one every `interval` while
     /// `duration` lasts.
     pub fn rounds(&self) -> u32 {

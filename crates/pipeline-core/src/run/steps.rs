@@ -227,6 +227,10 @@ impl Run {
                 names: names.clone(),
                 path: path.clone(),
             },
+            (StepAction::Verify { suite, target }, _) => Work::Verify {
+                suite: Box::new(suite.clone()),
+                target: target.as_ref().map(|t| render(t, "target")).transpose()?,
+            },
             (
                 StepAction::Run {
                     script,
@@ -424,5 +428,6 @@ fn step_name(step: &StepSpec, kind: StepKind, scope: &Scope<'_>) -> String {
         (StepAction::Download { names, .. }, _) => {
             format!("Download artifacts {}", names.join(", "))
         }
+        (StepAction::Verify { suite, .. }, _) => format!("Verify {}", suite.name),
     }
 }

@@ -247,4 +247,8 @@ pub enum Work {
         revision: String,
         environment: Option<String>,
     },
+    Verify {
+        suite: Box<bellwether_core::spec::VerifySpec>,
+        target: Option<String>,
+    },
 }

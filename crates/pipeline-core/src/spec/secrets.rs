@@ -117,6 +117,11 @@ impl PipelineSpec {
                     used.add_template(&cache.key);
                     cache.restore_keys.iter().for_each(|k| used.add_template(k));
                 }
+                StepAction::Verify { target, .. } => {
+                    if let Some(t) = target {
+                        used.add_template(t);
+                    }
+                }
                 StepAction::Upload { .. } | StepAction::Download { .. } => {}
             }
         }

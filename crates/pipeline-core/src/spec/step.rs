@@ -1,6 +1,8 @@
-//! A step: a script, or one of the built-in steps (deploy, cache, artifacts).
+//! A step: a script, or one of the built-in steps (deploy, cache, artifacts, verify).
 
 use std::time::Duration;
+
+use bellwether_core::spec::VerifySpec;
 
 use crate::expr::{Condition, Template};
 
@@ -40,6 +42,12 @@ pub enum StepAction {
     Download {
         names: Vec<String>,
         path: Option<String>,
+    },
+    /// `verify: NAME` or `check: NAME`: a suite of checks (a check alone is a suite of one
+    /// round), against `target` when its URLs are paths.
+    Verify {
+        suite: VerifySpec,
+        target: Option<Template>,
     },
 }
 

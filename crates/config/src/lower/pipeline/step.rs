@@ -1,6 +1,7 @@
-//! Steps lowered: exactly one of `run`, `deploy`, `cache` or `artifacts`; `uses` is refused
-//! with the built-in step to use instead.
+//! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`;
+//! `uses` is refused with the built-in step to use instead.
 
+use bellwether_core::spec::VerifySpec;
 use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
 
 use super::super::names;
@@ -15,7 +16,7 @@ use crate::model::{
 use crate::span::Spanned;
 use crate::suggest::did_you_mean;
 
-const KINDS: &str = "`run`, `deploy`, `cache` or `artifacts`";
+const KINDS: &str = "`run`, `deploy`, `cache`, `artifacts`, `check` or `verify`";
 
 pub(super) fn lower_all(
     job_key: &Spanned<String>,
@@ -94,6 +95,8 @@ fn lower(
         ("deploy", s.deploy.is_some()),
         ("cache", s.cache.is_some()),
         ("artifacts", s.artifacts.is_some()),
+        ("check", s.check.is_some()),
+        ("verify", s.verify.is_some()),
     ];
     let set: Vec<&str> = kinds
         .iter()
@@ -129,6 +132,13 @@ fn lower(
             }
         }
     }
+    if let Some(target) = s
+        .target
+        .as_ref()
+        .filter(|_| s.check.is_none() && s.verify.is_none())
+    {
+        sink.error(target.pos, format!("`target` belongs to `check` and `verify` steps, and step `{label}` is not one (expected it left out)"));
+    }
     let condition = s.condition.as_ref().and_then(|c| {
         Place {
             status: true,
@@ -153,6 +163,8 @@ fn lower(
         deploy_action(deploy, label, &at("revision"), cx, sink)?
     } else if let Some(cache) = &s.cache {
         StepAction::Cache(cache_spec(cache, label, place, sink)?)
+    } else if s.check.is_some() || s.verify.is_some() {
+        verify_action(s, &at("target"), cx, sink)?
     } else {
         artifacts(s.artifacts.as_ref()?, job_key, label, cx, ancestors, sink)?
     };
@@ -221,6 +233,42 @@ fn deploy_action(
         service: name,
         revision,
     })
+}
+
+/// `check: NAME` runs one check as a one-round suite; `verify: NAME` runs a suite.
+fn verify_action(
+    s: &PipelineStepConfig,
+    place: &Place<'_>,
+    cx: &PipelineCx<'_>,
+    sink: &mut Sink<'_>,
+) -> Option<StepAction> {
+    let suite = if let Some(name) = &s.check {
+        let declared: Vec<&str> = cx.checks.keys().map(String::as_str).collect();
+        if declared.is_empty() {
+            sink.error(name.pos, format!("unknown check `{}` (the file declares no `checks:`; expected e.g. `checks: {{health: {{url: /healthz}}}}` at the top level)", name.value));
+            return None;
+        }
+        if !names::reference("check", name, &declared, sink) {
+            return None;
+        }
+        VerifySpec::once(cx.checks[&name.value].clone())
+    } else {
+        let name = s.verify.as_ref()?;
+        let declared: Vec<&str> = cx.suites.keys().map(String::as_str).collect();
+        if declared.is_empty() {
+            sink.error(name.pos, format!("unknown suite `{}` (the file declares no `verify:` suites; expected e.g. `verify: {{smoke: {{checks: [health]}}}}` at the top level)", name.value));
+            return None;
+        }
+        if !names::reference("suite", name, &declared, sink) {
+            return None;
+        }
+        cx.suites[&name.value].clone()
+    };
+    let target = match &s.target {
+        Some(t) => Some(place.template(t, t.pos, sink)?),
+        None => None,
+    };
+    Some(StepAction::Verify { suite, target })
 }
 
 fn cache_spec(

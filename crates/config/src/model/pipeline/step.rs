@@ -43,6 +43,13 @@ pub struct PipelineStepConfig {
     pub cache: Option<Spanned<CacheConfig>>,
     /// Upload paths as an artifact, or download artifacts that needed jobs uploaded.
     pub artifacts: Option<Spanned<ArtifactsConfig>>,
+    /// Run a check from the project's `checks:` once (with its retries); the step fails with it.
+    pub check: Option<Spanned<String>>,
+    /// Run a suite from the project's `verify:`; the step fails with it.
+    pub verify: Option<Spanned<String>>,
+    /// For `check` and `verify`: the address their paths (`/healthz`) are taken against, e.g.
+    /// `https://staging.example.com` or `${{ needs.deploy.outputs.url }}`.
+    pub target: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
