@@ -120,7 +120,10 @@ impl Mode {
     pub fn of(kind: RunKind) -> Self {
         match kind {
             RunKind::Background => Mode::Background,
-            RunKind::Step(_) | RunKind::PrePromotion | RunKind::PostPromotion => Mode::Blocking,
+            RunKind::Step(_)
+            | RunKind::PrePromotion
+            | RunKind::PostPromotion
+            | RunKind::PostRollback => Mode::Blocking,
         }
     }
 }

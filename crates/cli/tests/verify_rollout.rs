@@ -1,13 +1,15 @@
 //! Suites of checks as rollout steps, through `bellwether up` and real `demo-service` replicas:
 //! a canary whose replicas pass `- verify: smoke` is promoted; one whose replicas fail it is
-//! rolled back with the failed check in the reason, which `get` shows. A
-//! blue-green preview is verified before the switch.
+//! rolled back with the failed check in the reason, which `get` shows, and then the stable
+//! revision passes the suite as its post-rollback analysis. A blue-green preview is verified
+//! before the switch.
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use support::{BIN, ControlPlane, json};
+use support::{BIN, ControlPlane, eventually, json};
 
 fn project(dir: &Path, strategy: &str) -> PathBuf {
     let file = dir.join("bellwether.yaml");
@@ -19,6 +21,7 @@ fn project(dir: &Path, strategy: &str) -> PathBuf {
       command: ["{BIN}", "demo-service"]
       env: {{ DEMO_VERSION: v1 }}
     health: {{ path: /health, interval: 100ms }}
+    postRollbackAnalysis: {{ verify: [smoke] }}
     strategy:
 {strategy}
 checks:
@@ -76,6 +79,21 @@ fn a_canary_that_passes_its_suite_is_promoted_and_one_that_fails_is_rolled_back(
     assert_eq!(view["stable"]["version"], "v2", "{view:#}");
     let reason = view["reason"].as_str().unwrap();
     assert!(reason.contains("verify:smoke"), "{view:#}");
+    // Then the stable revision, which took all traffic back, passes the same suite.
+    let healed = eventually(
+        &plane,
+        "the post-rollback analysis",
+        Duration::from_secs(30),
+        || {
+            let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+            let reason = view["reason"].as_str().unwrap_or_default().to_owned();
+            reason.contains("post-rollback").then_some(reason)
+        },
+    );
+    assert!(
+        healed.ends_with("; the stable revision passed its post-rollback analysis"),
+        "{healed}"
+    );
 
     let shown = plane.run(&["get", "shop"]);
     assert_eq!(shown.code, 0, "{shown:?}");

@@ -24,7 +24,7 @@ services:
   api:
     replica: 3
     run: {command: [./api]}
-"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)");
+"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)");
     assert_snapshot!(check(r#"
 services:
   api:

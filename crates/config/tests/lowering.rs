@@ -840,11 +840,15 @@ services:
     strategy: {blueGreen: {prePromotionAnalysis: {verify: [smoke]}, postPromotionAnalysis: {verify: [soak]}}}
   plain:
     run: {command: [./plain]}
+  healed:
+    run: {command: [./healed]}
+    postRollbackAnalysis: {verify: [after]}
 checks:
   health: {url: /health}
 verify:
   smoke: {checks: [health]}
   soak: {checks: [health], duration: 1m}
+  after: {checks: [health]}
   unused: {checks: [health]}
 "#,
     );
@@ -872,4 +876,14 @@ verify:
     assert_eq!(api.suite("soak"), Some(&p.verify["soak"]));
     assert_eq!(names(&p.services["web"]), ["smoke", "soak"]);
     assert!(p.services["plain"].verify.is_empty());
+    let healed = &p.services["healed"];
+    assert_eq!(names(healed), ["after"]);
+    assert_eq!(
+        healed.post_rollback_analysis,
+        Some(AnalysisRef {
+            verify: vec!["after".into()],
+            ..AnalysisRef::default()
+        })
+    );
+    assert_eq!(p.services["plain"].post_rollback_analysis, None);
 }

@@ -61,6 +61,7 @@ mod tests {
             listen: None,
             preview_listen: None,
             verify: Vec::new(),
+            post_rollback_analysis: None,
         };
         (name.to_owned(), spec)
     }

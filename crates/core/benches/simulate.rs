@@ -62,6 +62,7 @@ fn main() {
             replicas: 1 + (i % 5) as u32,
             strategy: strategies[i % strategies.len()].clone(),
             progress_deadline: Duration::from_secs(600),
+            post_rollback_analysis: None,
         };
         let mut world = World::new("bench");
         world.record = false;

@@ -501,3 +501,45 @@ fn commands_that_do_not_apply_are_rejected_with_a_reason() {
     cannot abort: the rollout of revision 2 was aborted; use retry or undo
     ");
 }
+
+#[test]
+fn after_an_abort_the_stable_revision_gets_its_post_rollback_analysis() {
+    let mut spec = canary(2, vec![w(20), analysis(), w(60)]);
+    spec.post_rollback_analysis = Some(Box::new(bellwether_core::spec::AnalysisRef {
+        verify: vec!["smoke".into()],
+        ..Default::default()
+    }));
+    let mut world = world_with_stable(&spec);
+    world.failing.insert(2);
+    world.deploy(2, &spec);
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Degraded);
+    assert_eq!(world.rollout.target_weight().basis_points(), 0);
+    insta::assert_snapshot!(world.rollout.reason, @"analysis step 2 failed: simulated Failed; the stable revision passed its post-rollback analysis");
+    insta::assert_snapshot!(timeline(&mut world), @"
+      2s # canary rollout of revision 2 (v2) started
+      2s # step 1: set weight 20%
+      2s scale revision 2 to 1
+      4s route r1=80% r2=20%
+      4s # revision 2 now receives 20% of traffic
+      4s # step 1 completed
+      4s # step 2: analysis (all metrics)
+      4s start analysis step 2 of revision 2 against revision 1
+     34s # analysis step 2: Failed: simulated Failed
+     34s route r1=100%
+     34s # aborted: analysis step 2 failed: simulated Failed
+     34s start post-rollback analysis of revision 1
+    1m4s # post-rollback analysis: Successful: simulated Successful
+    1m4s scale revision 2 to 0
+    1m4s # revision 2 scaled to zero
+    ");
+
+    // The stable revision failing it changes no traffic; the reason says so.
+    let mut world = world_with_stable(&spec);
+    world.failing.extend([1, 2]);
+    world.deploy(2, &spec);
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Degraded);
+    assert_eq!(world.rollout.target_weight().basis_points(), 0);
+    insta::assert_snapshot!(world.rollout.reason, @"analysis step 2 failed: simulated Failed; the stable revision did not pass its post-rollback analysis: simulated Failed");
+}

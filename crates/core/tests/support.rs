@@ -64,6 +64,7 @@ pub fn spec(replicas: u32, strategy: Strategy) -> RolloutSpec {
         replicas,
         strategy,
         progress_deadline: Duration::from_secs(600),
+        post_rollback_analysis: None,
     }
 }
 

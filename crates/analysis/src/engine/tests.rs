@@ -483,6 +483,7 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
             min_success_rate: 1.0,
             timeout: Duration::from_secs(60),
         }],
+        post_rollback_analysis: None,
     }
 }
 

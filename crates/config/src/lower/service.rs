@@ -70,8 +70,16 @@ pub(super) fn lower(
         suites: suites.keys().map(String::as_str).collect(),
     };
     let strategy = strategy::lower(s.strategy.as_ref(), &cx, sink);
+    let post_rollback_analysis = s
+        .post_rollback_analysis
+        .as_ref()
+        .map(|a| strategy::analysis_ref(a, &cx, sink));
     let mut verify: Vec<VerifySpec> = Vec::new();
-    for name in strategy.analyses().into_iter().flat_map(|a| &a.verify) {
+    let analyses = strategy
+        .analyses()
+        .into_iter()
+        .chain(&post_rollback_analysis);
+    for name in analyses.flat_map(|a| &a.verify) {
         if let Some(suite) = suites.get(name).filter(|s| !verify.contains(s)) {
             verify.push(suite.clone());
         }
@@ -159,6 +167,7 @@ pub(super) fn lower(
         listen: s.listen.as_ref().and_then(|l| address("listen", l, sink)),
         preview_listen,
         verify,
+        post_rollback_analysis,
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::alias::Alias;
-use super::{AnalysisConfig, Command, StrategyConfig};
+use super::{AnalysisConfig, AnalysisRefConfig, Command, StrategyConfig};
 use crate::span::{Entries, Pos, Spanned};
 use crate::values::{DurationValue, Whole};
 
@@ -32,6 +32,10 @@ pub struct ServiceConfig {
     pub strategy: Option<Spanned<StrategyConfig>>,
     /// The metrics that judge a rollout of this service.
     pub analysis: Option<Spanned<AnalysisConfig>>,
+    /// An analysis of the stable revision once an abort has sent all traffic back to it, e.g.
+    /// `{verify: [smoke]}`: whether the rollback healed the service. Its verdict is reported
+    /// (in the rollout's reason and history) and changes nothing. Default: none.
+    pub post_rollback_analysis: Option<Spanned<AnalysisRefConfig>>,
     /// A rollout that makes no progress for this long (e.g. replicas never become ready)
     /// aborts. Default: 10m.
     pub progress_deadline: Option<Spanned<DurationValue>>,

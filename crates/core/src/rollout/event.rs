@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Revision, RevisionNumber, RunId, Verdict};
-use crate::spec::{ServiceSpec, Strategy};
+use crate::spec::{AnalysisRef, ServiceSpec, Strategy};
 use crate::time::Timestamp;
 
 /// One input to the state machine. `at` is when it happened on the caller's clock.
@@ -46,6 +46,9 @@ pub struct RolloutSpec {
     pub replicas: u32,
     pub strategy: Strategy,
     pub progress_deadline: Duration,
+    /// Run against the stable revision once an abort has sent all traffic back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_rollback_analysis: Option<Box<AnalysisRef>>,
 }
 
 impl From<&ServiceSpec> for RolloutSpec {
@@ -54,6 +57,7 @@ impl From<&ServiceSpec> for RolloutSpec {
             replicas: s.replicas,
             strategy: s.strategy.clone(),
             progress_deadline: s.progress_deadline,
+            post_rollback_analysis: s.post_rollback_analysis.clone().map(Box::new),
         }
     }
 }

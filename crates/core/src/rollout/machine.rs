@@ -104,6 +104,8 @@ impl Rollout {
 
     /// Starts rolling out `revision` from its first step.
     pub(super) fn start(&mut self, revision: Revision, out: &mut Vec<Action>) {
+        // A retried rollout no longer waits on the last attempt's post-rollback analysis.
+        self.stop_analyses(out);
         self.attempt += 1;
         self.aborted = false;
         self.operator_paused = false;
@@ -158,6 +160,19 @@ impl Rollout {
             verdict,
             message: message.clone(),
         }));
+        if run.kind == RunKind::PostRollback {
+            // The rollback is done; the verdict says whether it healed the service.
+            self.reason = match verdict {
+                Verdict::Successful => {
+                    format!("{}; the stable revision passed its {run}", self.reason)
+                }
+                _ => format!(
+                    "{}; the stable revision did not pass its {run}: {message}",
+                    self.reason
+                ),
+            };
+            return;
+        }
         match verdict {
             Verdict::Failed | Verdict::Error => {
                 self.abort(format!("{run} failed: {message}"), out);
@@ -376,6 +391,13 @@ impl Rollout {
         self.inconclusive = None;
         self.reason = reason.clone();
         out.push(Action::Record(Note::Aborted { reason }));
+        let post = self
+            .spec
+            .as_ref()
+            .and_then(|s| s.post_rollback_analysis.clone());
+        if let (Some(analysis), Some(stable)) = (post, self.stable.as_ref().map(|s| s.number)) {
+            self.start_analysis_of(RunKind::PostRollback, *analysis, stable, None, out);
+        }
     }
 
     /// The new revision has all traffic and full size: it becomes stable.
@@ -544,12 +566,24 @@ impl Rollout {
         analysis: AnalysisRef,
         out: &mut Vec<Action>,
     ) -> RunId {
+        let revision = self.target.as_ref().map_or(0, |t| t.number);
+        let baseline = self.stable.as_ref().map(|s| s.number);
+        self.start_analysis_of(kind, analysis, revision, baseline, out)
+    }
+
+    /// Starts an analysis of `revision` against `baseline`.
+    fn start_analysis_of(
+        &mut self,
+        kind: RunKind,
+        analysis: AnalysisRef,
+        revision: RevisionNumber,
+        baseline: Option<RevisionNumber>,
+        out: &mut Vec<Action>,
+    ) -> RunId {
         let run = RunId {
             attempt: self.attempt,
             kind,
         };
-        let revision = self.target.as_ref().map_or(0, |t| t.number);
-        let baseline = self.stable.as_ref().map(|s| s.number);
         out.push(Action::StartAnalysis {
             run,
             analysis: analysis.clone(),

@@ -65,6 +65,9 @@ pub enum RunKind {
     Step(usize),
     PrePromotion,
     PostPromotion,
+    /// After an abort, of the stable revision that took all traffic back; its verdict is
+    /// told, and changes nothing.
+    PostRollback,
 }
 
 impl fmt::Display for RunId {
@@ -74,6 +77,7 @@ impl fmt::Display for RunId {
             RunKind::Step(i) => write!(f, "analysis step {}", i + 1),
             RunKind::PrePromotion => write!(f, "pre-promotion analysis"),
             RunKind::PostPromotion => write!(f, "post-promotion analysis"),
+            RunKind::PostRollback => write!(f, "post-rollback analysis"),
         }
     }
 }

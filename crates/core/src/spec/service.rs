@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{JudgeSpec, MetricSpec, Strategy, VerifySpec};
+use super::{AnalysisRef, JudgeSpec, MetricSpec, Strategy, VerifySpec};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -39,10 +39,14 @@ pub struct ServiceSpec {
     /// Where a blue-green preview is served, when set.
     #[serde(default)]
     pub preview_listen: Option<SocketAddr>,
-    /// The suites of checks its analyses run ([`AnalysisRef::verify`](super::AnalysisRef::verify)), copied from the
+    /// The suites of checks its analyses run ([`AnalysisRef::verify`]), copied from the
     /// project's so that a revision keeps the checks it was deployed with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify: Vec<VerifySpec>,
+    /// Run against the stable revision after an abort sent all traffic back to it: whether the
+    /// service is healthy again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_rollback_analysis: Option<AnalysisRef>,
 }
 
 impl ServiceSpec {

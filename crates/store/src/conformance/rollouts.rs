@@ -25,6 +25,7 @@ fn canary() -> RolloutSpec {
         replicas: 2,
         strategy: Strategy::Canary(CanarySpec::with_steps(steps)),
         progress_deadline: Duration::from_secs(600),
+        post_rollback_analysis: None,
     }
 }
 
