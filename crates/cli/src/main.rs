@@ -35,6 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => commands::validate::run(&args, cli.output)?,
         Command::Simulate(args) => commands::simulate::run(&args, cli.output)?,
         Command::Router(args) => commands::router::run(&args)?,
+        Command::Load(args) => commands::load::run(&args)?,
         Command::Run(mut args) => {
             args.exec.server = cli.server;
             commands::run::run(&args)?

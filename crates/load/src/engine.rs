@@ -77,7 +77,10 @@ impl Run {
                     .map(|t| (t.selector.metric, t.expr.source.clone()))
                     .collect();
                 let _ = tx.send(Some(out::declarations(&thresholds)));
-                (Some(tx), Some(std::thread::spawn(move || write_lines(sink, rx))))
+                (
+                    Some(tx),
+                    Some(std::thread::spawn(move || write_lines(sink, rx))),
+                )
             }
             None => (None, None),
         };
@@ -100,15 +103,16 @@ impl Run {
         Run { shared, task }
     }
 
-    /// The latest progress, updated once a second.
-    pub fn progress(&self) -> Progress {
-        *lock(&self.shared.progress)
+    /// A handle to watch the run and stop it while something waits for its end.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Stops the run: iterations in flight are interrupted; what was measured is reported.
     pub fn stop(&self) {
-        self.shared.interrupted.store(true, Ordering::Relaxed);
-        self.shared.stop.cancel();
+        self.handle().stop();
     }
 
     /// Waits for the end.
@@ -122,6 +126,25 @@ impl Run {
     /// The metrics so far.
     pub fn metrics(&self) -> Metrics {
         self.shared.merged()
+    }
+}
+
+/// Watches a run and stops it.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The latest progress, updated once a second.
+    pub fn progress(&self) -> Progress {
+        *lock(&self.shared.progress)
+    }
+
+    /// Stops the run: iterations in flight are interrupted; what was measured is reported.
+    pub fn stop(&self) {
+        self.shared.interrupted.store(true, Ordering::Relaxed);
+        self.shared.stop.cancel();
     }
 }
 

@@ -72,7 +72,9 @@ impl Generator {
             if n.is_finite() && n > 0.0 {
                 Ok(n)
             } else {
-                Err(format!("{what} {n} is not a rate (expected requests per second above 0)"))
+                Err(format!(
+                    "{what} {n} is not a rate (expected requests per second above 0)"
+                ))
             }
         };
         let rate = positive("rate", traffic.rate)?.min(positive("cap", traffic.cap)?);
@@ -83,7 +85,10 @@ impl Generator {
                 .map_err(|_| format!("`{name}` is not a header name"))?;
             http::HeaderValue::from_str(value)
                 .map_err(|_| format!("`{value}` is not a header value"))?;
-            headers.push((name, Template::parse(value, &[]).map_err(|e| e.to_string())?));
+            headers.push((
+                name,
+                Template::parse(value, &[]).map_err(|e| e.to_string())?,
+            ));
         }
         let in_flight = Self::MAX_IN_FLIGHT.min(rate.ceil() as u32).max(1);
         let plan = Plan {
@@ -139,7 +144,10 @@ impl Generator {
 
     /// What it has sent so far.
     pub fn sent(&self) -> Sent {
-        self.run.as_ref().map(|r| Sent::of(&r.metrics())).unwrap_or_default()
+        self.run
+            .as_ref()
+            .map(|r| Sent::of(&r.metrics()))
+            .unwrap_or_default()
     }
 
     /// Stops sending and waits for the requests in flight to be let go.

@@ -19,6 +19,6 @@ pub mod template;
 pub mod threshold;
 
 pub use client::{Connect, Tcp};
-pub use engine::{Options, Progress, Report, Run};
+pub use engine::{Handle, Options, Progress, Report, Run};
 pub use generator::{Generator, Sent, Traffic};
 pub use plan::{LoadError, Plan, load};

@@ -149,8 +149,14 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        let metrics: Vec<&str> = lines.iter().map(|l| l["metric"].as_str().unwrap()).collect();
-        assert_eq!(metrics, ["http_reqs", "http_req_duration", "http_req_failed"]);
+        let metrics: Vec<&str> = lines
+            .iter()
+            .map(|l| l["metric"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            metrics,
+            ["http_reqs", "http_req_duration", "http_req_failed"]
+        );
         assert_eq!(lines[1]["data"]["value"], 1.5);
         assert_eq!(lines[2]["data"]["value"], 1.0);
         assert_eq!(

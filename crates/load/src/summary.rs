@@ -73,16 +73,33 @@ pub fn render(
     let mut rows: Vec<(String, String, Option<bool>)> = Vec::new();
     for metric in Metric::ALL {
         let marked = mark(judged, |s| s.metric == metric && s.tags.is_empty());
-        rows.push((metric.name().to_owned(), value(metrics.series(metric), elapsed), marked));
+        rows.push((
+            metric.name().to_owned(),
+            value(metrics.series(metric), elapsed),
+            marked,
+        ));
         for sub in plan.sub_metrics.iter().filter(|s| s.metric == metric) {
             if let Some(series) = metrics.select(sub) {
-                let tags: Vec<String> = sub.tags.iter().map(|(t, v)| format!("{}:{v}", t.name())).collect();
+                let tags: Vec<String> = sub
+                    .tags
+                    .iter()
+                    .map(|(t, v)| format!("{}:{v}", t.name()))
+                    .collect();
                 let marked = mark(judged, |s| s == sub);
-                rows.push((format!("  {{ {} }}", tags.join(", ")), value(series, elapsed), marked));
+                rows.push((
+                    format!("  {{ {} }}", tags.join(", ")),
+                    value(series, elapsed),
+                    marked,
+                ));
             }
         }
     }
-    let width = rows.iter().map(|(n, _, _)| n.chars().count()).max().unwrap_or(0) + 3;
+    let width = rows
+        .iter()
+        .map(|(n, _, _)| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 3;
     for (name, value, mark) in rows {
         let mark = match mark {
             Some(true) => '✓',
@@ -111,7 +128,10 @@ pub fn render(
 
 /// ✓ or ✗ for a metric whose thresholds `select` picks, if it has any.
 fn mark(judged: &[(Threshold, Judged)], select: impl Fn(&Selector) -> bool) -> Option<bool> {
-    let mut mine = judged.iter().filter(|(t, _)| select(&t.selector)).peekable();
+    let mut mine = judged
+        .iter()
+        .filter(|(t, _)| select(&t.selector))
+        .peekable();
     mine.peek()?;
     Some(mine.all(|(_, j)| j.passed))
 }
@@ -165,7 +185,11 @@ fn millis(ms: f64) -> String {
 fn trim(value: f64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() || text == "-" { "0".to_owned() } else { text.to_owned() }
+    if text.is_empty() || text == "-" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The summary as JSON: `{"state": …, "metrics": {name: {type, contains, values,
@@ -196,7 +220,11 @@ pub fn export(
                 "default",
                 json!({"count": n, "rate": if seconds > 0.0 { *n as f64 / seconds } else { 0.0 }}),
             ),
-            Series::Gauge(g) => ("gauge", "default", json!({"value": g.value, "min": g.min, "max": g.max})),
+            Series::Gauge(g) => (
+                "gauge",
+                "default",
+                json!({"value": g.value, "min": g.min, "max": g.max}),
+            ),
         };
         let mut entry = json!({"type": kind, "contains": contains, "values": values});
         let thresholds: Map<String, Value> = judged
@@ -210,7 +238,9 @@ pub fn export(
         all.insert(name, entry);
     };
     for metric in Metric::ALL {
-        put(metric.name().to_owned(), metrics.series(metric), &|s| s.metric == metric && s.tags.is_empty());
+        put(metric.name().to_owned(), metrics.series(metric), &|s| {
+            s.metric == metric && s.tags.is_empty()
+        });
         for sub in plan.sub_metrics.iter().filter(|s| s.metric == metric) {
             if let Some(series) = metrics.select(sub) {
                 put(sub.to_string(), series, &|s| s == sub);

@@ -182,6 +182,11 @@ impl Expr {
         }
         let bound = match right.parse::<f64>() {
             Ok(b) if b.is_finite() => b,
+            _ if right.is_empty() => {
+                return Err(format!(
+                    "`{text}` has no number after `{spelling}` (expected e.g. {aggregate}{spelling}200)"
+                ));
+            }
             _ => {
                 return Err(format!(
                     "`{right}` in `{text}` is not a number (expected e.g. {aggregate}{spelling}200)"

@@ -49,7 +49,9 @@ requests:
     assert_eq!(report.metrics.gauge(Metric::VusMax).max, 5);
     assert_eq!(report.elapsed, Duration::from_secs(10));
     assert_eq!(
-        server.connections.load(std::sync::atomic::Ordering::Relaxed),
+        server
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed),
         5,
         "one keep-alive connection per VU"
     );
@@ -95,7 +97,11 @@ requests:
     let times: Vec<_> = server.seen.lock().unwrap().iter().map(|s| s.2).collect();
     let first = times[0];
     for (n, at) in times.iter().enumerate() {
-        assert_eq!(*at - first, Duration::from_millis(20) * n as u32, "request {n}");
+        assert_eq!(
+            *at - first,
+            Duration::from_millis(20) * n as u32,
+            "request {n}"
+        );
     }
     let latency = report.metrics.trend(Metric::HttpReqDuration).unwrap();
     assert_eq!((latency.min(), latency.max()), (10.0, 10.0));
@@ -143,8 +149,14 @@ requests:
     .await;
     assert_eq!(report.metrics.count(Metric::Iterations), 1000);
     let times: Vec<_> = server.seen.lock().unwrap().iter().map(|s| s.2).collect();
-    let in_first_five = times.iter().filter(|t| **t - times[0] < Duration::from_secs(5)).count();
-    assert_eq!(in_first_five, 125, "5 t² iterations by t seconds of the ramp");
+    let in_first_five = times
+        .iter()
+        .filter(|t| **t - times[0] < Duration::from_secs(5))
+        .count();
+    assert_eq!(
+        in_first_five, 125,
+        "5 t² iterations by t seconds of the ramp"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -190,7 +202,11 @@ requests:
     )
     .await;
     assert_eq!(report.elapsed, Duration::from_secs(3));
-    assert_eq!(report.metrics.count(Metric::HttpReqs), 0, "an interrupted request is not counted");
+    assert_eq!(
+        report.metrics.count(Metric::HttpReqs),
+        0,
+        "an interrupted request is not counted"
+    );
     assert_eq!(server.count(), 1);
 }
 
@@ -226,8 +242,15 @@ thresholds:
 ",
     )
     .await;
-    assert_eq!(report.aborted_by.as_deref(), Some("http_req_failed: rate<0.01"));
-    assert!(report.elapsed >= Duration::from_secs(3) && report.elapsed < Duration::from_secs(5), "{:?}", report.elapsed);
+    assert_eq!(
+        report.aborted_by.as_deref(),
+        Some("http_req_failed: rate<0.01")
+    );
+    assert!(
+        report.elapsed >= Duration::from_secs(3) && report.elapsed < Duration::from_secs(5),
+        "{:?}",
+        report.elapsed
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,18 +278,57 @@ thresholds:
     // Iterations of 10 + 690 + 10 or 300 + 690 + 10 ms alternate: ann, bob, ann, … (7 in 10 s…
     // the eighth starts at 5.6 + 1.0 s + …); what matters is the order and the counts agree.
     let paths = server.paths();
-    let users: Vec<&str> = paths.iter().filter(|p| p.starts_with("/users/")).map(String::as_str).collect();
+    let users: Vec<&str> = paths
+        .iter()
+        .filter(|p| p.starts_with("/users/"))
+        .map(String::as_str)
+        .collect();
     assert!(users.len() >= 6);
     for (n, p) in users.iter().enumerate() {
-        assert_eq!(*p, if n % 2 == 0 { "/users/ann" } else { "/users/bob" });
+        assert_eq!(
+            *p,
+            if n % 2 == 0 {
+                "/users/ann"
+            } else {
+                "/users/bob"
+            }
+        );
     }
     let checks = report.metrics.checks();
     let n = users.len() as u64;
     let bobs = n / 2;
-    assert_eq!(checks[0], Rate { passes: n, total: n }, "status");
-    assert_eq!(checks[1], Rate { passes: n - bobs, total: n }, "body contains");
-    assert_eq!(checks[2], Rate { passes: n - bobs, total: n }, "duration");
-    assert_eq!(checks[3], Rate { passes: 0, total: n }, "home's status");
+    assert_eq!(
+        checks[0],
+        Rate {
+            passes: n,
+            total: n
+        },
+        "status"
+    );
+    assert_eq!(
+        checks[1],
+        Rate {
+            passes: n - bobs,
+            total: n
+        },
+        "body contains"
+    );
+    assert_eq!(
+        checks[2],
+        Rate {
+            passes: n - bobs,
+            total: n
+        },
+        "duration"
+    );
+    assert_eq!(
+        checks[3],
+        Rate {
+            passes: 0,
+            total: n
+        },
+        "home's status"
+    );
     let plan_thresholds = bellwether_load::load("t.yaml", "scenarios: {s: {executor: constant-vus, duration: 1s}}\nrequests: [{name: user, url: 'http://a:1/'}, {name: home, url: 'http://a:1/'}]\nthresholds:\n  'http_req_duration{name:user}': ['max<200']\n  'http_req_duration{name:home}': ['max<200']\n", &no_csv).unwrap();
     let judged: Vec<bool> = plan_thresholds
         .thresholds

@@ -97,7 +97,13 @@ async fn looping(shared: Arc<Shared>, index: usize, id: u32, window: Window) {
 
 /// `constant-arrival-rate` and `ramping-arrival-rate`: iterations start when due, each on an
 /// idle VU; with none idle a VU is added up to `max_vus`, past which the iteration is dropped.
-async fn arrivals(shared: &Arc<Shared>, index: usize, pre_allocated: u32, max_vus: u32, window: &Window) {
+async fn arrivals(
+    shared: &Arc<Shared>,
+    index: usize,
+    pre_allocated: u32,
+    max_vus: u32,
+    window: &Window,
+) {
     let Executor::Arrival { ramp, .. } = &shared.plan.scenarios[index].executor else {
         return;
     };
@@ -110,7 +116,14 @@ async fn arrivals(shared: &Arc<Shared>, index: usize, pre_allocated: u32, max_vu
         let (tx, rx) = mpsc::channel(1);
         let id = vus.len();
         vus.push(tx);
-        tasks.spawn(serving(Arc::clone(shared), index, id, rx, done_tx.clone(), window.halt.clone()));
+        tasks.spawn(serving(
+            Arc::clone(shared),
+            index,
+            id,
+            rx,
+            done_tx.clone(),
+            window.halt.clone(),
+        ));
         id
     };
     for _ in 0..pre_allocated {

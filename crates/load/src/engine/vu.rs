@@ -155,7 +155,14 @@ impl Vu {
                 check: "",
             };
             let failed = !expected(status);
-            shared.record(self.shard, Sample::Request { duration: took, failed }, &tags);
+            shared.record(
+                self.shard,
+                Sample::Request {
+                    duration: took,
+                    failed,
+                },
+                &tags,
+            );
             for check in &request.checks {
                 let passed = judge(&check.rule, answer.as_ref().ok(), took);
                 let tags = Tags {
@@ -164,7 +171,14 @@ impl Vu {
                     check: &plan.checks[check.id],
                     ..Tags::default()
                 };
-                shared.record(self.shard, Sample::Check { id: check.id, passed }, &tags);
+                shared.record(
+                    self.shard,
+                    Sample::Check {
+                        id: check.id,
+                        passed,
+                    },
+                    &tags,
+                );
             }
             if !request.sleep.is_zero() {
                 tokio::time::sleep(request.sleep).await;

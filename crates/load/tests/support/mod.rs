@@ -17,10 +17,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
+/// How long the answer to a path takes, and its status.
+type Answering = dyn Fn(&str) -> (Duration, u16) + Send + Sync;
+
 /// How the server answers, and what it saw.
 pub struct Server {
     /// Answer time and status, given the request's path.
-    answer: Box<dyn Fn(&str) -> (Duration, u16) + Send + Sync>,
+    answer: Box<Answering>,
     /// Each request's path, `x-canary` header and arrival time.
     pub seen: Mutex<Vec<(String, Option<String>, Instant)>>,
     pub connections: std::sync::atomic::AtomicUsize,
@@ -45,11 +48,17 @@ impl Server {
     }
 
     pub fn paths(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().map(|s| s.0.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.0.clone())
+            .collect()
     }
 
     async fn serve(self: Arc<Self>, io: impl Io) {
-        self.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let service = service_fn(move |req: Request<Incoming>| {
             let server = Arc::clone(&self);
             async move {
@@ -59,7 +68,11 @@ impl Server {
                     .get("x-canary")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                server.seen.lock().unwrap().push((path.clone(), canary, Instant::now()));
+                server
+                    .seen
+                    .lock()
+                    .unwrap()
+                    .push((path.clone(), canary, Instant::now()));
                 let (after, status) = (server.answer)(&path);
                 if !after.is_zero() {
                     tokio::time::sleep(after).await;
