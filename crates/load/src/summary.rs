@@ -193,7 +193,8 @@ fn trim(value: f64) -> String {
 }
 
 /// The summary as JSON: `{"state": …, "metrics": {name: {type, contains, values,
-/// thresholds}}, "root_group": {"checks": […]}}`, milliseconds for times.
+/// thresholds}}, "root_group": {"checks": […]}}`, milliseconds for times; a trend's values are
+/// k6's default ones and p(99).
 pub fn export(
     plan: &Plan,
     metrics: &Metrics,
@@ -208,7 +209,8 @@ pub fn export(
                 "trend",
                 "time",
                 json!({"avg": t.avg(), "min": t.min(), "med": t.percentile(50.0), "max": t.max(),
-                       "p(90)": t.percentile(90.0), "p(95)": t.percentile(95.0)}),
+                       "p(90)": t.percentile(90.0), "p(95)": t.percentile(95.0),
+                       "p(99)": t.percentile(99.0)}),
             ),
             Series::Rate(r) => (
                 "rate",

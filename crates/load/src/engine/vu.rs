@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::{HeaderMap, HeaderValue, Request};
+use http::{HeaderMap, HeaderValue, Request, Uri};
 use http_body_util::Full;
 use tokio::time::Instant;
 
@@ -25,7 +25,6 @@ pub(crate) struct Prepared {
 }
 
 /// Where a request goes.
-#[derive(Clone)]
 struct Target {
     url: String,
     /// `host:port`, to connect to.
@@ -33,7 +32,7 @@ struct Target {
     /// The Host header: the authority as written.
     host: HeaderValue,
     /// Origin form: `/path?query`.
-    path: String,
+    path: Uri,
 }
 
 impl Target {
@@ -46,7 +45,10 @@ impl Target {
         } else {
             format!("{written}:80")
         };
-        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let path = Uri::from_maybe_shared(Bytes::copy_from_slice(
+            uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes(),
+        ))
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             url,
             authority,
@@ -124,12 +126,16 @@ impl Vu {
                 let n = shared.rows[i].fetch_add(1, Ordering::Relaxed) as usize;
                 &request.variants.rows[n % request.variants.rows.len()][..]
             };
+            let filled;
             let target = match &prepared.target {
-                Some(t) => Ok(t.clone()),
-                None => Target::new(request.url.fill(row)),
+                Some(t) => Ok(t),
+                None => {
+                    filled = Target::new(request.url.fill(row));
+                    filled.as_ref()
+                }
             };
             let sent = first.take().unwrap_or_else(Instant::now);
-            let answer = match &target {
+            let answer = match target {
                 Ok(target) => {
                     let http = build(request, prepared, target, row);
                     match http {
@@ -141,11 +147,11 @@ impl Vu {
                         Err(e) => Err(e),
                     }
                 }
-                Err(e) => Err(e.clone()),
+                Err(e) => Err(e.to_owned()),
             };
             let took = Instant::now().saturating_duration_since(sent);
             let status = answer.as_ref().map_or(0, |a| a.status);
-            let url = target.as_ref().map_or("", |t| t.url.as_str());
+            let url = target.map_or("", |t| t.url.as_str());
             let tags = Tags {
                 scenario,
                 name: &request.name,
@@ -217,7 +223,7 @@ fn build(
     };
     let mut http = Request::builder()
         .method(request.method.clone())
-        .uri(target.path.as_str())
+        .uri(target.path.clone())
         .body(Full::new(body))
         .map_err(|e| e.to_string())?;
     *http.headers_mut() = headers;
