@@ -261,3 +261,82 @@ pub fn export(
         "root_group": {"checks": checks},
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Sample, Tags};
+
+    #[test]
+    fn the_summary_reads_like_k6s() {
+        let plan = crate::load(
+            "t.yaml",
+            "scenarios: {s: {executor: constant-arrival-rate, rate: 10, duration: 10s, preAllocatedVUs: 2}}
+requests:
+  - {name: home, url: 'http://h:1/', checks: {status: 200}}
+thresholds:
+  http_req_duration: ['p(95)<50', 'max<100']
+  'http_req_duration{name:home}': ['avg<40']
+  http_req_failed: ['rate<0.05']
+",
+            &|_| Err(String::new()),
+        )
+        .unwrap();
+        let mut metrics = Metrics::new(&plan.sub_metrics, plan.checks.len());
+        let tags = Tags {
+            scenario: "s",
+            name: "home",
+            ..Tags::default()
+        };
+        for n in 1..=100u64 {
+            let failed = n % 10 == 0;
+            let duration = Duration::from_micros(n * 700);
+            metrics.record(Sample::Request { duration, failed }, &tags);
+            metrics.record(
+                Sample::Check {
+                    id: 0,
+                    passed: !failed,
+                },
+                &tags,
+            );
+            metrics.record(Sample::Iteration { duration }, &tags);
+        }
+        metrics.record(Sample::Vus { active: 2, max: 2 }, &tags);
+        let elapsed = Duration::from_secs(10);
+        let judged = judge(&plan, &metrics, elapsed);
+        insta::assert_snapshot!(header(&plan) + &render(&plan, &metrics, elapsed, &judged), @r"
+          scenarios: 1 scenario, 2 max VUs, 40s max duration (incl. graceful stop):
+                   * s: 10.00 iterations/s for 10s (maxVUs: 2-2, gracefulStop: 30s)
+
+             ✗ home: status is 200
+              ↳  90% — ✓ 90 / ✗ 10
+
+             checks...............: 90.00%  ✓ 90        ✗ 10
+             dropped_iterations...: 0       0/s
+           ✗ http_req_duration....: avg=35.35ms   min=700µs     med=35.01ms   max=70ms      p(90)=63.01ms   p(95)=66.56ms
+           ✓   { name:home }......: avg=35.35ms   min=700µs     med=35.01ms   max=70ms      p(90)=63.01ms   p(95)=66.56ms
+           ✗ http_req_failed......: 10.00%  ✓ 10        ✗ 90
+             http_reqs............: 100     10/s
+             iteration_duration...: avg=35.35ms   min=700µs     med=35.01ms   max=70ms      p(90)=63.01ms   p(95)=66.56ms
+             iterations...........: 100     10/s
+             vus..................: 2       min=2       max=2
+             vus_max..............: 2       min=2       max=2
+
+          THRESHOLDS
+           ✗ http_req_duration 'p(95)<50' p(95)=66.56ms
+           ✓ http_req_duration 'max<100' max=70ms
+           ✓ http_req_duration{name:home} 'avg<40' avg=35.35ms
+           ✗ http_req_failed 'rate<0.05' rate=10.00%
+        ");
+        let export = export(&plan, &metrics, elapsed, &judged);
+        assert_eq!(
+            export["metrics"]["http_req_failed"]["thresholds"]["rate<0.05"]["ok"],
+            false
+        );
+        assert_eq!(
+            export["metrics"]["http_req_duration{name:home}"]["values"]["max"],
+            70.0
+        );
+        assert_eq!(export["root_group"]["checks"][0]["fails"], 10);
+    }
+}
