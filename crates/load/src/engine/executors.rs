@@ -34,20 +34,20 @@ pub(crate) async fn scenario(shared: Arc<Shared>, index: usize) {
         }
     });
     let window = Window { start, end, halt };
+    let mut vus = JoinSet::new();
     match &scenario.executor {
         Executor::Vus { ramp, .. } => {
-            let mut vus = JoinSet::new();
             for id in 0..ramp.max() {
                 vus.spawn(looping(Arc::clone(&shared), index, id, window.clone()));
             }
-            while vus.join_next().await.is_some() {}
         }
         Executor::Arrival {
             pre_allocated,
             max_vus,
             ..
-        } => arrivals(&shared, index, *pre_allocated, *max_vus, &window).await,
+        } => arrivals(&shared, index, *pre_allocated, *max_vus, &window, &mut vus).await,
     }
+    finish(&mut vus, &window.halt).await;
     // A scenario lasts its duration, even when its last iteration ends before.
     tokio::select! {
         () = tokio::time::sleep_until(window.end) => {}
@@ -57,12 +57,31 @@ pub(crate) async fn scenario(shared: Arc<Shared>, index: usize) {
     let _ = deadline.await;
 }
 
-/// A scenario's time: it schedules from `start` to `end`; `halt` interrupts it.
+/// A scenario's time: it schedules from `start` to `end`; `halt` interrupts its VUs.
 #[derive(Clone)]
 struct Window {
     start: Instant,
     end: Instant,
     halt: CancellationToken,
+}
+
+/// Waits for the VUs to end on their own, or interrupts them when the scenario is halted.
+/// Interrupting a VU drops its task, so the iterations need not watch for it themselves.
+async fn finish(vus: &mut JoinSet<()>, halt: &CancellationToken) {
+    loop {
+        tokio::select! {
+            next = vus.join_next() => {
+                if next.is_none() {
+                    return;
+                }
+            }
+            () = halt.cancelled() => {
+                vus.abort_all();
+                while vus.join_next().await.is_some() {}
+                return;
+            }
+        }
+    }
 }
 
 /// A VU of `constant-vus` or `ramping-vus`: iterates while the ramp wants it, waits while it
@@ -75,34 +94,32 @@ async fn looping(shared: Arc<Shared>, index: usize, id: u32, window: Window) {
     loop {
         let now = Instant::now();
         if now >= window.end {
-            break;
+            return;
         }
         match ramp.next_active(id, now.saturating_duration_since(window.start)) {
-            None => break,
+            None => return,
             Some(at) if window.start + at > now => {
-                tokio::select! {
-                    () = tokio::time::sleep_until(window.start + at) => continue,
-                    () = window.halt.cancelled() => break,
-                }
+                tokio::time::sleep_until(window.start + at).await;
+                continue;
             }
             Some(_) => {}
         }
-        let vu = vu.get_or_insert_with(|| Vu::new(Arc::clone(&shared), index));
-        tokio::select! {
-            () = vu.iteration(None) => {}
-            () = window.halt.cancelled() => break,
-        }
+        vu.get_or_insert_with(|| Vu::new(Arc::clone(&shared), index))
+            .iteration(None)
+            .await;
     }
 }
 
 /// `constant-arrival-rate` and `ramping-arrival-rate`: iterations start when due, each on an
-/// idle VU; with none idle a VU is added up to `max_vus`, past which the iteration is dropped.
+/// idle VU (a task in `tasks`); with none idle a VU is added up to `max_vus`, past which the
+/// iteration is dropped.
 async fn arrivals(
     shared: &Arc<Shared>,
     index: usize,
     pre_allocated: u32,
     max_vus: u32,
     window: &Window,
+    tasks: &mut JoinSet<()>,
 ) {
     let Executor::Arrival { ramp, .. } = &shared.plan.scenarios[index].executor else {
         return;
@@ -110,31 +127,25 @@ async fn arrivals(
     let scenario = shared.plan.scenarios[index].name.as_str();
     let (done_tx, mut done) = mpsc::unbounded_channel::<usize>();
     let mut vus: Vec<mpsc::Sender<Instant>> = Vec::new();
-    let mut tasks = JoinSet::new();
     let mut idle: Vec<usize> = Vec::new();
     let mut add = |vus: &mut Vec<mpsc::Sender<Instant>>| {
         let (tx, rx) = mpsc::channel(1);
         let id = vus.len();
         vus.push(tx);
-        tasks.spawn(serving(
-            Arc::clone(shared),
-            index,
-            id,
-            rx,
-            done_tx.clone(),
-            window.halt.clone(),
-        ));
+        tasks.spawn(serving(Arc::clone(shared), index, id, rx, done_tx.clone()));
         id
     };
     for _ in 0..pre_allocated {
         idle.push(add(&mut vus));
     }
+    let halted = window.halt.cancelled();
+    tokio::pin!(halted);
     for due in ramp.arrivals() {
         let at = window.start + due;
         if at > Instant::now() {
             tokio::select! {
                 () = tokio::time::sleep_until(at) => {}
-                () = window.halt.cancelled() => break,
+                () = &mut halted => return,
             }
         }
         while let Ok(id) = done.try_recv() {
@@ -154,9 +165,7 @@ async fn arrivals(
         };
         let _ = vus[id].try_send(at);
     }
-    // Closing the channels lets each VU finish its iteration and end.
-    drop(vus);
-    while tasks.join_next().await.is_some() {}
+    // Dropping the channels lets each VU finish its iteration and end.
 }
 
 /// An arrival-rate VU: runs each iteration it is handed, then says it is idle.
@@ -166,14 +175,10 @@ async fn serving(
     id: usize,
     mut work: mpsc::Receiver<Instant>,
     done: mpsc::UnboundedSender<usize>,
-    halt: CancellationToken,
 ) {
     let mut vu = Vu::new(shared, index);
     while let Some(due) = work.recv().await {
-        tokio::select! {
-            () = vu.iteration(Some(due)) => {}
-            () = halt.cancelled() => return,
-        }
+        vu.iteration(Some(due)).await;
         let _ = done.send(id);
     }
 }

@@ -61,16 +61,26 @@ impl Target {
 pub(crate) fn prepare(plan: &Plan) -> Vec<Prepared> {
     plan.requests
         .iter()
-        .map(|r| Prepared {
-            target: r.url.fixed().and_then(|u| Target::new(u.to_owned()).ok()),
-            headers: r
+        .map(|r| {
+            let target = r.url.fixed().and_then(|u| Target::new(u.to_owned()).ok());
+            let mut headers = r
                 .headers
                 .iter()
                 .map(|(name, value)| {
                     let value = HeaderValue::from_str(value.fixed()?).ok()?;
                     Some((name.clone(), value))
                 })
-                .collect::<Option<HeaderMap>>(),
+                .collect::<Option<HeaderMap>>();
+            if let (Some(headers), Some(target)) = (&mut headers, &target)
+                && !headers.contains_key(HOST)
+            {
+                headers.insert(HOST, target.host.clone());
+            }
+            (r, target, headers)
+        })
+        .map(|(r, target, headers)| Prepared {
+            target,
+            headers,
             body: match &r.body {
                 None => Some(Bytes::new()),
                 Some(b) => b.fixed().map(|b| Bytes::copy_from_slice(b.as_bytes())),
