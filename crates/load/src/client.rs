@@ -2,18 +2,20 @@
 //! the server closes it. How a connection is made is a seam ([`Connect`]), so tests can serve
 //! the engine in memory, where tokio's paused clock governs every wait.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
 
 /// A byte stream to a server.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -49,18 +51,32 @@ pub(crate) struct Answer {
     pub(crate) body: Option<Bytes>,
 }
 
+/// A connection as hyper's client makes it: the handle requests are sent through, and the
+/// connection itself, which does the reading and writing when polled.
+struct Link {
+    authority: String,
+    sender: SendRequest<Full<Bytes>>,
+    connection: Pin<Box<Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>>,
+    /// The connection ended (closed, or failed).
+    ended: bool,
+}
+
 /// One VU's connections.
 pub(crate) struct Client {
     connector: Arc<dyn Connect>,
     /// Few: a VU usually talks to one host.
-    connections: Vec<(String, SendRequest<Full<Bytes>>)>,
+    links: Vec<Link>,
+    /// The timeout of the request in flight: one timer, moved later for each request, which
+    /// costs an atomic store where a new timer would take the timer wheel's lock twice.
+    deadline: Pin<Box<Sleep>>,
 }
 
 impl Client {
     pub(crate) fn new(connector: Arc<dyn Connect>) -> Self {
         Self {
             connector,
-            connections: Vec::new(),
+            links: Vec::new(),
+            deadline: Box::pin(tokio::time::sleep(Duration::ZERO)),
         }
     }
 
@@ -74,74 +90,132 @@ impl Client {
         keep_body: bool,
         timeout: Duration,
     ) -> Result<Answer, String> {
-        match tokio::time::timeout(timeout, self.try_send(authority, request, keep_body)).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                self.connections.retain(|(a, _)| a != authority);
+        self.deadline.as_mut().reset(Instant::now() + timeout);
+        let work = send(
+            &*self.connector,
+            &mut self.links,
+            authority,
+            request,
+            keep_body,
+        );
+        tokio::select! {
+            biased;
+            answer = work => answer,
+            () = self.deadline.as_mut() => {
+                self.links.retain(|l| l.authority != authority);
                 Err(format!("no answer within {timeout:?}"))
             }
         }
     }
+}
 
-    async fn try_send(
-        &mut self,
-        authority: &str,
-        request: Request<Full<Bytes>>,
-        keep_body: bool,
-    ) -> Result<Answer, String> {
-        let at = match self.connections.iter().position(|(a, _)| a == authority) {
-            Some(at) => at,
-            None => {
-                self.connections
-                    .push((authority.to_owned(), self.connect(authority).await?));
-                self.connections.len() - 1
-            }
-        };
-        // A keep-alive connection the server closed while idle is made again, once.
-        if self.connections[at].1.ready().await.is_err() {
-            self.connections[at].1 = self.connect(authority).await?;
+/// Sends on the link to `authority`, made if there is none; a link that failed is dropped.
+async fn send(
+    connector: &dyn Connect,
+    links: &mut Vec<Link>,
+    authority: &str,
+    request: Request<Full<Bytes>>,
+    keep_body: bool,
+) -> Result<Answer, String> {
+    let found = links.iter().position(|l| l.authority == authority);
+    let at = match found {
+        Some(at) => at,
+        None => {
+            let link = connect(connector, authority).await?;
+            links.push(link);
+            links.len() - 1
         }
-        let result = self.exchange(at, request, keep_body).await;
-        if result.is_err() {
-            self.connections.swap_remove(at);
-        }
-        result
+    };
+    // A keep-alive connection the server closed while idle is made again, once.
+    if !links[at].ready().await {
+        links[at] = connect(connector, authority).await?;
+    }
+    let result = links[at].exchange(request, keep_body).await;
+    if result.is_err() {
+        links.swap_remove(at);
+    }
+    result
+}
+
+/// Makes a connection to `authority`.
+async fn connect(connector: &dyn Connect, authority: &str) -> Result<Link, String> {
+    let io = connector
+        .connect(authority)
+        .await
+        .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Link {
+        authority: authority.to_owned(),
+        sender,
+        connection: Box::pin(connection),
+        ended: false,
+    })
+}
+
+impl Link {
+    /// Whether it can take a request.
+    async fn ready(&mut self) -> bool {
+        let Link {
+            sender,
+            connection,
+            ended,
+            ..
+        } = self;
+        driving(connection, ended, sender.ready()).await.is_ok()
     }
 
     async fn exchange(
         &mut self,
-        at: usize,
         request: Request<Full<Bytes>>,
         keep_body: bool,
     ) -> Result<Answer, String> {
-        let response = self.connections[at]
-            .1
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let kept = if keep_body {
-            Some(body.collect().await.map_err(|e| e.to_string())?.to_bytes())
-        } else {
-            while let Some(frame) = body.frame().await {
-                frame.map_err(|e| e.to_string())?;
-            }
-            None
+        let Link {
+            sender,
+            connection,
+            ended,
+            ..
+        } = self;
+        let work = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let kept = if keep_body {
+                Some(body.collect().await.map_err(|e| e.to_string())?.to_bytes())
+            } else {
+                while let Some(frame) = body.frame().await {
+                    frame.map_err(|e| e.to_string())?;
+                }
+                None
+            };
+            Ok(Answer { status, body: kept })
         };
-        Ok(Answer { status, body: kept })
+        driving(connection, ended, work).await
     }
+}
 
-    async fn connect(&self, authority: &str) -> Result<SendRequest<Full<Bytes>>, String> {
-        let io = self
-            .connector
-            .connect(authority)
-            .await
-            .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        Ok(sender)
-    }
+/// Runs `work` while polling the connection, in the VU's own task: a connection task of its
+/// own would cost each request two wake-ups across threads.
+async fn driving<F: Future>(
+    connection: &mut Pin<Box<Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>>,
+    ended: &mut bool,
+    work: F,
+) -> F::Output {
+    let mut work = pin!(work);
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        if !*ended && connection.as_mut().poll(cx).is_ready() {
+            // Ended: what waited on it now fails, or has just been answered.
+            *ended = true;
+            return work.as_mut().poll(cx);
+        }
+        Poll::Pending
+    })
+    .await
 }

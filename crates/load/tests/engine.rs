@@ -337,3 +337,28 @@ thresholds:
         .collect();
     assert_eq!(judged, [false, true]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_unanswered_within_its_timeout_fails_and_its_connection_is_replaced() {
+    let server = Server::new(|_| (Duration::from_secs(10), 200));
+    let report = run(
+        &server,
+        "scenarios: {s: {executor: constant-vus, vus: 1, duration: 5s}}
+requests:
+  - {url: 'http://app:80/slow', timeout: 1s}
+",
+    )
+    .await;
+    assert_eq!(report.metrics.count(Metric::HttpReqs), 5);
+    assert_eq!(report.metrics.rate(Metric::HttpReqFailed).passes, 5);
+    assert_eq!(
+        report.metrics.trend(Metric::HttpReqDuration).unwrap().max(),
+        1000.0
+    );
+    assert_eq!(
+        server
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+        5
+    );
+}
