@@ -51,12 +51,15 @@ pub(crate) struct Answer {
     pub(crate) body: Option<Bytes>,
 }
 
+/// hyper's side of a connection, which reads and writes when polled.
+type Driven = Pin<Box<Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>>;
+
 /// A connection as hyper's client makes it: the handle requests are sent through, and the
 /// connection itself, which does the reading and writing when polled.
 struct Link {
     authority: String,
     sender: SendRequest<Full<Bytes>>,
-    connection: Pin<Box<Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>>,
+    connection: Driven,
     /// The connection ended (closed, or failed).
     ended: bool,
 }
@@ -201,7 +204,7 @@ impl Link {
 /// Runs `work` while polling the connection, in the VU's own task: a connection task of its
 /// own would cost each request two wake-ups across threads.
 async fn driving<F: Future>(
-    connection: &mut Pin<Box<Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>>>,
+    connection: &mut Driven,
     ended: &mut bool,
     work: F,
 ) -> F::Output {
