@@ -203,11 +203,7 @@ impl Link {
 
 /// Runs `work` while polling the connection, in the VU's own task: a connection task of its
 /// own would cost each request two wake-ups across threads.
-async fn driving<F: Future>(
-    connection: &mut Driven,
-    ended: &mut bool,
-    work: F,
-) -> F::Output {
+async fn driving<F: Future>(connection: &mut Driven, ended: &mut bool, work: F) -> F::Output {
     let mut work = pin!(work);
     poll_fn(|cx| {
         if let Poll::Ready(out) = work.as_mut().poll(cx) {

@@ -10,6 +10,7 @@
 mod executors;
 mod vu;
 
+use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
@@ -29,6 +30,8 @@ pub struct Options {
     pub connector: Arc<dyn Connect>,
     /// Where `--out json` lines go, if anywhere.
     pub samples: Option<Box<dyn Write + Send>>,
+    /// Runtimes the VUs are spread over ([`crate::Workers`]); none: the current runtime.
+    pub workers: Vec<tokio::runtime::Handle>,
 }
 
 /// A run in progress.
@@ -95,6 +98,7 @@ impl Run {
             start: Instant::now(),
             wall: SystemTime::now(),
             samples,
+            workers: options.workers,
             stop: CancellationToken::new(),
             interrupted: std::sync::atomic::AtomicBool::new(false),
             progress: Mutex::new(Progress::default()),
@@ -164,6 +168,7 @@ pub(crate) struct Shared {
     /// The wall clock at `start`, for the times of `--out json` lines.
     wall: SystemTime,
     samples: Option<mpsc::Sender<Option<String>>>,
+    workers: Vec<tokio::runtime::Handle>,
     stop: CancellationToken,
     interrupted: std::sync::atomic::AtomicBool,
     progress: Mutex<Progress>,
@@ -188,6 +193,17 @@ impl Shared {
             all.merge(&lock(shard));
         }
         all
+    }
+
+    /// Spawns VU number `n` (of its scenario) onto a worker, or the current runtime.
+    pub(crate) fn spawn_vu<F>(&self, vus: &mut JoinSet<()>, n: usize, vu: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self.workers.get(n % self.workers.len().max(1)) {
+            Some(worker) => vus.spawn_on(vu, worker),
+            None => vus.spawn(vu),
+        };
     }
 
     /// A new VU's shard.

@@ -129,6 +129,7 @@ impl Generator {
             Options {
                 connector,
                 samples: None,
+                workers: Vec::new(),
             },
         );
         Ok(Generator {

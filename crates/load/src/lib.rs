@@ -17,8 +17,10 @@ pub mod schedule;
 pub mod summary;
 pub mod template;
 pub mod threshold;
+mod workers;
 
 pub use client::{Connect, Tcp};
 pub use engine::{Handle, Options, Progress, Report, Run};
 pub use generator::{Generator, Sent, Traffic};
 pub use plan::{LoadError, Plan, load};
+pub use workers::Workers;

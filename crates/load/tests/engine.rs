@@ -24,6 +24,7 @@ async fn run(server: &Arc<Server>, source: &str) -> Report {
         Options {
             connector: Arc::new(Memory(Arc::clone(server))),
             samples: None,
+            workers: Vec::new(),
         },
     );
     tokio::time::timeout(BOUND, run.finish())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bellwether_load::{Options, Plan, Run, Tcp, duration, summary};
+use bellwether_load::{Options, Plan, Run, Tcp, Workers, duration, summary};
 use clap::Args;
 
 use crate::exit::{self, Code};
@@ -90,7 +90,9 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Code> {
         None => None,
     };
     print!("\n{}\n", summary::header(&plan));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The VUs run on a thread per core; this runtime schedules them and reports.
+    let workers = Workers::per_core().context("cannot start the worker threads")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
@@ -100,6 +102,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<Code> {
             Options {
                 connector: Arc::new(Tcp),
                 samples,
+                workers: workers.handles(),
             },
         );
         let handle = run.handle();

@@ -38,7 +38,8 @@ pub(crate) async fn scenario(shared: Arc<Shared>, index: usize) {
     match &scenario.executor {
         Executor::Vus { ramp, .. } => {
             for id in 0..ramp.max() {
-                vus.spawn(looping(Arc::clone(&shared), index, id, window.clone()));
+                let vu = looping(Arc::clone(&shared), index, id, window.clone());
+                shared.spawn_vu(&mut vus, id as usize, vu);
             }
         }
         Executor::Arrival {
@@ -132,7 +133,8 @@ async fn arrivals(
         let (tx, rx) = mpsc::channel(1);
         let id = vus.len();
         vus.push(tx);
-        tasks.spawn(serving(Arc::clone(shared), index, id, rx, done_tx.clone()));
+        let vu = serving(Arc::clone(shared), index, id, rx, done_tx.clone());
+        shared.spawn_vu(tasks, id, vu);
         id
     };
     for _ in 0..pre_allocated {
