@@ -68,8 +68,8 @@ fn progress_line(p: &bellwether_load::Progress) {
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
-        "\r\x1b[2Krunning ({}), {} VUs, {} requests, {:.1} req/s, p(95)={:.2}ms",
-        duration::format(Duration::from_secs(p.elapsed.as_secs())),
+        "\r\x1b[2Krunning ({:.1}s), {} VUs, {} requests, {:.1} req/s, p(95)={:.2}ms",
+        p.elapsed.as_secs_f64(),
         p.vus,
         p.requests,
         p.rate,
