@@ -53,6 +53,9 @@ pub(crate) enum Command {
     /// Play a service's next rollout on a simulated clock: each step, weight, analysis and how long it all takes.
     #[command(after_help = exit::HELP)]
     Simulate(crate::commands::simulate::SimulateArgs),
+    /// Load-test a service from a k6-style file: scenarios and executors, requests, checks, thresholds; k6's summary, exit 99 when a threshold fails.
+    #[command(after_help = exit::HELP)]
+    Load(crate::commands::load::LoadArgs),
     /// Run the built-in router on its own: weighted and header routing between revisions, with an admin API.
     Router(crate::commands::router::RouterArgs),
     /// Run pipelines here, in the foreground, with a live job tree; the event's filters apply for real.

@@ -4,6 +4,7 @@ mod client;
 mod credentials;
 pub(crate) mod demo;
 pub(crate) mod demo_service;
+pub(crate) mod load;
 pub(crate) mod ops;
 pub(crate) mod rerun;
 pub(crate) mod review;

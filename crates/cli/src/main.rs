@@ -37,6 +37,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::verify::verify(&args, cli.output)?,
         Command::Simulate(args) => commands::simulate::run(&args, cli.output)?,
         Command::Router(args) => commands::router::run(&args)?,
+        Command::Load(args) => commands::load::run(&args)?,
         Command::Run(mut args) => {
             args.exec.server = cli.server;
             commands::run::run(&args)?
