@@ -47,6 +47,7 @@ pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
 pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
 pub use strategy::{
     BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
+    TrafficGeneratorConfig,
 };
 pub use threshold::Threshold;
 pub use trust::TrustConfig;

@@ -988,3 +988,29 @@ pipelines:
     bellwether.yaml:15:13: step `#4` has both `check` and `verify` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`)
     ");
 }
+
+#[test]
+fn traffic_generators() {
+    assert_snapshot!(check(r#"
+services:
+  a:
+    run: {command: [./a]}
+    strategy: {canary: {trafficGenerator: {path: /}}}
+  b:
+    run: {command: [./b]}
+    strategy: {canary: {trafficGenerator: {rate: 500, path: health}}}
+  c:
+    run: {command: [./c]}
+    strategy: {canary: {trafficGenerator: {rate: 0}}}
+  d:
+    run: {command: [./d]}
+    strategy: {canary: {trafficGenerator: {rate: 5, path: "/x y", headers: {"bad name": v}}}}
+"#), @"
+    bellwether.yaml:4:43: trafficGenerator has no `rate` (expected requests per second, e.g. `rate: 10`)
+    bellwether.yaml:7:50: trafficGenerator rate 500 is not above 0 and at most 100 requests per second
+    bellwether.yaml:7:61: trafficGenerator path `health` is not a path (expected e.g. / or /health)
+    bellwether.yaml:10:50: trafficGenerator rate 0 is not above 0 and at most 100 requests per second
+    bellwether.yaml:13:59: trafficGenerator path `/x y` is not a path (expected e.g. / or /health)
+    bellwether.yaml:13:77: `bad name` is not a valid header name (expected letters, digits and -)
+    ");
+}

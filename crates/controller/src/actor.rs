@@ -13,6 +13,7 @@
 mod inputs;
 mod perform;
 mod requests;
+mod synthetic;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::ControlFlow;
@@ -95,6 +96,8 @@ pub(crate) struct Actor {
     retry_wait: Duration,
     /// The instant of a timer event that left its deadline where it was.
     stalled_tick: Option<Timestamp>,
+    /// The canary's synthetic traffic, while its strategy asks for it.
+    synthetic: synthetic::Synthetic,
 }
 
 impl Actor {
@@ -146,6 +149,7 @@ impl Actor {
             retry_due: None,
             retry_wait: Duration::ZERO,
             stalled_tick: None,
+            synthetic: synthetic::Synthetic::new(),
         };
         Ok((actor, shared))
     }

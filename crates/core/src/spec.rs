@@ -32,6 +32,7 @@ pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};
 pub use strategy::{
     BackgroundAnalysis, BlueGreenSpec, CanarySpec, CanaryStep, HeaderMatch, RollingSpec, Strategy,
+    TrafficGenerator,
 };
 pub use trust::{APPROVAL_ENVIRONMENT, Origin, Trust};
 pub use weight::{Weight, WeightError};

@@ -259,7 +259,11 @@ fn http(url: &Spanned<String>, c: &CheckConfig, sink: &mut Sink<'_>) -> Option<H
 }
 
 /// Headers with names and values HTTP can carry; each bad one reported.
-fn header_map(headers: &Entries<String>, what: &str, sink: &mut Sink<'_>) -> Vec<(String, String)> {
+pub(super) fn header_map(
+    headers: &Entries<String>,
+    what: &str,
+    sink: &mut Sink<'_>,
+) -> Vec<(String, String)> {
     const TOKEN: &[u8] = b"!#$%&'*+-.^_`|~";
     let mut valid = Vec::new();
     for (name, value) in headers.iter() {

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{AnalysisRefConfig, CanaryStepConfig};
-use crate::span::Spanned;
+use crate::span::{Entries, Spanned};
 use crate::values::{DurationValue, ScaleValue, Whole};
 
 /// Exactly one of `canary`, `blueGreen` or `rolling`.
@@ -41,6 +41,23 @@ pub struct CanaryConfig {
     /// How long an aborted canary keeps its replicas (for inspection) before scaling to zero.
     /// Default: 30s.
     pub abort_scale_down_delay: Option<Spanned<DurationValue>>,
+    /// Synthetic requests sent to the canary through the router while it rolls out, so that a
+    /// service with little traffic of its own gathers evidence, e.g. `{rate: 10, path: /}`.
+    /// Default: none.
+    pub traffic_generator: Option<Spanned<TrafficGeneratorConfig>>,
+}
+
+/// `GET path` at `rate` requests per second, to the canary alone.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficGeneratorConfig {
+    /// Requests per second, above 0 and at most 100.
+    pub rate: Option<Spanned<f64>>,
+    /// The path requested. Default: `/`.
+    pub path: Option<Spanned<String>>,
+    /// Headers sent with every request.
+    #[serde(default)]
+    pub headers: Entries<String>,
 }
 
 /// Blue-green: the new revision runs beside the active one as a preview, and all traffic

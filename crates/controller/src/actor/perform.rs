@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bellwether_analysis::engine::{Report, RunRequest};
 use bellwether_core::error::chain;
 use bellwether_core::rollout::{Action, Event, EventKind, RevisionNumber, RunId, Verdict};
-use bellwether_core::spec::AnalysisRef;
+use bellwether_core::spec::{AnalysisRef, Strategy};
 use bellwether_router::{Router, TableSpec};
 use tokio::sync::mpsc;
 
@@ -45,7 +45,7 @@ impl Actor {
     /// Brings the routers in line with the rollout's traffic and the replicas ready now.
     /// Replicas beyond a revision's desired count are left out even while they still run,
     /// so a scale-down never stops a replica that takes new requests.
-    pub(super) fn route(&self) {
+    pub(super) fn route(&mut self) {
         let rollout = &self.log.rollout;
         let addrs: BTreeMap<RevisionNumber, Vec<SocketAddr>> = rollout
             .scales
@@ -55,7 +55,20 @@ impl Actor {
                 (revision, replicas::routable(state, desired))
             })
             .collect();
-        let main = TableSpec::from_traffic(&self.service, &rollout.traffic, &addrs);
+        let mut main = TableSpec::from_traffic(&self.service, &rollout.traffic, &addrs);
+        let generator = match &self.spec.strategy {
+            Strategy::Canary(canary) => canary.traffic_generator.as_ref(),
+            _ => None,
+        };
+        // Synthetic traffic goes to a canary in progress once it has a replica to take it.
+        let canary = rollout
+            .target
+            .as_ref()
+            .map(|t| t.number)
+            .filter(|n| rollout.in_progress() && addrs.get(n).is_some_and(|a| !a.is_empty()));
+        let listen = lock(&self.shared).listen;
+        self.synthetic
+            .apply(canary.zip(generator), listen, &mut main, &addrs);
         self.apply_table(Listen::Main, &self.routers.main, main);
         if let Some(preview) = &self.routers.preview {
             // Until the preview has a ready replica its listener routes nothing, so the

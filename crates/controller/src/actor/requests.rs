@@ -183,9 +183,10 @@ impl Actor {
             // uses the new spec.
             (false, true) => None,
         };
+        let changed = rollout.spec.as_ref() != Some(&wanted);
         self.route();
         match revision {
-            Some(revision) if rollout.spec.as_ref() != Some(&wanted) => {
+            Some(revision) if changed => {
                 self.submit(EventKind::SpecChanged {
                     revision,
                     spec: wanted,

@@ -1,5 +1,6 @@
 //! How a service moves from its stable revision to a new one.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,28 @@ pub struct CanarySpec {
     pub scale_down_delay: Duration,
     /// How long an aborted canary keeps its replicas (for inspection) before being scaled to zero.
     pub abort_scale_down_delay: Duration,
+    /// Synthetic requests to the canary while it rolls out, for a service with too little
+    /// traffic of its own to judge. Absent in specs recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_generator: Option<TrafficGenerator>,
+}
+
+/// `GET path` at `rate` requests per second, sent through the service's router and routed to
+/// the canary alone (by a header only the control plane knows), so that they count in the
+/// canary's signals as real requests do and reach no other revision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficGenerator {
+    /// Requests per second; never more than [`TrafficGenerator::MAX_RATE`].
+    pub rate: f64,
+    pub path: String,
+    /// Sent with every request.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl TrafficGenerator {
+    /// The most requests per second a generator sends, whatever it is asked: synthetic
+    /// traffic is for gathering evidence, never a load test of production.
+    pub const MAX_RATE: f64 = 100.0;
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +150,7 @@ impl CanarySpec {
             max_unavailable: Scale::Percent(25),
             scale_down_delay: Duration::from_secs(30),
             abort_scale_down_delay: Duration::from_secs(30),
+            traffic_generator: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use bellwether_core::rollout::{RevisionNumber, Traffic};
-use bellwether_core::spec::HeaderMatch;
+use bellwether_core::spec::{HeaderMatch, Weight};
 
 use super::{Balance, HeaderRouteSpec, Matcher, RevisionSpec, TableSpec};
 
@@ -57,6 +57,34 @@ impl TableSpec {
             header_routes,
             mirror: None,
         }
+    }
+
+    /// Routes requests whose `header` is exactly `value` to revision `number`, ahead of every
+    /// other route; the revision joins the table with no weight if it is not in it.
+    pub fn route_header_to(
+        &mut self,
+        header: &str,
+        value: &str,
+        number: RevisionNumber,
+        replicas: &BTreeMap<RevisionNumber, Vec<SocketAddr>>,
+    ) {
+        if !self.revisions.iter().any(|r| r.number == number) {
+            self.revisions.push(RevisionSpec {
+                name: revision_name(number),
+                number,
+                replicas: replicas.get(&number).cloned().unwrap_or_default(),
+                weight: Weight::ZERO,
+                balance: Balance::default(),
+            });
+        }
+        self.header_routes.insert(
+            0,
+            HeaderRouteSpec {
+                revision: revision_name(number),
+                header: header.to_owned(),
+                matcher: Matcher::Exact(value.to_owned()),
+            },
+        );
     }
 
     /// All traffic to the preview revision of `traffic`, if it has one.

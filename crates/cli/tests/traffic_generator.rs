@@ -1,0 +1,89 @@
+//! A canary with no traffic of its own reaches a verdict on synthetic requests: `bellwether up`
+//! runs `demo-service` replicas, nobody sends the service a request, and the canary's
+//! `trafficGenerator` sends them through the router to the canary alone. A healthy canary is
+//! promoted and one that fails half its requests is rolled back, each on the evidence those
+//! requests gave; the stable revision receives none of them.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{BIN, ControlPlane, json};
+
+fn project(dir: &Path) -> PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  quiet:
+    replicas: 1
+    run:
+      command: ["{BIN}", "demo-service"]
+      env: {{ DEMO_VERSION: v1 }}
+    health: {{ path: /health, interval: 100ms }}
+    strategy:
+      canary:
+        trafficGenerator: {{ rate: 50, path: /orders }}
+        steps:
+          - setWeight: 10
+          - analysis: {{ metrics: [error_rate] }}
+        analysis: {{ metrics: [] }}
+    analysis:
+      interval: 500ms
+      metrics: ["error_rate <= 5%"]
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+/// Requests the router counted for each version, from `get -o json`.
+fn requests(plane: &ControlPlane) -> serde_json::Value {
+    json(&plane.run(&["get", "quiet", "-o", "json"]))
+}
+
+#[test]
+fn a_canary_without_traffic_is_judged_on_synthetic_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(&project(dir.path()));
+    let deploy = plane.run(&["deploy", "quiet", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("quiet", 0);
+
+    let deploy = plane.run(&[
+        "deploy",
+        "quiet",
+        "--version",
+        "v2",
+        "--env",
+        "DEMO_VERSION=v2",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("quiet", 0);
+    let view = requests(&plane);
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+
+    let deploy = plane.run(&[
+        "deploy",
+        "quiet",
+        "--version",
+        "v3",
+        "--env",
+        "DEMO_VERSION=v3",
+        "--env",
+        "DEMO_ERROR_RATE=0.5",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("quiet", 1);
+    let view = requests(&plane);
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    let reason = view["reason"].as_str().unwrap();
+    assert!(reason.contains("error_rate"), "{view:#}");
+    assert!(
+        plane
+            .log()
+            .iter()
+            .any(|l| l.contains("synthetic traffic to the canary started")),
+        "{:#?}",
+        plane.log()
+    );
+}
