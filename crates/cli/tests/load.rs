@@ -221,3 +221,59 @@ fn a_bad_file_exits_2_naming_line_and_column() {
         "error: -:3:11: no requests (expected at least one)\nerror: -:5:23: `p(95)<` has no number after `<` (expected e.g. p(95)<200)\n"
     );
 }
+
+#[test]
+fn load_steps_in_a_pipeline_fail_when_a_threshold_does() {
+    let service = support::demo("v1", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/", service.addrs[0]);
+    let test = |threshold: &str| {
+        format!(
+            "scenarios: {{smoke: {{executor: constant-vus, vus: 2, duration: 300ms}}}}\nrequests: [{{url: \"{url}\"}}]\nthresholds: {{http_reqs: ['{threshold}']}}\n"
+        )
+    };
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(dir.path().join("tests/ok.yaml"), test("count>10")).unwrap();
+    std::fs::write(dir.path().join("tests/heavy.yaml"), test("count>100000000")).unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    std::fs::write(
+        &file,
+        r#"
+pipelines:
+  perf:
+    on: {manual: {}}
+    jobs:
+      smoke:
+        steps:
+          - id: smoke
+            load: tests/ok.yaml
+          - run: echo "passed=${{ steps.smoke.outputs.thresholds-passed }}"
+      heavy:
+        needs: smoke
+        steps:
+          - load: tests/heavy.yaml
+"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let ran = support::bellwether(
+        &[
+            "run",
+            "perf",
+            "-f",
+            file.to_str().unwrap(),
+            "--plain",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("passed=true"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("thresholds failed: http_reqs 'count>100000000'"),
+        "{}",
+        ran.stdout
+    );
+}

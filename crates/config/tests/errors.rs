@@ -985,7 +985,7 @@ pipelines:
     bellwether.yaml:10:20: unknown check `helth`; did you mean `health`? (expected one of health)
     bellwether.yaml:12:21: target: `needs.nope.outputs.url`: this job does not need `nope` (it needs no jobs; expected the job in its `needs`)
     bellwether.yaml:14:21: `target` belongs to `check` and `verify` steps, and step `#3` is not one (expected it left out)
-    bellwether.yaml:15:13: step `#4` has both `check` and `verify` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`)
+    bellwether.yaml:15:13: step `#4` has both `check` and `verify` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`)
     ");
 }
 
@@ -1012,5 +1012,24 @@ services:
     bellwether.yaml:10:50: trafficGenerator rate 0 is not above 0 and at most 100 requests per second
     bellwether.yaml:13:59: trafficGenerator path `/x y` is not a path (expected e.g. / or /health)
     bellwether.yaml:13:77: `bad name` is not a valid header name (expected letters, digits and -)
+    ");
+}
+
+#[test]
+fn load_steps() {
+    assert_snapshot!(check(r#"
+pipelines:
+  perf:
+    jobs:
+      test:
+        steps:
+          - load: ../outside.yaml
+          - load: /etc/load.yaml
+          - load: tests/load.yaml
+            run: echo
+"#), @"
+    bellwether.yaml:6:19: load `../outside.yaml` is not a file of the workspace (expected a path relative to it, without `..`, e.g. tests/load/smoke.yaml)
+    bellwether.yaml:7:19: load `/etc/load.yaml` is not a file of the workspace (expected a path relative to it, without `..`, e.g. tests/load/smoke.yaml)
+    bellwether.yaml:8:13: step `#3` has both `run` and `load` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`)
     ");
 }

@@ -30,7 +30,7 @@ pipelines:
         steps:
           - run: make
             workdir: src
-"#), @"bellwether.yaml:7:13: unknown key `workdir` (expected one of id, name, if, run, shell, working-directory, env, continue-on-error, timeout, timeout-minutes, uses, with, deploy, cache, artifacts, check, verify, target)");
+"#), @"bellwether.yaml:7:13: unknown key `workdir` (expected one of id, name, if, run, shell, working-directory, env, continue-on-error, timeout, timeout-minutes, uses, with, deploy, cache, artifacts, check, verify, load, target)");
     assert_snapshot!(check(r#"
 pipelines:
   ci:
@@ -75,11 +75,11 @@ pipelines:
           - deploy: {service: api}
             shell: bash
 "#), @"
-    bellwether.yaml:7:19: step `Checkout` uses `actions/checkout@v4`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`: the workspace is already a checkout of the commit, so remove this step)
-    bellwether.yaml:8:19: step `#2` uses `actions/cache@v4`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`: use the built-in `cache: {key, paths}` step)
-    bellwether.yaml:10:19: step `#3` uses `docker/build-push-action@v5`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`: write what it does as a `run:` step)
-    bellwether.yaml:11:13: step `Nothing` does nothing (expected one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`)
-    bellwether.yaml:12:13: step `#5` has both `run` and `cache` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`)
+    bellwether.yaml:7:19: step `Checkout` uses `actions/checkout@v4`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`: the workspace is already a checkout of the commit, so remove this step)
+    bellwether.yaml:8:19: step `#2` uses `actions/cache@v4`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`: use the built-in `cache: {key, paths}` step)
+    bellwether.yaml:10:19: step `#3` uses `docker/build-push-action@v5`, but `uses:` steps are not supported (expected `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`: write what it does as a `run:` step)
+    bellwether.yaml:11:13: step `Nothing` does nothing (expected one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`)
+    bellwether.yaml:12:13: step `#5` has both `run` and `cache` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`)
     bellwether.yaml:14:31: unknown service `api` (no services are declared; expected a `services:` section that declares it)
     bellwether.yaml:15:20: `shell` belongs to `run` steps, and step `#6` is not one (expected it left out)
     ");

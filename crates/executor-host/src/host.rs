@@ -311,7 +311,9 @@ fn builtin_blocking(
             ));
             Ok(vec![("revision".to_owned(), revision)])
         }
-        Work::Script { .. } | Work::Verify { .. } => Err("not a step that copies files".to_owned()),
+        Work::Script { .. } | Work::Verify { .. } | Work::Load { .. } => {
+            Err("not a step that copies files".to_owned())
+        }
     };
     (result, notes)
 }
@@ -365,15 +367,23 @@ impl Executor for HostExecutor {
             | Work::CacheSave { .. }
             | Work::Upload { .. }
             | Work::Download { .. }
+            | Work::Load { .. }
                 if self.site.untrusted =>
             {
-                let why = "a run from an untrusted source cannot deploy, nor use the shared cache or artifact stores";
+                let why = "a run from an untrusted source cannot deploy, load-test, nor use the shared cache or artifact stores";
                 log.note(why);
                 StepOutcome::status(ExitStatus::Error(why.to_owned()))
             }
             Work::Verify { suite, target } => {
                 crate::verify::run(suite, target.as_deref(), log.as_mut(), cancel).await
             }
+            Work::Load { file } if !self.site.untrusted => match inside(&self.site.workdir, file) {
+                Ok(path) => crate::load::run(file, &path, log.as_mut(), cancel).await,
+                Err(why) => {
+                    log.note(&why);
+                    StepOutcome::status(ExitStatus::Error(why))
+                }
+            },
             other => self.builtin(other.clone(), log.as_mut()).await,
         };
         log.finish();

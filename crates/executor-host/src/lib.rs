@@ -5,6 +5,7 @@
 
 mod host;
 mod launcher;
+mod load;
 mod outputs;
 mod process;
 mod reaper;

@@ -337,3 +337,33 @@ pipelines:
     );
     assert!(out.recorder.lines().contains(&"deployed v7".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_run_may_not_load_test_nor_deploy() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = support::run_untrusted(
+        r#"
+services:
+  api: {run: {command: [./api]}}
+pipelines:
+  ci:
+    jobs:
+      perf:
+        steps:
+          - load: tests/load.yaml
+      ship:
+        steps:
+          - deploy: {service: api}
+"#,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.conclusion, Conclusion::Failure);
+    let refused = "a run from an untrusted source cannot deploy, load-test, nor use the shared cache or artifact stores";
+    let notes = out.recorder.notes();
+    assert_eq!(
+        notes.iter().filter(|n| n.contains(refused)).count(),
+        2,
+        "{notes:#?}"
+    );
+}

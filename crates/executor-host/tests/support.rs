@@ -75,12 +75,22 @@ impl Outcome {
 /// Runs pipeline `ci` of `yaml` with `dir/work` as the workspace and `dir/data` as the data
 /// directory, recording what is seen.
 pub async fn run(yaml: &str, dir: &Path, secrets: &[(&str, &str)]) -> Outcome {
+    recorded(yaml, dir, secrets, false).await
+}
+
+/// [`run`] as a run from an untrusted source: the executor refuses what such a run may not do.
+pub async fn run_untrusted(yaml: &str, dir: &Path) -> Outcome {
+    recorded(yaml, dir, &[], true).await
+}
+
+async fn recorded(yaml: &str, dir: &Path, secrets: &[(&str, &str)], untrusted: bool) -> Outcome {
     let recorder = Arc::new(Recorder::default());
-    let (conclusion, logs) = run_with(
+    let (conclusion, logs) = run_site(
         yaml,
         dir,
         secrets,
         Arc::clone(&recorder) as Arc<dyn Observer>,
+        untrusted,
     )
     .await;
     Outcome {
@@ -96,6 +106,16 @@ pub async fn run_with(
     dir: &Path,
     secrets: &[(&str, &str)],
     observer: Arc<dyn Observer>,
+) -> (Conclusion, PathBuf) {
+    run_site(yaml, dir, secrets, observer, false).await
+}
+
+async fn run_site(
+    yaml: &str,
+    dir: &Path,
+    secrets: &[(&str, &str)],
+    observer: Arc<dyn Observer>,
+    untrusted: bool,
 ) -> (Conclusion, PathBuf) {
     let loaded = bellwether_config::load("bellwether.yaml", yaml).unwrap_or_else(|d| panic!("{d}"));
     let spec = loaded
@@ -117,7 +137,7 @@ pub async fn run_with(
             scratch: data.join("tmp"),
             private: data.join("tmp"),
             run_as: None,
-            untrusted: false,
+            untrusted,
             cache: Cache::new(data.join("cache"), 1 << 30),
             artifacts: Artifacts::new(data.join("objects"), data.join("run/artifacts")),
             deployer: None,

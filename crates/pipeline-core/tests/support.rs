@@ -336,6 +336,7 @@ impl World {
                     environment.as_deref().unwrap_or("-")
                 ));
             }
+            Work::Load { file } => self.line(format!("  {who} load-tests {file}")),
             Work::Verify { suite, target } => self.line(format!(
                 "  {who} verifies {} against {}",
                 suite.name,

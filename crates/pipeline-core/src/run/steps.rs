@@ -227,6 +227,9 @@ impl Run {
                 names: names.clone(),
                 path: path.clone(),
             },
+            (StepAction::Load { file }, _) => Work::Load {
+                file: render(file, "load")?,
+            },
             (StepAction::Verify { suite, target }, _) => Work::Verify {
                 suite: Box::new(suite.clone()),
                 target: target.as_ref().map(|t| render(t, "target")).transpose()?,
@@ -429,5 +432,6 @@ fn step_name(step: &StepSpec, kind: StepKind, scope: &Scope<'_>) -> String {
             format!("Download artifacts {}", names.join(", "))
         }
         (StepAction::Verify { suite, .. }, _) => format!("Verify {}", suite.name),
+        (StepAction::Load { file }, _) => format!("Load test {}", file.source()),
     }
 }

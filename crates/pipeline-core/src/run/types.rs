@@ -251,4 +251,8 @@ pub enum Work {
         suite: Box<bellwether_core::spec::VerifySpec>,
         target: Option<String>,
     },
+    /// A load file of the workspace, by its path relative to it.
+    Load {
+        file: String,
+    },
 }

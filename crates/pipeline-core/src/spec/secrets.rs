@@ -117,6 +117,7 @@ impl PipelineSpec {
                     used.add_template(&cache.key);
                     cache.restore_keys.iter().for_each(|k| used.add_template(k));
                 }
+                StepAction::Load { file } => used.add_template(file),
                 StepAction::Verify { target, .. } => {
                     if let Some(t) = target {
                         used.add_template(t);

@@ -1,4 +1,4 @@
-//! A step: a script, or one of the built-in steps (deploy, cache, artifacts, verify).
+//! A step: a script, or one of the built-in steps (deploy, cache, artifacts, verify, load).
 
 use std::time::Duration;
 
@@ -49,6 +49,9 @@ pub enum StepAction {
         suite: VerifySpec,
         target: Option<Template>,
     },
+    /// `load: FILE`: a load test (`bellwether load`'s file, relative to the workspace), which
+    /// fails when a threshold does.
+    Load { file: Template },
 }
 
 /// `cache: {key, restore-keys, paths, save-always}`.

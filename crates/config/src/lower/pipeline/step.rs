@@ -1,5 +1,5 @@
-//! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check` or `verify`;
-//! `uses` is refused with the built-in step to use instead.
+//! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or
+//! `load`; `uses` is refused with the built-in step to use instead.
 
 use bellwether_core::spec::VerifySpec;
 use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
@@ -16,7 +16,7 @@ use crate::model::{
 use crate::span::Spanned;
 use crate::suggest::did_you_mean;
 
-const KINDS: &str = "`run`, `deploy`, `cache`, `artifacts`, `check` or `verify`";
+const KINDS: &str = "`run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`";
 
 pub(super) fn lower_all(
     job_key: &Spanned<String>,
@@ -97,6 +97,7 @@ fn lower(
         ("artifacts", s.artifacts.is_some()),
         ("check", s.check.is_some()),
         ("verify", s.verify.is_some()),
+        ("load", s.load.is_some()),
     ];
     let set: Vec<&str> = kinds
         .iter()
@@ -165,6 +166,15 @@ fn lower(
         StepAction::Cache(cache_spec(cache, label, place, sink)?)
     } else if s.check.is_some() || s.verify.is_some() {
         verify_action(s, &at("target"), cx, sink)?
+    } else if let Some(file) = &s.load {
+        let relative = !file.value.starts_with('/') && !file.value.split('/').any(|p| p == "..");
+        if !relative || file.value.trim().is_empty() {
+            sink.error(file.pos, format!("load `{}` is not a file of the workspace (expected a path relative to it, without `..`, e.g. tests/load/smoke.yaml)", file.value));
+            return None;
+        }
+        StepAction::Load {
+            file: at("load").template(file, file.pos, sink)?,
+        }
     } else {
         artifacts(s.artifacts.as_ref()?, job_key, label, cx, ancestors, sink)?
     };

@@ -47,6 +47,9 @@ pub struct PipelineStepConfig {
     pub check: Option<Spanned<String>>,
     /// Run a suite from the project's `verify:`; the step fails with it.
     pub verify: Option<Spanned<String>>,
+    /// Run a load test: a `bellwether load` file, relative to the workspace; the step fails
+    /// when one of its thresholds does.
+    pub load: Option<Spanned<String>>,
     /// For `check` and `verify`: the address their paths (`/healthz`) are taken against, e.g.
     /// `https://staging.example.com` or `${{ needs.deploy.outputs.url }}`.
     pub target: Option<Spanned<String>>,
