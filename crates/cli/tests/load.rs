@@ -255,19 +255,7 @@ pipelines:
 "#,
     )
     .unwrap();
-    let data = dir.path().join("data");
-    let ran = support::bellwether(
-        &[
-            "run",
-            "perf",
-            "-f",
-            file.to_str().unwrap(),
-            "--plain",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let ran = support::run_pipeline(&file, "perf", &dir.path().join("data"));
     assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
     assert!(ran.stdout.contains("passed=true"), "{}", ran.stdout);
     assert!(

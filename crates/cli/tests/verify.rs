@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{ControlPlane, bellwether, demo, json};
+use support::{ControlPlane, bellwether, demo, json, run_pipeline};
 
 fn write(dir: &Path, yaml: &str) -> PathBuf {
     let file = dir.join("bellwether.yaml");
@@ -306,19 +306,7 @@ pipelines:
 "#
         ),
     );
-    let data = dir.path().join("data");
-    let ran = bellwether(
-        &[
-            "run",
-            "release",
-            "-f",
-            file.to_str().unwrap(),
-            "--plain",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let ran = run_pipeline(&file, "release", &dir.path().join("data"));
     assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
     assert!(ran.stdout.contains("passed=true rate=1"), "{}", ran.stdout);
     assert!(

@@ -4,10 +4,11 @@
 
 mod adhoc;
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use bellwether_core::spec::{CheckSpec, Project, VerifySpec};
+use bellwether_core::spec::{CheckSpec, VerifySpec};
 use bellwether_verify::{Checker, run_suite};
 use clap::Args;
 
@@ -134,50 +135,22 @@ fn outcome(passed: bool) -> Code {
 
 /// The checks `bellwether check` runs: ad-hoc targets from the flags, named ones from the file.
 fn checks(args: &CheckArgs) -> anyhow::Result<Vec<CheckSpec>> {
-    let (adhoc, names): (Vec<&String>, Vec<&String>) =
-        args.targets.iter().partition(|t| adhoc::is_target(t));
+    let (adhoc, names) = split(&args.targets);
     let mut checks = adhoc
         .iter()
         .map(|t| args.shape.check(t))
         .collect::<Result<Vec<_>, _>>()?;
     if !names.is_empty() || adhoc.is_empty() {
         let project = super::project(&args.context.file)?;
-        checks.extend(named(&project, &names, &args.context.file)?);
+        let declared = Declared::new(&project.checks, "check", "checks", &args.context.file);
+        checks.extend(declared.pick(&names)?);
     }
     Ok(checks)
 }
 
-fn named(
-    project: &Project,
-    names: &[&String],
-    file: &std::path::Path,
-) -> anyhow::Result<Vec<CheckSpec>> {
-    if names.is_empty() {
-        anyhow::ensure!(
-            !project.checks.is_empty(),
-            "{} declares no checks (expected a `checks:` section, or give a URL)",
-            file.display()
-        );
-        return Ok(project.checks.values().cloned().collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            project.checks.get(name.as_str()).cloned().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no check `{name}` in {} (expected a URL, tcp://HOST:PORT or one of: {})",
-                    file.display(),
-                    listing(project.checks.keys())
-                )
-            })
-        })
-        .collect()
-}
-
 /// The suites `bellwether verify` runs, with the command line's overrides.
 fn suites(args: &VerifyArgs) -> anyhow::Result<Vec<VerifySpec>> {
-    let (adhoc, names): (Vec<&String>, Vec<&String>) =
-        args.suites.iter().partition(|t| adhoc::is_target(t));
+    let (adhoc, names) = split(&args.suites);
     let mut suites = Vec::new();
     if !adhoc.is_empty() {
         let checks = adhoc
@@ -188,23 +161,8 @@ fn suites(args: &VerifyArgs) -> anyhow::Result<Vec<VerifySpec>> {
     }
     if !names.is_empty() || adhoc.is_empty() {
         let project = super::project(&args.context.file)?;
-        let file = args.context.file.display();
-        if names.is_empty() {
-            anyhow::ensure!(
-                !project.verify.is_empty(),
-                "{file} declares no suites (expected a `verify:` section, or give a URL)"
-            );
-            suites.extend(project.verify.values().cloned());
-        }
-        for name in names {
-            let suite = project.verify.get(name.as_str()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no suite `{name}` in {file} (expected a URL, tcp://HOST:PORT or one of: {})",
-                    listing(project.verify.keys())
-                )
-            })?;
-            suites.push(suite.clone());
-        }
+        let declared = Declared::new(&project.verify, "suite", "verify", &args.context.file);
+        suites.extend(declared.pick(&names)?);
     }
     anyhow::ensure!(
         args.interval.is_none_or(|i| !i.is_zero()),
@@ -223,12 +181,65 @@ fn suites(args: &VerifyArgs) -> anyhow::Result<Vec<VerifySpec>> {
     Ok(suites)
 }
 
-fn listing<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    let names: Vec<&str> = names.map(String::as_str).collect();
-    if names.is_empty() {
-        "(none declared)".to_owned()
-    } else {
-        names.join(", ")
+/// Targets written out (URLs) apart from names of the project file.
+fn split(targets: &[String]) -> (Vec<&String>, Vec<&String>) {
+    targets.iter().partition(|t| adhoc::is_target(t))
+}
+
+/// The checks or suites a project file declares, picked by name.
+struct Declared<'a, T> {
+    all: &'a BTreeMap<String, T>,
+    /// `check` or `suite`, for messages.
+    kind: &'static str,
+    /// Where the file declares them: `checks` or `verify`.
+    section: &'static str,
+    file: &'a Path,
+}
+
+impl<'a, T: Clone> Declared<'a, T> {
+    fn new(
+        all: &'a BTreeMap<String, T>,
+        kind: &'static str,
+        section: &'static str,
+        file: &'a Path,
+    ) -> Self {
+        Self {
+            all,
+            kind,
+            section,
+            file,
+        }
+    }
+
+    /// Those `names` name, in order; all of them when there are no names.
+    fn pick(&self, names: &[&String]) -> anyhow::Result<Vec<T>> {
+        let file = self.file.display();
+        if names.is_empty() {
+            anyhow::ensure!(
+                !self.all.is_empty(),
+                "{file} declares no {}s (expected a `{}:` section, or give a URL)",
+                self.kind,
+                self.section
+            );
+            return Ok(self.all.values().cloned().collect());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.all.get(name.as_str()).cloned().ok_or_else(|| {
+                    let declared: Vec<&str> = self.all.keys().map(String::as_str).collect();
+                    let declared = if declared.is_empty() {
+                        "(none declared)".to_owned()
+                    } else {
+                        declared.join(", ")
+                    };
+                    anyhow::anyhow!(
+                        "no {} `{name}` in {file} (expected a URL, tcp://HOST:PORT or one of: {declared})",
+                        self.kind
+                    )
+                })
+            })
+            .collect()
     }
 }
 

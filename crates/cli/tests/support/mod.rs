@@ -267,6 +267,22 @@ pub fn bellwether(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     }
 }
 
+/// Runs `bellwether run PIPELINE --plain` on `file`, its data kept in `data`.
+pub fn run_pipeline(file: &Path, pipeline: &str, data: &Path) -> Outcome {
+    bellwether(
+        &[
+            "run",
+            pipeline,
+            "-f",
+            file.to_str().unwrap(),
+            "--plain",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
 /// A child's output as lines on a channel, so a test can wait for one with a bound.
 pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
     let (sender, receiver) = mpsc::channel();
