@@ -4,13 +4,14 @@
 #   bench/load.sh            # 10 s per run
 #   DURATION=30 bench/load.sh
 #
-# Needs wrk, nginx and jq (Debian: apt-get install -y wrk nginx-light jq; run as root, the
+# Needs wrk, nginx, jq and time (Debian: apt-get install -y wrk nginx-light jq time; run as root, the
 # script installs what is missing) and optionally oha (`cargo install oha`; tried when
 # missing, skipped with a message if that fails). Builds `bellwether` in release mode, then:
 #
 # 1. Maximum throughput with CONNECTIONS keep-alive connections (bellwether: as many VUs in
 #    constant-vus, no think time) against `bellwether demo-service` and nginx (a fixed 200),
-#    with each tool's p50/p90/p99.
+#    with each tool's p50/p90/p99 and the CPU it took per request (its user and system time
+#    over its requests: the generator and the target share the cores).
 # 2. Accuracy of constant-arrival-rate at several RATES against nginx: iterations started ÷
 #    rate × duration, and the rate nginx saw, from the times in its own access log.
 # 3. Peak resident memory of `bellwether load` with 1,000 and 10,000 VUs (constant-vus) held
@@ -26,11 +27,12 @@ THREADS=${THREADS:-2}
 RATES=${RATES:-"1000 5000 20000"}
 DEMO_PORT=19201 NGINX_PORT=19202 SLOW_PORT=19203
 
-if ! command -v wrk > /dev/null || ! command -v nginx > /dev/null || ! command -v jq > /dev/null; then
+if ! command -v wrk > /dev/null || ! command -v nginx > /dev/null || ! command -v jq > /dev/null \
+    || [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
-        apt-get install -y wrk nginx-light jq >&2
+        apt-get install -y wrk nginx-light jq time >&2
     else
-        echo "wrk, nginx or jq is missing: apt-get install -y wrk nginx-light jq" >&2
+        echo "wrk, nginx, jq or time is missing: apt-get install -y wrk nginx-light jq time" >&2
         exit 1
     fi
 fi
@@ -97,10 +99,12 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# Each prints "RPS P50 P90 P99" (milliseconds).
-run_wrk() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/report.lua" "$1" | tail -1; }
+# Each prints "RPS P50 P90 P99" (milliseconds) and leaves the CPU it took, "USER SYS"
+# seconds, in $WORK/cpu.
+timed() { /usr/bin/time -f "%U %S" -o "$WORK/cpu" "$@"; }
+run_wrk() { timed wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/report.lua" "$1" | tail -1; }
 run_oha() {
-    "$OHA" --no-tui --output-format json -z "${DURATION}s" -c "$CONNECTIONS" "$1" 2> /dev/null \
+    timed "$OHA" --no-tui --output-format json -z "${DURATION}s" -c "$CONNECTIONS" "$1" 2> /dev/null \
         | jq -r '"\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p90 * 1000) \(.latencyPercentiles.p99 * 1000)"'
 }
 run_load() {
@@ -110,30 +114,38 @@ scenarios:
 requests:
   - url: $1
 YAML
-    $BIN load "$WORK/max.yaml" --summary-export "$WORK/max.json" > /dev/null
+    timed "$BIN" load "$WORK/max.yaml" --summary-export "$WORK/max.json" > /dev/null
     jq -r '.metrics | "\(.http_reqs.values.rate) \(.http_req_duration.values.med) \(.http_req_duration.values["p(90)"]) \(.http_req_duration.values["p(99)"])"' "$WORK/max.json"
 }
-fmt() { awk '{ printf "%.0f | %.2f | %.2f | %.2f", $1, $2, $3, $4 }' <<< "$1"; }
+# The line of a run, and the CPU it took per request in microseconds (user + system).
+fmt() {
+    awk -v d="$DURATION" -v cpu="$(cat "$WORK/cpu")" '{
+        split(cpu, c, " ")
+        printf "%.0f | %.2f | %.2f | %.2f | %.1f", $1, $2, $3, $4, (c[1] + c[2]) * 1e6 / ($1 * d)
+    }' <<< "$1"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo "date: $(date -u +%F), $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "${DURATION}s per run, $CONNECTIONS connections; wrk -t$THREADS; bellwether load: constant-vus with $CONNECTIONS VUs"
 echo
-echo '| target | tool | req/s | p50 ms | p90 ms | p99 ms | ÷ wrk |'
-echo '|---|---|---|---|---|---|---|'
+echo '| target | tool | req/s | p50 ms | p90 ms | p99 ms | CPU µs/req | ÷ wrk |'
+echo '|---|---|---|---|---|---|---|---|'
 for target in "demo-service http://127.0.0.1:$DEMO_PORT/" "nginx http://127.0.0.1:$NGINX_PORT/"; do
     name=${target%% *} url=${target#* }
     wrk -t1 -c"$CONNECTIONS" -d2s "$url" > /dev/null
     WRK=$(run_wrk "$url")
+    WRK_ROW=$(fmt "$WRK")
     LOAD=$(run_load "$url")
-    echo "| $name | wrk | $(fmt "$WRK") | 1.00 |"
+    LOAD_ROW=$(fmt "$LOAD")
+    echo "| $name | wrk | $WRK_ROW | 1.00 |"
     if [ -n "$OHA" ]; then
         OHA_LINE=$(run_oha "$url")
         echo "| $name | oha | $(fmt "$OHA_LINE") | $(ratio "${OHA_LINE%% *}" "${WRK%% *}") |"
     else
-        echo "| $name | oha | not installed | | | | |"
+        echo "| $name | oha | not installed | | | | | |"
     fi
-    echo "| $name | bellwether load | $(fmt "$LOAD") | $(ratio "${LOAD%% *}" "${WRK%% *}") |"
+    echo "| $name | bellwether load | $LOAD_ROW | $(ratio "${LOAD%% *}" "${WRK%% *}") |"
 done
 
 echo

@@ -91,10 +91,10 @@ fn webhook(data: &[u8]) {
     let _ = bellwether_triggers::webhook::verify(b"secret", body, std::str::from_utf8(body).ok());
 }
 
-/// A backend's answer as the router reads it; the first byte says where the two reads split.
+/// A server's answer as the router and the load generator read it; the first byte says where the two reads split.
 fn backend_http(data: &[u8]) {
     let Some((&split, bytes)) = data.split_first() else {
         return;
     };
-    let _ = bellwether_router::parse_backend_answer(bytes, usize::from(split));
+    let _ = bellwether_http1::parse_answer(bytes, usize::from(split));
 }

@@ -2,7 +2,7 @@
 //! [`Plan`] (`file`, `plan`, `template`), computes the executors' schedules (`schedule`), keeps
 //! the metrics (`metrics`), judges thresholds (`threshold`), and writes the summary (`summary`)
 //! and `--out json` lines (`out`); an async half (`engine`, `client`) sends the requests on
-//! tokio and hyper. [`Generator`] is the seam for other crates: a steady, capped request rate
+//! tokio, as HTTP/1.1 of its own (`bellwether-http1`'s framing). [`Generator`] is the seam for other crates: a steady, capped request rate
 //! at one address.
 
 pub mod client;

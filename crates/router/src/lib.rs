@@ -34,11 +34,3 @@ pub use error::RouterError;
 pub use server::Router;
 pub use signals::{RevisionSignals, Signals};
 pub use spec::{Balance, HeaderRouteSpec, Matcher, MirrorSpec, RevisionSpec, TableSpec};
-
-/// A backend's bytes through the router's own HTTP/1.1 parsing (a response head arriving in
-/// two reads split at `split`, then a chunked body): an answer or an error, never a panic.
-/// The entry of the fuzz target `backend-http`.
-#[doc(hidden)]
-pub fn parse_backend_answer(bytes: &[u8], split: usize) -> Result<(), String> {
-    upstream::parse_backend_answer(bytes, split).map_err(|e| e.to_string())
-}

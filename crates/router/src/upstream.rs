@@ -1,10 +1,9 @@
 //! The router's HTTP/1.1 client for backends, driven by the request's own task: the request
 //! head is written, the body streamed and the response head parsed where the request is
 //! handled, with no connection task and no channels between them. Heads are parsed by
-//! `httparse`; [`codec`] holds the framing rules.
+//! `httparse`; `bellwether-http1` holds the framing rules.
 
 mod body;
-mod codec;
 
 use std::future::poll_fn;
 use std::io;
@@ -17,8 +16,7 @@ use http_body::Body;
 use tokio::net::TcpStream;
 
 pub(crate) use body::UpstreamBody;
-pub(crate) use codec::parse_backend_answer;
-use codec::{LAST_CHUNK, Malformed, RequestFraming};
+use bellwether_http1::{self as codec, LAST_CHUNK, Malformed, RequestFraming};
 
 use crate::body::RequestBody;
 use crate::socket;

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use bellwether_http1::{RequestFraming, encode_request_head};
 use bytes::Bytes;
-use http::header::HOST;
-use http::{HeaderMap, HeaderValue, Request, Uri};
-use http_body_util::Full;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use tokio::time::Instant;
 
 use super::Shared;
-use crate::client::{Answer, Client};
+use crate::client::{Answer, Client, Outgoing};
 use crate::metrics::{Sample, Tags, expected};
 use crate::plan::{self, Plan, Rule};
 
@@ -20,6 +20,8 @@ pub(crate) struct Prepared {
     target: Option<Target>,
     headers: Option<HeaderMap>,
     body: Option<Bytes>,
+    /// The whole request on the wire, when no part of it takes a variant.
+    wire: Option<Bytes>,
     /// A check reads the body.
     keep_body: bool,
 }
@@ -78,17 +80,26 @@ pub(crate) fn prepare(plan: &Plan) -> Vec<Prepared> {
             }
             (r, target, headers)
         })
-        .map(|(r, target, headers)| Prepared {
-            target,
-            headers,
-            body: match &r.body {
-                None => Some(Bytes::new()),
-                Some(b) => b.fixed().map(|b| Bytes::copy_from_slice(b.as_bytes())),
-            },
-            keep_body: r
-                .checks
-                .iter()
-                .any(|c| matches!(c.rule, Rule::BodyContains(_))),
+        .map(|(r, target, headers)| {
+            let mut prepared = Prepared {
+                target,
+                headers,
+                body: match &r.body {
+                    None => Some(Bytes::new()),
+                    Some(b) => b.fixed().map(|b| Bytes::copy_from_slice(b.as_bytes())),
+                },
+                wire: None,
+                keep_body: r
+                    .checks
+                    .iter()
+                    .any(|c| matches!(c.rule, Rule::BodyContains(_))),
+            };
+            if let (Some(target), Some(_), Some(_)) =
+                (&prepared.target, &prepared.headers, &prepared.body)
+            {
+                prepared.wire = wire(r, &prepared, target, &[]).ok().map(Bytes::from);
+            }
+            prepared
         })
         .collect()
 }
@@ -145,19 +156,28 @@ impl Vu {
                 }
             };
             let sent = first.take().unwrap_or_else(Instant::now);
-            let answer = match target {
-                Ok(target) => {
-                    let http = build(request, prepared, target, row);
-                    match http {
-                        Ok(http) => {
-                            self.client
-                                .send(&target.authority, http, prepared.keep_body, request.timeout)
-                                .await
-                        }
-                        Err(e) => Err(e),
-                    }
+            let made;
+            let bytes = match (&prepared.wire, target) {
+                (Some(wire), _) => Ok(&wire[..]),
+                (None, Ok(target)) => {
+                    made = wire(request, prepared, target, row);
+                    made.as_deref().map_err(String::clone)
                 }
-                Err(e) => Err(e.to_owned()),
+                (None, Err(e)) => Err(e.to_owned()),
+            };
+            let answer = match (bytes, target) {
+                (Ok(wire), Ok(target)) => {
+                    let outgoing = Outgoing {
+                        method: &request.method,
+                        wire,
+                        keep_body: prepared.keep_body,
+                    };
+                    self.client
+                        .send(&target.authority, outgoing, request.timeout)
+                        .await
+                }
+                (Err(e), _) => Err(e),
+                (_, Err(e)) => Err(e.to_owned()),
             };
             let took = Instant::now().saturating_duration_since(sent);
             let status = answer.as_ref().map_or(0, |a| a.status);
@@ -209,12 +229,13 @@ impl Vu {
     }
 }
 
-fn build(
+/// The request as it goes on the wire: head and body in one piece, for one write.
+fn wire(
     request: &plan::Request,
     prepared: &Prepared,
     target: &Target,
     row: &[String],
-) -> Result<Request<Full<Bytes>>, String> {
+) -> Result<Vec<u8>, String> {
     let body = match &prepared.body {
         Some(b) => b.clone(),
         None => Bytes::from(request.body.as_ref().map_or(String::new(), |b| b.fill(row))),
@@ -231,16 +252,31 @@ fn build(
             headers
         }
     };
-    let mut http = Request::builder()
+    let (mut parts, ()) = Request::builder()
         .method(request.method.clone())
         .uri(target.path.clone())
-        .body(Full::new(body))
-        .map_err(|e| e.to_string())?;
-    *http.headers_mut() = headers;
-    if !http.headers().contains_key(HOST) {
-        http.headers_mut().insert(HOST, target.host.clone());
+        .body(())
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    parts.headers = headers;
+    if !parts.headers.contains_key(HOST) {
+        parts.headers.insert(HOST, target.host.clone());
     }
-    Ok(http)
+    // A method that gives meaning to a body says how long it is even when it is empty
+    // (RFC 9110 §8.6); any body is sent with its length.
+    let framing = if !body.is_empty()
+        || matches!(request.method, Method::POST | Method::PUT | Method::PATCH)
+    {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        RequestFraming::Sized
+    } else {
+        RequestFraming::None
+    };
+    let mut out = encode_request_head(&parts, framing);
+    out.extend_from_slice(&body);
+    Ok(out)
 }
 
 fn judge(rule: &Rule, answer: Option<&Answer>, took: std::time::Duration) -> bool {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::codec::{BodyLength, Chunked, Decoded};
+use bellwether_http1::{BodyLength, Chunked, Decoded};
 use super::{Conn, UpstreamError};
 
 #[derive(Debug)]

@@ -1,8 +1,9 @@
-//! HTTP/1.1 on the backend side as bytes (RFC 9112): the request head written, the response
-//! head parsed, how long the response body is, and chunked bodies decoded. No I/O here.
+//! HTTP/1.1 on the client's side as bytes (RFC 9112): the request head written, the response
+//! head parsed, how long the response body is, and chunked bodies decoded. No I/O here: the
+//! router's client for its backends and the load generator's read and write the bytes.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, request, response};
 
 /// Header fields a response head may carry at most.
@@ -10,9 +11,9 @@ const MAX_HEADERS: usize = 128;
 /// The longest chunk-size line or trailer field accepted.
 const MAX_LINE: usize = 4096;
 
-/// What is wrong with what a backend sent.
+/// What is wrong with what a server sent.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum Malformed {
+pub enum Malformed {
     #[error("invalid response head: {0}")]
     Head(httparse::Error),
     #[error("invalid response head: bad status code {0}")]
@@ -23,7 +24,7 @@ pub(crate) enum Malformed {
     TooManyFields,
     #[error("invalid content-length")]
     ContentLength,
-    #[error("the backend switched protocols, which the router does not forward")]
+    #[error("the server switched protocols, which an HTTP/1.1 exchange cannot follow")]
     Upgrade,
     #[error("invalid chunked body: {0}")]
     Chunk(&'static str),
@@ -31,17 +32,17 @@ pub(crate) enum Malformed {
 
 /// How the request body goes to the backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RequestFraming {
+pub enum RequestFraming {
     /// No body at all.
     None,
     /// As it comes: the head carries its `content-length`.
     Sized,
-    /// Length unknown in advance (an HTTP/2 client's body, a chunked one): chunked.
+    /// Length unknown in advance (a body streamed as it comes): chunked.
     Chunked,
 }
 
 impl RequestFraming {
-    pub(crate) fn of(headers: &HeaderMap, body_is_empty: bool) -> Self {
+    pub fn of(headers: &HeaderMap, body_is_empty: bool) -> Self {
         if headers.contains_key(CONTENT_LENGTH) {
             Self::Sized
         } else if body_is_empty {
@@ -53,7 +54,7 @@ impl RequestFraming {
 }
 
 /// Writes a request head: request line in origin form, the fields, and the framing.
-pub(crate) fn encode_request_head(parts: &request::Parts, framing: RequestFraming) -> Vec<u8> {
+pub fn encode_request_head(parts: &request::Parts, framing: RequestFraming) -> Vec<u8> {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let fields: usize = parts
         .headers
@@ -79,7 +80,7 @@ pub(crate) fn encode_request_head(parts: &request::Parts, framing: RequestFramin
 }
 
 /// Frames one piece of a chunked request body.
-pub(crate) fn encode_chunk(data: &[u8]) -> Bytes {
+pub fn encode_chunk(data: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(data.len() + 20);
     out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
     out.extend_from_slice(data);
@@ -88,59 +89,129 @@ pub(crate) fn encode_chunk(data: &[u8]) -> Bytes {
 }
 
 /// The end of a chunked request body, without trailers.
-pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// How a response is framed: what a client needs to read its body and to know whether the
+/// connection can carry another request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framing {
+    pub status: StatusCode,
+    pub version: Version,
+    pub body: BodyLength,
+    /// The connection may carry another request once this response is read.
+    pub keep_alive: bool,
+    /// The head carried both a transfer coding and a length: the length is to be ignored.
+    pub conflicting: bool,
+}
 
 /// A complete response head, taken off the front of the read buffer.
 #[derive(Debug)]
-pub(crate) struct ResponseHead {
-    pub(crate) parts: response::Parts,
-    pub(crate) body: BodyLength,
+pub struct ResponseHead {
+    pub parts: response::Parts,
+    pub body: BodyLength,
     /// The connection may carry another request once this response is read.
-    pub(crate) keep_alive: bool,
+    pub keep_alive: bool,
 }
 
 /// How the end of a response body is known (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyLength {
+pub enum BodyLength {
     Sized(u64),
     Chunked,
-    /// Everything until the backend closes the connection.
+    /// Everything until the server closes the connection.
     UntilClose,
+}
+
+/// One head parsed at the front of a buffer.
+enum Parsed {
+    Partial,
+    /// An interim (1xx) response of this many bytes, to be skipped.
+    Interim(usize),
+    /// The final head: its length, how many of the fields it filled, and its framing.
+    Final(usize, usize, Framing),
+}
+
+fn parse_one<'b>(
+    buf: &'b [u8],
+    method: &Method,
+    fields: &mut [httparse::Header<'b>],
+) -> Result<Parsed, Malformed> {
+    let mut parsed = httparse::Response::new(fields);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(Malformed::TooManyFields),
+        Err(e) => return Err(Malformed::Head(e)),
+    };
+    let code = parsed.code.unwrap_or_default();
+    let status = StatusCode::from_u16(code).map_err(|_| Malformed::Status(code))?;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err(Malformed::Upgrade);
+    }
+    if status.is_informational() {
+        return Ok(Parsed::Interim(len));
+    }
+    let version = if parsed.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let fields = &*parsed.headers;
+    let body = body_length(method, status, fields)?;
+    // Both framings at once may be an attempt at response splitting: the transfer coding
+    // wins, the length goes, and the connection is not trusted with another request
+    // (RFC 9112 §6.3).
+    let conflicting = has_field(fields, "transfer-encoding") && has_field(fields, "content-length");
+    let keep_alive = body != BodyLength::UntilClose && persistent(version, fields) && !conflicting;
+    let framing = Framing {
+        status,
+        version,
+        body,
+        keep_alive,
+        conflicting,
+    };
+    Ok(Parsed::Final(len, fields.len(), framing))
+}
+
+/// Parses the response head at the front of `buf` and removes it, keeping only its framing:
+/// a client that needs no header field allocates nothing. `Ok(None)`: more bytes are needed.
+/// Interim (1xx) responses are removed and skipped.
+pub fn take_response_framing(
+    buf: &mut BytesMut,
+    method: &Method,
+) -> Result<Option<Framing>, Malformed> {
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match parse_one(buf, method, &mut fields)? {
+            Parsed::Partial => return Ok(None),
+            Parsed::Interim(len) => buf.advance(len),
+            Parsed::Final(len, _, framing) => {
+                buf.advance(len);
+                return Ok(Some(framing));
+            }
+        }
+    }
 }
 
 /// Parses the response head at the front of `buf`, removing it. `Ok(None)`: more bytes are
 /// needed. Interim (1xx) responses are removed and skipped.
-pub(crate) fn parse_response_head(
+pub fn parse_response_head(
     buf: &mut BytesMut,
     method: &Method,
 ) -> Result<Option<ResponseHead>, Malformed> {
     loop {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut fields);
-        let len = match parsed.parse(buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => return Err(Malformed::TooManyFields),
-            Err(e) => return Err(Malformed::Head(e)),
-        };
-        let code = parsed.code.unwrap_or_default();
-        let status = StatusCode::from_u16(code).map_err(|_| Malformed::Status(code))?;
-        if status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Malformed::Upgrade);
-        }
-        if status.is_informational() {
-            buf.advance(len);
-            continue;
-        }
-        let version = if parsed.version == Some(0) {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
+        let (len, count, framing) = match parse_one(buf, method, &mut fields)? {
+            Parsed::Partial => return Ok(None),
+            Parsed::Interim(len) => {
+                buf.advance(len);
+                continue;
+            }
+            Parsed::Final(len, count, framing) => (len, count, framing),
         };
         // Field values share the head's bytes instead of being copied one by one.
         let base = buf.as_ptr() as usize;
-        let fields: Vec<(Result<HeaderName, String>, usize, usize)> = parsed
-            .headers
+        let fields: Vec<(Result<HeaderName, String>, usize, usize)> = fields[..count]
             .iter()
             .map(|h| {
                 let name =
@@ -157,31 +228,40 @@ pub(crate) fn parse_response_head(
                 .map_err(|_| Malformed::Field(name.to_string()))?;
             headers.append(name, value);
         }
-        let body = body_length(method, status, &headers)?;
-        let mut keep_alive = body != BodyLength::UntilClose && persistent(version, &headers);
-        // Both framings at once may be an attempt at response splitting: the transfer coding
-        // wins, the length goes, and the connection is not trusted with another request
-        // (RFC 9112 §6.3).
-        if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+        if framing.conflicting {
             headers.remove(CONTENT_LENGTH);
-            keep_alive = false;
         }
         let mut parts = http::Response::new(()).into_parts().0;
-        parts.status = status;
-        parts.version = version;
+        parts.status = framing.status;
+        parts.version = framing.version;
         parts.headers = headers;
         return Ok(Some(ResponseHead {
             parts,
-            body,
-            keep_alive,
+            body: framing.body,
+            keep_alive: framing.keep_alive,
         }));
     }
+}
+
+/// The values of the fields named `name`, in order.
+fn values<'a>(
+    fields: &'a [httparse::Header<'_>],
+    name: &'a str,
+) -> impl DoubleEndedIterator<Item = &'a [u8]> {
+    fields
+        .iter()
+        .filter(move |f| f.name.eq_ignore_ascii_case(name))
+        .map(|f| f.value)
+}
+
+fn has_field(fields: &[httparse::Header<'_>], name: &str) -> bool {
+    values(fields, name).next().is_some()
 }
 
 fn body_length(
     method: &Method,
     status: StatusCode,
-    headers: &HeaderMap,
+    fields: &[httparse::Header<'_>],
 ) -> Result<BodyLength, Malformed> {
     if method == Method::HEAD
         || status == StatusCode::NO_CONTENT
@@ -189,9 +269,8 @@ fn body_length(
     {
         return Ok(BodyLength::Sized(0));
     }
-    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        let chunked = last
-            .to_str()
+    if let Some(last) = values(fields, "transfer-encoding").next_back() {
+        let chunked = std::str::from_utf8(last)
             .ok()
             .and_then(|v| v.rsplit(',').next())
             .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
@@ -202,10 +281,9 @@ fn body_length(
         });
     }
     let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
+    for value in values(fields, "content-length") {
         // A list of identical values is one length (RFC 9110 §8.6); anything else is an error.
-        for item in value
-            .to_str()
+        for item in std::str::from_utf8(value)
             .map_err(|_| Malformed::ContentLength)?
             .split(',')
         {
@@ -224,12 +302,10 @@ fn body_length(
 }
 
 /// Whether the connection stays open after this response (RFC 9112 §9.3).
-fn persistent(version: Version, headers: &HeaderMap) -> bool {
+fn persistent(version: Version, fields: &[httparse::Header<'_>]) -> bool {
     let has = |token: &str| {
-        headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+        values(fields, "connection")
+            .filter_map(|v| std::str::from_utf8(v).ok())
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
@@ -240,9 +316,11 @@ fn persistent(version: Version, headers: &HeaderMap) -> bool {
     }
 }
 
-/// Parses `bytes` as a backend's whole answer to a GET, as the router reads it: a response
-/// head, then a chunked body when it says so, arriving in two reads split at `split`.
-pub(crate) fn parse_backend_answer(bytes: &[u8], split: usize) -> Result<(), Malformed> {
+/// Parses `bytes` as a server's whole answer to a GET: a response head, then a chunked body
+/// when it says so, arriving in two reads split at `split`; an answer or an error, never a
+/// panic. The entry of the fuzz target `backend-http`.
+#[doc(hidden)]
+pub fn parse_answer(bytes: &[u8], split: usize) -> Result<(), Malformed> {
     let (first, rest) = bytes.split_at(split.min(bytes.len()));
     let mut buf = BytesMut::from(first);
     let head = match parse_response_head(&mut buf, &Method::GET)? {
@@ -268,7 +346,7 @@ pub(crate) fn parse_backend_answer(bytes: &[u8], split: usize) -> Result<(), Mal
 
 /// Where a chunked body's decoder is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Chunked {
+pub enum Chunked {
     Size,
     Data(u64),
     DataEnd,
@@ -278,7 +356,7 @@ pub(crate) enum Chunked {
 
 /// What the decoder took from the buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
+pub enum Decoded {
     Data(Bytes),
     End,
 }
@@ -286,7 +364,7 @@ pub(crate) enum Decoded {
 impl Chunked {
     /// Decodes from the front of `buf`; `Ok(None)` when more bytes are needed. Chunk
     /// extensions and trailer fields are read and dropped.
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, Malformed> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, Malformed> {
         loop {
             match *self {
                 Self::Size => {
@@ -508,6 +586,31 @@ mod tests {
         let both = both.unwrap().unwrap();
         assert!(!both.keep_alive);
         assert!(!both.parts.headers.contains_key(CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn the_framing_alone_agrees_with_the_whole_head() {
+        for wire in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"[..],
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 201 Created\r\nConnection: keep-alive\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nconnection: close\r\n\r\n",
+        ] {
+            let (head, rest) = parse(wire, Method::GET);
+            let head = head.unwrap().unwrap();
+            let mut buf = BytesMut::from(wire);
+            let framing = take_response_framing(&mut buf, &Method::GET)
+                .unwrap()
+                .unwrap();
+            assert_eq!(framing.status, head.parts.status);
+            assert_eq!(framing.version, head.parts.version);
+            assert_eq!(framing.body, head.body);
+            assert_eq!(framing.keep_alive, head.keep_alive);
+            assert_eq!(buf, rest);
+        }
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+        assert_eq!(take_response_framing(&mut partial, &Method::GET), Ok(None));
+        assert_eq!(partial.len(), 17);
     }
 
     #[test]
