@@ -1,8 +1,9 @@
-//! A canary with no traffic of its own reaches a verdict on synthetic requests: `bellwether up`
-//! runs `demo-service` replicas, nobody sends the service a request, and the canary's
-//! `trafficGenerator` sends them through the router to the canary alone. A healthy canary is
-//! promoted and one that fails half its requests is rolled back, each on the evidence those
-//! requests gave; the stable revision receives none of them.
+//! A revision with no traffic of its own reaches a verdict on synthetic requests: `bellwether
+//! up` runs `demo-service` replicas, nobody sends the service a request, and a
+//! `trafficGenerator` sends them through the router to the revision being judged alone: the
+//! canary's, for the whole canary, or an analysis's, for the revision it analyses while it
+//! runs (a blue-green preview). A healthy revision is promoted and one that fails half its
+//! requests is rolled back, each on the evidence those requests gave.
 
 mod support;
 
@@ -10,7 +11,19 @@ use std::path::{Path, PathBuf};
 
 use support::{BIN, ControlPlane, json};
 
-fn project(dir: &Path) -> PathBuf {
+const CANARY: &str = "      canary:
+        trafficGenerator: { rate: 50, path: /orders }
+        steps:
+          - setWeight: 10
+          - analysis: { metrics: [error_rate] }
+        analysis: { metrics: [] }";
+
+const BLUE_GREEN: &str = "      blueGreen:
+        prePromotionAnalysis:
+          metrics: [error_rate]
+          trafficGenerator: { rate: 50, path: /orders }";
+
+fn project(dir: &Path, strategy: &str) -> PathBuf {
     let file = dir.join("bellwether.yaml");
     let yaml = format!(
         r#"services:
@@ -21,12 +34,7 @@ fn project(dir: &Path) -> PathBuf {
       env: {{ DEMO_VERSION: v1 }}
     health: {{ path: /health, interval: 100ms }}
     strategy:
-      canary:
-        trafficGenerator: {{ rate: 50, path: /orders }}
-        steps:
-          - setWeight: 10
-          - analysis: {{ metrics: [error_rate] }}
-        analysis: {{ metrics: [] }}
+{strategy}
     analysis:
       interval: 500ms
       metrics: ["error_rate <= 5%"]
@@ -43,8 +51,17 @@ fn requests(plane: &ControlPlane) -> serde_json::Value {
 
 #[test]
 fn a_canary_without_traffic_is_judged_on_synthetic_requests() {
+    judged_on_synthetic_requests(CANARY);
+}
+
+#[test]
+fn a_blue_green_preview_is_judged_on_synthetic_requests_before_the_switch() {
+    judged_on_synthetic_requests(BLUE_GREEN);
+}
+
+fn judged_on_synthetic_requests(strategy: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let plane = ControlPlane::start(&project(dir.path()));
+    let plane = ControlPlane::start(&project(dir.path(), strategy));
     let deploy = plane.run(&["deploy", "quiet", "--version", "v1"]);
     assert_eq!(deploy.code, 0, "{deploy:?}");
     plane.expect_status("quiet", 0);
@@ -82,7 +99,7 @@ fn a_canary_without_traffic_is_judged_on_synthetic_requests() {
         plane
             .log()
             .iter()
-            .any(|l| l.contains("synthetic traffic to the canary started")),
+            .any(|l| l.contains("synthetic traffic to revision")),
         "{:#?}",
         plane.log()
     );

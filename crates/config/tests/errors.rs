@@ -1005,6 +1005,10 @@ services:
   d:
     run: {command: [./d]}
     strategy: {canary: {trafficGenerator: {rate: 5, path: "/x y", headers: {"bad name": v}}}}
+  e:
+    run: {command: [./e]}
+    analysis: {metrics: ["error_rate <= 1%"]}
+    strategy: {blueGreen: {prePromotionAnalysis: {trafficGenerator: {rate: 101}}}}
 "#), @"
     bellwether.yaml:4:43: trafficGenerator has no `rate` (expected requests per second, e.g. `rate: 10`)
     bellwether.yaml:7:50: trafficGenerator rate 500 is not above 0 and at most 100 requests per second
@@ -1012,6 +1016,7 @@ services:
     bellwether.yaml:10:50: trafficGenerator rate 0 is not above 0 and at most 100 requests per second
     bellwether.yaml:13:59: trafficGenerator path `/x y` is not a path (expected e.g. / or /health)
     bellwether.yaml:13:77: `bad name` is not a valid header name (expected letters, digits and -)
+    bellwether.yaml:17:76: trafficGenerator rate 101 is not above 0 and at most 100 requests per second
     ");
 }
 

@@ -8,7 +8,8 @@ use bellwether_config::load;
 use bellwether_core::spec::{
     AnalysisRef, BackgroundAnalysis, BuiltinMetric, CanaryStep, Condition, ConditionOp, Direction,
     EnvironmentSpec, Evidence, HeaderMatch, Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec,
-    Operand, Probe, ProviderSpec, RollingSpec, Scale, ServiceSpec, Strategy, Unit, Weight,
+    Operand, Probe, ProviderSpec, RollingSpec, Scale, ServiceSpec, Strategy, TrafficGenerator,
+    Unit, Weight,
 };
 
 fn project(source: &str) -> bellwether_core::spec::Project {
@@ -516,6 +517,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
         metrics: vec!["error_rate".into()],
         judge: false,
         verify: Vec::new(),
+        traffic_generator: None,
     };
     assert_eq!(
         (bg.pre_promotion_analysis, bg.post_promotion_analysis),
@@ -626,6 +628,7 @@ services:
             metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
             judge,
             verify: Vec::new(),
+            traffic_generator: None,
         })
     };
     assert_eq!(
@@ -837,7 +840,10 @@ services:
         steps: [{setWeight: 20}, {verify: smoke}, {analysis: {metrics: [error_rate], verify: [smoke, soak]}}]
   web:
     run: {command: [./web]}
-    strategy: {blueGreen: {prePromotionAnalysis: {verify: [smoke]}, postPromotionAnalysis: {verify: [soak]}}}
+    strategy:
+      blueGreen:
+        prePromotionAnalysis: {verify: [smoke], trafficGenerator: {rate: 20, path: /health}}
+        postPromotionAnalysis: {verify: [soak]}
   plain:
     run: {command: [./plain]}
   healed:
@@ -869,6 +875,7 @@ verify:
             metrics: vec!["error_rate".into()],
             judge: false,
             verify: vec!["smoke".into(), "soak".into()],
+            traffic_generator: None,
         })
     );
     let names = |s: &ServiceSpec| s.verify.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
@@ -886,4 +893,19 @@ verify:
         })
     );
     assert_eq!(p.services["plain"].post_rollback_analysis, None);
+    let Strategy::BlueGreen(bg) = &p.services["web"].strategy else {
+        panic!("blue-green")
+    };
+    assert_eq!(
+        bg.pre_promotion_analysis,
+        Some(AnalysisRef {
+            verify: vec!["smoke".into()],
+            traffic_generator: Some(Box::new(TrafficGenerator {
+                rate: 20.0,
+                path: "/health".into(),
+                headers: BTreeMap::new(),
+            })),
+            ..AnalysisRef::default()
+        })
+    );
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bellwether_analysis::engine::RunHandle;
 use bellwether_core::rollout::{RevisionNumber, Rollout, RunId};
-use bellwether_core::spec::ServiceSpec;
+use bellwether_core::spec::{ServiceSpec, TrafficGenerator};
 
 use crate::analyses::StoredRun;
 use crate::template::KeptRevision;
@@ -31,6 +31,9 @@ pub(crate) struct LiveRun {
     pub(crate) revision: RevisionNumber,
     pub(crate) baseline: Option<RevisionNumber>,
     pub(crate) handle: RunHandle,
+    /// Synthetic traffic to `revision` while the run lasts (the analysis's
+    /// `trafficGenerator`).
+    pub(crate) traffic: Option<TrafficGenerator>,
 }
 
 impl Shared {

@@ -10,13 +10,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
 
+use bellwether_http1::{self as codec, LAST_CHUNK, Malformed, RequestFraming};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, Response, Version, request};
 use http_body::Body;
 use tokio::net::TcpStream;
 
 pub(crate) use body::UpstreamBody;
-use bellwether_http1::{self as codec, LAST_CHUNK, Malformed, RequestFraming};
 
 use crate::body::RequestBody;
 use crate::socket;

@@ -5,12 +5,17 @@ mod canary;
 
 use std::time::Duration;
 
-use bellwether_core::spec::{AnalysisRef, BlueGreenSpec, RollingSpec, Scale, Strategy};
+use bellwether_core::spec::{
+    AnalysisRef, BlueGreenSpec, RollingSpec, Scale, Strategy, TrafficGenerator,
+};
 
+use super::check::header_map;
 use super::scalars::{Zero, duration_or, scale};
 use super::{exactly_one, names};
 use crate::diagnostic::Sink;
-use crate::model::{AnalysisRefConfig, BlueGreenConfig, RollingConfig, StrategyConfig};
+use crate::model::{
+    AnalysisRefConfig, BlueGreenConfig, RollingConfig, StrategyConfig, TrafficGeneratorConfig,
+};
 use crate::span::{Pos, Spanned};
 
 /// What a strategy needs to know about its service.
@@ -202,18 +207,70 @@ pub(super) fn analysis_ref(
         j => j.as_ref().is_some_and(|j| j.value),
     };
     let verify = suite_refs(&a.value.verify, cx, sink);
+    let traffic_generator = a
+        .value
+        .traffic_generator
+        .as_ref()
+        .and_then(|g| traffic_generator(g, sink))
+        .map(Box::new);
     if (judge || !verify.is_empty()) && a.value.metrics.is_empty() {
         return AnalysisRef {
             metrics: Vec::new(),
             judge,
             verify,
+            traffic_generator,
         };
     }
     AnalysisRef {
         judge,
         verify,
+        traffic_generator,
         ..metric_refs(&a.value.metrics, a.pos, cx, sink)
     }
+}
+
+/// Checks a `trafficGenerator`: a rate within the cap, a path, headers.
+pub(super) fn traffic_generator(
+    g: &Spanned<TrafficGeneratorConfig>,
+    sink: &mut Sink<'_>,
+) -> Option<TrafficGenerator> {
+    let max = TrafficGenerator::MAX_RATE;
+    let rate = match &g.value.rate {
+        None => {
+            sink.error(
+                g.pos,
+                "trafficGenerator has no `rate` (expected requests per second, e.g. `rate: 10`)",
+            );
+            None
+        }
+        Some(r) if !(r.value > 0.0 && r.value <= max) => {
+            sink.error(
+                r.pos,
+                format!(
+                    "trafficGenerator rate {} is not above 0 and at most {max} requests per second",
+                    r.value
+                ),
+            );
+            None
+        }
+        Some(r) => Some(r.value),
+    };
+    let path = g.value.path.as_ref().map_or("/", |p| p.value.as_str());
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let pos = g.value.path.as_ref().map_or(g.pos, |p| p.pos);
+        sink.error(
+            pos,
+            format!("trafficGenerator path `{path}` is not a path (expected e.g. / or /health)"),
+        );
+    }
+    let headers = header_map(&g.value.headers, "header", sink)
+        .into_iter()
+        .collect();
+    Some(TrafficGenerator {
+        rate: rate?,
+        path: path.to_owned(),
+        headers,
+    })
 }
 
 /// Checks that each suite an analysis runs is declared in the project's `verify:`.

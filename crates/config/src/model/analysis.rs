@@ -11,7 +11,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::{ProviderRef, Threshold};
+use super::{ProviderRef, Threshold, TrafficGeneratorConfig};
 use crate::span::Spanned;
 use crate::values::{DurationValue, Percent, Whole};
 
@@ -200,4 +200,8 @@ pub struct AnalysisRefConfig {
     /// canary, a blue-green preview or the new active revision); each must pass.
     #[serde(default)]
     pub verify: Vec<Spanned<String>>,
+    /// Synthetic requests sent through the router to the revision under analysis while this
+    /// analysis runs, e.g. `{rate: 10, path: /}`: evidence for a revision with little or no
+    /// traffic of its own, such as a blue-green preview. Default: none.
+    pub traffic_generator: Option<Spanned<TrafficGeneratorConfig>>,
 }

@@ -47,7 +47,8 @@ pub struct CanaryConfig {
     pub traffic_generator: Option<Spanned<TrafficGeneratorConfig>>,
 }
 
-/// `GET path` at `rate` requests per second, to the canary alone.
+/// `GET path` at `rate` requests per second, to the canary (or the revision under analysis)
+/// alone.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TrafficGeneratorConfig {

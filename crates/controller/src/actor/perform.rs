@@ -23,6 +23,13 @@ impl Actor {
     pub(super) async fn perform(&mut self, actions: Vec<Action>) {
         self.route();
         self.publish();
+        // An analysis that starts or stops may start or stop synthetic traffic.
+        let runs_change = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::StartAnalysis { .. } | Action::StopAnalysis { .. }
+            )
+        });
         for action in actions {
             match action {
                 Action::Scale { revision, replicas } => self.scale(revision, replicas),
@@ -40,6 +47,9 @@ impl Actor {
                 Action::SetTraffic(_) | Action::Record(_) => {}
             }
         }
+        if runs_change {
+            self.route();
+        }
     }
 
     /// Brings the routers in line with the rollout's traffic and the replicas ready now.
@@ -56,19 +66,32 @@ impl Actor {
             })
             .collect();
         let mut main = TableSpec::from_traffic(&self.service, &rollout.traffic, &addrs);
-        let generator = match &self.spec.strategy {
-            Strategy::Canary(canary) => canary.traffic_generator.as_ref(),
+        let canary = match &self.spec.strategy {
+            Strategy::Canary(canary) => canary.traffic_generator.as_deref().cloned(),
             _ => None,
         };
-        // Synthetic traffic goes to a canary in progress once it has a replica to take it.
-        let canary = rollout
-            .target
-            .as_ref()
-            .map(|t| t.number)
-            .filter(|n| rollout.in_progress() && addrs.get(n).is_some_and(|a| !a.is_empty()));
-        let listen = lock(&self.shared).listen;
-        self.synthetic
-            .apply(canary.zip(generator), listen, &mut main, &addrs);
+        let (listen, analysed) = {
+            let shared = lock(&self.shared);
+            let analysed = shared
+                .runs
+                .iter()
+                .find_map(|r| Some((r.revision, r.traffic.clone()?)));
+            (shared.listen, analysed)
+        };
+        // Synthetic traffic goes to the revision of a running analysis that asks for it, else
+        // to a canary in progress, once it has a replica to take it: one generator at a time.
+        let wanted = analysed
+            .or_else(|| {
+                let target = rollout.target.as_ref().filter(|_| rollout.in_progress())?;
+                Some((target.number, canary?))
+            })
+            .filter(|(n, _)| addrs.get(n).is_some_and(|a| !a.is_empty()));
+        self.synthetic.apply(
+            wanted.as_ref().map(|(n, g)| (*n, g)),
+            listen,
+            &mut main,
+            &addrs,
+        );
         self.apply_table(Listen::Main, &self.routers.main, main);
         if let Some(preview) = &self.routers.preview {
             // Until the preview has a ready replica its listener routes nothing, so the
@@ -148,6 +171,7 @@ impl Actor {
                     revision,
                     baseline,
                     handle,
+                    traffic: analysis.traffic_generator.as_deref().cloned(),
                 });
             }
             Err(e) => {

@@ -1,7 +1,8 @@
-//! Synthetic traffic for a canary with too little of its own (`trafficGenerator`): `GET`
-//! requests through the service's router, routed to the canary by a header whose value only
-//! this control plane knows. They count in the canary's signals as real requests do, and reach
-//! no other revision; a request from outside cannot pick the canary this way.
+//! Synthetic traffic for a revision with too little of its own (`trafficGenerator` of a canary,
+//! or of an analysis for the revision it judges): `GET` requests through the service's router,
+//! routed to that revision by a header whose value only this control plane knows. They count
+//! in its signals as real requests do, and reach no other revision; a request from outside
+//! cannot pick a revision this way.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -41,7 +42,7 @@ impl Synthetic {
         }
     }
 
-    /// Sends `spec`'s traffic to `canary` through the router at `listen`, routed there by
+    /// Sends `spec`'s traffic to `revision` through the router at `listen`, routed there by
     /// `table`; with `None`, stops sending.
     pub(super) fn apply(
         &mut self,
@@ -74,7 +75,7 @@ impl Synthetic {
         };
         match Generator::start(traffic) {
             Ok(generator) => {
-                tracing::info!(revision, rate = spec.rate, %url, "synthetic traffic to the canary started");
+                tracing::info!(revision, rate = spec.rate, %url, "synthetic traffic to revision {revision} started");
                 self.running = Some(Running {
                     revision,
                     spec: spec.clone(),

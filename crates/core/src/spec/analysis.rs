@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::VerifySpec;
+use super::{TrafficGenerator, VerifySpec};
 
 /// Which metrics of the service an analysis runs, and whether the service's judge runs too.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisRef {
     /// Metric names. Empty means all of them, or none beside the judge when `judge` is set.
     pub metrics: Vec<String>,
@@ -21,6 +21,10 @@ pub struct AnalysisRef {
     /// ([`ServiceSpec::verify`](super::ServiceSpec::verify)); each must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify: Vec<String>,
+    /// Synthetic requests to the revision under analysis while the analysis runs, for one
+    /// with too little traffic of its own (a blue-green preview has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_generator: Option<Box<TrafficGenerator>>,
 }
 
 impl AnalysisRef {
@@ -48,7 +52,11 @@ impl AnalysisRef {
         if !self.verify.is_empty() {
             parts.push(format!("verify ({})", self.verify.join(", ")));
         }
-        parts.join(" and ")
+        let mut described = parts.join(" and ");
+        if let Some(g) = &self.traffic_generator {
+            described.push_str(&format!(" on synthetic traffic ({}/s)", g.rate));
+        }
+        described
     }
 }
 

@@ -65,7 +65,7 @@ pub struct CanarySpec {
     /// Synthetic requests to the canary while it rolls out, for a service with too little
     /// traffic of its own to judge. Absent in specs recorded before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traffic_generator: Option<TrafficGenerator>,
+    pub traffic_generator: Option<Box<TrafficGenerator>>,
 }
 
 /// `GET path` at `rate` requests per second, sent through the service's router and routed to

@@ -4,10 +4,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bellwether_http1::{BodyLength, Chunked, Decoded};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use bellwether_http1::{BodyLength, Chunked, Decoded};
 use super::{Conn, UpstreamError};
 
 #[derive(Debug)]

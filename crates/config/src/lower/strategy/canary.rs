@@ -1,16 +1,14 @@
 //! Canary steps and options: weights that only go up, pauses, analyses and header routes.
 
 use bellwether_core::spec::{
-    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, TrafficGenerator, Weight,
+    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, Weight,
 };
 
-use super::super::check::header_map;
 use super::super::scalars::{Zero, duration_at, duration_or, scale, weight};
-use super::{ServiceCx, analysis_ref, metric_refs, positive_scale, suite_refs};
+use super::{ServiceCx, analysis_ref, metric_refs, positive_scale, suite_refs, traffic_generator};
 use crate::diagnostic::Sink;
 use crate::model::{
     BackgroundAnalysisConfig, CanaryConfig, CanaryStepConfig, HeaderRouteConfig, PauseConfig,
-    TrafficGeneratorConfig,
 };
 use crate::span::{Pos, Spanned};
 
@@ -61,51 +59,9 @@ pub(super) fn lower(
     spec.traffic_generator = config
         .traffic_generator
         .as_ref()
-        .and_then(|g| traffic_generator(g, sink));
+        .and_then(|g| traffic_generator(g, sink))
+        .map(Box::new);
     spec
-}
-
-fn traffic_generator(
-    g: &Spanned<TrafficGeneratorConfig>,
-    sink: &mut Sink<'_>,
-) -> Option<TrafficGenerator> {
-    let max = TrafficGenerator::MAX_RATE;
-    let rate = match &g.value.rate {
-        None => {
-            sink.error(
-                g.pos,
-                "trafficGenerator has no `rate` (expected requests per second, e.g. `rate: 10`)",
-            );
-            None
-        }
-        Some(r) if !(r.value > 0.0 && r.value <= max) => {
-            sink.error(
-                r.pos,
-                format!(
-                    "trafficGenerator rate {} is not above 0 and at most {max} requests per second",
-                    r.value
-                ),
-            );
-            None
-        }
-        Some(r) => Some(r.value),
-    };
-    let path = g.value.path.as_ref().map_or("/", |p| p.value.as_str());
-    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        let pos = g.value.path.as_ref().map_or(g.pos, |p| p.pos);
-        sink.error(
-            pos,
-            format!("trafficGenerator path `{path}` is not a path (expected e.g. / or /health)"),
-        );
-    }
-    let headers = header_map(&g.value.headers, "header", sink)
-        .into_iter()
-        .collect();
-    Some(TrafficGenerator {
-        rate: rate?,
-        path: path.to_owned(),
-        headers,
-    })
 }
 
 fn steps(
