@@ -288,6 +288,80 @@ pipelines:
 }
 
 #[test]
+fn workflow_commands_mask_group_and_annotate_as_on_github() {
+    let p = Project::new(
+        r#"
+pipelines:
+  ci:
+    jobs:
+      build:
+        steps:
+          - run: |
+              echo "::group::Build"
+              value=$(echo token-made-at-run-time | rev)
+              echo "$value" > made
+              echo "before the mask: ok"
+              echo "::add-mask::$value"
+              echo "value is $value"
+              echo "::error file=app.js,line=3,title=Lint::broken%0Aon two lines"
+              echo "::debug::not shown"
+              echo "::endgroup::"
+          - run: |
+              echo "::stop-commands::pause"
+              echo "::warning::printed as it is"
+              echo "::pause::"
+              echo "::warning::read again"
+              echo "the next step still masks $(cat made)"
+"#,
+    );
+    let value = "emit-nur-ta-edam-nekot";
+    let ran = p.bw("tester", &["run", "ci", "--plain"]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    for shown in [
+        "[build] ▸ Build",
+        "[build] value is ***",
+        "[build] error: app.js:3: Lint: broken",
+        "[build] on two lines",
+        "[build] ::warning::printed as it is",
+        "[build] warning: read again",
+        "[build] the next step still masks ***",
+    ] {
+        assert!(ran.stdout.contains(shown), "{shown}: {}", ran.stdout);
+    }
+    // The step's title is its script's first line; what the step printed is hidden.
+    let printed: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("[build]"))
+        .collect();
+    for hidden in [
+        "::add-mask",
+        "::group",
+        "::endgroup",
+        "not shown",
+        "::pause",
+        "stop-commands",
+    ] {
+        assert!(
+            !printed.iter().any(|l| l.contains(hidden)),
+            "{hidden}: {printed:#?}"
+        );
+    }
+    let logs = p.bw("tester", &["runs", "1", "--logs"]);
+    assert!(logs.stdout.contains("value is ***"), "{}", logs.stdout);
+    let everything = [
+        ran.stdout.as_bytes().to_vec(),
+        logs.stdout.as_bytes().to_vec(),
+        files_under(&p.path("data")),
+    ]
+    .concat();
+    assert!(
+        !String::from_utf8_lossy(&everything).contains(value),
+        "the masked value leaked"
+    );
+}
+
+#[test]
 fn a_script_never_holds_a_secret_and_only_its_owner_may_read_it() {
     let p = Project::new("");
     let out = p.path("out");

@@ -1,6 +1,9 @@
-//! A step's output as lines: bytes in, masked lines out, with memory bounded by a line
-//! length cap whatever the step prints.
+//! A step's output as lines: bytes in, masked lines out, with workflow commands applied
+//! (`commands`), and memory bounded by a line length cap whatever the step prints.
 
+use std::borrow::Cow;
+
+use crate::commands::{Commands, Shown};
 use crate::mask::Masker;
 
 /// Longer lines are cut into pieces of at most this many bytes.
@@ -11,6 +14,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub struct LineBuffer {
     partial: Vec<u8>,
     cap: usize,
+    commands: Commands,
 }
 
 impl Default for LineBuffer {
@@ -24,6 +28,7 @@ impl LineBuffer {
         Self {
             partial: Vec::new(),
             cap: cap.max(1),
+            commands: Commands::default(),
         }
     }
 
@@ -33,10 +38,10 @@ impl LineBuffer {
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (line, after) = rest.split_at(nl);
             if self.partial.is_empty() {
-                emit(trim_cr(&masker.mask(line)));
+                complete(&mut self.commands, line, masker, emit);
             } else {
                 self.partial.extend_from_slice(line);
-                emit(trim_cr(&masker.mask(&self.partial)));
+                complete(&mut self.commands, &self.partial, masker, emit);
                 self.partial.clear();
             }
             rest = &after[1..];
@@ -58,9 +63,24 @@ impl LineBuffer {
     /// Emits what is left after the stream ends without a final newline.
     pub fn finish(&mut self, masker: &Masker, emit: &mut impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
-            emit(trim_cr(&masker.mask(&self.partial)));
+            complete(&mut self.commands, &self.partial, masker, emit);
             self.partial.clear();
         }
+    }
+}
+
+/// A whole line: its command applied, then masked. A piece of a line cut for its length is
+/// no command. An annotation's message may hold escaped line breaks: each of its lines is a
+/// line of the log.
+fn complete(commands: &mut Commands, line: &[u8], masker: &Masker, emit: &mut impl FnMut(&[u8])) {
+    match commands.line(trim_cr(line), masker) {
+        Shown::Line(Cow::Borrowed(line)) => emit(&masker.mask(line)),
+        Shown::Line(Cow::Owned(made)) => {
+            for piece in made.split(|&b| b == b'\n') {
+                emit(&masker.mask(trim_cr(piece)));
+            }
+        }
+        Shown::Hidden => {}
     }
 }
 

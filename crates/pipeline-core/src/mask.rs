@@ -7,6 +7,7 @@
 //! the leaks GitHub Actions is known for.
 
 use std::borrow::Cow;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -16,8 +17,17 @@ pub const MASK: &str = "***";
 /// itself is masked whatever its length.
 const MIN_DERIVED: usize = 4;
 
-#[derive(Clone, Debug, Default)]
+/// The secrets of a run, in every form, for its logs. Shared by the run's steps: a value a step
+/// masks at run time (`::add-mask::`) is masked in every line printed after it.
+#[derive(Debug, Default)]
 pub struct Masker {
+    current: RwLock<Arc<Patterns>>,
+}
+
+/// The matchers of one set of secrets; replaced as a whole when a secret is added.
+#[derive(Debug, Default)]
+struct Patterns {
+    forms: Vec<Vec<u8>>,
     /// Leftmost-longest, for replacing; `None` when there is nothing to mask.
     replace: Option<AhoCorasick>,
     /// Every occurrence, for finding where a long line may be cut without splitting one.
@@ -25,39 +35,62 @@ pub struct Masker {
     longest: usize,
 }
 
+impl Patterns {
+    fn of(forms: Vec<Vec<u8>>) -> Patterns {
+        if forms.is_empty() {
+            return Patterns::default();
+        }
+        let build = |kind| AhoCorasick::builder().match_kind(kind).build(&forms).ok();
+        Patterns {
+            replace: build(MatchKind::LeftmostLongest),
+            overlapping: build(MatchKind::Standard),
+            longest: forms.iter().map(Vec::len).max().unwrap_or(0),
+            forms,
+        }
+    }
+}
+
 impl Masker {
     pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Masker {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut forms_of_all: Vec<Vec<u8>> = Vec::new();
         for secret in secrets {
             for form in forms(secret.as_ref()) {
-                if !patterns.contains(&form) {
-                    patterns.push(form);
+                if !forms_of_all.contains(&form) {
+                    forms_of_all.push(form);
                 }
             }
         }
-        if patterns.is_empty() {
-            return Masker::default();
-        }
-        let build = |kind| {
-            AhoCorasick::builder()
-                .match_kind(kind)
-                .build(&patterns)
-                .ok()
-        };
         Masker {
-            replace: build(MatchKind::LeftmostLongest),
-            overlapping: build(MatchKind::Standard),
-            longest: patterns.iter().map(Vec::len).max().unwrap_or(0),
+            current: RwLock::new(Arc::new(Patterns::of(forms_of_all))),
         }
+    }
+
+    /// Masks `secret` too from now on, in every form.
+    pub fn add(&self, secret: &str) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut forms_of_all = current.forms.clone();
+        let before = forms_of_all.len();
+        for form in forms(secret) {
+            if !forms_of_all.contains(&form) {
+                forms_of_all.push(form);
+            }
+        }
+        if forms_of_all.len() > before {
+            *current = Arc::new(Patterns::of(forms_of_all));
+        }
+    }
+
+    fn patterns(&self) -> Arc<Patterns> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The length of the longest form, so that readers can keep that much context.
     pub fn longest(&self) -> usize {
-        self.longest
+        self.patterns().longest
     }
 
     pub fn mask<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
-        match &self.replace {
+        match &self.patterns().replace {
             Some(ac) if ac.is_match(line) => {
                 let mut out = Vec::with_capacity(line.len());
                 ac.replace_all_with_bytes(line, &mut out, |_, _, out| {
@@ -80,7 +113,8 @@ impl Masker {
     /// A position at or before `at` that cuts through no occurrence of a secret, so that a
     /// line too long to keep whole can be split there and each piece masked on its own.
     pub fn safe_split(&self, buf: &[u8], at: usize) -> usize {
-        let Some(ac) = &self.overlapping else {
+        let patterns = self.patterns();
+        let Some(ac) = &patterns.overlapping else {
             return at;
         };
         let mut at = at.min(buf.len());
