@@ -818,11 +818,17 @@ pipelines:
       lint: {{steps: [{{run: echo lint >> {m}/runs}}]}}
       test:
         strategy: {{matrix: {{n: [1, 2]}}, fail-fast: false}}
-        steps: [{{run: "echo test ${{{{ matrix.n }}}} >> {m}/runs; [ ! -f {m}/broken ] || [ ${{{{ matrix.n }}}} = 1 ]"}}]
+        steps:
+          - run: "echo report of ${{{{ matrix.n }}}} > report-${{{{ matrix.n }}}}.txt"
+          - artifacts: {{upload: ["report-${{{{ matrix.n }}}}.txt"], name: "report-${{{{ matrix.n }}}}"}}
+          - run: "echo test ${{{{ matrix.n }}}} >> {m}/runs; [ ! -f {m}/broken ] || [ ${{{{ matrix.n }}}} = 1 ]"
       notify:
         needs: [lint, test]
         if: always()
-        steps: [{{run: "echo test was ${{{{ needs.test.result }}}}"}}]
+        steps:
+          - run: "echo test was ${{{{ needs.test.result }}}}"
+          - artifacts: {{download: [report-1, report-2], path: reports}}
+          - run: cat reports/report-1.txt reports/report-2.txt
 "#
         ),
     )
@@ -854,6 +860,10 @@ pipelines:
     // Only the combination that failed runs again.
     assert_eq!(runs.matches("test 1").count(), 1, "{runs}");
     assert_eq!(runs.matches("test 2").count(), 2, "{runs}");
+    // Each leg uploads its own artifact; the leg that runs again uploads its anew.
+    for report in ["report of 1", "report of 2"] {
+        assert!(again.stdout.contains(report), "{report}: {}", again.stdout);
+    }
     let shown = p.bw("alice", &["runs", "1"]);
     assert!(
         shown

@@ -388,6 +388,31 @@ pipelines:
 }
 
 #[test]
+fn artifacts_of_matrix_legs() {
+    assert_snapshot!(check(r#"
+pipelines:
+  ci:
+    jobs:
+      test:
+        strategy: {matrix: {service: [api, web]}}
+        steps:
+          - artifacts: {upload: [report.txt], name: report}
+          - artifacts: {upload: [cover.txt]}
+          - artifacts: {upload: [cover.txt], name: "coverage-${{ matrix.service }}"}
+          - artifacts: {upload: [x], name: "bad-${{ matrix.nope }}"}
+      merge:
+        needs: test
+        steps:
+          - artifacts: {download: [coverage-api, coverage-web, cover-api]}
+"#), @"
+    bellwether.yaml:7:53: every leg of job `test`'s matrix uploads artifact `report`, and an artifact is uploaded once per run (expected a name per leg, e.g. `name: report-${{ matrix.service }}`)
+    bellwether.yaml:8:24: every leg of job `test`'s matrix uploads artifact `test`, and an artifact is uploaded once per run (expected a name per leg, e.g. `name: test-${{ matrix.service }}`)
+    bellwether.yaml:10:44: name: `matrix.nope`: unknown matrix key `nope` (expected one of service)
+    bellwether.yaml:14:64: no job that `merge` needs uploads artifact `cover-api` (expected one of report, test, coverage-${{ matrix.service }}, bad-${{ matrix.nope }})
+    ");
+}
+
+#[test]
 fn a_clean_pipeline_is_accepted() {
     assert_snapshot!(check(r#"
 services:

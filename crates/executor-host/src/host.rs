@@ -13,7 +13,7 @@ use bellwether_pipeline_core::expr::HashFiles;
 use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
 use bellwether_pipeline_core::spec::Shell;
 use bellwether_runner::orphans::STEP_GROUPS;
-use bellwether_runner::{Artifacts, Cache, DeployOrder, Restored, Site, hash_files};
+use bellwether_runner::{Artifacts, Cache, DeployOrder, Restored, Site, Uploader, hash_files};
 
 use crate::outputs::StepFiles;
 use crate::process::{self, Ended, Groups, Script};
@@ -275,8 +275,13 @@ fn builtin_blocking(
                 });
                 Vec::new()
             }),
-        Work::Upload { name, paths } => artifacts
-            .upload(&name, &paths, workdir)
+        Work::Upload {
+            name,
+            paths,
+            job,
+            leg,
+        } => artifacts
+            .upload(&name, &paths, workdir, Uploader { job, leg })
             .map_err(|e| chain(&e))
             .map(|(files, bytes)| {
                 notes.push(format!(

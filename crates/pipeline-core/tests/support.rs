@@ -320,7 +320,7 @@ impl World {
                 self.line(format!("  {who} saves cache {key}"));
                 self.cache.insert(key.clone());
             }
-            Work::Upload { name, paths } => {
+            Work::Upload { name, paths, .. } => {
                 self.line(format!("  {who} uploads {name}: {}", paths.join(", ")))
             }
             Work::Download { names, .. } => {

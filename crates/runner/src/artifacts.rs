@@ -14,6 +14,10 @@ use crate::walk::{FilesError, hex, matching, sha256_file};
 pub enum ArtifactError {
     #[error("artifact `{0}` was already uploaded in this run (expected each name once)")]
     Twice(String),
+    #[error(
+        "`{0}` is not an artifact name (expected letters, digits, `.`, `_` and `-`, not starting with `.`)"
+    )]
+    BadName(String),
     #[error("no files match {0} (expected at least one)")]
     NoFiles(String),
     #[error(transparent)]
@@ -54,7 +58,17 @@ pub struct Artifacts {
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     name: String,
+    /// Who uploaded it; absent in manifests written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<Uploader>,
     files: Vec<Entry>,
+}
+
+/// The job, and its matrix leg, that uploaded an artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploader {
+    pub job: String,
+    pub leg: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,18 +87,32 @@ impl Artifacts {
         }
     }
 
-    fn manifest(&self, name: &str) -> PathBuf {
-        self.manifests.join(format!("{name}.json"))
+    /// Where artifact `name`'s manifest is. A name may be computed from what a run was given
+    /// (`${{ matrix.x }}`, `${{ github.head_ref }}`): one that could reach out of the run's
+    /// directory is refused.
+    fn manifest(&self, name: &str) -> Result<PathBuf, ArtifactError> {
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(ArtifactError::BadName(name.to_owned()));
+        }
+        Ok(self.manifests.join(format!("{name}.json")))
     }
 
-    /// Stores the files the patterns select under `workdir`; returns (files, bytes).
+    /// Stores the files the patterns select under `workdir`, as uploaded `by` a job; returns
+    /// (files, bytes).
     pub fn upload(
         &self,
         name: &str,
         patterns: &[String],
         workdir: &Path,
+        by: Uploader,
     ) -> Result<(usize, u64), ArtifactError> {
-        if self.manifest(name).exists() {
+        let manifest_path = self.manifest(name)?;
+        if manifest_path.exists() {
             return Err(ArtifactError::Twice(name.to_owned()));
         }
         let files = matching(workdir, patterns)?;
@@ -122,18 +150,38 @@ impl Artifacts {
         let count = entries.len();
         let manifest = Manifest {
             name: name.to_owned(),
+            by: Some(by),
             files: entries,
         };
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| ArtifactError::WriteManifest(e.into()))?;
         std::fs::create_dir_all(&self.manifests).map_err(ArtifactError::WriteManifest)?;
-        std::fs::write(self.manifest(name), json).map_err(ArtifactError::WriteManifest)?;
+        std::fs::write(manifest_path, json).map_err(ArtifactError::WriteManifest)?;
         Ok((count, bytes))
+    }
+
+    /// Removes the run's artifacts that `doomed` picks, given each one's name and uploader,
+    /// so that the jobs a rerun runs again can upload theirs again.
+    pub fn forget(&self, doomed: impl Fn(&str, Option<&Uploader>) -> bool) {
+        let Ok(entries) = std::fs::read_dir(&self.manifests) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let read = std::fs::read(&path)
+                .ok()
+                .and_then(|text| serde_json::from_slice::<Manifest>(&text).ok());
+            if let Some(manifest) = read
+                && doomed(&manifest.name, manifest.by.as_ref())
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     /// Rebuilds artifact `name`'s files under `target`; returns how many.
     pub fn download(&self, name: &str, target: &Path) -> Result<usize, ArtifactError> {
-        let text = std::fs::read(self.manifest(name))
+        let text = std::fs::read(self.manifest(name)?)
             .map_err(|_| ArtifactError::NotUploaded(name.to_owned()))?;
         let manifest: Manifest =
             serde_json::from_slice(&text).map_err(|source| ArtifactError::BadManifest {
@@ -181,9 +229,13 @@ mod tests {
         )
         .expect("chmod");
         let store = Artifacts::new(dir.path().join("objects"), dir.path().join("run"));
+        let by = |job: &str, leg| Uploader {
+            job: job.to_owned(),
+            leg,
+        };
         assert_eq!(
             store
-                .upload("web", &["dist".into()], &work)
+                .upload("web", &["dist".into()], &work, by("build", 0))
                 .expect("uploaded"),
             (3, 17)
         );
@@ -193,10 +245,14 @@ mod tests {
                 .ok(),
             Some(2)
         );
-        assert!(store.upload("web", &["dist".into()], &work).is_err());
+        assert!(
+            store
+                .upload("web", &["dist".into()], &work, by("build", 1))
+                .is_err()
+        );
         assert_eq!(
             store
-                .upload("none", &["nothing/**".into()], &work)
+                .upload("none", &["nothing/**".into()], &work, by("build", 0))
                 .expect_err("nothing matches")
                 .to_string(),
             "no files match nothing/** (expected at least one)"
@@ -214,5 +270,45 @@ mod tests {
             .ok();
         assert_eq!(mode, Some(0o755));
         assert!(store.download("missing", &out).is_err());
+    }
+
+    #[test]
+    fn a_computed_name_cannot_leave_the_run_and_a_rerun_forgets_by_uploader() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        std::fs::write(work.join("report"), "r").expect("write");
+        let store = Artifacts::new(dir.path().join("objects"), dir.path().join("run"));
+        let by = |leg| Uploader {
+            job: "test".to_owned(),
+            leg,
+        };
+        for bad in ["../escape", "a/b", ".hidden", "", "sp ace"] {
+            assert!(
+                matches!(
+                    store.upload(bad, &["report".into()], &work, by(0)),
+                    Err(ArtifactError::BadName(_))
+                ),
+                "{bad}"
+            );
+            assert!(matches!(
+                store.download(bad, &work),
+                Err(ArtifactError::BadName(_))
+            ));
+        }
+        for (leg, name) in ["report-api", "report-web"].into_iter().enumerate() {
+            store
+                .upload(name, &["report".into()], &work, by(leg))
+                .expect("uploaded");
+        }
+        store.forget(|_, by| by.is_some_and(|b| b.leg == 1));
+        assert!(store.download("report-api", &dir.path().join("o")).is_ok());
+        assert!(matches!(
+            store.download("report-web", &dir.path().join("o")),
+            Err(ArtifactError::NotUploaded(_))
+        ));
+        store
+            .upload("report-web", &["report".into()], &work, by(1))
+            .expect("uploaded again after a rerun forgot it");
     }
 }

@@ -21,7 +21,6 @@ use bellwether_pipeline_core::trigger;
 use bellwether_store::{Change, RunHistory, RunStatus, RunStore, StoreError};
 use tokio::sync::mpsc;
 
-use crate::artifacts::Artifacts;
 use crate::cache::Cache;
 use crate::clock::now_ms;
 use crate::concurrency::{Group, GroupHold};
@@ -246,10 +245,7 @@ impl Attempt {
             run_as: sandbox.as_ref().map(|s| s.run_as.clone()),
             untrusted: sandbox.is_some(),
             cache: Cache::new(data.dir.join("cache"), CACHE_LIMIT),
-            artifacts: Artifacts::new(
-                data.dir.join("artifacts/objects"),
-                run_dir.join("artifacts"),
-            ),
+            artifacts: data.artifacts(self.number),
             deployer: settings.deployer.clone().filter(|_| sandbox.is_none()),
             deployed_by,
             run: self.number,

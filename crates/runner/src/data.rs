@@ -3,6 +3,7 @@
 //! running run holds on `runs/<n>/lock`, by which the others tell a run that is going on from
 //! one whose process died.
 
+use crate::artifacts::Artifacts;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -65,6 +66,14 @@ impl DataDir {
 
     pub fn run_dir(&self, number: u64) -> PathBuf {
         self.dir.join("runs").join(number.to_string())
+    }
+
+    /// Run `number`'s artifacts, their contents shared by every run.
+    pub fn artifacts(&self, number: u64) -> Artifacts {
+        Artifacts::new(
+            self.dir.join("artifacts/objects"),
+            self.run_dir(number).join("artifacts"),
+        )
     }
 
     fn store_error(&self, source: StoreError) -> DataError {

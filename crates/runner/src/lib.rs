@@ -31,7 +31,7 @@ pub mod untrusted;
 mod walk;
 mod workspace;
 
-pub use artifacts::{ArtifactError, Artifacts};
+pub use artifacts::{ArtifactError, Artifacts, Uploader};
 pub use attempt::{Attempt, AttemptError, Finished, Prepared, Settings};
 pub use cache::{Cache, CacheError, Restored};
 pub use clock::now_ms;

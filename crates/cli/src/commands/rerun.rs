@@ -203,20 +203,31 @@ fn kept(
     reused
 }
 
-/// The artifacts of the jobs that run again are uploaded again: their old manifests go.
+/// The artifacts of the jobs and matrix legs that run again are uploaded again: their old
+/// manifests go. Those of jobs and legs kept stay for the jobs that download them.
 fn forget_artifacts(
     data: &DataDir,
     number: u64,
     spec: &PipelineSpec,
     reused: &BTreeMap<String, ReusedJob>,
 ) {
-    let manifests = data.run_dir(number).join("artifacts");
-    // A job that keeps some of its combinations keeps their artifacts; the others replace theirs.
-    for job in spec.jobs.iter().filter(|j| !reused.contains_key(&j.id)) {
-        for step in &job.steps {
-            if let StepAction::Upload { name, .. } = &step.action {
-                let _ = std::fs::remove_file(manifests.join(format!("{name}.json")));
-            }
-        }
-    }
+    data.artifacts(number).forget(|name, by| match by {
+        Some(by) => match reused.get(&by.job) {
+            None => true,
+            Some(kept) => kept
+                .instances
+                .as_ref()
+                .is_some_and(|legs| !legs.contains_key(&by.leg)),
+        },
+        // Uploaded before uploaders were recorded: by name, from the jobs that run again.
+        None => spec
+            .jobs
+            .iter()
+            .filter(|j| !reused.contains_key(&j.id))
+            .flat_map(|j| &j.steps)
+            .any(|step| match &step.action {
+                StepAction::Upload { name: upload, .. } => upload.as_literal() == Some(name),
+                _ => false,
+            }),
+    });
 }

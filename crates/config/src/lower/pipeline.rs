@@ -13,6 +13,7 @@ mod step;
 use std::collections::BTreeMap;
 
 use bellwether_core::spec::{CheckSpec, VerifySpec};
+use bellwether_pipeline_core::expr::Template;
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 use super::names;
@@ -25,7 +26,7 @@ use exprs::{Declared, Place};
 struct PipelineCx<'a> {
     declared: Declared<'a>,
     /// Artifact names each job uploads.
-    uploads: BTreeMap<&'a str, Vec<String>>,
+    uploads: BTreeMap<&'a str, Vec<Template>>,
     jobs: Vec<&'a str>,
     services: &'a [&'a str],
     environments: &'a [&'a str],
@@ -150,8 +151,9 @@ fn manual(on: &OnConfig) -> Option<&ManualConfig> {
     )
 }
 
-/// The artifact names each job uploads: `name`, or the job's id.
-fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<String>> {
+/// The artifact names each job uploads: `name`, or the job's id. A name computed per matrix
+/// leg is kept as written; what it may render as is checked against downloads.
+fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<Template>> {
     p.jobs
         .iter()
         .map(|(id, j)| {
@@ -161,11 +163,11 @@ fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<String>> {
                 .iter()
                 .filter_map(|s| s.value.artifacts.as_ref())
                 .filter(|a| a.value.upload.is_some())
-                .map(|a| {
-                    a.value
-                        .name
-                        .as_ref()
-                        .map_or_else(|| id.value.clone(), |n| n.value.clone())
+                .map(|a| match &a.value.name {
+                    None => Template::literal(id.value.clone()),
+                    // One that does not parse is reported where the upload is lowered.
+                    Some(n) => Template::parse(&n.value)
+                        .unwrap_or_else(|_| Template::literal(n.value.clone())),
                 })
                 .collect();
             (id.value.as_str(), names)

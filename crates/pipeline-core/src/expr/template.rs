@@ -72,6 +72,23 @@ impl Template {
         &self.source
     }
 
+    /// Whether the template could render as `text`: its text in order, each expression
+    /// standing for any text. What a name computed per matrix leg may turn out to be.
+    pub fn could_be(&self, text: &str) -> bool {
+        fn fits(parts: &[Part], text: &str) -> bool {
+            match parts.split_first() {
+                None => text.is_empty(),
+                Some((Part::Text(t), rest)) => {
+                    text.strip_prefix(t.as_str()).is_some_and(|r| fits(rest, r))
+                }
+                Some((Part::Expr(_), rest)) => (0..=text.len())
+                    .filter(|&i| text.is_char_boundary(i))
+                    .any(|i| fits(rest, &text[i..])),
+            }
+        }
+        fits(&self.parts, text)
+    }
+
     /// The text, when there is no expression in it.
     pub fn as_literal(&self) -> Option<&str> {
         self.parts

@@ -220,8 +220,13 @@ impl Run {
                 environment,
             },
             (StepAction::Upload { name, paths }, _) => Work::Upload {
-                name: name.clone(),
-                paths: paths.clone(),
+                name: render(name, "name")?,
+                paths: paths
+                    .iter()
+                    .map(|p| render(p, "upload"))
+                    .collect::<Result<_, _>>()?,
+                job: self.spec.jobs[id.job].id.clone(),
+                leg: id.index,
             },
             (StepAction::Download { names, path }, _) => Work::Download {
                 names: names.clone(),
@@ -427,7 +432,7 @@ fn step_name(step: &StepSpec, kind: StepKind, scope: &Scope<'_>) -> String {
                 .render(scope)
                 .unwrap_or_else(|_| service.source().to_owned())
         ),
-        (StepAction::Upload { name, .. }, _) => format!("Upload artifact {name}"),
+        (StepAction::Upload { name, .. }, _) => format!("Upload artifact {}", name.source()),
         (StepAction::Download { names, .. }, _) => {
             format!("Download artifacts {}", names.join(", "))
         }

@@ -237,6 +237,10 @@ pub enum Work {
     Upload {
         name: String,
         paths: Vec<String>,
+        /// The job and matrix leg uploading, kept with the artifact so that a rerun knows
+        /// whose artifacts to replace.
+        job: String,
+        leg: usize,
     },
     Download {
         names: Vec<String>,

@@ -123,7 +123,11 @@ impl PipelineSpec {
                         used.add_template(t);
                     }
                 }
-                StepAction::Upload { .. } | StepAction::Download { .. } => {}
+                StepAction::Upload { name, paths } => {
+                    used.add_template(name);
+                    paths.iter().for_each(|p| used.add_template(p));
+                }
+                StepAction::Download { .. } => {}
             }
         }
         used

@@ -36,8 +36,12 @@ pub enum StepAction {
     },
     /// `cache:`: restore here, save when the job ends.
     Cache(CacheSpec),
-    /// `artifacts: {upload: [paths], name}`.
-    Upload { name: String, paths: Vec<String> },
+    /// `artifacts: {upload: [paths], name}`; the name and paths may be computed, e.g.
+    /// `coverage-${{ matrix.service }}`, so that each leg of a matrix uploads its own.
+    Upload {
+        name: Template,
+        paths: Vec<Template>,
+    },
     /// `artifacts: {download: [names], path}`: artifacts that jobs this one needs uploaded.
     Download {
         names: Vec<String>,

@@ -2,6 +2,7 @@
 //! `load`; `uses` is refused with the built-in step to use instead.
 
 use bellwether_core::spec::VerifySpec;
+use bellwether_pipeline_core::expr::Template;
 use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
 
 use super::super::names;
@@ -176,7 +177,15 @@ fn lower(
             file: at("load").template(file, file.pos, sink)?,
         }
     } else {
-        artifacts(s.artifacts.as_ref()?, job_key, label, cx, ancestors, sink)?
+        artifacts(
+            s.artifacts.as_ref()?,
+            job_key,
+            label,
+            place,
+            cx,
+            ancestors,
+            sink,
+        )?
     };
     Some(StepSpec {
         id: s.id.as_ref().map(|i| i.value.clone()),
@@ -331,6 +340,7 @@ fn artifacts(
     a: &Spanned<ArtifactsConfig>,
     job_key: &Spanned<String>,
     label: &str,
+    place: &Place<'_>,
     cx: &PipelineCx<'_>,
     ancestors: &[&str],
     sink: &mut Sink<'_>,
@@ -352,17 +362,39 @@ fn artifacts(
                 );
                 return None;
             }
-            let name = v
-                .name
-                .as_ref()
-                .map_or_else(|| job_key.value.clone(), |n| n.value.clone());
-            if let Some(n) = &v.name {
-                names::identifier("artifact", n, sink);
+            let name = match &v.name {
+                None => Template::literal(job_key.value.clone()),
+                Some(n) => {
+                    let at = Place {
+                        field: "name",
+                        ..*place
+                    };
+                    let name = at.template(n, n.pos, sink)?;
+                    // A computed name is checked when it is known, as the step runs.
+                    if name.as_literal().is_some() {
+                        names::identifier("artifact", n, sink);
+                    }
+                    name
+                }
+            };
+            if let (Some(matrix), Some(literal)) = (place.matrix, name.as_literal()) {
+                let key = match matrix {
+                    MatrixKeys::Known(keys) => keys.first().map_or("KEY", String::as_str),
+                    MatrixKeys::Dynamic => "KEY",
+                };
+                let pos = v.name.as_ref().map_or(a.pos, |n| n.pos);
+                sink.error(pos, format!("every leg of job `{}`'s matrix uploads artifact `{literal}`, and an artifact is uploaded once per run (expected a name per leg, e.g. `name: {literal}-${{{{ matrix.{key} }}}}`)", job_key.value));
             }
-            Some(StepAction::Upload {
-                name,
-                paths: relative_paths(&paths, "upload", sink)?,
-            })
+            relative_paths(&paths, "upload", sink)?;
+            let at = Place {
+                field: "upload",
+                ..*place
+            };
+            let paths = paths
+                .iter()
+                .map(|p| at.template(p, p.pos, sink))
+                .collect::<Option<Vec<_>>>()?;
+            Some(StepAction::Upload { name, paths })
         }
         (None, Some(download)) => {
             if let Some(name) = &v.name {
@@ -371,18 +403,18 @@ fn artifacts(
                     "`name` names an upload (expected the artifacts to fetch in `download`)",
                 );
             }
-            let available: Vec<&str> = ancestors
+            let available: Vec<&Template> = ancestors
                 .iter()
                 .flat_map(|j| cx.uploads.get(j).into_iter().flatten())
-                .map(String::as_str)
                 .collect();
             let mut names_out = Vec::new();
             for name in names_at(download) {
                 if available.is_empty() {
                     sink.error(name.pos, format!("unknown artifact `{}` (no job that `{}` needs uploads any; expected an `artifacts: {{upload: …}}` step in one of its needs)", name.value, job_key.value));
-                } else if available.contains(&name.value.as_str()) {
+                } else if available.iter().any(|t| t.could_be(&name.value)) {
                     names_out.push(name.value);
                 } else {
+                    let available: Vec<&str> = available.iter().map(|t| t.source()).collect();
                     sink.error(
                         name.pos,
                         format!(
