@@ -221,12 +221,12 @@ fn completions_are_generated_for_each_shell() {
         let (code, stdout, _) = bellwether(&["completions", shell]);
         assert_eq!(code, 0, "{shell}");
         // The script asks this binary, wherever it is, what to complete.
-        assert!(stdout.contains("COMPLETE"), "{shell}: {stdout}");
+        assert!(stdout.contains("BELLWETHER_COMPLETE"), "{shell}: {stdout}");
         assert!(stdout.contains(bin), "{shell}: {stdout}");
     }
     let asked = Command::new(bin)
         .args(["--", "bellwether", "sim"])
-        .env("COMPLETE", "bash")
+        .env("BELLWETHER_COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "1")
         .output()
         .unwrap();

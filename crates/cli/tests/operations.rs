@@ -210,7 +210,7 @@ fn the_shell_completes_service_names_from_the_control_plane() {
     // What the bash script runs on `bellwether get <TAB>`.
     let asked = std::process::Command::new(BIN)
         .args(["--", "bellwether", "get", ""])
-        .env("COMPLETE", "bash")
+        .env("BELLWETHER_COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "2")
         .env("BELLWETHER_SERVER", &plane.server)
         .env("BELLWETHER_TOKEN", &plane.token)

@@ -1,8 +1,8 @@
 //! Shell completion. `bellwether completions SHELL` prints a script that asks the binary itself
-//! what to complete (`COMPLETE=SHELL bellwether -- WORDS...`, clap_complete's protocol), so the
-//! names it offers are those of the moment: services and runs from the control plane at
-//! `$BELLWETHER_SERVER` (with the token the other verbs present), pipelines from
-//! `bellwether.yaml` here. Whatever cannot be read offers nothing rather than an error.
+//! what to complete (`BELLWETHER_COMPLETE=SHELL bellwether -- WORDS...`, clap_complete's
+//! protocol), so the names it offers are those of the moment: services and runs from the
+//! control plane at `$BELLWETHER_SERVER` (with the token the other verbs present), pipelines
+//! from `bellwether.yaml` here. Whatever cannot be read offers nothing rather than an error.
 
 use std::io::Write;
 use std::time::Duration;
@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 
 use super::client::Client;
 
-/// The environment variable that tells the binary a shell is asking.
-pub(crate) const VAR: &str = "COMPLETE";
+/// The environment variable that tells the binary a shell is asking; named for bellwether, so
+/// that a `COMPLETE` set for something else never turns a command into a completion.
+pub(crate) const VAR: &str = "BELLWETHER_COMPLETE";
 /// A completion that waits longer than this is worse than none.
 const PATIENCE: Duration = Duration::from_secs(2);
 

@@ -28,7 +28,7 @@ use crate::output::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
-    /// The project file.
+    /// The project file: its pipelines, and its services until the first `bellwether apply` (from then on, the project the last apply left, kept in the data directory).
     #[arg(short = 'f', long = "file", default_value = "bellwether.yaml")]
     file: PathBuf,
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
