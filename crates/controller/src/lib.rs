@@ -77,6 +77,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Commands and relative paths of services resolve against this directory.
     pub base_dir: PathBuf,
+    /// What runs until an `apply` is stored; after one, the store's project runs instead
+    /// ([`ControlPlane::origin`]).
     pub project: Project,
     /// Where replicas' secrets (`run.secrets`) are read; without one, a service that names
     /// secrets cannot be deployed.
@@ -522,7 +524,13 @@ impl ControlPlane {
             end: self.inner.context.clock.now(),
             length: since,
         };
-        let targets = self.project().dora;
+        let targets = self
+            .inner
+            .project
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dora
+            .clone();
         let mut figures = bellwether_core::dora::figures(&facts, window, &targets);
         if let Some(environment) = environment {
             figures.retain(|f| f.environment.as_deref() == Some(environment));
