@@ -4,8 +4,10 @@ use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::ValueEnum;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// `-o table` is for people; `-o json` and `-o yaml` are stable, for scripts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -49,11 +51,92 @@ pub(crate) fn print_records<T: Serialize>(format: Format, value: &T) -> anyhow::
     print_data(format, &records(value)?)
 }
 
-/// `value` as [`print_records`] prints it.
-pub(crate) fn records<T: Serialize>(value: &T) -> anyhow::Result<Value> {
-    let mut value = serde_json::to_value(value)?;
-    readable(&mut value);
-    Ok(value)
+/// `value` as [`print_records`] prints it, its fields in the order they were written.
+pub(crate) fn records<T: Serialize>(value: &T) -> anyhow::Result<Tree> {
+    let mut tree: Tree = serde_json::from_str(&serde_json::to_string(value)?)?;
+    readable(&mut tree);
+    Ok(tree)
+}
+
+/// A JSON document that keeps its fields in the order they were written, which
+/// `serde_json::Value` does not (it sorts them).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Tree {
+    Object(Vec<(String, Tree)>),
+    Array(Vec<Tree>),
+    Leaf(Value),
+}
+
+impl Serialize for Tree {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Tree::Object(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, field) in fields {
+                    map.serialize_entry(key, field)?;
+                }
+                map.end()
+            }
+            Tree::Array(items) => items.serialize(serializer),
+            Tree::Leaf(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TreeVisitor)
+    }
+}
+
+struct TreeVisitor;
+
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Tree;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::from(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Tree, E> {
+        Ok(Tree::Leaf(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Tree::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            fields.push(entry);
+        }
+        Ok(Tree::Object(fields))
+    }
 }
 
 /// Fields holding a weight in basis points.
@@ -81,52 +164,52 @@ const INSTANTS_MS: &[&str] = &[
     "revoked_at_ms",
 ];
 
-fn readable(value: &mut Value) {
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(readable),
-        Value::Object(fields) => {
-            let mut out = Map::new();
-            for (key, mut field) in std::mem::take(fields) {
+fn readable(tree: &mut Tree) {
+    match tree {
+        Tree::Array(items) => items.iter_mut().for_each(readable),
+        Tree::Object(fields) => {
+            for (key, field) in fields {
                 let name = key.as_str();
                 if WEIGHTS.contains(&name) {
-                    field = percent(&field);
+                    percent(field);
                 } else if name == "weights" {
                     // `[[revision, basis points], ...]`
-                    if let Value::Array(pairs) = &mut field {
+                    if let Tree::Array(pairs) = field {
                         for pair in pairs {
-                            if let Some(weight) = pair.get_mut(1) {
-                                *weight = percent(weight);
+                            if let Tree::Array(pair) = pair
+                                && let Some(weight) = pair.get_mut(1)
+                            {
+                                percent(weight);
                             }
                         }
                     }
                 } else if INSTANTS.contains(&name) {
-                    field = instant_of(&field);
+                    instant_of(field);
                 } else if INSTANTS_MS.contains(&name) {
-                    let renamed = name.trim_end_matches("_ms").to_owned();
-                    out.insert(renamed, instant_of(&field));
-                    continue;
+                    *key = name.trim_end_matches("_ms").to_owned();
+                    instant_of(field);
                 } else {
-                    readable(&mut field);
+                    readable(field);
                 }
-                out.insert(key, field);
             }
-            *fields = out;
         }
-        _ => {}
+        Tree::Leaf(_) => {}
     }
 }
 
-fn percent(basis_points: &Value) -> Value {
-    match basis_points.as_u64() {
-        Some(bp) => serde_json::json!(bp as f64 / 100.0),
-        None => basis_points.clone(),
+fn percent(field: &mut Tree) {
+    if let Tree::Leaf(value) = field
+        && let Some(bp) = value.as_u64()
+    {
+        *value = Value::from(bp as f64 / 100.0);
     }
 }
 
-fn instant_of(ms: &Value) -> Value {
-    match ms.as_u64() {
-        Some(ms) => Value::String(instant(ms)),
-        None => ms.clone(),
+fn instant_of(field: &mut Tree) {
+    if let Tree::Leaf(value) = field
+        && let Some(ms) = value.as_u64()
+    {
+        *value = Value::String(instant(ms));
     }
 }
 
@@ -140,8 +223,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn weights_read_as_percentages_and_instants_as_rfc3339() {
-        let mut value = json!({
+    fn weights_read_as_percentages_and_instants_as_rfc3339_in_the_order_written() {
+        let value = json!({
             "target_weight": 1250,
             "revisions": [{"weight": 10000, "created_at": 1_000}],
             "weights": [[1, 9000], [2, 1000]],
@@ -150,18 +233,36 @@ mod tests {
             "window_ms": 30000,
             "at": 0,
         });
-        super::readable(&mut value);
+        let text = serde_json::to_string(&super::records(&value).unwrap()).unwrap();
+        let expected = json!({
+            "target_weight": 12.5,
+            "revisions": [{"weight": 100.0, "created_at": "1970-01-01T00:00:01.000Z"}],
+            "weights": [[1, 90.0], [2, 10.0]],
+            "started": "2025-12-06T05:46:40.123Z",
+            "finished": null,
+            "window_ms": 30000,
+            "at": "1970-01-01T00:00:00.000Z",
+        });
         assert_eq!(
-            value,
-            json!({
-                "target_weight": 12.5,
-                "revisions": [{"weight": 100.0, "created_at": "1970-01-01T00:00:01.000Z"}],
-                "weights": [[1, 90.0], [2, 10.0]],
-                "started": "2025-12-06T05:46:40.123Z",
-                "finished": null,
-                "window_ms": 30000,
-                "at": "1970-01-01T00:00:00.000Z",
-            })
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            expected
+        );
+
+        #[derive(serde::Serialize)]
+        struct Written {
+            name: &'static str,
+            at: u64,
+            analyses: Vec<u8>,
+        }
+        let written = Written {
+            name: "web",
+            at: 0,
+            analyses: vec![],
+        };
+        let text = serde_json::to_string(&super::records(&written).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"name":"web","at":"1970-01-01T00:00:00.000Z","analyses":[]}"#
         );
     }
 }
