@@ -108,6 +108,9 @@ pub struct ApplyRequest {
     /// The file's name, for error messages.
     pub file: String,
     pub source: String,
+    /// Remove the services the file leaves out; without it they are kept.
+    #[serde(default)]
+    pub prune: bool,
 }
 
 /// What `apply` changed.
@@ -117,6 +120,9 @@ pub struct ApplySummary {
     pub changed: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Services the file leaves out, kept because the apply did not prune.
+    #[serde(default)]
+    pub kept: Vec<String>,
 }
 
 /// One line of `bellwether list`.

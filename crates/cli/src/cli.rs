@@ -76,10 +76,9 @@ pub(crate) enum Command {
     Up(crate::commands::up::UpArgs),
     #[command(flatten)]
     Ops(crate::commands::ops::Verb),
-    /// A small HTTP service for demos and benchmarks, configured by PORT, DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_LATENCY_SIGMA, DEMO_FAILURES, DEMO_SEED, DEMO_VERSION.
-    #[command(hide = true)]
+    /// A small HTTP service to try bellwether with (the examples' replicas run it): GET /health, and answers with its version; configured by PORT, DEMO_VERSION (else BELLWETHER_VERSION), DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_LATENCY_SIGMA, DEMO_FAILURES, DEMO_SEED, DEMO_EXIT_AFTER.
     DemoService,
-    /// Print a shell completion script, e.g. `bellwether completions bash > /etc/bash_completion.d/bellwether`.
+    /// Print a shell completion script, e.g. `source <(bellwether completions bash)` in ~/.bashrc; it asks this binary what to complete, so services, runs and pipelines are completed by name.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit code its outcome calls for.
 
 mod client;
+pub(crate) mod completion;
 mod credentials;
 pub(crate) mod demo;
 pub(crate) mod demo_service;

@@ -18,6 +18,9 @@ pub(crate) const PAUSED: Code = Code(3);
 pub(crate) const TIMED_OUT: Code = Code(4);
 /// `bellwether load`: a threshold failed, as k6 exits.
 pub(crate) const THRESHOLDS_FAILED: Code = Code(99);
+/// Whoever read the output went away before it was written (`| head`): what a shell reports
+/// of a process that SIGPIPE ended, 128 + 13.
+pub(crate) const OUTPUT_CLOSED: Code = Code(141);
 
 pub(crate) const HELP: &str = "\
 Exit codes:
@@ -26,7 +29,15 @@ Exit codes:
   2  usage error (unknown command or flag; a load file with problems)
   3  a rollout is paused, waiting for a human to promote or abort
   4  `bellwether status` timed out before the rollout ended
- 99  `bellwether load`: a threshold failed (as k6)";
+ 99  `bellwether load`: a threshold failed (as k6)
+141  the output was closed before it was all written (`| head`)";
+
+impl Code {
+    /// As `std::process::exit` takes it.
+    pub(crate) fn status(self) -> i32 {
+        i32::from(self.0)
+    }
+}
 
 impl From<Code> for ExitCode {
     fn from(code: Code) -> Self {

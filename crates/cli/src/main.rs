@@ -17,15 +17,50 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // A shell asking what to complete is answered, and the process ends there.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(commands::completion::VAR)
+        .complete();
     let cli = Cli::parse();
+    quiet_on_closed_stdout();
     logging::install(cli.log_format);
     match run(cli) {
         Ok(code) => code,
+        Err(error) if closed_output(&error) => exit::OUTPUT_CLOSED.into(),
         Err(error) => {
             eprintln!("error: {}", chain(&*error));
             exit::FAILURE.into()
         }
     }
+}
+
+/// A command ends quietly, as `cat` does, when whoever reads its output goes away
+/// (`bellwether get web -o json | head -c1`): `println!` panics on a closed stdout, and that
+/// one panic becomes exit 141, without a message. (Servers write what they print of themselves
+/// with `output::say`, which ignores a reader that went away: they must not end with it.)
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(exit::OUTPUT_CLOSED.status());
+        }
+        report(info);
+    }));
+}
+
+/// Whether the command failed only because its output was closed.
+fn closed_output(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Runs the command the arguments name.
@@ -64,12 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             exit::SUCCESS
         }
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "bellwether",
-                &mut std::io::stdout(),
-            );
+            commands::completion::script(shell, &mut std::io::stdout())?;
             exit::SUCCESS
         }
     };

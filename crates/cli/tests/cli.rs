@@ -216,9 +216,51 @@ fn usage_errors_exit_with_2() {
 
 #[test]
 fn completions_are_generated_for_each_shell() {
+    let bin = env!("CARGO_BIN_EXE_bellwether");
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let (code, stdout, _) = bellwether(&["completions", shell]);
         assert_eq!(code, 0, "{shell}");
-        assert!(stdout.contains("simulate"), "{shell}");
+        // The script asks this binary, wherever it is, what to complete.
+        assert!(stdout.contains("BELLWETHER_COMPLETE"), "{shell}: {stdout}");
+        assert!(stdout.contains(bin), "{shell}: {stdout}");
     }
+    let asked = Command::new(bin)
+        .args(["--", "bellwether", "sim"])
+        .env("BELLWETHER_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "1")
+        .output()
+        .unwrap();
+    assert!(asked.status.success(), "{asked:?}");
+    assert_eq!(String::from_utf8_lossy(&asked.stdout), "simulate");
+}
+
+#[test]
+fn simulate_times_a_counted_analysis_by_its_measurements() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    std::fs::write(
+        &file,
+        r#"services:
+  api:
+    run: { command: [./api] }
+    strategy:
+      canary:
+        steps: [ {setWeight: 50}, {analysis: {metrics: [errors]}} ]
+    analysis:
+      metrics:
+        - name: errors
+          threshold: error_rate <= 1%
+          interval: 1m
+          count: 5
+"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = bellwether(&["simulate", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Measured at 0, 1, 2, 3 and 4 minutes into the step: the verdict comes with the fifth.
+    let verdict = stdout
+        .lines()
+        .find(|l| l.contains("analysis: Successful"))
+        .unwrap_or_else(|| panic!("no verdict in {stdout}"));
+    assert_eq!(verdict.split_whitespace().next(), Some("4m2s"), "{stdout}");
 }

@@ -167,14 +167,14 @@ fn a_crashing_canary_is_rolled_back_and_no_client_request_fails() {
 
     let view = json(&plane.run(&["get", "shop", "-o", "json"]));
     assert_eq!(view["stable"]["version"], "v1", "{view:#}");
-    let canary_weight: u64 = view["revisions"]
+    let canary_weight: f64 = view["revisions"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["version"] == "v2")
-        .map(|r| r["weight"].as_u64().unwrap_or(0))
+        .map(|r| r["weight"].as_f64().unwrap_or(0.0))
         .sum();
-    assert_eq!(canary_weight, 0, "{view:#}");
+    assert_eq!(canary_weight, 0.0, "{view:#}");
     let reason = view["reason"].as_str().unwrap();
     assert!(reason.contains("error_rate"), "{view:#}");
     assert!(

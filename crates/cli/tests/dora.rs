@@ -107,8 +107,17 @@ fn when(events: &[Value], note: &str) -> u64 {
                 .any(|n| n.as_str().unwrap().contains(note))
         })
         .unwrap_or_else(|| panic!("no event noting {note:?} in {events:#?}"))["at"]
-        .as_u64()
+        .as_str()
+        .map(epoch_ms)
         .unwrap()
+}
+
+/// An RFC 3339 instant of `-o json` in milliseconds since the epoch.
+fn epoch_ms(rfc3339: &str) -> u64 {
+    let at = humantime::parse_rfc3339(rfc3339).unwrap();
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 #[test]
@@ -191,7 +200,7 @@ fn the_figures_match_a_history_computed_by_hand() {
     let report = json_of(&plane.run(&["dora", "--since", "7d", "-o", "json"]));
     assert_eq!(report["since"], "7d", "{report:#}");
     assert_eq!(
-        report["end"].as_u64().unwrap() - report["start"].as_u64().unwrap(),
+        epoch_ms(report["end"].as_str().unwrap()) - epoch_ms(report["start"].as_str().unwrap()),
         7 * 24 * HOUR * 1000
     );
     let figures = report["figures"].as_array().unwrap();

@@ -183,6 +183,7 @@ mod tests {
                 EventKind::ReplicasReady {
                     revision: 1,
                     ready: 1,
+                    failing: None,
                 },
             ),
             (

@@ -12,6 +12,7 @@
 
 mod actor;
 mod analyses;
+mod applied;
 mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -48,7 +49,7 @@ use bellwether_core::dora::Window;
 use bellwether_core::error::chain;
 use bellwether_core::platform::{LogLine, LogQuery, SecretSource};
 use bellwether_core::rollout::{Command, EMERGENCY_ROLLBACK, RevisionNumber};
-use bellwether_core::spec::{DoraTargets, EnvironmentSpec, Project, ServiceSpec};
+use bellwether_core::spec::{EnvironmentSpec, Project, ServiceSpec};
 use bellwether_core::time::human_duration;
 use bellwether_platform_local::LocalPlatform;
 use bellwether_router::{RouterError, Signals};
@@ -62,6 +63,7 @@ use crate::listener::Listeners;
 use crate::service::ServiceEntry;
 use crate::shared::lock;
 
+pub use crate::applied::ProjectOrigin;
 pub use crate::clock::Clock;
 pub use crate::platform::Platform;
 pub use crate::seams::{Listen, Seams, TableObserver};
@@ -75,6 +77,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Commands and relative paths of services resolve against this directory.
     pub base_dir: PathBuf,
+    /// What runs until an `apply` is stored; after one, the store's project runs instead
+    /// ([`ControlPlane::origin`]).
     pub project: Project,
     /// Where replicas' secrets (`run.secrets`) are read; without one, a service that names
     /// secrets cannot be deployed.
@@ -153,10 +157,10 @@ pub struct ControlPlane {
 struct Inner {
     context: Context,
     services: RwLock<BTreeMap<String, Arc<ServiceEntry>>>,
-    /// The project's environments, as last applied.
-    environments: RwLock<BTreeMap<String, EnvironmentSpec>>,
-    /// The project's DORA targets, as last applied.
-    dora_targets: RwLock<DoraTargets>,
+    /// The project running: services as applied, the environments and DORA targets they
+    /// are judged by.
+    project: RwLock<Project>,
+    origin: ProjectOrigin,
     /// One `apply` at a time.
     applying: tokio::sync::Mutex<()>,
 }
@@ -174,6 +178,11 @@ impl ControlPlane {
         let mut local =
             bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
         local.secrets.clone_from(&options.secrets);
+        // `bellwether` in a command is the binary this control plane runs in, when it is one.
+        local.own_program = std::env::current_exe().ok().filter(|exe| {
+            exe.file_name()
+                .is_some_and(|name| name == bellwether_platform_local::OWN_PROGRAM)
+        });
         Self::start_with(options, Arc::new(LocalPlatform::new(local))).await
     }
 
@@ -196,7 +205,7 @@ impl ControlPlane {
         } = seams;
         let Options {
             data_dir,
-            project,
+            project: given,
             secrets,
             ..
         } = options;
@@ -212,6 +221,14 @@ impl ControlPlane {
                 let opened = store_threads.call(move || SqliteStore::open(&path)).await?;
                 Arc::new(opened) as Arc<dyn bellwether_store::Store>
             }
+        };
+        let stored = Arc::clone(&store);
+        let (origin, project) = match store_threads
+            .call(move || applied::load(stored.as_ref()))
+            .await?
+        {
+            None => (ProjectOrigin::Given, given),
+            Some((origin, applied)) => (origin, applied.unwrap_or(given)),
         };
         let signals = Signals::new();
         let providers = Providers::new(
@@ -235,8 +252,8 @@ impl ControlPlane {
             inner: Arc::new(Inner {
                 context,
                 services: RwLock::new(BTreeMap::new()),
-                environments: RwLock::new(project.environments.clone()),
-                dora_targets: RwLock::new(project.dora.clone()),
+                project: RwLock::new(project.clone()),
+                origin,
                 applying: tokio::sync::Mutex::new(()),
             }),
         };
@@ -245,7 +262,7 @@ impl ControlPlane {
         let mut bound = Vec::new();
         for name in order::dependencies_first(&project.services) {
             let spec = project.services[&name].clone();
-            let listeners = Listeners::open(&spec, &plane.inner.context.signals).await?;
+            let listeners = plane.listeners(&spec).await?;
             bound.push((spec, listeners));
         }
         for (spec, listeners) in bound {
@@ -256,6 +273,31 @@ impl ControlPlane {
         Ok(plane)
     }
 
+    /// Binds a service's listeners; one without `listen` gets the port it had before, if it
+    /// is free, and keeps whatever port it gets for next time.
+    async fn listeners(&self, spec: &ServiceSpec) -> Result<Listeners, ControlError> {
+        let context = &self.inner.context;
+        if spec.listen.is_some() {
+            return Listeners::open(spec, &context.signals, None).await;
+        }
+        let store = Arc::clone(&context.store);
+        let name = spec.name.clone();
+        let before = context
+            .blocking(move || applied::port(store.as_ref(), &name))
+            .await?;
+        let listeners = Listeners::open(spec, &context.signals, before).await?;
+        let (addr, _) = listeners.addrs();
+        if before != Some(addr) {
+            let store = Arc::clone(&context.store);
+            let name = spec.name.clone();
+            let at = context.clock.now().as_millis();
+            context
+                .blocking(move || applied::keep_port(store.as_ref(), at, &name, addr))
+                .await?;
+        }
+        Ok(listeners)
+    }
+
     async fn add(&self, spec: ServiceSpec, listeners: Listeners) -> Result<(), ControlError> {
         let name = spec.name.clone();
         let entry = ServiceEntry::start(&self.inner.context, spec, listeners).await?;
@@ -263,24 +305,38 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// Replaces the project: starts added services, applies changed ones (a changed replica
-    /// count or strategy to the rollout in progress, a changed `run` to the next deploy, new
-    /// listen addresses at once) and stops removed ones with their replicas.
-    pub async fn apply(&self, project: Project) -> Result<ApplySummary, ControlError> {
+    /// Replaces the project with the one read from `file`: starts added services, applies
+    /// changed ones (a changed replica count or strategy to the rollout in progress, a changed
+    /// `run` to the next deploy, new listen addresses at once). Services the new project
+    /// leaves out are kept as they are (`kept`), or with `prune` stopped with their replicas
+    /// (`removed`). The result is stored before anything changes, and is the project the next
+    /// control plane on this store starts from.
+    pub async fn apply(
+        &self,
+        mut project: Project,
+        file: &str,
+        prune: bool,
+    ) -> Result<ApplySummary, ControlError> {
         let _one_at_a_time = self.inner.applying.lock().await;
         let current = self.read().clone();
         let context = &self.inner.context;
         let mut summary = ApplySummary::default();
+        if !prune {
+            for (name, entry) in &current {
+                if !project.services.contains_key(name) {
+                    project.services.insert(name.clone(), entry.spec());
+                    summary.kept.push(name.clone());
+                }
+            }
+        }
         // Bind every new listener first: that is what can fail, and nothing has changed yet.
         let mut added = Vec::new();
         let mut changed = Vec::new();
         for name in order::dependencies_first(&project.services) {
             let spec = project.services[&name].clone();
             match current.get(&name) {
-                None => added.push((
-                    spec.clone(),
-                    Listeners::open(&spec, &context.signals).await?,
-                )),
+                None => added.push((spec.clone(), self.listeners(&spec).await?)),
+                Some(_) if summary.kept.contains(&name) => {}
                 Some(entry) if entry.spec() == spec => summary.unchanged.push(name),
                 Some(entry) => {
                     let rebind = entry.prepare(&spec, context).await?;
@@ -288,6 +344,12 @@ impl ControlPlane {
                 }
             }
         }
+        let store = Arc::clone(&context.store);
+        let at = context.clock.now().as_millis();
+        let (saved, file) = (project.clone(), file.to_owned());
+        context
+            .blocking(move || applied::save(store.as_ref(), at, &file, &saved))
+            .await?;
         for (name, entry) in &current {
             if !project.services.contains_key(name) {
                 self.write().remove(name);
@@ -309,19 +371,15 @@ impl ControlPlane {
             &mut summary.added,
             &mut summary.changed,
             &mut summary.unchanged,
+            &mut summary.kept,
         ] {
             list.sort();
         }
         *self
             .inner
-            .environments
+            .project
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = project.environments;
-        *self
-            .inner
-            .dora_targets
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = project.dora;
+            .unwrap_or_else(PoisonError::into_inner) = project;
         Ok(summary)
     }
 
@@ -468,9 +526,10 @@ impl ControlPlane {
         };
         let targets = self
             .inner
-            .dora_targets
+            .project
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .dora
             .clone();
         let mut figures = bellwether_core::dora::figures(&facts, window, &targets);
         if let Some(environment) = environment {
@@ -493,12 +552,27 @@ impl ControlPlane {
 
     /// The rules of environment `name`, as the project declares them.
     pub fn environment(&self, name: &str) -> Option<EnvironmentSpec> {
-        let environments = self
-            .inner
-            .environments
+        self.inner
+            .project
             .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        environments.get(name).cloned()
+            .unwrap_or_else(PoisonError::into_inner)
+            .environments
+            .get(name)
+            .cloned()
+    }
+
+    /// The project running: as given at start, or as the last `apply` left it.
+    pub fn project(&self) -> Project {
+        self.inner
+            .project
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Where [`ControlPlane::project`] came from when the control plane started.
+    pub fn origin(&self) -> &ProjectOrigin {
+        &self.inner.origin
     }
 
     /// The environments `service` may be deployed to; empty allows any.

@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use bellwether_core::error::chain;
 use bellwether_core::spec::ServiceSpec;
 use bellwether_router::{Router, RouterConfig, Signals, TableSpec};
 use tokio::sync::watch;
@@ -106,11 +107,38 @@ pub(crate) struct Rebind {
 }
 
 impl Listeners {
-    pub(crate) async fn open(spec: &ServiceSpec, signals: &Signals) -> Result<Self, ControlError> {
+    /// Binds `spec`'s addresses; without `listen`, `before` if it is free, else any port.
+    pub(crate) async fn open(
+        spec: &ServiceSpec,
+        signals: &Signals,
+        before: Option<SocketAddr>,
+    ) -> Result<Self, ControlError> {
         let gate = watch::Sender::new(false);
         let router = new_router(&spec.name, signals)?;
-        let main =
-            Listener::open(&spec.name, "listen", spec.listen, router, gate.subscribe()).await?;
+        let name = &spec.name;
+        let main = match (spec.listen, before) {
+            (None, Some(before)) => {
+                let kept = Listener::open(
+                    name,
+                    "listen",
+                    Some(before),
+                    router.clone(),
+                    gate.subscribe(),
+                );
+                match kept.await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(
+                            service = %name,
+                            "the router's port of before, {before}, is taken ({}); another is picked",
+                            chain(&error)
+                        );
+                        Listener::open(name, "listen", None, router, gate.subscribe()).await?
+                    }
+                }
+            }
+            (at, _) => Listener::open(name, "listen", at, router, gate.subscribe()).await?,
+        };
         let preview = match spec.preview_listen {
             Some(at) => {
                 let router = new_router(&spec.name, signals)?;

@@ -40,6 +40,13 @@ pub(crate) fn readiness(revision: Option<&RevisionState>, desired: u32) -> (u32,
     (ready, starting + desired.saturating_sub(seen))
 }
 
+/// Why a wanted replica that is not ready is not: the last error of the first that has one.
+pub(crate) fn failing(revision: Option<&RevisionState>, desired: u32) -> Option<String> {
+    wanted(revision, desired)
+        .filter(|replica| replica.phase != ReplicaPhase::Ready)
+        .find_map(|replica| replica.last_error.clone())
+}
+
 /// How people read a replica's phase.
 pub(crate) fn phase_name(phase: ReplicaPhase) -> &'static str {
     match phase {

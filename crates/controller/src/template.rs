@@ -106,6 +106,7 @@ impl KeptRevision {
         Ok(ReplicaTemplate {
             service: service.name.clone(),
             revision: self.number,
+            version: self.version.clone(),
             run: template.run.clone(),
             readiness: service.readiness.clone(),
             liveness: service.liveness.clone(),

@@ -24,6 +24,8 @@ pub const INHERITED_ENV: &[&str] = &[
 pub struct ReplicaTemplate {
     pub service: String,
     pub revision: RevisionNumber,
+    /// The revision's version label, told to its replicas.
+    pub version: String,
     pub run: RunSpec,
     pub readiness: Probe,
     pub liveness: Option<Probe>,

@@ -195,6 +195,7 @@ impl Checker {
                     EventKind::ReplicasReady {
                         revision: r.number,
                         ready,
+                        failing: None,
                     }
                 }
                 Input::Verdict { pick, verdict } => {

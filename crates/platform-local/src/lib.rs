@@ -21,3 +21,7 @@ pub use bellwether_core::platform::{
     RevisionState, ServiceState,
 };
 pub use platform::{LocalPlatform, Options};
+
+/// The program name that stands for bellwether's own binary in a command
+/// ([`Options::own_program`]).
+pub const OWN_PROGRAM: &str = "bellwether";

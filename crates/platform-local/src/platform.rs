@@ -47,6 +47,9 @@ pub struct Options {
     pub log_keep: u32,
     /// Where the values of a replica's `run.secrets` are read when it starts.
     pub secrets: Option<Arc<dyn SecretSource>>,
+    /// What a command whose program is `bellwether` runs: the control plane's own binary,
+    /// so that `[bellwether, demo-service]` works whether or not `bellwether` is on `PATH`.
+    pub own_program: Option<PathBuf>,
 }
 
 impl Options {
@@ -60,6 +63,7 @@ impl Options {
             log_max_bytes: 10 * 1024 * 1024,
             log_keep: 3,
             secrets: None,
+            own_program: None,
         }
     }
 }

@@ -14,8 +14,9 @@ use tokio::net::TcpStream;
 pub(crate) enum ProbeError {
     #[error("GET {path} timed out after {}ms", timeout.as_millis())]
     TimedOut { path: String, timeout: Duration },
-    #[error("connect {addr}")]
+    #[error("GET {path}: cannot connect to {addr}")]
     Connect {
+        path: String,
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -53,7 +54,11 @@ async fn get(addr: SocketAddr, path: &str) -> Result<(), ProbeError> {
     };
     let stream = TcpStream::connect(addr)
         .await
-        .map_err(|source| ProbeError::Connect { addr, source })?;
+        .map_err(|source| ProbeError::Connect {
+            path: path.to_owned(),
+            addr,
+            source,
+        })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(exchange)?;

@@ -36,6 +36,7 @@ fn template(revision: u64, env: &[(&str, &str)]) -> ReplicaTemplate {
     ReplicaTemplate {
         service: "api".into(),
         revision,
+        version: format!("v{revision}"),
         run: RunSpec {
             command: vec!["python3".into(), "-c".into(), SERVER.into()],
             env: env

@@ -150,7 +150,12 @@ impl Attempt {
                     at_ms,
                 },
             ];
-            match store.record(self.number, &changes) {
+            // The attempt is the run's latest from here, so that its end and why are the
+            // run's (a status of an older attempt would change nothing).
+            let recorded = store
+                .start_attempt(self.number, self.attempt, &self.actor, "", at_ms)
+                .and_then(|()| store.record(self.number, &changes));
+            match recorded {
                 Ok(()) => why,
                 Err(e) => AttemptError::Store(e),
             }

@@ -146,7 +146,11 @@ pub(crate) async fn apply(
         bellwether_config::load(&request.file, &request.source).map_err(|diagnostics| {
             Failure::bad_request(format!("{} is not valid:\n{diagnostics}", request.file))
         })?;
-    Ok(Json(state.control.apply(loaded.project).await?))
+    let applied = state
+        .control
+        .apply(loaded.project, &request.file, request.prune)
+        .await?;
+    Ok(Json(applied))
 }
 
 pub(crate) async fn rollback_all(

@@ -527,9 +527,11 @@ impl Pipelines {
             .map_err(TriggerError::Record)?;
         let project = match &config.source {
             Some(source) => source.project().to_path_buf(),
+            // `bellwether.yaml`'s parent is the empty path: the current directory.
             None => config
                 .file
                 .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         };
         let attempt = Attempt {
@@ -612,10 +614,11 @@ impl Pipelines {
                     (conclusion, conclusion.to_owned())
                 }
                 Ok((_, Ok(Err(e)))) => ("failure", format!("failure ({})", chain(&e))),
-                Ok((_, Err(e))) => (
-                    "failure",
-                    format!("failure (it could not start: {})", chain(&e)),
-                ),
+                Ok((_, Err(e))) => {
+                    let why = format!("it could not start: {}", chain(&e));
+                    this.record_status(number, why.clone(), RunStatus::Failure);
+                    ("failure", format!("failure ({why})"))
+                }
             };
             metrics.finished(&name, conclusion);
             if let Some(listener) = &listener {

@@ -114,7 +114,7 @@ async fn play(args: &DemoArgs) -> anyhow::Result<Summary> {
     let mut current = ACTS[0].strategy;
     for act in ACTS {
         if act.strategy != current {
-            plane.apply(project(act.strategy)?).await?;
+            plane.apply(project(act.strategy)?, "demo", true).await?;
             current = act.strategy;
         }
         timeline.act(act);

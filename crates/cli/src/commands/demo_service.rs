@@ -1,4 +1,4 @@
-//! `bellwether demo-service` (hidden): a small HTTP service to put behind the router in demos
+//! `bellwether demo-service`: a small HTTP service to put behind the router in demos
 //! and benchmarks. It listens on 127.0.0.1:$PORT; `GET /health` always answers 200; every other
 //! request answers 200 with a short body, or 500 for a share `DEMO_ERROR_RATE` (0 to 1).
 //!
@@ -7,7 +7,8 @@
 //! spread is `DEMO_LATENCY_SIGMA` (default 0.5: p99 about 3.2 times the median; 0 makes it
 //! constant). `DEMO_SEED` seeds the draws (default: the clock, printed at start), so a run can
 //! be repeated. `DEMO_FAILURES=even` spreads failures evenly instead (with 0.1 exactly every
-//! tenth request fails), for tests that need exact counts. `DEMO_VERSION` is echoed in the
+//! tenth request fails), for tests that need exact counts. `DEMO_VERSION` (else
+//! `BELLWETHER_VERSION`, which a control plane gives its replicas) is echoed in the
 //! `x-demo-version` header and the body. `DEMO_EXIT_AFTER` (e.g. `3s`) makes it crash that
 //! long after it starts: it exits with an error, dropping its connections, as a service that
 //! dies would.
@@ -31,6 +32,7 @@ use rand_distr::{Distribution, LogNormal};
 use tokio::net::TcpListener;
 
 use crate::exit::{self, Code};
+use crate::output::say;
 
 /// What the environment asks the service to be.
 #[derive(Debug, PartialEq)]
@@ -104,7 +106,10 @@ impl Settings {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
         };
-        let version = var("DEMO_VERSION").unwrap_or_else(|| "v1".to_owned());
+        // Under a control plane the revision's version is already in the environment.
+        let version = var("DEMO_VERSION")
+            .or_else(|| var("BELLWETHER_VERSION"))
+            .unwrap_or_else(|| "v1".to_owned());
         Ok(Self {
             port,
             error_rate,
@@ -198,12 +203,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Failures::Even => "failures spread evenly".to_owned(),
     };
     // The address comes last: whoever reads it may stop reading there.
-    println!("demo-service {}: {failures}", settings.version);
-    println!(
-        "demo-service {} listening on {}",
+    say(&format!(
+        "demo-service {}: {failures}\ndemo-service {} listening on {}\n",
+        settings.version,
         settings.version,
         listener.local_addr()?
-    );
+    ));
     let version = HeaderValue::from_str(&settings.version)
         .context("DEMO_VERSION is not a valid header value")?;
     let body = Bytes::from(format!("hello from {}\n", settings.version));

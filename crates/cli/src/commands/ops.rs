@@ -20,12 +20,12 @@ use clap::{Args, Subcommand};
 
 use super::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 /// The verbs that talk to a running control plane.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Verb {
-    /// Replace the running control plane's project with a bellwether.yaml (validated first).
+    /// Hand the running control plane a bellwether.yaml (validated first): services added and changed; those it leaves out are kept unless --prune.
     Apply(ApplyArgs),
     /// Roll a service out to a new revision under its strategy.
     Deploy(deploy::DeployArgs),
@@ -76,6 +76,9 @@ pub(crate) struct ApplyArgs {
     /// The project file.
     #[arg(short = 'f', long = "file", default_value = "bellwether.yaml")]
     file: std::path::PathBuf,
+    /// Remove (and stop) the services the file leaves out; without it they keep running and are listed.
+    #[arg(long)]
+    prune: bool,
 }
 
 pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Code> {
@@ -126,9 +129,10 @@ async fn apply(client: &Client, args: &ApplyArgs, format: Format) -> anyhow::Res
     let request = ApplyRequest {
         file: name.clone(),
         source,
+        prune: args.prune,
     };
     let summary: ApplySummary = client.post(paths::APPLY, &request).await?;
-    if !print_data(format, &summary)? {
+    if !print_records(format, &summary)? {
         println!("applied {name}");
         for (label, names) in [
             ("added", &summary.added),
@@ -140,13 +144,19 @@ async fn apply(client: &Client, args: &ApplyArgs, format: Format) -> anyhow::Res
                 println!("  {label}: {}", names.join(", "));
             }
         }
+        if !summary.kept.is_empty() {
+            println!(
+                "  kept, not in {name}: {} (`bellwether apply --prune` would remove them)",
+                summary.kept.join(", ")
+            );
+        }
     }
     Ok(exit::SUCCESS)
 }
 
 async fn list(client: &Client, format: Format) -> anyhow::Result<Code> {
     let services: Vec<ServiceSummary> = client.get(paths::SERVICES).await?;
-    if print_data(format, &services)? {
+    if print_records(format, &services)? {
         return Ok(exit::SUCCESS);
     }
     if services.is_empty() {

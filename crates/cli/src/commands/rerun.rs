@@ -20,6 +20,7 @@ use crate::exit::{self, Code};
 #[derive(Debug, Args)]
 pub(crate) struct RerunArgs {
     /// The run, by number (`bellwether runs` lists them).
+    #[arg(add = crate::commands::completion::runs())]
     pub(crate) run: u64,
     /// Only the jobs that failed, were cancelled or never ran, and those that need them; the others keep their results, outputs and artifacts.
     #[arg(long)]

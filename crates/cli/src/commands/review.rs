@@ -17,6 +17,7 @@ use crate::exit::{self, Code};
 #[derive(Debug, Args)]
 pub(crate) struct ReviewArgs {
     /// The run, by number (`bellwether runs` lists them).
+    #[arg(add = crate::commands::completion::runs())]
     pub(crate) run: u64,
     /// The environment to answer for [default: every environment the run waits for].
     #[arg(long = "env", value_name = "ENVIRONMENT")]

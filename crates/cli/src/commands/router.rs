@@ -16,6 +16,7 @@ use clap::{Args, ValueEnum};
 
 use super::parse_duration;
 use crate::exit::{self, Code};
+use crate::output::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct RouterArgs {
@@ -114,11 +115,10 @@ pub(crate) fn run(args: &RouterArgs) -> anyhow::Result<Code> {
     };
     let router = Arc::new(Router::new(spec, config, Signals::new())?);
     let bound = Arc::clone(&router).serve_threads(args.listen, threads)?;
-    println!("router listening on {bound}");
-    println!("routes: {summary}");
+    say(&format!("router listening on {bound}\nroutes: {summary}\n"));
     runtime.block_on(async {
         if let Some(admin) = admin {
-            println!("admin listening on {}", admin.local_addr()?);
+            say(&format!("admin listening on {}\n", admin.local_addr()?));
             tokio::spawn(admin::serve(router, admin, admin_token));
         }
         tokio::signal::ctrl_c()

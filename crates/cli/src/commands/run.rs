@@ -26,6 +26,7 @@ use execute::ExecArgs;
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// The pipeline to run. Without one, every pipeline whose triggers match the event runs, one after another.
+    #[arg(add = crate::commands::completion::pipelines())]
     pub(crate) pipeline: Option<String>,
     #[command(flatten)]
     pub(crate) data: DataArgs,

@@ -16,14 +16,15 @@ use bellwether_runner::DataDir;
 
 use super::run::data::DataArgs;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
     /// One run to show in full: its jobs, gates and who reviewed them.
+    #[arg(add = crate::commands::completion::runs())]
     pub(crate) run: Option<u64>,
     /// Only the runs of this pipeline.
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', add = crate::commands::completion::pipelines())]
     pub(crate) pipeline: Option<String>,
     /// How many runs to list, newest first.
     #[arg(long, default_value_t = 20)]
@@ -47,6 +48,9 @@ struct Detail {
     instances: Vec<InstanceRow>,
     gates: Vec<GateRow>,
     reviews: Vec<ReviewRow>,
+    /// What the history says of the run as a whole rather than of a job: why it could not
+    /// start, was queued or cancelled, or why it was interrupted.
+    notes: Vec<String>,
 }
 
 pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
@@ -56,7 +60,7 @@ pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
     let data = args.data.open()?;
     let Some(number) = args.run else {
         let runs = data.store.list(args.pipeline.as_deref(), args.limit)?;
-        if !print_data(format, &runs)? {
+        if !print_records(format, &runs)? {
             list(&runs);
         }
         return Ok(exit::SUCCESS);
@@ -70,9 +74,10 @@ pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
         instances: data.store.instances(number, run.attempt)?,
         gates: data.store.gates(number, run.attempt)?,
         reviews: data.store.reviews(number, run.attempt, None)?,
+        notes: run_notes(&data, number, run.attempt)?,
         run,
     };
-    if !print_data(format, &detail)? {
+    if !print_records(format, &detail)? {
         show(&detail);
     }
     Ok(exit::SUCCESS)
@@ -142,6 +147,9 @@ fn show(d: &Detail) {
         timestamp(r.started_ms),
         took(r)
     );
+    for note in &d.notes {
+        println!("  {note}");
+    }
     for job in &d.jobs {
         let instances: Vec<&InstanceRow> =
             d.instances.iter().filter(|i| i.job == job.job).collect();
@@ -299,6 +307,22 @@ pub(crate) fn run_logs(data: &DataArgs, number: u64, job: Option<&str>) -> anyho
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// The notes of attempt `attempt` about the whole run, and why it was interrupted.
+fn run_notes(data: &DataDir, number: u64, attempt: u32) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = notes(data, number)?
+        .into_iter()
+        .filter(|(a, job, _)| *a == attempt && job.is_none())
+        .map(|(_, _, text)| text)
+        .collect();
+    for event in data.store.events(number)? {
+        if event.kind == "interrupted" {
+            let why = event.body["why"].as_str().unwrap_or("its process ended");
+            out.push(format!("interrupted: {why}"));
+        }
+    }
+    Ok(out)
 }
 
 /// A run's notes: (attempt, job, text), in order.

@@ -33,7 +33,7 @@ pub(crate) struct SimulateArgs {
     /// How long a replica takes to become ready.
     #[arg(long, default_value = "2s", value_parser = super::parse_duration)]
     pub(crate) startup: std::time::Duration,
-    /// How long an analysis takes to reach its verdict.
+    /// How long an analysis takes to reach its verdict when nothing in it has a `count` (one that has takes as long as its measurements: initial delay, then count × interval).
     #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
     pub(crate) analysis_time: std::time::Duration,
 }
@@ -63,6 +63,7 @@ pub(crate) fn run(args: &SimulateArgs, format: Format) -> anyhow::Result<Code> {
     let mut world = World::new(&service.name);
     world.startup = args.startup;
     world.analysis_time = args.analysis_time;
+    world.service = Some(service.clone());
     world.deploy(1, &spec);
     world.settle();
     world.actions.clear();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bellwether_api::paths;
-use bellwether_controller::{ControlPlane, Options};
+use bellwether_controller::{ControlPlane, Options, ProjectOrigin};
 use bellwether_runner::{DataDir, SecretStore};
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
@@ -24,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 use super::run::deploy::ApiDeployer;
 
 use crate::exit::{self, Code};
+use crate::output::say;
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
-    /// The project file.
+    /// The project file: its pipelines, and its services until the first `bellwether apply` (from then on, the project the last apply left, kept in the data directory).
     #[arg(short = 'f', long = "file", default_value = "bellwether.yaml")]
     file: PathBuf,
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
@@ -116,10 +117,26 @@ async fn serve(
     let data_dir = options.data_dir.display().to_string();
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
-    let notifications = options.project.notifications.clone();
+    let file = args.file.display().to_string();
     let control = ControlPlane::start(options)
         .await
         .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
+    match control.origin() {
+        ProjectOrigin::Given => {
+            tracing::info!("services from {file}: nothing was applied yet");
+        }
+        ProjectOrigin::Applied {
+            file: applied,
+            at_ms,
+        } => tracing::info!(
+            "services as the last `bellwether apply` left them ({applied}, {}), kept in {data_dir}; {file} is read only until the first apply",
+            super::runs::timestamp(*at_ms)
+        ),
+        ProjectOrigin::Unreadable(why) => tracing::warn!(
+            "the project last applied cannot be read back ({why}); services from {file} until the next `bellwether apply`"
+        ),
+    }
+    let notifications = control.project().notifications;
     let Listeners {
         api: listener,
         webhooks: webhook_listener,
@@ -220,7 +237,7 @@ async fn serve(
         banner += &format!("for the other commands: export BELLWETHER_SERVER={scheme}://{addr}\n");
     }
     // Whoever reads the banner may go away (`up | head -1`): the control plane carries on.
-    say(&mut std::io::stdout(), &banner);
+    say(&banner);
     let mut events = control.subscribe();
     let audited = Arc::clone(&access);
     let watched = control.clone();
@@ -435,10 +452,4 @@ fn base_dir(file: &Path) -> anyhow::Result<PathBuf> {
     };
     dir.canonicalize()
         .with_context(|| format!("cannot resolve the directory of {}", file.display()))
-}
-
-/// Writes `text`, ignoring a reader that went away: the control plane must outlive its log.
-fn say(out: &mut impl std::io::Write, text: &str) {
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
 }

@@ -47,7 +47,18 @@ impl ControlPlane {
 
     /// Starts `up` on `file` with more flags and environment variables.
     pub fn start_env(file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::launch(Command::new(BIN), file, flags, env)
+    }
+
+    /// Starts `up` in directory `dir` on `file`, a path relative to it.
+    pub fn start_in(dir: &Path, file: &Path) -> Self {
+        let mut command = Command::new(BIN);
+        command.current_dir(dir);
+        Self::launch(command, file, &[], &[])
+    }
+
+    fn launch(mut command: Command, file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = command
             .args(["up", "-f"])
             .arg(file)
             .args(["--listen", "127.0.0.1:0"])

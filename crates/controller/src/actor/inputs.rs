@@ -101,14 +101,22 @@ impl Actor {
         for _ in 0..READINESS_PASSES {
             let rollout = &self.log.rollout;
             let change = rollout.scales.iter().find_map(|(&revision, &desired)| {
-                let (ready, _) = replicas::readiness(self.replicas.get(&revision), desired);
-                let changed = ready != rollout.ready_of(revision);
-                (changed && !self.settling(revision, desired)).then_some((revision, ready))
+                let state = self.replicas.get(&revision);
+                let (ready, _) = replicas::readiness(state, desired);
+                let failing = replicas::failing(state, desired).filter(|_| ready < desired);
+                // A new reason is worth an event only while the revision is short of replicas.
+                let changed = ready != rollout.ready_of(revision)
+                    || (failing.is_some() && failing.as_ref() != rollout.failing.get(&revision));
+                (changed && !self.settling(revision, desired)).then_some((revision, ready, failing))
             });
-            let Some((revision, ready)) = change else {
+            let Some((revision, ready, failing)) = change else {
                 return true;
             };
-            let event = EventKind::ReplicasReady { revision, ready };
+            let event = EventKind::ReplicasReady {
+                revision,
+                ready,
+                failing,
+            };
             match self.submit(event).await {
                 Ok(()) => {}
                 // Not a store failure: the next change of the platform tells the rollout again.

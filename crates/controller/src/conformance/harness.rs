@@ -65,6 +65,7 @@ impl Subject {
         ReplicaTemplate {
             service: service.to_owned(),
             revision,
+            version: format!("v{revision}"),
             run: self.workload.clone(),
             readiness: probe,
             liveness: None,

@@ -60,12 +60,16 @@ async fn apply_adds_changes_and_removes_services() {
             .local_addr()
             .unwrap();
         let changed = project(&services(2, &port.to_string(), false, true));
-        let summary = plane.apply(changed.clone()).await.unwrap();
+        let summary = plane
+            .apply(changed.clone(), "api.yaml", true)
+            .await
+            .unwrap();
         let expected = ApplySummary {
             added: vec!["web".into()],
             changed: vec!["api".into()],
             removed: vec!["old".into()],
             unchanged: vec![],
+            kept: vec![],
         };
         assert_eq!(summary, expected);
         let view = until(&plane, "api", "two replicas", LIMIT, |v| {
@@ -95,7 +99,7 @@ async fn apply_adds_changes_and_removes_services() {
         assert_eq!(names, ["api", "web"]);
 
         // Applying the same project again changes nothing.
-        let again = plane.apply(changed).await.unwrap();
+        let again = plane.apply(changed, "api.yaml", true).await.unwrap();
         assert_eq!((again.unchanged.len(), again.changed.len()), (2, 0));
 
         // A taken port fails the apply and changes nothing.
@@ -106,7 +110,7 @@ async fn apply_adds_changes_and_removes_services() {
             false,
             true,
         ));
-        match plane.apply(clash).await {
+        match plane.apply(clash, "api.yaml", true).await {
             Err(e @ ControlError::Listen { .. }) => {
                 let why = chain(&e);
                 assert!(

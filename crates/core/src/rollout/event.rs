@@ -29,6 +29,9 @@ pub enum EventKind {
     ReplicasReady {
         revision: RevisionNumber,
         ready: u32,
+        /// Why the others are not ready yet (a replica's last failed probe), for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failing: Option<String>,
     },
     /// An analysis run reached a verdict.
     AnalysisCompleted {

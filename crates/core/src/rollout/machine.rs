@@ -26,7 +26,17 @@ impl Rollout {
         match &event.kind {
             EventKind::SpecChanged { revision, spec } => self.on_spec(revision, spec, &mut out),
             EventKind::Tick => {}
-            EventKind::ReplicasReady { revision, ready } => self.on_ready(*revision, *ready),
+            EventKind::ReplicasReady {
+                revision,
+                ready,
+                failing,
+            } => {
+                match failing {
+                    Some(why) => self.failing.insert(*revision, why.clone()),
+                    None => self.failing.remove(revision),
+                };
+                self.on_ready(*revision, *ready);
+            }
             EventKind::AnalysisCompleted {
                 run,
                 verdict,
@@ -462,11 +472,14 @@ impl Rollout {
             return;
         };
         let waited = crate::time::human_duration(self.now.since(self.stage_since));
-        let reason = format!(
+        let mut reason = format!(
             "{target} made no progress for {waited} (progress deadline): {}/{} replicas ready",
             self.ready_of(target.number),
             self.scale_of(target.number)
         );
+        if let Some(why) = self.failing.get(&target.number) {
+            reason += &format!(" (last probe: {why})");
+        }
         if self.stable.is_some() {
             self.abort(reason, out);
         } else {

@@ -9,6 +9,7 @@ use super::{
     Action, Command, Event, EventKind, Rejected, Revision, RevisionNumber, Rollout, RolloutSpec,
     RunKind, Verdict,
 };
+use crate::spec::{AnalysisRef, MetricSpec, ServiceSpec};
 use crate::time::Timestamp;
 
 /// A rollout and the simulated platform and analysis engine around it.
@@ -17,8 +18,11 @@ pub struct World {
     pub now: Timestamp,
     /// How long a replica takes to become ready.
     pub startup: Duration,
-    /// How long an analysis takes to reach its verdict.
+    /// How long an analysis takes to reach its verdict, unless `service` says.
     pub analysis_time: Duration,
+    /// The service's spec, when known: an analysis of metrics with a `count` (or of the
+    /// judge) then takes as long as their measurements do.
+    pub service: Option<ServiceSpec>,
     /// Revisions whose analyses fail (others pass).
     pub failing: BTreeSet<RevisionNumber>,
     /// Revisions whose analyses are inconclusive.
@@ -42,6 +46,7 @@ impl World {
             now: Timestamp::default(),
             startup: Duration::from_secs(2),
             analysis_time: Duration::from_secs(30),
+            service: None,
             failing: BTreeSet::new(),
             inconclusive: BTreeSet::new(),
             undecided: BTreeSet::new(),
@@ -100,10 +105,16 @@ impl World {
                 let kind = EventKind::ReplicasReady {
                     revision: *revision,
                     ready: *replicas,
+                    failing: None,
                 };
                 self.schedule(at, kind);
             }
-            Action::StartAnalysis { run, revision, .. } => {
+            Action::StartAnalysis {
+                run,
+                revision,
+                analysis,
+                ..
+            } => {
                 let verdict = if self.failing.contains(revision) {
                     Verdict::Failed
                 } else if self.inconclusive.contains(revision) {
@@ -114,7 +125,8 @@ impl World {
                     Verdict::Successful
                 };
                 let message = format!("simulated {verdict:?}");
-                let at = self.now.after(self.analysis_time);
+                let took = self.service.as_ref().and_then(|s| measuring(s, analysis));
+                let at = self.now.after(took.unwrap_or(self.analysis_time));
                 self.schedule(
                     at,
                     EventKind::AnalysisCompleted {
@@ -198,4 +210,30 @@ impl World {
         }
         self.now
     }
+}
+
+/// How long `analysis` of `service` measures before its verdict, as the analysis run's rules
+/// have it: a metric with `count` is first measured `initial_delay` in, then every
+/// `interval`; the judge takes `count` samples, one at the end of each `interval`. `None` when
+/// nothing in it is counted (it decides on its evidence, whenever that comes).
+fn measuring(service: &ServiceSpec, analysis: &AnalysisRef) -> Option<Duration> {
+    let selected: Vec<&MetricSpec> = if analysis.is_all() {
+        service.metrics.iter().collect()
+    } else {
+        analysis
+            .metrics
+            .iter()
+            .filter_map(|name| service.metric(name))
+            .collect()
+    };
+    let metrics = selected.into_iter().filter_map(|m| {
+        let count = m.count?;
+        Some(m.initial_delay + m.interval * count.saturating_sub(1))
+    });
+    let judge = service
+        .judge
+        .as_ref()
+        .filter(|_| analysis.judge)
+        .map(|j| j.interval * j.count);
+    metrics.chain(judge).max()
 }

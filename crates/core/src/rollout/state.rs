@@ -46,6 +46,9 @@ pub struct Rollout {
     pub scale_downs: Vec<(RevisionNumber, Timestamp)>,
     /// Why the rollout is where it is, for people.
     pub reason: String,
+    /// Why replicas of a revision that are not ready are not, as last reported.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failing: BTreeMap<RevisionNumber, String>,
 }
 
 /// What the rollout is waiting for.
@@ -120,6 +123,7 @@ impl Rollout {
             stage_since: Timestamp::default(),
             scale_downs: Vec::new(),
             reason: "no revision deployed yet".to_owned(),
+            failing: BTreeMap::new(),
         }
     }
 

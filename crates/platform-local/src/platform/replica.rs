@@ -153,10 +153,10 @@ impl Replica {
         };
         // A relative program path with a slash is relative to the working directory, as when
         // the user runs it there.
-        let program_path = if program.contains('/') && !program.starts_with('/') {
-            workdir.join(program)
-        } else {
-            PathBuf::from(program)
+        let program_path = match &options.own_program {
+            Some(own) if program == crate::OWN_PROGRAM => own.clone(),
+            _ if program.contains('/') && !program.starts_with('/') => workdir.join(program),
+            _ => PathBuf::from(program),
         };
         let t = &self.template;
         let log_path = logs::log_path(&options.data_dir, &t.service, t.revision, self.index);
@@ -177,6 +177,9 @@ impl Replica {
             )
             .envs(&run.env)
             .envs(&secrets)
+            .env("BELLWETHER_SERVICE", &t.service)
+            .env("BELLWETHER_REVISION", t.revision.to_string())
+            .env("BELLWETHER_VERSION", &t.version)
             .env(&run.port_env, port.to_string())
             .current_dir(&workdir)
             .stdin(Stdio::null())

@@ -61,6 +61,7 @@ pub fn a_rollout_rebuilt_from_snapshot_and_events_equals_the_recorded_one(f: &Fi
         let ready = EventKind::ReplicasReady {
             revision: n,
             ready: 2,
+            failing: None,
         };
         record_event(store, &mut log, next(), ready.clone());
         if log.rollout.in_progress() {
@@ -134,6 +135,7 @@ pub fn a_log_behind_its_stream_reads_what_it_missed_and_records_on(f: &Fixture) 
     let ready = EventKind::ReplicasReady {
         revision: 1,
         ready: 2,
+        failing: None,
     };
     record_event(store, &mut ahead, 2, ready);
     let refused = behind

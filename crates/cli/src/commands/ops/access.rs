@@ -14,7 +14,7 @@ use crate::commands::client::Client;
 use crate::commands::credentials;
 use crate::commands::parse_duration;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_data, print_records};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
@@ -136,7 +136,7 @@ pub(crate) async fn token(
                 groups: args.groups,
             };
             let created: CreatedToken = client.post(paths::TOKENS, &request).await?;
-            if !print_data(format, &created)? {
+            if !print_records(format, &created)? {
                 println!("{}", created.token);
                 eprintln!(
                     "token `{}` ({}) made; it is shown this once",
@@ -146,7 +146,7 @@ pub(crate) async fn token(
         }
         TokenCommand::List => {
             let tokens: Vec<TokenInfo> = client.get(paths::TOKENS).await?;
-            if !print_data(format, &tokens)? {
+            if !print_records(format, &tokens)? {
                 for t in &tokens {
                     let state = match (t.revoked_at_ms, t.expires_at_ms) {
                         (Some(at), _) => format!("revoked {}", time(at)),
@@ -173,7 +173,7 @@ pub(crate) async fn token(
             let revoked: TokenInfo = client
                 .post(&paths::revoke_token(&name), &serde_json::json!({}))
                 .await?;
-            if !print_data(format, &revoked)? {
+            if !print_records(format, &revoked)? {
                 println!("token `{}` revoked", revoked.name);
             }
         }
@@ -230,6 +230,7 @@ pub(crate) async fn audit(
                 println!("{}", serde_json::to_string(e)?);
             }
         }
+        // As sealed, like the JSON lines.
         Format::Yaml => {
             print_data(format, &shown)?;
         }

@@ -10,15 +10,17 @@ use clap::Args;
 
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServiceArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct PromoteArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// Skip every remaining step and analysis and promote now.
     #[arg(long)]
@@ -27,6 +29,7 @@ pub(crate) struct PromoteArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AbortArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// Why, for the history and the audit trail.
     #[arg(long)]
@@ -35,6 +38,7 @@ pub(crate) struct AbortArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct UndoArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// The revision to go back to [default: the one before the stable one].
     #[arg(long, value_name = "N")]
@@ -116,7 +120,7 @@ async fn send(
 }
 
 fn accepted(verb: &str, view: &ServiceView, format: Format) -> anyhow::Result<Code> {
-    if !print_data(format, view)? {
+    if !print_records(format, view)? {
         println!("{}: {verb} accepted", view.name);
         println!("{}: {}", view.phase, view.reason);
     }
@@ -134,7 +138,7 @@ pub(crate) async fn rollback_all(
     };
     let results: Vec<RollbackResult> = client.post(paths::ROLLBACK_ALL, &request).await?;
     let failed = results.iter().any(|r| r.error.is_some());
-    if !print_data(format, &results)? {
+    if !print_records(format, &results)? {
         if results.is_empty() {
             println!("no rollout in progress: nothing to roll back");
         }

@@ -10,11 +10,12 @@ use clap::Args;
 
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 #[command(disable_version_flag = true)]
 pub(crate) struct DeployArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// The new revision's version label (a release, a commit).
     #[arg(long)]
@@ -45,7 +46,7 @@ pub(crate) async fn run(client: &Client, args: DeployArgs, format: Format) -> an
         commit,
     };
     let view: ServiceView = client.post(&paths::deploy(&args.service), &request).await?;
-    if !print_data(format, &view)? {
+    if !print_records(format, &view)? {
         let target = view.target.as_ref().or(view.stable.as_ref());
         match target {
             Some(revision) => println!("{}: deploying {revision}", view.name),

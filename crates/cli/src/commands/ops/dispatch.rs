@@ -7,10 +7,11 @@ use clap::Args;
 use crate::commands::client::Client;
 use crate::commands::run::event::parse_pair;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct DispatchArgs {
+    #[arg(add = crate::commands::completion::pipelines())]
     pipeline: String,
     /// An input of the `manual` trigger, `name=value`; repeat for each.
     #[arg(long = "input", value_name = "NAME=VALUE", value_parser = parse_pair)]
@@ -36,7 +37,7 @@ pub(crate) async fn run(
     let view: TriggeredView = client
         .post(&paths::dispatch(&args.pipeline), &request)
         .await?;
-    if !print_data(format, &view)? {
+    if !print_records(format, &view)? {
         for run in &view.runs {
             println!(
                 "{}: run {} started · `bellwether runs {}` shows it",

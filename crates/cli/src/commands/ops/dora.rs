@@ -11,7 +11,7 @@ use clap::Args;
 use super::format::{date_time, table};
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct DoraArgs {
@@ -40,7 +40,7 @@ pub(crate) async fn run(client: &Client, args: &DoraArgs, format: Format) -> any
         query.push(("env", environment));
     }
     let report: DoraReport = client.get_query(paths::DORA, &query).await?;
-    if !print_data(format, &report)? {
+    if !print_records(format, &report)? {
         print!("{}", render(&report));
     }
     Ok(exit::SUCCESS)

@@ -11,7 +11,7 @@ use super::format::now;
 use super::view::{event_line, render};
 use crate::commands::client::{Client, Events, Watched};
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records, records};
 
 /// On a terminal the view is drawn again at least this often, so that its ages stay true.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -20,6 +20,7 @@ const SETTLE: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// Keep watching: redraw on every event on a terminal, a line per event when piped.
     #[arg(short = 'w', long)]
@@ -30,7 +31,7 @@ pub(crate) async fn run(client: &Client, args: &GetArgs, format: Format) -> anyh
     let path = paths::service(&args.service);
     if !args.watch {
         let view: ServiceView = client.get(&path).await?;
-        if !print_data(format, &view)? {
+        if !print_records(format, &view)? {
             print!("{}", render(&view, now()));
         }
         return Ok(exit::SUCCESS);
@@ -100,8 +101,8 @@ async fn data(
 ) -> anyhow::Result<Code> {
     loop {
         match format {
-            Format::Yaml => print!("---\n{}", serde_saphyr::to_string(&view)?),
-            _ => println!("{}", serde_json::to_string(&view)?),
+            Format::Yaml => print!("---\n{}", serde_saphyr::to_string(&records(&view)?)?),
+            _ => println!("{}", serde_json::to_string(&records(&view)?)?),
         }
         std::io::stdout().flush()?;
         ended(events.next().await?)?;

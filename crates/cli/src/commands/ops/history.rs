@@ -8,10 +8,11 @@ use serde::Serialize;
 use super::format::{date_time, table};
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
 }
 
@@ -30,7 +31,7 @@ pub(crate) async fn run(
         revisions: client.get(&paths::revisions(&args.service)).await?,
         events: client.get(&paths::history(&args.service)).await?,
     };
-    if !print_data(format, &history)? {
+    if !print_records(format, &history)? {
         print!("{}", render(&history));
     }
     Ok(exit::SUCCESS)

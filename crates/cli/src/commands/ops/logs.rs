@@ -20,7 +20,7 @@ use crate::exit::{self, Code};
 pub(crate) struct LogsArgs {
     /// A service, or a pipeline run's number.
     #[serde(skip)]
-    #[arg(value_name = "SERVICE|RUN")]
+    #[arg(value_name = "SERVICE|RUN", add = crate::commands::completion::services())]
     service: String,
     /// With a run number: only this job's logs.
     #[serde(skip)]
@@ -49,15 +49,27 @@ pub(crate) async fn run(client: &Client, args: &LogsArgs) -> anyhow::Result<Code
     }
     let mut response = client.stream(&paths::logs(&args.service), args).await?;
     let mut out = std::io::stdout().lock();
+    let mut any = false;
     while let Some(chunk) = response
         .chunk()
         .await
         .context("the control plane broke off the logs")?
     {
+        any |= !chunk.is_empty();
         // A closed pipe (`| head`) is the reader saying it has seen enough.
         if out.write_all(&chunk).and_then(|()| out.flush()).is_err() {
             break;
         }
+    }
+    if !any {
+        // Silence would read as "nothing wrong"; a service that never started says so in `get`.
+        let of = args
+            .revision
+            .map_or(String::new(), |r| format!(" of revision {r}"));
+        eprintln!(
+            "{}: no output from any replica{of} (none has written anything, or none has run: `bellwether get {}` shows why)",
+            args.service, args.service
+        );
     }
     Ok(exit::SUCCESS)
 }

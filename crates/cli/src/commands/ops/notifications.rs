@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct NotificationsArgs {
@@ -26,7 +26,7 @@ pub(crate) async fn run(
         paths::NOTIFICATIONS.to_owned()
     };
     let deliveries: Vec<Delivery> = client.get(&path).await?;
-    if print_data(format, &deliveries)? {
+    if print_records(format, &deliveries)? {
         return Ok(exit::SUCCESS);
     }
     if deliveries.is_empty() {

@@ -12,10 +12,11 @@ use tokio::time::Instant;
 use super::view::settled;
 use crate::commands::client::Client;
 use crate::exit::{self, Code};
-use crate::output::{Format, print_data};
+use crate::output::{Format, print_records};
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
+    #[arg(add = crate::commands::completion::services())]
     service: String,
     /// How long to wait for the rollout to end before giving up (exit 4).
     #[arg(long, default_value = "10m", value_parser = crate::commands::parse_duration)]
@@ -39,7 +40,7 @@ pub(crate) async fn run(
             shown = line;
         }
         if let Some(phase) = settled(&view) {
-            print_data(format, &view)?;
+            print_records(format, &view)?;
             return Ok(match phase {
                 Phase::Healthy => exit::SUCCESS,
                 Phase::Paused => exit::PAUSED,
@@ -48,7 +49,7 @@ pub(crate) async fn run(
         }
         match tokio::time::timeout_at(deadline, events.next()).await {
             Err(_) => {
-                if !print_data(format, &view)? {
+                if !print_records(format, &view)? {
                     println!(
                         "timed out after {}: {} is still {}",
                         human_duration(args.timeout),
