@@ -27,8 +27,8 @@ use serde::Deserialize;
 use crate::span::Entries;
 
 pub use analysis::{
-    AnalysisConfig, AnalysisRefConfig, FullMetricConfig, InconclusiveConfig, MetricConfig,
-    UnitConfig,
+    AnalysisConfig, AnalysisRefConfig, ArgConfig, FieldRefConfig, FullMetricConfig,
+    InconclusiveConfig, MetricConfig, SecretKeyRefConfig, UnitConfig, ValueFromConfig,
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use check::{CheckConfig, StatusForm, TlsConfig, VerifyConfig};

@@ -516,6 +516,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
         metrics: vec!["error_rate".into()],
         judge: false,
         verify: Vec::new(),
+        args: Default::default(),
     };
     assert_eq!(
         (bg.pre_promotion_analysis, bg.post_promotion_analysis),
@@ -626,6 +627,7 @@ services:
             metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
             judge,
             verify: Vec::new(),
+            args: Default::default(),
         })
     };
     assert_eq!(
@@ -869,6 +871,7 @@ verify:
             metrics: vec!["error_rate".into()],
             judge: false,
             verify: vec!["smoke".into(), "soak".into()],
+            args: Default::default(),
         })
     );
     let names = |s: &ServiceSpec| s.verify.iter().map(|v| v.name.clone()).collect::<Vec<_>>();

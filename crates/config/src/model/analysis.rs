@@ -52,6 +52,54 @@ pub struct AnalysisConfig {
     /// The canary-versus-baseline judge over some of these metrics, which analyses ask for with
     /// `judge: true`. Default: none.
     pub judge: Option<Spanned<JudgeConfig>>,
+    /// Arguments the metrics name as `{{args.NAME}}` in queries, URLs, headers, bodies and
+    /// commands, as an Argo Rollouts AnalysisTemplate declares them: `{name: service-name}`, or
+    /// with a default, `{name: threshold, value: "0.95"}`. An analysis that runs a metric gives
+    /// the values its arguments have no default for. Default: none.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
+}
+
+/// An argument: its name, and a value or where the value comes from (at most one of them).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ArgConfig {
+    /// Letters, digits, `-`, `_` and `.`, as in `{{args.service-name}}`.
+    pub name: Spanned<String>,
+    /// The value, e.g. `api-service`.
+    pub value: Option<Spanned<String>>,
+    /// Where the value comes from: `{fieldRef: {fieldPath: metadata.name}}` is the service's
+    /// name.
+    pub value_from: Option<Spanned<ValueFromConfig>>,
+}
+
+/// Argo Rollouts' `valueFrom`: a field of the service. Its `secretKeyRef` and
+/// `podTemplateHashValue` are recognised, and refused with what to write instead.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ValueFromConfig {
+    /// `{fieldPath: metadata.name}`: the service's name.
+    pub field_ref: Option<Spanned<FieldRefConfig>>,
+    /// Not supported: a Kubernetes Secret's key.
+    pub secret_key_ref: Option<Spanned<SecretKeyRefConfig>>,
+    /// Not supported: `{{revision}}` names the revision under analysis.
+    pub pod_template_hash_value: Option<Spanned<String>>,
+}
+
+/// A field of the service by its path.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FieldRefConfig {
+    /// `metadata.name`, the service's name.
+    pub field_path: Spanned<String>,
+}
+
+/// A Kubernetes Secret's key, as Argo Rollouts names one.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyRefConfig {
+    pub name: Option<String>,
+    pub key: Option<String>,
 }
 
 /// A metric: a compact threshold on a builtin metric, or the full form.
@@ -200,4 +248,8 @@ pub struct AnalysisRefConfig {
     /// canary, a blue-green preview or the new active revision); each must pass.
     #[serde(default)]
     pub verify: Vec<Spanned<String>>,
+    /// Values for the arguments of the metrics it runs (`{name: service-name, value: api}`),
+    /// over the defaults the service's `analysis.args` declares.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
 }

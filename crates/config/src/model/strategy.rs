@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{AnalysisRefConfig, CanaryStepConfig};
+use super::{AnalysisRefConfig, ArgConfig, CanaryStepConfig};
 use crate::span::{Entries, Spanned};
 use crate::values::{DurationValue, ScaleValue, Whole};
 
@@ -28,7 +28,8 @@ pub struct CanaryConfig {
     #[serde(default)]
     pub steps: Vec<Spanned<CanaryStepConfig>>,
     /// Background analysis, running alongside the steps. Default: when the service declares
-    /// analysis metrics, all of them, from step 0.
+    /// analysis metrics, those no step's analysis names (all of them when no step names any),
+    /// from step 0. As in Argo Rollouts, a metric runs where it is referenced.
     pub analysis: Option<Spanned<BackgroundAnalysisConfig>>,
     /// How many canary replicas may be starting at once. Default: 25%.
     pub max_surge: Option<Spanned<ScaleValue>>,
@@ -108,4 +109,8 @@ pub struct BackgroundAnalysisConfig {
     pub metrics: Vec<Spanned<String>>,
     /// The step (counted from 0) at which the analysis starts. Default: 0.
     pub starting_step: Option<Spanned<Whole<u32>>>,
+    /// Values for the arguments of the metrics it runs, over the defaults the service's
+    /// `analysis.args` declares.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
 }

@@ -21,6 +21,10 @@ pub struct AnalysisRef {
     /// ([`ServiceSpec::verify`](super::ServiceSpec::verify)); each must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify: Vec<String>,
+    /// Values of the arguments the metrics' `{{args.NAME}}` placeholders name: those the
+    /// reference gives, then the defaults the service's analysis declares.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
 }
 
 impl AnalysisRef {

@@ -23,10 +23,7 @@ pub(super) fn lower(
     let mut spec = CanarySpec::with_steps(steps(&config.steps, cx, sink));
     spec.background_analysis = match &config.analysis {
         Some(a) => Some(background(a, config.steps.len(), cx, sink)),
-        None => cx.default_analysis().map(|analysis| BackgroundAnalysis {
-            analysis,
-            starting_step: 0,
-        }),
+        None => default_background(&spec.steps, cx, sink),
     };
     if let Some(surge) = config
         .max_surge
@@ -219,6 +216,7 @@ fn background(
     sink: &mut Sink<'_>,
 ) -> BackgroundAnalysis {
     let analysis = metric_refs(&a.value.metrics, a.pos, cx, sink);
+    let analysis = cx.with_args(analysis, &a.value.args, Some(a.pos), sink);
     let starting_step = match &a.value.starting_step {
         None => 0,
         Some(s) => {
@@ -241,4 +239,50 @@ fn background(
         analysis,
         starting_step,
     }
+}
+
+/// As in Argo Rollouts, a metric runs where it is referenced: without `analysis:`, the
+/// background analysis runs the metrics no analysis step names (all of them when no step names
+/// any, and none when a step runs them all).
+fn default_background(
+    steps: &[CanaryStep],
+    cx: &ServiceCx<'_>,
+    sink: &mut Sink<'_>,
+) -> Option<BackgroundAnalysis> {
+    let stepped: Vec<&AnalysisRef> = steps
+        .iter()
+        .filter_map(|s| match s {
+            CanaryStep::Analysis(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    if stepped.iter().any(|a| a.is_all()) {
+        return None;
+    }
+    let rest: Vec<String> = cx
+        .metrics
+        .iter()
+        .filter(|m| !stepped.iter().any(|a| a.metrics.iter().any(|n| n == *m)))
+        .map(|m| (*m).to_owned())
+        .collect();
+    if rest.is_empty() {
+        return None;
+    }
+    let analysis = if rest.len() == cx.metrics.len() {
+        cx.default_analysis(sink)?
+    } else {
+        cx.with_args(
+            AnalysisRef {
+                metrics: rest,
+                ..AnalysisRef::default()
+            },
+            &[],
+            None,
+            sink,
+        )
+    };
+    Some(BackgroundAnalysis {
+        analysis,
+        starting_step: 0,
+    })
 }
