@@ -44,7 +44,9 @@ pub use pipeline::{
 };
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
-pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
+pub use step::{
+    CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig, MirrorRouteConfig, PauseConfig,
+};
 pub use strategy::{
     BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
     TrafficGeneratorConfig,

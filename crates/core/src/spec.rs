@@ -31,8 +31,8 @@ pub use project::Project;
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};
 pub use strategy::{
-    BackgroundAnalysis, BlueGreenSpec, CanarySpec, CanaryStep, HeaderMatch, RollingSpec, Strategy,
-    TrafficGenerator,
+    BackgroundAnalysis, BlueGreenSpec, CanaryScale, CanarySpec, CanaryStep, HeaderMatch,
+    RollingSpec, Strategy, TrafficGenerator,
 };
 pub use trust::{APPROVAL_ENVIRONMENT, Origin, Trust};
 pub use weight::{Weight, WeightError};

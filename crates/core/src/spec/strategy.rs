@@ -103,6 +103,24 @@ pub enum CanaryStep {
     Analysis(AnalysisRef),
     /// Route requests matching a header to the canary, whatever the weights; `None` removes the route.
     SetHeaderRoute(Option<HeaderMatch>),
+    /// Size the canary apart from its weight until another `SetCanaryScale` (Argo Rollouts'
+    /// `setCanaryScale`); promotion still scales it to full size.
+    SetCanaryScale(CanaryScale),
+    /// Copy this share of requests to the canary as well, its answers discarded (Argo Rollouts'
+    /// `setMirrorRoute`); `None` removes the mirror.
+    SetMirrorRoute(Option<Weight>),
+}
+
+/// How many replicas the canary runs, whatever share of traffic it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryScale {
+    /// This many replicas.
+    Replicas(u32),
+    /// This share of the service's replicas (at least one unless it is 0%).
+    Weight(Weight),
+    /// As many as its traffic weight needs: the default.
+    MatchTrafficWeight,
 }
 
 /// A request header that sends matching requests to the canary.

@@ -1,7 +1,8 @@
 //! Canary steps and options: weights that only go up, pauses, analyses and header routes.
 
 use bellwether_core::spec::{
-    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, TrafficGenerator, Weight,
+    AnalysisRef, BackgroundAnalysis, CanaryScale, CanarySpec, CanaryStep, HeaderMatch,
+    TrafficGenerator, Weight,
 };
 
 use super::super::check::header_map;
@@ -9,8 +10,8 @@ use super::super::scalars::{Zero, duration_at, duration_or, scale, weight};
 use super::{ServiceCx, analysis_ref, metric_refs, positive_scale, suite_refs};
 use crate::diagnostic::Sink;
 use crate::model::{
-    BackgroundAnalysisConfig, CanaryConfig, CanaryStepConfig, HeaderRouteConfig, PauseConfig,
-    TrafficGeneratorConfig,
+    BackgroundAnalysisConfig, CanaryConfig, CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig,
+    MirrorRouteConfig, PauseConfig, TrafficGeneratorConfig,
 };
 use crate::span::{Pos, Spanned};
 
@@ -129,6 +130,8 @@ fn steps(
             CanaryStepConfig::Pause(p) => pause(p, sink),
             CanaryStepConfig::Analysis(a) => Some(CanaryStep::Analysis(analysis_ref(a, cx, sink))),
             CanaryStepConfig::SetHeaderRoute(r) => header_route(r, sink).map(CanaryStep::SetHeaderRoute),
+            CanaryStepConfig::SetCanaryScale(s) => canary_scale(s, sink).map(CanaryStep::SetCanaryScale),
+            CanaryStepConfig::SetMirrorRoute(m) => mirror_route(m, sink).map(CanaryStep::SetMirrorRoute),
             CanaryStepConfig::Verify(suite) => Some(CanaryStep::Analysis(AnalysisRef {
                 verify: suite_refs(std::slice::from_ref(suite), cx, sink),
                 ..AnalysisRef::default()
@@ -147,6 +150,64 @@ fn pause(p: &Spanned<PauseConfig>, sink: &mut Sink<'_>) -> Option<CanaryStep> {
         Some(d) => duration_at(d.value, d.pos.or(p.pos), "pause", Zero::Allowed, sink)
             .map(|d| CanaryStep::Pause(Some(d))),
     }
+}
+
+/// `setCanaryScale`: exactly one of `replicas`, `weight` or `matchTrafficWeight: true`.
+fn canary_scale(s: &Spanned<CanaryScaleConfig>, sink: &mut Sink<'_>) -> Option<CanaryScale> {
+    let c = &s.value;
+    let given = [
+        ("replicas", c.replicas.is_some()),
+        ("weight", c.weight.is_some()),
+        ("matchTrafficWeight", c.match_traffic_weight.is_some()),
+    ];
+    if given.iter().filter(|(_, set)| *set).count() != 1 {
+        sink.error(
+            s.pos,
+            "setCanaryScale needs exactly one of replicas, weight or matchTrafficWeight (expected e.g. `setCanaryScale: {replicas: 2}`)",
+        );
+        return None;
+    }
+    if let Some(r) = &c.replicas {
+        return Some(CanaryScale::Replicas(r.value.0));
+    }
+    if let Some(w) = &c.weight {
+        return weight(w, sink).map(CanaryScale::Weight);
+    }
+    match &c.match_traffic_weight {
+        Some(m) if !m.value => {
+            sink.error(
+                m.pos,
+                "matchTrafficWeight: false says nothing (expected `matchTrafficWeight: true`, or `replicas` or `weight`)",
+            );
+            None
+        }
+        _ => Some(CanaryScale::MatchTrafficWeight),
+    }
+}
+
+/// `setMirrorRoute`: a name and a percentage to mirror, or only the name to stop.
+fn mirror_route(m: &Spanned<MirrorRouteConfig>, sink: &mut Sink<'_>) -> Option<Option<Weight>> {
+    let c = &m.value;
+    let mut ok = true;
+    if c.name.is_none() {
+        sink.error(
+            m.pos,
+            "setMirrorRoute has no `name` (expected e.g. `setMirrorRoute: {name: mirror, percentage: 20}`)",
+        );
+        ok = false;
+    }
+    if let Some(matches) = &c.matches {
+        sink.error(
+            matches.pos,
+            "setMirrorRoute's `match` is not supported: the built-in router mirrors a share of all requests (expected only `name` and `percentage`)",
+        );
+        ok = false;
+    }
+    let share = match &c.percentage {
+        Some(p) => Some(weight(p, sink)?),
+        None => None,
+    };
+    ok.then_some(share)
 }
 
 /// `setHeaderRoute`: a header and exactly one way to match it, or nothing to remove the route.
