@@ -557,10 +557,12 @@ fn condition(
         return None;
     }
     if let Err(e) = bellwether_condition::compile(t) {
+        // A condition written over several lines is shown on one, as every diagnostic is.
+        let shown = t.split_whitespace().collect::<Vec<_>>().join(" ");
         sink.error(
             text.pos,
             format!(
-                "{key} `{t}` does not parse: {} at line {}, column {} of the expression (expected CEL or Argo Rollouts' expr-lang over `result`, e.g. `result[0] >= 0.95`)",
+                "{key} `{shown}` does not parse: {} at line {}, column {} of the expression (expected CEL or Argo Rollouts' expr-lang over `result`, e.g. `result[0] >= 0.95`)",
                 e.message, e.line, e.column
             ),
         );
