@@ -110,3 +110,26 @@ fn parse_errors_point_into_the_text_as_written() {
         );
     }
 }
+
+#[test]
+fn odd_text_is_an_error_never_a_panic() {
+    let texts = [
+        "",
+        "#",
+        "all(",
+        "all(result, {",
+        "'unterminated",
+        "\"a\\",
+        "len",
+        "é and ü > 1",
+        "all(x,{#})",
+        "none(a, b, c)",
+        "any(result, {})",
+        ")(",
+        "result[0] >= 0.95 \\",
+        "map(result, {# * 2})[0] > 1 and é",
+    ];
+    for text in texts {
+        let _ = compile(text);
+    }
+}

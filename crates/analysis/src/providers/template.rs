@@ -1,5 +1,6 @@
-//! `{{service}}`, `{{revision}}` and `{{args.NAME}}` (`core::placeholder`) in queries, URLs, bodies, headers and
-//! commands, so that one metric definition measures the canary and the baseline alike.
+//! `{{service}}`, `{{revision}}` and `{{args.NAME}}` (`core::placeholder`'s grammar) in queries,
+//! URLs, bodies, headers and commands, so that one metric definition measures the canary and the
+//! baseline alike.
 
 use bellwether_core::placeholder::{self, Piece, Placeholder};
 
