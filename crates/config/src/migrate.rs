@@ -7,13 +7,20 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::Budget;
 
 use crate::span::{Pos, Spanned};
+
+const MAX_DEPTH: usize = 24;
 
 /// Every Argo Rollouts key in `source` with its bellwether spelling, in file order; empty when
 /// the file is not YAML or holds none.
 pub(crate) fn hints(source: &str) -> Vec<(Pos, String)> {
-    let options = serde_saphyr::options! { with_snippet: false };
+    // Argo's documents nest a dozen levels; a tree much deeper is not one, and reading it
+    // would only cost stack.
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    let options = serde_saphyr::options! { with_snippet: false, budget: Some(budget) };
     let Ok(root) = serde_saphyr::from_str_with_options::<Node>(source, options) else {
         return Vec::new();
     };
