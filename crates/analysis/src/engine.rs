@@ -131,7 +131,7 @@ impl RunRequest {
             judge,
             revision,
             baseline,
-            args: BTreeMap::new(),
+            args: analysis.args.clone(),
             started_at,
         })
     }

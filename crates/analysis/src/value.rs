@@ -1,5 +1,6 @@
 //! What a provider observed: a value (or no data), and for traffic metrics the sample behind it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::sequential::{Latencies, Tally};
 
-/// A measured value. Prometheus and builtin metrics give numbers; web checks may give any JSON
-/// scalar or a list of them; a job gives its exit status.
+/// A measured value. Prometheus and builtin metrics give numbers (an instant vector of several
+/// series a list of them); web checks any JSON value but `null`; a job gives its exit status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -18,6 +19,8 @@ pub enum Value {
     Bool(bool),
     Text(String),
     List(Vec<Value>),
+    /// A JSON object, its `null` members left out.
+    Map(BTreeMap<String, Value>),
 }
 
 impl Value {
@@ -26,7 +29,7 @@ impl Value {
         match self {
             Value::Number(n) => Some(*n),
             Value::Text(t) => t.trim().parse().ok(),
-            Value::Bool(_) | Value::List(_) => None,
+            Value::Bool(_) | Value::List(_) | Value::Map(_) => None,
         }
     }
 
@@ -40,6 +43,13 @@ impl Value {
             Value::List(items) => {
                 let items: Vec<String> = items.iter().map(|v| v.display(unit)).collect();
                 format!("[{}]", items.join(", "))
+            }
+            Value::Map(members) => {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.display(unit)))
+                    .collect();
+                format!("{{{}}}", members.join(", "))
             }
         }
     }

@@ -15,6 +15,7 @@
 
 mod diagnostic;
 mod lower;
+mod migrate;
 pub mod model;
 mod schema;
 mod span;

@@ -27,8 +27,9 @@ use serde::Deserialize;
 use crate::span::Entries;
 
 pub use analysis::{
-    AnalysisConfig, AnalysisRefConfig, FullMetricConfig, InconclusiveConfig, MetricConfig,
-    UnitConfig,
+    AnalysisConfig, AnalysisRefConfig, ArgConfig, FieldRefConfig, FullMetricConfig,
+    InconclusiveConfig, MetricConfig, SecretKeyRefConfig, TrafficGeneratorConfig, UnitConfig,
+    ValueFromConfig,
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use check::{CheckConfig, StatusForm, TlsConfig, VerifyConfig};
@@ -44,10 +45,11 @@ pub use pipeline::{
 };
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
-pub use step::{CanaryStepConfig, HeaderRouteConfig, PauseConfig};
+pub use step::{
+    CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig, MirrorRouteConfig, PauseConfig,
+};
 pub use strategy::{
     BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
-    TrafficGeneratorConfig,
 };
 pub use threshold::Threshold;
 pub use trust::TrustConfig;

@@ -4,20 +4,26 @@ use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Error, MessageFormatter, UserMessageFormatter};
 
 use crate::diagnostic::{Diagnostics, Sink};
+use crate::migrate;
 use crate::model::ProjectFile;
 use crate::span::Pos;
 use crate::suggest::did_you_mean;
 
-/// Parses `source`; on failure, one diagnostic for the first syntax or type error.
+/// Parses `source`; on failure, one diagnostic for the first syntax or type error, or, when
+/// the file holds Argo Rollouts' spellings, one for each of them with bellwether's.
 pub(crate) fn parse(file_name: &str, source: &str) -> Result<ProjectFile, Diagnostics> {
     // Snippets are for terminals; our diagnostics carry the position and a plain message.
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options::<ProjectFile>(source, options).map_err(|e| {
         let mut sink = Sink::new(file_name);
-        sink.error(
-            e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN),
-            describe(&e),
-        );
+        let at = e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN);
+        let hints = migrate::hints(source);
+        if !hints.iter().any(|(pos, _)| *pos == at) {
+            sink.error(at, describe(&e));
+        }
+        for (pos, hint) in hints {
+            sink.error(pos, hint);
+        }
         sink.finish()
     })
 }

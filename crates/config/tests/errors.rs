@@ -82,7 +82,7 @@ services:
         steps:
           - setWeight: 10
           - setWeigh: 20
-"#), @"bellwether.yaml:8:13: unknown step `setWeigh`; did you mean `setWeight`? (expected one of setWeight, weight, pause, analysis, setHeaderRoute, verify)");
+"#), @"bellwether.yaml:8:13: unknown step `setWeigh`; did you mean `setWeight`? (expected one of setWeight, weight, pause, analysis, setHeaderRoute, setCanaryScale, setMirrorRoute, verify)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -133,7 +133,7 @@ services:
       canary:
         steps:
           - {}
-"#), @"bellwether.yaml:7:13: empty step (expected one of setWeight, weight, pause, analysis, setHeaderRoute, verify)");
+"#), @"bellwether.yaml:7:13: empty step (expected one of setWeight, weight, pause, analysis, setHeaderRoute, setCanaryScale, setMirrorRoute, verify)");
     assert_snapshot!(check(r#"
 services:
   api:

@@ -518,6 +518,7 @@ fn strategies_judge_rollouts_by_all_metrics_unless_told_otherwise() {
         judge: false,
         verify: Vec::new(),
         traffic_generator: None,
+        args: Default::default(),
     };
     assert_eq!(
         (bg.pre_promotion_analysis, bg.post_promotion_analysis),
@@ -629,6 +630,7 @@ services:
             judge,
             verify: Vec::new(),
             traffic_generator: None,
+            args: Default::default(),
         })
     };
     assert_eq!(
@@ -876,6 +878,7 @@ verify:
             judge: false,
             verify: vec!["smoke".into(), "soak".into()],
             traffic_generator: None,
+            args: Default::default(),
         })
     );
     let names = |s: &ServiceSpec| s.verify.iter().map(|v| v.name.clone()).collect::<Vec<_>>();

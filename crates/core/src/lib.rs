@@ -10,6 +10,7 @@ pub mod dora;
 pub mod error;
 pub mod json_path;
 pub mod notify;
+pub mod placeholder;
 pub mod platform;
 pub mod rollout;
 pub mod signal;

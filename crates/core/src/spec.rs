@@ -18,7 +18,8 @@ mod weight;
 
 pub use analysis::{
     AnalysisRef, BuiltinMetric, Condition, ConditionOp, DEFAULT_CONFIDENCE, Direction, Evidence,
-    Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, Unit,
+    Inconclusive, JudgeSpec, JudgedMetricSpec, MetricSpec, Operand, ProviderSpec, TrafficGenerator,
+    Unit,
 };
 pub use check::{
     BodyMatch, CheckSpec, CheckTarget, Expect, HeaderExpect, HttpCheck, JsonExpect, StatusRange,
@@ -31,8 +32,8 @@ pub use project::Project;
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};
 pub use strategy::{
-    BackgroundAnalysis, BlueGreenSpec, CanarySpec, CanaryStep, HeaderMatch, RollingSpec, Strategy,
-    TrafficGenerator,
+    BackgroundAnalysis, BlueGreenSpec, CanaryScale, CanarySpec, CanaryStep, HeaderMatch,
+    RollingSpec, Strategy,
 };
 pub use trust::{APPROVAL_ENVIRONMENT, Origin, Trust};
 pub use weight::{Weight, WeightError};

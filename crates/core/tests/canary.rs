@@ -543,3 +543,57 @@ fn after_an_abort_the_stable_revision_gets_its_post_rollback_analysis() {
     assert_eq!(world.rollout.target_weight().basis_points(), 0);
     insta::assert_snapshot!(world.rollout.reason, @"analysis step 2 failed: simulated Failed; the stable revision did not pass its post-rollback analysis: simulated Failed");
 }
+
+/// Argo Rollouts' `setCanaryScale` sizes the canary apart from its weight until
+/// `matchTrafficWeight`, and `setMirrorRoute` copies a share of requests to it until removed;
+/// promotion still scales the canary to full size.
+#[test]
+fn canary_scale_and_mirror_steps() {
+    use bellwether_core::spec::{CanaryScale, CanaryStep, Weight};
+    let spec = canary(
+        4,
+        vec![
+            CanaryStep::SetCanaryScale(CanaryScale::Replicas(3)),
+            CanaryStep::SetMirrorRoute(Some(Weight::from_percent(20).unwrap())),
+            w(10),
+            CanaryStep::SetMirrorRoute(None),
+            CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight),
+            pause(60),
+        ],
+    );
+    let mut world = world_with_stable(&spec);
+    world.deploy(2, &spec);
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Healthy);
+    insta::assert_snapshot!(timeline(&mut world), @"
+       2s # canary rollout of revision 2 (v2) started
+       2s # step 1: scale the canary to 3 replicas
+       2s scale revision 2 to 1
+       4s scale revision 2 to 2
+       6s scale revision 2 to 3
+       8s # step 1 completed
+       8s # step 2: mirror 20% of requests to the canary
+       8s route r1=100% mirror=r2:20%
+       8s # step 2 completed
+       8s # step 3: set weight 10%
+       8s route r1=90% r2=10% mirror=r2:20%
+       8s # revision 2 now receives 10% of traffic
+       8s # step 3 completed
+       8s # step 4: remove the mirror
+       8s route r1=90% r2=10%
+       8s # step 4 completed
+       8s # step 5: scale the canary with its traffic weight
+       8s scale revision 2 to 1
+       8s # step 5 completed
+       8s # step 6: pause 1m
+     1m8s # step 6 completed
+     1m8s scale revision 2 to 2
+    1m10s scale revision 2 to 3
+    1m12s scale revision 2 to 4
+    1m14s route r2=100%
+    1m14s mark revision 2 (v2) stable
+    1m14s # revision 2 (v2) promoted to stable
+    1m44s scale revision 1 to 0
+    1m44s # revision 1 scaled to zero
+    ");
+}

@@ -15,7 +15,8 @@ use bellwether_core::rollout::{
     Action, Command, Event, EventKind, Note, Revision, Rollout, RolloutSpec, Verdict,
 };
 use bellwether_core::spec::{
-    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, Scale, Strategy as Plan, Weight,
+    AnalysisRef, BackgroundAnalysis, CanaryScale, CanarySpec, CanaryStep, Scale, Strategy as Plan,
+    Weight,
 };
 use bellwether_core::time::Timestamp;
 use proptest::prelude::*;
@@ -71,6 +72,14 @@ fn step() -> impl Strategy<Value = CanaryStep> {
         3 => (0u16..=10_000).prop_map(|bp| CanaryStep::SetWeight(Weight::from_basis_points(bp).unwrap())),
         2 => proptest::option::of(1u64..600).prop_map(|s| CanaryStep::Pause(s.map(Duration::from_secs))),
         1 => Just(CanaryStep::Analysis(AnalysisRef::all())),
+        1 => prop_oneof![
+            (0u32..6).prop_map(CanaryScale::Replicas),
+            (0u16..=10_000).prop_map(|bp| CanaryScale::Weight(Weight::from_basis_points(bp).unwrap())),
+            Just(CanaryScale::MatchTrafficWeight),
+        ]
+        .prop_map(CanaryStep::SetCanaryScale),
+        1 => proptest::option::of(1u16..=10_000)
+            .prop_map(|bp| CanaryStep::SetMirrorRoute(bp.map(|bp| Weight::from_basis_points(bp).unwrap()))),
     ]
 }
 

@@ -1,10 +1,17 @@
-//! `successCondition`/`failureCondition` expressions in CEL (the Common Expression Language, via
-//! the `cel` crate): `result` is the measured value and `baseline` the baseline revision's.
+//! `successCondition`/`failureCondition` expressions in CEL, Argo Rollouts' expr-lang spellings
+//! accepted (`bellwether-condition`): `result` is the measured value and `baseline` the
+//! baseline revision's.
+//!
+//! A value has two shapes where Argo has one: a Prometheus instant vector of one series is a
+//! number, so that `result >= 0.95` reads as written, and Argo's `result[0] >= 0.95`,
+//! `len(result)` and `all(result, …)` read it as the vector it is. So a condition that cannot
+//! be evaluated on the value as measured is evaluated on its other shape (a number as the list
+//! of it, a list of one as its item), `baseline` likewise, and that answer counts if there is one.
 
 use std::sync::Arc;
 
+use bellwether_condition::{Program, context};
 use bellwether_core::spec::Unit;
-use cel::{Context, Program};
 
 use super::{Check, ConditionError};
 use crate::value::Value;
@@ -29,7 +36,7 @@ impl std::fmt::Debug for Expr {
 impl Expr {
     /// `key` names the condition in messages: `successCondition` or `failureCondition`.
     pub fn compile(key: &'static str, text: &str) -> Self {
-        let program = Program::compile(text).map_err(|e| e.to_string());
+        let program = bellwether_condition::compile(text).map_err(|e| e.to_string());
         Self {
             key,
             text: text.to_owned(),
@@ -50,12 +57,15 @@ impl Expr {
         let program = self.program.as_ref().map_err(|e| {
             ConditionError(format!("{key} `{text}` does not parse: {}", first_line(e)))
         })?;
-        let mut context = Context::default();
-        context.add_variable_from_value("result", to_cel(result));
-        if let Some(b) = baseline {
-            context.add_variable_from_value("baseline", to_cel(b));
-        }
-        match program.execute(&context) {
+        let as_measured = execute(program, to_cel(result), baseline.map(to_cel));
+        let answer = match (as_measured, other_shape(result)) {
+            (Err(e), Some(other)) => {
+                let baseline = baseline.map(|b| other_shape(b).unwrap_or_else(|| to_cel(b)));
+                execute(program, other, baseline).map_err(|_| e)
+            }
+            (answer, _) => answer,
+        };
+        match answer {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(ConditionError(format!(
                 "{key} `{text}` gave {other:?}, not true or false"
@@ -87,12 +97,41 @@ impl Expr {
     }
 }
 
+fn execute(
+    program: &Program,
+    result: cel::Value,
+    baseline: Option<cel::Value>,
+) -> Result<cel::Value, cel::ExecutionError> {
+    let mut context = context();
+    context.add_variable_from_value("result", result);
+    if let Some(b) = baseline {
+        context.add_variable_from_value("baseline", b);
+    }
+    program.execute(&context)
+}
+
+/// A number as the list of it, a list of one as its item: see the module's documentation.
+fn other_shape(v: &Value) -> Option<cel::Value> {
+    match v {
+        Value::Number(_) => Some(cel::Value::List(Arc::new(vec![to_cel(v)]))),
+        Value::List(items) if items.len() == 1 => Some(to_cel(&items[0])),
+        _ => None,
+    }
+}
+
 fn to_cel(v: &Value) -> cel::Value {
     match v {
         Value::Number(n) => cel::Value::Float(*n),
         Value::Bool(b) => cel::Value::Bool(*b),
         Value::Text(t) => cel::Value::String(Arc::new(t.clone())),
         Value::List(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Map(members) => cel::Value::Map(
+            members
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), to_cel(v)))
+                .collect::<std::collections::HashMap<cel::objects::Key, cel::Value>>()
+                .into(),
+        ),
     }
 }
 

@@ -245,7 +245,7 @@ fn cel_expressions() {
             "result >=",
             n(1.0),
             None,
-            "error: successCondition `result >=` does not parse: ERROR: <input>:1:10: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
+            "error: successCondition `result >=` does not parse: 1:10: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
         ),
         (
             "result <= baseline",
@@ -258,6 +258,78 @@ fn cel_expressions() {
         let s = spec(Unit::Plain, expr(text), None);
         assert_eq!(judge(&s, result, baseline), want, "{text}");
     }
+}
+
+/// Argo Rollouts' expr-lang forms on a single-series vector (a number), a vector of several, a
+/// list of one and a JSON document.
+#[test]
+fn argo_expressions() {
+    let n = Value::Number;
+    let pair = || Value::List(vec![n(0.97), n(0.99)]);
+    let cases = [
+        ("result[0] >= 0.95", n(0.97), None, "Successful"),
+        ("result[0] >= 0.95", n(0.9), None, "Failed"),
+        (
+            "len(result) == 1 and result[0] > 0.5",
+            n(0.97),
+            None,
+            "Successful",
+        ),
+        (
+            "all(result, {# > 0.9}) and not isNaN(result[0])",
+            n(0.97),
+            None,
+            "Successful",
+        ),
+        ("result.all(x, x > 0.98)", pair(), None, "Failed"),
+        (
+            "any(result, # > 0.98) or result[0] > 1",
+            pair(),
+            None,
+            "Successful",
+        ),
+        (
+            "result >= 0.95",
+            Value::List(vec![n(0.97)]),
+            None,
+            "Successful",
+        ),
+        (
+            "result[0] <= baseline[0] * 1.2",
+            n(0.3),
+            Some(n(0.2)),
+            "Failed",
+        ),
+        (
+            "result <= baseline * 1.2",
+            n(0.2),
+            Some(n(0.2)),
+            "Successful",
+        ),
+        (
+            "result.status == 'ok' and result.ratio >= 0.95",
+            Value::Map(
+                [
+                    ("status".to_owned(), Value::Text("ok".into())),
+                    ("ratio".to_owned(), n(0.97)),
+                ]
+                .into(),
+            ),
+            None,
+            "Successful",
+        ),
+    ];
+    for (text, result, baseline, want) in cases {
+        let s = spec(Unit::Plain, expr(text), None);
+        let got = judge(&s, result, baseline);
+        assert!(got.starts_with(&format!("{want}: ")), "{text}: {got}");
+    }
+    // Neither shape evaluates: the error is the value's as measured.
+    let s = spec(Unit::Plain, expr("result[2] > 0"), None);
+    assert_eq!(
+        judge(&s, n(1.0), None),
+        "error: successCondition `result[2] > 0` could not be evaluated: found no matching overload for '_[_]' applied to '(double, int)'"
+    );
 }
 
 #[test]

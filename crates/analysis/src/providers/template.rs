@@ -1,41 +1,32 @@
-//! `{{service}}`, `{{revision}}` and `{{args.NAME}}` in queries, URLs, bodies, headers and
-//! commands, so that one metric definition measures the canary and the baseline alike.
+//! `{{service}}`, `{{revision}}` and `{{args.NAME}}` (`core::placeholder`'s grammar) in queries,
+//! URLs, bodies, headers and commands, so that one metric definition measures the canary and the
+//! baseline alike.
+
+use bellwether_core::placeholder::{self, Piece, Placeholder};
 
 use super::{ProviderError, Target};
 
 /// Replaces every placeholder in `text`; an unknown one is an error that names it.
 pub(crate) fn expand(text: &str, target: &Target) -> Result<String, ProviderError> {
+    let pieces = placeholder::parse(text).map_err(|e| ProviderError::Template(e.to_string()))?;
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err(ProviderError::Template(format!(
-                "`{text}` opens a placeholder with {{{{ that is never closed"
-            )));
-        };
-        let name = after[..end].trim();
-        let value = match name {
-            "service" => target.service.clone(),
-            "revision" => target.revision.to_string(),
-            _ => match name.strip_prefix("args.") {
-                Some(arg) => target.args.get(arg).cloned().ok_or_else(|| {
-                    ProviderError::Template(format!(
-                        "`{{{{{name}}}}}` names an argument the analysis was not given"
-                    ))
-                })?,
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Placeholder(Placeholder::Service) => out.push_str(&target.service),
+            Piece::Placeholder(Placeholder::Revision) => {
+                out.push_str(&target.revision.to_string());
+            }
+            Piece::Placeholder(Placeholder::Arg(arg)) => match target.args.get(arg) {
+                Some(value) => out.push_str(value),
                 None => {
                     return Err(ProviderError::Template(format!(
-                        "unknown placeholder `{{{{{name}}}}}` (expected {{{{service}}}}, {{{{revision}}}} or {{{{args.NAME}}}})"
+                        "`{{{{args.{arg}}}}}` names an argument the analysis was not given"
                     )));
                 }
             },
-        };
-        out.push_str(&value);
-        rest = &after[end + 2..];
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 

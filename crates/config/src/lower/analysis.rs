@@ -1,7 +1,10 @@
 //! A service's metrics: compact thresholds and full-form metrics become `MetricSpec`s, and its
 //! judge a `JudgeSpec` over them.
 
+mod args;
 pub(super) mod judge;
+
+pub(super) use args::Args;
 
 use std::time::Duration;
 
@@ -47,11 +50,13 @@ pub(super) struct Metrics {
     pub(super) specs: Vec<MetricSpec>,
     pub(super) names: Vec<String>,
     pub(super) judge: Option<Spanned<JudgeSpec>>,
+    pub(super) args: Args,
 }
 
 /// Lowers a service's metrics, reporting bad ones and duplicate names.
 pub(super) fn metrics(
     analysis: Option<&Spanned<AnalysisConfig>>,
+    service: &str,
     providers: &Table,
     sink: &mut Sink<'_>,
 ) -> Metrics {
@@ -85,6 +90,7 @@ pub(super) fn metrics(
                 InconclusiveConfig::Fail => Inconclusive::Fail,
             }),
     };
+    let mut args = Args::declare(&a.args, service, sink);
     let mut specs: Vec<MetricSpec> = Vec::new();
     let mut seen: Vec<(String, Pos)> = Vec::new();
     for metric in &a.metrics {
@@ -110,6 +116,13 @@ pub(super) fn metrics(
             continue;
         }
         seen.push((name, pos));
+        if let Some(spec) = &spec {
+            let at = match &metric.value {
+                MetricConfig::Full(full) => full.query.as_ref().map_or(pos, |q| q.pos),
+                MetricConfig::Compact(_) => pos,
+            };
+            args.check_metric(spec, at, sink);
+        }
         specs.extend(spec);
     }
     let names: Vec<String> = seen.into_iter().map(|(name, _)| name).collect();
@@ -118,10 +131,14 @@ pub(super) fn metrics(
         .judge
         .as_ref()
         .map(|j| Spanned::new(judge::lower(j, &declared, sink), j.pos));
+    if let Some(j) = &judge {
+        args.judged = j.value.metrics.iter().map(|m| m.metric.clone()).collect();
+    }
     Metrics {
         specs,
         names,
         judge,
+        args,
     }
 }
 
@@ -513,7 +530,8 @@ fn window(m: &FullMetricConfig, defaults: &Defaults, sink: &mut Sink<'_>) -> Dur
     )
 }
 
-/// An expression condition: kept as written for the analysis engine, checked for the obvious.
+/// An expression condition: kept as written for the analysis engine, parsed here so that a
+/// syntax error is found by `validate`.
 /// `None` after an error; `Some(None)` when absent.
 fn condition(
     key: &str,
@@ -535,6 +553,18 @@ fn condition(
         sink.error(
             text.pos,
             format!("{key} `{t}` never mentions `result` (expected e.g. `result <= 0.5`)"),
+        );
+        return None;
+    }
+    if let Err(e) = bellwether_condition::compile(t) {
+        // A condition written over several lines is shown on one, as every diagnostic is.
+        let shown = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        sink.error(
+            text.pos,
+            format!(
+                "{key} `{shown}` does not parse: {} at line {}, column {} of the expression (expected CEL or Argo Rollouts' expr-lang over `result`, e.g. `result[0] >= 0.95`)",
+                e.message, e.line, e.column
+            ),
         );
         return None;
     }

@@ -61,13 +61,14 @@ pub(super) fn lower(
         .or(s.health.as_ref())
         .map_or_else(|| Probe::http(DEFAULT_PROBE_PATH), |p| probe(p, sink));
     let liveness = s.liveness.as_ref().map(|p| probe(p, sink));
-    let metrics = analysis::metrics(s.analysis.as_ref(), providers, sink);
+    let metrics = analysis::metrics(s.analysis.as_ref(), &name.value, providers, sink);
     let cx = ServiceCx {
         name: &name.value,
         replicas,
         metrics: metrics.names.iter().map(String::as_str).collect(),
         judge: metrics.judge.is_some(),
         suites: suites.keys().map(String::as_str).collect(),
+        args: &metrics.args,
     };
     let strategy = strategy::lower(s.strategy.as_ref(), &cx, sink);
     let post_rollback_analysis = s

@@ -9,12 +9,14 @@ use bellwether_core::spec::{
     AnalysisRef, BlueGreenSpec, RollingSpec, Scale, Strategy, TrafficGenerator,
 };
 
+use super::analysis::Args;
 use super::check::header_map;
 use super::scalars::{Zero, duration_or, scale};
 use super::{exactly_one, names};
 use crate::diagnostic::Sink;
 use crate::model::{
-    AnalysisRefConfig, BlueGreenConfig, RollingConfig, StrategyConfig, TrafficGeneratorConfig,
+    AnalysisRefConfig, ArgConfig, BlueGreenConfig, RollingConfig, StrategyConfig,
+    TrafficGeneratorConfig,
 };
 use crate::span::{Pos, Spanned};
 
@@ -28,13 +30,27 @@ pub(super) struct ServiceCx<'a> {
     pub(super) judge: bool,
     /// Names of the project's suites of checks (`verify:`), which analyses may run.
     pub(super) suites: Vec<&'a str>,
+    /// The arguments the service's analysis declares and its metrics use.
+    pub(super) args: &'a Args,
 }
 
 impl ServiceCx<'_> {
     /// When the service declares metrics, strategies judge rollouts by all of them unless told
     /// otherwise: a rollout with nothing watching it is not a safe default.
-    pub(super) fn default_analysis(&self) -> Option<AnalysisRef> {
-        (!self.metrics.is_empty()).then(AnalysisRef::all)
+    pub(super) fn default_analysis(&self, sink: &mut Sink<'_>) -> Option<AnalysisRef> {
+        (!self.metrics.is_empty()).then(|| self.with_args(AnalysisRef::all(), &[], None, sink))
+    }
+
+    /// `analysis` with the values of its arguments, `given` where it is written (`at`).
+    pub(super) fn with_args(
+        &self,
+        mut analysis: AnalysisRef,
+        given: &[Spanned<ArgConfig>],
+        at: Option<Pos>,
+        sink: &mut Sink<'_>,
+    ) -> AnalysisRef {
+        analysis.args = self.args.resolve(given, &analysis, self.name, at, sink);
+        analysis
     }
 }
 
@@ -46,7 +62,7 @@ pub(super) fn lower(
 ) -> Strategy {
     let Some(strategy) = strategy else {
         return Strategy::Rolling(RollingSpec {
-            analysis: cx.default_analysis(),
+            analysis: cx.default_analysis(sink),
             ..RollingSpec::default()
         });
     };
@@ -120,7 +136,7 @@ fn blue_green(
         .as_ref()
         .map(|a| analysis_ref(a, cx, sink));
     let post = if pre.is_none() && post.is_none() {
-        cx.default_analysis()
+        cx.default_analysis(sink)
     } else {
         post
     };
@@ -179,7 +195,7 @@ fn rolling(r: &Spanned<RollingConfig>, cx: &ServiceCx<'_>, sink: &mut Sink<'_>) 
     }
     let analysis = match &c.analysis {
         Some(a) => Some(analysis_ref(a, cx, sink)),
-        None => cx.default_analysis(),
+        None => cx.default_analysis(sink),
     };
     RollingSpec {
         max_surge: surge,
@@ -213,20 +229,21 @@ pub(super) fn analysis_ref(
         .as_ref()
         .and_then(|g| traffic_generator(g, sink))
         .map(Box::new);
-    if (judge || !verify.is_empty()) && a.value.metrics.is_empty() {
-        return AnalysisRef {
-            metrics: Vec::new(),
+    let mut analysis = if (judge || !verify.is_empty()) && a.value.metrics.is_empty() {
+        AnalysisRef {
             judge,
             verify,
-            traffic_generator,
-        };
-    }
-    AnalysisRef {
-        judge,
-        verify,
-        traffic_generator,
-        ..metric_refs(&a.value.metrics, a.pos, cx, sink)
-    }
+            ..AnalysisRef::default()
+        }
+    } else {
+        AnalysisRef {
+            judge,
+            verify,
+            ..metric_refs(&a.value.metrics, a.pos, cx, sink)
+        }
+    };
+    analysis.traffic_generator = traffic_generator;
+    cx.with_args(analysis, &a.value.args, Some(a.pos), sink)
 }
 
 /// Checks a `trafficGenerator`: a rate within the cap, a path, headers.

@@ -11,8 +11,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::{ProviderRef, Threshold, TrafficGeneratorConfig};
-use crate::span::Spanned;
+use super::{ProviderRef, Threshold};
+use crate::span::{Entries, Spanned};
 use crate::values::{DurationValue, Percent, Whole};
 
 pub use judge::{JudgeConfig, JudgedMetricConfig, Number};
@@ -52,6 +52,54 @@ pub struct AnalysisConfig {
     /// The canary-versus-baseline judge over some of these metrics, which analyses ask for with
     /// `judge: true`. Default: none.
     pub judge: Option<Spanned<JudgeConfig>>,
+    /// Arguments the metrics name as `{{args.NAME}}` in queries, URLs, headers, bodies and
+    /// commands, as an Argo Rollouts AnalysisTemplate declares them: `{name: service-name}`, or
+    /// with a default, `{name: threshold, value: "0.95"}`. An analysis that runs a metric gives
+    /// the values its arguments have no default for. Default: none.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
+}
+
+/// An argument: its name, and a value or where the value comes from (at most one of them).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ArgConfig {
+    /// Letters, digits, `-`, `_` and `.`, as in `{{args.service-name}}`.
+    pub name: Spanned<String>,
+    /// The value, e.g. `api-service`.
+    pub value: Option<Spanned<String>>,
+    /// Where the value comes from: `{fieldRef: {fieldPath: metadata.name}}` is the service's
+    /// name.
+    pub value_from: Option<Spanned<ValueFromConfig>>,
+}
+
+/// Argo Rollouts' `valueFrom`: a field of the service. Its `secretKeyRef` and
+/// `podTemplateHashValue` are recognised, and refused with what to write instead.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ValueFromConfig {
+    /// `{fieldPath: metadata.name}`: the service's name.
+    pub field_ref: Option<Spanned<FieldRefConfig>>,
+    /// Not supported: a Kubernetes Secret's key.
+    pub secret_key_ref: Option<Spanned<SecretKeyRefConfig>>,
+    /// Not supported: `{{revision}}` names the revision under analysis.
+    pub pod_template_hash_value: Option<Spanned<String>>,
+}
+
+/// A field of the service by its path.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FieldRefConfig {
+    /// `metadata.name`, the service's name.
+    pub field_path: Spanned<String>,
+}
+
+/// A Kubernetes Secret's key, as Argo Rollouts names one.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyRefConfig {
+    pub name: Option<String>,
+    pub key: Option<String>,
 }
 
 /// A metric: a compact threshold on a builtin metric, or the full form.
@@ -204,4 +252,22 @@ pub struct AnalysisRefConfig {
     /// analysis runs, e.g. `{rate: 10, path: /}`: evidence for a revision with little or no
     /// traffic of its own, such as a blue-green preview. Default: none.
     pub traffic_generator: Option<Spanned<TrafficGeneratorConfig>>,
+    /// Values for the arguments of the metrics it runs (`{name: service-name, value: api}`),
+    /// over the defaults the service's `analysis.args` declares.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
+}
+
+/// `GET path` at `rate` requests per second, to the canary (or the revision under analysis)
+/// alone.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficGeneratorConfig {
+    /// Requests per second, above 0 and at most 100.
+    pub rate: Option<Spanned<f64>>,
+    /// The path requested. Default: `/`.
+    pub path: Option<Spanned<String>>,
+    /// Headers sent with every request.
+    #[serde(default)]
+    pub headers: Entries<String>,
 }

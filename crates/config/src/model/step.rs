@@ -1,5 +1,6 @@
 //! Canary steps, in Argo Rollouts' spelling: `setWeight` (or `weight`), `pause`, `analysis`,
-//! `setHeaderRoute`; and `verify`, a suite of checks against the canary.
+//! `setHeaderRoute`, `setCanaryScale`, `setMirrorRoute`; and `verify`, a suite of checks against
+//! the canary.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,7 +13,7 @@ use super::AnalysisRefConfig;
 use super::alias::Alias;
 use crate::span::{Pos, Spanned};
 use crate::suggest::did_you_mean;
-use crate::values::{DurationValue, Percent};
+use crate::values::{DurationValue, Percent, Whole};
 
 const STEP_KINDS: &[&str] = &[
     "setWeight",
@@ -20,6 +21,8 @@ const STEP_KINDS: &[&str] = &[
     "pause",
     "analysis",
     "setHeaderRoute",
+    "setCanaryScale",
+    "setMirrorRoute",
     "verify",
 ];
 
@@ -34,6 +37,12 @@ pub enum CanaryStepConfig {
     Analysis(Spanned<AnalysisRefConfig>),
     /// `setHeaderRoute: {header: x-canary, exact: "1"}`: route matching requests to the canary.
     SetHeaderRoute(Spanned<HeaderRouteConfig>),
+    /// `setCanaryScale: {replicas: 2}`, `{weight: 25}` or `{matchTrafficWeight: true}`: size the
+    /// canary apart from its weight.
+    SetCanaryScale(Spanned<CanaryScaleConfig>),
+    /// `setMirrorRoute: {name: mirror, percentage: 20}`: copy a share of requests to the canary,
+    /// its answers discarded; with only `name`, remove the mirror.
+    SetMirrorRoute(Spanned<MirrorRouteConfig>),
     /// `verify: smoke`: run a suite from `verify:` against the canary's replicas and wait for
     /// it to pass; a failure rolls back.
     Verify(Spanned<String>),
@@ -60,6 +69,31 @@ pub struct HeaderRouteConfig {
     pub prefix: Option<Spanned<String>>,
     /// Match values against this regular expression.
     pub regex: Option<Spanned<String>>,
+}
+
+/// The canary's size: exactly one of `replicas`, `weight` or `matchTrafficWeight`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CanaryScaleConfig {
+    /// This many canary replicas, whatever its traffic weight.
+    pub replicas: Option<Spanned<Whole<u32>>>,
+    /// This share of the service's `replicas`.
+    pub weight: Option<Spanned<Percent>>,
+    /// `true`: back to as many replicas as the traffic weight needs (the default).
+    pub match_traffic_weight: Option<Spanned<bool>>,
+}
+
+/// A mirror of a share of requests to the canary.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MirrorRouteConfig {
+    /// The route's name; a step with only the name removes the mirror.
+    pub name: Option<Spanned<String>>,
+    /// The share of requests copied to the canary.
+    pub percentage: Option<Spanned<Percent>>,
+    /// Not supported: the built-in router mirrors a share of all requests.
+    #[serde(rename = "match")]
+    pub matches: Option<Spanned<serde_json::Value>>,
 }
 
 impl<'de> Deserialize<'de> for CanaryStepConfig {
@@ -91,6 +125,8 @@ impl<'de> Deserialize<'de> for CanaryStepConfig {
                     "pause" => CanaryStepConfig::Pause(map.next_value()?),
                     "analysis" => CanaryStepConfig::Analysis(map.next_value()?),
                     "setHeaderRoute" => CanaryStepConfig::SetHeaderRoute(map.next_value()?),
+                    "setCanaryScale" => CanaryStepConfig::SetCanaryScale(map.next_value()?),
+                    "setMirrorRoute" => CanaryStepConfig::SetMirrorRoute(map.next_value()?),
                     "verify" => CanaryStepConfig::Verify(map.next_value()?),
                     _ => {
                         return Err(de::Error::custom(format!(
@@ -133,6 +169,8 @@ impl JsonSchema for CanaryStepConfig {
         let analysis = generator.subschema_for::<AnalysisRefConfig>();
         let route = generator.subschema_for::<HeaderRouteConfig>();
         let suite = generator.subschema_for::<String>();
+        let scale = generator.subschema_for::<CanaryScaleConfig>();
+        let mirror = generator.subschema_for::<MirrorRouteConfig>();
         json_schema!({
             "description": "One step of a canary: a mapping with exactly one key.",
             "oneOf": [
@@ -141,6 +179,8 @@ impl JsonSchema for CanaryStepConfig {
                 one_key("pause", "Wait for a duration, or until promoted.", pause),
                 one_key("analysis", "Run an analysis and wait for its verdict.", analysis),
                 one_key("setHeaderRoute", "Route requests with a matching header to the canary.", route),
+                one_key("setCanaryScale", "Size the canary apart from its traffic weight.", scale),
+                one_key("setMirrorRoute", "Copy a share of requests to the canary, its answers discarded; with only `name`, remove the mirror.", mirror),
                 one_key("verify", "Run a suite of checks from `verify:` against the canary; a failure rolls back.", suite)
             ]
         })

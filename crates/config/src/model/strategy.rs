@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{AnalysisRefConfig, CanaryStepConfig};
-use crate::span::{Entries, Spanned};
+use super::{AnalysisRefConfig, ArgConfig, CanaryStepConfig, TrafficGeneratorConfig};
+use crate::span::Spanned;
 use crate::values::{DurationValue, ScaleValue, Whole};
 
 /// Exactly one of `canary`, `blueGreen` or `rolling`.
@@ -28,7 +28,8 @@ pub struct CanaryConfig {
     #[serde(default)]
     pub steps: Vec<Spanned<CanaryStepConfig>>,
     /// Background analysis, running alongside the steps. Default: when the service declares
-    /// analysis metrics, all of them, from step 0.
+    /// analysis metrics, those no step's analysis names (all of them when no step names any),
+    /// from step 0. As in Argo Rollouts, a metric runs where it is referenced.
     pub analysis: Option<Spanned<BackgroundAnalysisConfig>>,
     /// How many canary replicas may be starting at once. Default: 25%.
     pub max_surge: Option<Spanned<ScaleValue>>,
@@ -45,20 +46,6 @@ pub struct CanaryConfig {
     /// service with little traffic of its own gathers evidence, e.g. `{rate: 10, path: /}`.
     /// Default: none.
     pub traffic_generator: Option<Spanned<TrafficGeneratorConfig>>,
-}
-
-/// `GET path` at `rate` requests per second, to the canary (or the revision under analysis)
-/// alone.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TrafficGeneratorConfig {
-    /// Requests per second, above 0 and at most 100.
-    pub rate: Option<Spanned<f64>>,
-    /// The path requested. Default: `/`.
-    pub path: Option<Spanned<String>>,
-    /// Headers sent with every request.
-    #[serde(default)]
-    pub headers: Entries<String>,
 }
 
 /// Blue-green: the new revision runs beside the active one as a preview, and all traffic
@@ -109,4 +96,8 @@ pub struct BackgroundAnalysisConfig {
     pub metrics: Vec<Spanned<String>>,
     /// The step (counted from 0) at which the analysis starts. Default: 0.
     pub starting_step: Option<Spanned<Whole<u32>>>,
+    /// Values for the arguments of the metrics it runs, over the defaults the service's
+    /// `analysis.args` declares.
+    #[serde(default)]
+    pub args: Vec<Spanned<ArgConfig>>,
 }

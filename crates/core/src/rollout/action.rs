@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{Revision, RevisionNumber, RunId, Traffic, Verdict};
-use crate::spec::{AnalysisRef, CanaryStep, Weight};
+use crate::spec::{AnalysisRef, CanaryScale, CanaryStep, Weight};
 
 /// An instruction for the adapters. Every action states a desired end, never a delta.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -175,5 +175,16 @@ pub fn describe_step(step: &CanaryStep) -> String {
         CanaryStep::Analysis(a) => a.describe(),
         CanaryStep::SetHeaderRoute(Some(_)) => "route matching requests to the canary".to_owned(),
         CanaryStep::SetHeaderRoute(None) => "remove the header route".to_owned(),
+        CanaryStep::SetCanaryScale(CanaryScale::Replicas(n)) => {
+            format!("scale the canary to {n} replicas")
+        }
+        CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => {
+            format!("scale the canary to {w} of the replicas")
+        }
+        CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => {
+            "scale the canary with its traffic weight".to_owned()
+        }
+        CanaryStep::SetMirrorRoute(Some(w)) => format!("mirror {w} of requests to the canary"),
+        CanaryStep::SetMirrorRoute(None) => "remove the mirror".to_owned(),
     }
 }

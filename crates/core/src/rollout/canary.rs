@@ -1,7 +1,7 @@
 //! Canary: steps of weights, pauses and analyses, with the stable revision kept at full size.
 
 use super::{Action, Note, Rollout, RunKind, Stage, Traffic, Verdict};
-use crate::spec::{CanarySpec, CanaryStep, Strategy, Weight};
+use crate::spec::{CanaryScale, CanarySpec, CanaryStep, Strategy, Weight};
 
 impl Rollout {
     fn canary_spec(&self) -> Option<CanarySpec> {
@@ -51,6 +51,21 @@ impl Rollout {
                 self.complete_step(out);
                 return;
             }
+            CanaryStep::SetMirrorRoute(share) => {
+                let target = self.target.as_ref().map_or(0, |t| t.number);
+                let mut traffic = self.traffic.clone();
+                traffic.mirror = share.map(|w| (target, w));
+                self.route(traffic, out);
+                self.complete_step(out);
+                return;
+            }
+            CanaryStep::SetCanaryScale(scale) => {
+                self.canary_scale = match scale {
+                    CanaryScale::MatchTrafficWeight => None,
+                    other => Some(other),
+                };
+                Stage::CanaryResize
+            }
         };
     }
 
@@ -79,8 +94,14 @@ impl Rollout {
         self.enter_step(self.step + 1, out);
     }
 
-    /// How many canary replicas carry `weight` of the traffic: proportional, at least one.
+    /// How many canary replicas carry `weight` of the traffic: as a `SetCanaryScale` step
+    /// said, or else proportional to the weight, at least one.
     fn canary_replicas(&self, weight: Weight) -> u32 {
+        let weight = match self.canary_scale {
+            Some(CanaryScale::Replicas(n)) => return n,
+            Some(CanaryScale::Weight(w)) => w,
+            Some(CanaryScale::MatchTrafficWeight) | None => weight,
+        };
         let replicas = u64::from(self.replicas());
         let bp = u64::from(weight.basis_points());
         let needed = (replicas * bp).div_ceil(10_000);
@@ -119,11 +140,23 @@ impl Rollout {
                 }
                 let mut traffic = Traffic::split(stable.number, target.number, weight);
                 traffic.header_route = self.traffic.header_route.clone();
+                traffic.mirror = self.traffic.mirror;
                 self.route(traffic, out);
                 out.push(Action::Record(Note::WeightSet {
                     revision: target.number,
                     weight,
                 }));
+                self.complete_step(out);
+                true
+            }
+            Stage::CanaryResize => {
+                let needed = self.canary_replicas(self.traffic.weight_of(target.number));
+                // A smaller size applies at once; a larger one grows readiness-gated.
+                if needed < self.scale_of(target.number) {
+                    self.set_scale(target.number, needed, out);
+                } else if !self.scale_canary_towards(needed, out) {
+                    return false;
+                }
                 self.complete_step(out);
                 true
             }

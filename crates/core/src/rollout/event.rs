@@ -17,6 +17,10 @@ pub struct Event {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "an event is made once per input and stored; the spec's size costs nothing that matters"
+)]
 pub enum EventKind {
     /// The desired revision or the rollout settings changed (a deploy, or an applied config).
     SpecChanged {

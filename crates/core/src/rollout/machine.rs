@@ -121,6 +121,7 @@ impl Rollout {
         self.operator_paused = false;
         self.inconclusive = None;
         self.full_promotion = false;
+        self.canary_scale = None;
         self.stage_since = self.now;
         self.scale_downs.retain(|(r, _)| *r != revision.number);
         self.target = Some(revision.clone());
@@ -241,11 +242,13 @@ impl Rollout {
             }
             Command::Promote { full: false } if self.inconclusive.is_some() => Ok(()),
             Command::Promote { full: false } => match &self.stage {
-                Stage::CanaryScale { .. } | Stage::Preview => reject(format!(
-                    "waiting for revision {target} to become ready ({}/{} replicas); use --full to promote now",
-                    self.ready_of(target),
-                    self.scale_of(target)
-                )),
+                Stage::CanaryScale { .. } | Stage::CanaryResize | Stage::Preview => {
+                    reject(format!(
+                        "waiting for revision {target} to become ready ({}/{} replicas); use --full to promote now",
+                        self.ready_of(target),
+                        self.scale_of(target)
+                    ))
+                }
                 Stage::Rolling => reject(
                     "a rolling update has no steps; use --full to replace every replica now"
                         .to_owned(),
@@ -524,6 +527,7 @@ impl Rollout {
                 _ => self.advance_canary(out),
             },
             Stage::CanaryScale { .. }
+            | Stage::CanaryResize
             | Stage::CanaryPause { .. }
             | Stage::CanaryAnalysis { .. }
             | Stage::CanaryConclude { .. } => self.advance_canary(out),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Phase, Revision, RevisionNumber, RolloutSpec, RunId, Traffic, Verdict};
-use crate::spec::{AnalysisRef, Strategy, Weight};
+use crate::spec::{AnalysisRef, CanaryScale, Strategy, Weight};
 use crate::time::Timestamp;
 
 /// Everything the state machine knows about one service's release.
@@ -49,6 +49,10 @@ pub struct Rollout {
     /// Why replicas of a revision that are not ready are not, as last reported.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failing: BTreeMap<RevisionNumber, String>,
+    /// The canary's size set by a `SetCanaryScale` step of this attempt, apart from its weight.
+    /// Absent in states recorded before the step existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_scale: Option<CanaryScale>,
 }
 
 /// What the rollout is waiting for.
@@ -61,6 +65,8 @@ pub enum Stage {
     FirstDeploy,
     /// Canary: scaling the canary for `weight`, then shifting traffic to it.
     CanaryScale { weight: Weight },
+    /// Canary: a `SetCanaryScale` step, waiting for the canary's new size to be ready.
+    CanaryResize,
     /// Canary: a pause step, until an instant or (with `None`) until promoted.
     CanaryPause { until: Option<Timestamp> },
     /// Canary: a blocking analysis step.
@@ -124,6 +130,7 @@ impl Rollout {
             scale_downs: Vec::new(),
             reason: "no revision deployed yet".to_owned(),
             failing: BTreeMap::new(),
+            canary_scale: None,
         }
     }
 
@@ -203,6 +210,7 @@ impl Rollout {
             self.stage,
             Stage::FirstDeploy
                 | Stage::CanaryScale { .. }
+                | Stage::CanaryResize
                 | Stage::Preview
                 | Stage::Promote
                 | Stage::Rolling

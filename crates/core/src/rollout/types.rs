@@ -95,12 +95,16 @@ pub enum Verdict {
 }
 
 /// The whole routing table for one service: weights that sum to 100%, an optional header route
-/// to the new revision, and an optional preview (blue-green) that receives no weighted traffic.
+/// to the new revision, an optional preview (blue-green) that receives no weighted traffic, and
+/// an optional mirror: a copy of a share of requests to a revision, its answers discarded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traffic {
     pub weights: Vec<(RevisionNumber, Weight)>,
     pub header_route: Option<(HeaderMatch, RevisionNumber)>,
     pub preview: Option<RevisionNumber>,
+    /// Absent in tables recorded before mirroring existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<(RevisionNumber, Weight)>,
 }
 
 impl Traffic {
@@ -152,6 +156,9 @@ impl fmt::Display for Traffic {
         }
         if let Some((_, r)) = &self.header_route {
             parts.push(format!("header-route=r{r}"));
+        }
+        if let Some((r, w)) = &self.mirror {
+            parts.push(format!("mirror=r{r}:{w}"));
         }
         if parts.is_empty() {
             return f.write_str("nothing");

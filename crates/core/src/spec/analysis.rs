@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{TrafficGenerator, VerifySpec};
+use super::VerifySpec;
 
 /// Which metrics of the service an analysis runs, and whether the service's judge runs too.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct AnalysisRef {
     /// with too little traffic of its own (a blue-green preview has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_generator: Option<Box<TrafficGenerator>>,
+    /// Values of the arguments the metrics' `{{args.NAME}}` placeholders name: those the
+    /// reference gives, then the defaults the service's analysis declares.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
 }
 
 impl AnalysisRef {
@@ -556,4 +560,22 @@ mod tests {
         };
         assert_eq!(c.describe(Unit::Ratio), "<= baseline + 0.5%");
     }
+}
+
+/// `GET path` at `rate` requests per second, sent through the service's router and routed to
+/// the canary alone (by a header only the control plane knows), so that they count in the
+/// canary's signals as real requests do and reach no other revision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficGenerator {
+    /// Requests per second; never more than [`TrafficGenerator::MAX_RATE`].
+    pub rate: f64,
+    pub path: String,
+    /// Sent with every request.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl TrafficGenerator {
+    /// The most requests per second a generator sends, whatever it is asked: synthetic
+    /// traffic is for gathering evidence, never a load test of production.
+    pub const MAX_RATE: f64 = 100.0;
 }

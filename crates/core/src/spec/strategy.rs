@@ -1,11 +1,10 @@
 //! How a service moves from its stable revision to a new one.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnalysisRef, Scale, Weight};
+use super::{AnalysisRef, Scale, TrafficGenerator, Weight};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,24 +67,6 @@ pub struct CanarySpec {
     pub traffic_generator: Option<Box<TrafficGenerator>>,
 }
 
-/// `GET path` at `rate` requests per second, sent through the service's router and routed to
-/// the canary alone (by a header only the control plane knows), so that they count in the
-/// canary's signals as real requests do and reach no other revision.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrafficGenerator {
-    /// Requests per second; never more than [`TrafficGenerator::MAX_RATE`].
-    pub rate: f64,
-    pub path: String,
-    /// Sent with every request.
-    pub headers: BTreeMap<String, String>,
-}
-
-impl TrafficGenerator {
-    /// The most requests per second a generator sends, whatever it is asked: synthetic
-    /// traffic is for gathering evidence, never a load test of production.
-    pub const MAX_RATE: f64 = 100.0;
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BackgroundAnalysis {
     pub analysis: AnalysisRef,
@@ -103,6 +84,24 @@ pub enum CanaryStep {
     Analysis(AnalysisRef),
     /// Route requests matching a header to the canary, whatever the weights; `None` removes the route.
     SetHeaderRoute(Option<HeaderMatch>),
+    /// Size the canary apart from its weight until another `SetCanaryScale` (Argo Rollouts'
+    /// `setCanaryScale`); promotion still scales it to full size.
+    SetCanaryScale(CanaryScale),
+    /// Copy this share of requests to the canary as well, its answers discarded (Argo Rollouts'
+    /// `setMirrorRoute`); `None` removes the mirror.
+    SetMirrorRoute(Option<Weight>),
+}
+
+/// How many replicas the canary runs, whatever share of traffic it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryScale {
+    /// This many replicas.
+    Replicas(u32),
+    /// This share of the service's replicas (at least one unless it is 0%).
+    Weight(Weight),
+    /// As many as its traffic weight needs: the default.
+    MatchTrafficWeight,
 }
 
 /// A request header that sends matching requests to the canary.

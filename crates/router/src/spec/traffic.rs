@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use bellwether_core::rollout::{RevisionNumber, Traffic};
 use bellwether_core::spec::{HeaderMatch, Weight};
 
-use super::{Balance, HeaderRouteSpec, Matcher, RevisionSpec, TableSpec};
+use super::{Balance, HeaderRouteSpec, Matcher, MirrorSpec, RevisionSpec, TableSpec};
 
 /// What the controller's tables call revision `number`: `r<number>`.
 pub(crate) fn revision_name(number: RevisionNumber) -> String {
@@ -30,7 +30,8 @@ impl TableSpec {
             .iter()
             .map(|(r, _)| *r)
             .chain(traffic.header_route.as_ref().map(|(_, r)| *r))
-            .chain(traffic.preview);
+            .chain(traffic.preview)
+            .chain(traffic.mirror.map(|(r, _)| r));
         for number in referenced {
             if !numbers.contains(&number) {
                 numbers.push(number);
@@ -55,7 +56,10 @@ impl TableSpec {
             service: service.to_owned(),
             revisions,
             header_routes,
-            mirror: None,
+            mirror: traffic.mirror.map(|(number, weight)| MirrorSpec {
+                revision: revision_name(number),
+                weight,
+            }),
         }
     }
 
@@ -151,6 +155,17 @@ mod tests {
         );
         assert_eq!(spec.header_routes[0].revision, "r2");
         assert_eq!(spec.header_routes[0].matcher, Matcher::Prefix("yes".into()));
+        assert_eq!(spec.mirror, None);
+        traffic.mirror = Some((2, Weight::from_basis_points(2_500).unwrap()));
+        let mirrored = TableSpec::from_traffic("api", &traffic, &replicas);
+        mirrored.validate().unwrap();
+        assert_eq!(
+            mirrored.mirror,
+            Some(MirrorSpec {
+                revision: "r2".into(),
+                weight: Weight::from_basis_points(2_500).unwrap(),
+            })
+        );
         let preview = TableSpec::preview_of("api", &traffic, &replicas).unwrap();
         assert_eq!(preview.revisions.len(), 1);
         assert_eq!(preview.revisions[0].weight, Weight::FULL);

@@ -86,7 +86,7 @@ impl MetricProvider for WebProvider {
     }
 }
 
-/// A JSON value as a measured value: scalars and lists of them; `null` is no data.
+/// A JSON value as a measured value, an object's `null` members left out; `null` is no data.
 fn observation(v: &serde_json::Value) -> Result<Observation, String> {
     match v {
         serde_json::Value::Null => Ok(Observation::no_data("the value is null")),
@@ -102,10 +102,17 @@ fn value(v: &serde_json::Value) -> Result<Value, String> {
             .ok_or_else(|| format!("{n} is not representable as a number")),
         serde_json::Value::Bool(b) => Ok(Value::Bool(*b)),
         serde_json::Value::String(s) => Ok(Value::Text(s.clone())),
-        serde_json::Value::Array(items) => items.iter().map(value).collect::<Result<_, _>>().map(Value::List),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(value)
+            .collect::<Result<_, _>>()
+            .map(Value::List),
         serde_json::Value::Null => Err("a list holds null".to_owned()),
-        serde_json::Value::Object(_) => {
-            Err("the value is a JSON object (point the JSON path at a number, string or boolean inside it)".to_owned())
-        }
+        serde_json::Value::Object(members) => members
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| value(v).map(|v| (k.clone(), v)))
+            .collect::<Result<_, _>>()
+            .map(Value::Map),
     }
 }

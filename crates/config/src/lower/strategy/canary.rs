@@ -1,14 +1,15 @@
 //! Canary steps and options: weights that only go up, pauses, analyses and header routes.
 
 use bellwether_core::spec::{
-    AnalysisRef, BackgroundAnalysis, CanarySpec, CanaryStep, HeaderMatch, Weight,
+    AnalysisRef, BackgroundAnalysis, CanaryScale, CanarySpec, CanaryStep, HeaderMatch, Weight,
 };
 
 use super::super::scalars::{Zero, duration_at, duration_or, scale, weight};
 use super::{ServiceCx, analysis_ref, metric_refs, positive_scale, suite_refs, traffic_generator};
 use crate::diagnostic::Sink;
 use crate::model::{
-    BackgroundAnalysisConfig, CanaryConfig, CanaryStepConfig, HeaderRouteConfig, PauseConfig,
+    BackgroundAnalysisConfig, CanaryConfig, CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig,
+    MirrorRouteConfig, PauseConfig,
 };
 use crate::span::{Pos, Spanned};
 
@@ -21,10 +22,7 @@ pub(super) fn lower(
     let mut spec = CanarySpec::with_steps(steps(&config.steps, cx, sink));
     spec.background_analysis = match &config.analysis {
         Some(a) => Some(background(a, config.steps.len(), cx, sink)),
-        None => cx.default_analysis().map(|analysis| BackgroundAnalysis {
-            analysis,
-            starting_step: 0,
-        }),
+        None => default_background(&spec.steps, cx, sink),
     };
     if let Some(surge) = config
         .max_surge
@@ -88,6 +86,8 @@ fn steps(
             CanaryStepConfig::Pause(p) => pause(p, sink),
             CanaryStepConfig::Analysis(a) => Some(CanaryStep::Analysis(analysis_ref(a, cx, sink))),
             CanaryStepConfig::SetHeaderRoute(r) => header_route(r, sink).map(CanaryStep::SetHeaderRoute),
+            CanaryStepConfig::SetCanaryScale(s) => canary_scale(s, sink).map(CanaryStep::SetCanaryScale),
+            CanaryStepConfig::SetMirrorRoute(m) => mirror_route(m, sink).map(CanaryStep::SetMirrorRoute),
             CanaryStepConfig::Verify(suite) => Some(CanaryStep::Analysis(AnalysisRef {
                 verify: suite_refs(std::slice::from_ref(suite), cx, sink),
                 ..AnalysisRef::default()
@@ -106,6 +106,64 @@ fn pause(p: &Spanned<PauseConfig>, sink: &mut Sink<'_>) -> Option<CanaryStep> {
         Some(d) => duration_at(d.value, d.pos.or(p.pos), "pause", Zero::Allowed, sink)
             .map(|d| CanaryStep::Pause(Some(d))),
     }
+}
+
+/// `setCanaryScale`: exactly one of `replicas`, `weight` or `matchTrafficWeight: true`.
+fn canary_scale(s: &Spanned<CanaryScaleConfig>, sink: &mut Sink<'_>) -> Option<CanaryScale> {
+    let c = &s.value;
+    let given = [
+        ("replicas", c.replicas.is_some()),
+        ("weight", c.weight.is_some()),
+        ("matchTrafficWeight", c.match_traffic_weight.is_some()),
+    ];
+    if given.iter().filter(|(_, set)| *set).count() != 1 {
+        sink.error(
+            s.pos,
+            "setCanaryScale needs exactly one of replicas, weight or matchTrafficWeight (expected e.g. `setCanaryScale: {replicas: 2}`)",
+        );
+        return None;
+    }
+    if let Some(r) = &c.replicas {
+        return Some(CanaryScale::Replicas(r.value.0));
+    }
+    if let Some(w) = &c.weight {
+        return weight(w, sink).map(CanaryScale::Weight);
+    }
+    match &c.match_traffic_weight {
+        Some(m) if !m.value => {
+            sink.error(
+                m.pos,
+                "matchTrafficWeight: false says nothing (expected `matchTrafficWeight: true`, or `replicas` or `weight`)",
+            );
+            None
+        }
+        _ => Some(CanaryScale::MatchTrafficWeight),
+    }
+}
+
+/// `setMirrorRoute`: a name and a percentage to mirror, or only the name to stop.
+fn mirror_route(m: &Spanned<MirrorRouteConfig>, sink: &mut Sink<'_>) -> Option<Option<Weight>> {
+    let c = &m.value;
+    let mut ok = true;
+    if c.name.is_none() {
+        sink.error(
+            m.pos,
+            "setMirrorRoute has no `name` (expected e.g. `setMirrorRoute: {name: mirror, percentage: 20}`)",
+        );
+        ok = false;
+    }
+    if let Some(matches) = &c.matches {
+        sink.error(
+            matches.pos,
+            "setMirrorRoute's `match` is not supported: the built-in router mirrors a share of all requests (expected only `name` and `percentage`)",
+        );
+        ok = false;
+    }
+    let share = match &c.percentage {
+        Some(p) => Some(weight(p, sink)?),
+        None => None,
+    };
+    ok.then_some(share)
 }
 
 /// `setHeaderRoute`: a header and exactly one way to match it, or nothing to remove the route.
@@ -175,6 +233,7 @@ fn background(
     sink: &mut Sink<'_>,
 ) -> BackgroundAnalysis {
     let analysis = metric_refs(&a.value.metrics, a.pos, cx, sink);
+    let analysis = cx.with_args(analysis, &a.value.args, Some(a.pos), sink);
     let starting_step = match &a.value.starting_step {
         None => 0,
         Some(s) => {
@@ -197,4 +256,50 @@ fn background(
         analysis,
         starting_step,
     }
+}
+
+/// As in Argo Rollouts, a metric runs where it is referenced: without `analysis:`, the
+/// background analysis runs the metrics no analysis step names (all of them when no step names
+/// any, and none when a step runs them all).
+fn default_background(
+    steps: &[CanaryStep],
+    cx: &ServiceCx<'_>,
+    sink: &mut Sink<'_>,
+) -> Option<BackgroundAnalysis> {
+    let stepped: Vec<&AnalysisRef> = steps
+        .iter()
+        .filter_map(|s| match s {
+            CanaryStep::Analysis(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    if stepped.iter().any(|a| a.is_all()) {
+        return None;
+    }
+    let rest: Vec<String> = cx
+        .metrics
+        .iter()
+        .filter(|m| !stepped.iter().any(|a| a.metrics.iter().any(|n| n == *m)))
+        .map(|m| (*m).to_owned())
+        .collect();
+    if rest.is_empty() {
+        return None;
+    }
+    let analysis = if rest.len() == cx.metrics.len() {
+        cx.default_analysis(sink)?
+    } else {
+        cx.with_args(
+            AnalysisRef {
+                metrics: rest,
+                ..AnalysisRef::default()
+            },
+            &[],
+            None,
+            sink,
+        )
+    };
+    Some(BackgroundAnalysis {
+        analysis,
+        starting_step: 0,
+    })
 }

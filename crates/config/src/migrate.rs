@@ -1,0 +1,217 @@
+//! Migration hints: an Argo Rollouts `Rollout` or `AnalysisTemplate` pasted into
+//! `bellwether.yaml` stops the parser at its first unknown key; this reads the whole file as a
+//! tree of keys instead and says, for every Argo spelling bellwether writes another way, how it
+//! is written here, all in one pass.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::Budget;
+
+use crate::span::{Pos, Spanned};
+
+const MAX_DEPTH: usize = 24;
+
+/// Every Argo Rollouts key in `source` with its bellwether spelling, in file order; empty when
+/// the file is not YAML or holds none.
+pub(crate) fn hints(source: &str) -> Vec<(Pos, String)> {
+    // Argo's documents nest a dozen levels; a tree much deeper is not one, and reading it
+    // would only cost stack.
+    let mut budget = Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    let options = serde_saphyr::options! { with_snippet: false, budget: Some(budget) };
+    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(source, options) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&root, &mut Vec::new(), &mut out);
+    out.sort_by_key(|(pos, _)| (pos.line, pos.column));
+    out
+}
+
+fn walk<'a>(node: &'a Node, path: &mut Vec<&'a str>, out: &mut Vec<(Pos, String)>) {
+    match node {
+        Node::Map(entries) => {
+            for (key, value) in entries {
+                if let Some(hint) = hint(path, &key.value, &value.value) {
+                    out.push((key.pos, format!("Argo Rollouts' `{}` {hint}", key.value)));
+                }
+                path.push(&key.value);
+                walk(&value.value, path, out);
+                path.pop();
+            }
+        }
+        Node::Seq(items) => items.iter().for_each(|i| walk(&i.value, path, out)),
+        Node::Scalar => {}
+    }
+}
+
+/// How bellwether writes `key`, found under `path`, if it is Argo's and bellwether's differs.
+fn hint(path: &[&str], key: &str, value: &Node) -> Option<&'static str> {
+    let parent = path.last().copied();
+    Some(match (path.len(), parent, key) {
+        (0, _, "apiVersion") => {
+            "is not needed: bellwether.yaml has no apiVersion (a Rollout becomes a service under `services:`)"
+        }
+        (0, _, "kind") => {
+            "is not needed: a Rollout becomes a service under `services: {NAME: …}`, and an AnalysisTemplate's metrics go under that service's `analysis:`"
+        }
+        (0, _, "metadata") => {
+            "is not needed: the Rollout's name is the service's key, as in `services: {api-service: …}`"
+        }
+        (0, _, "spec") => {
+            "is the service itself here: `services: {NAME: {replicas, strategy, …}}`; an AnalysisTemplate's spec (args, metrics) is the service's `analysis:`"
+        }
+        (_, Some("spec"), "selector") => {
+            "is not needed: a service's revisions are its own (expected no selector)"
+        }
+        (_, Some("spec"), "template") => {
+            "(the pod template) is the service's `run: {command: […], env: {…}}` on the local platform"
+        }
+        (_, _, "progressDeadlineSeconds") => {
+            "is `progressDeadline` here, e.g. `progressDeadline: 10m`"
+        }
+        (_, _, "scaleDownDelaySeconds") => "is `scaleDownDelay` here, e.g. `scaleDownDelay: 30s`",
+        (_, _, "abortScaleDownDelaySeconds") => {
+            "is `abortScaleDownDelay` here, e.g. `abortScaleDownDelay: 30s`"
+        }
+        (_, _, "previewReplicaCount") => "is `previewReplicas` here",
+        (_, _, "trafficRouting") => {
+            "is not needed: bellwether's own router splits the traffic on the service's `listen` address (expected no trafficRouting)"
+        }
+        (_, _, "canaryService" | "stableService" | "activeService" | "previewService") => {
+            "is not needed: the router sends each revision its share on the service's `listen` address (a blue-green preview on `previewListen`)"
+        }
+        (_, _, "templates") => {
+            "names AnalysisTemplates; here an analysis names the service's metrics: `metrics: [NAME, …]`"
+        }
+        (_, _, "templateName") => {
+            "is a metric's name here: `analysis: {metrics: [NAME]}`, the metric declared under the service's `analysis.metrics`"
+        }
+        (_, Some("prometheus"), "query") => {
+            "is the metric's `query:` here, beside `provider:` (expected only address, headers and timeout in the provider)"
+        }
+        (_, _, "dryRun") if matches!(value, Node::Seq(_)) => {
+            "is `dryRun: true` on each metric here"
+        }
+        (_, _, "measurementRetention") => {
+            "is not needed: every measurement is kept with its rollout (expected no measurementRetention)"
+        }
+        (_, _, "experiment") => {
+            "is not supported: the canary itself is measured against the stable revision as baseline (expected a step such as setWeight, pause or analysis)"
+        }
+        _ => return None,
+    })
+}
+
+/// A YAML document as keys and their positions; scalars are of no interest.
+enum Node {
+    Map(Vec<(Spanned<String>, Spanned<Node>)>),
+    Seq(Vec<Spanned<Node>>),
+    Scalar,
+}
+
+/// A mapping key of any scalar type, as text.
+struct Key(String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(v.to_owned()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key(String::new()))
+            }
+        }
+
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NodeVisitor;
+
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any YAML")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<Key>>()? {
+                    let key = Spanned::new(key.value.0, key.pos);
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Node::Map(entries))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Seq(items))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+                Ok(Node::Scalar)
+            }
+        }
+
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
