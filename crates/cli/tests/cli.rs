@@ -260,7 +260,7 @@ fn simulate_times_a_counted_analysis_by_its_measurements() {
     // Measured at 0, 1, 2, 3 and 4 minutes into the step: the verdict comes with the fifth.
     let verdict = stdout
         .lines()
-        .find(|l| l.contains("analysis: Successful"))
+        .find(|l| l.contains("analysis") && l.contains(": Successful"))
         .unwrap_or_else(|| panic!("no verdict in {stdout}"));
     assert_eq!(verdict.split_whitespace().next(), Some("4m2s"), "{stdout}");
 }
