@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// For JSON requests; streams have no limit.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// A kept-alive connection idle this long is not reused: the control plane closes one idle
+/// for 10 s (its `header_timeout`), and a request sent as it closes would be lost.
+const IDLE_REUSE: Duration = Duration::from_secs(4);
 
 pub(crate) struct Client {
     base: String,
@@ -51,6 +54,7 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(IDLE_REUSE)
             .default_headers(headers)
             .build()
             .context("cannot set up the HTTP client")?;
