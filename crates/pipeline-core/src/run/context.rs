@@ -62,7 +62,7 @@ pub(super) fn github(input: &RunInput) -> Value {
         ("repository", Value::string(&input.repository)),
         ("actor", Value::string(&input.actor)),
         ("triggering_actor", Value::string(&input.actor)),
-        ("workspace", Value::string(&input.workspace)),
+        ("workspace", Value::string(input.workspace.root())),
         ("run_id", Value::string(&input.run_id)),
         ("run_number", Value::string(input.run_number.to_string())),
         ("run_attempt", Value::string(input.attempt.to_string())),
@@ -92,7 +92,6 @@ pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
         ("GITHUB_SHA", input.sha.clone()),
         ("GITHUB_REPOSITORY", input.repository.clone()),
         ("GITHUB_ACTOR", input.actor.clone()),
-        ("GITHUB_WORKSPACE", input.workspace.clone()),
         ("GITHUB_RUN_ID", input.run_id.clone()),
         ("GITHUB_RUN_NUMBER", input.run_number.to_string()),
         ("GITHUB_RUN_ATTEMPT", input.attempt.to_string()),
@@ -147,6 +146,10 @@ impl Run {
         };
         if let Some(Value::Object(github)) = contexts.get_mut("github") {
             github.insert("job".to_owned(), Value::string(&job.id));
+            github.insert(
+                "workspace".to_owned(),
+                Value::string(self.instance_workspace(id)),
+            );
         }
         contexts.insert(
             "matrix".to_owned(),
