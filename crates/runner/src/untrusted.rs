@@ -63,11 +63,7 @@ pub fn approval_environment(trust: &Trust) -> EnvironmentSpec {
 
 /// Whether an environment guards what reaches it: untrusted runs may not enter it.
 pub fn protected(environment: &EnvironmentSpec) -> bool {
-    environment.approvals > 0
-        || !environment.branches.is_empty()
-        || !environment.reviewers.is_empty()
-        || !environment.wait.is_zero()
-        || environment.soak.is_some()
+    environment.is_protected()
 }
 
 /// Puts an approval before every job of `spec`: a job with no steps in the approval

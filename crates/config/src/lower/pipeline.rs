@@ -30,15 +30,20 @@ struct PipelineCx<'a> {
     jobs: Vec<&'a str>,
     services: &'a [&'a str],
     environments: &'a [&'a str],
+    /// The declared environments with protection rules, which a new name may not be a
+    /// near miss of.
+    protected: &'a [&'a str],
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
 }
 
-/// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run.
+/// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run, and
+/// `protected` its environments with protection rules.
 pub(super) fn lower_all(
     file: &ProjectFile,
     checks: &BTreeMap<String, CheckSpec>,
     suites: &BTreeMap<String, VerifySpec>,
+    protected: &[&str],
     sink: &mut Sink<'_>,
 ) -> Vec<PipelineSpec> {
     let services: Vec<&str> = file.services.names().collect();
@@ -46,6 +51,7 @@ pub(super) fn lower_all(
     let project = Project {
         services: &services,
         environments: &environments,
+        protected,
         checks,
         suites,
     };
@@ -59,6 +65,7 @@ pub(super) fn lower_all(
 struct Project<'a> {
     services: &'a [&'a str],
     environments: &'a [&'a str],
+    protected: &'a [&'a str],
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
 }
@@ -92,6 +99,7 @@ fn lower(
         jobs: p.jobs.names().collect(),
         services: project.services,
         environments: project.environments,
+        protected: project.protected,
         checks: project.checks,
         suites: project.suites,
     };
