@@ -1158,3 +1158,76 @@ pipelines:
         "{said}"
     );
 }
+
+#[test]
+fn a_workflow_run_pipeline_follows_the_runs_of_another_on_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(
+        dir.path(),
+        r#"  ci:
+    on: workflow_dispatch
+    jobs:
+      test:
+        steps:
+          - run: echo "ci $BELLWETHER_RUN" >> RECORD
+  broken:
+    on: workflow_dispatch
+    jobs:
+      test: {steps: [{run: "false"}]}
+  deploy:
+    on:
+      workflow_run: {workflows: [ci, broken], types: [completed], branches: [main]}
+    jobs:
+      deploy:
+        if: ${{ github.event.workflow_run.conclusion == 'success' }}
+        steps:
+          - run: |
+              echo "${{ github.event_name }} after ${{ github.event.workflow_run.name }} ${{ github.event.workflow_run.id }} ${{ github.event.workflow_run.conclusion }} on ${{ github.event.workflow_run.head_branch }} at ${{ github.event.workflow_run.head_sha }}: $(cat src/version.txt)" >> RECORD
+"#,
+    );
+    let sha = git(&repo, &["rev-parse", "HEAD"]);
+    let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
+    let api = Api::new(&plane);
+    let dispatch = |pipeline: &str| -> u64 {
+        let (status, body) = api.post(&format!("/v1/pipelines/{pipeline}/dispatch"), &[], "{}");
+        assert_eq!(status, 202, "{body}");
+        started(&body)[0].0
+    };
+    let follower = |of: u64| -> u64 {
+        eventually(&plane, &format!("the run following run {of}"), COMMAND, || {
+            api.runs().iter().find_map(|r| {
+                let follows = r["pipeline"] == "deploy"
+                    && r["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains(&format!("after run {of} of")));
+                follows.then(|| r["number"].as_u64()).flatten()
+            })
+        })
+    };
+
+    let ci = dispatch("ci");
+    api.wait_run(&plane, ci, "success");
+    let deploy = follower(ci);
+    let run = api.wait_run(&plane, deploy, "success");
+    assert_eq!(
+        run["summary"],
+        format!("workflow_run after run {ci} of `ci` (success) on branch `main`"),
+        "{run:#}"
+    );
+    assert_eq!(run["sha"], sha, "{run:#}");
+    assert_eq!(
+        record(dir.path()),
+        [
+            format!("ci {ci}"),
+            format!("workflow_run after ci {ci} success on main at {sha}: 1"),
+        ]
+    );
+
+    // A failed run is followed too, and the condition on its conclusion skips the deploy.
+    let broken = dispatch("broken");
+    api.wait_run(&plane, broken, "failure");
+    let skipped = follower(broken);
+    let run = api.wait_run(&plane, skipped, "success");
+    assert_eq!(run["jobs"][0]["conclusion"], "skipped", "{run:#}");
+    assert_eq!(record(dir.path()).len(), 2, "the deploy did not run again");
+}

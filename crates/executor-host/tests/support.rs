@@ -154,6 +154,7 @@ async fn run_site(
             base: None,
             action: None,
             changed_paths: None,
+            workflow_run: None,
         },
         sha: "0".repeat(40),
         repository: "test".into(),

@@ -75,6 +75,7 @@ fn main() {
             base: None,
             action: None,
             changed_paths: None,
+            workflow_run: None,
         },
         sha: "0".repeat(40),
         repository: "bench".into(),

@@ -33,6 +33,7 @@ pub fn push(branch: &str) -> trigger::Event {
         base: None,
         action: None,
         changed_paths: None,
+        workflow_run: None,
     }
 }
 

@@ -307,6 +307,7 @@ fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
             base: None,
             action: None,
             changed_paths: Some(changed),
+            workflow_run: None,
         },
         sha: p.after,
         base_sha: None,
@@ -339,6 +340,7 @@ fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
             action: Some(p.action),
             // Filled in from the repository when it has both commits.
             changed_paths: None,
+            workflow_run: None,
         },
         sha: p.pull_request.head.sha,
         base_sha: Some(p.pull_request.base.sha),

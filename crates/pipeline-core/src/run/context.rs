@@ -34,6 +34,28 @@ pub(super) fn github(input: &RunInput) -> Value {
     if event.name == EventName::Manual {
         payload.push(("inputs", Value::Object(input.inputs.clone())));
     }
+    if let Some(run) = &event.workflow_run {
+        payload.push((
+            "workflow_run",
+            Value::object([
+                ("name", Value::string(&run.name)),
+                ("id", Value::Number(run.id as f64)),
+                ("run_number", Value::Number(run.id as f64)),
+                ("conclusion", Value::string(&run.conclusion)),
+                ("head_branch", Value::string(&run.head_branch)),
+                ("head_sha", Value::string(&run.head_sha)),
+            ]),
+        ));
+    }
+    if event.name == EventName::Release {
+        payload.push((
+            "release",
+            Value::object([("tag_name", Value::string(event.git_ref.name()))]),
+        ));
+    }
+    if let Some(action) = &event.action {
+        payload.push(("action", Value::string(action)));
+    }
     if let Some(base) = &event.base {
         payload.push((
             "pull_request",

@@ -64,6 +64,7 @@ fn a_push_names_its_branch_commit_pusher_and_every_changed_path() {
                     "old.txt".to_owned(),
                     "src/new.rs".to_owned()
                 ]),
+                workflow_run: None,
             },
             sha: SHA.to_owned(),
             base_sha: None,
