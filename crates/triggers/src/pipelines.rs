@@ -226,6 +226,10 @@ impl Pipelines {
             Delivery::Ignored(why) => return Ok(ignored(&why)),
             Delivery::Event(pushed) => *pushed,
         };
+        let pushed = match pushed.event.name {
+            EventName::Release => self.tagged(pushed).await?,
+            _ => pushed,
+        };
         let store = self.store();
         let id = delivery.to_owned();
         let now = now_ms();
@@ -256,6 +260,30 @@ impl Pipelines {
             }
         }
         triggered
+    }
+
+    /// A release, with the commit of its tag in the repository.
+    async fn tagged(&self, mut pushed: Pushed) -> Result<Pushed, TriggerError> {
+        let Some(source) = self.source().cloned() else {
+            return Err(TriggerError::BadInput(
+                "a release names a tag, and this control plane has no repository to find its commit in".to_owned(),
+            ));
+        };
+        let tag = pushed.event.git_ref.name().to_owned();
+        pushed.sha = blocking(move || {
+            source.sync()?;
+            source
+                .refs()?
+                .remove(&format!("refs/tags/{tag}"))
+                .ok_or_else(|| {
+                    TriggerError::BadInput(format!(
+                        "tag `{tag}` is not in {} (push it there first)",
+                        source.describe()
+                    ))
+                })
+        })
+        .await?;
+        Ok(pushed)
     }
 
     /// A push or pull request: its commit is fetched if the repository is remote, its changed
