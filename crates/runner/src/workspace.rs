@@ -259,11 +259,11 @@ impl Instances {
         }
         let _ = std::fs::remove_dir_all(&root);
         let made = self.source.copy_to(&root)?;
-        if let Some(owner) = &self.owner {
-            if let Err(source) = owner.hand_over(&root) {
-                made.remove();
-                return Err(WorkspaceError::Io { path: root, source });
-            }
+        if let Some(owner) = &self.owner
+            && let Err(source) = owner.hand_over(&root)
+        {
+            made.remove();
+            return Err(WorkspaceError::Io { path: root, source });
         }
         self.lock().insert(name.to_owned(), made);
         Ok(())
