@@ -373,3 +373,82 @@ pub fn check_all(triggers: &[Trigger], event: &Event) -> Result<(), Vec<String>>
     }
     Err(reasons)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glob::Pattern;
+
+    fn after(pipeline: &str, action: &str, branch: &str) -> Event {
+        Event {
+            name: EventName::WorkflowRun,
+            git_ref: GitRef::Branch(branch.to_owned()),
+            base: None,
+            action: Some(action.to_owned()),
+            changed_paths: None,
+            workflow_run: Some(WorkflowRun {
+                name: pipeline.to_owned(),
+                id: 7,
+                conclusion: "failure".to_owned(),
+                head_branch: branch.to_owned(),
+                head_sha: "0".repeat(40),
+            }),
+        }
+    }
+
+    #[test]
+    fn workflow_run_follows_the_named_pipelines_completed_runs_on_its_branches() {
+        let trigger = Trigger::WorkflowRun(WorkflowRunFilters {
+            workflows: vec!["ci".to_owned()],
+            types: Vec::new(),
+            branches: Some(Filter {
+                patterns: vec![Pattern::parse("main").unwrap()],
+                ignore: false,
+            }),
+        });
+        // Whatever the conclusion: `if:` on `github.event.workflow_run.conclusion` judges it.
+        assert_eq!(trigger.check(&after("ci", "completed", "main")), Ok(()));
+        assert_eq!(
+            trigger.check(&after("lint", "completed", "main")),
+            Err("`workflow_run` follows `ci`, not `lint`".to_owned())
+        );
+        assert_eq!(
+            trigger.check(&after("ci", "requested", "main")),
+            Err("workflow_run activity `requested` is not among its types".to_owned())
+        );
+        assert!(trigger.check(&after("ci", "completed", "dev")).is_err());
+        let mut push = after("ci", "completed", "main");
+        push.name = EventName::Push;
+        assert_eq!(
+            trigger.check(&push),
+            Err("`workflow_run` does not fire on push".to_owned())
+        );
+        assert_eq!(
+            after("ci", "completed", "main").describe(),
+            "workflow_run after run 7 of `ci` (failure) on branch `main`"
+        );
+    }
+
+    #[test]
+    fn release_fires_on_its_types() {
+        let release = |action: &str| Event {
+            name: EventName::Release,
+            git_ref: GitRef::Tag("v1".to_owned()),
+            base: None,
+            action: Some(action.to_owned()),
+            changed_paths: None,
+            workflow_run: None,
+        };
+        let published = Trigger::Release(vec!["published".to_owned()]);
+        assert_eq!(published.check(&release("published")), Ok(()));
+        assert!(published.check(&release("edited")).is_err());
+        assert_eq!(
+            Trigger::Release(Vec::new()).check(&release("edited")),
+            Ok(())
+        );
+        assert_eq!(
+            release("published").describe(),
+            "release published of tag `v1`"
+        );
+    }
+}
