@@ -1011,7 +1011,7 @@ fn what_validate_accepts_runs() {
         .map(|e| e.expect("an entry").path())
         .collect();
     files.sort();
-    assert!(files.len() >= 3, "{files:?}");
+    assert!(files.len() >= 4, "{files:?}");
     for file in files {
         let yaml = std::fs::read_to_string(&file).expect("readable");
         let project = Project::new(&yaml);
@@ -1033,4 +1033,103 @@ fn what_validate_accepts_runs() {
             assert_eq!(ran.code, 0, "{} {pipeline}: {}", file.display(), ran.all());
         }
     }
+}
+
+#[test]
+fn each_job_and_matrix_leg_works_in_a_fresh_workspace_of_its_own() {
+    let p = Project::new("");
+    std::fs::write(p.path("project/source.txt"), "from the checkout").expect("write");
+    let marks = p.path("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    let m = marks.display();
+    std::fs::write(
+        p.path("project/bellwether.yaml"),
+        format!(
+            r#"
+pipelines:
+  ci:
+    jobs:
+      build:
+        steps:
+          - run: |
+              echo built > build.out
+              echo "$GITHUB_WORKSPACE|${{{{ github.workspace }}}}|$PWD" >> {m}/spaces
+          - artifacts: {{upload: [build.out], name: build}}
+      legs:
+        needs: [build]
+        strategy: {{matrix: {{n: [1, 2, 3]}}}}
+        steps:
+          - run: |
+              [ ! -e build.out ] && [ "$(cat source.txt)" = "from the checkout" ]
+              echo "${{{{ matrix.n }}}}" > same.txt
+              echo "${{{{ matrix.n }}}}" >> {m}/written
+              for i in $(seq 600); do [ "$(wc -l < {m}/written)" -ge 3 ] && break; sleep 0.05; done
+              [ "$(cat same.txt)" = "${{{{ matrix.n }}}}" ]
+              echo "$GITHUB_WORKSPACE|${{{{ github.workspace }}}}|$PWD" >> {m}/spaces
+      after:
+        needs: [legs]
+        steps:
+          - run: "[ ! -e same.txt ] && [ ! -e build.out ]"
+          - artifacts: {{download: [build]}}
+          - run: cat build.out
+"#
+        ),
+    )
+    .expect("write");
+    let ran = p.bw("alice", &["run", "ci", "--plain", "--parallel", "4"]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    // The three legs were all writing `same.txt` at once, each in its own directory.
+    let written = std::fs::read_to_string(marks.join("written")).expect("written");
+    assert_eq!(written.lines().count(), 3, "{written}");
+    let spaces = std::fs::read_to_string(marks.join("spaces")).expect("spaces");
+    let mut dirs: Vec<&str> = spaces
+        .lines()
+        .map(|line| {
+            let seen: Vec<&str> = line.split('|').collect();
+            assert_eq!(seen.len(), 3, "{line}");
+            assert!(
+                seen.iter().all(|s| Path::new(s) == Path::new(seen[0])),
+                "$GITHUB_WORKSPACE, github.workspace and the working directory differ: {line}"
+            );
+            seen[0]
+        })
+        .collect();
+    dirs.sort_unstable();
+    let names: Vec<String> = dirs
+        .iter()
+        .map(|d| {
+            Path::new(d)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["build", "legs-1", "legs-2", "legs-3"], "{spaces}");
+    assert!(ran.stdout.contains("built"), "{}", ran.stdout);
+    // Each instance's workspace is gone with it; only the logs stay.
+    let run_dir = p.path("data/runs/1");
+    for gone in ["workspace", "source"] {
+        assert!(!run_dir.join(gone).exists(), "{gone} is left behind");
+    }
+
+    let kept = p.bw("alice", &["run", "ci", "--plain", "--keep-workspace"]);
+    assert_eq!(kept.code, 0, "{}", kept.all());
+    let workspaces = p.path("data/runs/2/workspace");
+    assert!(
+        kept.stdout
+            .contains(&format!("kept in {}", workspaces.display())),
+        "{}",
+        kept.stdout
+    );
+    for instance in ["build", "legs-1", "legs-2", "legs-3", "after"] {
+        assert!(
+            workspaces.join(instance).join("source.txt").is_file(),
+            "{instance} was not kept"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(workspaces.join("legs-2/same.txt")).expect("kept"),
+        "2\n"
+    );
 }

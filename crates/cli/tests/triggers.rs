@@ -1158,3 +1158,143 @@ pipelines:
         "{said}"
     );
 }
+
+#[test]
+fn a_workflow_run_pipeline_follows_the_runs_of_another_on_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(
+        dir.path(),
+        r#"  ci:
+    on: workflow_dispatch
+    jobs:
+      test:
+        steps:
+          - run: echo "ci $BELLWETHER_RUN" >> RECORD
+  broken:
+    on: workflow_dispatch
+    jobs:
+      test: {steps: [{run: "false"}]}
+  deploy:
+    on:
+      workflow_run: {workflows: [ci, broken], types: [completed], branches: [main]}
+    jobs:
+      deploy:
+        if: ${{ github.event.workflow_run.conclusion == 'success' }}
+        steps:
+          - run: |
+              echo "${{ github.event_name }} after ${{ github.event.workflow_run.name }} ${{ github.event.workflow_run.id }} ${{ github.event.workflow_run.conclusion }} on ${{ github.event.workflow_run.head_branch }} at ${{ github.event.workflow_run.head_sha }}: $(cat src/version.txt)" >> RECORD
+"#,
+    );
+    let sha = git(&repo, &["rev-parse", "HEAD"]);
+    let plane = ControlPlane::start_with(&repo.join("bellwether.yaml"), &[]);
+    let api = Api::new(&plane);
+    let dispatch = |pipeline: &str| -> u64 {
+        let (status, body) = api.post(&format!("/v1/pipelines/{pipeline}/dispatch"), &[], "{}");
+        assert_eq!(status, 202, "{body}");
+        started(&body)[0].0
+    };
+    let follower = |of: u64| -> u64 {
+        eventually(
+            &plane,
+            &format!("the run following run {of}"),
+            COMMAND,
+            || {
+                api.runs().iter().find_map(|r| {
+                    let follows = r["pipeline"] == "deploy"
+                        && r["summary"]
+                            .as_str()
+                            .is_some_and(|s| s.contains(&format!("after run {of} of")));
+                    follows.then(|| r["number"].as_u64()).flatten()
+                })
+            },
+        )
+    };
+
+    let ci = dispatch("ci");
+    api.wait_run(&plane, ci, "success");
+    let deploy = follower(ci);
+    let run = api.wait_run(&plane, deploy, "success");
+    assert_eq!(
+        run["summary"],
+        format!("workflow_run after run {ci} of `ci` (success) on branch `main`"),
+        "{run:#}"
+    );
+    assert_eq!(run["sha"], sha, "{run:#}");
+    assert_eq!(
+        record(dir.path()),
+        [
+            format!("ci {ci}"),
+            format!("workflow_run after ci {ci} success on main at {sha}: 1"),
+        ]
+    );
+
+    // A failed run is followed too, and the condition on its conclusion skips the deploy.
+    let broken = dispatch("broken");
+    api.wait_run(&plane, broken, "failure");
+    let skipped = follower(broken);
+    let run = api.wait_run(&plane, skipped, "success");
+    assert_eq!(run["jobs"][0]["conclusion"], "skipped", "{run:#}");
+    assert_eq!(record(dir.path()).len(), 2, "the deploy did not run again");
+}
+
+#[test]
+fn a_signed_release_runs_the_commit_of_its_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(
+        dir.path(),
+        r#"  publish:
+    on:
+      release: {types: [published]}
+    jobs:
+      publish:
+        steps:
+          - run: echo "${{ github.event_name }} ${{ github.event.action }} ${{ github.ref_name }} ${{ github.event.release.tag_name }} $GITHUB_SHA $(cat src/version.txt)" >> RECORD
+"#,
+    );
+    git(&repo, &["tag", "-a", "v1.0.0", "-m", "the first"]);
+    let tagged = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.join("src/version.txt"), "2\n").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "second"]);
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let plane = ControlPlane::start_with(
+        &repo.join("bellwether.yaml"),
+        &["--webhook-secret-file", secret.to_str().unwrap()],
+    );
+    let api = Api::new(&plane);
+    let release = |tag: &str, action: &str| {
+        json!({"action": action, "release": {"tag_name": tag}, "sender": {"login": "ada"}})
+            .to_string()
+    };
+
+    let body = release("v1.0.0", "published");
+    assert_eq!(api.webhook("release", &body, None).0, 401);
+    let tampered = body.replace("v1.0.0", "v9");
+    assert_eq!(api.webhook("release", &tampered, Some(sign(&body))).0, 401);
+    let (status, answer) = api.webhook("release", &body, Some(sign(&body)));
+    assert_eq!(status, 202, "{answer}");
+    let number = started(&answer)[0].0;
+    let run = api.wait_run(&plane, number, "success");
+    assert_eq!(run["sha"], tagged, "{run:#}");
+    assert_eq!(
+        record(dir.path()),
+        [format!("release published v1.0.0 v1.0.0 {tagged} 1")]
+    );
+
+    // Another activity type, and a tag the repository does not have, start nothing.
+    let edited = release("v1.0.0", "edited");
+    let (status, answer) = api.webhook("release", &edited, Some(sign(&edited)));
+    assert_eq!(status, 200, "{answer}");
+    assert!(started(&answer).is_empty(), "{answer}");
+    let missing = release("v2.0.0", "published");
+    let (status, answer) = api.webhook("release", &missing, Some(sign(&missing)));
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("tag `v2.0.0` is not in"),
+        "{answer}"
+    );
+    assert_eq!(api.runs().len(), 1);
+}

@@ -19,7 +19,7 @@ mod service;
 mod strategy;
 mod trust;
 
-use bellwether_core::spec::Project;
+use bellwether_core::spec::{EnvironmentSpec, Project};
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 use crate::diagnostic::Sink;
@@ -53,7 +53,25 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
     project.notifications = notify::lower(file, sink);
     project.trust = trust::lower(file, sink);
     dependencies::check_cycles(file, sink);
-    let pipelines = pipeline::lower_all(file, &project.checks, &project.verify, sink);
+    let protected: Vec<&str> = project
+        .environments
+        .values()
+        .filter(|e| e.is_protected())
+        .map(|e| e.name.as_str())
+        .collect();
+    let pipelines = pipeline::lower_all(file, &project.checks, &project.verify, &protected, sink);
+    // An environment a job names without declaring it exists, unprotected, as on GitHub.
+    let implicit: Vec<String> = pipelines
+        .iter()
+        .flat_map(|p| &p.jobs)
+        .filter_map(|j| j.environment.as_ref()?.name.as_literal())
+        .filter(|name| !project.environments.contains_key(*name))
+        .map(str::to_owned)
+        .collect();
+    for name in implicit {
+        let spec = EnvironmentSpec::unprotected(&name);
+        project.environments.insert(name, spec);
+    }
     (project, pipelines)
 }
 

@@ -17,6 +17,24 @@ pub(crate) fn closest<'a>(
         .map(|(_, c)| c)
 }
 
+/// The candidate a new name is too close to to be taken as new: at most two edits away, and
+/// fewer than half the shorter name's letters (so `qa` is not `ci` misspelt).
+pub(crate) fn near_miss<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| {
+            let shorter = word.chars().count().min(c.chars().count());
+            *d <= 2 && *d * 2 < shorter
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// `; did you mean `x`?`, or nothing.
 pub(crate) fn did_you_mean<'a>(
     word: &str,

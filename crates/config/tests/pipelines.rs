@@ -36,7 +36,7 @@ pipelines:
   ci:
     on: pushh
     jobs: {}
-"#), @"bellwether.yaml:3:9: unknown event `pushh`; did you mean `push`? (expected one of push, pull_request, tag, schedule, manual, workflow_dispatch)");
+"#), @"bellwether.yaml:3:9: unknown event `pushh`; did you mean `push`? (expected one of push, pull_request, tag, schedule, manual, workflow_dispatch, workflow_run, release)");
     assert_snapshot!(check(r#"
 pipelines:
   ci:
@@ -294,7 +294,7 @@ pipelines:
 fn jobs() {
     assert_snapshot!(check(r#"
 environments:
-  staging: {}
+  production: {approvals: 1}
 pipelines:
   cd:
     jobs:
@@ -313,7 +313,7 @@ pipelines:
         steps:
           - deploy: {service: api}
 "#), @"
-    bellwether.yaml:7:22: unknown environment `prodution` (expected one of staging)
+    bellwether.yaml:7:22: unknown environment `prodution`; did you mean `production`? (`production` has protection rules, and a new environment this close to its name would have none; declare `prodution` under `environments:` if it is meant)
     bellwether.yaml:8:31: max-attempts 11 is out of range (expected 1 to 10, counting the first attempt)
     bellwether.yaml:8:51: exit code 0 is out of range (expected 1 to 255; 0 is success)
     bellwether.yaml:8:58: exit code 300 is out of range (expected 1 to 255; 0 is success)
@@ -581,4 +581,108 @@ mod mangled {
             }
         }
     }
+}
+
+#[test]
+fn an_undeclared_environment_is_made_unprotected_unless_it_is_a_near_miss_of_a_protected_one() {
+    let source = r#"
+environments:
+  production: {approvals: 1}
+  qa: {}
+pipelines:
+  cd:
+    jobs:
+      review: {environment: review, steps: [{run: make}]}
+      staging: {environment: {name: staging, url: "https://staging.example.com"}, steps: [{run: make}]}
+      ci: {environment: ci, steps: [{run: make}]}
+      prod: {environment: production, steps: [{run: make}]}
+"#;
+    let loaded =
+        bellwether_config::load("bellwether.yaml", source).unwrap_or_else(|d| panic!("{d}"));
+    let environments = &loaded.project.environments;
+    let names: Vec<&str> = environments.keys().map(String::as_str).collect();
+    assert_eq!(names, ["ci", "production", "qa", "review", "staging"]);
+    for implicit in ["review", "staging", "ci"] {
+        assert!(!environments[implicit].is_protected(), "{implicit}");
+    }
+    assert!(environments["production"].is_protected());
+    // A near miss of an unprotected environment is just another environment (`stagin`), and
+    // so is a name far from any (`prod`); a near miss of a protected one is refused, and so
+    // is a name that could not be declared.
+    assert_snapshot!(check(r#"
+environments:
+  production: {branches: [main]}
+  staging: {}
+pipelines:
+  cd:
+    jobs:
+      a: {environment: stagin, steps: [{run: make}]}
+      b: {environment: Production, steps: [{run: make}]}
+      c: {environment: prod, steps: [{run: make}]}
+      d: {environment: "my env", steps: [{run: make}]}
+"#), @"
+    bellwether.yaml:8:24: unknown environment `Production`; did you mean `production`? (`production` has protection rules, and a new environment this close to its name would have none; declare `Production` under `environments:` if it is meant)
+    bellwether.yaml:10:24: environment name `my env` is not valid (expected letters, digits, `_`, `-` and `.`, at most 63 characters)
+    ");
+}
+
+#[test]
+fn workflow_run_and_release() {
+    let source = r#"
+pipelines:
+  ci:
+    on: push
+    jobs: {test: {steps: [{run: make}]}}
+  deploy:
+    on:
+      workflow_run: {workflows: [ci], types: [completed], branches: [main]}
+    jobs:
+      deploy:
+        if: ${{ github.event.workflow_run.conclusion == 'success' }}
+        steps: [{run: "echo ${{ github.event.workflow_run.head_sha }}"}]
+  publish:
+    on:
+      release: {types: [published]}
+    jobs: {publish: {steps: [{run: make}]}}
+"#;
+    let loaded =
+        bellwether_config::load("bellwether.yaml", source).unwrap_or_else(|d| panic!("{d}"));
+    let triggers: Vec<&str> = loaded
+        .pipelines
+        .iter()
+        .flat_map(|p| p.triggers.iter().map(|t| t.name()))
+        .collect();
+    assert_eq!(triggers, ["push", "workflow_run", "release"]);
+    assert_snapshot!(check(r#"
+pipelines:
+  ci:
+    on: [push, workflow_run]
+    jobs: {}
+"#), @"bellwether.yaml:3:9: `workflow_run` needs the pipelines it follows (expected `workflow_run: {workflows: [ci]}`)");
+    assert_snapshot!(check(r#"
+pipelines:
+  ci:
+    on: push
+    jobs: {j: {steps: [{run: make}]}}
+  deploy:
+    on:
+      workflow_run: {workflows: [cii, ci], types: [complete]}
+    jobs: {j: {steps: [{run: make}]}}
+  publish:
+    on:
+      release: {types: [publish]}
+    jobs: {j: {steps: [{run: make}]}}
+  a:
+    on: {workflow_run: {workflows: [b]}}
+    jobs: {j: {steps: [{run: make}]}}
+  b:
+    on: {workflow_run: {workflows: [a]}}
+    jobs: {j: {steps: [{run: make}]}}
+"#), @"
+    bellwether.yaml:7:34: unknown pipeline `cii`; did you mean `ci`? (expected one of ci, deploy, publish, a, b)
+    bellwether.yaml:7:52: unknown workflow_run type `complete`; did you mean `completed`? (expected one of completed, requested)
+    bellwether.yaml:11:25: unknown release type `publish`; did you mean `published`? (expected one of published, unpublished, created, edited, deleted, prereleased, released)
+    bellwether.yaml:13:3: pipeline `a` follows itself through `workflow_run` (a → b → a): each run would start the next forever
+    bellwether.yaml:16:3: pipeline `b` follows itself through `workflow_run` (b → a → b): each run would start the next forever
+    ");
 }

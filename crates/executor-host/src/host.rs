@@ -1,5 +1,5 @@
-//! `HostExecutor`: the steps of a run, on this machine. Scripts run as process groups in the
-//! run's workspace with a clean environment; cache and artifact steps use the stores in the
+//! `HostExecutor`: the steps of a run, on this machine. Scripts run as process groups in their
+//! job instance's workspace with a clean environment; cache and artifact steps use the stores in the
 //! data directory; deploy steps are stand-ins until rollouts run in the control plane.
 
 use std::os::unix::fs::DirBuilderExt;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use bellwether_core::error::chain;
 use bellwether_core::platform::INHERITED_ENV;
 use bellwether_pipeline_core::executor::{Cancel, Executor, LogSink};
-use bellwether_pipeline_core::expr::HashFiles;
+use bellwether_pipeline_core::expr::WorkspaceFiles;
 use bellwether_pipeline_core::run::{ExitStatus, StepOutcome, StepRequest, Work};
 use bellwether_pipeline_core::spec::Shell;
 use bellwether_runner::orphans::STEP_GROUPS;
@@ -80,12 +80,13 @@ impl HostExecutor {
         log: &mut dyn LogSink,
         cancel: Cancel,
     ) -> StepOutcome {
+        let workspace = Path::new(&request.workspace);
         let cwd = match dir {
-            Some(d) => match inside(&self.site.workdir, d) {
+            Some(d) => match inside(workspace, d) {
                 Ok(p) => p,
                 Err(e) => return StepOutcome::status(ExitStatus::Error(e)),
             },
-            None => self.site.workdir.clone(),
+            None => workspace.to_path_buf(),
         };
         if !cwd.is_dir() {
             return StepOutcome::status(ExitStatus::Error(format!(
@@ -197,8 +198,7 @@ impl HostExecutor {
         }
     }
 
-    async fn builtin(&self, work: Work, log: &mut dyn LogSink) -> StepOutcome {
-        let workdir = self.site.workdir.clone();
+    async fn builtin(&self, work: Work, workdir: PathBuf, log: &mut dyn LogSink) -> StepOutcome {
         let cache = self.site.cache.clone();
         let artifacts = self.site.artifacts.clone();
         // The stores copy files: that blocks, so it happens off the runtime's threads.
@@ -324,9 +324,9 @@ fn builtin_blocking(
     (result, notes)
 }
 
-impl HashFiles for HostExecutor {
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
-        hash_files(&self.site.workdir, patterns).map_err(|e| chain(&e))
+impl WorkspaceFiles for HostExecutor {
+    fn hash_files_in(&self, workspace: &str, patterns: &[String]) -> Result<String, String> {
+        hash_files(Path::new(workspace), patterns).map_err(|e| chain(&e))
     }
 }
 
@@ -383,14 +383,19 @@ impl Executor for HostExecutor {
             Work::Verify { suite, target } => {
                 crate::verify::run(suite, target.as_deref(), log.as_mut(), cancel).await
             }
-            Work::Load { file } if !self.site.untrusted => match inside(&self.site.workdir, file) {
-                Ok(path) => crate::load::run(file, &path, log.as_mut(), cancel).await,
-                Err(why) => {
-                    log.note(&why);
-                    StepOutcome::status(ExitStatus::Error(why))
+            Work::Load { file } if !self.site.untrusted => {
+                match inside(Path::new(&request.workspace), file) {
+                    Ok(path) => crate::load::run(file, &path, log.as_mut(), cancel).await,
+                    Err(why) => {
+                        log.note(&why);
+                        StepOutcome::status(ExitStatus::Error(why))
+                    }
                 }
-            },
-            other => self.builtin(other.clone(), log.as_mut()).await,
+            }
+            other => {
+                let workdir = PathBuf::from(&request.workspace);
+                self.builtin(other.clone(), workdir, log.as_mut()).await
+            }
         };
         log.finish();
         outcome

@@ -12,7 +12,7 @@ use bellwether_core::time::Timestamp;
 use bellwether_executor_host::HostExecutor;
 use bellwether_pipeline_core::expr::Value;
 use bellwether_pipeline_core::mask::Masker;
-use bellwether_pipeline_core::run::{Conclusion, InstanceId, Run, RunInput};
+use bellwether_pipeline_core::run::{Conclusion, InstanceId, Run, RunInput, Workspaces};
 use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
 use bellwether_runner::{Artifacts, Cache, Driver, Gates, Observer, Site};
 
@@ -133,7 +133,6 @@ async fn run_site(
     let masker = Arc::new(Masker::new(secrets.values()));
     let executor = Arc::new(HostExecutor::new(
         Site {
-            workdir: work.clone(),
             scratch: data.join("tmp"),
             private: data.join("tmp"),
             run_as: None,
@@ -155,11 +154,12 @@ async fn run_site(
             base: None,
             action: None,
             changed_paths: None,
+            workflow_run: None,
         },
         sha: "0".repeat(40),
         repository: "test".into(),
         actor: "tester".into(),
-        workspace: work.display().to_string(),
+        workspace: Workspaces::Shared(work.display().to_string()),
         run_id: "1".into(),
         run_number: 1,
         attempt: 1,
@@ -182,6 +182,7 @@ async fn run_site(
         gates: Gates::default(),
         across_runs: None,
         run_group: None,
+        workspaces: None,
     };
     let (_control, rx) = tokio::sync::mpsc::channel(1);
     let conclusion = tokio::time::timeout(Duration::from_secs(60), driver.drive(run, rx))

@@ -10,14 +10,16 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use bellwether_core::time::Timestamp;
-use bellwether_pipeline_core::expr::HashFiles;
-use bellwether_pipeline_core::run::{Action, Event, ExitStatus, Run, RunInput, StepOutcome};
+use bellwether_pipeline_core::expr::WorkspaceFiles;
+use bellwether_pipeline_core::run::{
+    Action, Event, ExitStatus, Run, RunInput, StepOutcome, Workspaces,
+};
 use bellwether_pipeline_core::trigger::{EventName, GitRef};
 
 struct NoFiles;
 
-impl HashFiles for NoFiles {
-    fn hash_files(&self, _: &[String]) -> Result<String, String> {
+impl WorkspaceFiles for NoFiles {
+    fn hash_files_in(&self, _: &str, _: &[String]) -> Result<String, String> {
         Ok(String::new())
     }
 }
@@ -73,11 +75,12 @@ fn main() {
             base: None,
             action: None,
             changed_paths: None,
+            workflow_run: None,
         },
         sha: "0".repeat(40),
         repository: "bench".into(),
         actor: "bench".into(),
-        workspace: "/tmp".into(),
+        workspace: Workspaces::Shared("/tmp".into()),
         run_id: "1".into(),
         run_number: 1,
         attempt: 1,

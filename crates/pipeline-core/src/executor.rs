@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::expr::HashFiles;
+use crate::expr::WorkspaceFiles;
 use crate::run::{StepOutcome, StepRequest};
 
 /// Resolves when the step should stop: the run was cancelled, or fail-fast fired.
@@ -27,8 +27,8 @@ pub trait LogSink: Send {
     fn finish(&mut self);
 }
 
-/// Runs steps. `hash_files` answers `hashFiles()` against the workspace the steps run in.
-pub trait Executor: HashFiles + Send + Sync {
+/// Runs steps. `hash_files_in` answers `hashFiles()` against the workspace a step runs in.
+pub trait Executor: WorkspaceFiles + Send + Sync {
     /// Runs one step to its end, writing its output to `log` as it comes, and stops it early
     /// (killing what it started) when `cancel` resolves.
     fn run_step(

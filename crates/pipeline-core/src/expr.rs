@@ -13,7 +13,7 @@ mod template;
 mod value;
 
 pub use ast::{BinaryOp, Expr, Function, Reference};
-pub use eval::{EvalError, HashFiles, Scope, Status, evaluate};
+pub use eval::{EvalError, HashFiles, Scope, Status, WorkspaceFiles, evaluate};
 pub use parser::{ParseError, parse};
 pub use template::{Condition, Part, Script, Template};
 pub use value::Value;

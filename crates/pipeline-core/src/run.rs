@@ -20,14 +20,14 @@ use std::collections::{BTreeMap, VecDeque};
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_core::time::Timestamp;
 
-use crate::expr::{HashFiles, Value};
+use crate::expr::{Value, WorkspaceFiles};
 use crate::spec::PipelineSpec;
 use crate::trigger::GitRef;
 
 pub use state::{Instance, InstanceStatus, JobPhase, JobState, StepRecord, StepStatus};
 pub use types::{
     Action, Conclusion, Event, ExitStatus, InstanceId, ReusedJob, RunInput, StepId, StepOutcome,
-    StepRequest, Work,
+    StepRequest, Work, Workspaces,
 };
 
 #[derive(Clone, Debug)]
@@ -48,6 +48,7 @@ pub struct Run {
     max_parallel: usize,
     /// `CI`, `GITHUB_SHA` and the other variables every step gets.
     default_env: Vec<(String, String)>,
+    workspaces: Workspaces,
     jobs: Vec<JobState>,
     reused: BTreeMap<String, ReusedJob>,
     /// Jobs whose needs have all finished, to be expanded or skipped.
@@ -70,7 +71,7 @@ struct Group {
 /// What one `apply` works with: the event's time, the file hasher, and the actions so far.
 struct Cx<'a> {
     at: Timestamp,
-    files: &'a dyn HashFiles,
+    files: &'a dyn WorkspaceFiles,
     actions: Vec<Action>,
 }
 
@@ -167,6 +168,7 @@ impl Run {
             git_ref: input.event.git_ref,
             max_parallel: input.max_parallel.max(1),
             default_env,
+            workspaces: input.workspace,
             jobs,
             reused: input.reused,
             ready_jobs: VecDeque::new(),
@@ -180,7 +182,12 @@ impl Run {
     }
 
     /// Folds `event`, which happened at `at`, into the run. `files` answers `hashFiles()`.
-    pub fn apply(&mut self, at: Timestamp, event: Event, files: &dyn HashFiles) -> Vec<Action> {
+    pub fn apply(
+        &mut self,
+        at: Timestamp,
+        event: Event,
+        files: &dyn WorkspaceFiles,
+    ) -> Vec<Action> {
         if self.conclusion.is_some() {
             return Vec::new();
         }
@@ -212,6 +219,23 @@ impl Run {
 
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
         self.jobs.get(id.job)?.instances.get(id.index)
+    }
+
+    /// The name of an instance's directories (its workspace, its logs): the job's id, or
+    /// `<job>-<n>` for the n-th combination of a matrix.
+    pub fn instance_name(&self, id: InstanceId) -> String {
+        let job = self.jobs.get(id.job);
+        let name = job.map_or("job", |j| j.id.as_str());
+        if job.map_or(1, |j| j.instances.len()) > 1 {
+            format!("{name}-{}", id.index + 1)
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// Where an instance's steps start.
+    pub fn instance_workspace(&self, id: InstanceId) -> String {
+        self.workspaces.of(&self.instance_name(id))
     }
 
     /// How the run ended; `None` while it goes on.

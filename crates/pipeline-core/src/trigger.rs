@@ -14,7 +14,36 @@ pub enum Trigger {
     Tag(RefFilters),
     Schedule(Vec<Cron>),
     Manual(Vec<InputSpec>),
+    /// After a run of another pipeline.
+    WorkflowRun(WorkflowRunFilters),
+    /// A GitHub release's activity, by type; empty means any.
+    Release(Vec<String>),
 }
+
+/// `workflow_run: {workflows: [ci], types: [completed], branches: [main]}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkflowRunFilters {
+    /// The pipelines whose runs it follows.
+    pub workflows: Vec<String>,
+    /// `completed` (the default) or `requested`.
+    pub types: Vec<String>,
+    /// Matched against the branch the other run ran on.
+    pub branches: Option<Filter>,
+}
+
+/// The activity types of `workflow_run` that bellwether knows: a run was created, or ended.
+pub const WORKFLOW_RUN_TYPES: &[&str] = &["completed", "requested"];
+
+/// The activity types of a GitHub release.
+pub const RELEASE_TYPES: &[&str] = &[
+    "published",
+    "unpublished",
+    "created",
+    "edited",
+    "deleted",
+    "prereleased",
+    "released",
+];
 
 /// `branches`/`branches-ignore`, `tags`/`tags-ignore`, `paths`/`paths-ignore`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -83,9 +112,20 @@ pub enum EventName {
     PullRequest,
     Schedule,
     Manual,
+    WorkflowRun,
+    Release,
 }
 
 impl EventName {
+    pub const ALL: [EventName; 6] = [
+        EventName::Push,
+        EventName::PullRequest,
+        EventName::Schedule,
+        EventName::Manual,
+        EventName::WorkflowRun,
+        EventName::Release,
+    ];
+
     /// The name `github.event_name` holds, as GitHub Actions spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,6 +133,8 @@ impl EventName {
             EventName::PullRequest => "pull_request",
             EventName::Schedule => "schedule",
             EventName::Manual => "workflow_dispatch",
+            EventName::WorkflowRun => "workflow_run",
+            EventName::Release => "release",
         }
     }
 }
@@ -109,6 +151,21 @@ pub struct Event {
     pub action: Option<String>,
     /// The paths the event changed; `None` when unknown, which skips path filters.
     pub changed_paths: Option<Vec<String>>,
+    /// For `workflow_run`: the run that was requested or ended.
+    pub workflow_run: Option<WorkflowRun>,
+}
+
+/// The run a `workflow_run` event is about, as `github.event.workflow_run` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowRun {
+    /// Its pipeline.
+    pub name: String,
+    /// Its number.
+    pub id: u64,
+    /// `success`, `failure`, `cancelled`…; empty while it has not ended.
+    pub conclusion: String,
+    pub head_branch: String,
+    pub head_sha: String,
 }
 
 impl Event {
@@ -119,6 +176,25 @@ impl Event {
                 "pull_request from `{}` into `{}`",
                 self.git_ref.name(),
                 self.base.as_deref().unwrap_or("?")
+            ),
+            EventName::WorkflowRun => match &self.workflow_run {
+                Some(run) => format!(
+                    "workflow_run after run {} of `{}` ({}) on branch `{}`",
+                    run.id,
+                    run.name,
+                    if run.conclusion.is_empty() {
+                        "requested"
+                    } else {
+                        &run.conclusion
+                    },
+                    run.head_branch
+                ),
+                None => "workflow_run".to_owned(),
+            },
+            EventName::Release => format!(
+                "release {} of tag `{}`",
+                self.action.as_deref().unwrap_or("published"),
+                self.git_ref.name()
             ),
             name => format!(
                 "{} on {} `{}`",
@@ -138,6 +214,8 @@ impl Trigger {
             Trigger::Tag(_) => "tag",
             Trigger::Schedule(_) => "schedule",
             Trigger::Manual(_) => "manual",
+            Trigger::WorkflowRun(_) => "workflow_run",
+            Trigger::Release(_) => "release",
         }
     }
 
@@ -150,6 +228,17 @@ impl Trigger {
                 GitRef::Branch(_) => Err("`tag` fires on tag pushes only".to_owned()),
             },
             (Trigger::PullRequest(f), EventName::PullRequest) => pull_request(f, event),
+            (Trigger::WorkflowRun(f), EventName::WorkflowRun) => workflow_run(f, event),
+            (Trigger::Release(types), EventName::Release) => {
+                let action = event.action.as_deref().unwrap_or("published");
+                if types.is_empty() || types.iter().any(|t| t == action) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "release activity `{action}` is not among its types"
+                    ))
+                }
+            }
             (Trigger::Schedule(_), EventName::Schedule)
             | (Trigger::Manual(_), EventName::Manual) => Ok(()),
             (trigger, _) => Err(format!(
@@ -179,6 +268,35 @@ fn push(f: &RefFilters, event: &Event) -> Result<(), String> {
             filter("tag", tag, f.tags.as_ref())
         }
     }
+}
+
+fn workflow_run(f: &WorkflowRunFilters, event: &Event) -> Result<(), String> {
+    let Some(run) = &event.workflow_run else {
+        return Err("the event names no run".to_owned());
+    };
+    if !f.workflows.contains(&run.name) {
+        return Err(format!(
+            "`workflow_run` follows {}, not `{}`",
+            f.workflows
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            run.name
+        ));
+    }
+    let action = event.action.as_deref().unwrap_or("completed");
+    let listed = if f.types.is_empty() {
+        action == "completed"
+    } else {
+        f.types.iter().any(|t| t == action)
+    };
+    if !listed {
+        return Err(format!(
+            "workflow_run activity `{action}` is not among its types"
+        ));
+    }
+    filter("branch", &run.head_branch, f.branches.as_ref())
 }
 
 fn pull_request(f: &PullRequestFilters, event: &Event) -> Result<(), String> {
@@ -254,4 +372,83 @@ pub fn check_all(triggers: &[Trigger], event: &Event) -> Result<(), Vec<String>>
         }
     }
     Err(reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glob::Pattern;
+
+    fn after(pipeline: &str, action: &str, branch: &str) -> Event {
+        Event {
+            name: EventName::WorkflowRun,
+            git_ref: GitRef::Branch(branch.to_owned()),
+            base: None,
+            action: Some(action.to_owned()),
+            changed_paths: None,
+            workflow_run: Some(WorkflowRun {
+                name: pipeline.to_owned(),
+                id: 7,
+                conclusion: "failure".to_owned(),
+                head_branch: branch.to_owned(),
+                head_sha: "0".repeat(40),
+            }),
+        }
+    }
+
+    #[test]
+    fn workflow_run_follows_the_named_pipelines_completed_runs_on_its_branches() {
+        let trigger = Trigger::WorkflowRun(WorkflowRunFilters {
+            workflows: vec!["ci".to_owned()],
+            types: Vec::new(),
+            branches: Some(Filter {
+                patterns: vec![Pattern::parse("main").unwrap()],
+                ignore: false,
+            }),
+        });
+        // Whatever the conclusion: `if:` on `github.event.workflow_run.conclusion` judges it.
+        assert_eq!(trigger.check(&after("ci", "completed", "main")), Ok(()));
+        assert_eq!(
+            trigger.check(&after("lint", "completed", "main")),
+            Err("`workflow_run` follows `ci`, not `lint`".to_owned())
+        );
+        assert_eq!(
+            trigger.check(&after("ci", "requested", "main")),
+            Err("workflow_run activity `requested` is not among its types".to_owned())
+        );
+        assert!(trigger.check(&after("ci", "completed", "dev")).is_err());
+        let mut push = after("ci", "completed", "main");
+        push.name = EventName::Push;
+        assert_eq!(
+            trigger.check(&push),
+            Err("`workflow_run` does not fire on push".to_owned())
+        );
+        assert_eq!(
+            after("ci", "completed", "main").describe(),
+            "workflow_run after run 7 of `ci` (failure) on branch `main`"
+        );
+    }
+
+    #[test]
+    fn release_fires_on_its_types() {
+        let release = |action: &str| Event {
+            name: EventName::Release,
+            git_ref: GitRef::Tag("v1".to_owned()),
+            base: None,
+            action: Some(action.to_owned()),
+            changed_paths: None,
+            workflow_run: None,
+        };
+        let published = Trigger::Release(vec!["published".to_owned()]);
+        assert_eq!(published.check(&release("published")), Ok(()));
+        assert!(published.check(&release("edited")).is_err());
+        assert_eq!(
+            Trigger::Release(Vec::new()).check(&release("edited")),
+            Ok(())
+        );
+        assert_eq!(
+            release("published").describe(),
+            "release published of tag `v1`"
+        );
+    }
 }

@@ -11,17 +11,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bellwether_core::time::Timestamp;
-use bellwether_pipeline_core::expr::{HashFiles, Value};
+use bellwether_pipeline_core::expr::{Value, WorkspaceFiles};
 use bellwether_pipeline_core::run::{
     Action, Event, ExitStatus, InstanceId, JobPhase, Run, RunInput, StepId, StepOutcome,
-    StepRequest, Work,
+    StepRequest, Work, Workspaces,
 };
 use bellwether_pipeline_core::trigger::{self, EventName, GitRef};
 
 pub struct Files;
 
-impl HashFiles for Files {
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+impl WorkspaceFiles for Files {
+    fn hash_files_in(&self, _: &str, patterns: &[String]) -> Result<String, String> {
         Ok(format!("h({})", patterns.join(",")))
     }
 }
@@ -33,6 +33,7 @@ pub fn push(branch: &str) -> trigger::Event {
         base: None,
         action: None,
         changed_paths: None,
+        workflow_run: None,
     }
 }
 
@@ -91,7 +92,7 @@ impl World {
             sha: "abc123".to_owned(),
             repository: "acme/shop".to_owned(),
             actor: "dev".to_owned(),
-            workspace: "/work".to_owned(),
+            workspace: Workspaces::Shared("/work".to_owned()),
             run_id: "7".to_owned(),
             run_number: 7,
             attempt: 1,

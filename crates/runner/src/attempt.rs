@@ -33,7 +33,7 @@ use crate::history::{History, StoreReviews};
 use crate::observer::Observer;
 use crate::secrets::{SecretError, SecretStore};
 use crate::untrusted::{self, SANDBOX, Sandbox, Untrusted};
-use crate::workspace::{Checkout, Workspace, WorkspaceError};
+use crate::workspace::{Checkout, Instances, Workspace, WorkspaceError};
 
 /// The local cache keeps at most this much; the least recently used entries go first.
 const CACHE_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
@@ -99,7 +99,7 @@ pub struct Prepared<E> {
     run: Run,
     masker: Arc<Masker>,
     executor: Arc<E>,
-    workspace: Workspace,
+    workspaces: Arc<Instances>,
     logs: PathBuf,
     /// The runner's own scratch space (the step files too, unless the run is untrusted).
     private: PathBuf,
@@ -119,7 +119,7 @@ pub struct Finished {
     pub conclusion: Conclusion,
     /// The step logs, one file per step.
     pub logs: PathBuf,
-    /// The workspace, when it was kept.
+    /// The directory of the job instances' workspaces, when they were kept.
     pub workspace: Option<PathBuf>,
     /// Why the history may be incomplete.
     pub history_error: Option<StoreError>,
@@ -199,16 +199,22 @@ impl Attempt {
             None => secrets(&self.spec, &self.environments, data, &settings.secrets)
                 .map_err(|e| fail(AttemptError::Secrets(e)))?,
         };
-        let (root, scratch) = match &sandbox {
-            Some(s) => (s.workspace(), s.scratch()),
-            None => (run_dir.join(format!("workspace{suffix}")), private.clone()),
+        // The source every job instance's workspace copies, and the directory those go in.
+        let (source, root, scratch) = match &sandbox {
+            Some(s) => (s.root.join("source"), s.workspace(), s.scratch()),
+            None => (
+                run_dir.join(format!("source{suffix}")),
+                run_dir.join(format!("workspace{suffix}")),
+                private.clone(),
+            ),
         };
-        let made = Workspace::create(&self.project, &root, &self.checkout, &data.dir)
+        let made = Workspace::create(&self.project, &source, &self.checkout, &data.dir)
             .map_err(AttemptError::from)
             .and_then(|workspace| match &sandbox {
                 None => Ok(workspace),
                 Some(s) => std::fs::create_dir_all(&scratch)
-                    .and_then(|()| s.hand_over(&workspace.root))
+                    .and_then(|()| std::fs::create_dir_all(&root))
+                    .and_then(|()| s.hand_over(&root))
                     .and_then(|()| s.hand_over(&scratch))
                     .map(|()| workspace)
                     .map_err(|e| AttemptError::Untrusted {
@@ -243,8 +249,14 @@ impl Attempt {
             "{} (pipeline {}, run {})",
             self.actor, self.spec.name, self.number
         );
+        let workspaces = Arc::new(Instances::new(
+            workspace,
+            root,
+            sandbox.as_ref().map(|s| s.run_as.clone()),
+            settings.keep_workspace,
+        ));
+        let workspace = workspaces.source();
         let site = Site {
-            workdir: workspace.workdir.clone(),
             scratch: scratch.clone(),
             private: private.clone(),
             run_as: sandbox.as_ref().map(|s| s.run_as.clone()),
@@ -305,7 +317,7 @@ impl Attempt {
             sha: workspace.sha.clone(),
             repository: workspace.repository.clone(),
             actor: self.actor,
-            workspace: workspace.workdir.display().to_string(),
+            workspace: workspaces.layout(),
             run_id: self.number.to_string(),
             run_number: self.number,
             attempt: self.attempt,
@@ -328,7 +340,7 @@ impl Attempt {
             run: Run::new(input),
             masker,
             executor,
-            workspace,
+            workspaces,
             logs,
             private,
             sandbox,
@@ -412,6 +424,7 @@ impl<E: Executor + 'static> Prepared<E> {
             gates: self.gates.clone(),
             across_runs: Some((self.data.clone(), self.number)),
             run_group,
+            workspaces: Some(Arc::clone(&self.workspaces)),
         };
         let conclusion = driver.drive(self.run.clone(), control).await;
         let history_error = history.finish().err();
@@ -450,12 +463,7 @@ impl<E: Executor + 'static> Prepared<E> {
     }
 
     fn finish(self, conclusion: Conclusion) -> Finished {
-        let workspace = if self.keep_workspace {
-            Some(self.workspace.root.clone())
-        } else {
-            self.workspace.remove();
-            None
-        };
+        let workspace = self.workspaces.finish();
         let _ = std::fs::remove_dir_all(&self.private);
         if let Some(sandbox) = self.sandbox.as_ref().filter(|_| !self.keep_workspace) {
             sandbox.remove();

@@ -6,10 +6,16 @@ use std::path::Path;
 
 /// Copies `from` (a file, a link or a directory) to `to`, creating parents as needed.
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<u64> {
-    let meta = std::fs::symlink_metadata(from)?;
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    copy_into(from, to)
+}
+
+/// [`copy_tree`] where `to`'s parent exists: each directory is made once, as it is reached,
+/// which on a slow filesystem is most of what a copy of many small files costs.
+fn copy_into(from: &Path, to: &Path) -> io::Result<u64> {
+    let meta = std::fs::symlink_metadata(from)?;
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(from)?;
         let _ = std::fs::remove_file(to);
@@ -17,11 +23,14 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<u64> {
         return Ok(0);
     }
     if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
+        match std::fs::create_dir(to) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
         let mut total = 0;
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
-            total += copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+            total += copy_into(&entry.path(), &to.join(entry.file_name()))?;
         }
         return Ok(total);
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bellwether_core::error::chain;
 use bellwether_core::time::Timestamp;
 use bellwether_pipeline_core::executor::Executor;
 use bellwether_pipeline_core::mask::Masker;
@@ -21,6 +22,7 @@ use crate::concurrency::{Group, GroupHold, POLL};
 use crate::gates::Gates;
 use crate::observer::{Fanout, Observer};
 use crate::sink::StepLog;
+use crate::workspace::Instances;
 
 /// What can be asked of a run from outside while it goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +44,13 @@ pub struct Driver<E> {
     /// The pipeline's concurrency group, held for the whole run: a newer run's request to
     /// stop cancels it.
     pub run_group: Option<GroupHold>,
+    /// Each instance's own workspace, made before its first step (again for each of its
+    /// attempts) and removed when it ends; `None` when every instance shares one.
+    pub workspaces: Option<Arc<Instances>>,
 }
+
+/// An instance's workspace to make before its step runs, and the name it goes by.
+type Fresh = Option<(Arc<Instances>, String)>;
 
 /// A job's concurrency group held across runs, by the instance it belongs to.
 type Holds = BTreeMap<InstanceId, GroupHold>;
@@ -70,6 +78,9 @@ impl<E: Executor + 'static> Driver<E> {
         let (hold_tx, mut hold_rx) = mpsc::unbounded_channel::<(InstanceId, GroupHold)>();
         let mut holds = Holds::new();
         let mut claimed = BTreeSet::new();
+        // The instances whose workspace is made, with the attempt it was made for.
+        let mut made: BTreeMap<InstanceId, u32> = BTreeMap::new();
+        let mut removals = JoinSet::new();
         let mut probe = tokio::time::interval(POLL);
         loop {
             while let Some(event) = events.pop_front() {
@@ -78,6 +89,17 @@ impl<E: Executor + 'static> Driver<E> {
                 let going_on = |id: &InstanceId| run.instance(*id).is_some_and(|i| !i.is_done());
                 holds.retain(|id, _| going_on(id));
                 claimed.retain(going_on);
+                if let Some(workspaces) = &self.workspaces {
+                    made.retain(|id, _| {
+                        let keep = going_on(id);
+                        if !keep {
+                            let workspaces = Arc::clone(workspaces);
+                            let name = run.instance_name(*id);
+                            removals.spawn_blocking(move || workspaces.remove(&name));
+                        }
+                        keep
+                    });
+                }
                 // Observers learn of new instances before their steps start printing.
                 self.update(&run, at);
                 for action in actions {
@@ -97,7 +119,8 @@ impl<E: Executor + 'static> Driver<E> {
                         }
                         other => {
                             let claim = self.claim(&run, &other, &mut claimed, &hold_tx);
-                            self.act(&run, other, claim, &mut cancels, &done_tx);
+                            let fresh = self.fresh(&run, &other, &mut made);
+                            self.act(&run, other, claim, fresh, &mut cancels, &done_tx);
                         }
                     }
                 }
@@ -105,6 +128,7 @@ impl<E: Executor + 'static> Driver<E> {
             if let Some(conclusion) = run.conclusion() {
                 // Gates still waiting belong to instances that were cancelled meanwhile.
                 gates.abort_all();
+                while removals.join_next().await.is_some() {}
                 return conclusion;
             }
             tokio::select! {
@@ -165,11 +189,23 @@ impl<E: Executor + 'static> Driver<E> {
         })
     }
 
+    /// For a step of an instance (or of an attempt of it) whose workspace is not made yet:
+    /// the workspace to make first.
+    fn fresh(&self, run: &Run, action: &Action, made: &mut BTreeMap<InstanceId, u32>) -> Fresh {
+        let (Action::RunStep(request), Some(workspaces)) = (action, &self.workspaces) else {
+            return None;
+        };
+        let id = request.id;
+        (made.insert(id.instance, id.attempt) != Some(id.attempt))
+            .then(|| (Arc::clone(workspaces), run.instance_name(id.instance)))
+    }
+
     fn act(
         &self,
         run: &Run,
         action: Action,
         claim: Option<Claim>,
+        fresh: Fresh,
         cancels: &mut BTreeMap<InstanceId, oneshot::Sender<()>>,
         done: &mpsc::UnboundedSender<(StepId, StepOutcome)>,
     ) {
@@ -205,6 +241,19 @@ impl<E: Executor + 'static> Driver<E> {
                             }
                             let cancelled = StepOutcome::status(ExitStatus::Cancelled);
                             let _ = done.send((id, cancelled));
+                            return;
+                        }
+                    }
+                    if let Some((workspaces, name)) = fresh {
+                        let made = tokio::task::spawn_blocking(move || workspaces.make(&name))
+                            .await
+                            .map_err(|e| e.to_string())
+                            .and_then(|made| made.map_err(|e| chain(&e)));
+                        if let Err(why) = made {
+                            let why = format!("cannot prepare its workspace: {why}");
+                            observer.note(Some(id.instance), &why);
+                            let failed = StepOutcome::status(ExitStatus::Error(why));
+                            let _ = done.send((id, failed));
                             return;
                         }
                     }
@@ -274,11 +323,5 @@ impl Claim {
 /// Where the step logs of `instance` go under `logs`: `<job>`, or `<job>-<n>` for the n-th
 /// combination of a matrix.
 pub fn instance_log_dir(logs: &Path, run: &Run, instance: InstanceId) -> PathBuf {
-    let job = run.jobs().get(instance.job);
-    let id = job.map_or("job", |j| j.id.as_str());
-    if job.map_or(1, |j| j.instances.len()) > 1 {
-        logs.join(format!("{id}-{}", instance.index + 1))
-    } else {
-        logs.join(id)
-    }
+    logs.join(run.instance_name(instance))
 }

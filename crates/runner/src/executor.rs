@@ -4,7 +4,8 @@
 //! Steps run through pipeline-core's [`Executor`]: [`Driver`](crate::Driver) needs no more of
 //! an executor than to run one step and to hash the workspace's files. An
 //! [`Attempt`](crate::Attempt) prepares what every executor shares (the workspace, scratch
-//! space, the cache and artifact stores, where deploy steps go) and asks a [`Launcher`] for
+//! space, the cache and artifact stores, where deploy steps go; each job instance's workspace
+//! is made by the driver before its first step) and asks a [`Launcher`] for
 //! the executor of its steps in that [`Site`].
 
 use std::collections::BTreeMap;
@@ -21,9 +22,9 @@ use crate::git::SourceCommit;
 use crate::untrusted::RunAs;
 
 /// Where one attempt's steps run, prepared by the attempt.
+/// Each step says which workspace it works in (`StepRequest::workspace`): every job instance
+/// has its own.
 pub struct Site {
-    /// Where steps start: the project directory inside the attempt's workspace.
-    pub workdir: PathBuf,
     /// Scratch space for scripts and output files, removed with the attempt.
     pub scratch: PathBuf,
     /// Space only the runner may touch (the steps' process groups), even when the steps run

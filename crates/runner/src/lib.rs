@@ -48,4 +48,4 @@ pub use replay::Replay;
 pub use review::{ReviewOrder, ReviewRefused, Reviewed, review};
 pub use secrets::{SecretError, SecretInfo, SecretStore};
 pub use walk::{FilesError, hash_files};
-pub use workspace::{Checkout, Workspace, WorkspaceError};
+pub use workspace::{Checkout, Instances, Workspace, WorkspaceError};

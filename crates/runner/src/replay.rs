@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bellwether_pipeline_core::expr::Value;
-use bellwether_pipeline_core::trigger::{Event, EventName, GitRef};
+use bellwether_pipeline_core::trigger::{Event, EventName, GitRef, WorkflowRun};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,6 +31,18 @@ struct StoredEvent {
     base: Option<String>,
     action: Option<String>,
     changed_paths: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workflow_run: Option<StoredRun>,
+}
+
+/// A `workflow_run` event's run: the triggering run's number is kept with the run it started.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredRun {
+    name: String,
+    id: u64,
+    conclusion: String,
+    head_branch: String,
+    head_sha: String,
 }
 
 impl Replay {
@@ -51,6 +63,13 @@ impl Replay {
                 base: event.base.clone(),
                 action: event.action.clone(),
                 changed_paths: event.changed_paths.clone(),
+                workflow_run: event.workflow_run.as_ref().map(|run| StoredRun {
+                    name: run.name.clone(),
+                    id: run.id,
+                    conclusion: run.conclusion.clone(),
+                    head_branch: run.head_branch.clone(),
+                    head_sha: run.head_sha.clone(),
+                }),
             },
             inputs: inputs
                 .iter()
@@ -70,15 +89,10 @@ impl Replay {
     }
 
     pub fn event(&self) -> Result<Event, String> {
-        let name = [
-            EventName::Push,
-            EventName::PullRequest,
-            EventName::Schedule,
-            EventName::Manual,
-        ]
-        .into_iter()
-        .find(|n| n.as_str() == self.event.name)
-        .ok_or_else(|| format!("the stored event `{}` is unknown", self.event.name))?;
+        let name = EventName::ALL
+            .into_iter()
+            .find(|n| n.as_str() == self.event.name)
+            .ok_or_else(|| format!("the stored event `{}` is unknown", self.event.name))?;
         let git_ref = if self.event.tag {
             GitRef::Tag(self.event.git_ref.clone())
         } else {
@@ -90,6 +104,13 @@ impl Replay {
             base: self.event.base.clone(),
             action: self.event.action.clone(),
             changed_paths: self.event.changed_paths.clone(),
+            workflow_run: self.event.workflow_run.as_ref().map(|run| WorkflowRun {
+                name: run.name.clone(),
+                id: run.id,
+                conclusion: run.conclusion.clone(),
+                head_branch: run.head_branch.clone(),
+                head_sha: run.head_sha.clone(),
+            }),
         })
     }
 

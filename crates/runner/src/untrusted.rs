@@ -63,11 +63,7 @@ pub fn approval_environment(trust: &Trust) -> EnvironmentSpec {
 
 /// Whether an environment guards what reaches it: untrusted runs may not enter it.
 pub fn protected(environment: &EnvironmentSpec) -> bool {
-    environment.approvals > 0
-        || !environment.branches.is_empty()
-        || !environment.reviewers.is_empty()
-        || !environment.wait.is_zero()
-        || environment.soak.is_some()
+    environment.is_protected()
 }
 
 /// Puts an approval before every job of `spec`: a job with no steps in the approval
@@ -117,6 +113,22 @@ pub struct RunAs {
     pub gid: u32,
     /// Its home for the steps: a directory of the sandbox.
     pub home: PathBuf,
+}
+
+impl RunAs {
+    /// Gives `path` and everything under it to this user, links themselves and not what they
+    /// point to.
+    pub fn hand_over(&self, path: &Path) -> std::io::Result<()> {
+        lchown(path, Some(self.uid), Some(self.gid))?;
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.is_dir() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+            for entry in std::fs::read_dir(path)? {
+                self.hand_over(&entry?.path())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where an untrusted attempt's steps work, owned by the user they run as: a fresh directory
@@ -176,19 +188,9 @@ impl Sandbox {
         self.root.join("tmp")
     }
 
-    /// Gives `path` and everything under it to the sandbox's user, links themselves and not
-    /// what they point to.
+    /// Gives `path` and everything under it to the sandbox's user.
     pub fn hand_over(&self, path: &Path) -> std::io::Result<()> {
-        let (uid, gid) = (Some(self.run_as.uid), Some(self.run_as.gid));
-        lchown(path, uid, gid)?;
-        let meta = std::fs::symlink_metadata(path)?;
-        if meta.is_dir() {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
-            for entry in std::fs::read_dir(path)? {
-                self.hand_over(&entry?.path())?;
-            }
-        }
-        Ok(())
+        self.run_as.hand_over(path)
     }
 
     /// Removes the sandbox and whatever the steps left in it.

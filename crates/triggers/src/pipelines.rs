@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use bellwether_config::Loaded;
 use bellwether_core::error::chain;
 use bellwether_executor_host::HostLauncher;
 use bellwether_pipeline_core::spec::PipelineSpec;
-use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef};
+use bellwether_pipeline_core::trigger::{self, Event, EventName, GitRef, WorkflowRun};
 use bellwether_runner::untrusted::Untrusted;
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
@@ -126,6 +127,17 @@ struct Cause<'a> {
     untrusted: Option<&'a Untrusted>,
 }
 
+/// A run as a `workflow_run` pipeline following it sees it.
+struct Followed {
+    pipeline: String,
+    branch: String,
+    /// The commit it checked out; empty outside git.
+    sha: String,
+    checkout: Checkout,
+    actor: String,
+    untrusted: Option<Untrusted>,
+}
+
 #[derive(Clone)]
 pub struct Pipelines {
     inner: Arc<Inner>,
@@ -142,6 +154,8 @@ struct Inner {
     /// The same for untrusted runs, apart: runs waiting for an approval (a flood of forks'
     /// pull requests, say) never hold back the project's own.
     untrusted_slots: Arc<Semaphore>,
+    /// Set once shutting down: a run cancelled then starts no `workflow_run` pipeline.
+    stopping: AtomicBool,
 }
 
 impl Pipelines {
@@ -153,6 +167,7 @@ impl Pipelines {
                 metrics: Metrics::new(),
                 slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
                 untrusted_slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
+                stopping: AtomicBool::new(false),
                 config,
             }),
         }
@@ -211,6 +226,10 @@ impl Pipelines {
             Delivery::Ignored(why) => return Ok(ignored(&why)),
             Delivery::Event(pushed) => *pushed,
         };
+        let pushed = match pushed.event.name {
+            EventName::Release => self.tagged(pushed).await?,
+            _ => pushed,
+        };
         let store = self.store();
         let id = delivery.to_owned();
         let now = now_ms();
@@ -241,6 +260,30 @@ impl Pipelines {
             }
         }
         triggered
+    }
+
+    /// A release, with the commit of its tag in the repository.
+    async fn tagged(&self, mut pushed: Pushed) -> Result<Pushed, TriggerError> {
+        let Some(source) = self.source().cloned() else {
+            return Err(TriggerError::BadInput(
+                "a release names a tag, and this control plane has no repository to find its commit in".to_owned(),
+            ));
+        };
+        let tag = pushed.event.git_ref.name().to_owned();
+        pushed.sha = blocking(move || {
+            source.sync()?;
+            source
+                .refs()?
+                .remove(&format!("refs/tags/{tag}"))
+                .ok_or_else(|| {
+                    TriggerError::BadInput(format!(
+                        "tag `{tag}` is not in {} (push it there first)",
+                        source.describe()
+                    ))
+                })
+        })
+        .await?;
+        Ok(pushed)
     }
 
     /// A push or pull request: its commit is fetched if the repository is remote, its changed
@@ -398,6 +441,7 @@ impl Pipelines {
                 base: None,
                 action: None,
                 changed_paths: None,
+                workflow_run: None,
             };
             return Ok((event, Checkout::Tree));
         };
@@ -419,6 +463,7 @@ impl Pipelines {
             base: None,
             action: None,
             changed_paths: None,
+            workflow_run: None,
         };
         Ok((event, Checkout::Commit(sha)))
     }
@@ -515,6 +560,18 @@ impl Pipelines {
         )
         .untrusted(untrusted.map(|u| u.reason.clone()));
         let summary = event.describe();
+        // What a `workflow_run` pipeline following this run is told of it.
+        let followed = Followed {
+            pipeline: spec.name.clone(),
+            branch: event.git_ref.name().to_owned(),
+            sha: match &checkout {
+                Checkout::Commit(sha) => sha.clone(),
+                Checkout::Tree => String::new(),
+            },
+            checkout: checkout.clone(),
+            actor: actor.to_owned(),
+            untrusted: untrusted.cloned(),
+        };
         let (number, lock) = config
             .data
             .create(&NewRun {
@@ -572,6 +629,7 @@ impl Pipelines {
         if let Some(listener) = &listener {
             listener.changed(told.clone());
         }
+        self.follow(&followed, number, "requested", "");
         let slots = Arc::clone(match untrusted {
             Some(_) => &self.inner.untrusted_slots,
             None => &self.inner.slots,
@@ -621,6 +679,7 @@ impl Pipelines {
                 }
             };
             metrics.finished(&name, conclusion);
+            this.follow(&followed, number, "completed", conclusion);
             if let Some(listener) = &listener {
                 listener.changed(RunEvent {
                     change: RunChange::Finished {
@@ -648,6 +707,74 @@ impl Pipelines {
             number,
             pipeline: spec.name.clone(),
         })
+    }
+
+    /// Starts the pipelines whose `workflow_run` follows run `number`, which was `action`
+    /// (`requested` or `completed`, with its `conclusion`): on the same commit, as the same
+    /// actor, and untrusted when it was. What fails is logged; the run it follows is over
+    /// or going on either way.
+    fn follow(&self, run: &Followed, number: u64, action: &str, conclusion: &str) {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let loaded = match self.load() {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(
+                    run = number,
+                    "cannot start what follows run {number}: {}",
+                    chain(&e)
+                );
+                return;
+            }
+        };
+        let follows = |p: &PipelineSpec| {
+            p.triggers.iter().any(|t| {
+                matches!(t, trigger::Trigger::WorkflowRun(f) if f.workflows.contains(&run.pipeline))
+            })
+        };
+        if !loaded.pipelines.iter().any(follows) {
+            return;
+        }
+        let event = Event {
+            name: EventName::WorkflowRun,
+            git_ref: GitRef::Branch(run.branch.clone()),
+            base: None,
+            action: Some(action.to_owned()),
+            changed_paths: None,
+            workflow_run: Some(WorkflowRun {
+                name: run.pipeline.clone(),
+                id: number,
+                conclusion: conclusion.to_owned(),
+                head_branch: run.branch.clone(),
+                head_sha: run.sha.clone(),
+            }),
+        };
+        let cause = Cause {
+            event,
+            checkout: run.checkout.clone(),
+            actor: &run.actor,
+            untrusted: run.untrusted.as_ref(),
+        };
+        match self.start_matching(&loaded, None, cause) {
+            Ok(triggered) => {
+                for started in triggered.runs {
+                    tracing::info!(
+                        run = started.number,
+                        pipeline = %started.pipeline,
+                        "run {} ({}) follows run {number} ({}, {action})",
+                        started.number,
+                        started.pipeline,
+                        run.pipeline
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(
+                run = number,
+                "cannot start what follows run {number}: {}",
+                chain(&e)
+            ),
+        }
     }
 
     /// A slot of `slots` (the trusted runs' or the untrusted ones') if one is free now;
@@ -734,6 +861,7 @@ impl Pipelines {
 
     /// Cancels every run going on and waits up to `grace` for them to end.
     pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
         let controls: Vec<mpsc::Sender<Control>> = self
             .inner
             .running

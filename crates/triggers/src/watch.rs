@@ -115,6 +115,7 @@ fn pushed(source: &crate::Source, m: Moved) -> Pushed {
             base: None,
             action: None,
             changed_paths,
+            workflow_run: None,
         },
         sha: m.after,
         base_sha: None,

@@ -165,7 +165,8 @@ pub enum Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pushed {
     pub event: Event,
-    /// The commit to run: a push's `after`, a pull request's head.
+    /// The commit to run: a push's `after`, a pull request's head; for a release, empty
+    /// until its tag is looked up.
     pub sha: String,
     /// For a pull request: the commit of its base, to tell what it changes.
     pub base_sha: Option<String>,
@@ -199,8 +200,9 @@ pub fn parse(name: Option<&str>, body: &[u8]) -> Result<Delivery, WebhookError> 
         "ping" => Ok(Delivery::Ping),
         "push" => push(serde_json::from_slice(body).map_err(malformed)?),
         "pull_request" => pull_request(serde_json::from_slice(body).map_err(malformed)?),
+        "release" => release(serde_json::from_slice(body).map_err(malformed)?),
         other => Ok(Delivery::Ignored(format!(
-            "`{other}` deliveries start nothing (pipelines run on push and pull_request)"
+            "`{other}` deliveries start nothing (pipelines run on push, pull_request and release)"
         ))),
     }
 }
@@ -236,6 +238,18 @@ struct Person {
 #[derive(Deserialize)]
 struct Account {
     login: String,
+}
+
+#[derive(Deserialize)]
+struct ReleasePayload {
+    action: String,
+    release: Release,
+    sender: Option<Account>,
+}
+
+#[derive(Deserialize)]
+struct Release {
+    tag_name: String,
 }
 
 #[derive(Deserialize)]
@@ -307,6 +321,7 @@ fn push(p: PushPayload) -> Result<Delivery, WebhookError> {
             base: None,
             action: None,
             changed_paths: Some(changed),
+            workflow_run: None,
         },
         sha: p.after,
         base_sha: None,
@@ -339,6 +354,7 @@ fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
             action: Some(p.action),
             // Filled in from the repository when it has both commits.
             changed_paths: None,
+            workflow_run: None,
         },
         sha: p.pull_request.head.sha,
         base_sha: Some(p.pull_request.base.sha),
@@ -348,6 +364,43 @@ fn pull_request(p: PullRequestPayload) -> Result<Delivery, WebhookError> {
             .unwrap_or_else(|| "a webhook".to_owned()),
         fork,
         association: p.pull_request.author_association,
+    })))
+}
+
+/// A release's activity. Its payload names a tag and no commit: the tag's commit is looked up
+/// in the repository ([`Pushed::sha`] is empty until then).
+fn release(p: ReleasePayload) -> Result<Delivery, WebhookError> {
+    let tag = p.release.tag_name;
+    let valid = !tag.is_empty()
+        && tag.len() <= 255
+        && !tag.starts_with('-')
+        && !tag.contains("..")
+        && tag.chars().all(|c| {
+            c.is_ascii_graphic() && !matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        });
+    if !valid {
+        return Err(WebhookError::Malformed {
+            event: "release".to_owned(),
+            reason: format!("`{tag}` is not a tag name git allows"),
+        });
+    }
+    Ok(Delivery::Event(Box::new(Pushed {
+        event: Event {
+            name: EventName::Release,
+            git_ref: GitRef::Tag(tag),
+            base: None,
+            action: Some(p.action),
+            changed_paths: None,
+            workflow_run: None,
+        },
+        sha: String::new(),
+        base_sha: None,
+        actor: p
+            .sender
+            .map(|s| s.login)
+            .unwrap_or_else(|| "a webhook".to_owned()),
+        fork: None,
+        association: None,
     })))
 }
 

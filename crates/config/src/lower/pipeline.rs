@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use bellwether_core::spec::{CheckSpec, VerifySpec};
 use bellwether_pipeline_core::expr::Template;
 use bellwether_pipeline_core::spec::PipelineSpec;
+use bellwether_pipeline_core::trigger::Trigger;
 
 use super::names;
 use crate::diagnostic::Sink;
@@ -30,35 +31,94 @@ struct PipelineCx<'a> {
     jobs: Vec<&'a str>,
     services: &'a [&'a str],
     environments: &'a [&'a str],
+    /// The declared environments with protection rules, which a new name may not be a
+    /// near miss of.
+    protected: &'a [&'a str],
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
 }
 
-/// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run.
+/// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run, and
+/// `protected` its environments with protection rules.
 pub(super) fn lower_all(
     file: &ProjectFile,
     checks: &BTreeMap<String, CheckSpec>,
     suites: &BTreeMap<String, VerifySpec>,
+    protected: &[&str],
     sink: &mut Sink<'_>,
 ) -> Vec<PipelineSpec> {
     let services: Vec<&str> = file.services.names().collect();
     let environments: Vec<&str> = file.environments.names().collect();
+    let pipelines: Vec<&str> = file.pipelines.names().collect();
     let project = Project {
         services: &services,
         environments: &environments,
+        protected,
+        pipelines: &pipelines,
         checks,
         suites,
     };
-    file.pipelines
+    let specs: Vec<PipelineSpec> = file
+        .pipelines
         .iter()
         .map(|(name, p)| lower(name, p, &project, sink))
-        .collect()
+        .collect();
+    for (name, _) in file.pipelines.iter() {
+        if let Some(cycle) = follows_itself(&name.value, &specs) {
+            sink.error(
+                name.pos,
+                format!(
+                    "pipeline `{}` follows itself through `workflow_run` ({}): each run would start the next forever",
+                    name.value,
+                    cycle.join(" → ")
+                ),
+            );
+        }
+    }
+    specs
+}
+
+/// The pipelines from `start` back to itself through `workflow_run`, if it is on a cycle: a
+/// pipeline follows those its `workflow_run` names, so a run of one starts the next.
+fn follows_itself(start: &str, specs: &[PipelineSpec]) -> Option<Vec<String>> {
+    let followers = |name: &str| -> Vec<String> {
+        specs
+            .iter()
+            .filter(|p| {
+                p.triggers.iter().any(
+                    |t| matches!(t, Trigger::WorkflowRun(f) if f.workflows.iter().any(|w| w == name)),
+                )
+            })
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    let mut paths = vec![vec![start.to_owned()]];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(path) = paths.pop() {
+        let last = path.last()?.clone();
+        for next in followers(&last) {
+            if next == start {
+                let mut cycle = path.clone();
+                cycle.push(next);
+                return Some(cycle);
+            }
+            if seen.insert(next.clone()) {
+                let mut longer = path.clone();
+                longer.push(next);
+                paths.push(longer);
+            }
+        }
+    }
+    None
 }
 
 /// What pipelines may refer to beyond themselves.
 struct Project<'a> {
     services: &'a [&'a str],
     environments: &'a [&'a str],
+    protected: &'a [&'a str],
+    /// Every pipeline of the file, which `workflow_run` may follow.
+    pipelines: &'a [&'a str],
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
 }
@@ -73,7 +133,7 @@ fn lower(
     let p = &pipeline.value;
     let triggers =
         p.on.as_ref()
-            .map(|on| on::triggers(on, sink))
+            .map(|on| on::triggers(on, project.pipelines, sink))
             .unwrap_or_default();
     let cx = PipelineCx {
         declared: Declared {
@@ -92,6 +152,7 @@ fn lower(
         jobs: p.jobs.names().collect(),
         services: project.services,
         environments: project.environments,
+        protected: project.protected,
         checks: project.checks,
         suites: project.suites,
     };

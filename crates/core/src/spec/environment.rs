@@ -28,6 +28,31 @@ pub struct EnvironmentSpec {
     pub vars: std::collections::BTreeMap<String, String>,
 }
 
+impl EnvironmentSpec {
+    /// An environment with no rules, as a job's `environment:` naming an undeclared one gets.
+    pub fn unprotected(name: &str) -> EnvironmentSpec {
+        EnvironmentSpec {
+            name: name.to_owned(),
+            branches: Vec::new(),
+            approvals: 0,
+            allow_self_approval: false,
+            reviewers: Vec::new(),
+            wait: Duration::ZERO,
+            soak: None,
+            vars: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Whether it guards what reaches it: approvals, reviewers, branches, a wait or a soak.
+    pub fn is_protected(&self) -> bool {
+        self.approvals > 0
+            || !self.branches.is_empty()
+            || !self.reviewers.is_empty()
+            || !self.wait.is_zero()
+            || self.soak.is_some()
+    }
+}
+
 /// `requires: {soak: {environment: staging, for: 24h}}`: the version deployed has been the
 /// stable one of a service in `environment` for `duration`, with no rollback since.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,6 +31,12 @@ pub trait HashFiles {
     fn hash_files(&self, patterns: &[String]) -> Result<String, String>;
 }
 
+/// [`HashFiles`] as the executor answers it: each job instance has a workspace of its own,
+/// so the executor is told which one the step that asks works in.
+pub trait WorkspaceFiles {
+    fn hash_files_in(&self, workspace: &str, patterns: &[String]) -> Result<String, String>;
+}
+
 /// Everything an expression may read while it is evaluated.
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {

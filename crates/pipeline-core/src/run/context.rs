@@ -34,6 +34,28 @@ pub(super) fn github(input: &RunInput) -> Value {
     if event.name == EventName::Manual {
         payload.push(("inputs", Value::Object(input.inputs.clone())));
     }
+    if let Some(run) = &event.workflow_run {
+        payload.push((
+            "workflow_run",
+            Value::object([
+                ("name", Value::string(&run.name)),
+                ("id", Value::Number(run.id as f64)),
+                ("run_number", Value::Number(run.id as f64)),
+                ("conclusion", Value::string(&run.conclusion)),
+                ("head_branch", Value::string(&run.head_branch)),
+                ("head_sha", Value::string(&run.head_sha)),
+            ]),
+        ));
+    }
+    if event.name == EventName::Release {
+        payload.push((
+            "release",
+            Value::object([("tag_name", Value::string(event.git_ref.name()))]),
+        ));
+    }
+    if let Some(action) = &event.action {
+        payload.push(("action", Value::string(action)));
+    }
     if let Some(base) = &event.base {
         payload.push((
             "pull_request",
@@ -62,7 +84,7 @@ pub(super) fn github(input: &RunInput) -> Value {
         ("repository", Value::string(&input.repository)),
         ("actor", Value::string(&input.actor)),
         ("triggering_actor", Value::string(&input.actor)),
-        ("workspace", Value::string(&input.workspace)),
+        ("workspace", Value::string(input.workspace.root())),
         ("run_id", Value::string(&input.run_id)),
         ("run_number", Value::string(input.run_number.to_string())),
         ("run_attempt", Value::string(input.attempt.to_string())),
@@ -92,7 +114,6 @@ pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
         ("GITHUB_SHA", input.sha.clone()),
         ("GITHUB_REPOSITORY", input.repository.clone()),
         ("GITHUB_ACTOR", input.actor.clone()),
-        ("GITHUB_WORKSPACE", input.workspace.clone()),
         ("GITHUB_RUN_ID", input.run_id.clone()),
         ("GITHUB_RUN_NUMBER", input.run_number.to_string()),
         ("GITHUB_RUN_ATTEMPT", input.attempt.to_string()),
@@ -147,6 +168,10 @@ impl Run {
         };
         if let Some(Value::Object(github)) = contexts.get_mut("github") {
             github.insert("job".to_owned(), Value::string(&job.id));
+            github.insert(
+                "workspace".to_owned(),
+                Value::string(self.instance_workspace(id)),
+            );
         }
         contexts.insert(
             "matrix".to_owned(),

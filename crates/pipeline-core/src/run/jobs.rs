@@ -366,6 +366,7 @@ impl Run {
         let spec = &self.spec.jobs[id.job];
         let mut env = self.default_env.clone();
         env.push(("GITHUB_JOB".to_owned(), spec.id.clone()));
+        env.push(("GITHUB_WORKSPACE".to_owned(), self.instance_workspace(id)));
         env.push(("BELLWETHER_JOB".to_owned(), spec.id.clone()));
         let mut problems = Vec::new();
         for (name, value) in self.spec.env.iter().chain(&spec.env) {

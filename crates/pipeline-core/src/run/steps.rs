@@ -8,7 +8,7 @@ use super::types::{
     Action, Conclusion, ExitStatus, InstanceId, StepId, StepOutcome, StepRequest, Work,
 };
 use super::{Cx, Run};
-use crate::expr::{Scope, Template};
+use crate::expr::{HashFiles, Scope, Template, WorkspaceFiles};
 use crate::spec::{Flag, Shell, StepAction, StepSpec};
 
 /// What to do with the next step.
@@ -91,7 +91,12 @@ impl Run {
         let (StepKind::Main(i) | StepKind::CacheSave(i)) = kind;
         let step = &spec.steps[i];
         let contexts = self.instance_contexts(id);
-        let scope = Scope::new(&contexts).with_files(cx.files);
+        let workspace = self.instance_workspace(id);
+        let files = InWorkspace {
+            files: cx.files,
+            workspace: &workspace,
+        };
+        let scope = Scope::new(&contexts).with_files(&files);
         let name = step_name(step, kind, &scope);
         let mut record = StepRecord {
             name,
@@ -166,6 +171,7 @@ impl Run {
             },
             name: record.name.clone(),
             work,
+            workspace: workspace.clone(),
             env,
             path: instance.path.clone(),
             timeout,
@@ -438,5 +444,17 @@ fn step_name(step: &StepSpec, kind: StepKind, scope: &Scope<'_>) -> String {
         }
         (StepAction::Verify { suite, .. }, _) => format!("Verify {}", suite.name),
         (StepAction::Load { file }, _) => format!("Load test {}", file.source()),
+    }
+}
+
+/// `hashFiles()` in the workspace of the step being prepared.
+struct InWorkspace<'a> {
+    files: &'a dyn WorkspaceFiles,
+    workspace: &'a str,
+}
+
+impl HashFiles for InWorkspace<'_> {
+    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+        self.files.hash_files_in(self.workspace, patterns)
     }
 }

@@ -21,8 +21,8 @@ pub struct RunInput {
     pub repository: String,
     /// Who triggered the run.
     pub actor: String,
-    /// Where the workspace is, for `github.workspace` and `$GITHUB_WORKSPACE`.
-    pub workspace: String,
+    /// Where each job instance's steps work, for `github.workspace` and `$GITHUB_WORKSPACE`.
+    pub workspace: Workspaces,
     pub run_id: String,
     pub run_number: u64,
     /// 1 for a new run; each rerun of the same run counts up.
@@ -48,6 +48,43 @@ pub struct RunInput {
     pub runner: BTreeMap<String, Value>,
     /// How many jobs run at once, across the run; at least 1.
     pub max_parallel: usize,
+}
+
+/// Where a run's job instances work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workspaces {
+    /// Every instance in this one directory.
+    Shared(String),
+    /// Each instance in a directory of its own, `<root>/<instance>/<within>`, named by
+    /// [`Run::instance_name`](super::Run::instance_name): what one leaves, the next does not
+    /// see.
+    PerInstance { root: String, within: String },
+}
+
+impl Workspaces {
+    /// The workspace of the instance named `instance`.
+    pub fn of(&self, instance: &str) -> String {
+        match self {
+            Workspaces::Shared(path) => path.clone(),
+            Workspaces::PerInstance { root, within } => {
+                let mut path = format!("{}/{instance}", root.trim_end_matches('/'));
+                if !within.is_empty() {
+                    path.push('/');
+                    path.push_str(within);
+                }
+                path
+            }
+        }
+    }
+
+    /// What `github.workspace` is where no instance is in view (a job's `if`): the shared
+    /// directory, or the directory holding every instance's.
+    pub fn root(&self) -> &str {
+        match self {
+            Workspaces::Shared(path) => path,
+            Workspaces::PerInstance { root, .. } => root,
+        }
+    }
 }
 
 /// A job kept from an earlier attempt of the run.
@@ -211,6 +248,8 @@ pub struct StepRequest {
     pub id: StepId,
     pub name: String,
     pub work: Work,
+    /// The directory of the instance's workspace where steps start (its `github.workspace`).
+    pub workspace: String,
     /// The step's whole environment, in order; later entries win.
     pub env: Vec<(String, String)>,
     /// Directories to put in front of `PATH`.

@@ -64,6 +64,7 @@ fn a_push_names_its_branch_commit_pusher_and_every_changed_path() {
                     "old.txt".to_owned(),
                     "src/new.rs".to_owned()
                 ]),
+                workflow_run: None,
             },
             sha: SHA.to_owned(),
             base_sha: None,
@@ -191,8 +192,39 @@ fn malformed_deliveries_say_what_is_wrong() {
     assert_eq!(
         parse(Some("issues"), b"{}").unwrap(),
         Delivery::Ignored(
-            "`issues` deliveries start nothing (pipelines run on push and pull_request)".to_owned()
+            "`issues` deliveries start nothing (pipelines run on push, pull_request and release)"
+                .to_owned()
         )
     );
     assert_eq!(parse(Some("ping"), b"{}").unwrap(), Delivery::Ping);
+}
+
+#[test]
+fn a_release_names_its_tag_and_action_and_a_tag_git_refuses_is_malformed() {
+    let body = serde_json::json!({
+        "action": "published",
+        "release": {"tag_name": "v1.2.0", "target_commitish": "main", "draft": false},
+        "sender": {"login": "ada"}
+    });
+    let Ok(Delivery::Event(pushed)) = parse(Some("release"), body.to_string().as_bytes()) else {
+        panic!("a release is an event");
+    };
+    assert_eq!(pushed.event.name, EventName::Release);
+    assert_eq!(pushed.event.git_ref, GitRef::Tag("v1.2.0".to_owned()));
+    assert_eq!(pushed.event.action.as_deref(), Some("published"));
+    assert_eq!(pushed.actor, "ada");
+    assert_eq!(
+        pushed.sha, "",
+        "the commit is the tag's, looked up in the repository"
+    );
+    for tag in ["", "-x", "a..b", "v1 2", "v1:2", "v1\n2"] {
+        let body = serde_json::json!({"action": "published", "release": {"tag_name": tag}});
+        assert!(
+            matches!(
+                parse(Some("release"), body.to_string().as_bytes()),
+                Err(WebhookError::Malformed { .. })
+            ),
+            "{tag:?}"
+        );
+    }
 }

@@ -80,5 +80,6 @@ pub(super) fn build(
         base: pull_request.then(|| args.base.clone().unwrap_or_else(|| "main".to_owned())),
         action: pull_request.then(|| args.action.clone().unwrap_or_else(|| "opened".to_owned())),
         changed_paths,
+        workflow_run: None,
     })
 }

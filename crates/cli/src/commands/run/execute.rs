@@ -34,7 +34,7 @@ pub(crate) struct ExecArgs {
     /// How many jobs run at once [default: the number of CPUs].
     #[arg(short = 'j', long = "parallel", value_name = "N")]
     pub(crate) parallel: Option<usize>,
-    /// Keep the run's workspace afterwards, to look around in it.
+    /// Keep each job's workspace afterwards (one directory per job and matrix leg), to look around in them.
     #[arg(long)]
     pub(crate) keep_workspace: bool,
     /// Plain lines, even on a terminal.
@@ -148,7 +148,10 @@ pub(crate) fn execute(
         finished.logs.display(),
     );
     if let Some(kept) = &finished.workspace {
-        println!("{name}: the workspace is kept in {}", kept.display());
+        println!(
+            "{name}: the workspaces are kept in {}, one directory per job and matrix leg",
+            kept.display()
+        );
     }
     Ok(finished.conclusion)
 }

@@ -15,6 +15,7 @@ use crate::model::{
     ConcurrencyForm, DefaultsConfig, MatrixForm, MatrixStrategyConfig, PipelineJobConfig,
 };
 use crate::span::{Entries, Pos, Spanned};
+use crate::suggest::near_miss;
 
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -183,11 +184,24 @@ fn needs(
     out
 }
 
+/// A job's environment: a declared one, or a new one without protection rules, made when the
+/// run reaches it, as GitHub does. A new name one or two edits from a protected environment is
+/// refused: it is more likely a typo than a new environment, and taking it as new would let
+/// the job past the protected one's rules without a word.
 fn environment_reference(name: &Spanned<String>, cx: &PipelineCx<'_>, sink: &mut Sink<'_>) {
-    if cx.environments.is_empty() {
-        sink.error(name.pos, format!("unknown environment `{}` (no environments are declared; expected an `environments:` section that declares it)", name.value));
+    let n = name.value.as_str();
+    if cx.environments.contains(&n) {
+        return;
+    }
+    if let Some(protected) = near_miss(n, cx.protected.iter().copied()) {
+        sink.error(
+            name.pos,
+            format!(
+                "unknown environment `{n}`; did you mean `{protected}`? (`{protected}` has protection rules, and a new environment this close to its name would have none; declare `{n}` under `environments:` if it is meant)"
+            ),
+        );
     } else {
-        names::reference("environment", name, cx.environments, sink);
+        names::identifier("environment", name, sink);
     }
 }
 

@@ -4,7 +4,8 @@ use bellwether_pipeline_core::cron::Cron;
 use bellwether_pipeline_core::glob::{Filter, Pattern};
 use bellwether_pipeline_core::inputs::{InputKind, InputSpec};
 use bellwether_pipeline_core::trigger::{
-    PULL_REQUEST_TYPES, PullRequestFilters, RefFilters, Trigger,
+    PULL_REQUEST_TYPES, PullRequestFilters, RELEASE_TYPES, RefFilters, Trigger, WORKFLOW_RUN_TYPES,
+    WorkflowRunFilters,
 };
 
 use super::super::names;
@@ -13,7 +14,13 @@ use crate::model::{InputConfig, InputType, ManualConfig, Names, OnConfig};
 use crate::span::{Entries, Spanned};
 use crate::suggest::did_you_mean;
 
-pub(super) fn triggers(on: &Spanned<OnConfig>, sink: &mut Sink<'_>) -> Vec<Trigger> {
+/// `on:` of a pipeline of the file whose pipelines are `pipelines`, which `workflow_run` may
+/// follow.
+pub(super) fn triggers(
+    on: &Spanned<OnConfig>,
+    pipelines: &[&str],
+    sink: &mut Sink<'_>,
+) -> Vec<Trigger> {
     let o = &on.value;
     let mut out = Vec::new();
     if let Some(push) = &o.push {
@@ -72,6 +79,34 @@ pub(super) fn triggers(on: &Spanned<OnConfig>, sink: &mut Sink<'_>) -> Vec<Trigg
             .collect();
         out.push(Trigger::Schedule(crons));
     }
+    if let Some(run) = &o.workflow_run {
+        let r = &run.value;
+        let workflows = names_at(&r.workflows);
+        if workflows.is_empty() {
+            sink.error(
+                r.workflows.pos.or(run.pos),
+                "`workflows` is empty (expected the pipelines it follows, e.g. `workflows: [ci]`)",
+            );
+        }
+        for w in &workflows {
+            names::reference("pipeline", w, pipelines, sink);
+        }
+        let types = activity("workflow_run", r.types.as_ref(), WORKFLOW_RUN_TYPES, sink);
+        out.push(Trigger::WorkflowRun(WorkflowRunFilters {
+            workflows: workflows.into_iter().map(|w| w.value).collect(),
+            types,
+            branches: either("branches", &r.branches, &r.branches_ignore, sink),
+        }));
+    }
+    if let Some(release) = &o.release {
+        let types = release.value.as_ref().and_then(|r| r.types.as_ref());
+        out.push(Trigger::Release(activity(
+            "release",
+            types,
+            RELEASE_TYPES,
+            sink,
+        )));
+    }
     match (&o.manual, &o.workflow_dispatch) {
         (Some(_), Some(w)) => sink.error(
             w.pos.or(on.pos),
@@ -83,6 +118,30 @@ pub(super) fn triggers(on: &Spanned<OnConfig>, sink: &mut Sink<'_>) -> Vec<Trigg
         (None, None) => {}
     }
     out
+}
+
+/// An event's activity types, each one it knows.
+fn activity(
+    event: &str,
+    types: Option<&Spanned<Names>>,
+    known: &[&str],
+    sink: &mut Sink<'_>,
+) -> Vec<String> {
+    let types = types.map(names_at).unwrap_or_default();
+    for t in &types {
+        if !known.contains(&t.value.as_str()) {
+            sink.error(
+                t.pos,
+                format!(
+                    "unknown {event} type `{}`{} (expected one of {})",
+                    t.value,
+                    did_you_mean(&t.value, known.iter().copied()),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    types.into_iter().map(|t| t.value).collect()
 }
 
 /// A filter from `key` or `key-ignore`, which may not both be set.

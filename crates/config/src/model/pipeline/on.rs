@@ -18,6 +18,8 @@ const EVENTS: &[&str] = &[
     "schedule",
     "manual",
     "workflow_dispatch",
+    "workflow_run",
+    "release",
 ];
 
 /// The triggers, however written: `on: push`, `on: [push, pull_request]`, or a mapping.
@@ -29,6 +31,8 @@ pub struct OnConfig {
     pub schedule: Option<Spanned<Vec<ScheduleConfig>>>,
     pub manual: Option<Spanned<Option<ManualConfig>>>,
     pub workflow_dispatch: Option<Spanned<Option<ManualConfig>>>,
+    pub workflow_run: Option<Spanned<WorkflowRunConfig>>,
+    pub release: Option<Spanned<Option<ReleaseConfig>>>,
 }
 
 /// `push:` with nothing after it is there, with no filters.
@@ -53,6 +57,9 @@ struct OnMap {
     manual: Option<Spanned<Option<ManualConfig>>>,
     #[serde(default, deserialize_with = "present")]
     workflow_dispatch: Option<Spanned<Option<ManualConfig>>>,
+    workflow_run: Option<Spanned<WorkflowRunConfig>>,
+    #[serde(default, deserialize_with = "present")]
+    release: Option<Spanned<Option<ReleaseConfig>>>,
 }
 
 impl OnConfig {
@@ -64,6 +71,12 @@ impl OnConfig {
             "tag" => self.tag = Some(Spanned::new(None, Pos::UNKNOWN)),
             "manual" => self.manual = Some(Spanned::new(None, Pos::UNKNOWN)),
             "workflow_dispatch" => self.workflow_dispatch = Some(Spanned::new(None, Pos::UNKNOWN)),
+            "release" => self.release = Some(Spanned::new(None, Pos::UNKNOWN)),
+            "workflow_run" => {
+                return Err(E::custom(
+                    "`workflow_run` needs the pipelines it follows (expected `workflow_run: {workflows: [ci]}`)",
+                ));
+            }
             "schedule" => {
                 return Err(E::custom(
                     "`schedule` needs its cron lines (expected `schedule: [{cron: \"0 2 * * 1\"}]`)",
@@ -117,6 +130,8 @@ impl<'de> Deserialize<'de> for OnConfig {
                     schedule: m.schedule,
                     manual: m.manual,
                     workflow_dispatch: m.workflow_dispatch,
+                    workflow_run: m.workflow_run,
+                    release: m.release,
                 })
             }
         }
@@ -156,6 +171,27 @@ pub struct PullRequestConfig {
 pub struct TagConfig {
     pub tags: Option<Spanned<Names>>,
     pub tags_ignore: Option<Spanned<Names>>,
+}
+
+/// A run of another pipeline of the file was requested or ended.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkflowRunConfig {
+    /// The pipelines whose runs it follows, by name.
+    pub workflows: Spanned<Names>,
+    /// `completed` (the default: the run ended, whatever its conclusion) or `requested`.
+    pub types: Option<Spanned<Names>>,
+    /// The branches the other run ran on.
+    pub branches: Option<Spanned<Names>>,
+    pub branches_ignore: Option<Spanned<Names>>,
+}
+
+/// A GitHub release's activity, from a `release` webhook.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// Activity types, e.g. `published`. Default: any.
+    pub types: Option<Spanned<Names>>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -215,6 +251,10 @@ struct OnSchema {
     manual: Option<ManualConfig>,
     /// GitHub's name for `manual`.
     workflow_dispatch: Option<ManualConfig>,
+    /// A run of another pipeline of the file ended (or was requested).
+    workflow_run: Option<WorkflowRunConfig>,
+    /// A GitHub release's activity, from a signed `release` webhook.
+    release: Option<ReleaseConfig>,
 }
 
 impl JsonSchema for OnConfig {
