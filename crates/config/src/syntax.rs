@@ -5,7 +5,7 @@ use serde_saphyr::{Error, MessageFormatter, UserMessageFormatter};
 
 use crate::diagnostic::{Diagnostics, Sink};
 use crate::migrate;
-use crate::model::ProjectFile;
+use crate::model::{PipelineConfig, ProjectFile};
 use crate::span::Pos;
 use crate::suggest::did_you_mean;
 
@@ -24,6 +24,17 @@ pub(crate) fn parse(file_name: &str, source: &str) -> Result<ProjectFile, Diagno
         for (pos, hint) in hints {
             sink.error(pos, hint);
         }
+        sink.finish()
+    })
+}
+
+/// Parses a GitHub Actions workflow file: one pipeline's keys at the top level.
+pub(crate) fn parse_workflow(file_name: &str, source: &str) -> Result<PipelineConfig, Diagnostics> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options::<PipelineConfig>(source, options).map_err(|e| {
+        let mut sink = Sink::new(file_name);
+        let at = e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN);
+        sink.error(at, describe(&e));
         sink.finish()
     })
 }
