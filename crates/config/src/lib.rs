@@ -25,7 +25,7 @@ pub mod values;
 
 use std::path::Path;
 
-use bellwether_core::spec::Project;
+use bellwether_core::spec::{EnvironmentSpec, Project};
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -87,9 +87,35 @@ pub fn load_workflow(file_name: &str, source: &str) -> Result<Workflow, Diagnost
     })
 }
 
-/// Like [`load`], reading the workflow files that `pipelines:` entries name with `read`.
+/// Like [`load`], reading the workflow files that `pipelines:` entries name with `read`. A
+/// workflow file itself ([`is_workflow`]) loads as a project of its one pipeline and the
+/// environments its jobs name.
 pub fn load_with(file_name: &str, source: &str, read: Read<'_>) -> Result<Loaded, Diagnostics> {
-    parse(file_name, source)?.lower_with(read)
+    if !is_workflow(source) {
+        return parse(file_name, source)?.lower_with(read);
+    }
+    let workflow = load_workflow(file_name, source)?;
+    let mut project = Project::default();
+    for name in &workflow.environments {
+        project.environments.insert(
+            name.clone(),
+            EnvironmentSpec {
+                name: name.clone(),
+                branches: Vec::new(),
+                approvals: 0,
+                allow_self_approval: true,
+                reviewers: Vec::new(),
+                wait: std::time::Duration::ZERO,
+                soak: None,
+                vars: std::collections::BTreeMap::new(),
+            },
+        );
+    }
+    Ok(Loaded {
+        project,
+        pipelines: vec![workflow.pipeline],
+        warnings: workflow.warnings,
+    })
 }
 
 /// Whether `source` looks like a GitHub Actions workflow rather than a `bellwether.yaml`:

@@ -147,6 +147,7 @@ pub(crate) fn execute(
         started.elapsed().as_secs_f64(),
         finished.logs.display(),
     );
+    super::summary::print(super::summary::job_dirs(&finished.logs));
     if let Some(kept) = &finished.workspace {
         println!("{name}: the workspace is kept in {}", kept.display());
     }
