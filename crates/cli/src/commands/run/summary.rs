@@ -1,7 +1,10 @@
 //! `$GITHUB_STEP_SUMMARY`: what each job's steps wrote there, shown at the end of `bellwether
 //! run` and by `bellwether runs N`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use bellwether_runner::DataDir;
+use bellwether_store::RunHistory;
 
 /// Each job's `$GITHUB_STEP_SUMMARY`, as its steps wrote it (masked when it was kept), given
 /// the jobs' names and log directories.
@@ -17,15 +20,13 @@ pub(crate) fn print(jobs: impl IntoIterator<Item = (String, PathBuf)>) {
     }
 }
 
-/// The log directory of each job (and matrix leg) of a run, in name order.
-pub(crate) fn job_dirs(logs: &Path) -> Vec<(String, PathBuf)> {
-    let mut dirs: Vec<(String, PathBuf)> = std::fs::read_dir(logs)
+/// The display name and log directory of each job (and matrix leg) of a run's attempt, in the
+/// order the run lists them.
+pub(crate) fn jobs(data: &DataDir, number: u64, attempt: u32) -> Vec<(String, PathBuf)> {
+    data.store
+        .instances(number, attempt)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .collect();
-    dirs.sort();
-    dirs
+        .filter_map(|i| Some((i.name, PathBuf::from(i.logs?))))
+        .collect()
 }
