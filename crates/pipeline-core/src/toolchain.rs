@@ -57,17 +57,23 @@ impl Toolchain {
 
     /// The version in what [`command`](Self::command) printed (stdout and stderr together):
     /// `v18.19.0`, `Python 3.11.4`, `go version go1.22.1 linux/amd64`,
-    /// `openjdk version "17.0.9" 2023-10-17`.
+    /// `openjdk version "17.0.9" 2023-10-17`; Java's `1.8.0_392` is read as `8.0.392`.
     pub fn parse_version(self, printed: &str) -> Option<Version> {
         let first = printed.lines().find(|l| !l.trim().is_empty())?;
         let word = match self {
             Toolchain::Go => first
                 .split_whitespace()
-                .find_map(|w| w.strip_prefix("go"))?,
+                .filter_map(|w| w.strip_prefix("go"))
+                .find(|v| v.starts_with(|c: char| c.is_ascii_digit()))?,
             Toolchain::Java => first.split('"').nth(1)?,
             Toolchain::Node | Toolchain::Python => first.split_whitespace().last()?,
         };
-        Version::parse(word.trim_start_matches('v'))
+        let mut version = Version::parse(word.trim_start_matches('v'))?;
+        if self == Toolchain::Java && version.0.len() > 1 && version.0[0] == 1 {
+            // Java before 9 calls itself 1.8.
+            version.0.remove(0);
+        }
+        Some(version)
     }
 }
 
@@ -82,7 +88,7 @@ impl fmt::Display for Toolchain {
     }
 }
 
-/// A version as numbers, `18.19.0`; Java's `1.8.0_392` is read as `8.0.392`.
+/// A version as numbers, `18.19.0`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub Vec<u64>);
 
@@ -99,10 +105,6 @@ impl Version {
             if digits.len() < part.len() {
                 break;
             }
-        }
-        if parts.first() == Some(&1) && parts.len() > 1 && parts[1] >= 5 {
-            // Java before 9 calls itself 1.8.
-            parts.remove(0);
         }
         (!parts.is_empty()).then_some(Version(parts))
     }
