@@ -338,3 +338,28 @@ fn a_workflow_file_is_told_from_a_project_file() {
         "pipelines:\n  ci:\n    jobs:\n"
     ));
 }
+
+#[test]
+fn every_corpus_workflow_loads_without_a_warning() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/workflows/.github/workflows");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus exists") {
+        let path = entry.expect("readable directory").path();
+        let source = std::fs::read_to_string(&path).expect("readable workflow");
+        assert!(
+            bellwether_config::is_workflow(&source),
+            "{}",
+            path.display()
+        );
+        let w = bellwether_config::load_workflow(&path.display().to_string(), &source)
+            .unwrap_or_else(|d| panic!("{d}"));
+        assert!(w.warnings.is_empty(), "{}", w.warnings);
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} workflows in {}",
+        dir.display()
+    );
+}
