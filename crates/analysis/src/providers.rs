@@ -52,6 +52,10 @@ pub struct Target {
     pub service: String,
     pub revision: RevisionNumber,
     pub role: Role,
+    /// The analysis's canary revision, and the stable one it is compared with, if any: a job
+    /// is told where to reach both.
+    pub canary: RevisionNumber,
+    pub stable: Option<RevisionNumber>,
     /// `{{args.NAME}}` in queries, URLs, bodies, headers and commands.
     pub args: BTreeMap<String, String>,
 }
@@ -121,7 +125,7 @@ impl Providers {
             builtin: Arc::new(BuiltinProvider::new(signals, resources)),
             prometheus: Arc::new(PrometheusProvider::new(client.clone())),
             web: Arc::new(WebProvider::new(client)),
-            job: Arc::new(JobProvider),
+            job: Arc::new(JobProvider::new(Arc::clone(&addresses))),
             verify: Arc::new(VerifyProvider::new(addresses)),
         }
     }

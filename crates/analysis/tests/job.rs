@@ -4,10 +4,12 @@
 mod support;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_analysis::Observation;
 use bellwether_analysis::providers::{JobProvider, MetricProvider};
+use bellwether_core::signal::AddressSource;
 use bellwether_core::spec::ProviderSpec;
 use support::target;
 use tokio::time::timeout;
@@ -19,14 +21,26 @@ fn job(script: &str, limit: Duration) -> ProviderSpec {
     }
 }
 
+/// Revision N's one ready replica listens on port 9000 + N; revision 5 has none.
+struct Replicas;
+
+impl AddressSource for Replicas {
+    fn address(&self, service: &str, revision: u64) -> Option<String> {
+        (service == "api" && revision != 5).then(|| format!("127.0.0.1:{}", 9000 + revision))
+    }
+}
+
+fn provider() -> JobProvider {
+    JobProvider::new(Arc::new(Replicas))
+}
+
 async fn measure(spec: &ProviderSpec) -> Result<Observation, String> {
-    timeout(
-        Duration::from_secs(10),
-        JobProvider.measure(spec, &target(7, &[("env", "prod")])),
-    )
-    .await
-    .expect("bounded")
-    .map_err(|e| e.to_string())
+    let mut compared = target(7, &[("env", "prod")]);
+    compared.stable = Some(6);
+    timeout(Duration::from_secs(10), provider().measure(spec, &compared))
+        .await
+        .expect("bounded")
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -41,6 +55,10 @@ async fn the_exit_status_is_the_value() {
         ),
         (
             r#"test "$BELLWETHER_SERVICE/$BELLWETHER_REVISION/$BELLWETHER_ROLE" = api/7/canary"#,
+            Ok(Observation::number(0.0)),
+        ),
+        (
+            r#"test "$BELLWETHER_ADDRESS $BELLWETHER_CANARY_ADDRESS $BELLWETHER_STABLE_ADDRESS" = "127.0.0.1:9007 127.0.0.1:9007 127.0.0.1:9006""#,
             Ok(Observation::number(0.0)),
         ),
         (
@@ -61,6 +79,17 @@ async fn the_exit_status_is_the_value() {
     for (script, want) in cases {
         assert_eq!(measure(&job(script, second)).await, want, "{script}");
     }
+    // A revision with no ready replica is not given an address.
+    let mut lonely = target(5, &[]);
+    lonely.stable = Some(4);
+    let told = provider()
+        .measure(
+            &job(r#"test -z "$BELLWETHER_ADDRESS" && test "$BELLWETHER_STABLE_ADDRESS" = 127.0.0.1:9004"#, second),
+            &lonely,
+        )
+        .await
+        .map_err(|e| e.to_string());
+    assert_eq!(told, Ok(Observation::number(0.0)));
     let missing = ProviderSpec::Job {
         command: vec!["/nonexistent/smoke".to_owned()],
         timeout: second,
@@ -133,7 +162,8 @@ async fn a_dropped_measurement_kills_the_process_group() {
     let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
     let spec = job(&script, Duration::from_secs(60));
     let t = target(7, &[]);
-    let measuring = JobProvider.measure(&spec, &t);
+    let jobs = provider();
+    let measuring = jobs.measure(&spec, &t);
     assert!(
         timeout(Duration::from_millis(300), measuring)
             .await

@@ -161,6 +161,8 @@ pub fn target(revision: u64, args: &[(&str, &str)]) -> Target {
         service: "api".to_owned(),
         revision,
         role: Role::Canary,
+        canary: revision,
+        stable: None,
         args: args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

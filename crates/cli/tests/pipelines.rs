@@ -989,3 +989,48 @@ fn zombie(pid: i32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The pipelines a corpus file declares: the keys two spaces in under `pipelines:`.
+fn pipelines_of(yaml: &str) -> Vec<&str> {
+    yaml.lines()
+        .skip_while(|l| *l != "pipelines:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+        .filter(|name| !name.starts_with([' ', '#']))
+        .collect()
+}
+
+/// Files `validate` accepts (`tests/data/validated/`, written in the shapes people paste) run
+/// to success: nothing a file shows that `validate` passed fails its run.
+#[test]
+fn what_validate_accepts_runs() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/validated");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("the corpus")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let yaml = std::fs::read_to_string(&file).expect("readable");
+        let project = Project::new(&yaml);
+        let checked = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+            .args(["validate", "--strict", "-f"])
+            .arg(project.path("project/bellwether.yaml"))
+            .output()
+            .expect("validate runs");
+        assert!(
+            checked.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let pipelines = pipelines_of(&yaml);
+        assert!(!pipelines.is_empty(), "{}", file.display());
+        for pipeline in pipelines {
+            let ran = project.bw("tester", &["run", pipeline, "--plain"]);
+            assert_eq!(ran.code, 0, "{} {pipeline}: {}", file.display(), ran.all());
+        }
+    }
+}

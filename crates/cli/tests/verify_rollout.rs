@@ -151,3 +151,79 @@ fn a_blue_green_preview_is_verified_before_the_switch() {
     let view = json(&plane.run(&["get", "shop", "-o", "json"]));
     assert_eq!(view["stable"]["version"], "v3", "{view:#}");
 }
+
+/// A job metric with no condition is judged by its exit status, and reaches both revisions
+/// at the addresses it is given: it asks the canary and the stable replica who they are.
+#[test]
+fn a_job_metric_reaches_the_canary_and_the_stable_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    // bash's /dev/tcp, so that the test needs no HTTP client on the machine.
+    let ask = |var: &str, version: &str| {
+        format!(
+            r#"exec 3<>/dev/tcp/${{{var}%:*}}/${{{var}##*:}} && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && grep -q 'from {version}' <&3"#
+        )
+    };
+    let script = format!(
+        "{} && {}",
+        ask("BELLWETHER_ADDRESS", "v2"),
+        ask("BELLWETHER_STABLE_ADDRESS", "v1")
+    );
+    let yaml = format!(
+        r#"services:
+  shop:
+    replicas: 1
+    run:
+      command: ["{BIN}", "demo-service"]
+      env: {{ DEMO_VERSION: v1 }}
+    health: {{ path: /health, interval: 100ms }}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 20
+          - analysis: {{ metrics: [whoami] }}
+    analysis:
+      metrics:
+        - name: whoami
+          provider: {{ job: {{ command: [bash, -c, {script:?}] }} }}
+          interval: 100ms
+          count: 1
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let plane = ControlPlane::start(&file);
+    let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v2",
+        "--env",
+        "DEMO_VERSION=v2",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 0);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+
+    // v3 is not who the job expects the canary to be: its exit status 1 rolls it back.
+    let deploy = plane.run(&[
+        "deploy",
+        "shop",
+        "--version",
+        "v3",
+        "--env",
+        "DEMO_VERSION=v3",
+    ]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("shop", 1);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    assert!(
+        view["reason"].as_str().unwrap().contains("whoami"),
+        "{view:#}"
+    );
+}

@@ -19,8 +19,10 @@ mod migrate;
 pub mod model;
 mod schema;
 mod span;
+mod structure;
 mod suggest;
 mod syntax;
+mod tree;
 pub mod values;
 
 use std::path::Path;

@@ -3,29 +3,14 @@
 //! tree of keys instead and says, for every Argo spelling bellwether writes another way, how it
 //! is written here, all in one pass.
 
-use std::fmt;
+use crate::span::Pos;
+use crate::tree::Node;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::budget::Budget;
-
-use crate::span::{Pos, Spanned};
-
-const MAX_DEPTH: usize = 24;
-
-/// Every Argo Rollouts key in `source` with its bellwether spelling, in file order; empty when
-/// the file is not YAML or holds none.
-pub(crate) fn hints(source: &str) -> Vec<(Pos, String)> {
-    // Argo's documents nest a dozen levels; a tree much deeper is not one, and reading it
-    // would only cost stack.
-    let mut budget = Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    let options = serde_saphyr::options! { with_snippet: false, budget: Some(budget) };
-    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(source, options) else {
-        return Vec::new();
-    };
+/// Every Argo Rollouts key in the file read as `root` with its bellwether spelling, in file
+/// order.
+pub(crate) fn hints(root: &Node) -> Vec<(Pos, String)> {
     let mut out = Vec::new();
-    walk(&root, &mut Vec::new(), &mut out);
+    walk(root, &mut Vec::new(), &mut out);
     out.sort_by_key(|(pos, _)| (pos.line, pos.column));
     out
 }
@@ -103,115 +88,4 @@ fn hint(path: &[&str], key: &str, value: &Node) -> Option<&'static str> {
         }
         _ => return None,
     })
-}
-
-/// A YAML document as keys and their positions; scalars are of no interest.
-enum Node {
-    Map(Vec<(Spanned<String>, Spanned<Node>)>),
-    Seq(Vec<Spanned<Node>>),
-    Scalar,
-}
-
-/// A mapping key of any scalar type, as text.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(Key(v.to_owned()))
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
-                Ok(Key(String::new()))
-            }
-        }
-
-        deserializer.deserialize_any(KeyVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NodeVisitor;
-
-        impl<'de> Visitor<'de> for NodeVisitor {
-            type Value = Node;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any YAML")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<Key>>()? {
-                    let key = Spanned::new(key.value.0, key.pos);
-                    entries.push((key, map.next_value()?));
-                }
-                Ok(Node::Map(entries))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Node::Seq(items))
-            }
-
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-        }
-
-        deserializer.deserialize_any(NodeVisitor)
-    }
 }

@@ -8,21 +8,37 @@ use crate::migrate;
 use crate::model::{PipelineConfig, ProjectFile};
 use crate::span::Pos;
 use crate::suggest::did_you_mean;
+use crate::{structure, tree};
 
-/// Parses `source`; on failure, one diagnostic for the first syntax or type error, or, when
-/// the file holds Argo Rollouts' spellings, one for each of them with bellwether's.
+/// Parses `source`; on failure, the first syntax or type error and, when the file is YAML,
+/// every unknown key and misplaced mapping or list in it, with bellwether's spelling of each
+/// Argo Rollouts key, all at once.
 pub(crate) fn parse(file_name: &str, source: &str) -> Result<ProjectFile, Diagnostics> {
     // Snippets are for terminals; our diagnostics carry the position and a plain message.
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options::<ProjectFile>(source, options).map_err(|e| {
         let mut sink = Sink::new(file_name);
         let at = e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN);
-        let hints = migrate::hints(source);
-        if !hints.iter().any(|(pos, _)| *pos == at) {
-            sink.error(at, describe(&e));
+        let mut found: Vec<(Pos, String)> = Vec::new();
+        if let Some(root) = tree::read(source) {
+            found = migrate::hints(&root);
+            for (pos, problem) in structure::problems(&root) {
+                if !found.iter().any(|(p, _)| *p == pos) {
+                    found.push((pos, problem));
+                }
+            }
         }
-        for (pos, hint) in hints {
-            sink.error(pos, hint);
+        // The parser's own error comes first in its place: a hint or the same unknown key
+        // found by the walk says it better or alike.
+        if let Some(i) = found.iter().position(|(pos, _)| *pos == at) {
+            if !found[i].1.starts_with("Argo Rollouts") {
+                found[i].1 = describe(&e);
+            }
+        } else {
+            found.push((at, describe(&e)));
+        }
+        for (pos, message) in found {
+            sink.error(pos, message);
         }
         sink.finish()
     })

@@ -1038,3 +1038,37 @@ pipelines:
     bellwether.yaml:8:13: step `#3` has both `run` and `load` (expected exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or `load`)
     ");
 }
+
+/// The parser stops at its first error; every other unknown key and misplaced mapping or
+/// list is reported with it, so a pasted file is fixed in one pass, not one per run.
+#[test]
+fn every_structural_error_at_once() {
+    assert_snapshot!(check(r#"
+services:
+  api:
+    replica: 3
+    run: {command: [./api], portenv: PORT}
+    strategy:
+      canary:
+        steps: {setWeight: 10}
+pipelines:
+  ci:
+    jobs:
+      test:
+        timeout-minute: 5
+        needs: {build: true}
+        steps:
+          - run: make test
+            working-dir: src
+environments:
+  production: {approval: 1}
+"#), @"
+    bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)
+    bellwether.yaml:4:29: unknown key `portenv`; did you mean `portEnv`? (expected one of args, command, env, image, portEnv, secrets, workdir)
+    bellwether.yaml:7:16: expected a list here, found a mapping
+    bellwether.yaml:12:9: unknown key `timeout-minute`; did you mean `timeout-minutes`? (expected one of concurrency, container, continue-on-error, defaults, env, environment, if, name, needs, outputs, permissions, retry, runs-on, secrets, services, steps, strategy, timeout, timeout-minutes, uses, with)
+    bellwether.yaml:13:16: expected a string or a list here, found a mapping
+    bellwether.yaml:16:13: unknown key `working-dir` (expected one of artifacts, cache, check, continue-on-error, deploy, env, id, if, load, name, run, shell, target, timeout, timeout-minutes, uses, verify, with, working-directory)
+    bellwether.yaml:18:16: unknown key `approval`; did you mean `approvals`? (expected one of allowSelfApproval, approvals, branches, requires, reviewers, vars, wait)
+    ");
+}

@@ -289,6 +289,28 @@ services:
     );
 }
 
+/// A job's exit status is its verdict, as the schema says: with no condition written, 0
+/// passes and anything else fails.
+#[test]
+fn a_job_metric_is_judged_by_its_exit_status_alone() {
+    let s = service(
+        r#"
+services:
+  api:
+    run: {command: [./api]}
+    analysis:
+      metrics:
+        - name: smoke
+          provider: {job: {command: [./smoke.sh]}}
+"#,
+    );
+    let [smoke] = s.metrics.as_slice() else {
+        panic!("one metric")
+    };
+    assert_eq!(smoke.success, Some(Condition::Expr("result == 0".into())));
+    assert_eq!(smoke.failure, None);
+}
+
 #[test]
 fn full_form_metrics_complete_their_provider() {
     let s = service(

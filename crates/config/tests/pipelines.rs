@@ -407,6 +407,34 @@ pipelines:
     ");
 }
 
+/// A service named per leg of a matrix written out is checked leg by leg; one computed from
+/// anything else is checked as the step runs.
+#[test]
+fn deploys_of_matrix_legs() {
+    assert_snapshot!(check(r#"
+services:
+  api: {run: {command: [./api]}}
+  web: {run: {command: [./web]}}
+pipelines:
+  ci:
+    jobs:
+      plan:
+        outputs: {target: "${{ steps.p.outputs.target }}"}
+        steps:
+          - {id: p, run: echo target=api >> "$GITHUB_OUTPUT"}
+      ship:
+        needs: plan
+        strategy:
+          matrix:
+            service: [api, web, wbe]
+            include: [{service: worker, region: eu}]
+        steps:
+          - deploy: {service: "${{ matrix.service }}"}
+          - deploy: {service: "${{ needs.plan.outputs.target }}"}
+          - deploy: {service: "${{ matrix.service == 'web' && 'web' || 'api' }}"}
+"#), @"bellwether.yaml:18:31: unknown service `wbe` for the leg {service: wbe}, `worker` for the leg {region: eu, service: worker} (expected one of api, web)");
+}
+
 #[test]
 fn a_clean_pipeline_is_accepted() {
     assert_snapshot!(check(r#"

@@ -174,9 +174,9 @@ jobs:
         with: {name: dsit}
       - uses: actions/download-artifact@v4
 "#), @"
-        .github/workflows/ci.yml:11:22: no job that `test` needs uploads artifact `dsit`; did you mean `dist`? (expected one of dist)
-        .github/workflows/ci.yml:12:15: step `#2` downloads every artifact, and here a download names what it fetches (expected `with: {name: …}`, one step per artifact)
-        ");
+    .github/workflows/ci.yml:11:22: no job that `test` needs uploads artifact `dsit`; did you mean `dist`? (expected one of dist)
+    .github/workflows/ci.yml:12:15: step `#2` downloads every artifact, and here a download names what it fetches (expected `with: {name: …}`, one step per artifact)
+    ");
 }
 
 #[test]
@@ -205,15 +205,15 @@ jobs:
       - uses: actions/setup-go@v5
         with: {go-version: [1.21, 1.22]}
 "#), @"
-        .github/workflows/ci.yml:7:16: unknown input `fetch-depht` of actions/checkout; did you mean `fetch-depth`? (expected one of repository, ref, token, ssh-key, ssh-known-hosts, ssh-strict, ssh-user, persist-credentials, path, clean, filter, sparse-checkout, sparse-checkout-cone-mode, fetch-depth, fetch-tags, show-progress, lfs, submodules, set-safe-directory, github-server-url)
-        .github/workflows/ci.yml:8:15: step `#2` uses actions/cache without `key` (expected `with: {key: …}`)
-        .github/workflows/ci.yml:13:35: `node-version-file` is not read here (expected the version written in `node-version`, e.g. `node-version: 20`)
-        .github/workflows/ci.yml:15:16: unknown input `python-versions` of actions/setup-python; did you mean `python-version`? (expected one of python-version, cache, cache-dependency-path, architecture, check-latest, token, allow-prereleases, update-environment, pip-install)
-        .github/workflows/ci.yml:17:47: if-no-files-found `fail` is not one of warn, error, ignore
-        .github/workflows/ci.yml:19:22: every leg of job `build`'s matrix uploads artifact `report`, and an artifact is uploaded once per run (expected a name per leg, e.g. `name: report-${{ matrix.os }}`)
-        .github/workflows/ci.yml:20:15: step `#8` uses actions/upload-artifact without `path` (expected `with: {path: …}`)
-        .github/workflows/ci.yml:22:16: input `go-version` is a list or mapping (expected a string; several lines for several values)
-        ");
+    .github/workflows/ci.yml:7:16: unknown input `fetch-depht` of actions/checkout; did you mean `fetch-depth`? (expected one of repository, ref, token, ssh-key, ssh-known-hosts, ssh-strict, ssh-user, persist-credentials, path, clean, filter, sparse-checkout, sparse-checkout-cone-mode, fetch-depth, fetch-tags, show-progress, lfs, submodules, set-safe-directory, github-server-url)
+    .github/workflows/ci.yml:8:15: step `#2` uses actions/cache without `key` (expected `with: {key: …}`)
+    .github/workflows/ci.yml:13:35: `node-version-file` is not read here (expected the version written in `node-version`, e.g. `node-version: 20`)
+    .github/workflows/ci.yml:15:16: unknown input `python-versions` of actions/setup-python; did you mean `python-version`? (expected one of python-version, cache, cache-dependency-path, architecture, check-latest, token, allow-prereleases, update-environment, pip-install)
+    .github/workflows/ci.yml:17:47: if-no-files-found `fail` is not one of warn, error, ignore
+    .github/workflows/ci.yml:19:22: every leg of job `build`'s matrix uploads artifact `report`, and an artifact is uploaded once per run (expected a name per leg, e.g. `name: report-${{ matrix.os }}`)
+    .github/workflows/ci.yml:20:15: step `#8` uses actions/upload-artifact without `path` (expected `with: {path: …}`)
+    .github/workflows/ci.yml:22:16: input `go-version` is a list or mapping (expected a string; several lines for several values)
+    ");
 }
 
 #[test]
@@ -232,10 +232,10 @@ jobs:
         with: {repository: "${{ github.repository }}", ref: "${{ github.head_ref }}", path: .}
       - run: make
 "#), @"
-        .github/workflows/ci.yml:7:23: step `#1` checks out repository `octo/other`, and the workspace holds this repository only (expected a `run:` step with `git clone`, or `repository` left out)
-        .github/workflows/ci.yml:8:16: step `#1` checks out `release/v2`, and the workspace holds the run's commit (expected `ref` left out; to build another commit, `bellwether run --checkout REV`)
-        .github/workflows/ci.yml:9:17: step `#1` checks out into `sub`, and the checkout is the workspace itself (expected `path` left out, and paths relative to the workspace)
-        ");
+    .github/workflows/ci.yml:7:23: step `#1` checks out repository `octo/other`, and the workspace holds this repository only (expected a `run:` step with `git clone`, or `repository` left out)
+    .github/workflows/ci.yml:8:16: step `#1` checks out `release/v2`, and the workspace holds the run's commit (expected `ref` left out; to build another commit, `bellwether run --checkout REV`)
+    .github/workflows/ci.yml:9:17: step `#1` checks out into `sub`, and the checkout is the workspace itself (expected `path` left out, and paths relative to the workspace)
+    ");
 }
 
 #[test]
@@ -267,16 +267,16 @@ jobs:
     secrets: {token: x}
     steps: [{run: 'true'}]
 "#), @"
-        .github/workflows/ci.yml:6:16: job `test` has `container:`, and jobs run on this machine, not in a container (expected it left out, with the tools installed on this host, or a `run:` step that calls `docker run`)
-        .github/workflows/ci.yml:8:7: job `test` has `services:`, and jobs run on this machine without service containers (expected the service started by a `run:` step, e.g. `docker run -d -p 5432:5432 postgres:16`, or one already running on this host)
-        .github/workflows/ci.yml:11:15: step `#1` uses `docker/build-push-action@v5`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
-        .github/workflows/ci.yml:12:15: step `#2` uses `./.github/actions/setup`, which does not run here (expected the action's steps written out as `run:` steps in this job)
-        .github/workflows/ci.yml:13:15: step `#3` uses `actions/github-script@v7`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
-        .github/workflows/ci.yml:16:15: step `#4` has `with`, which belongs to `uses` steps (expected `env` for a `run` step)
-        .github/workflows/ci.yml:18:11: job `shared` uses `org/repo/.github/workflows/build.yml@v1`, a reusable workflow of another repository, which is not fetched from here (expected its jobs copied into this workflow, or the workflow file added to this repository)
-        .github/workflows/ci.yml:22:11: job `local` uses `./.github/workflows/lint.yml`, a reusable workflow, and calling one is not supported yet (expected its jobs copied into this workflow)
-        .github/workflows/ci.yml:24:14: job `plain` has `secrets`, which belongs to jobs that call a reusable workflow with `uses` (expected `env` for the job's steps)
-        ");
+    .github/workflows/ci.yml:6:16: job `test` has `container:`, and jobs run on this machine, not in a container (expected it left out, with the tools installed on this host, or a `run:` step that calls `docker run`)
+    .github/workflows/ci.yml:8:7: job `test` has `services:`, and jobs run on this machine without service containers (expected the service started by a `run:` step, e.g. `docker run -d -p 5432:5432 postgres:16`, or one already running on this host)
+    .github/workflows/ci.yml:11:15: step `#1` uses `docker/build-push-action@v5`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
+    .github/workflows/ci.yml:12:15: step `#2` uses `./.github/actions/setup`, which does not run here (expected the action's steps written out as `run:` steps in this job)
+    .github/workflows/ci.yml:13:15: step `#3` uses `actions/github-script@v7`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
+    .github/workflows/ci.yml:16:15: step `#4` has `with`, which belongs to `uses` steps (expected `env` for a `run` step)
+    .github/workflows/ci.yml:18:11: job `shared` uses `org/repo/.github/workflows/build.yml@v1`, a reusable workflow of another repository, which is not fetched from here (expected its jobs copied into this workflow, or the workflow file added to this repository)
+    .github/workflows/ci.yml:22:11: job `local` uses `./.github/workflows/lint.yml`, a reusable workflow, and calling one is not supported yet (expected its jobs copied into this workflow)
+    .github/workflows/ci.yml:24:14: job `plain` has `secrets`, which belongs to jobs that call a reusable workflow with `uses` (expected `env` for the job's steps)
+    ");
 }
 
 #[test]
@@ -319,10 +319,10 @@ fn bellwether_yaml_runs_a_workflow_file_and_reports_in_it() {
     .to_string()
     .replace(&dir.path().display().to_string(), "DIR");
     assert_snapshot!(errors, @"
-        DIR/bellwether.yaml:3:15: pipeline `ci` runs workflow file `.github/workflows/bad.yml` and also has `on` (expected `on` written in the workflow file)
-        DIR/bellwether.yaml:5:20: cannot read workflow file DIR/.github/workflows/missing.yml: No such file or directory (os error 2)
-        DIR/.github/workflows/bad.yml:5:15: step `#1` uses `actions/stale@v9`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
-        ");
+    DIR/bellwether.yaml:3:15: pipeline `ci` runs workflow file `.github/workflows/bad.yml` and also has `on` (expected `on` written in the workflow file)
+    DIR/bellwether.yaml:5:20: cannot read workflow file DIR/.github/workflows/missing.yml: No such file or directory (os error 2)
+    DIR/.github/workflows/bad.yml:5:15: step `#1` uses `actions/stale@v9`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
+    ");
     let unread =
         bellwether_config::load("bellwether.yaml", "pipelines:\n  ci: {workflow: ci.yml}\n")
             .unwrap_err()

@@ -597,3 +597,22 @@ fn canary_scale_and_mirror_steps() {
     1m44s # revision 1 scaled to zero
     ");
 }
+
+/// During a canary both revisions are in use; once the canary is promoted and the old stable
+/// scaled away, only the new stable is, so whatever is kept per revision can be let go.
+#[test]
+fn revisions_in_use_follow_the_rollout() {
+    let spec = canary_with_background(2, vec![w(50), pause_forever()]);
+    let mut world = world_with_stable(&spec);
+    assert_eq!(Vec::from_iter(world.rollout.revisions_in_use()), [1]);
+    world.deploy(2, &spec);
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Paused);
+    assert_eq!(Vec::from_iter(world.rollout.revisions_in_use()), [1, 2]);
+    world
+        .command(Command::Promote { full: true })
+        .expect("promoted");
+    world.settle();
+    assert_eq!(world.rollout.phase(), Phase::Healthy);
+    assert_eq!(Vec::from_iter(world.rollout.revisions_in_use()), [2]);
+}

@@ -297,14 +297,15 @@ fn builtin_blocking(
                 Ok(t) => t.unwrap_or_else(|| workdir.to_path_buf()),
                 Err(e) => return (Err(e), notes),
             };
-            names
-                .iter()
-                .try_for_each(|name| {
-                    let n = artifacts.download(name, &target).map_err(|e| chain(&e))?;
-                    notes.push(format!("downloaded artifact `{name}`: {n} files"));
-                    Ok(())
+            artifacts
+                .download(&names, &target)
+                .map_err(|e| chain(&e))
+                .map(|downloaded| {
+                    for (name, n) in downloaded {
+                        notes.push(format!("downloaded artifact `{name}`: {n} files"));
+                    }
+                    Vec::new()
                 })
-                .map(|()| Vec::new())
         }
         Work::Deploy {
             service,

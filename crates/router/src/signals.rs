@@ -135,6 +135,19 @@ impl Signals {
         self.revision(service, number, &crate::spec::revision_name(number));
     }
 
+    /// Forgets the signals of `service`'s revisions that `keep` refuses. A revision that no
+    /// table routes to and no analysis reads needs no history, and keeping every one's would
+    /// grow without bound over deploys; a table still holding one keeps it until replaced.
+    pub fn retain(&self, service: &str, keep: impl Fn(RevisionNumber) -> bool) {
+        let doomed = self.read().keys().any(|(s, n)| s == service && !keep(*n));
+        if doomed {
+            self.revisions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(s, n), _| s != service || keep(*n));
+        }
+    }
+
     /// Every revision known, ordered by service and revision number.
     pub fn all(&self) -> Vec<Arc<RevisionSignals>> {
         let mut all: Vec<_> = self.read().values().cloned().collect();
@@ -200,5 +213,20 @@ mod tests {
         assert_eq!(s.window, Duration::from_secs(5));
         assert_eq!(signals.sample("api", 3, Duration::from_secs(30)), None);
         assert_eq!(signals.sample("web", 2, Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn retain_forgets_only_the_revisions_of_that_service_it_refuses() {
+        let signals = Signals::new();
+        for (service, n) in [("api", 1), ("api", 2), ("api", 3), ("web", 1)] {
+            signals.expect(service, n);
+        }
+        signals.retain("api", |n| n == 3);
+        let left: Vec<(String, RevisionNumber)> = signals
+            .all()
+            .iter()
+            .map(|r| (r.service().to_owned(), r.number()))
+            .collect();
+        assert_eq!(left, [("api".to_owned(), 3), ("web".to_owned(), 1)]);
     }
 }

@@ -1,7 +1,8 @@
 //! The artifact store: file contents kept once each by their SHA-256 in the data directory,
 //! and one manifest per artifact of a run naming its files. `download` rebuilds the files
-//! from the manifest; uploading the same content twice stores it once.
+//! from the manifests; uploading the same content twice stores it once.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,14 @@ pub enum ArtifactError {
     },
     #[error("artifact `{name}` names a path outside the workspace: {path}")]
     Outside { name: String, path: String },
+    #[error(
+        "artifacts `{first}` and `{second}` both hold {path}, and one would overwrite the other (expected a download step per artifact, each with its own `path`)"
+    )]
+    Overlap {
+        path: String,
+        first: String,
+        second: String,
+    },
     #[error("cannot write {path}")]
     Write {
         path: String,
@@ -179,41 +188,106 @@ impl Artifacts {
         }
     }
 
-    /// Rebuilds artifact `name`'s files under `target`; returns how many.
-    pub fn download(&self, name: &str, target: &Path) -> Result<usize, ArtifactError> {
+    /// Rebuilds the files of the artifacts `names` under `target`; returns how many each had.
+    /// Every manifest is read and checked before any file is written, so a download that
+    /// fails writes nothing, and two artifacts holding the same path are refused rather than
+    /// one silently overwriting the other.
+    pub fn download(
+        &self,
+        names: &[String],
+        target: &Path,
+    ) -> Result<Vec<(String, usize)>, ArtifactError> {
+        let mut manifests = Vec::with_capacity(names.len());
+        let mut holders: BTreeMap<&str, &str> = BTreeMap::new();
+        for name in names {
+            manifests.push(self.read(name)?);
+        }
+        for manifest in &manifests {
+            for entry in &manifest.files {
+                if entry.path.split('/').any(|p| p == "..") || entry.path.starts_with('/') {
+                    return Err(ArtifactError::Outside {
+                        name: manifest.name.clone(),
+                        path: entry.path.clone(),
+                    });
+                }
+                if let Some(first) = holders.insert(&entry.path, &manifest.name) {
+                    return Err(ArtifactError::Overlap {
+                        path: entry.path.clone(),
+                        first: first.to_owned(),
+                        second: manifest.name.clone(),
+                    });
+                }
+            }
+        }
+        for manifest in &manifests {
+            for entry in &manifest.files {
+                let write = |source| ArtifactError::Write {
+                    path: entry.path.clone(),
+                    source,
+                };
+                let to = target.join(&entry.path);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(write)?;
+                }
+                std::fs::copy(self.objects.join(&entry.sha256), &to).map_err(write)?;
+                let mode = if entry.executable { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
+                    .map_err(write)?;
+            }
+        }
+        Ok(manifests
+            .into_iter()
+            .map(|m| (m.name, m.files.len()))
+            .collect())
+    }
+
+    fn read(&self, name: &str) -> Result<Manifest, ArtifactError> {
         let text = std::fs::read(self.manifest(name)?)
             .map_err(|_| ArtifactError::NotUploaded(name.to_owned()))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&text).map_err(|source| ArtifactError::BadManifest {
-                name: name.to_owned(),
-                source,
-            })?;
-        for entry in &manifest.files {
-            if entry.path.split('/').any(|p| p == "..") || entry.path.starts_with('/') {
-                return Err(ArtifactError::Outside {
-                    name: name.to_owned(),
-                    path: entry.path.clone(),
-                });
-            }
-            let write = |source| ArtifactError::Write {
-                path: entry.path.clone(),
-                source,
-            };
-            let to = target.join(&entry.path);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(write)?;
-            }
-            std::fs::copy(self.objects.join(&entry.sha256), &to).map_err(write)?;
-            let mode = if entry.executable { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).map_err(write)?;
-        }
-        Ok(manifest.files.len())
+        serde_json::from_slice(&text).map_err(|source| ArtifactError::BadManifest {
+            name: name.to_owned(),
+            source,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    /// Two artifacts with the same path are refused together, and nothing is written.
+    #[test]
+    fn overlapping_artifacts_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        std::fs::write(work.join("coverage.txt"), "c").expect("write");
+        std::fs::write(work.join("api.txt"), "a").expect("write");
+        let store = Artifacts::new(dir.path().join("objects"), dir.path().join("run"));
+        for (leg, name) in ["cover-api", "cover-web"].into_iter().enumerate() {
+            let by = Uploader {
+                job: "test".to_owned(),
+                leg,
+            };
+            let paths = ["coverage.txt".into(), "api.txt".into()];
+            store
+                .upload(name, &paths[..paths.len() - leg], &work, by)
+                .expect("uploaded");
+        }
+        let out = dir.path().join("out");
+        let refused = store
+            .download(&names(&["cover-web", "cover-api"]), &out)
+            .expect_err("the same path twice");
+        assert_eq!(
+            refused.to_string(),
+            "artifacts `cover-web` and `cover-api` both hold coverage.txt, and one would overwrite the other (expected a download step per artifact, each with its own `path`)"
+        );
+        assert!(!out.exists());
+    }
 
     #[test]
     fn contents_are_stored_once_and_come_back_whole() {
@@ -258,7 +332,10 @@ mod tests {
             "no files match nothing/** (expected at least one)"
         );
         let out = dir.path().join("out");
-        assert_eq!(store.download("web", &out).expect("downloaded"), 3);
+        assert_eq!(
+            store.download(&names(&["web"]), &out).expect("downloaded"),
+            vec![("web".to_owned(), 3)]
+        );
         assert_eq!(
             std::fs::read_to_string(out.join("dist/copy.js"))
                 .ok()
@@ -269,7 +346,7 @@ mod tests {
             .map(|m| m.permissions().mode() & 0o777)
             .ok();
         assert_eq!(mode, Some(0o755));
-        assert!(store.download("missing", &out).is_err());
+        assert!(store.download(&names(&["missing"]), &out).is_err());
     }
 
     #[test]
@@ -292,7 +369,7 @@ mod tests {
                 "{bad}"
             );
             assert!(matches!(
-                store.download(bad, &work),
+                store.download(&names(&[bad]), &work),
                 Err(ArtifactError::BadName(_))
             ));
         }
@@ -302,9 +379,13 @@ mod tests {
                 .expect("uploaded");
         }
         store.forget(|_, by| by.is_some_and(|b| b.leg == 1));
-        assert!(store.download("report-api", &dir.path().join("o")).is_ok());
+        assert!(
+            store
+                .download(&names(&["report-api"]), &dir.path().join("o"))
+                .is_ok()
+        );
         assert!(matches!(
-            store.download("report-web", &dir.path().join("o")),
+            store.download(&names(&["report-web"]), &dir.path().join("o")),
             Err(ArtifactError::NotUploaded(_))
         ));
         store

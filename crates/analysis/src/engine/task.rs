@@ -55,6 +55,8 @@ pub(super) async fn drive(
         service: request.service.clone(),
         revision,
         role,
+        canary: request.revision,
+        stable: request.baseline,
         args: request.args.clone(),
     };
     let canary = target(request.revision, Role::Canary);

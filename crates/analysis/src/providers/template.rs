@@ -43,6 +43,8 @@ mod tests {
             service: "api".to_owned(),
             revision: 7,
             role: Role::Canary,
+            canary: 7,
+            stable: None,
             args: BTreeMap::from([("route".to_owned(), "/checkout".to_owned())]),
         };
         let cases = [

@@ -355,12 +355,7 @@ fn query_form(
     let name = m.name.value.as_str();
     let success = condition("successCondition", m.success_condition.as_ref(), sink);
     let failure = condition("failureCondition", m.failure_condition.as_ref(), sink);
-    if m.success_condition.is_none() && m.failure_condition.is_none() {
-        sink.error(
-            pos,
-            format!("metric `{name}` has neither successCondition nor failureCondition (expected at least one, e.g. `successCondition: result <= 0.5`)"),
-        );
-    }
+    let unconditioned = m.success_condition.is_none() && m.failure_condition.is_none();
     let (provider, builtin) = match m.provider.as_ref().map(|p| (&p.value, p.pos)) {
         None => builtin(m, defaults, sink)?,
         Some((ProviderRef::Named(n), _)) if n == BUILTIN => builtin(m, defaults, sink)?,
@@ -383,6 +378,18 @@ fn query_form(
                 None,
             )
         }
+    };
+    // A job's exit status is its verdict, as the schema says: 0 passes.
+    let success = match (&provider, unconditioned) {
+        (ProviderSpec::Job { .. }, true) => Some(Some(Condition::Expr("result == 0".to_owned()))),
+        (_, true) => {
+            sink.error(
+                pos,
+                format!("metric `{name}` has neither successCondition nor failureCondition (expected at least one, e.g. `successCondition: result <= 0.5`)"),
+            );
+            return None;
+        }
+        (_, false) => success,
     };
     Some(Judged {
         provider,

@@ -52,7 +52,9 @@ pub struct WebConfig {
     pub timeout: Option<Spanned<DurationValue>>,
 }
 
-/// A command whose exit status is the verdict: 0 passes, anything else fails.
+/// A command whose exit status is the verdict: 0 passes, anything else fails (unless the
+/// metric writes its own conditions over `result`, the status). It is told where to reach the
+/// revisions: `BELLWETHER_ADDRESS`, `BELLWETHER_CANARY_ADDRESS`, `BELLWETHER_STABLE_ADDRESS`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JobConfig {

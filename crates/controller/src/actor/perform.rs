@@ -105,6 +105,18 @@ impl Actor {
                 .unwrap_or_else(|| empty_table(&self.service));
             self.apply_table(Listen::Preview, preview, table);
         }
+        // Signals of revisions nothing routes to or measures any more are dropped, so memory
+        // stays flat over any number of deploys.
+        let mut in_use = rollout.revisions_in_use();
+        in_use.extend(
+            lock(&self.shared)
+                .runs
+                .iter()
+                .flat_map(|r| std::iter::once(r.revision).chain(r.baseline)),
+        );
+        self.context
+            .signals
+            .retain(&self.service, |n| in_use.contains(&n));
     }
 
     fn apply_table(&self, listen: Listen, router: &Router, table: TableSpec) {

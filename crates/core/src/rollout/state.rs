@@ -1,6 +1,6 @@
 //! The state of one service's rollout, and what can be read from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +132,30 @@ impl Rollout {
             failing: BTreeMap::new(),
             canary_scale: None,
         }
+    }
+
+    /// The revisions that matter now: stable, target, any with replicas wanted or waiting to
+    /// scale down, any the traffic reaches (weights, header route, preview, mirror), and any an
+    /// analysis measures. What is kept about a revision outside it (its request signals) can
+    /// go: nothing will route to it or judge it without first making it one of these.
+    pub fn revisions_in_use(&self) -> BTreeSet<RevisionNumber> {
+        let traffic = &self.traffic;
+        [&self.stable, &self.target]
+            .into_iter()
+            .flatten()
+            .map(|r| r.number)
+            .chain(self.scales.keys().copied())
+            .chain(self.scale_downs.iter().map(|(n, _)| *n))
+            .chain(traffic.weights.iter().map(|(n, _)| *n))
+            .chain(traffic.header_route.as_ref().map(|(_, n)| *n))
+            .chain(traffic.preview)
+            .chain(traffic.mirror.map(|(n, _)| n))
+            .chain(
+                self.analyses
+                    .iter()
+                    .flat_map(|a| std::iter::once(a.revision).chain(a.baseline)),
+            )
+            .collect()
     }
 
     /// Whether a rollout is under way (not healthy, not aborted).

@@ -89,6 +89,8 @@ fn measure(
         service: "api".to_owned(),
         revision,
         role: Role::Canary,
+        canary: revision,
+        stable: None,
         args: BTreeMap::new(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -1,9 +1,13 @@
-//! Runs the command with a timeout; its last line of output explains a non-zero status.
+//! Runs the command with a timeout; its last line of output explains a non-zero status. The
+//! command is told where to reach a ready replica of the revision it measures, the canary and
+//! the stable revision, so that a smoke test needs no address written into the file.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::platform::INHERITED_ENV;
+use bellwether_core::signal::AddressSource;
 use bellwether_core::spec::ProviderSpec;
 use bellwether_core::time::human_duration;
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -13,7 +17,30 @@ use crate::providers::{Measuring, MetricProvider, ProviderError, Target, expand,
 use crate::value::Observation;
 
 /// Runs job metrics as local processes.
-pub struct JobProvider;
+pub struct JobProvider {
+    addresses: Arc<dyn AddressSource>,
+}
+
+impl JobProvider {
+    /// A provider whose jobs reach revisions at the replicas `addresses` finds.
+    pub fn new(addresses: Arc<dyn AddressSource>) -> Self {
+        Self { addresses }
+    }
+
+    /// `BELLWETHER_ADDRESS` (the measured revision's), `BELLWETHER_CANARY_ADDRESS` and
+    /// `BELLWETHER_STABLE_ADDRESS`, each `host:port` of a ready replica, where there is one.
+    fn addresses(&self, target: &Target) -> Vec<(&'static str, String)> {
+        let of = |revision| self.addresses.address(&target.service, revision);
+        [
+            ("BELLWETHER_ADDRESS", Some(target.revision)),
+            ("BELLWETHER_CANARY_ADDRESS", Some(target.canary)),
+            ("BELLWETHER_STABLE_ADDRESS", target.stable),
+        ]
+        .into_iter()
+        .filter_map(|(name, revision)| Some((name, of(revision?)?)))
+        .collect()
+    }
+}
 
 impl MetricProvider for JobProvider {
     fn measure<'a>(&'a self, spec: &'a ProviderSpec, target: &'a Target) -> Measuring<'a> {
@@ -28,7 +55,7 @@ impl MetricProvider for JobProvider {
                 .iter()
                 .map(|a| expand(a, target))
                 .collect::<Result<_, _>>()?;
-            run(&argv, target, *timeout).await
+            run(&argv, target, &self.addresses(target), *timeout).await
         })
     }
 }
@@ -36,6 +63,7 @@ impl MetricProvider for JobProvider {
 async fn run(
     argv: &[String],
     target: &Target,
+    addresses: &[(&'static str, String)],
     timeout: Duration,
 ) -> Result<Observation, ProviderError> {
     let shown = argv.join(" ");
@@ -56,6 +84,7 @@ async fn run(
         .env("BELLWETHER_SERVICE", &target.service)
         .env("BELLWETHER_REVISION", target.revision.to_string())
         .env("BELLWETHER_ROLE", target.role.to_string())
+        .envs(addresses.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

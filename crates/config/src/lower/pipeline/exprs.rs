@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use bellwether_pipeline_core::expr::{Condition, Expr, Function, Reference, Template};
+use bellwether_pipeline_core::matrix::Combination;
 
 use crate::diagnostic::Sink;
 use crate::span::{Pos, Spanned};
@@ -74,7 +75,12 @@ pub(super) struct Place<'a> {
 }
 
 pub(super) enum MatrixKeys {
-    Known(Vec<String>),
+    /// A matrix written out: its keys, and its legs, so that what a leg computes from them
+    /// alone can be checked now.
+    Known {
+        keys: Vec<String>,
+        legs: Vec<Combination>,
+    },
     Dynamic,
 }
 
@@ -205,7 +211,7 @@ impl Place<'_> {
                 (None, _) => Err(Problem::Error(
                     "this job has no matrix (expected a `strategy: {matrix: …}`)".to_owned(),
                 )),
-                (Some(MatrixKeys::Known(keys)), Some(key)) => {
+                (Some(MatrixKeys::Known { keys, .. }), Some(key)) => {
                     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
                     one_of("matrix key", key, &keys, "")
                 }

@@ -297,7 +297,12 @@ fn strategy(
         MatrixForm::Map(entries) => match static_matrix(entries, m.pos, sink) {
             Some(matrix) => {
                 let keys = matrix.keys().into_iter().map(str::to_owned).collect();
-                (MatrixSource::Static(matrix), MatrixKeys::Known(keys))
+                // A matrix that does not expand is reported where the run would report it.
+                let legs = matrix.expand().unwrap_or_default();
+                (
+                    MatrixSource::Static(matrix),
+                    MatrixKeys::Known { keys, legs },
+                )
             }
             None => return (None, Some(MatrixKeys::Dynamic)),
         },

@@ -1,8 +1,10 @@
 //! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify`,
 //! `load` or a `uses` with a built-in equivalent (`actions.rs`).
 
+use std::collections::BTreeMap;
+
 use bellwether_core::spec::VerifySpec;
-use bellwether_pipeline_core::expr::Template;
+use bellwether_pipeline_core::expr::{Scope, Template, Value};
 use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
 
 use super::super::names;
@@ -240,8 +242,13 @@ fn deploy_action(
         ..*place
     }
     .template(service, service.pos, sink)?;
-    // A name written out is checked now; one computed, like `${{ matrix.service }}`, when it runs.
+    // A name written out is checked now, and so is each leg's when the name is computed from
+    // a matrix written out; any other computed name when it runs.
     if name.as_literal().is_some() && !names::reference("service", service, cx.services, sink) {
+        return None;
+    }
+    if let Some(unknown) = unknown_per_leg(&name, place, cx.services) {
+        sink.error(service.pos, unknown);
         return None;
     }
     let revision = match &d.value.revision {
@@ -251,6 +258,44 @@ fn deploy_action(
     Some(StepAction::Deploy {
         service: name,
         revision,
+    })
+}
+
+/// Every matrix leg whose `service` names no service, said, when the name is computed from
+/// the matrix alone and the matrix is written out.
+fn unknown_per_leg(name: &Template, place: &Place<'_>, services: &[&str]) -> Option<String> {
+    let Some(MatrixKeys::Known { legs, .. }) = place.matrix else {
+        return None;
+    };
+    let matrix_only = name
+        .exprs()
+        .flat_map(|e| e.references())
+        .all(|r| r.context == "matrix");
+    if name.as_literal().is_some() || !matrix_only {
+        return None;
+    }
+    let unknown: Vec<String> = legs
+        .iter()
+        .filter_map(|leg| {
+            let contexts = BTreeMap::from([(
+                "matrix".to_owned(),
+                Value::object(leg.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            )]);
+            let rendered = name.evaluate(&Scope::new(&contexts)).ok()?.to_text();
+            let shown: Vec<String> = leg
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.to_text()))
+                .collect();
+            (!services.contains(&rendered.as_str()))
+                .then(|| format!("`{rendered}` for the leg {{{}}}", shown.join(", ")))
+        })
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "unknown service {} (expected one of {})",
+            unknown.join(", "),
+            services.join(", ")
+        )
     })
 }
 
@@ -379,7 +424,7 @@ fn artifacts(
             };
             if let (Some(matrix), Some(literal)) = (place.matrix, name.as_literal()) {
                 let key = match matrix {
-                    MatrixKeys::Known(keys) => keys.first().map_or("KEY", String::as_str),
+                    MatrixKeys::Known { keys, .. } => keys.first().map_or("KEY", String::as_str),
                     MatrixKeys::Dynamic => "KEY",
                 };
                 let pos = v.name.as_ref().map_or(a.pos, |n| n.pos);
