@@ -363,3 +363,24 @@ fn every_corpus_workflow_loads_without_a_warning() {
         dir.display()
     );
 }
+
+#[test]
+fn every_unknown_key_of_a_workflow_file_is_reported_at_once() {
+    assert_snapshot!(check(r#"
+name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    timeout-minute: 5
+    steps:
+      - run: make
+        workdir: src
+  lint:
+    step: []
+"#), @"
+    .github/workflows/ci.yml:6:5: unknown key `timeout-minute`; did you mean `timeout-minutes`? (expected one of name, runs-on, needs, if, env, timeout, timeout-minutes, retry, continue-on-error, strategy, outputs, environment, concurrency, defaults, steps, permissions, services, container, uses, with, secrets)
+    .github/workflows/ci.yml:9:9: unknown key `workdir` (expected one of artifacts, cache, check, continue-on-error, deploy, env, id, if, load, name, run, shell, target, timeout, timeout-minutes, uses, verify, with, working-directory)
+    .github/workflows/ci.yml:11:5: unknown key `step`; did you mean `steps`? (expected one of concurrency, container, continue-on-error, defaults, env, environment, if, name, needs, outputs, permissions, retry, runs-on, secrets, services, steps, strategy, timeout, timeout-minutes, uses, with)
+    ");
+}
