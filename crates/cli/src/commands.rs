@@ -24,15 +24,20 @@ fn read(path: &std::path::Path) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
+/// How the commands read the workflow files a project file names.
+pub(crate) fn read_beside(path: &std::path::Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
 /// Reads and loads a project file, or fails after printing each of its problems.
 fn project(path: &std::path::Path) -> anyhow::Result<bellwether_core::spec::Project> {
     let name = path.display().to_string();
     let source = read(path)?;
-    match bellwether_config::load(&name, &source) {
+    match bellwether_config::load_with(&name, &source, &crate::commands::read_beside) {
         Ok(loaded) => Ok(loaded.project),
         Err(diagnostics) => {
             for d in diagnostics.iter() {
-                eprint!("{}", crate::diagnostics::render(d, &source));
+                eprint!("{}", crate::diagnostics::render_in(d, &name, &source));
             }
             anyhow::bail!("{name} is not valid; fix it first (`bellwether validate {name}`)");
         }

@@ -29,6 +29,18 @@ pub(crate) fn render(diagnostic: &Diagnostic, source: &str) -> String {
     out
 }
 
+/// [`render`] for a diagnostic of `name` (whose text is `source`) or of a file it names (a
+/// workflow file), whose line is read from that file.
+pub(crate) fn render_in(diagnostic: &Diagnostic, name: &str, source: &str) -> String {
+    if diagnostic.file == name {
+        return render(diagnostic, source);
+    }
+    render(
+        diagnostic,
+        &std::fs::read_to_string(&diagnostic.file).unwrap_or_default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

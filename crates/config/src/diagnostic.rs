@@ -142,6 +142,8 @@ impl<'a> IntoIterator for &'a Diagnostics {
 pub(crate) struct Sink<'a> {
     file: &'a str,
     out: Diagnostics,
+    /// Diagnostics of other files this one refers to (workflow files), after its own.
+    others: Vec<Diagnostic>,
 }
 
 impl<'a> Sink<'a> {
@@ -149,7 +151,13 @@ impl<'a> Sink<'a> {
         Self {
             file,
             out: Diagnostics::default(),
+            others: Vec::new(),
         }
+    }
+
+    /// Adds the diagnostics of another file, kept in their own order after this file's.
+    pub(crate) fn absorb(&mut self, other: Diagnostics) {
+        self.others.extend(other);
     }
 
     pub(crate) fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -172,6 +180,9 @@ impl<'a> Sink<'a> {
 
     pub(crate) fn finish(mut self) -> Diagnostics {
         self.out.sort();
+        for d in self.others {
+            self.out.push(d);
+        }
         self.out
     }
 }

@@ -19,15 +19,25 @@ mod service;
 mod strategy;
 mod trust;
 
+use std::collections::BTreeMap;
+
 use bellwether_core::spec::{EnvironmentSpec, Project};
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 use crate::diagnostic::Sink;
-use crate::model::ProjectFile;
+use crate::model::{PipelineConfig, ProjectFile};
 use crate::span::Pos;
 
+/// Workflow files read, by the key of the pipeline that names them: the name diagnostics use
+/// for the file, and the file as written.
+pub(crate) type Workflows = BTreeMap<String, (String, PipelineConfig)>;
+
 /// Checks and lowers a whole file: its project and its pipelines.
-pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<PipelineSpec>) {
+pub(crate) fn project(
+    file: &ProjectFile,
+    workflows: &Workflows,
+    sink: &mut Sink<'_>,
+) -> (Project, Vec<PipelineSpec>) {
     let providers = provider::table(&file.providers, sink);
     let mut project = Project::default();
     let environments: Vec<&str> = file.environments.names().collect();
@@ -59,7 +69,14 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         .filter(|e| e.is_protected())
         .map(|e| e.name.as_str())
         .collect();
-    let pipelines = pipeline::lower_all(file, &project.checks, &project.verify, &protected, sink);
+    let pipelines = pipeline::lower_all(
+        file,
+        workflows,
+        &project.checks,
+        &project.verify,
+        &protected,
+        sink,
+    );
     // An environment a job names without declaring it exists, unprotected, as on GitHub.
     let implicit: Vec<String> = pipelines
         .iter()
@@ -73,6 +90,15 @@ pub(crate) fn project(file: &ProjectFile, sink: &mut Sink<'_>) -> (Project, Vec<
         project.environments.insert(name, spec);
     }
     (project, pipelines)
+}
+
+/// A workflow file on its own, as one pipeline, with the environments its jobs name.
+pub(crate) fn workflow(
+    file_name: &str,
+    config: &PipelineConfig,
+    sink: &mut Sink<'_>,
+) -> (PipelineSpec, Vec<String>) {
+    pipeline::workflow(file_name, config, sink)
 }
 
 /// Of several optional keys, exactly one must be set, e.g. `canary`, `blueGreen` or `rolling`.

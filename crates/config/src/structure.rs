@@ -16,6 +16,12 @@ use crate::tree::Node;
 
 /// The structural problems of the file read as `root`, in file order.
 pub(crate) fn problems(root: &Node) -> Vec<(Pos, String)> {
+    problems_of(root, None)
+}
+
+/// The same, of a file holding one definition of the schema at its top level, e.g. a workflow
+/// file's `PipelineConfig`.
+pub(crate) fn problems_of(root: &Node, definition: Option<&str>) -> Vec<(Pos, String)> {
     let schema = schema::generate();
     let root_schema = schema.as_value();
     let empty = Map::new();
@@ -23,11 +29,18 @@ pub(crate) fn problems(root: &Node) -> Vec<(Pos, String)> {
         .get("$defs")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    let top = match definition {
+        Some(name) => match defs.get(name) {
+            Some(def) => def,
+            None => return Vec::new(),
+        },
+        None => root_schema,
+    };
     let mut walk = Walk {
         defs,
         out: Vec::new(),
     };
-    walk.node(root, Pos::new(1, 1), root_schema);
+    walk.node(root, Pos::new(1, 1), top);
     walk.out.sort_by_key(|(pos, _)| *pos);
     walk.out
 }

@@ -5,7 +5,7 @@ use serde_saphyr::{Error, MessageFormatter, UserMessageFormatter};
 
 use crate::diagnostic::{Diagnostics, Sink};
 use crate::migrate;
-use crate::model::ProjectFile;
+use crate::model::{PipelineConfig, ProjectFile};
 use crate::span::Pos;
 use crate::suggest::did_you_mean;
 use crate::{structure, tree};
@@ -36,6 +36,27 @@ pub(crate) fn parse(file_name: &str, source: &str) -> Result<ProjectFile, Diagno
             }
         } else {
             found.push((at, describe(&e)));
+        }
+        for (pos, message) in found {
+            sink.error(pos, message);
+        }
+        sink.finish()
+    })
+}
+
+/// Parses a GitHub Actions workflow file: one pipeline's keys at the top level. On failure,
+/// the first error and every other unknown key and misplaced mapping or list, at once.
+pub(crate) fn parse_workflow(file_name: &str, source: &str) -> Result<PipelineConfig, Diagnostics> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options::<PipelineConfig>(source, options).map_err(|e| {
+        let mut sink = Sink::new(file_name);
+        let at = e.location().map(Pos::from_location).unwrap_or(Pos::UNKNOWN);
+        let mut found = tree::read(source)
+            .map(|root| structure::problems_of(&root, Some("PipelineConfig")))
+            .unwrap_or_default();
+        match found.iter().position(|(pos, _)| *pos == at) {
+            Some(i) => found[i].1 = describe(&e),
+            None => found.push((at, describe(&e))),
         }
         for (pos, message) in found {
             sink.error(pos, message);

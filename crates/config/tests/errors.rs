@@ -1066,7 +1066,7 @@ environments:
     bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)
     bellwether.yaml:4:29: unknown key `portenv`; did you mean `portEnv`? (expected one of args, command, env, image, portEnv, secrets, workdir)
     bellwether.yaml:7:16: expected a list here, found a mapping
-    bellwether.yaml:12:9: unknown key `timeout-minute`; did you mean `timeout-minutes`? (expected one of concurrency, continue-on-error, defaults, env, environment, if, name, needs, outputs, retry, runs-on, steps, strategy, timeout, timeout-minutes)
+    bellwether.yaml:12:9: unknown key `timeout-minute`; did you mean `timeout-minutes`? (expected one of concurrency, container, continue-on-error, defaults, env, environment, if, name, needs, outputs, permissions, retry, runs-on, secrets, services, steps, strategy, timeout, timeout-minutes, uses, with)
     bellwether.yaml:13:16: expected a string or a list here, found a mapping
     bellwether.yaml:16:13: unknown key `working-dir` (expected one of artifacts, cache, check, continue-on-error, deploy, env, id, if, load, name, run, shell, target, timeout, timeout-minutes, uses, verify, with, working-directory)
     bellwether.yaml:18:16: unknown key `approval`; did you mean `approvals`? (expected one of allowSelfApproval, approvals, branches, requires, reviewers, vars, wait)

@@ -160,6 +160,9 @@ impl HostExecutor {
         let mut outcome = StepOutcome::status(status);
         match files.read() {
             Ok(written) => {
+                if !written.summary.trim().is_empty() {
+                    log.summary(&written.summary);
+                }
                 outcome.outputs = written.outputs;
                 outcome.env = written.env;
                 outcome.path = written.path;
@@ -316,6 +319,19 @@ fn builtin_blocking(
                 "STAND-IN: no control plane given (`--server URL` or BELLWETHER_SERVER), so no rollout of service `{service}` to revision `{revision}`{to} was started"
             ));
             Ok(vec![("revision".to_owned(), revision)])
+        }
+        Work::Checkout => {
+            notes.push(
+                "the workspace is already a checkout of the run's commit: nothing to fetch"
+                    .to_owned(),
+            );
+            Ok(Vec::new())
+        }
+        Work::Setup { tool, version } => {
+            crate::toolchain::check(tool, version.as_deref()).map(|(found, note)| {
+                notes.push(note);
+                vec![(tool.version_input().to_owned(), found)]
+            })
         }
         Work::Script { .. } | Work::Verify { .. } | Work::Load { .. } => {
             Err("not a step that copies files".to_owned())

@@ -9,6 +9,7 @@ mod load;
 mod outputs;
 mod process;
 mod reaper;
+mod toolchain;
 mod verify;
 
 pub use host::HostExecutor;

@@ -1,6 +1,6 @@
 //! The files a script step writes back through: `$BELLWETHER_OUTPUT` (`$GITHUB_OUTPUT`),
 //! `$BELLWETHER_ENV` (`$GITHUB_ENV`), `$BELLWETHER_PATH` (`$GITHUB_PATH`), plus the script
-//! itself and a step summary file that is accepted and ignored.
+//! itself and `$GITHUB_STEP_SUMMARY` (`$BELLWETHER_STEP_SUMMARY`), Markdown kept with the run.
 
 use std::io::Read;
 use std::io::Write;
@@ -20,6 +20,8 @@ pub(crate) struct Written {
     pub(crate) outputs: Vec<(String, String)>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) path: Vec<String>,
+    /// Markdown the step appended to its summary.
+    pub(crate) summary: String,
 }
 
 pub(crate) struct StepFiles {
@@ -116,7 +118,13 @@ impl StepFiles {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        Ok(Written { outputs, env, path })
+        let summary = read(&self.summary, "GITHUB_STEP_SUMMARY")?;
+        Ok(Written {
+            outputs,
+            env,
+            path,
+            summary,
+        })
     }
 
     /// Removes the step's own files. The script stays: another step running now may share

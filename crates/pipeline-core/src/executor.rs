@@ -23,6 +23,8 @@ pub trait LogSink: Send {
     fn write(&mut self, stream: Stream, bytes: &[u8]);
     /// A line from the executor itself, e.g. that a tool is missing.
     fn note(&mut self, text: &str);
+    /// Markdown the step wrote to `$GITHUB_STEP_SUMMARY`, kept with its job's summary.
+    fn summary(&mut self, _markdown: &str) {}
     /// The step is over: flush what is left.
     fn finish(&mut self);
 }

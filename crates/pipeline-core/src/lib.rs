@@ -21,4 +21,5 @@ pub mod mask;
 pub mod matrix;
 pub mod run;
 pub mod spec;
+pub mod toolchain;
 pub mod trigger;

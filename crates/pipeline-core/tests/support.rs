@@ -343,6 +343,11 @@ impl World {
                 suite.name,
                 target.as_deref().unwrap_or("-")
             )),
+            Work::Checkout => self.line(format!("  {who} checks out")),
+            Work::Setup { tool, version } => self.line(format!(
+                "  {who} sets up {tool} {}",
+                version.as_deref().unwrap_or("(any)")
+            )),
         }
         (Duration::from_secs(seconds), outcome)
     }

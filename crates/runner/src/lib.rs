@@ -47,5 +47,6 @@ pub use observer::Observer;
 pub use replay::Replay;
 pub use review::{ReviewOrder, ReviewRefused, Reviewed, review};
 pub use secrets::{SecretError, SecretInfo, SecretStore};
+pub use sink::SUMMARY;
 pub use walk::{FilesError, hash_files};
 pub use workspace::{Checkout, Instances, Workspace, WorkspaceError};

@@ -13,7 +13,12 @@ use bellwether_pipeline_core::run::InstanceId;
 
 use crate::observer::Observer;
 
+/// The file in a job's (or matrix leg's) log directory that holds its steps' summaries.
+pub const SUMMARY: &str = "summary.md";
+
 pub(crate) struct StepLog {
+    /// The job's log directory, where its summary goes.
+    dir: Option<PathBuf>,
     /// Created with the first line, so that a step that prints nothing costs no file.
     file: LogFile,
     stdout: LineBuffer,
@@ -38,6 +43,7 @@ impl StepLog {
         instance: InstanceId,
     ) -> StepLog {
         StepLog {
+            dir: path.parent().map(Path::to_path_buf),
             file: LogFile::NotYet(path.to_path_buf()),
             stdout: LineBuffer::default(),
             stderr: LineBuffer::default(),
@@ -51,6 +57,7 @@ impl StepLog {
 impl LogSink for StepLog {
     fn write(&mut self, stream: Stream, bytes: &[u8]) {
         let StepLog {
+            dir: _,
             file,
             stdout,
             stderr,
@@ -79,8 +86,29 @@ impl LogSink for StepLog {
         flush(&mut self.file);
     }
 
+    /// Appended, masked, to `summary.md` beside the step's log: the job's (or leg's) summary.
+    fn summary(&mut self, markdown: &str) {
+        let masked = self.masker.mask_str(markdown);
+        let appended = self.dir.as_deref().map_or(Ok(()), |dir| {
+            std::fs::create_dir_all(dir)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(SUMMARY))?;
+            f.write_all(masked.as_bytes())?;
+            if !masked.ends_with('\n') {
+                f.write_all(b"\n")?;
+            }
+            Ok::<(), std::io::Error>(())
+        });
+        if let Err(e) = appended {
+            self.note(&format!("cannot keep the step's summary: {e}"));
+        }
+    }
+
     fn finish(&mut self) {
         let StepLog {
+            dir: _,
             file,
             stdout,
             stderr,

@@ -313,7 +313,10 @@ fn run_row(store: &RunStore, number: &str) -> Result<RunRow, Failure> {
 fn project_of(run: &RunRow) -> Option<Loaded> {
     let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
     let source = std::fs::read_to_string(&replay.file).ok()?;
-    bellwether_config::load(&replay.file.display().to_string(), &source).ok()
+    bellwether_config::load_with(&replay.file.display().to_string(), &source, &|p| {
+        std::fs::read_to_string(p)
+    })
+    .ok()
 }
 
 fn jobs(

@@ -371,18 +371,24 @@ impl Pipelines {
         sha: String,
     ) -> Result<Vec<PipelineSpec>, TriggerError> {
         let file = self.inner.config.file.clone();
-        let text = blocking(move || {
-            source.file_at(&sha, &file).map_err(|e| {
+        let name = format!("{} (of the base branch)", file.display());
+        // The workflow files it names are read at the same commit.
+        blocking(move || {
+            let text = source.file_at(&sha, &file).map_err(|e| {
                 TriggerError::BadInput(format!(
                     "the base branch's project file (at {sha}) cannot be read: {e}"
                 ))
-            })
+            })?;
+            let read = |p: &std::path::Path| {
+                source
+                    .file_at(&sha, p)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            };
+            bellwether_config::load_with(&name, &text, &read)
+                .map(|loaded| loaded.pipelines)
+                .map_err(|d| TriggerError::Config(d.to_string()))
         })
-        .await?;
-        let name = format!("{} (of the base branch)", self.inner.config.file.display());
-        bellwether_config::load(&name, &text)
-            .map(|loaded| loaded.pipelines)
-            .map_err(|d| TriggerError::Config(d.to_string()))
+        .await
     }
 
     /// The project's pipelines, as its file declares them now.
@@ -528,8 +534,10 @@ impl Pipelines {
             path: file.clone(),
             source,
         })?;
-        bellwether_config::load(&file.display().to_string(), &text)
-            .map_err(|d| TriggerError::Config(d.to_string()))
+        bellwether_config::load_with(&file.display().to_string(), &text, &|p| {
+            std::fs::read_to_string(p)
+        })
+        .map_err(|d| TriggerError::Config(d.to_string()))
     }
 
     /// Records run 1 of `spec` and starts it as a task; the run holds its lock until it ends.

@@ -24,7 +24,10 @@ impl Pipelines {
 pub fn environment_spec(run: &RunRow, environment: &str) -> Option<EnvironmentSpec> {
     let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
     let source = std::fs::read_to_string(&replay.file).ok()?;
-    let loaded = bellwether_config::load(&replay.file.display().to_string(), &source).ok()?;
+    let loaded = bellwether_config::load_with(&replay.file.display().to_string(), &source, &|p| {
+        std::fs::read_to_string(p)
+    })
+    .ok()?;
     if environment == APPROVAL_ENVIRONMENT {
         return Some(approval_environment(&loaded.project.trust));
     }

@@ -66,7 +66,7 @@ pub(crate) fn pipelines() -> ArgValueCandidates {
         let Ok(source) = std::fs::read_to_string(file) else {
             return Vec::new();
         };
-        bellwether_config::load(file, &source)
+        bellwether_config::load_with(file, &source, &crate::commands::read_beside)
             .map(|loaded| {
                 loaded
                     .pipelines

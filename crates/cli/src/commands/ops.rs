@@ -120,9 +120,11 @@ pub(crate) fn run(verb: Verb, server: &str, format: Format) -> anyhow::Result<Co
 async fn apply(client: &Client, args: &ApplyArgs, format: Format) -> anyhow::Result<Code> {
     let name = args.file.display().to_string();
     let source = super::read(&args.file)?;
-    if let Err(diagnostics) = bellwether_config::load(&name, &source) {
+    if let Err(diagnostics) =
+        bellwether_config::load_with(&name, &source, &crate::commands::read_beside)
+    {
         for d in diagnostics.iter() {
-            eprint!("{}", crate::diagnostics::render(d, &source));
+            eprint!("{}", crate::diagnostics::render_in(d, &name, &source));
         }
         anyhow::bail!("{name} is not valid; nothing was applied");
     }

@@ -6,9 +6,13 @@ pub(crate) mod data;
 pub(crate) mod deploy;
 pub(crate) mod event;
 pub(crate) mod execute;
+pub(crate) mod summary;
 mod terminal;
+mod workflow;
 
 use std::collections::BTreeMap;
+
+use std::path::PathBuf;
 
 use bellwether_config::Loaded;
 use bellwether_pipeline_core::run::Conclusion;
@@ -18,7 +22,7 @@ use bellwether_runner::{Attempt, Checkout, DataDir, Replay, Repo, RunLock, now_m
 use bellwether_store::NewRun;
 use clap::Args;
 
-use crate::diagnostics::render;
+use crate::diagnostics::render_in;
 use crate::exit::{self, Code};
 use data::{DataArgs, project_dir, whoami};
 use execute::ExecArgs;
@@ -28,6 +32,12 @@ pub(crate) struct RunArgs {
     /// The pipeline to run. Without one, every pipeline whose triggers match the event runs, one after another.
     #[arg(add = crate::commands::completion::pipelines())]
     pub(crate) pipeline: Option<String>,
+    /// With --workflow, the jobs to run (with the jobs they need) [default: all].
+    #[arg(value_name = "JOB", requires = "workflow")]
+    pub(crate) jobs: Vec<String>,
+    /// Run a GitHub Actions workflow file as one pipeline; the names after it are its jobs to run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) workflow: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) data: DataArgs,
     /// The event [default: push; manual when --input is given, or when the pipeline named runs only by hand].
@@ -59,13 +69,36 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
-    let file = &args.data.file;
-    let Some((loaded, name)) = load(file)? else {
+    let file = args.workflow.as_ref().unwrap_or(&args.data.file);
+    let data_args = DataArgs {
+        file: file.clone(),
+        data_dir: args.data.data_dir.clone(),
+    };
+    if let Some(workflow) = &args.workflow
+        && !bellwether_config::is_workflow(&super::read(workflow)?)
+    {
+        anyhow::bail!(
+            "{} is not a GitHub Actions workflow (expected `jobs:` at the top level; a project file is run with -f)",
+            workflow.display()
+        );
+    }
+    let Some((mut loaded, name)) = load(file)? else {
         return Ok(exit::FAILURE);
     };
     let project = project_dir(file);
     let repo = Repo::find(&project);
-    let selected = select(args, &loaded)?;
+    let selected = match &args.workflow {
+        Some(workflow) => {
+            let jobs: Vec<&String> = args.pipeline.iter().chain(&args.jobs).collect();
+            let Some(spec) = loaded.pipelines.first_mut() else {
+                anyhow::bail!("{} holds no pipeline", workflow.display());
+            };
+            workflow::only(spec, &jobs).map_err(anyhow::Error::msg)?;
+            workflow::report_runs_on(workflow)?;
+            loaded.pipelines.iter().collect()
+        }
+        None => select(args, &loaded)?,
+    };
     let settings = args.exec.settings()?;
     let mut data = None;
     let mut failed = false;
@@ -98,7 +131,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
         ran += 1;
         let data = match &data {
             Some(d) => d,
-            None => data.insert(args.data.open()?),
+            None => data.insert(data_args.open()?),
         };
         let replay = Replay::new(
             std::path::absolute(file).unwrap_or_else(|_| file.clone()),
@@ -138,11 +171,11 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
 pub(crate) fn load(file: &std::path::Path) -> anyhow::Result<Option<(Loaded, String)>> {
     let source = super::read(file)?;
     let name = file.display().to_string();
-    match bellwether_config::load(&name, &source) {
+    match bellwether_config::load_with(&name, &source, &crate::commands::read_beside) {
         Ok(loaded) => Ok(Some((loaded, name))),
         Err(diagnostics) => {
             for d in &diagnostics {
-                eprint!("{}", render(d, &source));
+                eprint!("{}", render_in(d, &name, &source));
             }
             Ok(None)
         }

@@ -202,6 +202,11 @@ fn show(d: &Detail) {
             ago(v.at_ms)
         );
     }
+    super::run::summary::print(
+        d.instances
+            .iter()
+            .filter_map(|i| Some((i.name.clone(), std::path::PathBuf::from(i.logs.as_ref()?)))),
+    );
     match r.status {
         RunStatus::Failure | RunStatus::Cancelled | RunStatus::Interrupted => println!(
             "bellwether rerun {} --failed runs its failed and unfinished jobs again",

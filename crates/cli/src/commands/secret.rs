@@ -163,7 +163,11 @@ fn declared(file: &Path, environment: &str) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let Ok(loaded) = bellwether_config::load(&file.display().to_string(), &source) else {
+    let Ok(loaded) = bellwether_config::load_with(
+        &file.display().to_string(),
+        &source,
+        &crate::commands::read_beside,
+    ) else {
         eprintln!(
             "note: {} is not valid (`bellwether validate`), so environment `{environment}` is not checked",
             file.display()

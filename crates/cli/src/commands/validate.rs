@@ -7,7 +7,7 @@ use bellwether_core::spec::{Project, Strategy};
 use clap::Args;
 use serde::Serialize;
 
-use crate::diagnostics::render;
+use crate::diagnostics::render_in;
 use crate::exit::{self, Code};
 use crate::output::{Format, print_data};
 
@@ -69,14 +69,15 @@ pub(crate) fn run(args: &ValidateArgs, format: Format) -> anyhow::Result<Code> {
     for path in &files {
         let source = super::read(path)?;
         let name = path.display().to_string();
-        let (project, diagnostics) = match bellwether_config::load(&name, &source) {
-            Ok(loaded) => (Some(loaded.project), loaded.warnings.into_vec()),
-            Err(diagnostics) => (None, diagnostics.into_vec()),
-        };
+        let (project, diagnostics) =
+            match bellwether_config::load_with(&name, &source, &crate::commands::read_beside) {
+                Ok(loaded) => (Some(loaded.project), loaded.warnings.into_vec()),
+                Err(diagnostics) => (None, diagnostics.into_vec()),
+            };
         let blocking = |d: &Diagnostic| d.is_error() || args.strict;
         let valid = project.is_some() && !diagnostics.iter().any(blocking);
         for d in &diagnostics {
-            table.push_str(&render(d, &source));
+            table.push_str(&render_in(d, &name, &source));
             table.push('\n');
         }
         table.push_str(&summary_line(&name, project.as_ref(), &diagnostics, valid));

@@ -3,6 +3,7 @@
 //! bad cron line or glob, or a reference to an undeclared service or environment is reported
 //! at its `file:line:column`.
 
+mod actions;
 mod exprs;
 mod fields;
 mod graph;
@@ -17,10 +18,10 @@ use bellwether_pipeline_core::expr::Template;
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::Trigger;
 
-use super::names;
+use super::{Workflows, names};
 use crate::diagnostic::Sink;
 use crate::model::{ManualConfig, OnConfig, PipelineConfig, ProjectFile};
-use crate::span::Spanned;
+use crate::span::{Pos, Spanned};
 use exprs::{Declared, Place};
 
 /// What a job is checked against: the rest of the file.
@@ -39,9 +40,11 @@ struct PipelineCx<'a> {
 }
 
 /// Lowers every pipeline; `checks` and `suites` are the project's, which steps may run, and
-/// `protected` its environments with protection rules.
+/// `protected` its environments with protection rules. A pipeline that names a workflow file
+/// is that file's, reported against it.
 pub(super) fn lower_all(
     file: &ProjectFile,
+    workflows: &Workflows,
     checks: &BTreeMap<String, CheckSpec>,
     suites: &BTreeMap<String, VerifySpec>,
     protected: &[&str],
@@ -54,14 +57,29 @@ pub(super) fn lower_all(
         services: &services,
         environments: &environments,
         protected,
-        pipelines: &pipelines,
+        pipelines: Some(&pipelines),
         checks,
         suites,
     };
     let specs: Vec<PipelineSpec> = file
         .pipelines
         .iter()
-        .map(|(name, p)| lower(name, p, &project, sink))
+        .filter_map(|(name, p)| match &p.value.workflow {
+            None => Some(lower(name, p, &project, sink)),
+            Some(workflow) => {
+                only_workflow(name, p, workflow, sink);
+                let (shown, config) = workflows.get(&name.value)?;
+                let mut own = Sink::new(shown);
+                let spec = lower(
+                    name,
+                    &Spanned::new(config.clone(), START),
+                    &project,
+                    &mut own,
+                );
+                sink.absorb(own.finish());
+                Some(spec)
+            }
+        })
         .collect();
     for (name, _) in file.pipelines.iter() {
         if let Some(cycle) = follows_itself(&name.value, &specs) {
@@ -112,13 +130,105 @@ fn follows_itself(start: &str, specs: &[PipelineSpec]) -> Option<Vec<String>> {
     None
 }
 
+/// Where a workflow file's keys start.
+const START: Pos = Pos { line: 1, column: 1 };
+
+/// A pipeline that names a workflow file has nothing else: its jobs and triggers are the file's.
+fn only_workflow(
+    name: &Spanned<String>,
+    p: &Spanned<PipelineConfig>,
+    workflow: &Spanned<String>,
+    sink: &mut Sink<'_>,
+) {
+    let v = &p.value;
+    let beside = [
+        ("name", v.name.is_some()),
+        ("on", v.on.is_some()),
+        ("env", !v.env.is_empty()),
+        ("defaults", v.defaults.is_some()),
+        ("concurrency", v.concurrency.is_some()),
+        ("jobs", !v.jobs.is_empty()),
+        ("run-name", v.run_name.is_some()),
+        ("permissions", v.permissions.is_some()),
+    ];
+    for (key, _) in beside.iter().filter(|(_, set)| *set) {
+        sink.error(workflow.pos, format!("pipeline `{}` runs workflow file `{}` and also has `{key}` (expected `{key}` written in the workflow file)", name.value, workflow.value));
+    }
+}
+
+/// A workflow file on its own. Its name is its `name`, made a valid pipeline name, or its file
+/// stem; the environments its jobs name exist by being named, as on GitHub.
+pub(super) fn workflow(
+    file_name: &str,
+    config: &PipelineConfig,
+    sink: &mut Sink<'_>,
+) -> (PipelineSpec, Vec<String>) {
+    if let Some(w) = &config.workflow {
+        sink.error(
+            w.pos,
+            "`workflow` names a workflow file from `bellwether.yaml` (expected it left out of a workflow file)",
+        );
+    }
+    let stem = std::path::Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = config
+        .name
+        .as_ref()
+        .map(|n| slug(&n.value))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| slug(&stem));
+    let environments: Vec<String> = config
+        .jobs
+        .iter()
+        .filter_map(|(_, j)| j.value.environment.as_ref()?.value.name.as_ref())
+        .map(|n| n.value.clone())
+        .filter(|n| !n.contains("${{"))
+        .collect();
+    let named: Vec<&str> = environments.iter().map(String::as_str).collect();
+    let project = Project {
+        services: &[],
+        environments: &named,
+        protected: &[],
+        pipelines: None,
+        checks: &BTreeMap::new(),
+        suites: &BTreeMap::new(),
+    };
+    let spec = lower(
+        &Spanned::new(name, START),
+        &Spanned::new(config.clone(), START),
+        &project,
+        sink,
+    );
+    let mut unique = environments.clone();
+    unique.sort();
+    unique.dedup();
+    (spec, unique)
+}
+
+/// A workflow's display name as a pipeline name: letters, digits, `_`, `-` and `.`, the rest
+/// turned into single `-`.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches(['-', '.']).chars().take(63).collect()
+}
+
 /// What pipelines may refer to beyond themselves.
 struct Project<'a> {
     services: &'a [&'a str],
     environments: &'a [&'a str],
     protected: &'a [&'a str],
-    /// Every pipeline of the file, which `workflow_run` may follow.
-    pipelines: &'a [&'a str],
+    /// Every pipeline of the file, which `workflow_run` may follow; `None` for a workflow
+    /// file read on its own.
+    pipelines: Option<&'a [&'a str]>,
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
 }
@@ -222,7 +332,7 @@ fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<Template>> {
                 .value
                 .steps
                 .iter()
-                .filter_map(|s| s.value.artifacts.as_ref())
+                .filter_map(|s| actions::artifacts_step(&s.value))
                 .filter(|a| a.value.upload.is_some())
                 .map(|a| match &a.value.name {
                     None => Template::literal(id.value.clone()),

@@ -29,8 +29,17 @@ pub use step::{ArtifactsConfig, CacheConfig, DeployConfig, PipelineStepConfig};
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PipelineConfig {
+    /// A GitHub Actions workflow file to run as this pipeline, relative to this file, e.g.
+    /// `.github/workflows/ci.yml`; its `on:` are the pipeline's triggers. Nothing else is
+    /// written beside it.
+    pub workflow: Option<Spanned<String>>,
     /// A display name. Default: the pipeline's key.
     pub name: Option<Spanned<String>>,
+    /// GitHub's name for a run; accepted so that workflows paste in, and not used.
+    pub run_name: Option<Spanned<String>>,
+    /// The `GITHUB_TOKEN`'s scopes on GitHub; accepted and ignored, as no such token exists here.
+    #[schemars(with = "serde_json::Value")]
+    pub permissions: Option<Spanned<serde_json::Value>>,
     /// The events that start a run: `push`, `pull_request`, `tag`, `schedule`, `manual`
     /// (`workflow_dispatch` is accepted too), as a name, a list or a mapping with filters.
     /// Default: none, so the pipeline runs only when asked for by name.

@@ -139,8 +139,20 @@ pub struct Reference {
 const UNTRUSTED_GITHUB: &[&str] = &["head_ref", "actor", "triggering_actor"];
 /// Properties of `github.event` that are numbers, hashes or flags, whoever sends the event.
 const SAFE_EVENT: &[&str] = &[
-    "number", "sha", "after", "before", "id", "created", "deleted", "forced", "merged", "draft",
-    "action", "size",
+    "number",
+    "sha",
+    "after",
+    "before",
+    "id",
+    "created",
+    "deleted",
+    "forced",
+    "merged",
+    "draft",
+    "action",
+    "size",
+    "head_sha",
+    "conclusion",
 ];
 
 impl Reference {

@@ -241,6 +241,14 @@ impl Run {
             (StepAction::Load { file }, _) => Work::Load {
                 file: render(file, "load")?,
             },
+            (StepAction::Checkout, _) => Work::Checkout,
+            (StepAction::Setup { tool, version }, _) => Work::Setup {
+                tool: *tool,
+                version: version
+                    .as_ref()
+                    .map(|v| render(v, tool.version_input()))
+                    .transpose()?,
+            },
             (StepAction::Verify { suite, target }, _) => Work::Verify {
                 suite: Box::new(suite.clone()),
                 target: target.as_ref().map(|t| render(t, "target")).transpose()?,
@@ -444,6 +452,11 @@ fn step_name(step: &StepSpec, kind: StepKind, scope: &Scope<'_>) -> String {
         }
         (StepAction::Verify { suite, .. }, _) => format!("Verify {}", suite.name),
         (StepAction::Load { file }, _) => format!("Load test {}", file.source()),
+        (StepAction::Checkout, _) => "Checkout".to_owned(),
+        (StepAction::Setup { tool, version }, _) => match version {
+            Some(v) => format!("Set up {tool} {}", v.source()),
+            None => format!("Set up {tool}"),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ use bellwether_core::spec::EnvironmentSpec;
 
 use crate::expr::Value;
 use crate::spec::{PipelineSpec, Shell};
+use crate::toolchain::Toolchain;
 use crate::trigger;
 
 /// Everything a run needs to start: the pipeline, the event, and the facts around it.
@@ -297,5 +298,12 @@ pub enum Work {
     /// A load file of the workspace, by its path relative to it.
     Load {
         file: String,
+    },
+    /// Says that the workspace is the checkout.
+    Checkout,
+    /// Checks the host's toolchain against the version asked for, if any.
+    Setup {
+        tool: Toolchain,
+        version: Option<String>,
     },
 }

@@ -127,7 +127,10 @@ impl PipelineSpec {
                     used.add_template(name);
                     paths.iter().for_each(|p| used.add_template(p));
                 }
-                StepAction::Download { .. } => {}
+                StepAction::Setup {
+                    version: Some(v), ..
+                } => used.add_template(v),
+                StepAction::Download { .. } | StepAction::Checkout | StepAction::Setup { .. } => {}
             }
         }
         used

@@ -5,6 +5,7 @@ use std::time::Duration;
 use bellwether_core::spec::VerifySpec;
 
 use crate::expr::{Condition, Template};
+use crate::toolchain::Toolchain;
 
 use super::{Flag, Shell};
 
@@ -56,6 +57,15 @@ pub enum StepAction {
     /// `load: FILE`: a load test (`bellwether load`'s file, relative to the workspace), which
     /// fails when a threshold does.
     Load { file: Template },
+    /// `uses: actions/checkout`: the workspace already holds the run's commit, so the step
+    /// only says so.
+    Checkout,
+    /// `uses: actions/setup-node` and kin: the host's toolchain, when its version satisfies
+    /// `version` (any version when absent); otherwise the step fails naming what to install.
+    Setup {
+        tool: Toolchain,
+        version: Option<Template>,
+    },
 }
 
 /// `cache: {key, restore-keys, paths, save-always}`.

@@ -30,12 +30,21 @@ impl DataArgs {
     }
 }
 
-/// The directory of the project file.
+/// The directory of the project file; for a workflow file in `.github/workflows`, the
+/// directory that holds `.github`, as the workflow's checkout is the repository.
 pub(crate) fn project_dir(file: &Path) -> PathBuf {
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let dir = if dir.ends_with(".github/workflows") {
+        dir.parent()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    } else {
+        dir
+    };
     dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
 }
 

@@ -89,6 +89,7 @@ pub(crate) fn execute(
 ) -> anyhow::Result<Conclusion> {
     let name = a.spec.name.clone();
     let number = a.number;
+    let attempt = a.attempt;
     let prepared = a.prepare(settings, data, &HostLauncher)?;
     for missing in &prepared.missing_secrets {
         eprintln!(
@@ -147,6 +148,7 @@ pub(crate) fn execute(
         started.elapsed().as_secs_f64(),
         finished.logs.display(),
     );
+    super::summary::print(super::summary::jobs(data, number, attempt));
     if let Some(kept) = &finished.workspace {
         println!(
             "{name}: the workspaces are kept in {}, one directory per job and matrix leg",

@@ -19,6 +19,43 @@ use crate::suggest::near_miss;
 
 const MAX_ATTEMPTS: u32 = 10;
 
+/// What GitHub runs elsewhere than on this machine: each refused with what to write instead,
+/// all in the same pass.
+fn unsupported(id: &Spanned<String>, j: &PipelineJobConfig, sink: &mut Sink<'_>) {
+    let job = &id.value;
+    if let Some(services) = &j.services {
+        sink.error(services.pos, format!("job `{job}` has `services:`, and jobs run on this machine without service containers (expected the service started by a `run:` step, e.g. `docker run -d -p 5432:5432 postgres:16`, or one already running on this host)"));
+    }
+    if let Some(container) = &j.container {
+        sink.error(container.pos, format!("job `{job}` has `container:`, and jobs run on this machine, not in a container (expected it left out, with the tools installed on this host, or a `run:` step that calls `docker run`)"));
+    }
+    if let Some(uses) = &j.uses {
+        let local = uses.value.starts_with("./");
+        let instead = if local {
+            "its jobs copied into this workflow"
+        } else {
+            "its jobs copied into this workflow, or the workflow file added to this repository"
+        };
+        let what = if local {
+            "a reusable workflow, and calling one is not supported yet"
+        } else {
+            "a reusable workflow of another repository, which is not fetched from here"
+        };
+        sink.error(
+            uses.pos,
+            format!(
+                "job `{job}` uses `{}`, {what} (expected {instead})",
+                uses.value
+            ),
+        );
+    }
+    for (key, value) in [("with", &j.with), ("secrets", &j.secrets)] {
+        if let (Some(v), None) = (value, &j.uses) {
+            sink.error(v.pos, format!("job `{job}` has `{key}`, which belongs to jobs that call a reusable workflow with `uses` (expected `env` for the job's steps)"));
+        }
+    }
+}
+
 pub(super) fn lower(
     id: &Spanned<String>,
     job: &Spanned<PipelineJobConfig>,
@@ -28,12 +65,7 @@ pub(super) fn lower(
 ) -> JobSpec {
     job_id(id, sink);
     let j = &job.value;
-    if let Some(runs_on) = &j.runs_on {
-        sink.warning(
-            runs_on.pos,
-            "`runs-on` is ignored: bellwether runs jobs on this machine (expected it left out)",
-        );
-    }
+    unsupported(id, j, sink);
     let needs = needs(id, j, cx, sink);
     let need_names: Vec<&str> = needs.iter().map(String::as_str).collect();
     let (strategy, matrix_keys) = match &j.strategy {
@@ -104,7 +136,7 @@ pub(super) fn lower(
         .as_ref()
         .map(|d| defaults(d, sink))
         .unwrap_or_default();
-    if j.steps.is_empty() {
+    if j.steps.is_empty() && j.uses.is_none() {
         sink.error(
             id.pos,
             format!(

@@ -15,10 +15,10 @@ use crate::span::{Entries, Spanned};
 use crate::suggest::did_you_mean;
 
 /// `on:` of a pipeline of the file whose pipelines are `pipelines`, which `workflow_run` may
-/// follow.
+/// follow; `None` for a workflow file read on its own, whose fellow workflows are not known.
 pub(super) fn triggers(
     on: &Spanned<OnConfig>,
-    pipelines: &[&str],
+    pipelines: Option<&[&str]>,
     sink: &mut Sink<'_>,
 ) -> Vec<Trigger> {
     let o = &on.value;
@@ -88,8 +88,10 @@ pub(super) fn triggers(
                 "`workflows` is empty (expected the pipelines it follows, e.g. `workflows: [ci]`)",
             );
         }
-        for w in &workflows {
-            names::reference("pipeline", w, pipelines, sink);
+        if let Some(pipelines) = pipelines {
+            for w in &workflows {
+                names::reference("pipeline", w, pipelines, sink);
+            }
         }
         let types = activity("workflow_run", r.types.as_ref(), WORKFLOW_RUN_TYPES, sink);
         out.push(Trigger::WorkflowRun(WorkflowRunFilters {

@@ -1,5 +1,5 @@
-//! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify` or
-//! `load`; `uses` is refused with the built-in step to use instead.
+//! Steps lowered: exactly one of `run`, `deploy`, `cache`, `artifacts`, `check`, `verify`,
+//! `load` or a `uses` with a built-in equivalent (`actions.rs`).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use bellwether_pipeline_core::spec::{CacheSpec, StepAction, StepSpec};
 
 use super::super::names;
 use super::PipelineCx;
+use super::actions::{self, Builtin};
 use super::exprs::{self, MatrixKeys, Place};
 use super::fields::{env_vars, flag, job_id, shell, timeout};
 use super::on::names_at;
@@ -86,14 +87,11 @@ fn lower(
 ) -> Option<StepSpec> {
     let s = &step.value;
     let at = |field| Place { field, ..*place };
-    if let Some(uses) = &s.uses {
-        sink.error(uses.pos, uses_message(label, &uses.value));
-        return None;
-    }
-    if let Some(with) = &s.with {
+    if let (Some(with), None) = (&s.with, &s.uses) {
         sink.error(with.pos, format!("step `{label}` has `with`, which belongs to `uses` steps (expected `env` for a `run` step)"));
     }
     let kinds = [
+        ("uses", s.uses.is_some()),
         ("run", s.run.is_some()),
         ("deploy", s.deploy.is_some()),
         ("cache", s.cache.is_some()),
@@ -154,7 +152,26 @@ fn lower(
         .name
         .as_ref()
         .and_then(|n| at("name").template(n, n.pos, sink));
-    let action = if let Some(run) = &s.run {
+    let action = if let Some(uses) = &s.uses {
+        match actions::builtin(uses, s, label) {
+            Ok(Builtin::Checkout) => StepAction::Checkout,
+            Ok(Builtin::Cache(cache)) => StepAction::Cache(cache_spec(&cache, label, place, sink)?),
+            Ok(Builtin::Artifacts(a)) => artifacts(&a, job_key, label, place, cx, ancestors, sink)?,
+            Ok(Builtin::Setup { tool, version }) => StepAction::Setup {
+                tool,
+                version: match version {
+                    Some(v) => Some(at(tool.version_input()).template(&v, v.pos, sink)?),
+                    None => None,
+                },
+            },
+            Err(problems) => {
+                for (pos, message) in problems {
+                    sink.error(pos, message);
+                }
+                return None;
+            }
+        }
+    } else if let Some(run) = &s.run {
         StepAction::Run {
             script: at("run").template(run, run.pos, sink)?,
             shell: s.shell.as_ref().and_then(|sh| shell(sh, sink)),
@@ -198,23 +215,6 @@ fn lower(
         timeout: timeout(s.timeout.as_ref(), s.timeout_minutes.as_ref(), sink),
         action,
     })
-}
-
-/// Marketplace actions do not run here; say what to use instead.
-fn uses_message(label: &str, uses: &str) -> String {
-    let action = uses.split('@').next().unwrap_or(uses).to_ascii_lowercase();
-    let instead = match action.as_str() {
-        "actions/checkout" => {
-            "the workspace is already a checkout of the commit, so remove this step"
-        }
-        "actions/cache" => "use the built-in `cache: {key, paths}` step",
-        "actions/upload-artifact" => "use the built-in `artifacts: {upload: [paths]}` step",
-        "actions/download-artifact" => "use the built-in `artifacts: {download: [names]}` step",
-        _ => "write what it does as a `run:` step",
-    };
-    format!(
-        "step `{label}` uses `{uses}`, but `uses:` steps are not supported (expected {KINDS}: {instead})"
-    )
 }
 
 fn deploy_action(

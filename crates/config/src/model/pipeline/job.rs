@@ -16,7 +16,8 @@ use crate::values::{DurationValue, Whole};
 pub struct PipelineJobConfig {
     /// A display name; may use `matrix`. Default: the job's id, with the matrix values.
     pub name: Option<Spanned<String>>,
-    /// Accepted so that GitHub workflows paste in, and ignored: jobs run on this machine.
+    /// Accepted so that GitHub workflows paste in: jobs run on this machine, and `bellwether
+    /// run` says so.
     #[schemars(with = "serde_json::Value")]
     pub runs_on: Option<Spanned<serde_json::Value>>,
     /// Jobs that must finish first, by id.
@@ -50,6 +51,23 @@ pub struct PipelineJobConfig {
     /// The steps, in order.
     #[serde(default)]
     pub steps: Vec<Spanned<PipelineStepConfig>>,
+    /// The `GITHUB_TOKEN`'s scopes on GitHub; accepted and ignored.
+    #[schemars(with = "serde_json::Value")]
+    pub permissions: Option<Spanned<serde_json::Value>>,
+    /// Not supported: service containers. Recognised so that the error can say what to do.
+    #[schemars(with = "serde_json::Value")]
+    pub services: Option<Spanned<serde_json::Value>>,
+    /// Not supported: jobs run on this machine, not in a container.
+    #[schemars(with = "serde_json::Value")]
+    pub container: Option<Spanned<serde_json::Value>>,
+    /// Not supported: reusable workflows. Recognised so that the error can say what to do.
+    pub uses: Option<Spanned<String>>,
+    /// The inputs of a reusable workflow (`uses`).
+    #[schemars(with = "serde_json::Value")]
+    pub with: Option<Spanned<serde_json::Value>>,
+    /// The secrets of a reusable workflow (`uses`).
+    #[schemars(with = "serde_json::Value")]
+    pub secrets: Option<Spanned<serde_json::Value>>,
 }
 
 /// `defaults: {run: {shell, working-directory}}`.

@@ -31,12 +31,14 @@ pub struct PipelineStepConfig {
     pub timeout: Option<Spanned<DurationValue>>,
     /// GitHub's spelling of `timeout`, in minutes.
     pub timeout_minutes: Option<Spanned<Whole<u32>>>,
-    /// Not supported: actions from the marketplace do not run here. Recognised so that the
-    /// error can say so and suggest the built-in equivalent.
+    /// An action with a built-in equivalent: `actions/checkout`, `actions/cache`,
+    /// `actions/upload-artifact`, `actions/download-artifact`, `actions/setup-node`,
+    /// `-python`, `-go` and `-java` (any version after `@`). Others are refused with what to
+    /// write instead.
     pub uses: Option<Spanned<String>>,
     /// The inputs of a `uses` step.
     #[schemars(with = "serde_json::Value")]
-    pub with: Option<Spanned<serde_json::Value>>,
+    pub with: Option<Spanned<Entries<serde_json::Value>>>,
     /// Start a rollout of a declared service and wait for its verdict.
     pub deploy: Option<Spanned<DeployConfig>>,
     /// Restore paths from a local cache now; save them when the job ends.
