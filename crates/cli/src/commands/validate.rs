@@ -32,6 +32,7 @@ struct Report {
     diagnostics: Vec<Finding>,
     services: Vec<ServiceSummary>,
     environments: Vec<String>,
+    pipelines: Vec<String>,
 }
 
 /// One file prints as an object, several as a list.
@@ -69,10 +70,14 @@ pub(crate) fn run(args: &ValidateArgs, format: Format) -> anyhow::Result<Code> {
     for path in &files {
         let source = super::read(path)?;
         let name = path.display().to_string();
-        let (project, diagnostics) =
+        let (project, pipelines, diagnostics) =
             match bellwether_config::load_with(&name, &source, &crate::commands::read_beside) {
-                Ok(loaded) => (Some(loaded.project), loaded.warnings.into_vec()),
-                Err(diagnostics) => (None, diagnostics.into_vec()),
+                Ok(loaded) => (
+                    Some(loaded.project),
+                    loaded.pipelines.into_iter().map(|p| p.name).collect(),
+                    loaded.warnings.into_vec(),
+                ),
+                Err(diagnostics) => (None, Vec::new(), diagnostics.into_vec()),
             };
         let blocking = |d: &Diagnostic| d.is_error() || args.strict;
         let valid = project.is_some() && !diagnostics.iter().any(blocking);
@@ -80,9 +85,15 @@ pub(crate) fn run(args: &ValidateArgs, format: Format) -> anyhow::Result<Code> {
             table.push_str(&render_in(d, &name, &source));
             table.push('\n');
         }
-        table.push_str(&summary_line(&name, project.as_ref(), &diagnostics, valid));
+        table.push_str(&summary_line(
+            &name,
+            project.as_ref(),
+            &pipelines,
+            &diagnostics,
+            valid,
+        ));
         table.push('\n');
-        reports.push(report(name, valid, project.as_ref(), diagnostics));
+        reports.push(report(name, valid, project.as_ref(), pipelines, diagnostics));
     }
     let valid = reports.iter().all(|r| r.valid);
     let data = match reports.as_slice() {
@@ -98,6 +109,7 @@ pub(crate) fn run(args: &ValidateArgs, format: Format) -> anyhow::Result<Code> {
 fn summary_line(
     name: &str,
     project: Option<&Project>,
+    pipelines: &[String],
     diagnostics: &[Diagnostic],
     valid: bool,
 ) -> String {
@@ -126,7 +138,19 @@ fn summary_line(
             format!(": {}", services.join(", "))
         },
         format!("; {}", counted(project.environments.len(), "environment"))
+            + &named_pipelines(pipelines)
             + &and_warnings(warnings),
+    )
+}
+
+fn named_pipelines(pipelines: &[String]) -> String {
+    if pipelines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {}: {}",
+        counted(pipelines.len(), "pipeline"),
+        pipelines.join(", ")
     )
 }
 
@@ -150,6 +174,7 @@ fn report(
     file: String,
     valid: bool,
     project: Option<&Project>,
+    pipelines: Vec<String>,
     diagnostics: Vec<Diagnostic>,
 ) -> Report {
     let diagnostics = diagnostics
@@ -190,5 +215,6 @@ fn report(
         diagnostics,
         services,
         environments,
+        pipelines,
     }
 }
