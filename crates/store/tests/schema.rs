@@ -12,13 +12,17 @@ fn a_schema_newer_than_this_binary_is_refused() {
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    for refused in [
-        SqliteStore::open(&path).err(),
-        RunStore::open(&path).err(),
-    ] {
+    for refused in [SqliteStore::open(&path).err(), RunStore::open(&path).err()] {
         let refused = refused.expect("refused");
         assert!(
-            matches!(refused, StoreError::NewerSchema { found: 99, known: 1, .. }),
+            matches!(
+                refused,
+                StoreError::NewerSchema {
+                    found: 99,
+                    known: 1,
+                    ..
+                }
+            ),
             "{refused:?}"
         );
         assert_eq!(
