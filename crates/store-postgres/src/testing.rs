@@ -28,6 +28,12 @@ use crate::Target;
 /// How long the server may take to accept its first connection.
 const READY_WITHIN: Duration = Duration::from_secs(60);
 
+/// Runs the server as `$3…` with its log in `$2`, and removes `$1` once it has stopped.
+const KEEPER: &str = r#"dir="$1"; log="$2"; shift 2
+exec 3<&0
+(cat <&3 >/dev/null; kill -INT $$; while kill -0 $$ 2>/dev/null; do sleep 0.1; done; rm -rf "$dir") &
+exec "$@" 3<&- >"$log" 2>&1 </dev/null"#;
+
 /// The superuser the cluster is made with.
 pub const USER: &str = "bellwether";
 
@@ -119,11 +125,13 @@ impl Cluster {
         for setting in settings {
             postgres.extend(["-c".to_owned(), setting]);
         }
-        // The keeper: the server in the background, then, once standard input closes (this
-        // process has ended), a fast shutdown and the directory removed.
+        // The shell becomes the server (`exec`, so that SIGINT is not ignored in it as in a
+        // background job), leaving behind a watcher of its standard input: once that closes
+        // (this process has ended, or dropped the cluster), a fast shutdown, then the
+        // directory removed.
         let mut keeper = as_owner(PathBuf::from("/bin/sh"))
             .arg("-c")
-            .arg(r#"dir="$1"; log="$2"; shift 2; "$@" >"$log" 2>&1 & pg=$!; cat >/dev/null; kill -INT "$pg"; wait "$pg"; rm -rf "$dir""#)
+            .arg(KEEPER)
             .arg("keeper")
             .arg(&dir)
             .arg(&log)

@@ -148,7 +148,18 @@ async fn bench(args: Args) -> Result<(), String> {
     let mut report = Report::new(&args);
 
     // Started before the first stage: the server is not the control plane's to start.
-    let postgres = args.postgres.then(|| Cluster::start(true));
+    let postgres = match args.postgres {
+        true => Some(
+            tokio::task::spawn_blocking(|| {
+                let cluster = Cluster::start(true);
+                let store = PgStore::open(&cluster.database("bench"));
+                (cluster, store)
+            })
+            .await
+            .map_err(|e| format!("PostgreSQL did not start: {e}"))?,
+        ),
+        false => None,
+    };
     let stage = Stage::begin(None);
     let options = Options {
         data_dir: dir.path().join("data"),
@@ -157,13 +168,12 @@ async fn bench(args: Args) -> Result<(), String> {
         secrets: None,
     };
     let mut seams = Seams::new(Arc::new(ReadyPlatform::default()));
-    if let Some(cluster) = &postgres {
-        let target = cluster.database("bench");
-        let store = tokio::task::spawn_blocking(move || PgStore::open(&target))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("the PostgreSQL store did not open: {}", chain(&e)))?;
+    let mut cluster = None;
+    if let Some((server, store)) = postgres {
+        let store =
+            store.map_err(|e| format!("the PostgreSQL store did not open: {}", chain(&e)))?;
         seams.store = Some(Arc::new(store));
+        cluster = Some(server);
     }
     let plane = ControlPlane::start_on(options, seams)
         .await
@@ -210,6 +220,7 @@ async fn bench(args: Args) -> Result<(), String> {
 
     report.print(mid_rollout);
     drop(plane);
+    drop(cluster);
     Ok(())
 }
 
