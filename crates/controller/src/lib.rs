@@ -171,19 +171,35 @@ impl Drop for Inner {
     }
 }
 
+/// The local platform, its replicas' files in the data directory.
+fn local_platform(options: &Options) -> Arc<dyn Platform> {
+    let mut local = bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
+    local.secrets.clone_from(&options.secrets);
+    // `bellwether` in a command is the binary this control plane runs in, when it is one.
+    local.own_program = std::env::current_exe().ok().filter(|exe| {
+        exe.file_name()
+            .is_some_and(|name| name == bellwether_platform_local::OWN_PROGRAM)
+    });
+    Arc::new(LocalPlatform::new(local))
+}
+
 impl ControlPlane {
     /// Opens the store, adopts the replicas a previous control plane left running, resumes
     /// every rollout where its last stored event left it, and starts the routers.
     pub async fn start(options: Options) -> Result<Self, ControlError> {
-        let mut local =
-            bellwether_platform_local::Options::new(&options.data_dir, &options.base_dir);
-        local.secrets.clone_from(&options.secrets);
-        // `bellwether` in a command is the binary this control plane runs in, when it is one.
-        local.own_program = std::env::current_exe().ok().filter(|exe| {
-            exe.file_name()
-                .is_some_and(|name| name == bellwether_platform_local::OWN_PROGRAM)
-        });
-        Self::start_with(options, Arc::new(LocalPlatform::new(local))).await
+        let platform = local_platform(&options);
+        Self::start_with(options, platform).await
+    }
+
+    /// [`ControlPlane::start`] with its state in `store` (a database server, say) instead of
+    /// the SQLite file in the data directory.
+    pub async fn start_storing(
+        options: Options,
+        store: Arc<dyn bellwether_store::Store>,
+    ) -> Result<Self, ControlError> {
+        let mut seams = Seams::new(local_platform(&options));
+        seams.store = Some(store);
+        Self::start_on(options, seams).await
     }
 
     /// [`ControlPlane::start`] on another platform than the local one.

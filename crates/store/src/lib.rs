@@ -45,6 +45,24 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
+    /// The schema was made by a newer bellwether: opening it with this one could lose data.
+    #[error(
+        "the store at {at} has schema version {found}, newer than the {known} this bellwether knows: run the bellwether that wrote it, or a newer one"
+    )]
+    NewerSchema { at: String, found: i64, known: i64 },
+    /// A value the backend cannot hold (a time past a signed 64-bit column, say).
+    #[error("{what} {value} is larger than the store can hold")]
+    OutOfRange { what: &'static str, value: u64 },
+    /// An error of a backend other than SQLite, which keeps its own type as the source.
+    #[error("database error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A backend on a server could not be reached; `at` never holds a password.
+    #[error("cannot reach the store at {at}")]
+    Unreachable {
+        at: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Where events, snapshots and revisions live.

@@ -8,7 +8,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{Record, Snapshot, Store, StoreError, StoredRevision};
 
-/// The schema, applied once to a new database (tracked with `PRAGMA user_version`).
+/// The schema's migrations, in order: the database is at version n (`PRAGMA user_version`)
+/// once the first n have run, each in the transaction that sets its version. A database at a
+/// higher version than this binary knows is refused. (Run history's tables are created apart,
+/// `IF NOT EXISTS`, by `runs/sqlite.rs`.)
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
 const SCHEMA_V1: &str = "
 CREATE TABLE events (
     stream TEXT NOT NULL,
@@ -31,10 +36,17 @@ CREATE TABLE revisions (
     created_at_ms INTEGER NOT NULL,
     PRIMARY KEY (service, number)
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
 ";
 
-/// Events, snapshots and revisions in one SQLite database.
+/// Refuses a database whose schema version `found` is past what this binary knows.
+fn known(at: String, found: i64) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::NewerSchema { at, found, known });
+    }
+    Ok(())
+}
+
 /// Every connection's settings. The busy timeout comes first: switching a new file to WAL
 /// takes a lock that another process opening it at the same moment may hold, and without a
 /// timeout the switch fails at once ("database is locked"). WAL lets readers proceed while a
@@ -65,6 +77,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Events, snapshots and revisions in one SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
@@ -76,32 +89,39 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         };
-        opening(|| {
+        let (store, found) = opening(|| {
             let conn = Connection::open(path)?;
             conn.execute_batch(PRAGMAS)?;
             Self::migrate(conn)
         })
-        .map_err(open_error)
+        .map_err(open_error)?;
+        known(path.display().to_string(), found)?;
+        Ok(store)
     }
 
     /// A store that lives in memory, for tests and simulations.
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
-        Ok(Self::migrate(conn)?)
+        Ok(Self::migrate(conn)?.0)
     }
 
-    fn migrate(mut conn: Connection) -> Result<Self, rusqlite::Error> {
+    /// Runs the migrations the database lacks; the version it was at.
+    fn migrate(mut conn: Connection) -> Result<(Self, i64), rusqlite::Error> {
         // The version is read under the write lock: of two processes creating the file at
         // once, the second waits, then finds the schema made.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 1 {
-            tx.execute_batch(SCHEMA_V1)?;
+        for (done, migration) in MIGRATIONS.iter().enumerate() {
+            if version <= done as i64 {
+                tx.execute_batch(migration)?;
+                tx.pragma_update(None, "user_version", done as i64 + 1)?;
+            }
         }
         tx.commit()?;
-        Ok(Self {
+        let store = Self {
             conn: Mutex::new(conn),
-        })
+        };
+        Ok((store, version))
     }
 
     /// Appends `records` in one transaction, with `state` as the snapshot at the new last

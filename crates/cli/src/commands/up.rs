@@ -34,6 +34,9 @@ pub(crate) struct UpArgs {
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep the control plane's state (rollouts, revisions, tokens, the audit trail, notifications) in this PostgreSQL database instead of the data directory's SQLite file: postgres://USER@HOST:PORT/DATABASE, the password from $PGPASSWORD (one in the URL shows in the process list).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Where the API listens (port 0 picks a free one). Every request but the health check needs a token; off loopback it needs TLS (--tls-cert) or --insecure-listen.
     #[arg(long, value_name = "ADDR", default_value = bellwether_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -104,6 +107,22 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
     Ok(exit::SUCCESS)
 }
 
+/// The PostgreSQL store at `url`, its password from the URL or `$PGPASSWORD`. Messages name
+/// the database without the password.
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn bellwether_store::Store>> {
+    let password = std::env::var("PGPASSWORD").ok();
+    let target = bellwether_store_postgres::Target::parse(url)?
+        .with_password_unless_given(password.as_deref());
+    let at = target.to_string();
+    let opened =
+        tokio::task::spawn_blocking(move || bellwether_store_postgres::PgStore::open(&target))
+            .await
+            .context("the store's opening stopped")?;
+    let store = opened.with_context(|| format!("cannot open the store at {at}"))?;
+    tracing::info!("state in {at}");
+    Ok(Arc::new(store))
+}
+
 async fn serve(
     args: &UpArgs,
     options: Options,
@@ -118,9 +137,15 @@ async fn serve(
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
     let file = args.file.display().to_string();
-    let control = ControlPlane::start(options)
-        .await
-        .with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
+    let started = match &args.store {
+        None => ControlPlane::start(options).await,
+        Some(url) => {
+            let store = open_store(url).await?;
+            ControlPlane::start_storing(options, store).await
+        }
+    };
+    let control =
+        started.with_context(|| format!("cannot start the control plane (data in {data_dir})"))?;
     match control.origin() {
         ProjectOrigin::Given => {
             tracing::info!("services from {file}: nothing was applied yet");

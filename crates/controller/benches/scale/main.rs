@@ -4,7 +4,11 @@
 //! its listener per service, the analysis engine. Reports the resident memory per rollout, the
 //! CPU per reconcile (an event stored and acted upon) and events per second, stage by stage.
 //!
-//! Run: `cargo bench -p bellwether-controller --bench scale [-- --services N] [--analysis]`
+//! With `--postgres` the store is PostgreSQL instead: a server of its own started from Debian's
+//! packages in a temporary directory, at its default durability (a commit is flushed to disk
+//! before it returns, as SQLite's `synchronous = FULL` does).
+//!
+//! Run: `cargo bench -p bellwether-controller --bench scale [-- --services N] [--analysis] [--postgres]`
 
 mod process;
 #[path = "../../tests/support/ready_platform.rs"]
@@ -16,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_api::{DeployRequest, ServiceSummary};
-use bellwether_controller::{ControlError, ControlPlane, Options};
+use bellwether_controller::{ControlError, ControlPlane, Options, Seams};
 use bellwether_core::error::chain;
 use bellwether_core::rollout::{Command, Phase};
 use bellwether_core::spec::{Project, Weight};
@@ -25,6 +29,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
+use bellwether_store_postgres::PgStore;
+use bellwether_store_postgres::testing::Cluster;
 use process::Usage;
 use ready_platform::ReadyPlatform;
 
@@ -98,15 +104,18 @@ fn main() -> ExitCode {
 struct Args {
     services: usize,
     analysis: bool,
+    postgres: bool,
 }
 
 impl Args {
-    /// `[--services N] [--analysis]`; `cargo bench` adds `--bench`, which is ignored.
+    /// `[--services N] [--analysis] [--postgres]`; `cargo bench` adds `--bench`, which is
+    /// ignored.
     fn parse() -> Result<Self, String> {
         let mut args = std::env::args().skip(1);
         let mut parsed = Self {
             services: 10_000,
             analysis: false,
+            postgres: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -117,10 +126,11 @@ impl Args {
                     })?;
                 }
                 "--analysis" => parsed.analysis = true,
+                "--postgres" => parsed.postgres = true,
                 "--bench" => {}
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}` (expected --services N, --analysis)"
+                        "unknown argument `{other}` (expected --services N, --analysis, --postgres)"
                     ));
                 }
             }
@@ -137,6 +147,19 @@ async fn bench(args: Args) -> Result<(), String> {
     let project = project(&names, args.analysis)?;
     let mut report = Report::new(&args);
 
+    // Started before the first stage: the server is not the control plane's to start.
+    let postgres = match args.postgres {
+        true => Some(
+            tokio::task::spawn_blocking(|| {
+                let cluster = Cluster::start(true);
+                let store = PgStore::open(&cluster.database("bench"));
+                (cluster, store)
+            })
+            .await
+            .map_err(|e| format!("PostgreSQL did not start: {e}"))?,
+        ),
+        false => None,
+    };
     let stage = Stage::begin(None);
     let options = Options {
         data_dir: dir.path().join("data"),
@@ -144,7 +167,15 @@ async fn bench(args: Args) -> Result<(), String> {
         project,
         secrets: None,
     };
-    let plane = ControlPlane::start_with(options, Arc::new(ReadyPlatform::default()))
+    let mut seams = Seams::new(Arc::new(ReadyPlatform::default()));
+    let mut cluster = None;
+    if let Some((server, store)) = postgres {
+        let store =
+            store.map_err(|e| format!("the PostgreSQL store did not open: {}", chain(&e)))?;
+        seams.store = Some(Arc::new(store));
+        cluster = Some(server);
+    }
+    let plane = ControlPlane::start_on(options, seams)
         .await
         .map_err(|e| format!("the control plane did not start: {}", chain(&e)))?;
     report.add("start: store, routers, listeners", stage.end(0));
@@ -189,6 +220,7 @@ async fn bench(args: Args) -> Result<(), String> {
 
     report.print(mid_rollout);
     drop(plane);
+    drop(cluster);
     Ok(())
 }
 
@@ -331,6 +363,7 @@ impl Stage {
 struct Report {
     services: usize,
     analysis: bool,
+    postgres: bool,
     start: Usage,
     rows: Vec<(&'static str, Measured)>,
 }
@@ -340,6 +373,7 @@ impl Report {
         Self {
             services: args.services,
             analysis: args.analysis,
+            postgres: args.postgres,
             start: process::usage(),
             rows: Vec::new(),
         }
@@ -356,8 +390,13 @@ impl Report {
         } else {
             ""
         };
+        let store = if self.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
         println!(
-            "{} services, each deployed twice (4 replicas, canary{analysis})",
+            "{} services, each deployed twice (4 replicas, canary{analysis}), store: {store}",
             self.services
         );
         println!();

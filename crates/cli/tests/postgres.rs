@@ -1,0 +1,132 @@
+//! `bellwether up --store postgres://…` on a real PostgreSQL (one this test starts from
+//! Debian's packages): a canary deployed and promoted, then `up` restarted on the same
+//! database finds the history where it left it. The state is in PostgreSQL, not in the data
+//! directory's SQLite file, and the password, given in `PGPASSWORD`, is in no line `up`
+//! writes nor in its error when the database refuses it.
+
+mod support;
+
+use std::path::Path;
+
+use bellwether_store::{SqliteStore, Store};
+use bellwether_store_postgres::PgStore;
+use bellwether_store_postgres::testing::Cluster;
+use support::{BIN, ControlPlane, bellwether, json};
+
+/// One canary step at 50%, then a pause until promoted.
+fn project(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  web:
+    replicas: 1
+    run:
+      command: ["{BIN}", "demo-service"]
+    health: /health
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - pause: {{}}
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+#[test]
+fn a_control_plane_on_postgres_keeps_its_history_across_a_restart() {
+    let cluster = Cluster::shared();
+    let target = cluster.database("restart");
+    let url = cluster.url("restart");
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let flags = ["--store", url.as_str()];
+    let env = [("PGPASSWORD", cluster.password())];
+
+    let plane = ControlPlane::start_env(&file, &flags, &env);
+    let deploy = plane.run(&["deploy", "web", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("web", 0);
+    let deploy = plane.run(&["deploy", "web", "--version", "v2"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("web", 3);
+    let promote = plane.run(&["promote", "web"]);
+    assert_eq!(promote.code, 0, "{promote:?}");
+    plane.expect_status("web", 0);
+    let before = json(&plane.run(&["history", "web", "-o", "json"]));
+    let log = plane.stop();
+    assert!(
+        log.iter().any(|l| l.contains(&format!("state in {url}"))),
+        "{log:#?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains(cluster.password())),
+        "the password is in the log: {log:#?}"
+    );
+
+    let plane = ControlPlane::start_env(&file, &flags, &env);
+    let view = json(&plane.run(&["get", "web", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    assert_eq!(view["phase"], "healthy", "{view:#}");
+    let after = json(&plane.run(&["history", "web", "-o", "json"]));
+    assert_eq!(
+        after, before,
+        "the history after the restart is the history before"
+    );
+    let revisions = after["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 2, "{after:#}");
+    plane.expect_status("web", 0);
+    drop(plane);
+
+    // The rollout is in PostgreSQL; the data directory's SQLite file has none of it.
+    let stored = PgStore::open(&target).unwrap();
+    assert!(stored.last_seq("rollout/web").unwrap() > 0);
+    assert_eq!(stored.revisions("web").unwrap().len(), 2);
+    let local = dir.path().join(".bellwether/bellwether.db");
+    if local.exists() {
+        let local = SqliteStore::open(&local).unwrap();
+        assert_eq!(local.streams("rollout/").unwrap(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_refused_password_is_named_without_it() {
+    let cluster = Cluster::shared();
+    cluster.database("refused");
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let url = cluster.url("refused");
+    for (flag, env) in [
+        (
+            url.replacen("bellwether@", "bellwether:hunter2-in-url@", 1),
+            vec![],
+        ),
+        (url.clone(), vec![("PGPASSWORD", "hunter2-in-env")]),
+    ] {
+        let up = bellwether(
+            &[
+                "up",
+                "-f",
+                file.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                &flag,
+            ],
+            &env,
+        );
+        assert_ne!(up.code, 0, "{up:?}");
+        assert!(!up.stderr.contains("hunter2"), "{up:?}");
+        assert!(!up.stdout.contains("hunter2"), "{up:?}");
+        assert!(
+            up.stderr
+                .contains(&format!("cannot open the store at {url}")),
+            "{up:?}"
+        );
+        assert!(
+            up.stderr.contains("password authentication failed"),
+            "{up:?}"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! The event store in PostgreSQL: streams, snapshots and revisions.
+
+use bellwether_store::{Record, Snapshot, Store, StoreError, StoredRevision};
+use deadpool_postgres::Object;
+use tokio_postgres::GenericClient;
+
+use crate::Target;
+use crate::db::{Db, backend, int, is_taken, lock, nat};
+
+/// Events, snapshots and revisions in a PostgreSQL database.
+pub struct PgStore {
+    db: Db,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgStore({})", self.db.at)
+    }
+}
+
+impl PgStore {
+    /// Connects to `target` and brings its schema up to date.
+    pub fn open(target: &Target) -> Result<Self, StoreError> {
+        let db = Db::open(target)?;
+        let at = db.at.clone();
+        db.call(move |client| crate::schema::migrate(client, at))?;
+        Ok(Self { db })
+    }
+
+    fn append_keeping(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: Option<&serde_json::Value>,
+    ) -> Result<u64, StoreError> {
+        let stream = stream.to_owned();
+        let rows = records
+            .iter()
+            .map(|r| Ok((int("a time", r.at_ms)?, r.kind.clone(), encode(&r.body)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let state = state.map(encode).transpose()?;
+        self.db
+            .call(move |client| append(client, stream, expected, rows, state))
+    }
+}
+
+fn encode(value: &serde_json::Value) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+/// Appends in one transaction if the stream is at `expected`. Of writers racing at one
+/// position, the first to commit wins; the others' inserts meet its rows (a unique violation)
+/// and are told the position it left.
+async fn append(
+    mut client: Object,
+    stream: String,
+    expected: u64,
+    rows: Vec<(i64, String, String)>,
+    state: Option<String>,
+) -> Result<u64, StoreError> {
+    let conflict = |actual| StoreError::Conflict {
+        stream: stream.clone(),
+        expected,
+        actual,
+    };
+    let tx = client.transaction().await.map_err(backend)?;
+    let actual = last_seq(&*tx, &stream).await?;
+    if actual != expected {
+        return Err(conflict(actual));
+    }
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await
+        .map_err(backend)?;
+    let mut seq = actual;
+    for (at_ms, kind, body) in &rows {
+        seq += 1;
+        let position = int("a position", seq)?;
+        if let Err(e) = tx
+            .execute(&insert, &[&stream, &position, at_ms, kind, body])
+            .await
+        {
+            if is_taken(&e, "events_pkey") {
+                drop(tx);
+                return Err(conflict(last_seq(&**client, &stream).await?));
+            }
+            return Err(backend(e));
+        }
+    }
+    if let Some(state) = &state {
+        save_snapshot(&*tx, &stream, int("a position", seq)?, state).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(seq)
+}
+
+async fn last_seq(client: &impl GenericClient, stream: &str) -> Result<u64, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE stream = $1",
+            &[&stream],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(nat(row.get(0)))
+}
+
+/// Keeps a snapshot unless a newer one of its stream is kept already.
+async fn save_snapshot(
+    client: &impl GenericClient,
+    stream: &str,
+    seq: i64,
+    body: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO snapshots (stream, seq, body) VALUES ($1, $2, $3)
+             ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
+             WHERE excluded.seq > snapshots.seq",
+            &[&stream, &seq, &body],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// The events of `stream` after position `after`, oldest first: what every reader of the
+/// events table (rollouts and pipeline runs alike) goes through.
+pub(crate) async fn read(
+    client: &impl GenericClient,
+    stream: &str,
+    after: u64,
+) -> Result<Vec<Record>, StoreError> {
+    // A position past what a BIGINT holds has nothing after it.
+    let Ok(after) = i64::try_from(after) else {
+        return Ok(Vec::new());
+    };
+    let rows = client
+        .query(
+            "SELECT seq, at_ms, kind, body FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq",
+            &[&stream, &after],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Record {
+                seq: nat(r.get(0)),
+                at_ms: nat(r.get(1)),
+                kind: r.get(2),
+                body: serde_json::from_str(r.get(3))?,
+            })
+        })
+        .collect()
+}
+
+impl Store for PgStore {
+    fn append(&self, stream: &str, expected: u64, records: &[Record]) -> Result<u64, StoreError> {
+        self.append_keeping(stream, expected, records, None)
+    }
+
+    fn append_with_snapshot(
+        &self,
+        stream: &str,
+        expected: u64,
+        records: &[Record],
+        state: &serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        self.append_keeping(stream, expected, records, Some(state))
+    }
+
+    fn read(&self, stream: &str, after: u64) -> Result<Vec<Record>, StoreError> {
+        let stream = stream.to_owned();
+        self.db
+            .call(move |client| async move { read(&**client, &stream, after).await })
+    }
+
+    fn last_seq(&self, stream: &str) -> Result<u64, StoreError> {
+        let stream = stream.to_owned();
+        self.db
+            .call(move |client| async move { last_seq(&**client, &stream).await })
+    }
+
+    fn streams(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.db.call(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT DISTINCT stream FROM events WHERE starts_with(stream, $1) ORDER BY stream",
+                    &[&prefix],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let stream = snapshot.stream.clone();
+        let seq = int("a position", snapshot.seq)?;
+        let body = encode(&snapshot.body)?;
+        self.db
+            .call(move |client| async move { save_snapshot(&**client, &stream, seq, &body).await })
+    }
+
+    fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
+        let stream = stream.to_owned();
+        self.db.call(move |client| async move {
+            let row = client
+                .query_opt(
+                    "SELECT seq, body FROM snapshots WHERE stream = $1",
+                    &[&stream],
+                )
+                .await
+                .map_err(backend)?;
+            row.map(|r| {
+                Ok(Snapshot {
+                    seq: nat(r.get(0)),
+                    body: serde_json::from_str(r.get(1))?,
+                    stream,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn add_revision(
+        &self,
+        service: &str,
+        version: &str,
+        template: &serde_json::Value,
+        at_ms: u64,
+    ) -> Result<StoredRevision, StoreError> {
+        let (service, version) = (service.to_owned(), version.to_owned());
+        let (template, body) = (template.clone(), encode(template)?);
+        let at = int("a time", at_ms)?;
+        self.db.call(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            lock_revisions(&*tx, &service).await?;
+            let row = tx
+                .query_one(
+                    "INSERT INTO revisions (service, number, version, template, created_at_ms)
+                     SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4 FROM revisions WHERE service = $1
+                     RETURNING number",
+                    &[&service, &version, &body, &at],
+                )
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(StoredRevision {
+                number: nat(row.get(0)),
+                service,
+                version,
+                template,
+                created_at_ms: at_ms,
+            })
+        })
+    }
+
+    fn revisions(&self, service: &str) -> Result<Vec<StoredRevision>, StoreError> {
+        let service = service.to_owned();
+        self.db
+            .call(move |client| async move { revisions(&**client, &service).await })
+    }
+
+    fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
+        let service = service.to_owned();
+        let pinned = pinned.to_vec();
+        self.db.call(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            lock_revisions(&*tx, &service).await?;
+            let numbers: Vec<u64> = revisions(&*tx, &service)
+                .await?
+                .iter()
+                .map(|r| r.number)
+                .collect();
+            let cut = numbers.len().saturating_sub(keep as usize);
+            let doomed: Vec<i64> = numbers[..cut]
+                .iter()
+                .filter(|n| !pinned.contains(n))
+                .map(|&n| n as i64)
+                .collect();
+            tx.execute(
+                "DELETE FROM revisions WHERE service = $1 AND number = ANY($2)",
+                &[&service, &doomed],
+            )
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(doomed.len() as u64)
+        })
+    }
+}
+
+/// Holds the service's revisions for the transaction: the next number is one more than the
+/// highest, which no other writer may take meanwhile.
+async fn lock_revisions(client: &impl GenericClient, service: &str) -> Result<(), StoreError> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&lock::REVISIONS, &service],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn revisions(
+    client: &impl GenericClient,
+    service: &str,
+) -> Result<Vec<StoredRevision>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT number, version, template, created_at_ms FROM revisions WHERE service = $1 ORDER BY number",
+            &[&service],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredRevision {
+                service: service.to_owned(),
+                number: nat(r.get(0)),
+                version: r.get(1),
+                template: serde_json::from_str(r.get(2))?,
+                created_at_ms: nat(r.get(3)),
+            })
+        })
+        .collect()
+}
