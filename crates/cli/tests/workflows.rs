@@ -90,7 +90,11 @@ fn the_corpus_validates_and_runs_end_to_end() {
         let checked = bellwether(&["validate", file.to_str().unwrap()], &[]);
         assert_eq!(checked.code, 0, "{}", both(&checked));
         assert!(checked.stdout.contains(": valid"), "{}", checked.stdout);
-        assert!(checked.stdout.contains("; 1 pipeline: "), "{}", checked.stdout);
+        assert!(
+            checked.stdout.contains("; 1 pipeline: "),
+            "{}",
+            checked.stdout
+        );
     }
 
     let validation = run_workflow(&workflows.join("code-validation.yml"), &[]);

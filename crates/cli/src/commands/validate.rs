@@ -93,7 +93,13 @@ pub(crate) fn run(args: &ValidateArgs, format: Format) -> anyhow::Result<Code> {
             valid,
         ));
         table.push('\n');
-        reports.push(report(name, valid, project.as_ref(), pipelines, diagnostics));
+        reports.push(report(
+            name,
+            valid,
+            project.as_ref(),
+            pipelines,
+            diagnostics,
+        ));
     }
     let valid = reports.iter().all(|r| r.valid);
     let data = match reports.as_slice() {
