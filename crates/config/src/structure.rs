@@ -268,8 +268,8 @@ fn is_alias(property: &Value) -> bool {
         .is_some_and(|d| d.starts_with("Same as `"))
 }
 
-/// The parser's own wording for an unknown key.
-fn unknown_key(key: &str, known: &[&str]) -> String {
+/// How an unknown key is said, by the parser's error and by the walk alike.
+pub(crate) fn unknown_key(key: &str, known: &[&str]) -> String {
     if known.is_empty() {
         return format!("unknown key `{key}` (expected no keys here)");
     }

@@ -71,16 +71,7 @@ fn describe(error: &Error) -> String {
     let message = match error {
         Error::SerdeUnknownField {
             field, expected, ..
-        } if expected.is_empty() => {
-            format!("unknown key `{field}` (expected no keys here)")
-        }
-        Error::SerdeUnknownField {
-            field, expected, ..
-        } => format!(
-            "unknown key `{field}`{} (expected one of {})",
-            did_you_mean(field, expected.iter().copied()),
-            expected.join(", ")
-        ),
+        } => structure::unknown_key(field, expected),
         Error::SerdeUnknownVariant {
             variant, expected, ..
         } => format!(
