@@ -203,6 +203,33 @@ fn the_corpus_validates_and_runs_end_to_end() {
         "{}",
         runs.stdout
     );
+    // And in its JSON, each job's Markdown under its display name.
+    let json = bellwether(
+        &[
+            "runs",
+            "2",
+            "-o",
+            "json",
+            "-f",
+            workflows.join("ci.yml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(json.code, 0, "{}", both(&json));
+    let detail: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let summaries = detail["step_summaries"].as_array().unwrap();
+    let billing = summaries
+        .iter()
+        .find(|s| s["job"] == "test (billing)")
+        .unwrap_or_else(|| panic!("{}", json.stdout));
+    assert!(
+        billing["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("### billing: 1 tests passed"),
+        "{}",
+        json.stdout
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -15,6 +16,7 @@ use serde::Serialize;
 use bellwether_runner::DataDir;
 
 use super::run::data::DataArgs;
+use super::run::summary::{self, StepSummary};
 use crate::exit::{self, Code};
 use crate::output::{Format, print_records};
 
@@ -51,6 +53,8 @@ struct Detail {
     /// What the history says of the run as a whole rather than of a job: why it could not
     /// start, was queued or cancelled, or why it was interrupted.
     notes: Vec<String>,
+    /// What each job's steps wrote to `$GITHUB_STEP_SUMMARY`, masked.
+    step_summaries: Vec<StepSummary>,
 }
 
 pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
@@ -69,9 +73,15 @@ pub(crate) fn run(args: &RunsArgs, format: Format) -> anyhow::Result<Code> {
         eprintln!("error: no run {number} in {}", data.dir.display());
         return Ok(exit::FAILURE);
     };
+    let instances = data.store.instances(number, run.attempt)?;
     let detail = Detail {
         jobs: data.store.jobs(number, run.attempt)?,
-        instances: data.store.instances(number, run.attempt)?,
+        step_summaries: summary::read(
+            instances
+                .iter()
+                .filter_map(|i| Some((i.name.clone(), PathBuf::from(i.logs.as_ref()?)))),
+        ),
+        instances,
         gates: data.store.gates(number, run.attempt)?,
         reviews: data.store.reviews(number, run.attempt, None)?,
         notes: run_notes(&data, number, run.attempt)?,
@@ -202,11 +212,7 @@ fn show(d: &Detail) {
             ago(v.at_ms)
         );
     }
-    super::run::summary::print(
-        d.instances
-            .iter()
-            .filter_map(|i| Some((i.name.clone(), std::path::PathBuf::from(i.logs.as_ref()?)))),
-    );
+    summary::print(&d.step_summaries);
     match r.status {
         RunStatus::Failure | RunStatus::Cancelled | RunStatus::Interrupted => println!(
             "bellwether rerun {} --failed runs its failed and unfinished jobs again",

@@ -148,7 +148,9 @@ pub(crate) fn execute(
         started.elapsed().as_secs_f64(),
         finished.logs.display(),
     );
-    super::summary::print(super::summary::jobs(data, number, attempt));
+    super::summary::print(&super::summary::read(super::summary::jobs(
+        data, number, attempt,
+    )));
     if let Some(kept) = &finished.workspace {
         println!(
             "{name}: the workspaces are kept in {}, one directory per job and matrix leg",
