@@ -230,6 +230,20 @@ fn the_corpus_validates_and_runs_end_to_end() {
         "{}",
         json.stdout
     );
+
+    // A rerun of a run limited to some jobs (run 3, `images`) is limited to the same jobs.
+    let rerun = bellwether(
+        &[
+            "rerun",
+            "3",
+            "-f",
+            workflows.join("ci.yml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(rerun.code, 0, "{}", both(&rerun));
+    assert_eq!(job(&rerun, "images"), "✓ images");
+    assert_eq!(job(&rerun, "report"), "? report", "{}", rerun.stdout);
 }
 
 #[test]

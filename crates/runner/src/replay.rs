@@ -20,6 +20,10 @@ pub struct Replay {
     /// Why the run is untrusted, when it is: it runs again only under the same restrictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untrusted: Option<String>,
+    /// The jobs a run was limited to (`run --workflow FILE JOB...`), which run again with
+    /// the jobs they need; none: every job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,6 +81,7 @@ impl Replay {
                 .collect(),
             checkout: checkout.to_owned(),
             untrusted: None,
+            jobs: Vec::new(),
         }
     }
 
@@ -86,6 +91,11 @@ impl Replay {
             untrusted: reason,
             ..self
         }
+    }
+
+    /// The same, limited to `jobs` and those they need.
+    pub fn only(self, jobs: Vec<String>) -> Replay {
+        Replay { jobs, ..self }
     }
 
     pub fn event(&self) -> Result<Event, String> {

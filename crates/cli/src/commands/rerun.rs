@@ -63,6 +63,12 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
             replay.pipeline
         );
     };
+    // A run limited to some jobs runs again limited to them.
+    let mut spec = spec.clone();
+    let only: Vec<&String> = replay.jobs.iter().collect();
+    super::run::workflow::only(&mut spec, &only)
+        .map_err(|e| anyhow::anyhow!("{name} has changed since run {number}: {e}"))?;
+    let spec = &spec;
     let reused = if args.failed && run.attempt > 0 {
         kept(
             spec,

@@ -8,7 +8,7 @@ pub(crate) mod event;
 pub(crate) mod execute;
 pub(crate) mod summary;
 mod terminal;
-mod workflow;
+pub(crate) mod workflow;
 
 use std::collections::BTreeMap;
 
@@ -87,9 +87,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
     };
     let project = project_dir(file);
     let repo = Repo::find(&project);
+    // With --workflow, the pipeline's place on the command line holds the first job.
+    let limited: Vec<String> = match &args.workflow {
+        Some(_) => args.pipeline.iter().chain(&args.jobs).cloned().collect(),
+        None => Vec::new(),
+    };
     let selected = match &args.workflow {
         Some(workflow) => {
-            let jobs: Vec<&String> = args.pipeline.iter().chain(&args.jobs).collect();
+            let jobs: Vec<&String> = limited.iter().collect();
             let Some(spec) = loaded.pipelines.first_mut() else {
                 anyhow::bail!("{} holds no pipeline", workflow.display());
             };
@@ -139,7 +144,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Code> {
             &event,
             &inputs,
             &args.checkout,
-        );
+        )
+        .only(limited.clone());
         let (number, _lock) = create(data, spec, &event, &replay)?;
         let conclusion = execute::execute(
             Attempt {

@@ -8,7 +8,7 @@ use std::path::Path;
 use bellwether_pipeline_core::spec::PipelineSpec;
 
 /// Keeps the jobs named and those they need, transitively; all when none is named.
-pub(super) fn only(spec: &mut PipelineSpec, jobs: &[&String]) -> Result<(), String> {
+pub(crate) fn only(spec: &mut PipelineSpec, jobs: &[&String]) -> Result<(), String> {
     if jobs.is_empty() {
         return Ok(());
     }
