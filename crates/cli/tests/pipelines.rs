@@ -1133,3 +1133,113 @@ pipelines:
         "2\n"
     );
 }
+
+#[test]
+fn run_simulates_the_end_of_another_pipelines_run_and_a_release() {
+    let p = Project::new(
+        r#"
+pipelines:
+  ci:
+    on: push
+    jobs:
+      test: {steps: [{run: "true"}]}
+  deploy:
+    on: {workflow_run: {workflows: [ci], types: [completed], branches: [main]}}
+    jobs:
+      ship:
+        if: ${{ github.event.workflow_run.conclusion == 'success' }}
+        steps:
+          - run: echo "after ${{ github.event.workflow_run.name }} on ${{ github.event.workflow_run.head_branch }}"
+  publish:
+    on: {release: {types: [published]}}
+    jobs:
+      upload: {steps: [{run: "echo releasing ${{ github.ref_name }}"}]}
+"#,
+    );
+    // The pipeline follows one other, so `--after` may be left out.
+    let after = p.bw(
+        "alice",
+        &[
+            "run",
+            "deploy",
+            "--event",
+            "workflow_run",
+            "--branch",
+            "main",
+            "--plain",
+        ],
+    );
+    assert_eq!(after.code, 0, "{}", after.all());
+    assert!(after.stdout.contains("after ci on main"), "{}", after.all());
+
+    let failed = p.bw(
+        "alice",
+        &[
+            "run",
+            "deploy",
+            "--event",
+            "workflow_run",
+            "--after",
+            "ci",
+            "--conclusion",
+            "failure",
+            "--branch",
+            "main",
+            "--plain",
+        ],
+    );
+    assert_eq!(failed.code, 0, "{}", failed.all());
+    assert!(!failed.stdout.contains("after ci"), "{}", failed.all());
+    assert_eq!(job(&p.run_json(2), "ship")["conclusion"], "skipped");
+
+    // Its filters still judge the simulated event.
+    let elsewhere = p.bw(
+        "alice",
+        &[
+            "run",
+            "deploy",
+            "--event",
+            "workflow_run",
+            "--branch",
+            "dev",
+            "--plain",
+        ],
+    );
+    assert!(
+        elsewhere.stdout.contains("not run") && elsewhere.stdout.contains("dev"),
+        "{}",
+        elsewhere.all()
+    );
+    let unknown = p.bw(
+        "alice",
+        &["run", "ci", "--event", "workflow_run", "--plain"],
+    );
+    assert_ne!(unknown.code, 0, "{}", unknown.all());
+    assert!(
+        unknown.all().contains("expected --after PIPELINE"),
+        "{}",
+        unknown.all()
+    );
+
+    let release = p.bw(
+        "alice",
+        &[
+            "run", "publish", "--event", "release", "--tag", "v1.2.0", "--plain",
+        ],
+    );
+    assert_eq!(release.code, 0, "{}", release.all());
+    assert!(
+        release.stdout.contains("releasing v1.2.0"),
+        "{}",
+        release.all()
+    );
+    let untagged = p.bw(
+        "alice",
+        &["run", "publish", "--event", "release", "--plain"],
+    );
+    assert!(
+        untagged.all().contains("expected --tag NAME"),
+        "{}",
+        untagged.all()
+    );
+}

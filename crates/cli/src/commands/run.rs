@@ -52,9 +52,15 @@ pub(crate) struct RunArgs {
     /// The branch a pull request targets [default: main].
     #[arg(long)]
     pub(crate) base: Option<String>,
-    /// A pull request's activity: opened, synchronize, reopened… [default: opened].
+    /// The event's activity: a pull request's opened, synchronize, reopened… [default: opened]; a workflow_run's completed or requested [default: completed]; a release's published, created… [default: published].
     #[arg(long)]
     pub(crate) action: Option<String>,
+    /// With --event workflow_run: the pipeline whose run ended [default: the one the pipeline follows, when it follows one].
+    #[arg(long, value_name = "PIPELINE")]
+    pub(crate) after: Option<String>,
+    /// With --event workflow_run: how that run ended (success, failure, cancelled…).
+    #[arg(long, default_value = "success")]
+    pub(crate) conclusion: String,
     /// A path the event changed; repeat for each [default: from git: the uncommitted changes, else the last commit's].
     #[arg(long = "path-changed", value_name = "PATH")]
     pub(crate) paths: Vec<String>,
