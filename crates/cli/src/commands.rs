@@ -6,6 +6,7 @@ mod credentials;
 pub(crate) mod demo;
 pub(crate) mod demo_service;
 pub(crate) mod load;
+pub(crate) mod log_writer;
 pub(crate) mod ops;
 pub(crate) mod rerun;
 pub(crate) mod review;

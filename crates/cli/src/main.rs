@@ -93,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.output,
         )?,
         Command::DemoService => commands::demo_service::run()?,
+        Command::LogWriter(args) => commands::log_writer::run(&args)?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", bellwether_config::schema())?;

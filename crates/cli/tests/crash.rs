@@ -171,3 +171,57 @@ fn adopted(plane: &ControlPlane, before: &[u64], kill: usize) {
 fn alive(pid: u64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// A replica's log writer is a process of its own: what the replica writes while no control
+/// plane runs is in its log, stamped with when it was written, for the next one to show.
+#[test]
+fn output_written_while_no_control_plane_runs_is_logged_with_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  ticker:
+    replicas: 1
+    run:
+      command: ["sh", "-c", "(while :; do echo tick; sleep 0.05; done) & exec {BIN} demo-service"]
+    readiness: {{ path: /health, interval: 100ms }}
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let plane = ControlPlane::start(&file);
+    let deploy = plane.run(&["deploy", "ticker", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("ticker", 0);
+    plane.kill9();
+    let killed = std::time::SystemTime::now();
+
+    // The log file gains lines stamped after the kill.
+    let log = dir.path().join(".bellwether/logs/ticker/1/0.log");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after_kill = |text: &str| {
+        text.lines()
+            .filter_map(|l| humantime::parse_rfc3339(l.split(' ').next()?).ok())
+            .filter(|t| *t > killed)
+            .count()
+    };
+    while after_kill(&std::fs::read_to_string(&log).unwrap_or_default()) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no line logged after the kill in {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let plane = ControlPlane::start(&file);
+    let logs = plane.run(&["logs", "ticker", "--timestamps"]);
+    assert_eq!(logs.code, 0, "{logs:?}");
+    let ticks_after_kill = logs
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with("r1/0 | tick"))
+        .filter_map(|l| humantime::parse_rfc3339(l.split(' ').next()?).ok())
+        .filter(|t| *t > killed)
+        .count();
+    assert!(ticks_after_kill >= 3, "{logs:?}");
+}

@@ -6,6 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::{BIN, ControlPlane, bellwether, json, lines_of, wait_for};
 
@@ -125,6 +126,21 @@ fn a_canary_is_deployed_promoted_aborted_and_rolled_back_with_the_verbs() {
         logs.stdout.contains("r2/0 | demo-service v2 listening on"),
         "{logs:?}"
     );
+    // With the time each line was written, as its replica's log writer saw it.
+    let stamped = plane.run(&["logs", "web", "--revision", "2", "--timestamps"]);
+    assert_eq!(stamped.code, 0, "{stamped:?}");
+    let line = stamped
+        .stdout
+        .lines()
+        .find(|l| l.contains("r2/0 | demo-service v2 listening on"))
+        .unwrap_or_else(|| panic!("{stamped:?}"));
+    let (time, rest) = line.split_once(' ').unwrap();
+    let written = humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("{line}: {e}"));
+    let age = std::time::SystemTime::now()
+        .duration_since(written)
+        .unwrap();
+    assert!(age < Duration::from_secs(600), "{line}");
+    assert!(rest.starts_with("r2/0 | "), "{line}");
 
     // Every event was logged by `up` as it was stored.
     let log = plane.log();

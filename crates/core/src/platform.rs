@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::rollout::RevisionNumber;
 use crate::spec::{Probe, RunSpec};
+use crate::time::Timestamp;
 
 /// The variables a process bellwether starts (a replica, a pipeline step, an analysis job, a
 /// notification command) takes from bellwether's own environment; everything else it gets
@@ -144,5 +145,7 @@ pub struct LogQuery {
 pub struct LogLine {
     pub revision: RevisionNumber,
     pub index: u32,
+    /// When the platform received the line from the replica; none where it was not recorded.
+    pub time: Option<Timestamp>,
     pub text: Vec<u8>,
 }

@@ -1,15 +1,20 @@
-//! Replica output: straight into a log file opened for appending (so the replica keeps
-//! writing when the control plane is gone), rotated in place by copying and truncating. This
-//! module is the only code that knows the files' layout: readers get lines (`follow.rs`).
+//! Replica output: through a pipe to the log writer (`writer.rs`), which stamps each line
+//! with its time and appends it to the replica's log file, rotated in place by copying and
+//! truncating. This module is the only code that knows the files' layout: readers get lines
+//! (`follow.rs`).
 
 mod files;
 mod follow;
+mod lines;
 mod reader;
+mod stamp;
+mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 pub(crate) use follow::start as read;
+pub use writer::{Rotation, write_log};
 
 /// Where the logs of a service's replicas are: `<dir>/<revision>/<index>.log`.
 pub(crate) fn log_dir(data_dir: &Path, service: &str) -> PathBuf {
@@ -22,8 +27,8 @@ pub(crate) fn log_path(data_dir: &Path, service: &str, revision: u64, index: u32
         .join(format!("{index}.log"))
 }
 
-/// Opens the log for appending; both stdout and stderr of the replica go there.
-pub(crate) fn open(path: &Path) -> std::io::Result<File> {
+/// Opens the log for appending.
+fn open(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -32,7 +37,7 @@ pub(crate) fn open(path: &Path) -> std::io::Result<File> {
 
 /// When the log is over `max_bytes`: `x.log.1` becomes `x.log.2` and so on up to `keep`, the
 /// log is copied to `x.log.1` and truncated. The writer appends, so it continues at the new end.
-pub(crate) fn rotate_if_large(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<bool> {
+fn rotate_if_large(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<bool> {
     let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if len <= max_bytes || keep == 0 {
         return Ok(false);

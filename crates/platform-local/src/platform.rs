@@ -297,25 +297,13 @@ impl Drop for LocalPlatform {
     }
 }
 
-/// Samples CPU and memory of every replica's process group once a second; rotates the logs
-/// that grew too large on the way.
+/// Samples CPU and memory of every replica's process group once a second.
 async fn sample_resources(shared: Arc<Shared>) {
     let mut sampler = Sampler::new();
     let mut interval = tokio::time::interval(SAMPLE_EVERY);
     loop {
         interval.tick().await;
         let state = shared.state.borrow().clone();
-        let options = &shared.options;
-        for (key, revision) in &state.revisions {
-            for replica in revision.replicas.iter().filter(|r| r.pid.is_some()) {
-                let log =
-                    logs::log_path(&options.data_dir, &key.service, key.revision, replica.index);
-                if let Err(e) = logs::rotate_if_large(&log, options.log_max_bytes, options.log_keep)
-                {
-                    tracing::warn!("cannot rotate {}: {e}", log.display());
-                }
-            }
-        }
         let points = sampler.sample(&state, Instant::now());
         shared
             .resources

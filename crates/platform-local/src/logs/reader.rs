@@ -15,11 +15,11 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 
 use super::files::ReplicaFiles;
+use super::lines::{Lines, MAX_LINE};
+use super::stamp;
 
 /// Lines are sent in batches of about this many bytes.
 const CHUNK: usize = 64 * 1024;
-/// A line longer than this is sent in pieces rather than held in memory.
-const MAX_LINE: usize = 64 * 1024;
 
 /// The reader went away.
 pub(super) struct Gone;
@@ -41,11 +41,13 @@ impl Output {
     }
 
     fn push(&mut self, revision: RevisionNumber, index: u32, line: &[u8]) {
-        self.bytes += line.len();
+        let (time, text) = stamp::parse(line);
+        self.bytes += text.len();
         self.batch.push(LogLine {
             revision,
             index,
-            text: line.to_vec(),
+            time,
+            text: text.to_vec(),
         });
     }
 
@@ -68,44 +70,6 @@ impl Output {
     pub(super) async fn closed(&self) {
         self.sender.closed().await;
     }
-}
-
-/// Cuts bytes into lines, holding an unfinished last line until the rest arrives.
-#[derive(Default)]
-struct Lines {
-    partial: Vec<u8>,
-}
-
-impl Lines {
-    fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8])) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            let (line, rest) = bytes.split_at(end);
-            if self.partial.is_empty() {
-                emit(trim_cr(line));
-            } else {
-                self.partial.extend_from_slice(line);
-                emit(trim_cr(&self.partial));
-                self.partial.clear();
-            }
-            bytes = &rest[1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        if self.partial.len() >= MAX_LINE {
-            emit(&self.partial);
-            self.partial.clear();
-        }
-    }
-
-    fn finish(&mut self, emit: impl FnOnce(&[u8])) {
-        if !self.partial.is_empty() {
-            emit(&self.partial);
-            self.partial.clear();
-        }
-    }
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Tells one `x.log.1` from the next: a rotation makes a new file.
@@ -149,7 +113,7 @@ impl ReplicaLog {
             rotated: files.rotated,
             offset: 0,
             rotation: None,
-            lines: Lines::default(),
+            lines: Lines::new(MAX_LINE),
         }
     }
 
@@ -271,26 +235,6 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines_of(chunks: &[&str]) -> Vec<String> {
-        let mut lines = Lines::default();
-        let mut seen = Vec::new();
-        for chunk in chunks {
-            lines.feed(chunk.as_bytes(), |l| {
-                seen.push(String::from_utf8_lossy(l).into_owned())
-            });
-        }
-        lines.finish(|l| seen.push(format!("{} (unfinished)", String::from_utf8_lossy(l))));
-        seen
-    }
-
-    #[test]
-    fn lines_are_cut_at_newlines_across_chunks() {
-        assert_eq!(
-            lines_of(&["a\nb", "c\r\n", "", "d\n\ne"]),
-            ["a", "bc", "d", "", "e (unfinished)"]
-        );
-    }
 
     /// Everything sent so far, as text.
     async fn sent(out: &mut Output, receiver: &mut mpsc::Receiver<Vec<LogLine>>) -> String {

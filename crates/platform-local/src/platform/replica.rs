@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,8 +164,10 @@ impl Replica {
             path: log_path.clone(),
             source,
         };
-        let log = logs::open(&log_path).map_err(log_error)?;
-        let log_err = log.try_clone().map_err(log_error)?;
+        let (output, input) = std::io::pipe().map_err(log_error)?;
+        self.start_log_writer(output, &log_path)
+            .map_err(log_error)?;
+        let input_err = input.try_clone().map_err(log_error)?;
         let mut command = tokio::process::Command::new(&program_path);
         command
             .args(args)
@@ -183,8 +185,8 @@ impl Replica {
             .env(&run.port_env, port.to_string())
             .current_dir(&workdir)
             .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
+            .stdout(input)
+            .stderr(input_err)
             .process_group(0)
             .kill_on_drop(false);
         if let Some(path) = &options.search_path {
@@ -210,6 +212,44 @@ impl Replica {
             start_time,
             child: Some(child),
         })
+    }
+
+    /// Starts the writer of the replica's log, reading `output` until the replica and every
+    /// process it started have closed it: a process of its own when the platform runs in
+    /// bellwether's binary (so the log goes on when the control plane is gone), else a thread.
+    fn start_log_writer(&self, output: std::io::PipeReader, path: &Path) -> std::io::Result<()> {
+        let options = &self.shared.options;
+        let rotation = logs::Rotation {
+            max_bytes: options.log_max_bytes,
+            keep: options.log_keep,
+        };
+        let Some(own) = &options.own_program else {
+            let path = path.to_owned();
+            std::thread::Builder::new()
+                .name("log-writer".to_owned())
+                .spawn(move || {
+                    if let Err(e) = logs::write_log(output, &path, rotation) {
+                        tracing::warn!("cannot write the log {}: {e}", path.display());
+                    }
+                })?;
+            return Ok(());
+        };
+        // Its own process group, so that what stops the replica or the control plane lets
+        // it read to the end; tokio reaps it when it exits.
+        tokio::process::Command::new(own)
+            .arg(crate::LOG_WRITER)
+            .arg(path)
+            .arg("--max-bytes")
+            .arg(rotation.max_bytes.to_string())
+            .arg("--keep")
+            .arg(rotation.keep.to_string())
+            .env_clear()
+            .stdin(output)
+            .stdout(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false)
+            .spawn()?;
+        Ok(())
     }
 
     /// Probes the replica until it exits, fails its liveness probe, or is no longer wanted.

@@ -1,5 +1,6 @@
-//! `bellwether logs SERVICE [--revision R] [-f] [--tail N]`: the replicas' output as the
-//! control plane streams it, each line prefixed with its replica (`r2/0 | `).
+//! `bellwether logs SERVICE [--revision R] [-f] [--tail N] [--timestamps]`: the replicas'
+//! output as the control plane streams it, each line prefixed with its replica (`r2/0 | `)
+//! and, with `--timestamps`, first with its time.
 //! `bellwether logs RUN [JOB]` (a run number): a pipeline run's step logs, from the data
 //! directory (`$BELLWETHER_DATA_DIR`, else `.bellwether` here).
 
@@ -34,6 +35,9 @@ pub(crate) struct LogsArgs {
     /// Start with the last N lines of each replica.
     #[arg(long, value_name = "N")]
     tail: Option<usize>,
+    /// Start each line with when the replica wrote it (RFC 3339, UTC, to the millisecond).
+    #[arg(long)]
+    timestamps: bool,
 }
 
 pub(crate) async fn run(client: &Client, args: &LogsArgs) -> anyhow::Result<Code> {
