@@ -390,3 +390,149 @@ fn step_summaries_keep_secrets_masked() {
     let text = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
     assert_eq!(text, "token is ***\n");
 }
+
+#[test]
+fn a_workflow_calls_a_reusable_workflow_of_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let called = workflow_repo(
+        dir.path(),
+        "test.yml",
+        r#"on:
+  workflow_call:
+    inputs:
+      suite: {type: string, required: true}
+      shards: {type: number, default: 2}
+      strict: {type: boolean, default: false}
+    secrets:
+      token: {required: true}
+    outputs:
+      report: {value: "${{ jobs.unit.outputs.report }}"}
+env:
+  SUITE: ${{ inputs.suite }}
+jobs:
+  unit:
+    outputs: {report: "${{ steps.run.outputs.report }}"}
+    steps:
+      - id: run
+        run: |
+          echo "suite $SUITE in ${{ inputs.shards }} shards, strict ${{ inputs.strict }}, more than 2: ${{ inputs.shards > 2 }}"
+          echo "token is ${{ secrets.token }}"
+          echo "report=report-of-$SUITE" >> "$GITHUB_OUTPUT"
+  flaky:
+    needs: unit
+    if: ${{ inputs.strict }}
+    steps:
+      - run: exit 1
+  cleanup:
+    needs: [unit, flaky]
+    if: always()
+    steps:
+      - run: echo "cleanup after ${{ needs.unit.result }}, flaky ${{ needs.flaky.result }}"
+"#,
+    );
+    let workflows = called.parent().unwrap();
+    std::fs::write(
+        workflows.join("ci.yml"),
+        r#"on: push
+jobs:
+  setup:
+    outputs: {suite: "${{ steps.pick.outputs.suite }}"}
+    steps:
+      - id: pick
+        run: echo "suite=smoke" >> "$GITHUB_OUTPUT"
+  tests:
+    needs: setup
+    uses: ./.github/workflows/test.yml
+    with:
+      suite: ${{ needs.setup.outputs.suite }}
+      shards: 3
+    secrets:
+      token: ${{ secrets.API_TOKEN }}
+  strict:
+    needs: setup
+    uses: ./.github/workflows/test.yml
+    with: {suite: strict, strict: true}
+    secrets: inherit
+  never:
+    if: ${{ github.ref_name == 'nowhere' }}
+    uses: ./.github/workflows/test.yml
+    with: {suite: never}
+    secrets: inherit
+  report:
+    needs: tests
+    steps:
+      - run: echo "got ${{ needs.tests.outputs.report }} from ${{ needs.tests.result }}"
+  notify:
+    needs: [strict]
+    if: failure()
+    steps:
+      - run: echo "strict ${{ needs.strict.result }}"
+"#,
+    )
+    .unwrap();
+    commit(&dir.path().join("repo"));
+    let file = workflows.join("ci.yml");
+    let token = "s3cr3t-call-token";
+    set_secret(&file, "API_TOKEN", None, token);
+
+    let validated = bellwether(&["validate", file.to_str().unwrap()], &[]);
+    assert_eq!(validated.code, 0, "{}", both(&validated));
+
+    let ran = run_workflow(&file, &[]);
+    assert_eq!(ran.code, 1, "the strict call fails: {}", both(&ran));
+    let out = &ran.stdout;
+    assert!(
+        out.contains("suite smoke in 3 shards, strict false, more than 2: true"),
+        "{out}"
+    );
+    assert!(out.contains("token is ***"), "{out}");
+    assert!(!both(&ran).contains(token));
+    assert!(out.contains("got report-of-smoke from success"), "{out}");
+    assert!(
+        out.contains("cleanup after success, flaky skipped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cleanup after success, flaky failure"),
+        "{out}"
+    );
+    assert!(out.contains("strict failure"), "{out}");
+    assert_eq!(job(&ran, "tests / unit"), "✓ tests / unit");
+    assert_eq!(job(&ran, "strict / flaky"), "✗ strict / flaky");
+    assert_eq!(job(&ran, "strict"), "✗ strict");
+    // A call whose `if` is false skips the whole workflow, `always()` jobs included.
+    assert_eq!(job(&ran, "never / cleanup"), "– never / cleanup");
+    assert_eq!(job(&ran, "never"), "– never");
+}
+
+#[test]
+fn calls_are_checked_against_what_the_called_workflow_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let called = workflow_repo(
+        dir.path(),
+        "test.yml",
+        "on:\n  workflow_call:\n    inputs:\n      suite: {type: string, required: true}\n      shards: {type: number}\n    secrets:\n      token: {required: true}\njobs:\n  unit: {steps: [{run: \"echo ${{ inputs.suit }}\"}]}\n",
+    );
+    let workflows = called.parent().unwrap();
+    std::fs::write(
+        workflows.join("ci.yml"),
+        "on: push\njobs:\n  tests:\n    uses: ./.github/workflows/test.yml\n    with: {suites: a, shards: many}\n  plain:\n    uses: ./.github/workflows/ci.yml\n  missing:\n    uses: ./.github/workflows/nope.yml\n",
+    )
+    .unwrap();
+    let file = workflows.join("ci.yml");
+    let validated = bellwether(&["validate", file.to_str().unwrap()], &[]);
+    assert_eq!(validated.code, 1, "{}", both(&validated));
+    let all = both(&validated);
+    for expected in [
+        "gives `suites`, which the workflow does not declare; did you mean `suite`?",
+        "does not give input `suite`, which the workflow requires",
+        "`with.shards` of job `tests`: `many` is not a number",
+        "does not pass secret `token`, which the workflow requires",
+        "test.yml",
+        "`inputs.suit`",
+        "not a reusable workflow (expected `on: workflow_call` in it)",
+        "nope.yml",
+    ] {
+        assert!(all.contains(expected), "{expected}: {all}");
+    }
+}

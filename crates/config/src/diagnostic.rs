@@ -180,8 +180,11 @@ impl<'a> Sink<'a> {
 
     pub(crate) fn finish(mut self) -> Diagnostics {
         self.out.sort();
+        // Another file's are absorbed once per use of it (a workflow called twice).
         for d in self.others {
-            self.out.push(d);
+            if !self.out.0.contains(&d) {
+                self.out.push(d);
+            }
         }
         self.out
     }

@@ -13,6 +13,7 @@
 //! assert_eq!(loaded.project.services["api"].replicas, 1);
 //! ```
 
+mod called;
 mod diagnostic;
 mod lower;
 mod migrate;
@@ -57,9 +58,19 @@ pub struct Workflow {
 /// Parses, validates and lowers a GitHub Actions workflow file on its own: its jobs are the
 /// pipeline's, named by the workflow's `name` (made a valid name) or else the file's stem.
 pub fn load_workflow(file_name: &str, source: &str) -> Result<Workflow, Diagnostics> {
+    load_workflow_with(file_name, source, &no_files)
+}
+
+/// [`load_workflow`], reading the workflows its jobs call (`uses: ./…`) with `read`.
+pub fn load_workflow_with(
+    file_name: &str,
+    source: &str,
+    read: Read<'_>,
+) -> Result<Workflow, Diagnostics> {
     let config = syntax::parse_workflow(file_name, source)?;
     let mut sink = Sink::new(file_name);
-    let (pipeline, environments) = lower::workflow(file_name, &config, &mut sink);
+    let called = called::read_all(file_name, [&config], read);
+    let (pipeline, environments) = lower::workflow(file_name, &config, &called, &mut sink);
     let diagnostics = sink.finish();
     if diagnostics.has_errors() {
         return Err(diagnostics);
@@ -96,7 +107,7 @@ pub fn load_with(file_name: &str, source: &str, read: Read<'_>) -> Result<Loaded
     if !is_workflow(source) {
         return parse(file_name, source)?.lower_with(read);
     }
-    let workflow = load_workflow(file_name, source)?;
+    let workflow = load_workflow_with(file_name, source, read)?;
     let mut project = Project::default();
     for name in &workflow.environments {
         project.environments.insert(
@@ -197,7 +208,13 @@ impl Config {
     fn check(&self, read: Read<'_>) -> (Project, Vec<PipelineSpec>, Diagnostics) {
         let mut sink = Sink::new(&self.file_name);
         let workflows = self.workflows(read, &mut sink);
-        let (project, pipelines) = lower::project(&self.file, &workflows, &mut sink);
+        let inline = self.file.pipelines.iter().map(|(_, p)| &p.value);
+        let called = called::read_all(
+            &self.file_name,
+            inline.chain(workflows.values().map(|(_, config)| config)),
+            read,
+        );
+        let (project, pipelines) = lower::project(&self.file, &workflows, &called, &mut sink);
         (project, pipelines, sink.finish())
     }
 

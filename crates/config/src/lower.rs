@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use bellwether_core::spec::{EnvironmentSpec, Project};
 use bellwether_pipeline_core::spec::PipelineSpec;
 
+use crate::called::Called;
 use crate::diagnostic::Sink;
 use crate::model::{PipelineConfig, ProjectFile};
 use crate::span::Pos;
@@ -36,6 +37,7 @@ pub(crate) type Workflows = BTreeMap<String, (String, PipelineConfig)>;
 pub(crate) fn project(
     file: &ProjectFile,
     workflows: &Workflows,
+    called: &Called,
     sink: &mut Sink<'_>,
 ) -> (Project, Vec<PipelineSpec>) {
     let providers = provider::table(&file.providers, sink);
@@ -72,6 +74,7 @@ pub(crate) fn project(
     let pipelines = pipeline::lower_all(
         file,
         workflows,
+        called,
         &project.checks,
         &project.verify,
         &protected,
@@ -96,9 +99,10 @@ pub(crate) fn project(
 pub(crate) fn workflow(
     file_name: &str,
     config: &PipelineConfig,
+    called: &Called,
     sink: &mut Sink<'_>,
 ) -> (PipelineSpec, Vec<String>) {
-    pipeline::workflow(file_name, config, sink)
+    pipeline::workflow(file_name, config, called, sink)
 }
 
 /// Of several optional keys, exactly one must be set, e.g. `canary`, `blueGreen` or `rolling`.

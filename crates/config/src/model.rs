@@ -41,7 +41,7 @@ pub use pipeline::{
     ArtifactsConfig, CacheConfig, ConcurrencyForm, DefaultsConfig, DeployConfig, EnvironmentForm,
     FlagForm, InputConfig, InputType, ManualConfig, MatrixForm, MatrixStrategyConfig, Names,
     OnConfig, PipelineConfig, PipelineJobConfig, PipelineStepConfig, PullRequestConfig, PushConfig,
-    RetryForm, RunDefaultsConfig, ScheduleConfig, TagConfig,
+    RetryForm, RunDefaultsConfig, ScheduleConfig, TagConfig, WorkflowCallConfig,
 };
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};

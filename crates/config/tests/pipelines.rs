@@ -36,7 +36,7 @@ pipelines:
   ci:
     on: pushh
     jobs: {}
-"#), @"bellwether.yaml:3:9: unknown event `pushh`; did you mean `push`? (expected one of push, pull_request, tag, schedule, manual, workflow_dispatch, workflow_run, release)");
+"#), @"bellwether.yaml:3:9: unknown event `pushh`; did you mean `push`? (expected one of push, pull_request, tag, schedule, manual, workflow_dispatch, workflow_run, workflow_call, release)");
     assert_snapshot!(check(r#"
 pipelines:
   ci:
@@ -181,7 +181,7 @@ pipelines:
     bellwether.yaml:15:18: run: `steps.later.outputs.x`: unknown step id `later` (there are none this step can see)
     bellwether.yaml:17:18: run: `matrix.os`: this job has no matrix (expected a `strategy: {matrix: …}`)
     bellwether.yaml:18:18: run: `inputs.reason`: this pipeline has no manual inputs (expected `on: {manual: {inputs: …}}`)
-    bellwether.yaml:18:18: run: `githb.sha`: unknown context `githb`; did you mean `github`? (expected one of github, env, matrix, needs, steps, inputs, secrets, job, runner, strategy, vars)
+    bellwether.yaml:18:18: run: `githb.sha`: unknown context `githb`; did you mean `github`? (expected one of github, env, matrix, needs, steps, inputs, secrets, job, runner, strategy, vars, jobs)
     bellwether.yaml:19:18: run: success() is only available in `if`
     bellwether.yaml:20:18: run: found the end (expected `,` or `)` in the arguments) at character 35 (in `echo ${{ format('{0}', github.sha }}`)
     bellwether.yaml:21:17: if: the condition mixes `${{ }}` with other text, which makes it a non-empty string that is always true (expected one expression, e.g. `github.ref == 'refs/heads/main' && success()`) at character 1 (in `${{ a }} && ${{ b }}`)

@@ -273,8 +273,8 @@ jobs:
     .github/workflows/ci.yml:12:15: step `#2` uses `./.github/actions/setup`, which does not run here (expected the action's steps written out as `run:` steps in this job)
     .github/workflows/ci.yml:13:15: step `#3` uses `actions/github-script@v7`, which does not run here (expected what it does as a `run:` step; built in are actions/checkout, actions/cache, actions/upload-artifact, actions/download-artifact and actions/setup-node, -python, -go and -java)
     .github/workflows/ci.yml:16:15: step `#4` has `with`, which belongs to `uses` steps (expected `env` for a `run` step)
-    .github/workflows/ci.yml:18:11: job `shared` uses `org/repo/.github/workflows/build.yml@v1`, a reusable workflow of another repository, which is not fetched from here (expected its jobs copied into this workflow, or the workflow file added to this repository)
-    .github/workflows/ci.yml:22:11: job `local` uses `./.github/workflows/lint.yml`, a reusable workflow, and calling one is not supported yet (expected its jobs copied into this workflow)
+    .github/workflows/ci.yml:18:11: job `shared` uses `org/repo/.github/workflows/build.yml@v1`, a reusable workflow of another repository, which is not fetched from here (expected its jobs copied into this workflow, or the workflow file added to this repository and called as `uses: ./.github/workflows/FILE.yml`)
+    .github/workflows/ci.yml:22:11: job `local` calls `./.github/workflows/lint.yml`: cannot read .github/workflows/lint.yml: files are not read here
     .github/workflows/ci.yml:24:14: job `plain` has `secrets`, which belongs to jobs that call a reusable workflow with `uses` (expected `env` for the job's steps)
     ");
 }

@@ -64,7 +64,7 @@ impl InputKind {
     }
 
     /// What an optional input without a default holds: GitHub's empty values.
-    fn empty(&self) -> Value {
+    pub(crate) fn empty(&self) -> Value {
         match self {
             InputKind::Boolean => Value::Bool(false),
             InputKind::Number => Value::Null,

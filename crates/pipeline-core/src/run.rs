@@ -21,7 +21,7 @@ use bellwether_core::spec::EnvironmentSpec;
 use bellwether_core::time::Timestamp;
 
 use crate::expr::{Value, WorkspaceFiles};
-use crate::spec::PipelineSpec;
+use crate::spec::{CallFrame, PassedSecrets, PipelineSpec};
 use crate::trigger::GitRef;
 
 pub use state::{Instance, InstanceStatus, JobPhase, JobState, StepRecord, StepStatus};
@@ -127,7 +127,7 @@ impl Run {
             for n in jobs[j].needs.clone() {
                 jobs[n].dependents.push(j);
             }
-            jobs[j].ancestors = context::ancestors(&jobs, j);
+            jobs[j].ancestors = context::ancestors(&jobs, &input.spec.jobs, j);
         }
         let github = context::github(&input);
         let default_env = context::default_env(&input);
@@ -139,14 +139,23 @@ impl Run {
             .collect();
         let visible = |values: &BTreeMap<String, String>| -> Vec<Value> {
             uses.iter()
-                .map(|used| {
-                    Value::Object(
-                        values
+                .zip(&input.spec.jobs)
+                .map(|(used, job)| {
+                    let given = values.iter().filter(|(name, _)| used.includes(name));
+                    Value::Object(match &job.frame {
+                        // A called workflow sees the secrets passed to it by its own names.
+                        Some(CallFrame {
+                            secrets: PassedSecrets::Named(names),
+                            ..
+                        }) => names
                             .iter()
-                            .filter(|(name, _)| used.includes(name))
-                            .map(|(k, v)| (k.clone(), Value::string(v)))
+                            .filter_map(|(own, theirs)| {
+                                let value = values.get(theirs).filter(|_| used.includes(theirs))?;
+                                Some((own.clone(), Value::string(value)))
+                            })
                             .collect(),
-                    )
+                        _ => given.map(|(k, v)| (k.clone(), Value::string(v))).collect(),
+                    })
                 })
                 .collect()
         };

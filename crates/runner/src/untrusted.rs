@@ -100,6 +100,8 @@ pub fn guard(
             concurrency: None,
             defaults: Default::default(),
             steps: Vec::new(),
+            frame: None,
+            stands_for: None,
         },
     );
     environments.insert(APPROVAL_ENVIRONMENT.to_owned(), approval_environment(trust));
@@ -221,6 +223,8 @@ mod tests {
             concurrency: None,
             defaults: Default::default(),
             steps: Vec::<StepSpec>::new(),
+            frame: None,
+            stands_for: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! at its `file:line:column`.
 
 mod actions;
+mod call;
 mod exprs;
 mod fields;
 mod graph;
@@ -19,6 +20,7 @@ use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::Trigger;
 
 use super::{Workflows, names};
+use crate::called::{Called, is_local};
 use crate::diagnostic::Sink;
 use crate::model::{ManualConfig, OnConfig, PipelineConfig, ProjectFile};
 use crate::span::{Pos, Spanned};
@@ -45,6 +47,7 @@ struct PipelineCx<'a> {
 pub(super) fn lower_all(
     file: &ProjectFile,
     workflows: &Workflows,
+    called: &Called,
     checks: &BTreeMap<String, CheckSpec>,
     suites: &BTreeMap<String, VerifySpec>,
     protected: &[&str],
@@ -60,6 +63,8 @@ pub(super) fn lower_all(
         pipelines: Some(&pipelines),
         checks,
         suites,
+        called,
+        calling: &[],
     };
     let specs: Vec<PipelineSpec> = file
         .pipelines
@@ -161,6 +166,7 @@ fn only_workflow(
 pub(super) fn workflow(
     file_name: &str,
     config: &PipelineConfig,
+    called: &Called,
     sink: &mut Sink<'_>,
 ) -> (PipelineSpec, Vec<String>) {
     if let Some(w) = &config.workflow {
@@ -194,6 +200,8 @@ pub(super) fn workflow(
         pipelines: None,
         checks: &BTreeMap::new(),
         suites: &BTreeMap::new(),
+        called,
+        calling: &[],
     };
     let spec = lower(
         &Spanned::new(name, START),
@@ -231,6 +239,10 @@ struct Project<'a> {
     pipelines: Option<&'a [&'a str]>,
     checks: &'a BTreeMap<String, CheckSpec>,
     suites: &'a BTreeMap<String, VerifySpec>,
+    /// The workflows jobs may call, read beforehand.
+    called: &'a Called,
+    /// The calls being lowered, outermost first: a workflow may not call itself.
+    calling: &'a [String],
 }
 
 fn lower(
@@ -250,13 +262,15 @@ fn lower(
             outputs: p
                 .jobs
                 .iter()
-                .map(|(id, j)| (id.value.as_str(), j.value.outputs.names().collect()))
+                .map(|(id, j)| {
+                    let outputs = match call::workflow_of(&j.value, project.called) {
+                        Some(called) => call::outputs(called).collect(),
+                        None => j.value.outputs.names().collect(),
+                    };
+                    (id.value.as_str(), outputs)
+                })
                 .collect(),
-            inputs: p
-                .on
-                .as_ref()
-                .and_then(|on| manual(&on.value))
-                .map(|m| m.inputs.names().collect()),
+            inputs: declared_inputs(p),
         },
         uploads: uploads(p),
         jobs: p.jobs.names().collect(),
@@ -299,7 +313,18 @@ fn lower(
     let jobs = p
         .jobs
         .iter()
-        .map(|(id, j)| job::lower(id, j, &cx, &graph::ancestors(&p.jobs, &id.value), sink))
+        .flat_map(
+            |(id, j)| match j.value.uses.as_ref().filter(|u| is_local(&u.value)) {
+                Some(uses) => call::expand(id, j, uses, &cx, project, sink),
+                None => vec![job::lower(
+                    id,
+                    j,
+                    &cx,
+                    &graph::ancestors(&p.jobs, &id.value),
+                    sink,
+                )],
+            },
+        )
         .collect();
     PipelineSpec {
         name: name.value.clone(),
@@ -309,6 +334,27 @@ fn lower(
         concurrency,
         jobs,
     }
+}
+
+/// The inputs `inputs.NAME` may name: a manual run's, and those a caller passes.
+fn declared_inputs(p: &PipelineConfig) -> Option<Vec<&str>> {
+    let on = &p.on.as_ref()?.value;
+    let manual = manual(on).map(|m| m.inputs.names());
+    let called = on
+        .workflow_call
+        .as_ref()
+        .and_then(|c| c.value.as_ref())
+        .map(|c| c.inputs.names());
+    if manual.is_none() && called.is_none() {
+        return None;
+    }
+    Some(
+        manual
+            .into_iter()
+            .flatten()
+            .chain(called.into_iter().flatten())
+            .collect(),
+    )
 }
 
 fn manual(on: &OnConfig) -> Option<&ManualConfig> {

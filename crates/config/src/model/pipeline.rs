@@ -21,7 +21,7 @@ pub use job::{
 };
 pub use on::{
     InputConfig, InputType, ManualConfig, OnConfig, PullRequestConfig, PushConfig, ScheduleConfig,
-    TagConfig,
+    TagConfig, WorkflowCallConfig,
 };
 pub use step::{ArtifactsConfig, CacheConfig, DeployConfig, PipelineStepConfig};
 

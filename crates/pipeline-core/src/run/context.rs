@@ -7,10 +7,13 @@ use super::Run;
 use super::state::JobState;
 use super::types::{Conclusion, InstanceId, RunInput};
 use crate::expr::{Status, Value};
+use crate::spec::{CallFrame, JobSpec};
 use crate::trigger::EventName;
 
 /// Every job `j` needs, directly or through others, in no particular order.
-pub(super) fn ancestors(jobs: &[JobState], j: usize) -> Vec<usize> {
+/// A called workflow counts as one job, the one standing for it: its own jobs are not
+/// ancestors of the caller's later ones, the jobs before the call are.
+pub(super) fn ancestors(jobs: &[JobState], specs: &[JobSpec], j: usize) -> Vec<usize> {
     let mut seen = vec![false; jobs.len()];
     let mut stack = jobs[j].needs.clone();
     let mut out = Vec::new();
@@ -19,7 +22,11 @@ pub(super) fn ancestors(jobs: &[JobState], j: usize) -> Vec<usize> {
             continue;
         }
         out.push(n);
-        stack.extend(jobs[n].needs.iter().copied());
+        let needs = jobs[n].needs.iter().copied();
+        match &specs[n].stands_for {
+            Some(frame) => stack.extend(needs.filter(|&m| jobs[m].id == frame.entry)),
+            None => stack.extend(needs),
+        }
     }
     out
 }
@@ -126,33 +133,68 @@ pub(super) fn default_env(input: &RunInput) -> Vec<(String, String)> {
 
 impl Run {
     fn base_contexts(&self, j: usize) -> BTreeMap<String, Value> {
+        let inputs = match &self.spec.jobs[j].frame {
+            Some(frame) => self.called_inputs(frame),
+            None => self.inputs.clone(),
+        };
         BTreeMap::from([
             ("github".to_owned(), self.github.clone()),
-            ("inputs".to_owned(), self.inputs.clone()),
+            ("inputs".to_owned(), inputs),
             ("secrets".to_owned(), self.secrets[j].clone()),
             ("runner".to_owned(), self.runner.clone()),
         ])
     }
 
+    /// A called workflow's `inputs`: what its entry job evaluated, typed as declared; an
+    /// input not given holds its type's empty value.
+    fn called_inputs(&self, frame: &CallFrame) -> Value {
+        let entry = self.jobs.iter().find(|job| job.id == frame.entry);
+        let given = |name: &str| entry.and_then(|e| e.outputs.get(name));
+        Value::object(frame.inputs.iter().map(|(name, kind)| {
+            let value = given(name)
+                .and_then(|text| kind.coerce(text).ok())
+                .unwrap_or_else(|| kind.empty());
+            (name.clone(), value)
+        }))
+    }
+
+    /// `{result, outputs}` of job `n`, as `needs` and `jobs` show it.
+    fn job_summary(&self, n: usize) -> Value {
+        let job = &self.jobs[n];
+        let result = job.conclusion().unwrap_or(Conclusion::Skipped).as_str();
+        let outputs = job
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::string(v)));
+        Value::object([
+            ("result", Value::string(result)),
+            ("outputs", Value::object(outputs)),
+        ])
+    }
+
     /// What a job's `if`, `name`, `environment` and dynamic matrix see: no matrix, no steps.
+    /// A job of a called workflow sees the jobs it needs by that workflow's ids, and not the
+    /// job that entered it.
     pub(super) fn job_contexts(&self, j: usize) -> BTreeMap<String, Value> {
         let mut contexts = self.base_contexts(j);
-        let needs = self.jobs[j].needs.iter().map(|&n| {
-            let job = &self.jobs[n];
-            let result = job.conclusion().unwrap_or(Conclusion::Skipped).as_str();
-            let outputs = job
-                .outputs
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::string(v)));
-            (
-                job.id.clone(),
-                Value::object([
-                    ("result", Value::string(result)),
-                    ("outputs", Value::object(outputs)),
-                ]),
-            )
+        let spec = &self.spec.jobs[j];
+        let needs = self.jobs[j].needs.iter().filter_map(|&n| {
+            let id = &self.jobs[n].id;
+            let shown = match &spec.frame {
+                Some(frame) if *id == frame.entry => return None,
+                Some(frame) => frame.called_id(id).unwrap_or(id),
+                None => id,
+            };
+            Some((shown.to_owned(), self.job_summary(n)))
         });
         contexts.insert("needs".to_owned(), Value::object(needs));
+        if let Some(frame) = &spec.stands_for {
+            let jobs = frame.jobs.iter().filter_map(|(id, real)| {
+                let n = self.jobs.iter().position(|job| job.id == *real)?;
+                Some((id.clone(), self.job_summary(n)))
+            });
+            contexts.insert("jobs".to_owned(), Value::object(jobs));
+        }
         contexts.insert("env".to_owned(), Value::Object(BTreeMap::new()));
         contexts
     }

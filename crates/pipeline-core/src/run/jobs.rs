@@ -61,6 +61,20 @@ impl Run {
                 }
             }
         }
+        if let Some(frame) = &self.spec.jobs[j].frame
+            && let Some(entry) = self.jobs.iter().find(|job| job.id == frame.entry)
+            && entry.conclusion() != Some(Conclusion::Success)
+        {
+            let why = format!(
+                "the workflow it belongs to did not run (`{}` {})",
+                entry.name,
+                verb(entry.conclusion().unwrap_or(Conclusion::Skipped))
+            );
+            return self.job_ends_early(cx, j, Conclusion::Skipped, why);
+        }
+        if self.spec.jobs[j].stands_for.is_some() {
+            return self.called_workflow_ended(cx, j);
+        }
         let contexts = self.job_contexts(j);
         let scope = Scope::new(&contexts).with_status(self.job_status(j));
         let spec = &self.spec.jobs[j];
@@ -196,6 +210,45 @@ impl Run {
             return Err("its matrix has no combinations (expected at least one)".to_owned());
         }
         Ok(combinations)
+    }
+
+    /// The jobs of the workflow job `j` stands for are over: it ends as they did (as its
+    /// entry did, when that did not succeed), with the workflow's outputs.
+    fn called_workflow_ended(&mut self, cx: &mut Cx<'_>, j: usize) {
+        let conclusions: Vec<Conclusion> = self.jobs[j]
+            .needs
+            .iter()
+            .filter_map(|&n| self.jobs[n].conclusion())
+            .collect();
+        let conclusion = if conclusions.contains(&Conclusion::Failure) {
+            Conclusion::Failure
+        } else if conclusions.contains(&Conclusion::Cancelled) {
+            Conclusion::Cancelled
+        } else if !conclusions.is_empty() && conclusions.iter().all(|c| *c == Conclusion::Skipped) {
+            Conclusion::Skipped
+        } else {
+            Conclusion::Success
+        };
+        let contexts = self.job_contexts(j);
+        let scope = Scope::new(&contexts);
+        let spec = &self.spec.jobs[j];
+        let mut outputs = BTreeMap::new();
+        for (name, template) in &spec.outputs {
+            match template.render(&scope) {
+                Ok(v) => {
+                    outputs.insert(name.clone(), v);
+                }
+                Err(e) => cx.log(None, format!("{}: output `{name}` is empty: {e}", spec.id)),
+            }
+        }
+        let name = match &spec.name {
+            Some(t) => t.render(&scope).unwrap_or_else(|_| spec.id.clone()),
+            None => spec.id.clone(),
+        };
+        let job = &mut self.jobs[j];
+        job.name = name;
+        job.outputs = outputs;
+        self.job_done(cx, j, Some(conclusion));
     }
 
     fn job_ends_early(&mut self, cx: &mut Cx<'_>, j: usize, conclusion: Conclusion, why: String) {

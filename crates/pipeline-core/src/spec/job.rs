@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::expr::{Condition, Template};
 use crate::matrix::Matrix;
 
-use super::{Concurrency, Flag, RunDefaults, StepSpec};
+use super::{CallFrame, Concurrency, Flag, RunDefaults, StepSpec};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {
@@ -29,6 +29,12 @@ pub struct JobSpec {
     pub concurrency: Option<Concurrency>,
     pub defaults: RunDefaults,
     pub steps: Vec<StepSpec>,
+    /// For a job of a called workflow: how that workflow sees the run.
+    pub frame: Option<CallFrame>,
+    /// For the job that stands for a called workflow (the calling job's id): the workflow's
+    /// frame. It runs no steps: once the workflow's jobs (its needs) are over, it ends as
+    /// they did, its outputs evaluated over their `jobs` context.
+    pub stands_for: Option<CallFrame>,
 }
 
 /// `retry: {max-attempts, on-exit-codes}`: run the job again from its first step when it fails.

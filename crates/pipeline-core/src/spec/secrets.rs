@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use crate::expr::{Condition, Expr, Template};
 
-use super::{EnvironmentRef, Flag, JobSpec, MatrixSource, PipelineSpec, StepAction};
+use super::{
+    CallFrame, EnvironmentRef, Flag, JobSpec, MatrixSource, PassedSecrets, PipelineSpec, StepAction,
+};
 
 /// The secrets some expressions read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,6 +53,23 @@ impl SecretUse {
         if let Flag::Expr(t) = flag {
             self.add_template(t);
         }
+    }
+
+    /// What a job of a called workflow reads, in the caller's names: reading its `secrets`
+    /// whole reads every secret passed to it.
+    fn passed(self, frame: &CallFrame) -> SecretUse {
+        let mut names: BTreeSet<String> =
+            self.names.iter().filter_map(|n| frame.secret(n)).collect();
+        let all = match &frame.secrets {
+            PassedSecrets::Inherit => self.all,
+            PassedSecrets::Named(passed) => {
+                if self.all {
+                    names.extend(passed.values().cloned());
+                }
+                false
+            }
+        };
+        SecretUse { names, all }
     }
 
     fn union(&mut self, other: SecretUse) {
@@ -133,7 +152,10 @@ impl PipelineSpec {
                 StepAction::Download { .. } | StepAction::Checkout | StepAction::Setup { .. } => {}
             }
         }
-        used
+        match &job.frame {
+            Some(frame) => used.passed(frame),
+            None => used,
+        }
     }
 
     /// The secrets any job of the pipeline reads.
@@ -182,6 +204,8 @@ mod tests {
                     working_directory: None,
                 },
             }],
+            frame: None,
+            stands_for: None,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::suggest::did_you_mean;
 
 pub(super) const KNOWN: &[&str] = &[
     "github", "env", "matrix", "needs", "steps", "inputs", "secrets", "job", "runner", "strategy",
-    "vars",
+    "vars", "jobs",
 ];
 /// The pipeline's `env`.
 pub(super) const PIPELINE: &[&str] = &["github", "inputs", "secrets"];
@@ -22,8 +22,14 @@ pub(super) const PIPELINE: &[&str] = &["github", "inputs", "secrets"];
 pub(super) const JOB_IF: &[&str] = &["github", "needs", "inputs"];
 /// A job's name, env, environment, concurrency and continue-on-error.
 pub(super) const JOB: &[&str] = &["github", "needs", "inputs", "matrix", "strategy", "secrets"];
-/// Steps and job outputs see everything, `vars` (the job's environment's) included.
-pub(super) const STEP: &[&str] = KNOWN;
+/// Steps and job outputs see everything, `vars` (the job's environment's) included, but the
+/// `jobs` of a called workflow's outputs.
+pub(super) const STEP: &[&str] = &[
+    "github", "env", "matrix", "needs", "steps", "inputs", "secrets", "job", "runner", "strategy",
+    "vars",
+];
+/// A called workflow's `outputs`: its jobs', by `jobs.<id>.outputs.<name>`.
+pub(super) const CALL_OUTPUTS: &[&str] = &["github", "inputs", "jobs"];
 
 const GITHUB_KEYS: &[&str] = &[
     "event_name",
@@ -195,7 +201,9 @@ impl Place<'_> {
         let first = r.path.first().map(String::as_str);
         let second = r.path.get(1).map(String::as_str);
         match (context.as_str(), first) {
-            ("needs", Some(job)) => self.need(job, second, r.path.get(2).map(String::as_str)),
+            ("needs" | "jobs", Some(job)) => {
+                self.need(job, second, r.path.get(2).map(String::as_str))
+            }
             ("steps", Some(step)) => {
                 one_of("step id", step, self.steps, "this step can see")?;
                 second.map_or(Ok(()), |s| {

@@ -29,22 +29,12 @@ fn unsupported(id: &Spanned<String>, j: &PipelineJobConfig, sink: &mut Sink<'_>)
     if let Some(container) = &j.container {
         sink.error(container.pos, format!("job `{job}` has `container:`, and jobs run on this machine, not in a container (expected it left out, with the tools installed on this host, or a `run:` step that calls `docker run`)"));
     }
+    // A workflow of this repository is called (`call.rs`); another's cannot be fetched.
     if let Some(uses) = &j.uses {
-        let local = uses.value.starts_with("./");
-        let instead = if local {
-            "its jobs copied into this workflow"
-        } else {
-            "its jobs copied into this workflow, or the workflow file added to this repository"
-        };
-        let what = if local {
-            "a reusable workflow, and calling one is not supported yet"
-        } else {
-            "a reusable workflow of another repository, which is not fetched from here"
-        };
         sink.error(
             uses.pos,
             format!(
-                "job `{job}` uses `{}`, {what} (expected {instead})",
+                "job `{job}` uses `{}`, a reusable workflow of another repository, which is not fetched from here (expected its jobs copied into this workflow, or the workflow file added to this repository and called as `uses: ./.github/workflows/FILE.yml`)",
                 uses.value
             ),
         );
@@ -190,10 +180,12 @@ pub(super) fn lower(
         concurrency,
         defaults,
         steps,
+        frame: None,
+        stands_for: None,
     }
 }
 
-fn needs(
+pub(super) fn needs(
     id: &Spanned<String>,
     j: &PipelineJobConfig,
     cx: &PipelineCx<'_>,

@@ -214,7 +214,7 @@ fn inputs(manual: Option<&ManualConfig>, sink: &mut Sink<'_>) -> Vec<InputSpec> 
         .collect()
 }
 
-fn input_spec(
+pub(super) fn input_spec(
     name: &Spanned<String>,
     input: &Spanned<InputConfig>,
     sink: &mut Sink<'_>,

@@ -19,6 +19,7 @@ const EVENTS: &[&str] = &[
     "manual",
     "workflow_dispatch",
     "workflow_run",
+    "workflow_call",
     "release",
 ];
 
@@ -32,6 +33,7 @@ pub struct OnConfig {
     pub manual: Option<Spanned<Option<ManualConfig>>>,
     pub workflow_dispatch: Option<Spanned<Option<ManualConfig>>>,
     pub workflow_run: Option<Spanned<WorkflowRunConfig>>,
+    pub workflow_call: Option<Spanned<Option<WorkflowCallConfig>>>,
     pub release: Option<Spanned<Option<ReleaseConfig>>>,
 }
 
@@ -59,6 +61,8 @@ struct OnMap {
     workflow_dispatch: Option<Spanned<Option<ManualConfig>>>,
     workflow_run: Option<Spanned<WorkflowRunConfig>>,
     #[serde(default, deserialize_with = "present")]
+    workflow_call: Option<Spanned<Option<WorkflowCallConfig>>>,
+    #[serde(default, deserialize_with = "present")]
     release: Option<Spanned<Option<ReleaseConfig>>>,
 }
 
@@ -72,6 +76,7 @@ impl OnConfig {
             "manual" => self.manual = Some(Spanned::new(None, Pos::UNKNOWN)),
             "workflow_dispatch" => self.workflow_dispatch = Some(Spanned::new(None, Pos::UNKNOWN)),
             "release" => self.release = Some(Spanned::new(None, Pos::UNKNOWN)),
+            "workflow_call" => self.workflow_call = Some(Spanned::new(None, Pos::UNKNOWN)),
             "workflow_run" => {
                 return Err(E::custom(
                     "`workflow_run` needs the pipelines it follows (expected `workflow_run: {workflows: [ci]}`)",
@@ -131,6 +136,7 @@ impl<'de> Deserialize<'de> for OnConfig {
                     manual: m.manual,
                     workflow_dispatch: m.workflow_dispatch,
                     workflow_run: m.workflow_run,
+                    workflow_call: m.workflow_call,
                     release: m.release,
                 })
             }
@@ -184,6 +190,38 @@ pub struct WorkflowRunConfig {
     /// The branches the other run ran on.
     pub branches: Option<Spanned<Names>>,
     pub branches_ignore: Option<Spanned<Names>>,
+}
+
+/// Called by a job of another workflow (`uses: ./.github/workflows/this.yml`), which passes
+/// its inputs and secrets and gets its outputs.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowCallConfig {
+    /// Typed inputs (`string`, `number`, `boolean`), by name, given by the caller's `with`.
+    #[serde(default)]
+    pub inputs: Entries<InputConfig>,
+    /// The secrets the caller passes, by the name this workflow reads them by.
+    #[serde(default)]
+    pub secrets: Entries<CallSecretConfig>,
+    /// Values for the caller's later jobs, from this workflow's jobs:
+    /// `value: ${{ jobs.build.outputs.version }}`.
+    #[serde(default)]
+    pub outputs: Entries<CallOutputConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallSecretConfig {
+    pub description: Option<String>,
+    /// A caller that passes secrets by name must pass this one. Default: false.
+    pub required: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallOutputConfig {
+    pub description: Option<String>,
+    pub value: Spanned<String>,
 }
 
 /// A GitHub release's activity, from a `release` webhook.
@@ -253,6 +291,8 @@ struct OnSchema {
     workflow_dispatch: Option<ManualConfig>,
     /// A run of another pipeline of the file ended (or was requested).
     workflow_run: Option<WorkflowRunConfig>,
+    /// Called by a job of another workflow, with inputs and secrets, giving back outputs.
+    workflow_call: Option<WorkflowCallConfig>,
     /// A GitHub release's activity, from a signed `release` webhook.
     release: Option<ReleaseConfig>,
 }
