@@ -418,6 +418,9 @@ jobs:
           echo "suite $SUITE in ${{ inputs.shards }} shards, strict ${{ inputs.strict }}, more than 2: ${{ inputs.shards > 2 }}"
           echo "token is ${{ secrets.token }}"
           echo "report=report-of-$SUITE" >> "$GITHUB_OUTPUT"
+          echo "$SUITE covered" > coverage.txt
+      - uses: actions/upload-artifact@v4
+        with: {name: "coverage-${{ inputs.suite }}", path: coverage.txt}
   flaky:
     needs: unit
     if: ${{ inputs.strict }}
@@ -462,6 +465,9 @@ jobs:
     needs: tests
     steps:
       - run: echo "got ${{ needs.tests.outputs.report }} from ${{ needs.tests.result }}"
+      - uses: actions/download-artifact@v4
+        with: {name: coverage-smoke}
+      - run: cat coverage.txt
   notify:
     needs: [strict]
     if: failure()
@@ -488,6 +494,7 @@ jobs:
     assert!(out.contains("token is ***"), "{out}");
     assert!(!both(&ran).contains(token));
     assert!(out.contains("got report-of-smoke from success"), "{out}");
+    assert!(out.contains("[report] smoke covered"), "{out}");
     assert!(
         out.contains("cleanup after success, flaky skipped"),
         "{out}"
@@ -516,9 +523,18 @@ fn calls_are_checked_against_what_the_called_workflow_declares() {
     let workflows = called.parent().unwrap();
     std::fs::write(
         workflows.join("ci.yml"),
-        "on: push\njobs:\n  tests:\n    uses: ./.github/workflows/test.yml\n    with: {suites: a, shards: many}\n  plain:\n    uses: ./.github/workflows/ci.yml\n  missing:\n    uses: ./.github/workflows/nope.yml\n",
+        "on: push\njobs:\n  tests:\n    uses: ./.github/workflows/test.yml\n    with: {suites: a, shards: many}\n  plain:\n    uses: ./.github/workflows/ci.yml\n  missing:\n    uses: ./.github/workflows/nope.yml\n  circle:\n    uses: ./.github/workflows/a.yml\n",
     )
     .unwrap();
+    for (name, other) in [("a", "b"), ("b", "a")] {
+        std::fs::write(
+            workflows.join(format!("{name}.yml")),
+            format!(
+                "on: workflow_call\njobs:\n  next:\n    uses: ./.github/workflows/{other}.yml\n"
+            ),
+        )
+        .unwrap();
+    }
     let file = workflows.join("ci.yml");
     let validated = bellwether(&["validate", file.to_str().unwrap()], &[]);
     assert_eq!(validated.code, 1, "{}", both(&validated));
@@ -532,6 +548,7 @@ fn calls_are_checked_against_what_the_called_workflow_declares() {
         "`inputs.suit`",
         "not a reusable workflow (expected `on: workflow_call` in it)",
         "nope.yml",
+        "calls itself (./.github/workflows/a.yml → ./.github/workflows/b.yml → ./.github/workflows/a.yml)",
     ] {
         assert!(all.contains(expected), "{expected}: {all}");
     }

@@ -20,7 +20,7 @@ use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger::Trigger;
 
 use super::{Workflows, names};
-use crate::called::{Called, is_local};
+use crate::called::{Called, CalledFile, is_local};
 use crate::diagnostic::Sink;
 use crate::model::{ManualConfig, OnConfig, PipelineConfig, ProjectFile};
 use crate::span::{Pos, Spanned};
@@ -272,7 +272,7 @@ fn lower(
                 .collect(),
             inputs: declared_inputs(p),
         },
-        uploads: uploads(p),
+        uploads: uploads(p, project.called),
         jobs: p.jobs.names().collect(),
         services: project.services,
         environments: project.environments,
@@ -368,25 +368,44 @@ fn manual(on: &OnConfig) -> Option<&ManualConfig> {
     )
 }
 
-/// The artifact names each job uploads: `name`, or the job's id. A name computed per matrix
-/// leg is kept as written; what it may render as is checked against downloads.
-fn uploads(p: &PipelineConfig) -> BTreeMap<&str, Vec<Template>> {
+/// The artifact names each job uploads: `name`, or the job's id; a job that calls a workflow,
+/// those its jobs upload. A name computed per matrix leg is kept as written; what it may
+/// render as is checked against downloads.
+fn uploads<'a>(p: &'a PipelineConfig, called: &'a Called) -> BTreeMap<&'a str, Vec<Template>> {
+    uploads_within(p, called, 0)
+}
+
+/// [`uploads`], `depth` calls deep: a circle of calls, refused where it is lowered, ends at
+/// the depth calls may nest to.
+fn uploads_within<'a>(
+    p: &'a PipelineConfig,
+    called: &'a Called,
+    depth: usize,
+) -> BTreeMap<&'a str, Vec<Template>> {
     p.jobs
         .iter()
         .map(|(id, j)| {
-            let names = j
-                .value
-                .steps
-                .iter()
-                .filter_map(|s| actions::artifacts_step(&s.value))
-                .filter(|a| a.value.upload.is_some())
-                .map(|a| match &a.value.name {
-                    None => Template::literal(id.value.clone()),
-                    // One that does not parse is reported where the upload is lowered.
-                    Some(n) => Template::parse(&n.value)
-                        .unwrap_or_else(|_| Template::literal(n.value.clone())),
-                })
-                .collect();
+            let names = match j.value.uses.as_ref().and_then(|u| called.get(&u.value)) {
+                Some(CalledFile::Read(_, config)) if depth < call::MAX_DEPTH => {
+                    uploads_within(config, called, depth + 1)
+                        .into_values()
+                        .flatten()
+                        .collect()
+                }
+                _ => j
+                    .value
+                    .steps
+                    .iter()
+                    .filter_map(|s| actions::artifacts_step(&s.value))
+                    .filter(|a| a.value.upload.is_some())
+                    .map(|a| match &a.value.name {
+                        None => Template::literal(id.value.clone()),
+                        // One that does not parse is reported where the upload is lowered.
+                        Some(n) => Template::parse(&n.value)
+                            .unwrap_or_else(|_| Template::literal(n.value.clone())),
+                    })
+                    .collect(),
+            };
             (id.value.as_str(), names)
         })
         .collect()

@@ -22,7 +22,7 @@ use crate::span::Spanned;
 use crate::suggest::did_you_mean;
 
 /// How deep calls may nest, as on GitHub.
-const MAX_DEPTH: usize = 10;
+pub(super) const MAX_DEPTH: usize = 10;
 
 /// The `workflow_call` of the workflow job `j` calls, when it is one of this repository's
 /// that was read.
