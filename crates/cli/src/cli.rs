@@ -78,6 +78,8 @@ pub(crate) enum Command {
     Ops(crate::commands::ops::Verb),
     /// A small HTTP service to try bellwether with (the examples' replicas run it): GET /health, and answers with its version; configured by PORT, DEMO_VERSION (else BELLWETHER_VERSION), DEMO_ERROR_RATE, DEMO_LATENCY, DEMO_LATENCY_SIGMA, DEMO_FAILURES, DEMO_SEED, DEMO_EXIT_AFTER.
     DemoService,
+    /// Convert another tool's files into a bellwether.yaml: `import argo-rollouts FILE...`.
+    Import(crate::commands::import::ImportArgs),
     /// A replica's log writer, which the local platform starts with the replica's output on standard input.
     #[command(name = bellwether_platform_local::LOG_WRITER, hide = true)]
     LogWriter(crate::commands::log_writer::LogWriterArgs),

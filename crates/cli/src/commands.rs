@@ -5,6 +5,7 @@ pub(crate) mod completion;
 mod credentials;
 pub(crate) mod demo;
 pub(crate) mod demo_service;
+pub(crate) mod import;
 pub(crate) mod load;
 pub(crate) mod log_writer;
 pub(crate) mod ops;

@@ -94,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )?,
         Command::DemoService => commands::demo_service::run()?,
         Command::LogWriter(args) => commands::log_writer::run(&args)?,
+        Command::Import(args) => commands::import::run(&args)?,
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", bellwether_config::schema())?;
