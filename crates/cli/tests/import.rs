@@ -101,3 +101,80 @@ fn files_without_a_rollout_or_not_yaml_are_refused() {
     assert_eq!(broken.code, 1, "{broken:?}");
     assert!(broken.stderr.contains("is not YAML"), "{broken:?}");
 }
+
+#[test]
+fn a_blue_green_rollout_keeps_its_promotion_settings_and_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("bg.yaml");
+    std::fs::write(
+        &manifest,
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout}
+spec:
+  replicas: 3
+  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: checkout}
+  strategy:
+    blueGreen:
+      activeService: checkout-active
+      previewService: checkout-preview
+      autoPromotionEnabled: false
+      previewReplicaCount: 1
+      scaleDownDelaySeconds: 300
+      prePromotionAnalysis:
+        templates: [{templateName: smoke-rate}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout}
+spec:
+  template:
+    spec:
+      containers:
+        - name: checkout
+          image: checkout:2
+          args: [serve, --port=8080]
+          readinessProbe: {httpGet: {path: /ready, port: 8080}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: smoke-rate}
+spec:
+  metrics:
+    - name: smoke-rate
+      count: 3
+      interval: 10s
+      successCondition: result >= 0.9
+      provider:
+        prometheus: {address: "http://prometheus:9090", query: "avg(up)"}
+"#,
+    )
+    .unwrap();
+    let imported = bellwether(
+        &["import", "argo-rollouts", manifest.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(imported.code, 0, "{imported:?}");
+    for carried in [
+        "image: checkout:2",
+        "- serve",
+        "readiness: /ready",
+        "blueGreen:",
+        "autoPromotionEnabled: false",
+        "previewReplicas: 1",
+        "scaleDownDelay: 300s",
+        "prePromotionAnalysis:",
+        "- smoke-rate",
+    ] {
+        assert!(imported.stdout.contains(carried), "{carried}: {imported:?}");
+    }
+    assert!(
+        imported.stderr.contains("`previewService` is not needed"),
+        "{imported:?}"
+    );
+    let out = dir.path().join("bellwether.yaml");
+    std::fs::write(&out, &imported.stdout).unwrap();
+    let validated = bellwether(&["validate", out.to_str().unwrap()], &[]);
+    assert_eq!(validated.code, 0, "{validated:?}");
+}
