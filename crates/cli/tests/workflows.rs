@@ -553,3 +553,33 @@ fn calls_are_checked_against_what_the_called_workflow_declares() {
         assert!(all.contains(expected), "{expected}: {all}");
     }
 }
+
+#[test]
+fn upload_artifact_keeps_files_relative_to_the_paths_common_directory_as_github_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = workflow_repo(
+        dir.path(),
+        "build.yml",
+        r#"on: push
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist/app/css && echo js > dist/app/main.js && echo css > dist/app/css/a.css
+      - uses: actions/upload-artifact@v4
+        with: {name: web, path: dist/}
+  ship:
+    needs: build
+    steps:
+      - uses: actions/download-artifact@v4
+        with: {name: web, path: site}
+      - run: cat site/app/main.js site/app/css/a.css
+"#,
+    );
+    let ran = run_workflow(&file, &[]);
+    assert_eq!(ran.code, 0, "{}", both(&ran));
+    assert!(
+        ran.stdout.contains("[ship] js\n[ship] css"),
+        "{}",
+        ran.stdout
+    );
+}

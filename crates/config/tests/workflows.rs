@@ -105,7 +105,7 @@ jobs:
                     .map(|k| k.source())
                     .collect::<Vec<_>>()
             ),
-            StepAction::Upload { name, paths } => format!(
+            StepAction::Upload { name, paths, .. } => format!(
                 "upload {} {:?}",
                 name.source(),
                 paths.iter().map(|p| p.source()).collect::<Vec<_>>()

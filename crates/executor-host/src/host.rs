@@ -281,10 +281,17 @@ fn builtin_blocking(
         Work::Upload {
             name,
             paths,
+            from_common_root,
             job,
             leg,
         } => artifacts
-            .upload(&name, &paths, workdir, Uploader { job, leg })
+            .upload(
+                &name,
+                &paths,
+                workdir,
+                Uploader { job, leg },
+                from_common_root,
+            )
             .map_err(|e| chain(&e))
             .map(|(files, bytes)| {
                 notes.push(format!(

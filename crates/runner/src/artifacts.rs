@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{FilesError, hex, matching, sha256_file};
+use crate::walk::{FilesError, common_root, hex, matching, sha256_file};
 
 /// Why an artifact was not stored or rebuilt.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,9 @@ impl Artifacts {
         Ok(self.manifests.join(format!("{name}.json")))
     }
 
-    /// Stores the files the patterns select under `workdir`, as uploaded `by` a job; returns
+    /// Stores the files the patterns select under `workdir`, as uploaded `by` a job, each by
+    /// its path from the workspace or, `from_common_root`, from the directory the patterns
+    /// have in common (GitHub's layout: `dist/` uploads `app.js`, not `dist/app.js`); returns
     /// (files, bytes).
     pub fn upload(
         &self,
@@ -119,6 +121,7 @@ impl Artifacts {
         patterns: &[String],
         workdir: &Path,
         by: Uploader,
+        from_common_root: bool,
     ) -> Result<(usize, u64), ArtifactError> {
         let manifest_path = self.manifest(name)?;
         if manifest_path.exists() {
@@ -128,6 +131,11 @@ impl Artifacts {
         if files.is_empty() {
             return Err(ArtifactError::NoFiles(patterns.join(", ")));
         }
+        let root = if from_common_root {
+            common_root(workdir, patterns)
+        } else {
+            PathBuf::new()
+        };
         std::fs::create_dir_all(&self.objects).map_err(ArtifactError::CreateStore)?;
         let mut entries = Vec::new();
         let mut bytes = 0;
@@ -149,8 +157,11 @@ impl Artifacts {
                 std::fs::rename(&partial, &object).map_err(store)?;
             }
             bytes += meta.len();
+            let kept = Path::new(&f)
+                .strip_prefix(&root)
+                .map_or_else(|_| f.clone(), |p| p.to_string_lossy().into_owned());
             entries.push(Entry {
-                path: f,
+                path: kept,
                 sha256: digest,
                 size: meta.len(),
                 executable: meta.permissions().mode() & 0o111 != 0,
@@ -275,7 +286,7 @@ mod tests {
             };
             let paths = ["coverage.txt".into(), "api.txt".into()];
             store
-                .upload(name, &paths[..paths.len() - leg], &work, by)
+                .upload(name, &paths[..paths.len() - leg], &work, by, false)
                 .expect("uploaded");
         }
         let out = dir.path().join("out");
@@ -309,7 +320,7 @@ mod tests {
         };
         assert_eq!(
             store
-                .upload("web", &["dist".into()], &work, by("build", 0))
+                .upload("web", &["dist".into()], &work, by("build", 0), false)
                 .expect("uploaded"),
             (3, 17)
         );
@@ -321,12 +332,12 @@ mod tests {
         );
         assert!(
             store
-                .upload("web", &["dist".into()], &work, by("build", 1))
+                .upload("web", &["dist".into()], &work, by("build", 1), false)
                 .is_err()
         );
         assert_eq!(
             store
-                .upload("none", &["nothing/**".into()], &work, by("build", 0))
+                .upload("none", &["nothing/**".into()], &work, by("build", 0), false)
                 .expect_err("nothing matches")
                 .to_string(),
             "no files match nothing/** (expected at least one)"
@@ -363,7 +374,7 @@ mod tests {
         for bad in ["../escape", "a/b", ".hidden", "", "sp ace"] {
             assert!(
                 matches!(
-                    store.upload(bad, &["report".into()], &work, by(0)),
+                    store.upload(bad, &["report".into()], &work, by(0), false),
                     Err(ArtifactError::BadName(_))
                 ),
                 "{bad}"
@@ -375,7 +386,7 @@ mod tests {
         }
         for (leg, name) in ["report-api", "report-web"].into_iter().enumerate() {
             store
-                .upload(name, &["report".into()], &work, by(leg))
+                .upload(name, &["report".into()], &work, by(leg), false)
                 .expect("uploaded");
         }
         store.forget(|_, by| by.is_some_and(|b| b.leg == 1));
@@ -389,7 +400,7 @@ mod tests {
             Err(ArtifactError::NotUploaded(_))
         ));
         store
-            .upload("report-web", &["report".into()], &work, by(1))
+            .upload("report-web", &["report".into()], &work, by(1), false)
             .expect("uploaded again after a rerun forgot it");
     }
 }

@@ -31,6 +31,36 @@ impl FilesError {
 }
 
 /// The files under `root` that the patterns select, as paths relative to `root`, sorted.
+/// The directory the patterns' search paths have in common, as GitHub's upload-artifact finds
+/// it: a pattern's search path is what comes before its first wildcard, a file's directory, or
+/// a directory itself; exclusions (`!`) count for nothing. Empty: the workspace.
+pub(crate) fn common_root(root: &Path, patterns: &[String]) -> PathBuf {
+    let searched = patterns.iter().filter(|p| !p.starts_with('!')).map(|p| {
+        let body = p.trim_start_matches("./").trim_end_matches('/');
+        let literal: Vec<&str> = body
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[', '{']))
+            .collect();
+        let whole = literal.len() == body.split('/').count();
+        let mut dir: PathBuf = literal.iter().collect();
+        // A path without a wildcard names a file, whose directory is searched, or a directory.
+        if whole && !root.join(&dir).is_dir() {
+            dir.pop();
+        }
+        dir
+    });
+    searched
+        .reduce(|common, next| {
+            common
+                .components()
+                .zip(next.components())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn matching(root: &Path, patterns: &[String]) -> Result<Vec<String>, FilesError> {
     let mut compiled = Vec::new();
     for p in patterns {
@@ -116,6 +146,39 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_root_is_where_githubs_upload_artifact_puts_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for f in [
+            "dist/app/main.js",
+            "dist/app/css/a.css",
+            "path/to/some/directory/foo1.txt",
+        ] {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, f).expect("write");
+        }
+        let root = |p: &[&str]| {
+            common_root(
+                dir.path(),
+                &p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(root(&["dist/app/"]), Path::new("dist/app"));
+        assert_eq!(root(&["dist/app/main.js"]), Path::new("dist/app"));
+        assert_eq!(root(&["coverage.txt"]), Path::new(""));
+        assert_eq!(
+            root(&["path/to/*/directory/foo?.txt"]),
+            Path::new("path/to")
+        );
+        assert_eq!(
+            root(&["dist/app/**/*.css", "dist/app/main.js"]),
+            Path::new("dist/app")
+        );
+        assert_eq!(root(&["dist/app", "path/to/some"]), Path::new(""));
+        assert_eq!(root(&["dist/app", "!dist/app/css"]), Path::new("dist/app"));
+    }
 
     #[test]
     fn patterns_select_files() {

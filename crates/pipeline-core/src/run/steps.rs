@@ -15,7 +15,7 @@ use crate::spec::{Flag, Shell, StepAction, StepSpec};
 enum Next {
     Skip(StepRecord),
     Fail(StepRecord, String),
-    Run(StepRecord, StepRequest),
+    Run(StepRecord, Box<StepRequest>),
 }
 
 impl Run {
@@ -47,7 +47,7 @@ impl Run {
                 }
                 Next::Run(record, request) => {
                     instance.steps.push(record);
-                    cx.actions.push(Action::RunStep(request));
+                    cx.actions.push(Action::RunStep(*request));
                     return;
                 }
             }
@@ -176,7 +176,7 @@ impl Run {
             path: instance.path.clone(),
             timeout,
         };
-        Next::Run(record, request)
+        Next::Run(record, Box::new(request))
     }
 
     fn work(
@@ -225,8 +225,16 @@ impl Run {
                 },
                 environment,
             },
-            (StepAction::Upload { name, paths }, _) => Work::Upload {
+            (
+                StepAction::Upload {
+                    name,
+                    paths,
+                    from_common_root,
+                },
+                _,
+            ) => Work::Upload {
                 name: render(name, "name")?,
+                from_common_root: *from_common_root,
                 paths: paths
                     .iter()
                     .map(|p| render(p, "upload"))

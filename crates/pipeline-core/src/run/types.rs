@@ -277,6 +277,8 @@ pub enum Work {
     Upload {
         name: String,
         paths: Vec<String>,
+        /// Relative to the paths' common directory, as GitHub keeps them.
+        from_common_root: bool,
         /// The job and matrix leg uploading, kept with the artifact so that a rerun knows
         /// whose artifacts to replace.
         job: String,

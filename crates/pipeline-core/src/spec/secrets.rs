@@ -142,7 +142,7 @@ impl PipelineSpec {
                         used.add_template(t);
                     }
                 }
-                StepAction::Upload { name, paths } => {
+                StepAction::Upload { name, paths, .. } => {
                     used.add_template(name);
                     paths.iter().for_each(|p| used.add_template(p));
                 }

@@ -42,6 +42,9 @@ pub enum StepAction {
     Upload {
         name: Template,
         paths: Vec<Template>,
+        /// Files kept relative to the directory the paths have in common (GitHub's
+        /// `actions/upload-artifact`), not to the workspace.
+        from_common_root: bool,
     },
     /// `artifacts: {download: [names], path}`: artifacts that jobs this one needs uploaded.
     Download {

@@ -152,6 +152,7 @@ pub(super) fn builtin(
                     name: Some(name),
                     download: None,
                     path: None,
+                    from_common_root: true,
                 },
                 uses.pos,
             )))
@@ -172,6 +173,7 @@ pub(super) fn builtin(
                     name: None,
                     download: Some(Spanned::new(Names(vec![name.clone()]), name.pos)),
                     path: with.get("path").cloned(),
+                    from_common_root: false,
                 },
                 uses.pos,
             )))

@@ -439,7 +439,11 @@ fn artifacts(
                 .iter()
                 .map(|p| at.template(p, p.pos, sink))
                 .collect::<Option<Vec<_>>>()?;
-            Some(StepAction::Upload { name, paths })
+            Some(StepAction::Upload {
+                name,
+                paths,
+                from_common_root: v.from_common_root,
+            })
         }
         (None, Some(download)) => {
             if let Some(name) = &v.name {

@@ -91,4 +91,9 @@ pub struct ArtifactsConfig {
     pub download: Option<Spanned<Names>>,
     /// For `download`: where to put them, relative to the workspace. Default: the workspace.
     pub path: Option<Spanned<String>>,
+    /// Set for `actions/upload-artifact`, never written: files are kept relative to the
+    /// paths' common directory, as GitHub keeps them, rather than to the workspace.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub from_common_root: bool,
 }
