@@ -2,6 +2,7 @@
 //! history compacted) and of the kubelet (pods never ready, pods crash-looping).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct Script {
     faults: Arc<Mutex<Faults>>,
     /// Bumped to end every open watch.
     drops: watch::Sender<u64>,
+    /// Watches answered `410 Gone`.
+    gone: Arc<AtomicU64>,
     store: Store,
 }
 
@@ -33,6 +36,7 @@ impl Script {
         Self {
             faults: Arc::default(),
             drops: watch::Sender::new(0),
+            gone: Arc::default(),
             store,
         }
     }
@@ -76,6 +80,15 @@ impl Script {
     pub fn crash_loop(&self, selector: &str) {
         let selector = Selector::parse(selector).expect("a label selector the fake serves");
         self.lock().crash_loop.push(selector);
+    }
+
+    /// How many watches were answered `410 Gone` so far.
+    pub fn gone_answered(&self) -> u64 {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_gone(&self) {
+        self.gone.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn watch_delay(&self) -> Duration {

@@ -238,6 +238,7 @@ async fn a_watch_from_a_compacted_version_is_410_gone_and_a_relist_resumes_it() 
         }
         other => panic!("expected 410 Gone, got {other:?}"),
     }
+    assert_eq!(cluster.script().gone_answered(), 1);
 
     let list = secrets.list(&ListParams::default()).await.unwrap();
     assert_eq!(list.items.len(), 2);

@@ -76,6 +76,7 @@ impl Stream {
             Some(rv) => match self.api.store.subscribe(rv) {
                 Ok(subscription) => (Vec::new(), subscription),
                 Err(gone) => {
+                    self.api.script.count_gone();
                     let _ = self.send("ERROR", gone.json()).await;
                     return;
                 }
@@ -142,7 +143,12 @@ impl Stream {
     async fn send(&self, kind: &str, object: Value) -> bool {
         let delay = self.api.script.watch_delay();
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            // A slow watch is still dropped when a script drops the watches.
+            let mut drops = self.api.script.drops();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = drops.changed() => return false,
+            }
         }
         let mut line = json!({"type": kind, "object": object}).to_string();
         line.push('\n');
