@@ -3,6 +3,7 @@
 //! bookmarks, dropped connections), garbage collection and the kubelet's pods.
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use bellwether_kube_fake::{FakeCluster, Options, Resource};
@@ -533,4 +534,90 @@ http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
         .await
         .unwrap();
     assert!(previous.starts_with("secret value\n"), "{previous}");
+}
+
+#[tokio::test]
+async fn deleting_a_pod_sends_sigterm_then_sigkill_after_its_grace_period() {
+    let (_cluster, client) = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(client, "test");
+    let dir = tempfile::tempdir().unwrap();
+    // Notes SIGTERM, then goes on: only SIGKILL ends it.
+    let stubborn = r#"
+import os, signal, time
+def noted(*_):
+    open(os.path.join(os.environ["DIR"], "term"), "w").write("SIGTERM")
+signal.signal(signal.SIGTERM, noted)
+open(os.path.join(os.environ["DIR"], "pid"), "w").write(str(os.getpid()))
+while True:
+    time.sleep(0.05)
+"#;
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "stubborn"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "main", "image": "python",
+                "command": ["python3", "-c", stubborn],
+                "env": [{"name": "DIR", "value": dir.path().to_str().unwrap()}],
+            }],
+        },
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let pid_file = dir.path().join("pid");
+    until("the container running", || async { pid_file.exists() }).await;
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+
+    let asked = std::time::Instant::now();
+    let marked = pods
+        .delete("stubborn", &DeleteParams::default())
+        .await
+        .unwrap();
+    let marked = marked.left().expect("the pod, marked for deletion");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert_eq!(marked.metadata.deletion_grace_period_seconds, Some(1));
+    until("the pod gone", || async {
+        pods.get_opt("stubborn").await.unwrap().is_none()
+    })
+    .await;
+    assert!(
+        asked.elapsed() >= Duration::from_secs(1),
+        "killed before its grace period"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("term")).unwrap(),
+        "SIGTERM"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the process is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_scripted_crash_loop_restarts_the_container_with_back_off() {
+    let (cluster, client) = cluster().await;
+    cluster.script().crash_loop("app=looping");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "test");
+    let pods: Api<Pod> = Api::namespaced(client, "test");
+    sets.patch(
+        "looping",
+        &PatchParams::apply("test"),
+        &Patch::Apply(sleeper_set("looping", 1)),
+    )
+    .await
+    .unwrap();
+    until("two restarts, in CrashLoopBackOff", || async {
+        pods_of(&pods, "looping").await.iter().any(|pod| {
+            let status = &pod.status.as_ref().unwrap().container_statuses.as_ref();
+            status.is_some_and(|c| {
+                let waiting = c[0].state.as_ref().and_then(|s| s.waiting.as_ref());
+                c[0].restart_count >= 2
+                    && !c[0].ready
+                    && waiting.and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff")
+            })
+        })
+    })
+    .await;
 }
