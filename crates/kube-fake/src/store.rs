@@ -138,7 +138,7 @@ impl Store {
     /// from `rv` on has been compacted away.
     pub(crate) fn subscribe(&self, rv: u64) -> Result<Subscription, Status> {
         let objects = self.lock();
-        if rv + 1 < objects.oldest {
+        if rv.saturating_add(1) < objects.oldest {
             return Err(Status::gone(format!(
                 "too old resource version: {rv} ({})",
                 objects.oldest - 1

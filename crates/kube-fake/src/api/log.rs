@@ -34,7 +34,11 @@ pub(super) async fn serve(api: &Api, key: &Key, params: &Params) -> Result<Respo
                 "sinceTime: invalid value {text:?}, expected RFC 3339"
             ))
         })?),
-        (None, Some(seconds)) => Some(OffsetDateTime::now_utc() - time::Duration::seconds(seconds)),
+        (None, Some(seconds)) => Some(
+            OffsetDateTime::now_utc()
+                .checked_sub(time::Duration::seconds(seconds))
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        ),
         (None, None) => None,
     };
     let options = Options {
