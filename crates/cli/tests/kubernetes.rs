@@ -213,3 +213,57 @@ fn a_canary_on_kubernetes_is_promoted_and_a_failing_one_rolled_back() {
     );
     assert!(cluster.objects(Resource::ReplicaSets, "shop-ns").is_empty());
 }
+
+#[test]
+fn up_says_why_it_cannot_reach_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path(), free_addr());
+    let file = file.to_str().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let missing = dir.path().join("missing-kubeconfig");
+    let missing = missing.to_str().unwrap();
+    let unreadable = support::bellwether(
+        &[
+            "up",
+            "-f",
+            file,
+            "--data-dir",
+            data,
+            "--listen",
+            "127.0.0.1:0",
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            missing,
+        ],
+        &[],
+    );
+    assert_eq!(unreadable.code, 1, "{unreadable:?}");
+    assert!(
+        unreadable
+            .stderr
+            .contains(&format!("cannot read the kubeconfig {missing}")),
+        "{unreadable:?}"
+    );
+
+    let local = support::bellwether(
+        &[
+            "up",
+            "-f",
+            file,
+            "--data-dir",
+            data,
+            "--namespace",
+            "shop-ns",
+        ],
+        &[],
+    );
+    assert_eq!(local.code, 1, "{local:?}");
+    assert!(
+        local
+            .stderr
+            .contains("--kubeconfig and --namespace are for --platform kubernetes"),
+        "{local:?}"
+    );
+}
