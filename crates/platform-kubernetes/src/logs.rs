@@ -79,7 +79,11 @@ async fn read(
     let mut followed = std::collections::BTreeSet::new();
     let mut changed = shared.pods_changed();
     loop {
-        for replica in shared.replicas(service, query.revision) {
+        let replicas = shared.replicas(service, query.revision);
+        // Pods gone have no follower left to remember (their names never come back).
+        followed.retain(|name: &String| replicas.iter().any(|r| r.name == *name));
+        while followers.try_join_next().is_some() {}
+        for replica in replicas {
             if followed.insert(replica.name.clone()) {
                 let from = last_sent.get(&replica.name).copied();
                 followers.spawn(follow(
