@@ -106,7 +106,7 @@ async fn dispatch(
             Method::GET if flag(params, "watch") => Ok(watch::serve(api, &collection, params)?),
             Method::GET => list(api, &collection, params),
             Method::POST => create(api, collection, body),
-            _ => Err(Status::not_served(path)),
+            _ => Err(Status::method_not_allowed(method)),
         };
     };
     let key = Key { name, ..collection };
@@ -123,6 +123,7 @@ async fn dispatch(
         (&Method::GET, Some("log")) if key.resource == Resource::Pods => {
             log::serve(api, &key, params).await
         }
+        (_, None | Some("status")) => Err(Status::method_not_allowed(method)),
         _ => Err(Status::not_served(path)),
     }
 }

@@ -46,6 +46,14 @@ impl Status {
         )
     }
 
+    pub(crate) fn method_not_allowed(method: &axum::http::Method) -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
+    }
+
     pub(crate) fn already_exists(key: &Key) -> Self {
         Self::new(
             409,

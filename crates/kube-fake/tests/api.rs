@@ -86,20 +86,30 @@ async fn until<F: Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
 }
 
 #[tokio::test]
-async fn a_request_without_the_token_is_refused() {
+async fn a_request_without_the_token_or_with_a_method_not_served_is_refused() {
     let (cluster, _) = cluster().await;
-    let response =
-        reqwest_free_get(&format!("{}/api/v1/namespaces/test/secrets", cluster.url())).await;
+    let url = format!("{}/api/v1/namespaces/test/secrets", cluster.url());
+    let response = raw("GET", &url, None).await;
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let response = raw("PUT", &url, Some(cluster.token())).await;
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(
+        response.contains("\"reason\":\"MethodNotAllowed\""),
+        "{response}"
+    );
 }
 
-/// A bare GET over TCP, so that no token is sent.
-async fn reqwest_free_get(url: &str) -> String {
+/// A bare request over TCP, with the bearer token given or none.
+async fn raw(method: &str, url: &str, token: Option<&str>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let authorization =
+        token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!(
+        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -508,7 +518,7 @@ http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
         .await
         .unwrap();
     let url = format!("http://{}:8080/exit", ips[0]);
-    let _ = tokio::time::timeout(Duration::from_secs(2), reqwest_free_get(&url)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), raw("GET", &url, None)).await;
     let mut rest = String::new();
     let ended = tokio::time::timeout(
         WAIT,
