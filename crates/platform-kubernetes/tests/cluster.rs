@@ -374,3 +374,28 @@ async fn a_new_control_plane_reaps_what_no_revision_asked_for_and_keeps_the_rest
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_failing_its_liveness_probe_is_restarted_in_its_pod() {
+    let (_dir, subject) = fake().await;
+    let mut failing = template("web", 1);
+    let mut liveness = Probe::http("/missing");
+    liveness.failure_threshold = 1;
+    failing.liveness = Some(liveness);
+    let mut rx = subject.platform.watch("web");
+    subject.platform.scale(&failing, 1);
+    let state = until(&mut rx, "the replica restarted twice", |s| {
+        s.get(&1)
+            .is_some_and(|r| r.replicas.len() == 1 && r.replicas[0].restarts >= 2)
+    })
+    .await;
+    let replica = &state[&1].replicas[0];
+    assert_eq!(replica.index, 0, "the same pod, restarted");
+    let pods = subject.cluster.objects(Resource::Pods, "bellwether");
+    assert_eq!(pods.len(), 1);
+    let message = pods[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.starts_with("Liveness probe failed"), "{message}");
+}
