@@ -61,6 +61,17 @@ impl Writer {
         };
         let set = template::replica_set(template, replicas, &shape)?;
         let name = names::revision_object(&template.service, template.revision);
+        if replicas == 0 {
+            // None asked of a revision that has no ReplicaSet (deleted already): nothing runs.
+            let existing = self
+                .sets
+                .get_opt(&name)
+                .await
+                .map_err(|source| api_error(format!("ReplicaSet {name}"), source))?;
+            if existing.is_none() {
+                return Ok(());
+            }
+        }
         let values = self.secret_values(template)?;
         if let Some(values) = &values {
             let secret = template::secret(template, values, None);

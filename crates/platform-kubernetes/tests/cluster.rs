@@ -399,3 +399,27 @@ async fn a_replica_failing_its_liveness_probe_is_restarted_in_its_pod() {
         .to_owned();
     assert!(message.starts_with("Liveness probe failed"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn none_asked_of_a_revision_without_a_replica_set_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough that a ReplicaSet made at no pods would still be there.
+    let subject = support::start(dir.path(), |options| {
+        options.keep_scaled_down = Duration::from_secs(600);
+    })
+    .await;
+    let mut rx = subject.platform.watch("web");
+    subject.platform.scale(&template("web", 2), 1);
+    subject.platform.scale(&template("web", 1), 0);
+    until(&mut rx, "revision 2 ready", |s| ready(s, 2) == 1).await;
+    let sets = subject.cluster.objects(Resource::ReplicaSets, "bellwether");
+    let names: Vec<&str> = sets
+        .iter()
+        .filter_map(|s| s["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["web-r2"],
+        "no ReplicaSet made for a revision asked for none"
+    );
+}
