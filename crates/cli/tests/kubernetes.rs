@@ -2,7 +2,8 @@
 //! here; the client's code path is production's, through the kubeconfig): each revision of a
 //! service a ReplicaSet whose pods are Python HTTP servers run by the fake kubelet on pod IPs
 //! of their own, traffic through the embedded router to those IPs, a healthy canary promoted
-//! and a failing one rolled back, and every pod gone once `up` stops.
+//! (through conflicts on its writes and watches dropped and compacted away) and a failing one
+//! rolled back, and every pod gone once `up` stops.
 
 mod support;
 
@@ -163,10 +164,26 @@ fn a_canary_on_kubernetes_is_promoted_and_a_failing_one_rolled_back() {
     );
 
     let load = Load::start(listen);
+    // While v2 rolls out, its writes meet conflicts and the watches keep being dropped with
+    // their history compacted away (every resume is 410 Gone): nothing is lost.
+    let script = cluster.script().clone();
+    script.conflict_next_writes(Resource::ReplicaSets, 2);
+    let faults_on = Arc::new(AtomicBool::new(true));
+    let faulting = Arc::clone(&faults_on);
+    let faults = thread::spawn(move || {
+        while faulting.load(Ordering::Relaxed) {
+            script.compact();
+            script.drop_watches();
+            thread::sleep(Duration::from_millis(500));
+        }
+    });
     let deploy = plane.run(&["deploy", "shop", "--version", "v2"]);
     assert_eq!(deploy.code, 0, "{deploy:?}");
     let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+    faults_on.store(false, Ordering::Relaxed);
+    faults.join().unwrap();
     assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
+    assert!(cluster.script().gone_answered() > 0, "the faults were met");
     let ips = pod_ips(&cluster);
     let view = json(&plane.run(&["get", "shop", "-o", "json"]));
     assert_eq!(view["stable"]["version"], "v2", "{view:#}");
