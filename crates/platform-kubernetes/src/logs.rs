@@ -113,7 +113,7 @@ async fn follow(
         let params = LogParams {
             follow: true,
             timestamps: true,
-            since_time: from,
+            since_time: from.and_then(whole_second),
             ..LogParams::default()
         };
         if let Ok(mut reader) = pods.log_stream(&replica.name, &params).await {
@@ -150,6 +150,13 @@ async fn follow(
         }
         tokio::time::sleep(REOPEN).await;
     }
+}
+
+/// `at` down to its second: the client sends `sinceTime` rounded to the nearest second, which
+/// may be after `at` and skip the lines written just after it; lines up to `at` that this
+/// repeats are skipped by their times.
+fn whole_second(at: Timestamp) -> Option<Timestamp> {
+    Timestamp::from_second(at.as_second()).ok()
 }
 
 /// The lines of a pod's log with their times.

@@ -219,9 +219,23 @@ fn observe(pod: &Pod, was_ready: bool) -> (ReplicaPhase, u32, Option<String>) {
     } else {
         ReplicaPhase::Starting
     };
+    // A pod no node takes (unschedulable) says why in its condition.
+    let unscheduled = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        })
+        .map(|c| {
+            let reason = c.reason.as_deref().unwrap_or("Unschedulable");
+            match c.message.as_deref() {
+                Some(message) if !message.is_empty() => format!("{reason}: {message}"),
+                _ => reason.to_owned(),
+            }
+        });
     let last_error = match (failing_to_start, last) {
         (Some(now), Some(last)) => Some(format!("{now} (last: {last})")),
-        (now, last) => now.or(last),
+        (now, last) => now.or(last).or(unscheduled),
     };
     (phase, restarts, last_error)
 }

@@ -25,7 +25,7 @@ impl Ips {
         (0..SPAN)
             .map(|n| FIRST + (start + n) % SPAN)
             .filter(|ip| !matches!(ip & 0xff, 0 | 255 | 1))
-            .take(100_000)
+            .take(10_000)
             .find(|ip| !held.contains(ip) && ports_free(Ipv4Addr::from(*ip), ports))
             .inspect(|ip| {
                 held.insert(*ip);

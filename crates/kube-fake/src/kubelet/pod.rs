@@ -121,6 +121,15 @@ pub(super) async fn run(context: Context, key: Key, spec: Value, mut stop: watch
         .filter_map(|p| u16::try_from(p["containerPort"].as_u64()?).ok())
         .collect();
     let Some(ip) = context.ips.allocate(&ports) else {
+        // Every address of 127/8 has its ports taken (a wildcard listener on one, say): the
+        // pod stays pending, saying why.
+        let message = format!("no loopback address has ports {ports:?} free");
+        let _ = context.store.update(&key, None, |pod| {
+            pod["status"] = json!({"phase": "Pending", "conditions": [{
+                "type": "PodScheduled", "status": "False", "reason": "NoPodIP", "message": message,
+            }]});
+            Ok(())
+        });
         let _ = stop.wait_for(|s| *s != Stop::Run).await;
         context.store.remove(&key);
         return;

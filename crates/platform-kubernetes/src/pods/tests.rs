@@ -85,3 +85,19 @@ fn phases_come_from_conditions_container_state_and_deletion() {
     pods.upsert(&deleting);
     assert_eq!(pods.of("web").next().unwrap().phase, ReplicaPhase::Stopping);
 }
+
+#[test]
+fn a_pod_no_node_takes_says_why() {
+    let mut pods = Pods::default();
+    let pending = json!({"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/3 nodes are available: 3 Insufficient cpu.",
+    }]});
+    pods.upsert(&pod("p", 1, "2026-01-01T00:00:01Z", pending));
+    let replica = pods.of("web").next().unwrap();
+    assert_eq!(replica.phase, ReplicaPhase::Starting);
+    assert_eq!(
+        replica.last_error.as_deref(),
+        Some("Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.")
+    );
+}
