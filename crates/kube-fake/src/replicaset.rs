@@ -1,6 +1,7 @@
 //! The ReplicaSet controller: for each ReplicaSet, as many live pods as `spec.replicas`, made
 //! from its template and owned by it; the extra ones deleted, least useful first (not ready
-//! before ready, newest before oldest, as the real controller ranks them); its status counted.
+//! before ready, then the lowest `pod-deletion-cost`, then newest before oldest, as the real
+//! controller ranks them); its status counted.
 
 use serde_json::{Value, json};
 
@@ -45,7 +46,13 @@ fn reconcile_one(store: &Store, set: &Value) {
             create_pod(store, set, namespace, name, uid);
         }
     } else if owned.len() > wanted {
-        owned.sort_by_key(|pod| (is_ready(pod), std::cmp::Reverse(creation_order(pod))));
+        owned.sort_by_key(|pod| {
+            (
+                is_ready(pod),
+                deletion_cost(pod),
+                std::cmp::Reverse(creation_order(pod)),
+            )
+        });
         for pod in &owned[..owned.len() - wanted] {
             let key = Key {
                 resource: Resource::Pods,
@@ -109,6 +116,14 @@ pub(crate) fn is_ready(pod: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+/// `controller.kubernetes.io/pod-deletion-cost`: among pods alike, the lowest goes first.
+fn deletion_cost(pod: &Value) -> i32 {
+    pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"]
+        .as_str()
+        .and_then(|cost| cost.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Objects are numbered as created; the uid carries the number.

@@ -52,6 +52,7 @@ impl KubernetesPlatform {
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
         let writer = Arc::new(Writer {
             sets: Api::<ReplicaSet>::namespaced(client.clone(), &namespace),
+            pods: pods.clone(),
             secrets: Api::<Secret>::namespaced(client, &namespace),
             shared: Arc::clone(&shared),
             options,

@@ -8,16 +8,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bellwether_core::platform::ReplicaPhase;
 use bellwether_core::platform::ReplicaTemplate;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
 use tokio::sync::watch;
 
 use crate::Options;
 use crate::names;
 use crate::shared::{Failure, Shared};
 use crate::template::{self, PodShape, TemplateError};
+
+/// The annotation by which the ReplicaSet controller picks the pods to delete: lowest first.
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(10);
@@ -41,6 +46,7 @@ pub(crate) enum WriteError {
 /// What a revision's task writes with.
 pub(crate) struct Writer {
     pub sets: Api<ReplicaSet>,
+    pub pods: Api<Pod>,
     pub secrets: Api<Secret>,
     pub shared: Arc<Shared>,
     pub options: Options,
@@ -80,6 +86,7 @@ impl Writer {
                 .await
                 .map_err(|source| api_error(format!("Secret {name}"), source))?;
         }
+        self.mark_the_ones_to_go(template, replicas).await?;
         let written = self
             .sets
             .patch(&name, &self.apply_params(), &Patch::Apply(&set))
@@ -91,6 +98,39 @@ impl Writer {
                 .patch(&name, &self.apply_params(), &Patch::Apply(&secret))
                 .await
                 .map_err(|source| api_error(format!("Secret {name}"), source))?;
+        }
+        Ok(())
+    }
+
+    /// Before fewer pods are asked for, the ones with the highest indexes get a lower
+    /// `pod-deletion-cost`, which the ReplicaSet controller deletes first among pods alike
+    /// (it deletes pods not ready before ready ones whatever their cost).
+    async fn mark_the_ones_to_go(
+        &self,
+        template: &ReplicaTemplate,
+        replicas: u32,
+    ) -> Result<(), WriteError> {
+        let going = self
+            .shared
+            .replicas(&template.service, Some(template.revision))
+            .into_iter()
+            .filter(|r| r.index >= replicas && r.phase != ReplicaPhase::Stopping);
+        for replica in going {
+            let cost = -(i64::from(replica.index) + 1);
+            let patch = json!({"metadata": {"annotations": {DELETION_COST: cost.to_string()}}});
+            let patched = self
+                .pods
+                .patch(
+                    &replica.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await;
+            match patched {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(source) => return Err(api_error(format!("Pod {}", replica.name), source)),
+            }
         }
         Ok(())
     }

@@ -423,3 +423,29 @@ async fn none_asked_of_a_revision_without_a_replica_set_writes_nothing() {
         "no ReplicaSet made for a revision asked for none"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_down_stops_the_highest_indexes_of_pods_found_by_a_list() {
+    let (dir, subject) = fake().await;
+    let mut rx = subject.platform.watch("web");
+    subject.platform.scale(&template("web", 1), 3);
+    until(&mut rx, "three ready replicas", |s| ready(s, 1) == 3).await;
+    subject.platform.abandon();
+
+    // A new control plane lists pods made in the same second: its indexes follow their
+    // names, not the order the ReplicaSet controller would delete them in.
+    let next = support::platform_on(&subject.cluster, dir.path(), |_| {}).await;
+    let mut rx = next.watch("web");
+    next.scale(&template("web", 1), 3);
+    let state = until(&mut rx, "three ready replicas listed", |s| ready(s, 1) == 3).await;
+    let first = state[&1]
+        .replicas
+        .iter()
+        .find(|r| r.index == 0)
+        .unwrap()
+        .addr;
+    next.scale(&template("web", 1), 1);
+    let state = until(&mut rx, "one replica left", |s| s[&1].replicas.len() == 1).await;
+    let kept = &state[&1].replicas[0];
+    assert_eq!((kept.index, kept.addr), (0, first), "{state:#?}");
+}
