@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bellwether_api::paths;
-use bellwether_controller::{ControlPlane, Options, ProjectOrigin};
+use bellwether_controller::{ControlPlane, Options, Platform, ProjectOrigin, Seams};
 use bellwether_runner::{DataDir, SecretStore};
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
@@ -37,6 +37,15 @@ pub(crate) struct UpArgs {
     /// Keep the control plane's state (rollouts, revisions, tokens, the audit trail, notifications) in this PostgreSQL database instead of the data directory's SQLite file: postgres://USER@HOST:PORT/DATABASE, the password from $PGPASSWORD (one in the URL shows in the process list).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// What runs the services' replicas: processes on this machine (local), or ReplicaSets of a Kubernetes cluster (kubernetes), which needs each service's `run.image`.
+    #[arg(long, value_enum, default_value_t = PlatformKind::Local)]
+    platform: PlatformKind,
+    /// The kubeconfig of the cluster (--platform kubernetes) [default: the pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The namespace the revisions run in (--platform kubernetes) [default: the kubeconfig context's, or the service account's].
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
     /// Where the API listens (port 0 picks a free one). Every request but the health check needs a token; off loopback it needs TLS (--tls-cert) or --insecure-listen.
     #[arg(long, value_name = "ADDR", default_value = bellwether_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -84,7 +93,19 @@ pub(crate) struct UpArgs {
     max_webhooks: usize,
 }
 
+/// What runs the replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PlatformKind {
+    Local,
+    Kubernetes,
+}
+
 pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
+    if args.platform == PlatformKind::Local
+        && (args.kubeconfig.is_some() || args.namespace.is_some())
+    {
+        anyhow::bail!("--kubeconfig and --namespace are for --platform kubernetes");
+    }
     let project = super::project(&args.file)?;
     let base_dir = base_dir(&args.file)?;
     let webhook_secret = webhook_secret(args)?;
@@ -123,6 +144,25 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn bellwether_store::Store
     Ok(Arc::new(store))
 }
 
+/// The kubernetes platform on the cluster and namespace the arguments name.
+async fn kubernetes(args: &UpArgs, options: &Options) -> anyhow::Result<Arc<dyn Platform>> {
+    let connection = bellwether_platform_kubernetes::connect(
+        args.kubeconfig.as_deref(),
+        args.namespace.as_deref(),
+    )
+    .await?;
+    tracing::info!(
+        "replicas run as ReplicaSets in namespace {} of the cluster at {}",
+        connection.namespace,
+        connection.server
+    );
+    let mut platform = bellwether_platform_kubernetes::Options::new(connection.namespace);
+    platform.secrets.clone_from(&options.secrets);
+    Ok(Arc::new(
+        bellwether_platform_kubernetes::KubernetesPlatform::new(connection.client, platform),
+    ))
+}
+
 async fn serve(
     args: &UpArgs,
     options: Options,
@@ -137,11 +177,18 @@ async fn serve(
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
     let file = args.file.display().to_string();
-    let started = match &args.store {
-        None => ControlPlane::start(options).await,
-        Some(url) => {
+    let started = match (args.platform, &args.store) {
+        (PlatformKind::Local, None) => ControlPlane::start(options).await,
+        (PlatformKind::Local, Some(url)) => {
             let store = open_store(url).await?;
             ControlPlane::start_storing(options, store).await
+        }
+        (PlatformKind::Kubernetes, store) => {
+            let mut seams = Seams::new(kubernetes(args, &options).await?);
+            if let Some(url) = store {
+                seams.store = Some(open_store(url).await?);
+            }
+            ControlPlane::start_on(options, seams).await
         }
     };
     let control =

@@ -1,0 +1,286 @@
+//! `bellwether up --platform kubernetes` end to end on a fake cluster (no real one can run
+//! here; the client's code path is production's, through the kubeconfig): each revision of a
+//! service a ReplicaSet whose pods are Python HTTP servers run by the fake kubelet on pod IPs
+//! of their own, traffic through the embedded router to those IPs, a healthy canary promoted
+//! (through conflicts on its writes and watches dropped and compacted away) and a failing one
+//! rolled back, and every pod gone once `up` stops.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use bellwether_kube_fake::{FakeCluster, Options, Resource};
+use support::{ControlPlane, json};
+
+/// A replica: `GET /` answers with its version and pod IP (500 when `FAIL` is set), `/health`
+/// 200; it listens on its pod IP.
+const SERVER: &str = r#"
+import http.server, os
+ip, version = os.environ["BELLWETHER_POD_IP"], os.environ["BELLWETHER_VERSION"]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        failing = self.path == "/" and os.environ.get("FAIL")
+        body = f"{version} at {ip}\n".encode()
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+print("serving", version, "on", ip, flush=True)
+http.server.ThreadingHTTPServer((ip, int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+fn project(dir: &Path, listen: SocketAddr) -> PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  shop:
+    replicas: 2
+    listen: "{listen}"
+    run:
+      image: "shop:latest"
+      command: ["python3", "-c", {server}]
+    health: /health
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - pause: 4s
+    analysis:
+      interval: 200ms
+      metrics: ["error_rate <= 1%"]
+"#,
+        server = serde_json::to_string(SERVER).unwrap()
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Clients sending `GET /` through the router until stopped; the bodies of the 200s.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<String>>>,
+    client: JoinHandle<()>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let (stopping, kept) = (Arc::clone(&stop), Arc::clone(&answers));
+        let client = thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                if let Ok(answer) = get(addr)
+                    && let Some(body) = answer.strip_prefix("HTTP/1.1 200 ")
+                {
+                    let body = body.rsplit("\r\n\r\n").next().unwrap_or_default();
+                    kept.lock().unwrap().push(body.trim().to_owned());
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Self {
+            stop,
+            answers,
+            client,
+        }
+    }
+
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.client.join().unwrap();
+        std::mem::take(&mut *self.answers.lock().unwrap())
+    }
+}
+
+fn get(addr: SocketAddr) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+fn pod_ips(cluster: &FakeCluster) -> BTreeSet<String> {
+    cluster
+        .objects(Resource::Pods, "shop-ns")
+        .iter()
+        .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_canary_on_kubernetes_is_promoted_and_a_failing_one_rolled_back() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = Options {
+        restart_backoff: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let cluster = runtime.block_on(FakeCluster::start(options)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.write_kubeconfig(dir.path(), "default").unwrap();
+    let listen = free_addr();
+    let plane = ControlPlane::start_with(
+        &project(dir.path(), listen),
+        &[
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--namespace",
+            "shop-ns",
+        ],
+    );
+
+    let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+    assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
+    let sets = cluster.objects(Resource::ReplicaSets, "shop-ns");
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0]["metadata"]["name"], "shop-r1");
+    assert_eq!(
+        sets[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "shop:latest"
+    );
+
+    let load = Load::start(listen);
+    // While v2 rolls out, its writes meet conflicts and the watches keep being dropped with
+    // their history compacted away (every resume is 410 Gone): nothing is lost.
+    let script = cluster.script().clone();
+    script.conflict_next_writes(Resource::ReplicaSets, 2);
+    let faults_on = Arc::new(AtomicBool::new(true));
+    let faulting = Arc::clone(&faults_on);
+    let faults = thread::spawn(move || {
+        while faulting.load(Ordering::Relaxed) {
+            script.compact();
+            script.drop_watches();
+            thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let deploy = plane.run(&["deploy", "shop", "--version", "v2"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+    faults_on.store(false, Ordering::Relaxed);
+    faults.join().unwrap();
+    assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
+    assert!(cluster.script().gone_answered() > 0, "the faults were met");
+    let ips = pod_ips(&cluster);
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+
+    let deploy = plane.run(&["deploy", "shop", "--version", "v3", "--env", "FAIL=1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+    assert_eq!(status.code, 1, "{status:?}\n{:#?}", plane.log());
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["stable"]["version"], "v2", "{view:#}");
+    assert!(
+        view["reason"].as_str().unwrap().contains("error_rate"),
+        "{view:#}"
+    );
+
+    let answers = load.stop();
+    let from = |version: &str| -> Vec<&String> {
+        answers
+            .iter()
+            .filter(|a| a.starts_with(&format!("{version} at ")))
+            .collect()
+    };
+    assert!(
+        !from("v1").is_empty() && !from("v2").is_empty(),
+        "{answers:?}"
+    );
+    for answer in from("v1").into_iter().chain(from("v2")) {
+        let ip = answer.rsplit(' ').next().unwrap();
+        assert_ne!(ip, "127.0.0.1", "a pod's own IP");
+        assert!(ip.starts_with("127."), "{answer}");
+    }
+    assert!(
+        from("v2")
+            .iter()
+            .any(|a| ips.contains(a.rsplit(' ').next().unwrap())),
+        "v2's answers came from its pods {ips:?}: {answers:?}"
+    );
+
+    plane.stop();
+    let left = cluster.objects(Resource::Pods, "shop-ns");
+    assert!(
+        left.is_empty(),
+        "up deleted its pods on the way out: {left:#?}"
+    );
+    assert!(cluster.objects(Resource::ReplicaSets, "shop-ns").is_empty());
+}
+
+#[test]
+fn up_says_why_it_cannot_reach_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path(), free_addr());
+    let file = file.to_str().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let missing = dir.path().join("missing-kubeconfig");
+    let missing = missing.to_str().unwrap();
+    let unreadable = support::bellwether(
+        &[
+            "up",
+            "-f",
+            file,
+            "--data-dir",
+            data,
+            "--listen",
+            "127.0.0.1:0",
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            missing,
+        ],
+        &[],
+    );
+    assert_eq!(unreadable.code, 1, "{unreadable:?}");
+    assert!(
+        unreadable
+            .stderr
+            .contains(&format!("cannot read the kubeconfig {missing}")),
+        "{unreadable:?}"
+    );
+
+    let local = support::bellwether(
+        &[
+            "up",
+            "-f",
+            file,
+            "--data-dir",
+            data,
+            "--namespace",
+            "shop-ns",
+        ],
+        &[],
+    );
+    assert_eq!(local.code, 1, "{local:?}");
+    assert!(
+        local
+            .stderr
+            .contains("--kubeconfig and --namespace are for --platform kubernetes"),
+        "{local:?}"
+    );
+}

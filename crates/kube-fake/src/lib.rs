@@ -1,0 +1,148 @@
+//! A scripted fake Kubernetes cluster for tests and benchmarks, in-process on a loopback port:
+//! an API server speaking the REST API for Pods, Secrets and ReplicaSets of any namespace
+//! (`api.rs`; objects and their history in `store.rs`), the two controllers a cluster runs
+//! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
+//! runs each pod's container as a local process on a loopback address of its own
+//! (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
+//! same path as against a real cluster. Faults are scripted through [`Script`].
+//!
+//! What it does not play: images (a container's `command` and `args` run on this machine),
+//! more than one container per pod, scheduling, field ownership conflicts between managers,
+//! `$(VAR)` expansion, strategic merge patches and any resource besides those three.
+
+mod api;
+mod apply;
+mod collector;
+mod kubelet;
+mod logs;
+mod replicaset;
+mod resource;
+mod script;
+mod status;
+mod store;
+mod time;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use resource::Resource;
+pub use script::Script;
+
+/// How the fake cluster behaves where a real one is configured.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How often a watch that allows bookmarks gets one (Kubernetes: about a minute).
+    pub bookmark_interval: Duration,
+    /// The kubelet's first restart back-off, doubled on each restart (Kubernetes: 10 s).
+    pub restart_backoff: Duration,
+    /// The longest restart back-off (Kubernetes: 5 min).
+    pub max_backoff: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            bookmark_interval: Duration::from_secs(1),
+            restart_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running fake cluster; dropping it stops the API server, and its pods' processes with
+/// the runtime's tasks.
+pub struct FakeCluster {
+    address: SocketAddr,
+    token: String,
+    script: Script,
+    store: store::Store,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl FakeCluster {
+    /// Starts a cluster on an ephemeral loopback port, on the current tokio runtime.
+    pub async fn start(options: Options) -> std::io::Result<Self> {
+        let store = store::Store::new(time::Now);
+        let script = Script::new(store.clone());
+        let logs = logs::Logs::default();
+        let token = format!("fake-{}", api::suffix());
+        let state = api::Api {
+            store: store.clone(),
+            script: script.clone(),
+            logs: logs.clone(),
+            token: token.clone(),
+            bookmark_interval: options.bookmark_interval,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let app = axum::Router::new().fallback(api::serve).with_state(state);
+        let timing = kubelet::Timing {
+            restart_backoff: options.restart_backoff,
+            max_backoff: options.max_backoff,
+        };
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+            tokio::spawn(replicaset::run(store.clone())),
+            tokio::spawn(collector::run(store.clone())),
+            tokio::spawn(kubelet::run(store.clone(), script.clone(), logs, timing)),
+        ];
+        Ok(Self {
+            address,
+            token,
+            script,
+            store,
+            tasks,
+        })
+    }
+
+    /// The API server's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The bearer token every request must present.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A kubeconfig for this cluster, its context's namespace `namespace`.
+    pub fn kubeconfig(&self, namespace: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: fake\n  user:\n    token: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\ncurrent-context: fake\n",
+            self.url(),
+            self.token
+        )
+    }
+
+    /// Writes [`kubeconfig`](Self::kubeconfig) to `dir/kubeconfig` and returns its path.
+    pub fn write_kubeconfig(&self, dir: &Path, namespace: &str) -> std::io::Result<PathBuf> {
+        let path = dir.join("kubeconfig");
+        std::fs::write(&path, self.kubeconfig(namespace))?;
+        Ok(path)
+    }
+
+    pub fn script(&self) -> &Script {
+        &self.script
+    }
+
+    /// The objects of `resource` in `namespace` as the API server holds them now.
+    pub fn objects(&self, resource: Resource, namespace: &str) -> Vec<Value> {
+        self.store
+            .list(resource, Some(namespace), &store::Selector::default())
+            .0
+    }
+}
+
+impl Drop for FakeCluster {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

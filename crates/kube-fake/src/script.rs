@@ -1,0 +1,121 @@
+//! What a test scripts: faults of the API server (slow and dropped watches, conflicts, the
+//! history compacted) and of the kubelet (pods never ready, pods crash-looping).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::resource::Resource;
+use crate::store::{Selector, Store};
+
+#[derive(Default)]
+struct Faults {
+    watch_delay: Duration,
+    conflicts: BTreeMap<Resource, u32>,
+    never_ready: Vec<Selector>,
+    crash_loop: Vec<Selector>,
+}
+
+/// The handle a test scripts the cluster with; every change takes effect at once.
+#[derive(Clone)]
+pub struct Script {
+    faults: Arc<Mutex<Faults>>,
+    /// Bumped to end every open watch.
+    drops: watch::Sender<u64>,
+    /// Watches answered `410 Gone`.
+    gone: Arc<AtomicU64>,
+    store: Store,
+}
+
+impl Script {
+    pub(crate) fn new(store: Store) -> Self {
+        Self {
+            faults: Arc::default(),
+            drops: watch::Sender::new(0),
+            gone: Arc::default(),
+            store,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Faults> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every watch event is sent `delay` late (zero: on time).
+    pub fn slow_watches(&self, delay: Duration) {
+        self.lock().watch_delay = delay;
+    }
+
+    /// Ends every open watch connection now, as a load balancer or an API server restart does.
+    pub fn drop_watches(&self) {
+        self.drops.send_modify(|n| *n += 1);
+    }
+
+    /// The next `count` writes (create, update, apply) of `resource` are refused with
+    /// `409 Conflict`, as when another writer got there first.
+    pub fn conflict_next_writes(&self, resource: Resource, count: u32) {
+        *self.lock().conflicts.entry(resource).or_default() += count;
+    }
+
+    /// Forgets the history of changes: a watch from any resourceVersion seen so far gets
+    /// `410 Gone` and the client must list again.
+    pub fn compact(&self) {
+        self.store.compact();
+    }
+
+    /// The kubelet never reports pods matching `selector` ready, whatever their probes say.
+    pub fn never_ready(&self, selector: &str) {
+        let selector = Selector::parse(selector).expect("a label selector the fake serves");
+        self.lock().never_ready.push(selector);
+    }
+
+    /// The kubelet crash-loops pods matching `selector`: their container exits at once,
+    /// whatever its process would do, and is restarted with back-off.
+    pub fn crash_loop(&self, selector: &str) {
+        let selector = Selector::parse(selector).expect("a label selector the fake serves");
+        self.lock().crash_loop.push(selector);
+    }
+
+    /// How many watches were answered `410 Gone` so far.
+    pub fn gone_answered(&self) -> u64 {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_gone(&self) {
+        self.gone.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn watch_delay(&self) -> Duration {
+        self.lock().watch_delay
+    }
+
+    pub(crate) fn drops(&self) -> watch::Receiver<u64> {
+        self.drops.subscribe()
+    }
+
+    /// Whether this write is one of the conflicts scripted, counting it.
+    pub(crate) fn take_conflict(&self, resource: Resource) -> bool {
+        let mut faults = self.lock();
+        match faults.conflicts.get_mut(&resource) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn is_never_ready(&self, pod: &Value) -> bool {
+        self.lock().never_ready.iter().any(|s| s.matches(pod))
+    }
+
+    pub(crate) fn is_crash_looping(&self, pod: &Value) -> bool {
+        self.lock().crash_loop.iter().any(|s| s.matches(pod))
+    }
+}
