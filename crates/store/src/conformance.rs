@@ -9,6 +9,7 @@
 pub mod crash;
 pub mod deliveries;
 pub mod events;
+pub mod groups;
 mod harness;
 pub mod processes;
 pub mod reviews;
@@ -46,6 +47,11 @@ macro_rules! store_conformance {
                 streams_are_independent,
                 streams_are_listed_by_literal_prefix,
                 concurrent_appends_at_one_position_admit_exactly_one,
+            },
+            groups {
+                concurrent_appends_to_distinct_streams_all_land_in_order,
+                of_concurrent_appends_at_one_position_exactly_one_lands_beside_the_others,
+                an_append_that_fails_among_concurrent_ones_fails_alone,
             },
             snapshots {
                 a_stream_without_a_snapshot_has_none,
