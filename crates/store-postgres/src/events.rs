@@ -1,7 +1,8 @@
 //! The event store in PostgreSQL: streams, snapshots and revisions.
 
+use bellwether_store::group::{self, Group};
 use bellwether_store::{Record, Snapshot, Store, StoreError, StoredRevision};
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Transaction};
 use tokio_postgres::GenericClient;
 
 use crate::Target;
@@ -10,6 +11,17 @@ use crate::db::{Db, backend, int, is_taken, lock, nat};
 /// Events, snapshots and revisions in a PostgreSQL database.
 pub struct PgStore {
     db: Db,
+    /// Appends waiting to be committed together (see [`group`]).
+    appends: Group<Append, Result<u64, StoreError>>,
+}
+
+/// One append as the group's writer needs it: owned, its values checked and encoded by the
+/// caller.
+struct Append {
+    stream: String,
+    expected: u64,
+    rows: Vec<(i64, String, String)>,
+    snapshot: Option<String>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -24,7 +36,17 @@ impl PgStore {
         let db = Db::open(target)?;
         let at = db.at.clone();
         db.call(move |client| crate::schema::migrate(client, at))?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            appends: Group::new(group::MOST, group::lost),
+        })
+    }
+
+    /// Commits each append on its own instead of grouping those that arrive together: the
+    /// baseline that measures what grouping gains.
+    pub fn ungrouped(mut self) -> Self {
+        self.appends = Group::new(1, group::lost);
+        self
     }
 
     fn append_keeping(
@@ -34,14 +56,22 @@ impl PgStore {
         records: &[Record],
         state: Option<&serde_json::Value>,
     ) -> Result<u64, StoreError> {
-        let stream = stream.to_owned();
         let rows = records
             .iter()
             .map(|r| Ok((int("a time", r.at_ms)?, r.kind.clone(), encode(&r.body)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let state = state.map(encode).transpose()?;
-        self.db
-            .call(move |client| append(client, stream, expected, rows, state))
+        let append = Append {
+            stream: stream.to_owned(),
+            expected,
+            rows,
+            snapshot: state.map(encode).transpose()?,
+        };
+        self.appends.submit(append, |appends| {
+            let n = appends.len();
+            self.db
+                .call(move |client| write_group(client, appends))
+                .unwrap_or_else(|e| group::all_failed(e, n))
+        })
     }
 }
 
@@ -49,25 +79,64 @@ fn encode(value: &serde_json::Value) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
 }
 
-/// Appends in one transaction if the stream is at `expected`. Of writers racing at one
-/// position, the first to commit wins; the others' inserts meet its rows (a unique violation)
-/// and are told the position it left.
-async fn append(
+/// Writes a group of appends in one transaction, each in a savepoint of its own: one that
+/// conflicts or fails is undone alone, and the others are committed. An error outside the
+/// appends' own statements (a savepoint, the commit) fails the whole group.
+async fn write_group(
     mut client: Object,
-    stream: String,
-    expected: u64,
-    rows: Vec<(i64, String, String)>,
-    state: Option<String>,
-) -> Result<u64, StoreError> {
-    let conflict = |actual| StoreError::Conflict {
-        stream: stream.clone(),
-        expected,
-        actual,
-    };
-    let tx = client.transaction().await.map_err(backend)?;
-    let actual = last_seq(&*tx, &stream).await?;
-    if actual != expected {
-        return Err(conflict(actual));
+    appends: Vec<Append>,
+) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    let mut tx = client.transaction().await.map_err(backend)?;
+    let mut answers = Vec::with_capacity(appends.len());
+    for append in &appends {
+        let savepoint = tx.savepoint("append").await.map_err(backend)?;
+        let answer = match append_in(&savepoint, append).await {
+            Ok(seq) => {
+                savepoint.commit().await.map_err(backend)?;
+                Ok(seq)
+            }
+            Err(failed) => {
+                savepoint.rollback().await.map_err(backend)?;
+                match failed {
+                    Failed::Taken => Err(StoreError::Conflict {
+                        stream: append.stream.clone(),
+                        expected: append.expected,
+                        actual: last_seq(&*tx, &append.stream).await?,
+                    }),
+                    Failed::Store(e) => Err(e),
+                }
+            }
+        };
+        answers.push(answer);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(answers)
+}
+
+/// Why an append was not written.
+enum Failed {
+    /// A racing writer holds one of its positions; the stream's position says where it left it.
+    Taken,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Failed::Store(e)
+    }
+}
+
+/// Appends if the stream is at its expected position, with its snapshot if it has one; the new
+/// last position. Of writers racing at one position, the first to commit wins; the others'
+/// inserts meet its rows (a unique violation).
+async fn append_in(tx: &Transaction<'_>, append: &Append) -> Result<u64, Failed> {
+    let actual = last_seq(&**tx, &append.stream).await?;
+    if actual != append.expected {
+        return Err(Failed::Store(StoreError::Conflict {
+            stream: append.stream.clone(),
+            expected: append.expected,
+            actual,
+        }));
     }
     let insert = tx
         .prepare_cached(
@@ -76,24 +145,22 @@ async fn append(
         .await
         .map_err(backend)?;
     let mut seq = actual;
-    for (at_ms, kind, body) in &rows {
+    for (at_ms, kind, body) in &append.rows {
         seq += 1;
         let position = int("a position", seq)?;
         if let Err(e) = tx
-            .execute(&insert, &[&stream, &position, at_ms, kind, body])
+            .execute(&insert, &[&append.stream, &position, at_ms, kind, body])
             .await
         {
-            if is_taken(&e, "events_pkey") {
-                drop(tx);
-                return Err(conflict(last_seq(&**client, &stream).await?));
-            }
-            return Err(backend(e));
+            return Err(match is_taken(&e, "events_pkey") {
+                true => Failed::Taken,
+                false => Failed::Store(backend(e)),
+            });
         }
     }
-    if let Some(state) = &state {
-        save_snapshot(&*tx, &stream, int("a position", seq)?, state).await?;
+    if let Some(body) = &append.snapshot {
+        save_snapshot(&**tx, &append.stream, int("a position", seq)?, body).await?;
     }
-    tx.commit().await.map_err(backend)?;
     Ok(seq)
 }
 
