@@ -11,8 +11,25 @@ use crate::db::{Db, backend, int, is_taken, lock, nat};
 /// Events, snapshots and revisions in a PostgreSQL database.
 pub struct PgStore {
     db: Db,
-    /// Appends waiting to be committed together (see [`group`]).
-    appends: Group<Append, Result<u64, StoreError>>,
+    /// Writes waiting to be committed together (see [`group`]).
+    writes: Group<Write, Result<u64, StoreError>>,
+}
+
+/// One write as the group's writer needs it. Each answers a number: an append its stream's new
+/// last position, a revision its number, a pruning how many revisions it removed.
+enum Write {
+    Append(Append),
+    Revision {
+        service: String,
+        version: String,
+        template: String,
+        at_ms: i64,
+    },
+    Prune {
+        service: String,
+        keep: u32,
+        pinned: Vec<u64>,
+    },
 }
 
 /// One append as the group's writer needs it: owned, its values checked and encoded by the
@@ -38,14 +55,14 @@ impl PgStore {
         db.call(move |client| crate::schema::migrate(client, at))?;
         Ok(Self {
             db,
-            appends: Group::new(group::MOST, group::lost),
+            writes: Group::new(group::MOST, group::lost),
         })
     }
 
-    /// Commits each append on its own instead of grouping those that arrive together: the
+    /// Commits each write on its own instead of grouping those that arrive together: the
     /// baseline that measures what grouping gains.
     pub fn ungrouped(mut self) -> Self {
-        self.appends = Group::new(1, group::lost);
+        self.writes = Group::new(1, group::lost);
         self
     }
 
@@ -60,16 +77,20 @@ impl PgStore {
             .iter()
             .map(|r| Ok((int("a time", r.at_ms)?, r.kind.clone(), encode(&r.body)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let append = Append {
+        self.write(Write::Append(Append {
             stream: stream.to_owned(),
             expected,
             rows,
             snapshot: state.map(encode).transpose()?,
-        };
-        self.appends.submit(append, |appends| {
-            let n = appends.len();
+        }))
+    }
+
+    /// Does `write` in the next group's transaction.
+    fn write(&self, write: Write) -> Result<u64, StoreError> {
+        self.writes.submit(write, |writes| {
+            let n = writes.len();
             self.db
-                .call(move |client| write_group(client, appends))
+                .call(move |client| write_group(client, writes))
                 .unwrap_or_else(|e| group::all_failed(e, n))
         })
     }
@@ -79,18 +100,18 @@ fn encode(value: &serde_json::Value) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
 }
 
-/// Writes a group of appends in one transaction, each in a savepoint of its own: one that
+/// Writes a group in one transaction, each write in a savepoint of its own: one that
 /// conflicts or fails is undone alone, and the others are committed. An error outside the
-/// appends' own statements (a savepoint, the commit) fails the whole group.
+/// writes' own statements (a savepoint, the commit) fails the whole group.
 async fn write_group(
     mut client: Object,
-    appends: Vec<Append>,
+    writes: Vec<Write>,
 ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
     let mut tx = client.transaction().await.map_err(backend)?;
-    let mut answers = Vec::with_capacity(appends.len());
-    for append in &appends {
-        let savepoint = tx.savepoint("append").await.map_err(backend)?;
-        let answer = match append_in(&savepoint, append).await {
+    let mut answers = Vec::with_capacity(writes.len());
+    for write in &writes {
+        let savepoint = tx.savepoint("write").await.map_err(backend)?;
+        let answer = match write_in(&savepoint, write).await {
             Ok(seq) => {
                 savepoint.commit().await.map_err(backend)?;
                 Ok(seq)
@@ -98,10 +119,10 @@ async fn write_group(
             Err(failed) => {
                 savepoint.rollback().await.map_err(backend)?;
                 match failed {
-                    Failed::Taken => Err(StoreError::Conflict {
-                        stream: append.stream.clone(),
-                        expected: append.expected,
-                        actual: last_seq(&*tx, &append.stream).await?,
+                    Failed::Taken { stream, expected } => Err(StoreError::Conflict {
+                        actual: last_seq(&*tx, &stream).await?,
+                        stream,
+                        expected,
                     }),
                     Failed::Store(e) => Err(e),
                 }
@@ -115,14 +136,68 @@ async fn write_group(
 
 /// Why an append was not written.
 enum Failed {
-    /// A racing writer holds one of its positions; the stream's position says where it left it.
-    Taken,
+    /// A racing writer holds one of an append's positions; the stream's position says where
+    /// it left it.
+    Taken {
+        stream: String,
+        expected: u64,
+    },
     Store(StoreError),
 }
 
 impl From<StoreError> for Failed {
     fn from(e: StoreError) -> Self {
         Failed::Store(e)
+    }
+}
+
+/// Does `write` in `tx`; its answer.
+async fn write_in(tx: &Transaction<'_>, write: &Write) -> Result<u64, Failed> {
+    match write {
+        Write::Append(append) => append_in(tx, append).await,
+        Write::Revision {
+            service,
+            version,
+            template,
+            at_ms,
+        } => {
+            lock_revisions(&**tx, service).await?;
+            let row = tx
+                .query_one(
+                    "INSERT INTO revisions (service, number, version, template, created_at_ms)
+                     SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4 FROM revisions WHERE service = $1
+                     RETURNING number",
+                    &[service, version, template, at_ms],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(nat(row.get(0)))
+        }
+        Write::Prune {
+            service,
+            keep,
+            pinned,
+        } => {
+            lock_revisions(&**tx, service).await?;
+            let numbers: Vec<u64> = revisions(&**tx, service)
+                .await?
+                .iter()
+                .map(|r| r.number)
+                .collect();
+            let cut = numbers.len().saturating_sub(*keep as usize);
+            let doomed: Vec<i64> = numbers[..cut]
+                .iter()
+                .filter(|n| !pinned.contains(n))
+                .map(|&n| n as i64)
+                .collect();
+            tx.execute(
+                "DELETE FROM revisions WHERE service = $1 AND number = ANY($2)",
+                &[service, &doomed],
+            )
+            .await
+            .map_err(backend)?;
+            Ok(doomed.len() as u64)
+        }
     }
 }
 
@@ -153,7 +228,10 @@ async fn append_in(tx: &Transaction<'_>, append: &Append) -> Result<u64, Failed>
             .await
         {
             return Err(match is_taken(&e, "events_pkey") {
-                true => Failed::Taken,
+                true => Failed::Taken {
+                    stream: append.stream.clone(),
+                    expected: append.expected,
+                },
                 false => Failed::Store(backend(e)),
             });
         }
@@ -301,29 +379,18 @@ impl Store for PgStore {
         template: &serde_json::Value,
         at_ms: u64,
     ) -> Result<StoredRevision, StoreError> {
-        let (service, version) = (service.to_owned(), version.to_owned());
-        let (template, body) = (template.clone(), encode(template)?);
-        let at = int("a time", at_ms)?;
-        self.db.call(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            lock_revisions(&*tx, &service).await?;
-            let row = tx
-                .query_one(
-                    "INSERT INTO revisions (service, number, version, template, created_at_ms)
-                     SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4 FROM revisions WHERE service = $1
-                     RETURNING number",
-                    &[&service, &version, &body, &at],
-                )
-                .await
-                .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
-            Ok(StoredRevision {
-                number: nat(row.get(0)),
-                service,
-                version,
-                template,
-                created_at_ms: at_ms,
-            })
+        let number = self.write(Write::Revision {
+            service: service.to_owned(),
+            version: version.to_owned(),
+            template: encode(template)?,
+            at_ms: int("a time", at_ms)?,
+        })?;
+        Ok(StoredRevision {
+            service: service.to_owned(),
+            number,
+            version: version.to_owned(),
+            template: template.clone(),
+            created_at_ms: at_ms,
         })
     }
 
@@ -334,30 +401,10 @@ impl Store for PgStore {
     }
 
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
-        let service = service.to_owned();
-        let pinned = pinned.to_vec();
-        self.db.call(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            lock_revisions(&*tx, &service).await?;
-            let numbers: Vec<u64> = revisions(&*tx, &service)
-                .await?
-                .iter()
-                .map(|r| r.number)
-                .collect();
-            let cut = numbers.len().saturating_sub(keep as usize);
-            let doomed: Vec<i64> = numbers[..cut]
-                .iter()
-                .filter(|n| !pinned.contains(n))
-                .map(|&n| n as i64)
-                .collect();
-            tx.execute(
-                "DELETE FROM revisions WHERE service = $1 AND number = ANY($2)",
-                &[&service, &doomed],
-            )
-            .await
-            .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
-            Ok(doomed.len() as u64)
+        self.write(Write::Prune {
+            service: service.to_owned(),
+            keep,
+            pinned: pinned.to_vec(),
         })
     }
 }

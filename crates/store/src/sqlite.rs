@@ -81,16 +81,31 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 /// Events, snapshots and revisions in one SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    /// Appends waiting to be committed together (see [`group`]).
-    appends: Group<Append, Result<u64, StoreError>>,
+    /// Writes waiting to be committed together (see [`group`]).
+    writes: Group<Write, Result<u64, StoreError>>,
 }
 
-/// One append as the group's writer needs it: owned, its bodies encoded by the caller.
-struct Append {
-    stream: String,
-    expected: u64,
-    rows: Vec<(u64, String, String)>,
-    snapshot: Option<String>,
+/// One write as the group's writer needs it: owned, its values encoded by the caller. Each
+/// answers a number: an append its stream's new last position, a revision its number, a
+/// pruning how many revisions it removed.
+enum Write {
+    Append {
+        stream: String,
+        expected: u64,
+        rows: Vec<(u64, String, String)>,
+        snapshot: Option<String>,
+    },
+    Revision {
+        service: String,
+        version: String,
+        template: String,
+        at_ms: u64,
+    },
+    Prune {
+        service: String,
+        keep: u32,
+        pinned: Vec<u64>,
+    },
 }
 
 impl SqliteStore {
@@ -131,15 +146,15 @@ impl SqliteStore {
         tx.commit()?;
         let store = Self {
             conn: Mutex::new(conn),
-            appends: Group::new(group::MOST, group::lost),
+            writes: Group::new(group::MOST, group::lost),
         };
         Ok((store, version))
     }
 
-    /// Commits each append on its own instead of grouping those that arrive together: the
+    /// Commits each write on its own instead of grouping those that arrive together: the
     /// baseline that measures what grouping gains.
     pub fn ungrouped(mut self) -> Self {
-        self.appends = Group::new(1, group::lost);
+        self.writes = Group::new(1, group::lost);
         self
     }
 
@@ -156,33 +171,36 @@ impl SqliteStore {
             .iter()
             .map(|r| Ok((r.at_ms, r.kind.clone(), serde_json::to_string(&r.body)?)))
             .collect::<Result<_, StoreError>>()?;
-        let append = Append {
+        self.write(Write::Append {
             stream: stream.to_owned(),
             expected,
             rows,
             snapshot: state.map(serde_json::to_string).transpose()?,
-        };
-        self.appends
-            .submit(append, |appends| self.write_group(appends))
+        })
     }
 
-    /// Writes a group of appends in one transaction, each in a savepoint of its own: one that
+    /// Does `write` in the next group's transaction.
+    fn write(&self, write: Write) -> Result<u64, StoreError> {
+        self.writes.submit(write, |writes| self.write_group(writes))
+    }
+
+    /// Writes a group in one transaction, each write in a savepoint of its own: one that
     /// conflicts or fails is undone alone, and the others are committed. A failed commit fails
     /// them all.
-    fn write_group(&self, appends: Vec<Append>) -> Vec<Result<u64, StoreError>> {
-        let n = appends.len();
+    fn write_group(&self, writes: Vec<Write>) -> Vec<Result<u64, StoreError>> {
+        let n = writes.len();
         let mut conn = self.conn();
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return group::all_failed(e.into(), n),
         };
         let mut answers = Vec::with_capacity(n);
-        for append in &appends {
+        for write in &writes {
             let answer = tx
                 .savepoint()
                 .map_err(StoreError::from)
                 .and_then(|mut savepoint| {
-                    let written = append_in(&savepoint, append);
+                    let written = write_in(&savepoint, write);
                     match written {
                         Ok(_) => savepoint.commit()?,
                         Err(_) => savepoint.rollback()?,
@@ -223,15 +241,68 @@ fn lost_transaction() -> StoreError {
     StoreError::Backend("SQLite rolled the transaction back".into())
 }
 
-/// Appends in `tx` if the stream is at its expected position, with its snapshot if it has one;
-/// the new last position.
-fn append_in(tx: &Connection, append: &Append) -> Result<u64, StoreError> {
-    let stream = append.stream.as_str();
+/// Does `write` in `tx`; its answer.
+fn write_in(tx: &Connection, write: &Write) -> Result<u64, StoreError> {
+    match write {
+        Write::Append {
+            stream,
+            expected,
+            rows,
+            snapshot,
+        } => append_in(tx, stream, *expected, rows, snapshot.as_deref()),
+        Write::Revision {
+            service,
+            version,
+            template,
+            at_ms,
+        } => {
+            let number: u64 = tx.query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ?1",
+                [service],
+                |r| r.get(0),
+            )?;
+            tx.prepare_cached(
+                "INSERT INTO revisions (service, number, version, template, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![service, number, version, template, at_ms])?;
+            Ok(number)
+        }
+        Write::Prune {
+            service,
+            keep,
+            pinned,
+        } => {
+            let numbers: Vec<u64> = tx
+                .prepare_cached("SELECT number FROM revisions WHERE service = ?1 ORDER BY number")?
+                .query_map([service], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let cut = numbers.len().saturating_sub(*keep as usize);
+            let mut delete =
+                tx.prepare_cached("DELETE FROM revisions WHERE service = ?1 AND number = ?2")?;
+            let mut pruned = 0;
+            for number in numbers[..cut].iter().filter(|n| !pinned.contains(n)) {
+                delete.execute(params![service, number])?;
+                pruned += 1;
+            }
+            Ok(pruned)
+        }
+    }
+}
+
+/// Appends in `tx` if the stream is at `expected`, with the snapshot at the new last position
+/// if there is one; that position.
+fn append_in(
+    tx: &Connection,
+    stream: &str,
+    expected: u64,
+    rows: &[(u64, String, String)],
+    snapshot: Option<&str>,
+) -> Result<u64, StoreError> {
     let actual = last_seq(tx, stream)?;
-    if actual != append.expected {
+    if actual != expected {
         return Err(StoreError::Conflict {
             stream: stream.to_owned(),
-            expected: append.expected,
+            expected,
             actual,
         });
     }
@@ -239,11 +310,11 @@ fn append_in(tx: &Connection, append: &Append) -> Result<u64, StoreError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (at_ms, kind, body) in &append.rows {
+    for (at_ms, kind, body) in rows {
         seq += 1;
         insert.execute(params![stream, seq, at_ms, kind, body])?;
     }
-    if let Some(body) = &append.snapshot {
+    if let Some(body) = snapshot {
         keep_snapshot(tx, stream, seq, body)?;
     }
     Ok(seq)
@@ -327,18 +398,12 @@ impl Store for SqliteStore {
         template: &serde_json::Value,
         at_ms: u64,
     ) -> Result<StoredRevision, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let number: u64 = tx.query_row(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ?1",
-            [service],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO revisions (service, number, version, template, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![service, number, version, serde_json::to_string(template)?, at_ms],
-        )?;
-        tx.commit()?;
+        let number = self.write(Write::Revision {
+            service: service.to_owned(),
+            version: version.to_owned(),
+            template: serde_json::to_string(template)?,
+            at_ms,
+        })?;
         Ok(StoredRevision {
             service: service.to_owned(),
             number,
@@ -377,23 +442,11 @@ impl Store for SqliteStore {
     }
 
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
-        let numbers: Vec<u64> = self.revisions(service)?.iter().map(|r| r.number).collect();
-        let cut = numbers.len().saturating_sub(keep as usize);
-        let doomed: Vec<u64> = numbers[..cut]
-            .iter()
-            .copied()
-            .filter(|n| !pinned.contains(n))
-            .collect();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for number in &doomed {
-            tx.execute(
-                "DELETE FROM revisions WHERE service = ?1 AND number = ?2",
-                params![service, number],
-            )?;
-        }
-        tx.commit()?;
-        Ok(doomed.len() as u64)
+        self.write(Write::Prune {
+            service: service.to_owned(),
+            keep,
+            pinned: pinned.to_vec(),
+        })
     }
 }
 

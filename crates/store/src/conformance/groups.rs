@@ -156,3 +156,33 @@ pub fn an_append_that_fails_among_concurrent_ones_fails_alone(f: &Fixture) {
         );
     }
 }
+
+pub fn concurrent_revisions_are_numbered_distinctly_and_a_failed_one_alone(f: &Fixture) {
+    let store = f.events();
+    let results = race(THREADS, |i| {
+        // Every fourth thread's revision carries a time the backend may be unable to hold.
+        let at_ms = if i % 4 == 0 { UNSTORABLE_MS } else { i as u64 };
+        store.add_revision("web", &format!("v{i}"), &json!({"i": i}), at_ms)
+    });
+    let mut numbers = Vec::new();
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(revision) => {
+                assert_eq!(revision.version, format!("v{i}"));
+                numbers.push(revision.number);
+            }
+            Err(e) => assert!(
+                i % 4 == 0 && !matches!(e, StoreError::Grouped(_)),
+                "revision {i} failed: {e:?}"
+            ),
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+    let stored = store.revisions("web").expect("revisions");
+    assert_eq!(
+        stored.iter().map(|r| r.number).collect::<Vec<_>>(),
+        numbers,
+        "exactly the revisions that succeeded are stored"
+    );
+}
