@@ -7,7 +7,7 @@
 //! answer is there, or until the writer is done and one of them takes the next group. Each
 //! caller returns only once the group holding its work has committed, or failed.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::StoreError;
@@ -19,7 +19,6 @@ pub const MOST: usize = 512;
 /// gets.
 pub struct Group<W, T> {
     state: Mutex<State<W, T>>,
-    turn: Condvar,
     /// How much work one group may hold: [`MOST`], or 1 for a commit per call.
     limit: usize,
     /// The answer of work whose writer panicked.
@@ -27,10 +26,54 @@ pub struct Group<W, T> {
 }
 
 struct State<W, T> {
+    /// Whether a caller is writing a group, or has been told to write the next.
     writing: bool,
-    next: u64,
-    queued: Vec<(u64, W)>,
-    answered: HashMap<u64, T>,
+    queued: VecDeque<(W, Arc<Slot<T>>)>,
+}
+
+/// Where one waiting caller is told what to do: each is woken alone, when its answer is there
+/// or when it is its turn to write.
+struct Slot<T> {
+    told: Mutex<Told<T>>,
+    woken: Condvar,
+}
+
+enum Told<T> {
+    Wait,
+    Write,
+    Answer(T),
+}
+
+impl<T> Slot<T> {
+    fn tell(&self, told: Told<T>) {
+        *lock(&self.told) = told;
+        self.woken.notify_one();
+    }
+
+    /// The answer, if given.
+    fn answer(&self) -> Option<T> {
+        match std::mem::replace(&mut *lock(&self.told), Told::Wait) {
+            Told::Answer(answer) => Some(answer),
+            Told::Wait | Told::Write => None,
+        }
+    }
+
+    /// Waits until told to write (`None`) or given the answer.
+    fn wait(&self) -> Option<T> {
+        let mut told = lock(&self.told);
+        loop {
+            match std::mem::replace(&mut *told, Told::Wait) {
+                Told::Wait => {
+                    told = self
+                        .woken
+                        .wait(told)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                Told::Write => return None,
+                Told::Answer(answer) => return Some(answer),
+            }
+        }
+    }
 }
 
 impl<W, T> Group<W, T> {
@@ -40,11 +83,8 @@ impl<W, T> Group<W, T> {
         Self {
             state: Mutex::new(State {
                 writing: false,
-                next: 0,
-                queued: Vec::new(),
-                answered: HashMap::new(),
+                queued: VecDeque::new(),
             }),
-            turn: Condvar::new(),
             limit: limit.max(1),
             lost,
         }
@@ -54,45 +94,48 @@ impl<W, T> Group<W, T> {
     /// the order they were queued and answers each, in the same order. Returns `work`'s answer
     /// once its group is written.
     pub fn submit(&self, work: W, write: impl Fn(Vec<W>) -> Vec<T>) -> T {
-        let mut state = self.lock();
-        let ticket = state.next;
-        state.next += 1;
-        state.queued.push((ticket, work));
+        let slot = Arc::new(Slot {
+            told: Mutex::new(Told::Wait),
+            woken: Condvar::new(),
+        });
+        let mut state = lock(&self.state);
+        state.queued.push_back((work, Arc::clone(&slot)));
+        let idle = !state.writing;
+        state.writing = true;
+        drop(state);
+        if !idle && let Some(answer) = slot.wait() {
+            return answer;
+        }
+        // This caller writes the oldest group, which holds its work unless more than a group's
+        // worth queued before it; then it writes again, as it is still the writer.
         loop {
-            if let Some(answer) = state.answered.remove(&ticket) {
-                return answer;
-            }
-            if state.writing {
-                state = self
-                    .turn
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                continue;
-            }
-            // Nobody writes, and this caller's work is still queued: it writes the oldest
-            // group, which holds its work unless more than a group's worth queued before it.
-            state.writing = true;
+            let mut state = lock(&self.state);
             let take = state.queued.len().min(self.limit);
-            let (tickets, works): (Vec<u64>, Vec<W>) = state.queued.drain(..take).unzip();
+            let (works, slots): (Vec<W>, Vec<Arc<Slot<T>>>) = state.queued.drain(..take).unzip();
             drop(state);
+            let mine = slots.iter().any(|s| Arc::ptr_eq(s, &slot));
             let mut writer = Writer {
                 group: self,
-                tickets,
+                own: &slot,
+                slots,
                 answers: None,
+                writes_on: !mine,
             };
             writer.answers = Some(write(works));
             drop(writer);
-            state = self.lock();
+            if mine {
+                return slot.answer().unwrap_or_else(self.lost);
+            }
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, State<W, T>> {
-        // The state is a queue and answers, each change whole under the lock: a panic while
-        // holding it leaves nothing half-changed.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<S>(mutex: &Mutex<S>) -> MutexGuard<'_, S> {
+    // Every change under these locks is whole (a queue, a flag, an answer): a panic while
+    // holding one leaves nothing half-changed.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The answers of a group of `n` whose commit failed with `error`: every work fails, since
@@ -115,24 +158,39 @@ pub fn lost<T>() -> Result<T, StoreError> {
 }
 
 /// The group being written: when dropped, normally or by a panic of the write, it hands out
-/// the answers (a lost one to work that got none), frees the turn and wakes the waiting.
+/// the answers (a lost one to work that got none), then the turn to write: to the writer itself
+/// if it `writes_on`, else to the oldest waiting caller, else to nobody.
 struct Writer<'g, W, T> {
     group: &'g Group<W, T>,
-    tickets: Vec<u64>,
+    /// The writing caller's own slot.
+    own: &'g Arc<Slot<T>>,
+    slots: Vec<Arc<Slot<T>>>,
     answers: Option<Vec<T>>,
+    writes_on: bool,
 }
 
 impl<W, T> Drop for Writer<'_, W, T> {
     fn drop(&mut self) {
         let mut answers = self.answers.take().unwrap_or_default().into_iter();
-        let mut state = self.group.lock();
-        for &ticket in &self.tickets {
+        for slot in &self.slots {
             let answer = answers.next().unwrap_or_else(|| (self.group.lost)());
-            state.answered.insert(ticket, answer);
+            slot.tell(Told::Answer(answer));
         }
-        state.writing = false;
-        drop(state);
-        self.group.turn.notify_all();
+        let panicking = std::thread::panicking();
+        if self.writes_on && !panicking {
+            return;
+        }
+        let mut state = lock(&self.group.state);
+        if panicking {
+            // The writer's own work, if still queued, has nobody left to wait for it.
+            state
+                .queued
+                .retain(|(_, slot)| !Arc::ptr_eq(slot, self.own));
+        }
+        match state.queued.front() {
+            Some((_, next)) => next.tell(Told::Write),
+            None => state.writing = false,
+        }
     }
 }
 
