@@ -190,29 +190,16 @@ impl SqliteStore {
     fn write_group(&self, writes: Vec<Write>) -> Vec<Result<u64, StoreError>> {
         let n = writes.len();
         let mut conn = self.conn();
-        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return group::all_failed(e.into(), n),
         };
         let mut answers = Vec::with_capacity(n);
         for write in &writes {
-            let answer = tx
-                .savepoint()
-                .map_err(StoreError::from)
-                .and_then(|mut savepoint| {
-                    let written = write_in(&savepoint, write);
-                    match written {
-                        Ok(_) => savepoint.commit()?,
-                        Err(_) => savepoint.rollback()?,
-                    }
-                    written
-                });
-            // SQLite rolls a whole transaction back on some errors (a full disk, I/O): then
-            // nothing of the group is left to commit.
-            if answer.is_err() && tx.is_autocommit() {
-                return group::all_failed(answer.err().unwrap_or_else(lost_transaction), n);
+            match in_savepoint(&tx, write) {
+                Ok(answer) => answers.push(answer),
+                Err(e) => return group::all_failed(e, n),
             }
-            answers.push(answer);
         }
         match tx.commit() {
             Ok(()) => answers,
@@ -237,8 +224,23 @@ fn last_seq(conn: &Connection, stream: &str) -> Result<u64, rusqlite::Error> {
     )
 }
 
-fn lost_transaction() -> StoreError {
-    StoreError::Backend("SQLite rolled the transaction back".into())
+/// Does `write` in a savepoint of `tx`, undone alone if it fails: its answer, or the error
+/// that leaves nothing of the transaction to commit.
+fn in_savepoint(tx: &Connection, write: &Write) -> Result<Result<u64, StoreError>, StoreError> {
+    // Cached: a group runs these for each of its writes.
+    tx.prepare_cached("SAVEPOINT write")?.execute([])?;
+    let written = write_in(tx, write);
+    if let Err(e) = written {
+        // SQLite rolls a whole transaction back on some errors (a full disk, I/O).
+        if tx.is_autocommit() {
+            return Err(e);
+        }
+        tx.prepare_cached("ROLLBACK TO write")?.execute([])?;
+        tx.prepare_cached("RELEASE write")?.execute([])?;
+        return Ok(Err(e));
+    }
+    tx.prepare_cached("RELEASE write")?.execute([])?;
+    Ok(written)
 }
 
 /// Does `write` in `tx`; its answer.
