@@ -13,6 +13,8 @@ pub struct PgStore {
     db: Db,
     /// Writes waiting to be committed together (see [`group`]).
     writes: Group<Write, Result<u64, StoreError>>,
+    /// Whether writes are grouped, or each committed on its own.
+    grouped: bool,
 }
 
 /// One write as the group's writer needs it. Each answers a number: an append its stream's new
@@ -56,13 +58,14 @@ impl PgStore {
         Ok(Self {
             db,
             writes: Group::new(group::MOST, group::lost),
+            grouped: true,
         })
     }
 
     /// Commits each write on its own instead of grouping those that arrive together: the
     /// baseline that measures what grouping gains.
     pub fn ungrouped(mut self) -> Self {
-        self.writes = Group::new(1, group::lost);
+        self.grouped = false;
         self
     }
 
@@ -87,12 +90,17 @@ impl PgStore {
 
     /// Does `write` in the next group's transaction.
     fn write(&self, write: Write) -> Result<u64, StoreError> {
-        self.writes.submit(write, |writes| {
+        let commit = |writes: Vec<Write>| {
             let n = writes.len();
             self.db
                 .call(move |client| write_group(client, writes))
                 .unwrap_or_else(|e| group::all_failed(e, n))
-        })
+        };
+        if !self.grouped {
+            // On a connection of its own, beside other callers' commits, as before grouping.
+            return commit(vec![write]).pop().unwrap_or_else(group::lost);
+        }
+        self.writes.submit(write, commit)
     }
 }
 
@@ -107,6 +115,9 @@ async fn write_group(
     mut client: Object,
     writes: Vec<Write>,
 ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    if let [write] = writes.as_slice() {
+        return Ok(vec![write_alone(client, write).await]);
+    }
     let mut tx = client.transaction().await.map_err(backend)?;
     let mut answers = Vec::with_capacity(writes.len());
     for write in &writes {
@@ -132,6 +143,26 @@ async fn write_group(
     }
     tx.commit().await.map_err(backend)?;
     Ok(answers)
+}
+
+/// Writes `write` in a transaction of its own, which a failure rolls back.
+async fn write_alone(mut client: Object, write: &Write) -> Result<u64, StoreError> {
+    let tx = client.transaction().await.map_err(backend)?;
+    match write_in(&tx, write).await {
+        Ok(answer) => {
+            tx.commit().await.map_err(backend)?;
+            Ok(answer)
+        }
+        Err(Failed::Taken { stream, expected }) => {
+            drop(tx);
+            Err(StoreError::Conflict {
+                actual: last_seq(&**client, &stream).await?,
+                stream,
+                expected,
+            })
+        }
+        Err(Failed::Store(e)) => Err(e),
+    }
 }
 
 /// Why an append was not written.

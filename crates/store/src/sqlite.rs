@@ -83,6 +83,8 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// Writes waiting to be committed together (see [`group`]).
     writes: Group<Write, Result<u64, StoreError>>,
+    /// Whether writes are grouped, or each committed on its own.
+    grouped: bool,
 }
 
 /// One write as the group's writer needs it: owned, its values encoded by the caller. Each
@@ -147,6 +149,7 @@ impl SqliteStore {
         let store = Self {
             conn: Mutex::new(conn),
             writes: Group::new(group::MOST, group::lost),
+            grouped: true,
         };
         Ok((store, version))
     }
@@ -154,7 +157,7 @@ impl SqliteStore {
     /// Commits each write on its own instead of grouping those that arrive together: the
     /// baseline that measures what grouping gains.
     pub fn ungrouped(mut self) -> Self {
-        self.writes = Group::new(1, group::lost);
+        self.grouped = false;
         self
     }
 
@@ -181,6 +184,12 @@ impl SqliteStore {
 
     /// Does `write` in the next group's transaction.
     fn write(&self, write: Write) -> Result<u64, StoreError> {
+        if !self.grouped {
+            return self
+                .write_group(vec![write])
+                .pop()
+                .unwrap_or_else(group::lost);
+        }
         self.writes.submit(write, |writes| self.write_group(writes))
     }
 
@@ -194,6 +203,12 @@ impl SqliteStore {
             Ok(tx) => tx,
             Err(e) => return group::all_failed(e.into(), n),
         };
+        if let [write] = writes.as_slice() {
+            // Alone, the transaction is the write's own: a failure rolls it back.
+            let written =
+                write_in(&tx, write).and_then(|answer| Ok(tx.commit().map(|()| answer)?));
+            return vec![written];
+        }
         let mut answers = Vec::with_capacity(n);
         for write in &writes {
             match in_savepoint(&tx, write) {
