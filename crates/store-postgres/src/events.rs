@@ -4,6 +4,7 @@ use bellwether_store::group::{self, Group};
 use bellwether_store::{Record, Snapshot, Store, StoreError, StoredRevision};
 use deadpool_postgres::{Object, Transaction};
 use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 
 use crate::Target;
 use crate::db::{Db, backend, int, is_taken, lock, nat};
@@ -118,6 +119,18 @@ async fn write_group(
     if let [write] = writes.as_slice() {
         return Ok(vec![write_alone(client, write).await]);
     }
+    let appends: Option<Vec<&Append>> = writes
+        .iter()
+        .map(|w| match w {
+            Write::Append(append) => Some(append),
+            _ => None,
+        })
+        .collect();
+    if let Some(appends) = appends
+        && let Some(answers) = append_at_once(&mut client, &appends).await?
+    {
+        return Ok(answers);
+    }
     let mut tx = client.transaction().await.map_err(backend)?;
     let mut answers = Vec::with_capacity(writes.len());
     for write in &writes {
@@ -143,6 +156,105 @@ async fn write_group(
     }
     tx.commit().await.map_err(backend)?;
     Ok(answers)
+}
+
+/// Appends all of `appends` in one transaction, their statements sent together without waiting
+/// for each answer (one round trip for the group, not several per append). Each statement
+/// checks its stream's position and inserts only if it is the expected one, so a conflict
+/// writes nothing and fails nothing else. `None` when a statement failed (a racing handle's
+/// row, say): the transaction is rolled back and the group must be written with a savepoint
+/// per append instead.
+async fn append_at_once(
+    client: &mut Object,
+    appends: &[&Append],
+) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
+    let tx = client.transaction().await.map_err(backend)?;
+    let statement = tx
+        .prepare_cached(
+            "WITH inserted AS (
+                 INSERT INTO events (stream, seq, at_ms, kind, body)
+                 SELECT $1, $2::bigint + r.ord, r.at_ms, r.kind, r.body
+                 FROM unnest($3::bigint[], $4::text[], $5::text[])
+                      WITH ORDINALITY AS r(at_ms, kind, body, ord)
+                 WHERE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE stream = $1) = $2
+                 RETURNING seq
+             ), kept AS (
+                 INSERT INTO snapshots (stream, seq, body)
+                 SELECT $1, MAX(seq), $6::text FROM inserted HAVING COUNT(*) > 0 AND $6::text IS NOT NULL
+                 ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
+                 WHERE excluded.seq > snapshots.seq
+             )
+             SELECT COUNT(*) FROM inserted",
+        )
+        .await
+        .map_err(backend)?;
+    let mut params = Vec::with_capacity(appends.len());
+    for append in appends {
+        let expected = int("a position", append.expected)?;
+        int("a position", append.expected + append.rows.len() as u64)?;
+        let at: Vec<i64> = append.rows.iter().map(|r| r.0).collect();
+        let kinds: Vec<&str> = append.rows.iter().map(|r| r.1.as_str()).collect();
+        let bodies: Vec<&str> = append.rows.iter().map(|r| r.2.as_str()).collect();
+        params.push((expected, at, kinds, bodies, append.snapshot.as_deref()));
+    }
+    let bound: Vec<[&(dyn ToSql + Sync); 6]> = params
+        .iter()
+        .zip(appends)
+        .map(|((expected, at, kinds, bodies, snapshot), append)| {
+            [
+                &append.stream as &(dyn ToSql + Sync),
+                expected,
+                at,
+                kinds,
+                bodies,
+                snapshot,
+            ]
+        })
+        .collect();
+    let sent = bound.iter().map(|params| tx.query_one(&statement, params));
+    let rows = all(sent.collect()).await;
+    let mut answers = Vec::with_capacity(appends.len());
+    for (row, append) in rows.into_iter().zip(appends) {
+        let Ok(row) = row else {
+            return Ok(None);
+        };
+        let inserted: i64 = row.get(0);
+        answers.push(match inserted {
+            0 if !append.rows.is_empty() => Err(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual: last_seq(&*tx, &append.stream).await?,
+            }),
+            _ => Ok(append.expected + append.rows.len() as u64),
+        });
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(Some(answers))
+}
+
+/// Runs `futures` together on this task, each polled first in order (so that requests on one
+/// connection are sent in that order), and gives their outputs in the same order.
+async fn all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(done) => *output = Some(done),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// Writes `write` in a transaction of its own, which a failure rolls back.

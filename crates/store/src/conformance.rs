@@ -53,6 +53,7 @@ macro_rules! store_conformance {
                 of_concurrent_appends_at_one_position_exactly_one_lands_beside_the_others,
                 an_append_that_fails_among_concurrent_ones_fails_alone,
                 concurrent_revisions_are_numbered_distinctly_and_a_failed_one_alone,
+                racing_groups_of_several_handles_admit_exactly_one_at_a_position,
             },
             snapshots {
                 a_stream_without_a_snapshot_has_none,

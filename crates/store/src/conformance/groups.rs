@@ -186,3 +186,41 @@ pub fn concurrent_revisions_are_numbered_distinctly_and_a_failed_one_alone(f: &F
         "exactly the revisions that succeeded are stored"
     );
 }
+
+pub fn racing_groups_of_several_handles_admit_exactly_one_at_a_position(f: &Fixture) {
+    const HANDLES: usize = 4;
+    let handles: Vec<_> = (0..HANDLES).map(|_| f.events()).collect();
+    for round in 0..ROUNDS {
+        // Each handle's threads append together, so that its group meets the other handles'
+        // at the shared stream's next position.
+        let results = race(THREADS, |i| {
+            let store = &handles[i % HANDLES];
+            let record = Record::new(round, format!("thread {i}"), json!(i));
+            match i % 4 {
+                0 => store.append("shared", round, &[record]),
+                _ => store.append(&format!("own/{i}"), round, &[record]),
+            }
+        });
+        let winners = (0..THREADS)
+            .step_by(4)
+            .filter(|&i| results[i].is_ok())
+            .count();
+        assert_eq!(winners, 1, "round {round}: one racer lands: {results:?}");
+        for (i, result) in results.iter().enumerate() {
+            match (i % 4, result) {
+                (_, Ok(last)) => assert_eq!(*last, round + 1, "thread {i}"),
+                (0, Err(StoreError::Conflict { actual, .. })) => {
+                    assert_eq!(*actual, round + 1, "thread {i}");
+                }
+                (_, Err(e)) => panic!("round {round}, thread {i}: {e:?}"),
+            }
+        }
+    }
+    assert_eq!(handles[0].last_seq("shared").expect("last"), ROUNDS);
+    for i in (0..THREADS).filter(|i| i % 4 != 0) {
+        assert_eq!(
+            handles[0].last_seq(&format!("own/{i}")).expect("last"),
+            ROUNDS
+        );
+    }
+}
