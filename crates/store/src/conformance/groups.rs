@@ -188,7 +188,7 @@ pub fn concurrent_revisions_are_numbered_distinctly_and_a_failed_one_alone(f: &F
 }
 
 pub fn racing_groups_of_several_handles_admit_exactly_one_at_a_position(f: &Fixture) {
-    const HANDLES: usize = 4;
+    const HANDLES: usize = 2;
     let handles: Vec<_> = (0..HANDLES).map(|_| f.events()).collect();
     for round in 0..ROUNDS {
         // Each handle's threads append together, so that its group meets the other handles'
