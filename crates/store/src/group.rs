@@ -19,7 +19,7 @@ pub const MOST: usize = 512;
 /// gets.
 pub struct Group<W, T> {
     state: Mutex<State<W, T>>,
-    /// How much work one group may hold: [`MOST`], or 1 for a commit per call.
+    /// How much work one group may hold (the stores take [`MOST`]).
     limit: usize,
     /// The answer of work whose writer panicked.
     lost: fn() -> T,
