@@ -588,3 +588,106 @@ async fn revisions(
         })
         .collect()
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::str::FromStr;
+    use std::time::{Duration, Instant};
+
+    use tokio_postgres::NoTls;
+
+    use super::*;
+    use crate::testing::Cluster;
+
+    fn append(stream: &str, kind: &str) -> Write {
+        Write::Append(Append {
+            stream: stream.to_owned(),
+            expected: 0,
+            rows: vec![(1, kind.to_owned(), "null".to_owned())],
+            snapshot: None,
+        })
+    }
+
+    /// A group sent at once whose first append meets a racing handle's row (uncommitted when
+    /// the group is sent) is written again with a savepoint per append: that append is told
+    /// the conflict, the other lands.
+    #[test]
+    fn a_group_that_meets_a_racing_row_is_written_again_append_by_append() {
+        const DATABASE: &str = "group_meets_a_racing_row";
+        let cluster = Cluster::shared();
+        let store = PgStore::open(&cluster.database(DATABASE)).expect("the store opens");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut config = tokio_postgres::Config::from_str(&cluster.url(DATABASE)).expect("a URL");
+        config.password(cluster.password());
+        let racer = runtime.block_on(async {
+            let (client, connection) = config.connect(NoTls).await.expect("connected");
+            tokio::spawn(connection);
+            client
+                .batch_execute(
+                    "BEGIN; INSERT INTO events (stream, seq, at_ms, kind, body)
+                     VALUES ('s', 1, 1, 'racer', 'null')",
+                )
+                .await
+                .expect("the racer's row");
+            client
+        });
+        let group = std::thread::scope(|scope| {
+            let group = scope.spawn(|| {
+                store.db.call(|client| {
+                    write_group(client, vec![append("s", "group"), append("t", "group")])
+                })
+            });
+            // The group waits on the racer's row; then the racer commits.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            runtime.block_on(async {
+                loop {
+                    let waiting: i64 = racer
+                        .query_one(
+                            "SELECT count(*) FROM pg_stat_activity
+                             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                            &[],
+                        )
+                        .await
+                        .expect("activity")
+                        .get(0);
+                    if waiting > 0 {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "the group never met the racer's row"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                racer.batch_execute("COMMIT").await.expect("committed");
+            });
+            group.join().expect("the group's thread")
+        });
+        let answers = group.expect("the group was written");
+        assert!(
+            matches!(
+                &answers[0],
+                Err(StoreError::Conflict {
+                    expected: 0,
+                    actual: 1,
+                    ..
+                })
+            ),
+            "{answers:?}"
+        );
+        assert_eq!(answers[1].as_ref().ok(), Some(&1), "{answers:?}");
+        let kinds = |stream| -> Vec<String> {
+            store
+                .read(stream, 0)
+                .expect("read")
+                .into_iter()
+                .map(|r| r.kind)
+                .collect()
+        };
+        assert_eq!(kinds("s"), ["racer"]);
+        assert_eq!(kinds("t"), ["group"]);
+    }
+}
