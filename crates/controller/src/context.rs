@@ -41,10 +41,11 @@ impl Context {
     }
 }
 
-/// Threads that may wait on the store at once. The SQLite store serves one call at a time (one
-/// connection), so a second thread only keeps the next call ready; thousands of services
-/// waiting in a thread each would cost memory and context switches for nothing.
-const STORE_THREADS: usize = 2;
+/// Threads that may wait on the store at once. The store commits the appends waiting together
+/// in one transaction (group commit), so up to this many services' events share one flush to
+/// disk; thousands of services waiting in a thread each would cost memory and context switches
+/// for little more.
+const STORE_THREADS: usize = 64;
 
 /// Runs store calls off the async threads, since SQLite waits for the disk on every commit,
 /// and a few at a time.

@@ -3,7 +3,7 @@
 
 mod window;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -92,8 +92,9 @@ impl RevisionSignals {
     }
 }
 
-/// Each revision's signals by service and revision number.
-type Registry = HashMap<(String, RevisionNumber), Arc<RevisionSignals>>;
+/// Each revision's signals by service, then revision number: a service's revisions are found
+/// without looking at any other service's.
+type Registry = BTreeMap<String, BTreeMap<RevisionNumber, Arc<RevisionSignals>>>;
 
 /// Every revision's signals, shared by all routers of one process. Cloning shares the registry.
 #[derive(Clone, Debug, Default)]
@@ -114,16 +115,17 @@ impl Signals {
         number: RevisionNumber,
         name: &str,
     ) -> Arc<RevisionSignals> {
-        let key = (service.to_owned(), number);
-        if let Some(found) = self.read().get(&key) {
-            return Arc::clone(found);
+        if let Some(found) = self.find(service, number) {
+            return found;
         }
         let mut map = self
             .revisions
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(
-            map.entry(key)
+            map.entry(service.to_owned())
+                .or_default()
+                .entry(number)
                 .or_insert_with(|| Arc::new(RevisionSignals::new(service, number, name))),
         )
     }
@@ -139,20 +141,34 @@ impl Signals {
     /// table routes to and no analysis reads needs no history, and keeping every one's would
     /// grow without bound over deploys; a table still holding one keeps it until replaced.
     pub fn retain(&self, service: &str, keep: impl Fn(RevisionNumber) -> bool) {
-        let doomed = self.read().keys().any(|(s, n)| s == service && !keep(*n));
+        let doomed = self
+            .read()
+            .get(service)
+            .is_some_and(|revisions| revisions.keys().any(|n| !keep(*n)));
         if doomed {
-            self.revisions
+            let mut map = self
+                .revisions
                 .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|(s, n), _| s != service || keep(*n));
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(revisions) = map.get_mut(service) {
+                revisions.retain(|n, _| keep(*n));
+                if revisions.is_empty() {
+                    map.remove(service);
+                }
+            }
         }
     }
 
     /// Every revision known, ordered by service and revision number.
     pub fn all(&self) -> Vec<Arc<RevisionSignals>> {
-        let mut all: Vec<_> = self.read().values().cloned().collect();
-        all.sort_by(|a, b| (&a.service, a.number).cmp(&(&b.service, b.number)));
-        all
+        self.read()
+            .values()
+            .flat_map(|revisions| revisions.values().cloned())
+            .collect()
+    }
+
+    fn find(&self, service: &str, number: RevisionNumber) -> Option<Arc<RevisionSignals>> {
+        self.read().get(service)?.get(&number).cloned()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -169,8 +185,7 @@ impl SignalSource for Signals {
         revision: RevisionNumber,
         window: Duration,
     ) -> Option<TrafficSample> {
-        let found = self.read().get(&(service.to_owned(), revision)).cloned();
-        found.map(|r| r.sample(window))
+        self.find(service, revision).map(|r| r.sample(window))
     }
 
     fn totals(
@@ -179,13 +194,11 @@ impl SignalSource for Signals {
         revision: RevisionNumber,
         slower_than: Option<Duration>,
     ) -> Option<TrafficTotals> {
-        let found = self.read().get(&(service.to_owned(), revision)).cloned();
-        found.map(|r| r.totals(slower_than))
+        self.find(service, revision).map(|r| r.totals(slower_than))
     }
 
     fn latencies(&self, service: &str, revision: RevisionNumber) -> Option<Vec<(u64, u64)>> {
-        let found = self.read().get(&(service.to_owned(), revision)).cloned();
-        found.map(|r| r.latencies())
+        self.find(service, revision).map(|r| r.latencies())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod crash;
 pub mod deliveries;
 pub mod events;
+pub mod groups;
 mod harness;
 pub mod processes;
 pub mod reviews;
@@ -46,6 +47,13 @@ macro_rules! store_conformance {
                 streams_are_independent,
                 streams_are_listed_by_literal_prefix,
                 concurrent_appends_at_one_position_admit_exactly_one,
+            },
+            groups {
+                concurrent_appends_to_distinct_streams_all_land_in_order,
+                of_concurrent_appends_at_one_position_exactly_one_lands_beside_the_others,
+                an_append_that_fails_among_concurrent_ones_fails_alone,
+                concurrent_revisions_are_numbered_distinctly_and_a_failed_one_alone,
+                racing_groups_of_several_handles_admit_exactly_one_at_a_position,
             },
             snapshots {
                 a_stream_without_a_snapshot_has_none,

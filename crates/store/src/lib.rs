@@ -11,6 +11,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod group;
 mod record;
 mod revisions;
 mod rollouts;
@@ -56,6 +57,10 @@ pub enum StoreError {
     /// An error of a backend other than SQLite, which keeps its own type as the source.
     #[error("database error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The commit of the group this write was written in (see [`group`]) failed: nothing of
+    /// the group was stored.
+    #[error("the commit of a group of writes failed")]
+    Grouped(#[source] std::sync::Arc<StoreError>),
     /// A backend on a server could not be reached; `at` never holds a password.
     #[error("cannot reach the store at {at}")]
     Unreachable {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::group::{self, Group};
 use crate::{Record, Snapshot, Store, StoreError, StoredRevision};
 
 /// The schema's migrations, in order: the database is at version n (`PRAGMA user_version`)
@@ -80,6 +81,33 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 /// Events, snapshots and revisions in one SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Writes waiting to be committed together (see [`group`]).
+    writes: Group<Write, Result<u64, StoreError>>,
+    /// Whether writes are grouped, or each committed on its own.
+    grouped: bool,
+}
+
+/// One write as the group's writer needs it: owned, its values encoded by the caller. Each
+/// answers a number: an append its stream's new last position, a revision its number, a
+/// pruning how many revisions it removed.
+enum Write {
+    Append {
+        stream: String,
+        expected: u64,
+        rows: Vec<(u64, String, String)>,
+        snapshot: Option<String>,
+    },
+    Revision {
+        service: String,
+        version: String,
+        template: String,
+        at_ms: u64,
+    },
+    Prune {
+        service: String,
+        keep: u32,
+        pinned: Vec<u64>,
+    },
 }
 
 impl SqliteStore {
@@ -120,12 +148,21 @@ impl SqliteStore {
         tx.commit()?;
         let store = Self {
             conn: Mutex::new(conn),
+            writes: Group::new(group::MOST, group::lost),
+            grouped: true,
         };
         Ok((store, version))
     }
 
-    /// Appends `records` in one transaction, with `state` as the snapshot at the new last
-    /// position when given.
+    /// Commits each write on its own instead of grouping those that arrive together: the
+    /// baseline that measures what grouping gains.
+    pub fn ungrouped(mut self) -> Self {
+        self.grouped = false;
+        self
+    }
+
+    /// Appends `records`, with `state` as the snapshot at the new last position when given,
+    /// in the next group's transaction.
     fn append_keeping(
         &self,
         stream: &str,
@@ -133,19 +170,56 @@ impl SqliteStore {
         records: &[Record],
         state: Option<&serde_json::Value>,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_in(&tx, stream, expected, records)?;
-        if let Some(state) = state {
-            let snapshot = Snapshot {
-                stream: stream.to_owned(),
-                seq,
-                body: state.clone(),
-            };
-            save_snapshot(&tx, &snapshot)?;
+        let rows = records
+            .iter()
+            .map(|r| Ok((r.at_ms, r.kind.clone(), serde_json::to_string(&r.body)?)))
+            .collect::<Result<_, StoreError>>()?;
+        self.write(Write::Append {
+            stream: stream.to_owned(),
+            expected,
+            rows,
+            snapshot: state.map(serde_json::to_string).transpose()?,
+        })
+    }
+
+    /// Does `write` in the next group's transaction.
+    fn write(&self, write: Write) -> Result<u64, StoreError> {
+        if !self.grouped {
+            return self
+                .write_group(vec![write])
+                .pop()
+                .unwrap_or_else(group::lost);
         }
-        tx.commit()?;
-        Ok(seq)
+        self.writes.submit(write, |writes| self.write_group(writes))
+    }
+
+    /// Writes a group in one transaction, each write in a savepoint of its own: one that
+    /// conflicts or fails is undone alone, and the others are committed. A failed commit fails
+    /// them all.
+    fn write_group(&self, writes: Vec<Write>) -> Vec<Result<u64, StoreError>> {
+        let n = writes.len();
+        let mut conn = self.conn();
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return group::all_failed(e.into(), n),
+        };
+        if let [write] = writes.as_slice() {
+            // Alone, the transaction is the write's own: a failure rolls it back.
+            let written =
+                write_in(&tx, write).and_then(|answer| Ok(tx.commit().map(|()| answer)?));
+            return vec![written];
+        }
+        let mut answers = Vec::with_capacity(n);
+        for write in &writes {
+            match in_savepoint(&tx, write) {
+                Ok(answer) => answers.push(answer),
+                Err(e) => return group::all_failed(e, n),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => answers,
+            Err(e) => group::all_failed(e.into(), n),
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -165,12 +239,81 @@ fn last_seq(conn: &Connection, stream: &str) -> Result<u64, rusqlite::Error> {
     )
 }
 
-/// Appends `records` to `stream` in `tx` if the stream is at `expected`; the new last position.
+/// Does `write` in a savepoint of `tx`, undone alone if it fails: its answer, or the error
+/// that leaves nothing of the transaction to commit.
+fn in_savepoint(tx: &Connection, write: &Write) -> Result<Result<u64, StoreError>, StoreError> {
+    // Cached: a group runs these for each of its writes.
+    tx.prepare_cached("SAVEPOINT write")?.execute([])?;
+    let written = write_in(tx, write);
+    if let Err(e) = written {
+        // SQLite rolls a whole transaction back on some errors (a full disk, I/O).
+        if tx.is_autocommit() {
+            return Err(e);
+        }
+        tx.prepare_cached("ROLLBACK TO write")?.execute([])?;
+        tx.prepare_cached("RELEASE write")?.execute([])?;
+        return Ok(Err(e));
+    }
+    tx.prepare_cached("RELEASE write")?.execute([])?;
+    Ok(written)
+}
+
+/// Does `write` in `tx`; its answer.
+fn write_in(tx: &Connection, write: &Write) -> Result<u64, StoreError> {
+    match write {
+        Write::Append {
+            stream,
+            expected,
+            rows,
+            snapshot,
+        } => append_in(tx, stream, *expected, rows, snapshot.as_deref()),
+        Write::Revision {
+            service,
+            version,
+            template,
+            at_ms,
+        } => {
+            let number: u64 = tx.query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ?1",
+                [service],
+                |r| r.get(0),
+            )?;
+            tx.prepare_cached(
+                "INSERT INTO revisions (service, number, version, template, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![service, number, version, template, at_ms])?;
+            Ok(number)
+        }
+        Write::Prune {
+            service,
+            keep,
+            pinned,
+        } => {
+            let numbers: Vec<u64> = tx
+                .prepare_cached("SELECT number FROM revisions WHERE service = ?1 ORDER BY number")?
+                .query_map([service], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let cut = numbers.len().saturating_sub(*keep as usize);
+            let mut delete =
+                tx.prepare_cached("DELETE FROM revisions WHERE service = ?1 AND number = ?2")?;
+            let mut pruned = 0;
+            for number in numbers[..cut].iter().filter(|n| !pinned.contains(n)) {
+                delete.execute(params![service, number])?;
+                pruned += 1;
+            }
+            Ok(pruned)
+        }
+    }
+}
+
+/// Appends in `tx` if the stream is at `expected`, with the snapshot at the new last position
+/// if there is one; that position.
 fn append_in(
     tx: &Connection,
     stream: &str,
     expected: u64,
-    records: &[Record],
+    rows: &[(u64, String, String)],
+    snapshot: Option<&str>,
 ) -> Result<u64, StoreError> {
     let actual = last_seq(tx, stream)?;
     if actual != expected {
@@ -184,15 +327,12 @@ fn append_in(
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (stream, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for r in records {
+    for (at_ms, kind, body) in rows {
         seq += 1;
-        insert.execute(params![
-            stream,
-            seq,
-            r.at_ms,
-            r.kind,
-            serde_json::to_string(&r.body)?
-        ])?;
+        insert.execute(params![stream, seq, at_ms, kind, body])?;
+    }
+    if let Some(body) = snapshot {
+        keep_snapshot(tx, stream, seq, body)?;
     }
     Ok(seq)
 }
@@ -200,12 +340,16 @@ fn append_in(
 /// Keeps `snapshot` unless a newer one of its stream is kept already.
 fn save_snapshot(conn: &Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
     let body = serde_json::to_string(&snapshot.body)?;
+    keep_snapshot(conn, &snapshot.stream, snapshot.seq, &body)
+}
+
+fn keep_snapshot(conn: &Connection, stream: &str, seq: u64, body: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO snapshots (stream, seq, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, body = excluded.body
          WHERE excluded.seq > snapshots.seq",
     )?
-    .execute(params![snapshot.stream, snapshot.seq, body])?;
+    .execute(params![stream, seq, body])?;
     Ok(())
 }
 
@@ -271,18 +415,12 @@ impl Store for SqliteStore {
         template: &serde_json::Value,
         at_ms: u64,
     ) -> Result<StoredRevision, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let number: u64 = tx.query_row(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ?1",
-            [service],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO revisions (service, number, version, template, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![service, number, version, serde_json::to_string(template)?, at_ms],
-        )?;
-        tx.commit()?;
+        let number = self.write(Write::Revision {
+            service: service.to_owned(),
+            version: version.to_owned(),
+            template: serde_json::to_string(template)?,
+            at_ms,
+        })?;
         Ok(StoredRevision {
             service: service.to_owned(),
             number,
@@ -321,23 +459,11 @@ impl Store for SqliteStore {
     }
 
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
-        let numbers: Vec<u64> = self.revisions(service)?.iter().map(|r| r.number).collect();
-        let cut = numbers.len().saturating_sub(keep as usize);
-        let doomed: Vec<u64> = numbers[..cut]
-            .iter()
-            .copied()
-            .filter(|n| !pinned.contains(n))
-            .collect();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for number in &doomed {
-            tx.execute(
-                "DELETE FROM revisions WHERE service = ?1 AND number = ?2",
-                params![service, number],
-            )?;
-        }
-        tx.commit()?;
-        Ok(doomed.len() as u64)
+        self.write(Write::Prune {
+            service: service.to_owned(),
+            keep,
+            pinned: pinned.to_vec(),
+        })
     }
 }
 

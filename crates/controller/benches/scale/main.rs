@@ -8,7 +8,10 @@
 //! packages in a temporary directory, at its default durability (a commit is flushed to disk
 //! before it returns, as SQLite's `synchronous = FULL` does).
 //!
-//! Run: `cargo bench -p bellwether-controller --bench scale [-- --services N] [--analysis] [--postgres]`
+//! With `--ungrouped` the store commits each append on its own instead of grouping those that
+//! arrive together: the baseline of group commit, from the same binary.
+//!
+//! Run: `cargo bench -p bellwether-controller --bench scale [-- --services N] [--analysis] [--postgres] [--ungrouped]`
 
 mod process;
 #[path = "../../tests/support/ready_platform.rs"]
@@ -29,6 +32,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
+use bellwether_store::SqliteStore;
 use bellwether_store_postgres::PgStore;
 use bellwether_store_postgres::testing::Cluster;
 use process::Usage;
@@ -105,17 +109,19 @@ struct Args {
     services: usize,
     analysis: bool,
     postgres: bool,
+    ungrouped: bool,
 }
 
 impl Args {
-    /// `[--services N] [--analysis] [--postgres]`; `cargo bench` adds `--bench`, which is
-    /// ignored.
+    /// `[--services N] [--analysis] [--postgres] [--ungrouped]`; `cargo bench` adds
+    /// `--bench`, which is ignored.
     fn parse() -> Result<Self, String> {
         let mut args = std::env::args().skip(1);
         let mut parsed = Self {
             services: 10_000,
             analysis: false,
             postgres: false,
+            ungrouped: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -127,10 +133,11 @@ impl Args {
                 }
                 "--analysis" => parsed.analysis = true,
                 "--postgres" => parsed.postgres = true,
+                "--ungrouped" => parsed.ungrouped = true,
                 "--bench" => {}
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}` (expected --services N, --analysis, --postgres)"
+                        "unknown argument `{other}` (expected --services N, --analysis, --postgres, --ungrouped)"
                     ));
                 }
             }
@@ -148,11 +155,13 @@ async fn bench(args: Args) -> Result<(), String> {
     let mut report = Report::new(&args);
 
     // Started before the first stage: the server is not the control plane's to start.
+    let ungrouped = args.ungrouped;
     let postgres = match args.postgres {
         true => Some(
-            tokio::task::spawn_blocking(|| {
+            tokio::task::spawn_blocking(move || {
                 let cluster = Cluster::start(true);
-                let store = PgStore::open(&cluster.database("bench"));
+                let store = PgStore::open(&cluster.database("bench"))
+                    .map(|store| if ungrouped { store.ungrouped() } else { store });
                 (cluster, store)
             })
             .await
@@ -174,6 +183,18 @@ async fn bench(args: Args) -> Result<(), String> {
             store.map_err(|e| format!("the PostgreSQL store did not open: {}", chain(&e)))?;
         seams.store = Some(Arc::new(store));
         cluster = Some(server);
+    } else if ungrouped {
+        let path = options.data_dir.join("bellwether.db");
+        let store = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(path.parent().unwrap_or(&path))
+                .map_err(|e| format!("cannot create the data directory: {e}"))?;
+            SqliteStore::open(&path)
+                .map(SqliteStore::ungrouped)
+                .map_err(|e| format!("the SQLite store did not open: {}", chain(&e)))
+        })
+        .await
+        .map_err(|e| format!("the SQLite store did not open: {e}"))??;
+        seams.store = Some(Arc::new(store));
     }
     let plane = ControlPlane::start_on(options, seams)
         .await
@@ -364,6 +385,7 @@ struct Report {
     services: usize,
     analysis: bool,
     postgres: bool,
+    ungrouped: bool,
     start: Usage,
     rows: Vec<(&'static str, Measured)>,
 }
@@ -374,6 +396,7 @@ impl Report {
             services: args.services,
             analysis: args.analysis,
             postgres: args.postgres,
+            ungrouped: args.ungrouped,
             start: process::usage(),
             rows: Vec::new(),
         }
@@ -395,8 +418,13 @@ impl Report {
         } else {
             "SQLite"
         };
+        let commits = if self.ungrouped {
+            "a commit per append"
+        } else {
+            "group commit"
+        };
         println!(
-            "{} services, each deployed twice (4 replicas, canary{analysis}), store: {store}",
+            "{} services, each deployed twice (4 replicas, canary{analysis}), store: {store}, {commits}",
             self.services
         );
         println!();
