@@ -85,6 +85,24 @@ pub(crate) struct Subscription {
     pub rv: u64,
 }
 
+impl Objects {
+    /// The objects of a resource in a namespace (every namespace: `None`) matching `selector`.
+    fn matching(
+        &self,
+        resource: Resource,
+        namespace: Option<&str>,
+        selector: &Selector,
+    ) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|(key, _)| key.resource == resource)
+            .filter(|(key, _)| namespace.is_none_or(|ns| key.namespace == ns))
+            .filter(|(_, object)| selector.matches(object))
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+}
+
 impl Store {
     pub(crate) fn new(now: Now) -> Self {
         let (changes, _) = broadcast::channel(4096);
@@ -123,14 +141,7 @@ impl Store {
         selector: &Selector,
     ) -> (Vec<Value>, u64) {
         let objects = self.lock();
-        let items = objects
-            .objects
-            .iter()
-            .filter(|(key, _)| key.resource == resource)
-            .filter(|(key, _)| namespace.is_none_or(|ns| key.namespace == ns))
-            .filter(|(_, object)| selector.matches(object))
-            .map(|(_, object)| object.clone())
-            .collect();
+        let items = objects.matching(resource, namespace, selector);
         (items, objects.rv)
     }
 
@@ -165,14 +176,7 @@ impl Store {
         selector: &Selector,
     ) -> (Vec<Value>, Subscription) {
         let objects = self.lock();
-        let items = objects
-            .objects
-            .iter()
-            .filter(|(key, _)| key.resource == resource)
-            .filter(|(key, _)| namespace.is_none_or(|ns| key.namespace == ns))
-            .filter(|(_, object)| selector.matches(object))
-            .map(|(_, object)| object.clone())
-            .collect();
+        let items = objects.matching(resource, namespace, selector);
         let subscription = Subscription {
             replay: Vec::new(),
             live: self.changes.subscribe(),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use bellwether_core::spec::{APPROVAL_ENVIRONMENT, EnvironmentSpec, Trust};
 use bellwether_pipeline_core::expr::Template;
-use bellwether_pipeline_core::spec::{EnvironmentRef, JobSpec, PipelineSpec, Retry};
+use bellwether_pipeline_core::spec::{EnvironmentRef, JobSpec, PipelineSpec};
 use nix::unistd::{Uid, User};
 
 /// The file, in the runner's scratch space, that names an attempt's sandbox for the sweep.
@@ -85,23 +85,11 @@ pub fn guard(
         JobSpec {
             id,
             name: Some(Template::literal("approval of an outside contribution")),
-            needs: Vec::new(),
-            condition: None,
-            env: Vec::new(),
-            timeout: None,
-            retry: Retry::default(),
-            continue_on_error: Default::default(),
-            strategy: None,
-            outputs: Vec::new(),
             environment: Some(EnvironmentRef {
                 name: Template::literal(APPROVAL_ENVIRONMENT),
                 url: None,
             }),
-            concurrency: None,
-            defaults: Default::default(),
-            steps: Vec::new(),
-            frame: None,
-            stands_for: None,
+            ..JobSpec::default()
         },
     );
     environments.insert(APPROVAL_ENVIRONMENT.to_owned(), approval_environment(trust));
@@ -203,28 +191,13 @@ impl Sandbox {
 
 #[cfg(test)]
 mod tests {
-    use bellwether_pipeline_core::spec::StepSpec;
-
     use super::*;
 
     fn job(id: &str, needs: &[&str]) -> JobSpec {
         JobSpec {
             id: id.to_owned(),
-            name: None,
             needs: needs.iter().map(|n| (*n).to_owned()).collect(),
-            condition: None,
-            env: Vec::new(),
-            timeout: None,
-            retry: Retry::default(),
-            continue_on_error: Default::default(),
-            strategy: None,
-            outputs: Vec::new(),
-            environment: None,
-            concurrency: None,
-            defaults: Default::default(),
-            steps: Vec::<StepSpec>::new(),
-            frame: None,
-            stands_for: None,
+            ..JobSpec::default()
         }
     }
 

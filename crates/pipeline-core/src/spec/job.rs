@@ -7,7 +7,7 @@ use crate::matrix::Matrix;
 
 use super::{CallFrame, Concurrency, Flag, RunDefaults, StepSpec};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobSpec {
     /// The key under `jobs:`, which `needs` refer to.
     pub id: String,

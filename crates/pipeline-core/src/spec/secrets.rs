@@ -179,18 +179,6 @@ mod tests {
     fn job(id: &str, script: &str) -> JobSpec {
         JobSpec {
             id: id.to_owned(),
-            name: None,
-            needs: Vec::new(),
-            condition: None,
-            env: Vec::new(),
-            timeout: None,
-            retry: Default::default(),
-            continue_on_error: Flag::default(),
-            strategy: None,
-            outputs: Vec::new(),
-            environment: None,
-            concurrency: None,
-            defaults: RunDefaults::default(),
             steps: vec![StepSpec {
                 id: None,
                 name: None,
@@ -204,8 +192,7 @@ mod tests {
                     working_directory: None,
                 },
             }],
-            frame: None,
-            stands_for: None,
+            ..JobSpec::default()
         }
     }
 

@@ -10,9 +10,14 @@ use bellwether_core::time::Timestamp;
 /// bytes (for years 1000 to 9999).
 pub(crate) const LEN: usize = 31;
 
-/// Writes `line`, stamped with `at`, and a newline to `out`.
-pub(crate) fn write(out: &mut Vec<u8>, at: SystemTime, line: &[u8]) {
-    out.extend_from_slice(humantime::format_rfc3339_nanos(at).to_string().as_bytes());
+/// The stamp of the lines that arrive at `at`: made once for all the lines of one read.
+pub(crate) fn at(at: SystemTime) -> String {
+    humantime::format_rfc3339_nanos(at).to_string()
+}
+
+/// Writes `line`, after `stamp` (from [`at`]), and a newline to `out`.
+pub(crate) fn write(out: &mut Vec<u8>, stamp: &str, line: &[u8]) {
+    out.extend_from_slice(stamp.as_bytes());
     out.push(b' ');
     out.extend_from_slice(line);
     out.push(b'\n');
@@ -44,7 +49,7 @@ mod tests {
     fn a_stamped_line_reads_back_as_its_time_and_text() {
         let at = UNIX_EPOCH + Duration::from_nanos(1_796_634_000_123_456_789);
         let mut out = Vec::new();
-        write(&mut out, at, b"hello world");
+        write(&mut out, &super::at(at), b"hello world");
         assert_eq!(out, b"2026-12-07T09:00:00.123456789Z hello world\n");
         let (time, text) = parse(&out[..out.len() - 1]);
         assert_eq!(time, Some(Timestamp::from_millis(1_796_634_000_123)));
@@ -53,7 +58,7 @@ mod tests {
         let mut whole = Vec::new();
         write(
             &mut whole,
-            UNIX_EPOCH + Duration::from_secs(1_796_634_000),
+            &super::at(UNIX_EPOCH + Duration::from_secs(1_796_634_000)),
             b"",
         );
         assert_eq!(whole.len(), LEN + 1);

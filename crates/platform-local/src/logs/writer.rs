@@ -32,11 +32,12 @@ pub fn write_log(mut input: impl Read, path: &Path, rotation: Rotation) -> io::R
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let now = SystemTime::now();
-        lines.feed(&buffer[..n], |line| stamp::write(&mut out, now, line));
+        let now = stamp::at(SystemTime::now());
+        lines.feed(&buffer[..n], |line| stamp::write(&mut out, &now, line));
         append(&mut file, &mut out, path, rotation)?;
     }
-    lines.finish(|line| stamp::write(&mut out, SystemTime::now(), line));
+    let now = stamp::at(SystemTime::now());
+    lines.finish(|line| stamp::write(&mut out, &now, line));
     append(&mut file, &mut out, path, rotation)
 }
 

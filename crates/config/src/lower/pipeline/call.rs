@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use bellwether_pipeline_core::expr::{Expr, Template};
 use bellwether_pipeline_core::inputs::InputKind;
-use bellwether_pipeline_core::spec::{CallFrame, JobSpec, PassedSecrets, Retry};
+use bellwether_pipeline_core::spec::{CallFrame, JobSpec, PassedSecrets};
 
 use super::exprs::{self, Declared, Place};
 use super::fields::job_id;
@@ -206,7 +206,7 @@ pub(super) fn expand(
         needs,
         condition,
         outputs: with,
-        ..bare()
+        ..JobSpec::default()
     }];
     for called in &spec.jobs {
         let own_level = called.frame.is_none() && called.stands_for.is_none();
@@ -257,31 +257,9 @@ pub(super) fn expand(
         needs: jobs.iter().map(|job| job.id.clone()).collect(),
         outputs: exit_outputs,
         stands_for: Some(frame),
-        ..bare()
+        ..JobSpec::default()
     });
     jobs
-}
-
-/// A job with nothing of its own yet.
-fn bare() -> JobSpec {
-    JobSpec {
-        id: String::new(),
-        name: None,
-        needs: Vec::new(),
-        condition: None,
-        env: Vec::new(),
-        timeout: None,
-        retry: Retry::default(),
-        continue_on_error: Default::default(),
-        strategy: None,
-        outputs: Vec::new(),
-        environment: None,
-        concurrency: None,
-        defaults: Default::default(),
-        steps: Vec::new(),
-        frame: None,
-        stands_for: None,
-    }
 }
 
 /// What a calling job may have: the rest belongs in the called workflow's jobs.
