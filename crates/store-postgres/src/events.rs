@@ -16,6 +16,8 @@ pub struct PgStore {
     writes: Group<Write, Result<u64, StoreError>>,
     /// Whether writes are grouped, or each committed on its own.
     grouped: bool,
+    /// The lease token every write must still hold, when this handle is a leader's.
+    fence: Option<u64>,
 }
 
 /// One write as the group's writer needs it. Each answers a number: an append its stream's new
@@ -60,7 +62,15 @@ impl PgStore {
             db,
             writes: Group::new(group::MOST, group::lost),
             grouped: true,
+            fence: None,
         })
+    }
+
+    /// Refuses every write (`StoreError::Fenced`) once the lease is no longer `token`'s:
+    /// the handle of a control plane that leads with that token (see [`crate::Leases`]).
+    pub fn fenced(mut self, token: u64) -> Self {
+        self.fence = Some(token);
+        self
     }
 
     /// Commits each write on its own instead of grouping those that arrive together: the
@@ -91,10 +101,11 @@ impl PgStore {
 
     /// Does `write` in the next group's transaction.
     fn write(&self, write: Write) -> Result<u64, StoreError> {
+        let fence = self.fence;
         let commit = |writes: Vec<Write>| {
             let n = writes.len();
             self.db
-                .call(move |client| write_group(client, writes))
+                .call(move |client| write_group(client, writes, fence))
                 .unwrap_or_else(|e| group::all_failed(e, n))
         };
         if !self.grouped {
@@ -115,9 +126,10 @@ fn encode(value: &serde_json::Value) -> Result<String, StoreError> {
 async fn write_group(
     mut client: Object,
     writes: Vec<Write>,
+    fence: Option<u64>,
 ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
     if let [write] = writes.as_slice() {
-        return Ok(vec![write_alone(client, write).await]);
+        return Ok(vec![write_alone(client, write, fence).await]);
     }
     let appends: Option<Vec<&Append>> = writes
         .iter()
@@ -127,11 +139,12 @@ async fn write_group(
         })
         .collect();
     if let Some(appends) = appends
-        && let Some(answers) = append_at_once(&mut client, &appends).await?
+        && let Some(answers) = append_at_once(&mut client, &appends, fence).await?
     {
         return Ok(answers);
     }
     let mut tx = client.transaction().await.map_err(backend)?;
+    fenced(&*tx, fence).await?;
     let mut answers = Vec::with_capacity(writes.len());
     for write in &writes {
         let savepoint = tx.savepoint("write").await.map_err(backend)?;
@@ -167,8 +180,10 @@ async fn write_group(
 async fn append_at_once(
     client: &mut Object,
     appends: &[&Append],
+    fence: Option<u64>,
 ) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
     let tx = client.transaction().await.map_err(backend)?;
+    fenced(&*tx, fence).await?;
     let statement = tx
         .prepare_cached(
             "WITH inserted AS (
@@ -257,9 +272,22 @@ async fn all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     outputs.into_iter().flatten().collect()
 }
 
+/// Refuses the transaction's writes unless `fence`, if any, still holds the lease.
+async fn fenced(client: &impl GenericClient, fence: Option<u64>) -> Result<(), StoreError> {
+    match fence {
+        Some(token) => crate::lease::check(client, token).await,
+        None => Ok(()),
+    }
+}
+
 /// Writes `write` in a transaction of its own, which a failure rolls back.
-async fn write_alone(mut client: Object, write: &Write) -> Result<u64, StoreError> {
+async fn write_alone(
+    mut client: Object,
+    write: &Write,
+    fence: Option<u64>,
+) -> Result<u64, StoreError> {
     let tx = client.transaction().await.map_err(backend)?;
+    fenced(&*tx, fence).await?;
     match write_in(&tx, write).await {
         Ok(answer) => {
             tx.commit().await.map_err(backend)?;
@@ -490,8 +518,13 @@ impl Store for PgStore {
         let stream = snapshot.stream.clone();
         let seq = int("a position", snapshot.seq)?;
         let body = encode(&snapshot.body)?;
-        self.db
-            .call(move |client| async move { save_snapshot(&**client, &stream, seq, &body).await })
+        let fence = self.fence;
+        self.db.call(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            fenced(&*tx, fence).await?;
+            save_snapshot(&*tx, &stream, seq, &body).await?;
+            tx.commit().await.map_err(backend)
+        })
     }
 
     fn snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {

@@ -9,6 +9,7 @@
 
 mod db;
 mod events;
+mod lease;
 mod runs;
 mod schema;
 mod target;
@@ -16,6 +17,7 @@ mod target;
 pub mod testing;
 
 pub use events::PgStore;
+pub use lease::{Claim, Holder, Leases};
 pub use runs::PgRunStore;
 pub use schema::SCHEMA_VERSION;
 pub use target::Target;

@@ -101,7 +101,19 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_age ON webhook_deliveries (received_ms);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1];
+/// The lease of the control plane that leads (see `lease.rs`): the holder, the token its
+/// writes carry (one more at each new holder), and until when it holds by the database's clock.
+const V2: &str = r#"
+CREATE TABLE leases (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    address TEXT NOT NULL
+);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary makes and knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
