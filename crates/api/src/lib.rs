@@ -316,6 +316,9 @@ pub struct EventView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub version: String,
+    /// On a standby, the API address of the control plane that leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_of: Option<String>,
 }
 
 /// The body of every 4xx/5xx answer.

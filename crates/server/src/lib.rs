@@ -18,6 +18,7 @@ mod notifications;
 mod pipelines;
 mod routes;
 mod runs;
+mod standby;
 mod tls;
 mod tokens;
 
@@ -40,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub use access::{Access, Need, RouteRule};
 pub use gatekeeper::PIPELINES;
 pub use listen::Limits;
+pub use standby::serve_standby;
 pub use tls::{Tls, TlsError};
 
 /// Where `bellwether up` listens unless told otherwise: loopback only.
@@ -162,20 +164,20 @@ pub async fn serve_on(
         |_| true
     };
     let api = listen::serve(
-        serving.listener,
+        &serving.listener,
         app(serves),
         limits.clone(),
         tls.clone(),
         token.clone(),
     );
     let webhooks = async {
-        if let Some(listener) = serving.webhook_listener {
+        if let Some(listener) = &serving.webhook_listener {
             let app = app(|path| path == paths::GITHUB_WEBHOOK);
             listen::serve(listener, app, limits.clone(), tls, token.clone()).await;
         }
     };
     let plain = async {
-        if let Some(listener) = serving.plain_loopback {
+        if let Some(listener) = &serving.plain_loopback {
             let app = app(|path| path != paths::GITHUB_WEBHOOK);
             listen::serve(listener, app, limits.clone(), None, token.clone()).await;
         }

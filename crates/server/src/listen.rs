@@ -51,7 +51,7 @@ impl Default for Limits {
 /// Serves `app` on `listener` until `stop` is cancelled, then lets each connection finish the
 /// request it is on and waits for them all.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: &TcpListener,
     app: Router,
     limits: Limits,
     tls: Option<Tls>,

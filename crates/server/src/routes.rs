@@ -21,6 +21,7 @@ type Answer<T> = Result<Json<T>, Failure>;
 pub(crate) async fn health() -> Json<Health> {
     Json(Health {
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        standby_of: None,
     })
 }
 

@@ -670,7 +670,11 @@ mod tests {
         let group = std::thread::scope(|scope| {
             let group = scope.spawn(|| {
                 store.db.call(|client| {
-                    write_group(client, vec![append("s", "group"), append("t", "group")])
+                    write_group(
+                        client,
+                        vec![append("s", "group"), append("t", "group")],
+                        None,
+                    )
                 })
             });
             // The group waits on the racer's row; then the racer commits.

@@ -7,7 +7,9 @@
 //! write (`StoreError::Fenced`) unless the token is still its own. A claim takes the row
 //! `FOR UPDATE`, which waits for those writes to commit and holds back the ones that start
 //! meanwhile; once the claim commits they read the new token. So no write of a deposed leader
-//! commits after its successor's claim, however late it arrives. Renewing takes a weaker lock
+//! commits after its successor's claim, however late it arrives; a transaction left waiting on
+//! its client (a leader cut off from the database) is ended by the server after a bound
+//! instead of holding every claim back. Renewing takes a weaker lock
 //! (`FOR NO KEY UPDATE`, by the `UPDATE` itself) that never waits on the leader's own writes.
 
 use std::time::Duration;
@@ -162,17 +164,28 @@ impl Leases {
 }
 
 fn millis(ttl: Duration) -> Result<f64, StoreError> {
-    int("a lease's length", ttl.as_millis().try_into().unwrap_or(u64::MAX))?;
+    int(
+        "a lease's length",
+        ttl.as_millis().try_into().unwrap_or(u64::MAX),
+    )?;
     Ok(ttl.as_millis() as f64)
 }
 
+/// How long a fenced transaction may wait on its client before the server ends its session.
+/// It holds the lease row, so a leader cut off mid-transaction (a partition) would otherwise
+/// keep every claim waiting until the server noticed the connection was dead: the claim waits
+/// this long at most.
+const STUCK_MS: &str = "2000";
+
 /// Refuses the transaction's writes unless the lease's token is still `ours`; holds the lease
-/// row (`FOR KEY SHARE`) until the transaction ends, so that no claim commits meanwhile.
+/// row (`FOR KEY SHARE`) until the transaction ends, so that no claim commits meanwhile, and
+/// has the server end the session if the transaction is left idle [`STUCK_MS`].
 pub(crate) async fn check(client: &impl GenericClient, ours: u64) -> Result<(), StoreError> {
     let row = client
         .query_opt(
-            "SELECT token FROM leases WHERE name = $1 FOR KEY SHARE",
-            &[&LEADER],
+            "SELECT token, set_config('idle_in_transaction_session_timeout', $2, true)
+             FROM leases WHERE name = $1 FOR KEY SHARE",
+            &[&LEADER, &STUCK_MS],
         )
         .await
         .map_err(backend)?;

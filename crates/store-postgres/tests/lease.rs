@@ -48,7 +48,12 @@ fn one_holder_at_a_time_and_a_new_token_for_each_new_holder() {
         panic!("b took a live lease");
     };
     assert_eq!(
-        (held.holder.as_str(), held.address.as_str(), held.token, held.live),
+        (
+            held.holder.as_str(),
+            held.address.as_str(),
+            held.token,
+            held.live
+        ),
         ("a", "http://a", 1, true)
     );
     assert!(leases.renew(1, LONG).unwrap());
@@ -104,7 +109,12 @@ fn an_expired_lease_is_taken_and_the_old_holders_writes_are_refused() {
     assert_eq!(new.append("s", 1, &[record(2)]).unwrap(), 2);
     new.save_snapshot(&snapshot).unwrap();
     let reader = PgStore::open(&target).unwrap();
-    let bodies: Vec<_> = reader.read("s", 0).unwrap().iter().map(|r| r.at_ms).collect();
+    let bodies: Vec<_> = reader
+        .read("s", 0)
+        .unwrap()
+        .iter()
+        .map(|r| r.at_ms)
+        .collect();
     assert_eq!(bodies, [1, 2], "only the holders' writes are stored");
     assert!(reader.revisions("svc").unwrap().is_empty());
 }
@@ -118,7 +128,11 @@ fn no_write_of_a_deposed_holder_lands_after_the_claim() {
     let reader = PgStore::open(&target).unwrap();
     for round in 0..5u64 {
         let Claim::Won { token } = leases
-            .claim(&format!("old{round}"), "http://old", Duration::from_millis(1))
+            .claim(
+                &format!("old{round}"),
+                "http://old",
+                Duration::from_millis(1),
+            )
             .unwrap()
         else {
             panic!("round {round}: the lease was not free");
@@ -129,7 +143,8 @@ fn no_write_of_a_deposed_holder_lands_after_the_claim() {
         let writers: Vec<_> = streams
             .iter()
             .map(|stream| {
-                let (old, claimed, stream) = (Arc::clone(&old), Arc::clone(&claimed), stream.clone());
+                let (old, claimed, stream) =
+                    (Arc::clone(&old), Arc::clone(&claimed), stream.clone());
                 std::thread::spawn(move || {
                     let deadline = Instant::now() + Duration::from_secs(30);
                     let (mut at, mut refused_after_claim) = (0, 0);
@@ -139,7 +154,9 @@ fn no_write_of_a_deposed_holder_lands_after_the_claim() {
                         let after_claim = claimed.load(Ordering::SeqCst);
                         match old.append(&stream, at, &[record(at + 1)]) {
                             Ok(seq) => at = seq,
-                            Err(e) if is_fenced(&e) => refused_after_claim += u32::from(after_claim),
+                            Err(e) if is_fenced(&e) => {
+                                refused_after_claim += u32::from(after_claim)
+                            }
                             Err(e) => panic!("{e:?}"),
                         }
                     }
@@ -151,7 +168,10 @@ fn no_write_of_a_deposed_holder_lands_after_the_claim() {
             assert!(Instant::now() < deadline, "the writers store nothing");
         }
         let successor = claim_once_expired(&leases, &format!("new{round}"));
-        let at_claim: Vec<u64> = streams.iter().map(|s| reader.last_seq(s).unwrap()).collect();
+        let at_claim: Vec<u64> = streams
+            .iter()
+            .map(|s| reader.last_seq(s).unwrap())
+            .collect();
         claimed.store(true, Ordering::SeqCst);
         for writer in writers {
             writer.join().unwrap();

@@ -4,6 +4,7 @@
 //! answer and goes to stdout; the event log and diagnostics go through `tracing` to stderr.
 
 pub(crate) mod access;
+mod lead;
 mod notify;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use anyhow::Context;
 use bellwether_api::paths;
 use bellwether_controller::{ControlPlane, Options, Platform, ProjectOrigin, Seams};
 use bellwether_runner::{DataDir, SecretStore};
+use bellwether_store_postgres::{Leases, PgStore, Target};
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
 use tokio::net::TcpListener;
@@ -128,19 +130,34 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
     Ok(exit::SUCCESS)
 }
 
-/// The PostgreSQL store at `url`, its password from the URL or `$PGPASSWORD`. Messages name
-/// the database without the password.
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn bellwether_store::Store>> {
+/// The PostgreSQL database at `url`, its password from the URL or `$PGPASSWORD`.
+fn target(url: &str) -> anyhow::Result<Target> {
     let password = std::env::var("PGPASSWORD").ok();
-    let target = bellwether_store_postgres::Target::parse(url)?
-        .with_password_unless_given(password.as_deref());
+    Ok(Target::parse(url)?.with_password_unless_given(password.as_deref()))
+}
+
+/// Opens what `open` makes of `target` off the runtime's threads. Messages name the database
+/// without the password.
+async fn opened<T: Send + 'static>(
+    target: &Target,
+    open: fn(&Target) -> Result<T, bellwether_store::StoreError>,
+) -> anyhow::Result<T> {
     let at = target.to_string();
-    let opened =
-        tokio::task::spawn_blocking(move || bellwether_store_postgres::PgStore::open(&target))
-            .await
-            .context("the store's opening stopped")?;
-    let store = opened.with_context(|| format!("cannot open the store at {at}"))?;
-    tracing::info!("state in {at}");
+    let target = target.clone();
+    tokio::task::spawn_blocking(move || open(&target))
+        .await
+        .context("the store's opening stopped")?
+        .with_context(|| format!("cannot open the store at {at}"))
+}
+
+/// The PostgreSQL store of `target` for the control plane that leads with `token`: every
+/// write refused once another holds the lease.
+async fn open_store(
+    target: &Target,
+    token: u64,
+) -> anyhow::Result<Arc<dyn bellwether_store::Store>> {
+    let store = opened(target, PgStore::open).await?.fenced(token);
+    tracing::info!("state in {target}");
     Ok(Arc::new(store))
 }
 
@@ -173,21 +190,97 @@ async fn serve(
     // Signals are caught from the start, so that one during start-up still shuts down cleanly.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    let shutdown = CancellationToken::new();
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        stopping.cancel();
+    });
+    // Bound first: a standby answers on the API's address too, and the leader's is in the lease.
+    let listeners = listen(args).await?;
+    let addr = listeners.api.local_addr()?;
+    let limits = bellwether_server::Limits {
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections,
+        max_webhooks: args.max_webhooks,
+    };
+    let Some(url) = &args.store else {
+        return lead_on(
+            args,
+            options,
+            webhook_secret,
+            tls,
+            listeners,
+            limits,
+            None,
+            shutdown,
+        )
+        .await;
+    };
+    let target = target(url)?;
+    let leases = Arc::new(opened(&target, Leases::open).await?);
+    let standby = lead::Standby {
+        listener: &listeners.api,
+        limits: limits.clone(),
+        tls: tls.clone(),
+    };
+    let address = format!("{scheme}://{addr}");
+    let Some(lead) = lead::lead(leases, lead::holder(), address, standby, &shutdown).await else {
+        tracing::info!("shutting down");
+        return Ok(());
+    };
+    let led = match open_store(&target, lead.token).await {
+        Ok(store) => {
+            let lead = Some((lead.lost_token(), store));
+            lead_on(
+                args,
+                options,
+                webhook_secret,
+                tls,
+                listeners,
+                limits,
+                lead,
+                shutdown,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(why) = lead.why_lost() {
+        return Err(anyhow::anyhow!("stopped leading: {why}"));
+    }
+    lead.release().await;
+    led
+}
+
+/// Runs the control plane until `shutdown`, or until `lead`'s lease is lost: with the store of
+/// the data directory, or the PostgreSQL store of the lead.
+#[allow(clippy::too_many_arguments)]
+async fn lead_on(
+    args: &UpArgs,
+    options: Options,
+    webhook_secret: Option<Vec<u8>>,
+    tls: Option<bellwether_server::Tls>,
+    listeners: Listeners,
+    limits: bellwether_server::Limits,
+    lead: Option<(CancellationToken, Arc<dyn bellwether_store::Store>)>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let data_dir = options.data_dir.display().to_string();
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
     let file = args.file.display().to_string();
-    let started = match (args.platform, &args.store) {
+    let store = lead.as_ref().map(|(_, store)| Arc::clone(store));
+    let started = match (args.platform, store) {
         (PlatformKind::Local, None) => ControlPlane::start(options).await,
-        (PlatformKind::Local, Some(url)) => {
-            let store = open_store(url).await?;
-            ControlPlane::start_storing(options, store).await
-        }
+        (PlatformKind::Local, Some(store)) => ControlPlane::start_storing(options, store).await,
         (PlatformKind::Kubernetes, store) => {
             let mut seams = Seams::new(kubernetes(args, &options).await?);
-            if let Some(url) = store {
-                seams.store = Some(open_store(url).await?);
-            }
+            seams.store = store;
             ControlPlane::start_on(options, seams).await
         }
     };
@@ -213,13 +306,7 @@ async fn serve(
         api: listener,
         webhooks: webhook_listener,
         plain: plain_loopback,
-    } = match listen(args).await {
-        Ok(listeners) => listeners,
-        Err(error) => {
-            control.shutdown(!args.keep_replicas).await;
-            return Err(error);
-        }
-    };
+    } = listeners;
     let addr = listener.local_addr()?;
     let webhook_addr = match &webhook_listener {
         Some(listener) => listener.local_addr()?,
@@ -336,10 +423,16 @@ async fn serve(
             }
         }
     });
+    let lost = async move {
+        match lead {
+            Some((lost, _)) => lost.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
     let stop = async move {
         tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+            () = shutdown.cancelled() => {}
+            () = lost => {}
         }
     };
     let serving = bellwether_server::Serving {
@@ -347,11 +440,7 @@ async fn serve(
         webhook_listener,
         tls,
         plain_loopback,
-        limits: bellwether_server::Limits {
-            header_timeout: args.header_timeout,
-            max_connections: args.max_connections,
-            max_webhooks: args.max_webhooks,
-        },
+        limits,
     };
     let served = bellwether_server::serve_on(
         serving,

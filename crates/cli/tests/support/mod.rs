@@ -57,7 +57,50 @@ impl ControlPlane {
         Self::launch(command, file, &[], &[])
     }
 
-    fn launch(mut command: Command, file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+    /// Starts `up` on `file` and returns once it listens, leading or standing by; a standby's
+    /// `token` is empty until [`Self::await_lead`].
+    pub fn start_or_stand_by(file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(Command::new(BIN), file, flags, env, false)
+    }
+
+    /// Waits up to `within` for this control plane to lead (its banner then names its admin
+    /// token, which it takes); whether it does.
+    pub fn await_lead(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.token.is_empty() {
+            let Ok(line) = self
+                .stdout
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            else {
+                return false;
+            };
+            self.read_banner(line);
+        }
+        true
+    }
+
+    fn read_banner(&mut self, line: String) {
+        self.banner.lock().unwrap().push(line.clone());
+        if let Some((_, rest)) = line.split_once("API listening on ") {
+            self.server = rest.split_whitespace().next().unwrap().to_owned();
+        }
+        if let Some((_, rest)) = line.split_once("admin token in ") {
+            let file = rest.split(" (").next().unwrap();
+            self.token = std::fs::read_to_string(file).unwrap().trim().to_owned();
+        }
+    }
+
+    fn launch(command: Command, file: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(command, file, flags, env, true)
+    }
+
+    fn spawn(
+        mut command: Command,
+        file: &Path,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        leading: bool,
+    ) -> Self {
         let mut child = command
             .args(["up", "-f"])
             .arg(file)
@@ -87,19 +130,12 @@ impl ControlPlane {
             banner: Mutex::new(Vec::new()),
         };
         let deadline = Instant::now() + COMMAND;
-        while plane.server.is_empty() || plane.token.is_empty() {
+        while plane.server.is_empty() || (leading && plane.token.is_empty()) {
             let line = plane
                 .stdout
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("`up` printed no API address: {:?}", plane.log()));
-            plane.banner.lock().unwrap().push(line.clone());
-            if let Some((_, rest)) = line.split_once("API listening on ") {
-                plane.server = rest.split_whitespace().next().unwrap().to_owned();
-            }
-            if let Some((_, rest)) = line.split_once("admin token in ") {
-                let file = rest.split(" (").next().unwrap();
-                plane.token = std::fs::read_to_string(file).unwrap().trim().to_owned();
-            }
+            plane.read_banner(line);
         }
         plane
     }
@@ -127,6 +163,11 @@ impl ControlPlane {
     pub fn kill9(mut self) {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
         let _ = self.child.wait();
+    }
+
+    /// Whether `up` has exited, and with what code.
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|s| s.code())
     }
 
     pub fn log(&self) -> Vec<String> {
