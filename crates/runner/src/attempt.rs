@@ -18,7 +18,7 @@ use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob, Run, RunInput};
 use bellwether_pipeline_core::spec::PipelineSpec;
 use bellwether_pipeline_core::trigger;
-use bellwether_store::{Change, RunHistory, RunStatus, RunStore, StoreError};
+use bellwether_store::{Change, RunHistory, RunStatus, StoreError};
 use tokio::sync::mpsc;
 
 use crate::cache::Cache;
@@ -91,7 +91,7 @@ pub enum AttemptError {
 
 /// An attempt ready to go: its workspace made and its start recorded.
 pub struct Prepared<E> {
-    store: Arc<RunStore>,
+    store: Arc<dyn RunHistory>,
     data: PathBuf,
     number: u64,
     attempt: u32,

@@ -31,7 +31,8 @@ pub enum DataError {
 /// An open data directory.
 pub struct DataDir {
     pub dir: PathBuf,
-    pub store: Arc<RunStore>,
+    /// The run history: the directory's SQLite file, or the control plane's own store.
+    pub store: Arc<dyn RunHistory>,
 }
 
 /// A run's lock: held for as long as this lives.
@@ -44,24 +45,35 @@ impl DataDir {
     /// Opens (creating) the data directory `dir` and its store, and marks the runs whose
     /// process has died as interrupted.
     pub fn open(dir: &Path) -> Result<DataDir, DataError> {
+        let dir = Self::make(dir)?;
+        let store =
+            RunStore::open(&dir.join("bellwether.db")).map_err(|source| DataError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
+        Self::open_with(&dir, Arc::new(store))
+    }
+
+    /// [`DataDir::open`] with the run history in `store` instead of the directory's file
+    /// (another backend of the seam).
+    pub fn open_with(dir: &Path, store: Arc<dyn RunHistory>) -> Result<DataDir, DataError> {
+        let data = DataDir {
+            dir: Self::make(dir)?,
+            store,
+        };
+        data.sweep()?;
+        Ok(data)
+    }
+
+    /// Creates `dir` and its `runs`, and names it by its canonical path.
+    fn make(dir: &Path) -> Result<PathBuf, DataError> {
         let io = |source| DataError::Io {
             path: dir.to_path_buf(),
             source,
         };
         private_dir(dir).map_err(io)?;
         std::fs::create_dir_all(dir.join("runs")).map_err(io)?;
-        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let store =
-            RunStore::open(&dir.join("bellwether.db")).map_err(|source| DataError::Store {
-                dir: dir.clone(),
-                source,
-            })?;
-        let data = DataDir {
-            dir,
-            store: Arc::new(store),
-        };
-        data.sweep()?;
-        Ok(data)
+        Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
     }
 
     pub fn run_dir(&self, number: u64) -> PathBuf {

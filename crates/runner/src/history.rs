@@ -18,9 +18,7 @@ use bellwether_pipeline_core::mask::Masker;
 use bellwether_pipeline_core::run::{
     Conclusion, Instance, InstanceId, InstanceStatus, JobPhase, JobState, Run, StepStatus,
 };
-use bellwether_store::{
-    Change, GateRow, InstanceRow, JobRow, RunHistory, RunStatus, RunStore, StoreError,
-};
+use bellwether_store::{Change, GateRow, InstanceRow, JobRow, RunHistory, RunStatus, StoreError};
 
 use crate::clock::now_ms;
 use crate::driver::instance_log_dir;
@@ -53,7 +51,7 @@ impl History {
     /// Starts recording attempt `attempt` of run `number`, whose driver started at `epoch_ms`
     /// and writes step logs under `logs`.
     pub fn start(
-        store: Arc<RunStore>,
+        store: Arc<dyn RunHistory>,
         number: u64,
         attempt: u32,
         epoch_ms: u64,
@@ -61,7 +59,7 @@ impl History {
         masker: Arc<Masker>,
     ) -> History {
         let (tx, rx) = channel();
-        let writer = std::thread::spawn(move || write(&store, number, &rx));
+        let writer = std::thread::spawn(move || write(store.as_ref(), number, &rx));
         History {
             attempt,
             epoch_ms,
@@ -303,7 +301,7 @@ fn status_text(status: InstanceStatus) -> &'static str {
 }
 
 /// Writes what the observer queues, a batch per transaction, until the queue closes.
-fn write(store: &RunStore, number: u64, rx: &Receiver<Change>) -> Result<(), StoreError> {
+fn write(store: &dyn RunHistory, number: u64, rx: &Receiver<Change>) -> Result<(), StoreError> {
     let mut first_error = None;
     while let Ok(change) = rx.recv() {
         let mut batch = vec![change];
@@ -319,7 +317,7 @@ fn write(store: &RunStore, number: u64, rx: &Receiver<Change>) -> Result<(), Sto
 
 /// The reviews of one attempt of a run, from the store.
 pub struct StoreReviews {
-    pub store: Arc<RunStore>,
+    pub store: Arc<dyn RunHistory>,
     pub run: u64,
     pub attempt: u32,
 }

@@ -15,7 +15,6 @@ use bellwether_api::{DeployRequest, HistoryEntry};
 use bellwether_core::rollout::{Phase, RevisionNumber};
 use bellwether_core::spec::{EnvironmentSpec, Soak};
 use bellwether_core::time::{Timestamp, human_duration};
-use bellwether_store::RunHistory;
 
 use crate::AppState;
 use crate::error::Failure;

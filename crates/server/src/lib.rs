@@ -125,12 +125,12 @@ pub async fn serve_on(
     if let Some(pipelines) = &pipelines {
         // The store keeps the watcher only while this server does.
         let changes = Arc::downgrade(&run_changes);
-        pipelines.store().watch(move |number| {
+        pipelines.store().watch(Box::new(move |number| {
             changes.upgrade().is_some_and(|changes| {
                 let _ = changes.send(number);
                 true
             })
-        });
+        }));
     }
     let state = AppState {
         control,

@@ -23,7 +23,7 @@ use bellwether_config::Loaded;
 use bellwether_core::error::chain;
 use bellwether_core::spec::EnvironmentSpec;
 use bellwether_runner::{Replay, ReviewOrder, ReviewRefused};
-use bellwether_store::{InstanceRow, RunHistory, RunRow, RunStore};
+use bellwether_store::{InstanceRow, RunHistory, RunRow};
 use bellwether_triggers::{Pipelines, TriggerError, Triggered, webhook};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -261,10 +261,10 @@ pub(crate) async fn get(
     axum::extract::Path(number): axum::extract::Path<String>,
 ) -> Result<Json<RunView>, Failure> {
     let store = pipelines(&state)?.store();
-    let row = run_row(&store, &number)?;
+    let row = run_row(store.as_ref(), &number)?;
     let project = project_of(&row);
     let mut view = view(row);
-    view.jobs = jobs(&store, &view, project.as_ref())?;
+    view.jobs = jobs(store.as_ref(), &view, project.as_ref())?;
     view.gates = store
         .gates(view.number, view.attempt)
         .map_err(internal)?
@@ -299,7 +299,7 @@ pub(crate) async fn get(
 }
 
 /// The run a `{number}` segment names: 404 for anything but a run's number.
-fn run_row(store: &RunStore, number: &str) -> Result<RunRow, Failure> {
+fn run_row(store: &dyn RunHistory, number: &str) -> Result<RunRow, Failure> {
     let not_found = || Failure {
         status: StatusCode::NOT_FOUND,
         message: format!("no run {number}"),
@@ -320,7 +320,7 @@ fn project_of(run: &RunRow) -> Option<Loaded> {
 }
 
 fn jobs(
-    store: &RunStore,
+    store: &dyn RunHistory,
     run: &RunView,
     project: Option<&Loaded>,
 ) -> Result<Vec<RunJobView>, Failure> {

@@ -6,8 +6,8 @@ use deadpool_postgres::{Object, Transaction};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use crate::Target;
 use crate::db::{Db, backend, int, is_taken, lock, nat};
+use crate::{Target, lease};
 
 /// Events, snapshots and revisions in a PostgreSQL database.
 pub struct PgStore {
@@ -144,7 +144,7 @@ async fn write_group(
         return Ok(answers);
     }
     let mut tx = client.transaction().await.map_err(backend)?;
-    fenced(&*tx, fence).await?;
+    lease::check(&*tx, fence).await?;
     let mut answers = Vec::with_capacity(writes.len());
     for write in &writes {
         let savepoint = tx.savepoint("write").await.map_err(backend)?;
@@ -183,7 +183,7 @@ async fn append_at_once(
     fence: Option<u64>,
 ) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
     let tx = client.transaction().await.map_err(backend)?;
-    fenced(&*tx, fence).await?;
+    lease::check(&*tx, fence).await?;
     let statement = tx
         .prepare_cached(
             "WITH inserted AS (
@@ -272,14 +272,6 @@ async fn all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     outputs.into_iter().flatten().collect()
 }
 
-/// Refuses the transaction's writes unless `fence`, if any, still holds the lease.
-async fn fenced(client: &impl GenericClient, fence: Option<u64>) -> Result<(), StoreError> {
-    match fence {
-        Some(token) => crate::lease::check(client, token).await,
-        None => Ok(()),
-    }
-}
-
 /// Writes `write` in a transaction of its own, which a failure rolls back.
 async fn write_alone(
     mut client: Object,
@@ -287,7 +279,7 @@ async fn write_alone(
     fence: Option<u64>,
 ) -> Result<u64, StoreError> {
     let tx = client.transaction().await.map_err(backend)?;
-    fenced(&*tx, fence).await?;
+    lease::check(&*tx, fence).await?;
     match write_in(&tx, write).await {
         Ok(answer) => {
             tx.commit().await.map_err(backend)?;
@@ -521,7 +513,7 @@ impl Store for PgStore {
         let fence = self.fence;
         self.db.call(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fenced(&*tx, fence).await?;
+            lease::check(&*tx, fence).await?;
             save_snapshot(&*tx, &stream, seq, &body).await?;
             tx.commit().await.map_err(backend)
         })

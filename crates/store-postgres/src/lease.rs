@@ -180,7 +180,14 @@ const STUCK_MS: &str = "2000";
 /// Refuses the transaction's writes unless the lease's token is still `ours`; holds the lease
 /// row (`FOR KEY SHARE`) until the transaction ends, so that no claim commits meanwhile, and
 /// has the server end the session if the transaction is left idle [`STUCK_MS`].
-pub(crate) async fn check(client: &impl GenericClient, ours: u64) -> Result<(), StoreError> {
+/// Without a fence (`None`) every write goes.
+pub(crate) async fn check(
+    client: &impl GenericClient,
+    fence: Option<u64>,
+) -> Result<(), StoreError> {
+    let Some(ours) = fence else {
+        return Ok(());
+    };
     let row = client
         .query_opt(
             "SELECT token, set_config('idle_in_transaction_session_timeout', $2, true)

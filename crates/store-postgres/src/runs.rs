@@ -7,17 +7,20 @@ mod rows;
 
 use bellwether_store::{
     Change, GateRow, InstanceRow, JobRow, NewRun, Record, ReviewError, ReviewRow, RunHistory,
-    RunRow, StoreError, run_stream,
+    RunRow, StoreError, Watcher, Watchers, run_stream,
 };
 use deadpool_postgres::Object;
 use tokio_postgres::GenericClient;
 
-use crate::Target;
 use crate::db::{Db, backend, int, lock};
+use crate::{Target, lease};
 
 /// Run history in a PostgreSQL database.
 pub struct PgRunStore {
     db: Db,
+    watchers: Watchers,
+    /// The lease token every write must still hold, when this handle is a leader's.
+    fence: Option<u64>,
 }
 
 impl std::fmt::Debug for PgRunStore {
@@ -32,10 +35,40 @@ impl PgRunStore {
         let db = Db::open(target)?;
         let at = db.at.clone();
         db.call(move |client| crate::schema::migrate(client, at))?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            watchers: Watchers::default(),
+            fence: None,
+        })
     }
 
-    /// Runs `work` in a transaction that holds run `number`'s lock, and commits it.
+    /// Refuses every write (`StoreError::Fenced`) once the lease is no longer `token`'s, as
+    /// [`PgStore::fenced`](crate::PgStore::fenced) does.
+    pub fn fenced(mut self, token: u64) -> Self {
+        self.fence = Some(token);
+        self
+    }
+
+    /// `result`, once the watchers are told that run `number` changed if it is a success.
+    fn told<T, E>(&self, number: u64, result: Result<T, E>) -> Result<T, E> {
+        if result.is_ok() {
+            self.watchers.changed(number);
+        }
+        result
+    }
+
+    /// A transaction on a pooled connection, refused unless this handle's fence still holds.
+    async fn begin(
+        client: &mut Object,
+        fence: Option<u64>,
+    ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+        let tx = client.transaction().await.map_err(backend)?;
+        lease::check(&*tx, fence).await?;
+        Ok(tx)
+    }
+
+    /// Runs `work` in a transaction that holds run `number`'s lock, and commits it. The caller
+    /// tells the watchers, if it changed the run.
     fn change<T, E, F>(&self, number: u64, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -49,8 +82,9 @@ impl PgRunStore {
     {
         // Runs whose numbers agree in their low 32 bits share a lock: they only take turns.
         let key = number as i32;
+        let fence = self.fence;
         self.db.call(move |mut client: Object| async move {
-            let tx = client.transaction().await.map_err(backend)?;
+            let tx = Self::begin(&mut client, fence).await?;
             tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&lock::RUN, &key])
                 .await
                 .map_err(backend)?;
@@ -87,13 +121,18 @@ pub(crate) async fn append(
 }
 
 impl RunHistory for PgRunStore {
+    fn watch(&self, watcher: Watcher) {
+        self.watchers.add(watcher);
+    }
+
     fn create(&self, run: &NewRun, floor: u64) -> Result<u64, StoreError> {
         let run = run.clone();
         let floor = int("a run number", floor)?;
         let trigger = serde_json::to_string(&run.trigger)?;
         let at = int("a time", run.at_ms)?;
-        self.db.call(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
+        let fence = self.fence;
+        let number = self.db.call::<u64, StoreError, _, _>(move |mut client| async move {
+            let tx = Self::begin(&mut client, fence).await?;
             tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&lock::NEW_RUN])
                 .await
                 .map_err(backend)?;
@@ -118,7 +157,9 @@ impl RunHistory for PgRunStore {
             append(&*tx, number, run.at_ms, "created", &body).await?;
             tx.commit().await.map_err(backend)?;
             Ok(number as u64)
-        })
+        })?;
+        self.watchers.changed(number);
+        Ok(number)
     }
 
     fn start_attempt(
@@ -131,7 +172,7 @@ impl RunHistory for PgRunStore {
     ) -> Result<(), StoreError> {
         let (actor, sha) = (actor.to_owned(), sha.to_owned());
         let n = int("a run number", number)?;
-        self.change(number, move |tx| {
+        let changed = self.change(number, move |tx| {
             Box::pin(async move {
                 tx.execute(
                     "UPDATE runs SET attempt = $2, sha = $3, status = 'running', finished_ms = NULL
@@ -143,7 +184,8 @@ impl RunHistory for PgRunStore {
                 let body = serde_json::json!({ "attempt": attempt, "actor": actor, "sha": sha });
                 append(tx, n, at_ms, "started", &body).await
             })
-        })
+        });
+        self.told(number, changed)
     }
 
     fn record(&self, number: u64, changes: &[Change]) -> Result<(), StoreError> {
@@ -152,14 +194,15 @@ impl RunHistory for PgRunStore {
         }
         let changes = changes.to_vec();
         let n = int("a run number", number)?;
-        self.change(number, move |tx| {
+        let changed = self.change(number, move |tx| {
             Box::pin(async move {
                 for change in &changes {
                     rows::apply(tx, n, change).await?;
                 }
                 Ok(())
             })
-        })
+        });
+        self.told(number, changed)
     }
 
     fn run(&self, number: u64) -> Result<Option<RunRow>, StoreError> {
@@ -212,7 +255,7 @@ impl RunHistory for PgRunStore {
         let why = why.to_owned();
         let n = int("a run number", number)?;
         let at = int("a time", at_ms)?;
-        self.change(number, move |tx| {
+        let changed = self.change(number, move |tx| {
             Box::pin(async move {
                 let changed = tx
                     .execute(
@@ -241,7 +284,11 @@ impl RunHistory for PgRunStore {
                 }
                 Ok(changed > 0)
             })
-        })
+        });
+        if matches!(changed, Ok(true)) {
+            self.watchers.changed(number);
+        }
+        changed
     }
 
     fn jobs(&self, number: u64, attempt: u32) -> Result<Vec<JobRow>, StoreError> {
@@ -293,9 +340,11 @@ impl RunHistory for PgRunStore {
         let review = review.clone();
         let n = int("a run number", review.run)?;
         let at = int("a time", review.at_ms)?;
-        self.change(review.run, move |tx| {
+        let number = review.run;
+        let changed = self.change(number, move |tx| {
             Box::pin(async move { rows::review(tx, n, at, &review).await })
-        })
+        });
+        self.told(number, changed)
     }
 
     fn reviews(
@@ -335,8 +384,9 @@ impl RunHistory for PgRunStore {
         let id = id.to_owned();
         let at = int("a time", at_ms)?;
         let forget = forget_before_ms.min(i64::MAX as u64) as i64;
+        let fence = self.fence;
         self.db.call(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
+            let tx = Self::begin(&mut client, fence).await?;
             tx.execute(
                 "DELETE FROM webhook_deliveries WHERE received_ms < $1",
                 &[&forget],
@@ -358,12 +408,13 @@ impl RunHistory for PgRunStore {
 
     fn release_delivery(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.db.call(move |client| async move {
-            client
-                .execute("DELETE FROM webhook_deliveries WHERE id = $1", &[&id])
+        let fence = self.fence;
+        self.db.call(move |mut client| async move {
+            let tx = Self::begin(&mut client, fence).await?;
+            tx.execute("DELETE FROM webhook_deliveries WHERE id = $1", &[&id])
                 .await
                 .map_err(backend)?;
-            Ok(())
+            tx.commit().await.map_err(backend)
         })
     }
 }

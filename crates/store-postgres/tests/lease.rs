@@ -6,11 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bellwether_store::{Record, Store, StoreError};
+use bellwether_store::{NewRun, Record, RunHistory, Store, StoreError};
 use bellwether_store_postgres::testing::Cluster;
-use bellwether_store_postgres::{Claim, Leases, PgStore};
+use bellwether_store_postgres::{Claim, Leases, PgRunStore, PgStore};
 
 const LONG: Duration = Duration::from_secs(60);
+
+fn new_run() -> NewRun {
+    NewRun {
+        pipeline: "ci".to_owned(),
+        actor: "alice".to_owned(),
+        summary: "push".to_owned(),
+        trigger: serde_json::json!({}),
+        at_ms: 1,
+    }
+}
 
 fn record(n: u64) -> Record {
     Record::new(n, "e", serde_json::json!(n))
@@ -79,6 +89,8 @@ fn an_expired_lease_is_taken_and_the_old_holders_writes_are_refused() {
     };
     let old = PgStore::open(&target).unwrap().fenced(a);
     old.append("s", 0, &[record(1)]).unwrap();
+    let old_runs = PgRunStore::open(&target).unwrap().fenced(a);
+    let run = old_runs.create(&new_run(), 1).unwrap();
     let b = claim_once_expired(&leases, "b");
     assert_eq!(b, a + 1);
     let refused = old.append("s", 1, &[record(2)]).unwrap_err();
@@ -105,6 +117,25 @@ fn an_expired_lease_is_taken_and_the_old_holders_writes_are_refused() {
         old.add_revision("svc", "v1", &serde_json::json!({}), 1),
         Err(StoreError::Fenced { .. })
     ));
+    for refused in [
+        old_runs.create(&new_run(), 1).map(drop),
+        old_runs.start_attempt(run, 1, "alice", "abc", 2),
+        old_runs.interrupt(run, 3, "gone").map(drop),
+        old_runs.claim_delivery("d", 4, 0).map(drop),
+    ] {
+        assert!(is_fenced(&refused.unwrap_err()));
+    }
+    let runs = PgRunStore::open(&target).unwrap();
+    assert_eq!(
+        runs.list(None, 10).unwrap().len(),
+        1,
+        "only the run made before"
+    );
+    assert_eq!(runs.run(run).unwrap().unwrap().attempt, 0);
+    assert!(
+        runs.claim_delivery("d", 5, 0).unwrap(),
+        "the refused claim left nothing"
+    );
     let new = PgStore::open(&target).unwrap().fenced(b);
     assert_eq!(new.append("s", 1, &[record(2)]).unwrap(), 2);
     new.save_snapshot(&snapshot).unwrap();

@@ -92,6 +92,7 @@ macro_rules! store_conformance {
                 unfinished_runs_are_the_running_the_waiting_and_the_queued,
                 an_unfinished_run_is_interrupted_once_with_its_waiting_gates,
                 concurrent_creates_number_runs_distinctly,
+                a_watcher_hears_each_committed_change_until_it_declines,
             },
             reviews {
                 a_review_of_an_unknown_run_is_refused,

@@ -23,7 +23,7 @@ pub use revisions::StoredRevision;
 pub use rollouts::{Outcome, RolloutLog, kind_of, rollout_stream};
 pub use runs::{
     Change, GateRow, InstanceRow, JobRow, NewRun, ReviewError, ReviewRow, RunHistory, RunRow,
-    RunStatus, RunStore, run_stream,
+    RunStatus, RunStore, Watcher, Watchers, run_stream,
 };
 pub use sqlite::SqliteStore;
 

@@ -9,9 +9,11 @@
 
 mod rows;
 mod sqlite;
+mod watchers;
 
 pub use rows::{Change, GateRow, InstanceRow, JobRow, NewRun, ReviewRow, RunRow, RunStatus};
 pub use sqlite::RunStore;
+pub use watchers::{Watcher, Watchers};
 
 use crate::{Record, StoreError};
 
@@ -47,6 +49,11 @@ impl From<rusqlite::Error> for ReviewError {
 /// Where the history of pipeline runs lives. Each call is one transaction: it happens whole
 /// or not at all, and a run's events are written with the rows they summarise.
 pub trait RunHistory: Send + Sync {
+    /// Calls `watcher` with a run's number after each call through this handle that changed
+    /// the run commits, in the caller's thread, until it returns `false`. Another handle's or
+    /// process's changes go unnoticed.
+    fn watch(&self, watcher: Watcher);
+
     /// Records a new run and returns its number: one more than the highest so far, and at
     /// least `floor` (numbers already taken outside the store, e.g. by run directories).
     /// Its attempt is 0 until [`start_attempt`](Self::start_attempt) starts the first.

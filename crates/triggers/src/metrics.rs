@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bellwether_core::time::Timestamp;
 use bellwether_pipeline_core::run::{InstanceId, InstanceStatus, Run};
 use bellwether_runner::Observer;
-use bellwether_store::{RunHistory, RunStatus, RunStore, StoreError};
+use bellwether_store::{RunHistory, RunStatus, StoreError};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
@@ -68,7 +68,7 @@ impl Metrics {
     pub(crate) fn register(
         &self,
         registry: &mut Registry,
-        history: &RunStore,
+        history: &dyn RunHistory,
     ) -> Result<(), StoreError> {
         let unfinished = history.unfinished()?;
         let counts = UNFINISHED.map(|status| {

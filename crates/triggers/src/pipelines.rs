@@ -19,7 +19,7 @@ use bellwether_runner::untrusted::Untrusted;
 use bellwether_runner::{
     Attempt, Checkout, Control, DataDir, DataError, Deployer, Replay, Settings, now_ms,
 };
-use bellwether_store::{Change, NewRun, RunHistory, RunStatus};
+use bellwether_store::{Change, NewRun, RunStatus};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinError;
@@ -178,7 +178,7 @@ impl Pipelines {
     }
 
     /// The run history.
-    pub fn store(&self) -> std::sync::Arc<bellwether_store::RunStore> {
+    pub fn store(&self) -> std::sync::Arc<dyn bellwether_store::RunHistory> {
         Arc::clone(&self.inner.config.data.store)
     }
 
@@ -190,7 +190,7 @@ impl Pipelines {
     ) -> Result<(), bellwether_store::StoreError> {
         self.inner
             .metrics
-            .register(registry, &self.inner.config.data.store)
+            .register(registry, self.inner.config.data.store.as_ref())
     }
 
     pub(crate) fn data_dir(&self) -> &Path {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use bellwether_pipeline_core::run::{Conclusion, ReusedJob};
 use bellwether_pipeline_core::spec::{PipelineSpec, StepAction};
-use bellwether_store::{InstanceRow, JobRow, RunHistory};
+use bellwether_store::{InstanceRow, JobRow};
 use clap::Args;
 
 use bellwether_runner::{Attempt, DataDir, Replay};

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use bellwether_runner::now_ms;
-use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunHistory, RunRow, RunStatus};
+use bellwether_store::{GateRow, InstanceRow, JobRow, ReviewRow, RunRow, RunStatus};
 use clap::Args;
 use serde::Serialize;
 

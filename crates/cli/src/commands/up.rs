@@ -150,15 +150,22 @@ async fn opened<T: Send + 'static>(
         .with_context(|| format!("cannot open the store at {at}"))
 }
 
-/// The PostgreSQL store of `target` for the control plane that leads with `token`: every
-/// write refused once another holds the lease.
-async fn open_store(
-    target: &Target,
-    token: u64,
-) -> anyhow::Result<Arc<dyn bellwether_store::Store>> {
-    let store = opened(target, PgStore::open).await?.fenced(token);
+/// What the control plane that leads with a lease keeps in PostgreSQL.
+struct Led {
+    /// Cancelled when the lease is lost.
+    lost: CancellationToken,
+    store: Arc<dyn bellwether_store::Store>,
+}
+
+/// The PostgreSQL store of `target` for the control plane that leads with `lead`: every write
+/// refused once another holds the lease.
+async fn open_led(target: &Target, lead: &lead::Leadership) -> anyhow::Result<Led> {
+    let store = opened(target, PgStore::open).await?.fenced(lead.token);
     tracing::info!("state in {target}");
-    Ok(Arc::new(store))
+    Ok(Led {
+        lost: lead.lost_token(),
+        store: Arc::new(store),
+    })
 }
 
 /// The kubernetes platform on the cluster and namespace the arguments name.
@@ -232,9 +239,8 @@ async fn serve(
         tracing::info!("shutting down");
         return Ok(());
     };
-    let led = match open_store(&target, lead.token).await {
-        Ok(store) => {
-            let lead = Some((lead.lost_token(), store));
+    let led = match open_led(&target, &lead).await {
+        Ok(led) => {
             lead_on(
                 args,
                 options,
@@ -242,7 +248,7 @@ async fn serve(
                 tls,
                 listeners,
                 limits,
-                lead,
+                Some(led),
                 shutdown,
             )
             .await
@@ -266,7 +272,7 @@ async fn lead_on(
     tls: Option<bellwether_server::Tls>,
     listeners: Listeners,
     limits: bellwether_server::Limits,
-    lead: Option<(CancellationToken, Arc<dyn bellwether_store::Store>)>,
+    led: Option<Led>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -274,7 +280,7 @@ async fn lead_on(
     let data_path = options.data_dir.clone();
     let project_dir = options.base_dir.clone();
     let file = args.file.display().to_string();
-    let store = lead.as_ref().map(|(_, store)| Arc::clone(store));
+    let store = led.as_ref().map(|led| Arc::clone(&led.store));
     let started = match (args.platform, store) {
         (PlatformKind::Local, None) => ControlPlane::start(options).await,
         (PlatformKind::Local, Some(store)) => ControlPlane::start_storing(options, store).await,
@@ -366,11 +372,13 @@ async fn lead_on(
         bellwether_server::PIPELINES,
         bellwether_access::Role::Deployer,
     );
+    let led_lost = led.map(|led| led.lost);
+    let data = DataDir::open(&data_path);
     let pipelines = match pipelines_token.and_then(|token| {
         let listener = Arc::new(notices.clone());
         pipelines(
             args,
-            &data_path,
+            data?,
             &project_dir,
             Addresses {
                 scheme,
@@ -424,8 +432,8 @@ async fn lead_on(
         }
     });
     let lost = async move {
-        match lead {
-            Some((lost, _)) => lost.cancelled().await,
+        match led_lost {
+            Some(lost) => lost.cancelled().await,
             None => std::future::pending().await,
         }
     };
@@ -541,14 +549,14 @@ struct Addresses {
 /// The control plane's pipelines, and what the banner says of them.
 fn pipelines(
     args: &UpArgs,
-    data: &Path,
+    data: DataDir,
     project: &Path,
     at: Addresses,
     webhook_secret: Option<Vec<u8>>,
     token: bellwether_access::Secret,
     listener: Arc<dyn bellwether_triggers::RunListener>,
 ) -> anyhow::Result<(Pipelines, String)> {
-    let source = match Source::new(args.repo.as_deref(), project, data) {
+    let source = match Source::new(args.repo.as_deref(), project, &data.dir) {
         Ok(source) => Some(source),
         Err(e) if args.repo.is_some() || args.poll.is_some() => {
             return Err(e).context("cannot build from the repository");
@@ -573,7 +581,7 @@ fn pipelines(
     };
     let config = Config {
         file: args.file.clone(),
-        data: DataDir::open(data)?,
+        data,
         source,
         webhook_secret,
         parallel: args

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bellwether_store::RunHistory;
 use serde::Deserialize;
 
 use super::{internal, pipelines, run_row};
@@ -54,7 +53,7 @@ pub(crate) async fn logs(
         return Err(Failure::bad_request("steps are numbered from 1"));
     }
     let store = pipelines(&state)?.store();
-    let run = run_row(&store, &number)?;
+    let run = run_row(store.as_ref(), &number)?;
     let instances = store.instances(run.number, run.attempt).map_err(internal)?;
     let not_found = |message: String| Failure {
         status: StatusCode::NOT_FOUND,

@@ -620,3 +620,35 @@ pub fn concurrent_creates_number_runs_distinctly(f: &Fixture) {
         );
     }
 }
+
+/// A watcher of a handle hears the number of each run a committed call through it changed,
+/// and nothing of a call that changed nothing; one that returns `false` is not called again.
+pub fn a_watcher_hears_each_committed_change_until_it_declines(f: &Fixture) {
+    let runs = f.runs();
+    let (tx, heard) = std::sync::mpsc::channel();
+    runs.watch(Box::new(move |number| tx.send(number).is_ok()));
+    let (once, first_only) = std::sync::mpsc::channel();
+    runs.watch(Box::new(move |number| {
+        let _ = once.send(number);
+        false
+    }));
+
+    let first = runs.create(&new_run("ci", 1), 1).expect("created");
+    let second = runs.create(&new_run("ci", 2), 1).expect("created");
+    runs.start_attempt(second, 1, "alice", "abc", 3)
+        .expect("started");
+    runs.record(second, &[]).expect("nothing recorded");
+    runs.record(second, &[status(1, RunStatus::Success, 4)])
+        .expect("recorded");
+    assert!(
+        !runs.interrupt(second, 5, "gone").expect("answered"),
+        "a finished run is not interrupted"
+    );
+    assert!(runs.interrupt(first, 6, "gone").expect("interrupted"));
+
+    assert_eq!(
+        heard.try_iter().collect::<Vec<_>>(),
+        [first, second, second, second, first]
+    );
+    assert_eq!(first_only.try_iter().collect::<Vec<_>>(), [first]);
+}

@@ -12,18 +12,15 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::{
     Change, GateRow, InstanceRow, JobRow, NewRun, ReviewError, ReviewRow, RunHistory, RunRow,
-    run_stream,
+    Watcher, Watchers, run_stream,
 };
 use crate::{Record, SqliteStore, StoreError};
 
 /// Run history in SQLite.
 pub struct RunStore {
     conn: Mutex<Connection>,
-    watchers: Mutex<Vec<Watcher>>,
+    watchers: Watchers,
 }
-
-/// Told the number of each run a committed call changed; dropped once it returns `false`.
-type Watcher = Box<dyn Fn(u64) -> bool + Send + Sync>;
 
 impl RunStore {
     /// Opens (creating if needed) the store at `path` and this module's tables in it.
@@ -43,19 +40,12 @@ impl RunStore {
         .map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            watchers: Mutex::new(Vec::new()),
+            watchers: Watchers::default(),
         })
     }
 
-    /// Calls `watcher` with a run's number after each call that changed the run commits, in
-    /// the caller's thread, until it returns `false`. Only changes made through this handle
-    /// are seen: another process's go unnoticed.
-    pub fn watch(&self, watcher: impl Fn(u64) -> bool + Send + Sync + 'static) {
-        lock(&self.watchers).push(Box::new(watcher));
-    }
-
     fn changed(&self, number: u64) {
-        lock(&self.watchers).retain(|watcher| watcher(number));
+        self.watchers.changed(number);
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -71,6 +61,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RunHistory for RunStore {
+    fn watch(&self, watcher: Watcher) {
+        self.watchers.add(watcher);
+    }
+
     fn create(&self, run: &NewRun, floor: u64) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use bellwether_runner::DataDir;
-use bellwether_store::RunHistory;
 use serde::Serialize;
 
 /// What one job (or matrix leg) wrote to `$GITHUB_STEP_SUMMARY`, for `runs N -o json|yaml`.
