@@ -3,7 +3,8 @@
 //! leader is killed with SIGKILL at random moments of canary rollouts, 20 times, and started
 //! again as a standby, as a supervisor would: each time a standby leads within 5 s and the
 //! rollout resumes, every rollout ending promoted with each canary step entered once, in
-//! order, and the rollout's events numbered without a gap or a repeat.
+//! order, and the rollout's events numbered without a gap or a repeat. A standby passes
+//! commands on to the leader.
 
 mod support;
 
@@ -248,6 +249,26 @@ fn killed_at_random_moments_the_leader_is_replaced_and_every_rollout_ends_exactl
     );
     let end = nodes.plane(leader).expect_status("web", 0);
     assert!(end.stdout.contains("Healthy"), "{end:?}");
+    // A standby passes the commands on to the leader: reads and writes answer as there.
+    let token = nodes.plane(leader).token.clone();
+    for standby in (0..3).filter(|&i| i != leader) {
+        let server = nodes.plane(standby).server.clone();
+        let via = |args: &[&str]| {
+            support::bellwether(
+                args,
+                &[("BELLWETHER_SERVER", &server), ("BELLWETHER_TOKEN", &token)],
+            )
+        };
+        let get = via(&["get", "web", "-o", "json"]);
+        assert_eq!(get.code, 0, "{get:?}");
+        assert_eq!(json(&get)["stable"]["version"], format!("v{version}"));
+        let pause = via(&["pause", "web"]);
+        assert_ne!(
+            pause.code, 0,
+            "nothing to pause: the leader's refusal comes back"
+        );
+        assert!(pause.stderr.contains("pause"), "{pause:?}");
+    }
     for node in &mut nodes.nodes {
         drop(node.plane.take());
         kill_orphans(&node.data);

@@ -64,10 +64,7 @@ impl Access {
         Ok(Self {
             tokens: Tokens::open(Arc::clone(&store))?,
             audit: AuditLog::open(store)?,
-            hosts: Hosts {
-                ports: vec![listen.port()],
-                names: names.into_iter().map(|n| n.to_ascii_lowercase()).collect(),
-            },
+            hosts: Hosts::new(listen.port(), names),
         })
     }
 
@@ -86,12 +83,57 @@ impl Access {
 }
 
 /// The names a `Host` header may carry.
-struct Hosts {
+pub(crate) struct Hosts {
     ports: Vec<u16>,
     names: Vec<String>,
 }
 
 impl Hosts {
+    /// IP addresses and `localhost` at `port`, and `names`.
+    pub(crate) fn new(port: u16, names: Vec<String>) -> Self {
+        Self {
+            ports: vec![port],
+            names: names.into_iter().map(|n| n.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    /// Refuses what a browser could have been tricked into sending: a `Host` that is not this
+    /// server (DNS rebinding), an `Origin` of another site, a cross-site fetch.
+    pub(crate) fn admit(&self, headers: &HeaderMap) -> Result<(), Failure> {
+        let refuse = |status, message| Err(Failure { status, message });
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !self.allows(host) {
+            return refuse(
+                StatusCode::MISDIRECTED_REQUEST,
+                format!("this server does not answer to the host `{host}`; use its address"),
+            );
+        }
+        // Either scheme: one port speaks only one of them, so the other cannot be a page of a
+        // different site at this host and port.
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+            && origin != format!("http://{host}")
+            && origin != format!("https://{host}")
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!("requests from the page {origin} are refused: not this server's origin"),
+            );
+        }
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|s| s.as_bytes() == b"cross-site");
+        if cross_site {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "cross-site requests are refused".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     fn allows(&self, host: &str) -> bool {
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) if !port.contains(']') => (name, port.parse().ok()),
@@ -201,36 +243,11 @@ fn check(guard: &Guard, headers: &HeaderMap, method: &Method) -> Result<Identity
             ..anonymous
         });
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !guard.access.hosts.allows(host) {
-        return Err(refuse(
-            StatusCode::MISDIRECTED_REQUEST,
-            format!("this server does not answer to the host `{host}`; use its address"),
-        ));
-    }
-    // Either scheme: one port speaks only one of them, so the other cannot be a page of a
-    // different site at this host and port.
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-        && origin != format!("http://{host}")
-        && origin != format!("https://{host}")
-    {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            format!("requests from the page {origin} are refused: not this server's origin"),
-        ));
-    }
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|s| s.as_bytes() == b"cross-site");
-    if cross_site {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "cross-site requests are refused".to_owned(),
-        ));
-    }
+    guard
+        .access
+        .hosts
+        .admit(headers)
+        .map_err(|failure| (None, failure))?;
     if *method != Method::GET {
         let json = headers
             .get(header::CONTENT_TYPE)

@@ -231,6 +231,7 @@ async fn serve(
     let leases = Arc::new(opened(&target, Leases::open).await?);
     let standby = lead::Standby {
         listener: &listeners.api,
+        names: args.allow_hosts.clone(),
         limits: limits.clone(),
         tls: tls.clone(),
     };

@@ -37,6 +37,8 @@ pub(crate) struct Leadership {
 /// What a standby serves meanwhile, on the API's listener.
 pub(crate) struct Standby<'a> {
     pub(crate) listener: &'a TcpListener,
+    /// The host names the API answers to besides IP addresses and `localhost`.
+    pub(crate) names: Vec<String>,
     pub(crate) limits: bellwether_server::Limits,
     pub(crate) tls: Option<bellwether_server::Tls>,
 }
@@ -67,6 +69,7 @@ pub(crate) async fn lead(
     let serving = bellwether_server::serve_standby(
         standby.listener,
         said,
+        standby.names,
         standby.limits,
         standby.tls,
         stop_standing_by.clone(),
