@@ -130,3 +130,31 @@ fn a_refused_password_is_named_without_it() {
         );
     }
 }
+
+/// The file's `server.store` is where `up` keeps its state when no `--store` is given.
+#[test]
+fn the_files_store_is_used_without_the_flag() {
+    let cluster = Cluster::shared();
+    let target = cluster.database("from_file");
+    let url = cluster.url("from_file");
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("server:\n  store: {url}\n{yaml}")).unwrap();
+    let plane = ControlPlane::start_env(&file, &[], &[("PGPASSWORD", cluster.password())]);
+    let deploy = plane.run(&["deploy", "web", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    plane.expect_status("web", 0);
+    let log = plane.stop();
+    assert!(
+        log.iter().any(|l| l.contains(&format!("state in {url}"))),
+        "{log:#?}"
+    );
+    assert!(
+        PgStore::open(&target)
+            .unwrap()
+            .last_seq("rollout/web")
+            .unwrap()
+            > 0
+    );
+}

@@ -15,6 +15,7 @@ mod notify;
 mod pipeline;
 mod provider;
 mod scalars;
+mod server;
 mod service;
 mod strategy;
 mod trust;
@@ -64,6 +65,7 @@ pub(crate) fn project(
     project.dora = dora::lower(&file.dora, sink);
     project.notifications = notify::lower(file, sink);
     project.trust = trust::lower(file, sink);
+    project.server = server::lower(&file.server, sink);
     dependencies::check_cycles(file, sink);
     let protected: Vec<&str> = project
         .environments

@@ -15,6 +15,7 @@ mod environment;
 mod notify;
 mod pipeline;
 mod provider;
+mod server;
 mod service;
 mod step;
 mod strategy;
@@ -44,6 +45,7 @@ pub use pipeline::{
     RetryForm, RunDefaultsConfig, ScheduleConfig, TagConfig, WorkflowCallConfig,
 };
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
+pub use server::ServerConfig;
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
 pub use step::{
     CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig, MirrorRouteConfig, PauseConfig,
@@ -97,4 +99,7 @@ pub struct ProjectFile {
     /// `bellwether verify`, `verify:` pipeline steps and rollout steps.
     #[serde(default)]
     pub verify: Entries<VerifyConfig>,
+    /// How `bellwether up` runs, e.g. `{store: postgres://bellwether@db:5432/bellwether}`.
+    #[serde(default)]
+    pub server: ServerConfig,
 }

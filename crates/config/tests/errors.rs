@@ -18,7 +18,7 @@ fn syntax_and_types() {
     assert_snapshot!(check(r#"
 servics:
   api: {}
-"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications, trust, checks, verify)");
+"#), @"bellwether.yaml:1:1: unknown key `servics`; did you mean `services`? (expected one of providers, services, environments, pipelines, dora, notifications, trust, checks, verify, server)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -1071,4 +1071,24 @@ environments:
     bellwether.yaml:16:13: unknown key `working-dir` (expected one of artifacts, cache, check, continue-on-error, deploy, env, id, if, load, name, run, shell, target, timeout, timeout-minutes, uses, verify, with, working-directory)
     bellwether.yaml:18:16: unknown key `approval`; did you mean `approvals`? (expected one of allowSelfApproval, approvals, branches, requires, reviewers, vars, wait)
     ");
+}
+
+#[test]
+fn server_settings() {
+    assert_snapshot!(check(r#"
+server:
+  store: postgres://bellwether@db.internal:5432/bellwether
+"#), @"ok");
+    assert_snapshot!(check(r#"
+server:
+  store: mysql://bellwether@db/bellwether
+"#), @"bellwether.yaml:2:10: the store is not a PostgreSQL URL (expected postgres://USER@HOST:PORT/DATABASE)");
+    assert_snapshot!(check(r#"
+server:
+  store: postgres://bellwether:hunter2@db/bellwether
+"#), @"bellwether.yaml:2:10: the store's URL holds a password, which would sit in the file in the clear (expected postgres://USER@HOST:PORT/DATABASE, and the password in $PGPASSWORD)");
+    assert_snapshot!(check(r#"
+server:
+  stor: postgres://db/bellwether
+"#), @"bellwether.yaml:2:3: unknown key `stor`; did you mean `store`? (expected one of store)");
 }

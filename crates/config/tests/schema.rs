@@ -34,6 +34,7 @@ fn schema_is_json_with_the_top_level_sections() {
             "notifications",
             "pipelines",
             "providers",
+            "server",
             "services",
             "trust",
             "verify"

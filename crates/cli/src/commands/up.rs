@@ -36,7 +36,7 @@ pub(crate) struct UpArgs {
     /// Where the store, replica logs and state live [default: .bellwether next to the file].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Keep the control plane's state (rollouts, revisions, tokens, the audit trail, notifications) in this PostgreSQL database instead of the data directory's SQLite file: postgres://USER@HOST:PORT/DATABASE, the password from $PGPASSWORD (one in the URL shows in the process list).
+    /// Keep the control plane's state (rollouts, revisions, tokens, the audit trail, notifications) in this PostgreSQL database instead of the data directory's SQLite file: postgres://USER@HOST:PORT/DATABASE, the password from $PGPASSWORD (one in the URL shows in the process list) [default: the file's `server.store`]. Several `up` on one database take turns leading.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
     /// What runs the services' replicas: processes on this machine (local), or ReplicaSets of a Kubernetes cluster (kubernetes), which needs each service's `run.image`.
@@ -214,7 +214,12 @@ async fn serve(
         max_connections: args.max_connections,
         max_webhooks: args.max_webhooks,
     };
-    let Some(url) = &args.store else {
+    // The flag wins over the file's `server.store`.
+    let store = args
+        .store
+        .clone()
+        .or_else(|| options.project.server.store.clone());
+    let Some(url) = &store else {
         return lead_on(
             args,
             options,

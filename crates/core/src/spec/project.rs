@@ -27,4 +27,15 @@ pub struct Project {
     /// Named suites of checks, with their checks resolved.
     #[serde(default)]
     pub verify: BTreeMap<String, VerifySpec>,
+    /// How `bellwether up` runs.
+    #[serde(default)]
+    pub server: Server,
+}
+
+/// How `bellwether up` runs, as the file says; its flags win.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    /// The PostgreSQL store's URL, without a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
