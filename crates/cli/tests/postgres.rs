@@ -158,3 +158,48 @@ fn the_files_store_is_used_without_the_flag() {
             > 0
     );
 }
+
+/// Standbys must be able to reach the leader: an address that names no machine is refused
+/// before the store is opened, saying what to give instead.
+#[test]
+fn a_leader_must_advertise_an_address_others_can_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let up = |extra: &[&str]| {
+        let mut args = vec![
+            "up",
+            "-f",
+            file.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+            "--insecure-listen",
+            "--store",
+            "postgres://nobody@127.0.0.1:1/nothing",
+        ];
+        args.extend_from_slice(extra);
+        bellwether(&args, &[])
+    };
+    let refused = up(&[]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "names no address the other control planes can reach: give --advertise http://HOST:"
+        ),
+        "{refused:?}"
+    );
+    let refused = up(&["--advertise", "10.0.0.7:7070"]);
+    assert!(
+        refused.stderr.contains(
+            "--advertise 10.0.0.7:7070 is not a URL of the API (expected http://HOST:PORT or https://HOST:PORT)"
+        ),
+        "{refused:?}"
+    );
+    // Given an address, it goes on to the store, which is not there.
+    let unreachable = up(&["--advertise", "http://10.0.0.7:7070"]);
+    assert!(
+        unreachable
+            .stderr
+            .contains("cannot open the store at postgres://nobody@127.0.0.1:1/nothing"),
+        "{unreachable:?}"
+    );
+}

@@ -29,6 +29,10 @@ use crate::access::Hosts;
 use crate::listen::{self, Limits};
 use crate::tls::Tls;
 
+/// Marks a request a standby passed on: a standby never passes one on twice, so an address
+/// that leads back to a standby (a leader's wrong `--advertise`) cannot make a loop.
+const PASSED_ON: &str = "x-bellwether-passed-on";
+
 /// How long reaching the leader may take.
 const CONNECT: Duration = Duration::from_secs(5);
 
@@ -88,6 +92,9 @@ async fn pass_on(State(standby): State<Standby>, request: Request) -> Response {
         return refused.into_response();
     }
     let leader = standby.leader.borrow().clone();
+    if request.headers().contains_key(PASSED_ON) {
+        return unavailable(&leader, "but that address leads to a standby");
+    }
     let authority = match leader.strip_prefix("http://") {
         Some(authority) if !standby.tls => authority.to_owned(),
         _ => return unavailable(&leader, "so ask it"),
@@ -114,6 +121,8 @@ async fn send(authority: &str, request: Request) -> Result<Response, String> {
     head.headers.remove(header::ORIGIN);
     let host = HeaderValue::from_str(authority).map_err(|e| e.to_string())?;
     head.headers.insert(header::HOST, host);
+    head.headers
+        .insert(PASSED_ON, HeaderValue::from_static("1"));
     head.uri = head
         .uri
         .path_and_query()

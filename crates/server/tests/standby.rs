@@ -129,6 +129,21 @@ async fn a_standby_passes_requests_on_to_the_leader_and_names_it_when_it_cannot(
         assert_eq!(other_site.status(), 403);
         assert_eq!(count.load(Ordering::SeqCst), 3);
 
+        // A leader address that leads back to the standby is not a loop.
+        leader_is.send_replace(base.clone());
+        let looped = client
+            .get(format!("{base}/v1/services"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(looped.status(), 503);
+        let error: ApiError = looped.json().await.unwrap();
+        assert!(
+            error.error.ends_with("but that address leads to a standby"),
+            "{}",
+            error.error
+        );
+
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gone = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);

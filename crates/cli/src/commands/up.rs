@@ -60,6 +60,9 @@ pub(crate) struct UpArgs {
     /// Listen off loopback over plain HTTP, e.g. behind a proxy that terminates TLS; tokens then cross the network in the clear up to it.
     #[arg(long)]
     insecure_listen: bool,
+    /// Where the other control planes sharing the store reach this one's API when it leads, e.g. http://10.0.3.7:7070 [default: the address it listens on, which must then not be 0.0.0.0 or ::].
+    #[arg(long, value_name = "URL")]
+    advertise: Option<String>,
     /// A host name the API answers to besides IP addresses and localhost (the name a proxy or browser uses); may be repeated.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
@@ -232,6 +235,7 @@ async fn serve(
         )
         .await;
     };
+    let address = advertised(args, scheme, addr)?;
     let target = target(url)?;
     let leases = Arc::new(opened(&target, Leases::open).await?);
     let standby = lead::Standby {
@@ -240,7 +244,6 @@ async fn serve(
         limits: limits.clone(),
         tls: tls.clone(),
     };
-    let address = format!("{scheme}://{addr}");
     let Some(lead) = lead::lead(leases, lead::holder(), address, standby, &shutdown).await else {
         tracing::info!("shutting down");
         return Ok(());
@@ -266,6 +269,22 @@ async fn serve(
     }
     lead.release().await;
     led
+}
+
+/// Where standbys reach this control plane's API: `--advertise`, else the address listened on,
+/// which must then be one another process can reach.
+fn advertised(args: &UpArgs, scheme: &str, addr: SocketAddr) -> anyhow::Result<String> {
+    match &args.advertise {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url.clone()),
+        Some(url) => anyhow::bail!(
+            "--advertise {url} is not a URL of the API (expected http://HOST:PORT or https://HOST:PORT)"
+        ),
+        None if addr.ip().is_unspecified() => anyhow::bail!(
+            "listening on {addr}, which names no address the other control planes can reach: give --advertise http://HOST:{} (this machine's address)",
+            addr.port()
+        ),
+        None => Ok(format!("{scheme}://{addr}")),
+    }
 }
 
 /// Runs the control plane until `shutdown`, or until `lead`'s lease is lost: with the store of
