@@ -2,7 +2,8 @@
 # The README's test command: installs what the tests need and is missing (Debian's Prometheus,
 # for the analysis provider's real-server tests; Debian's PostgreSQL, whose initdb and postgres
 # the PostgreSQL store's tests run; Debian's Chromium and playwright-core, for the dashboard's
-# browser tests), then runs every test of the workspace.
+# browser tests), checks the Kubernetes manifests against Kubernetes' schemas
+# (scripts/validate-manifests.sh), then runs every test of the workspace.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p bellwether-analysis`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
 fi
 
 scripts/browser-deps.sh
+
+scripts/validate-manifests.sh
 
 if [ "$#" -eq 0 ]; then set -- --workspace; fi
 cargo test --locked "$@"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Validates every Kubernetes manifest the repository ships (deploy/kubernetes) and the golden
+# copies of the objects the kubernetes platform writes (crates/platform-kubernetes/golden)
+# against Kubernetes' own schemas, offline, with PyPI's kubernetes-validate (installed in a
+# virtual environment under the build directory the first time), strictly: an unknown field
+# fails. The version is the oldest the platform's API bindings target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KUBERNETES=1.33.0
+venv="${CARGO_TARGET_DIR:-target}/kubernetes-validate"
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
+fi
+"$venv/bin/kubernetes-validate" --strict --quiet -k "$KUBERNETES" \
+  deploy/kubernetes/*.yaml crates/platform-kubernetes/golden/*.yaml
+echo "manifests valid against Kubernetes $KUBERNETES"
