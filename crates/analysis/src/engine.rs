@@ -238,9 +238,18 @@ impl Engine {
 
     /// Starts a run on the current tokio runtime; reports go to `reports` until it completes or
     /// is stopped. A closed `reports` channel does not stop the run.
-    pub fn start(&self, request: RunRequest, reports: mpsc::UnboundedSender<Report>) -> RunHandle {
+    pub fn start(
+        &self,
+        mut request: RunRequest,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> RunHandle {
         let mode = Mode::of(request.run.kind);
-        let mut run = Run::new(request.metrics.clone(), mode, request.started_at);
+        // One copy of each spec, shared by the run and the task that measures it.
+        let specs: Vec<Arc<MetricSpec>> = std::mem::take(&mut request.metrics)
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let mut run = Run::shared(specs.clone(), mode, request.started_at);
         if let Some(plan) = &request.judge {
             run = run.with_judge(plan.clone());
         }
@@ -249,6 +258,7 @@ impl Engine {
         let conclude = Arc::new(Notify::new());
         let task = tokio::spawn(task::drive(
             request,
+            specs,
             Arc::clone(&self.providers),
             reports,
             stopped,

@@ -37,6 +37,8 @@
 mod judge;
 mod metric;
 
+use std::sync::Arc;
+
 use bellwether_core::rollout::{RunKind, Verdict};
 #[cfg(doc)]
 use bellwether_core::spec::Evidence;
@@ -143,6 +145,15 @@ pub struct Run {
 
 impl Run {
     pub fn new(metrics: Vec<MetricSpec>, mode: Mode, started_at: Timestamp) -> Self {
+        Self::shared(
+            metrics.into_iter().map(Arc::new).collect(),
+            mode,
+            started_at,
+        )
+    }
+
+    /// A run of specs shared with the caller, who measures them.
+    pub fn shared(metrics: Vec<Arc<MetricSpec>>, mode: Mode, started_at: Timestamp) -> Self {
         let metrics = metrics
             .into_iter()
             .map(|spec| MetricRun::new(spec, mode, started_at))
@@ -262,54 +273,57 @@ impl Run {
         self.phase.verdict()
     }
 
-    fn assess(&mut self) {
-        // The deciding parts: every metric that is not a dry run, and the judge.
-        let deciding: Vec<(Phase, &str)> = self
-            .metrics
+    /// The deciding parts: every metric that is not a dry run, and the judge.
+    fn deciding(&self) -> impl Iterator<Item = (Phase, &str)> {
+        self.metrics
             .iter()
             .filter(|m| !m.spec.dry_run)
             .map(|m| (m.phase, m.message.as_str()))
             .chain(self.judge.iter().map(|j| (j.phase, j.message.as_str())))
-            .collect();
-        let worst = deciding
-            .iter()
-            .map(|(p, _)| *p)
+    }
+
+    /// Runs after every measurement of every run, so it allocates only when the phase changes.
+    fn assess(&mut self) {
+        let worst = self
+            .deciding()
+            .map(|(p, _)| p)
             .filter(|p| p.is_bad())
             .max_by_key(|p| *p as u8);
         if let Some(worst) = worst {
+            self.message = join(self.deciding().filter(|(p, _)| *p == worst));
             self.phase = worst;
-            self.message = join(deciding.iter().filter(|(p, _)| *p == worst));
             return;
         }
-        let all_done = |parts: &[(Phase, &str)]| parts.iter().all(|(p, _)| *p != Phase::Running);
-        if deciding.is_empty() {
+        let done = |(p, _): (Phase, &str)| p != Phase::Running;
+        if self.deciding().next().is_none() {
             let all: Vec<(Phase, &str)> = self
                 .metrics
                 .iter()
                 .map(|m| (m.phase, m.message.as_str()))
                 .collect();
-            if all_done(&all) {
-                self.phase = Phase::Successful;
-                self.message = if all.is_empty() {
+            if all.iter().copied().all(done) {
+                let message = if all.is_empty() {
                     "no metrics to measure".to_owned()
                 } else {
                     format!(
                         "only dry-run metrics, which never decide: {}",
-                        join(all.iter())
+                        join(all.iter().copied())
                     )
                 };
+                self.phase = Phase::Successful;
+                self.message = message;
             }
             return;
         }
-        if all_done(&deciding) {
+        if self.deciding().all(done) {
+            self.message = join(self.deciding());
             self.phase = Phase::Successful;
-            self.message = join(deciding.iter());
         }
     }
 }
 
-fn join<'a>(parts: impl Iterator<Item = &'a (Phase, &'a str)>) -> String {
-    parts.map(|(_, m)| *m).collect::<Vec<_>>().join("; ")
+fn join<'a>(parts: impl Iterator<Item = (Phase, &'a str)>) -> String {
+    parts.map(|(_, m)| m).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]

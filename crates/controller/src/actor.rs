@@ -33,6 +33,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::context::Context;
 use crate::listener::{Listeners, Routers};
+use crate::metrics::Measured;
 use crate::shared::{Shared, lock};
 use crate::template::KeptRevision;
 use crate::{ControlError, analyses, history};
@@ -98,6 +99,7 @@ pub(crate) struct Actor {
     stalled_tick: Option<Timestamp>,
     /// The canary's synthetic traffic, while its strategy asks for it.
     synthetic: synthetic::Synthetic,
+    measured: Measured,
 }
 
 impl Actor {
@@ -150,6 +152,7 @@ impl Actor {
             retry_wait: Duration::ZERO,
             stalled_tick: None,
             synthetic: synthetic::Synthetic::new(),
+            measured: Measured::default(),
         };
         Ok((actor, shared))
     }

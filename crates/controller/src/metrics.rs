@@ -16,6 +16,33 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// One service's measurement counters, each found in the family once: a service under
+/// background analysis counts several measurements a second, and a lookup in the family takes
+/// its lock and builds its labels.
+#[derive(Debug, Default)]
+pub(crate) struct Measured(Vec<(String, Verdict, Counter)>);
+
+impl Measured {
+    pub(crate) fn count(
+        &mut self,
+        metrics: &Metrics,
+        service: &str,
+        metric: &str,
+        verdict: Verdict,
+    ) {
+        let known = self
+            .0
+            .iter()
+            .position(|(m, v, _)| m == metric && *v == verdict);
+        let at = known.unwrap_or_else(|| {
+            let counter = metrics.measurements(service, metric, verdict);
+            self.0.push((metric.to_owned(), verdict, counter));
+            self.0.len() - 1
+        });
+        self.0[at].2.inc();
+    }
+}
+
 /// Upper bounds of the commit histogram's buckets, in seconds: an fsync takes from well under
 /// a millisecond (tmpfs, a cache with a battery) to tens of milliseconds (a spinning disk).
 const COMMIT_BOUNDS: [f64; 12] = [
@@ -47,14 +74,14 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn measured(&self, service: &str, metric: &str, verdict: Verdict) {
+    fn measurements(&self, service: &str, metric: &str, verdict: Verdict) -> Counter {
         self.measurements
             .get_or_create(&[
                 ("service", service.to_owned()),
                 ("metric", metric.to_owned()),
                 ("verdict", verdict_label(verdict).to_owned()),
             ])
-            .inc();
+            .clone()
     }
 
     pub(crate) fn concluded(&self, service: &str, verdict: Verdict) {

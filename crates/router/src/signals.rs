@@ -3,7 +3,7 @@
 
 mod window;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -93,8 +93,10 @@ impl RevisionSignals {
 }
 
 /// Each revision's signals by service, then revision number: a service's revisions are found
-/// without looking at any other service's.
-type Registry = BTreeMap<String, BTreeMap<RevisionNumber, Arc<RevisionSignals>>>;
+/// without looking at any other service's. Services are hashed, not ordered: analysis looks a
+/// revision up several times a second for each of thousands of services, and comparing names
+/// down a tree of them cost more than the measurement.
+type Registry = HashMap<String, BTreeMap<RevisionNumber, Arc<RevisionSignals>>>;
 
 /// Every revision's signals, shared by all routers of one process. Cloning shares the registry.
 #[derive(Clone, Debug, Default)]
@@ -161,9 +163,12 @@ impl Signals {
 
     /// Every revision known, ordered by service and revision number.
     pub fn all(&self) -> Vec<Arc<RevisionSignals>> {
-        self.read()
-            .values()
-            .flat_map(|revisions| revisions.values().cloned())
+        let registry = self.read();
+        let mut services: Vec<_> = registry.iter().collect();
+        services.sort_unstable_by_key(|(service, _)| *service);
+        services
+            .into_iter()
+            .flat_map(|(_, revisions)| revisions.values().cloned())
             .collect()
     }
 

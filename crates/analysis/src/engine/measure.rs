@@ -32,10 +32,10 @@ impl Clock {
 /// run judges the answers.
 pub(super) async fn measure(
     providers: Arc<dyn MetricProvider>,
-    spec: MetricSpec,
+    spec: Arc<MetricSpec>,
     with_baseline: bool,
-    canary: Target,
-    baseline: Option<Target>,
+    canary: Arc<Target>,
+    baseline: Option<Arc<Target>>,
 ) -> Observed {
     let failed = |role, error: String| Observed::Failed { role, error };
     if !with_baseline {

@@ -14,8 +14,8 @@ use crate::value::Role;
 pub(super) async fn sample(
     providers: Arc<dyn MetricProvider>,
     metrics: Vec<(usize, MetricSpec)>,
-    canary: Target,
-    baseline: Option<Target>,
+    canary: Arc<Target>,
+    baseline: Option<Arc<Target>>,
 ) -> Vec<(usize, Sampled)> {
     let Some(baseline) = baseline else {
         let error = "the judge compares the canary with the baseline, and this rollout has no baseline revision";
@@ -31,8 +31,11 @@ pub(super) async fn sample(
     let mut tasks = JoinSet::new();
     for (i, spec) in &metrics {
         let (i, spec) = (*i, spec.clone());
-        let (providers, canary, baseline) =
-            (Arc::clone(&providers), canary.clone(), baseline.clone());
+        let (providers, canary, baseline) = (
+            Arc::clone(&providers),
+            Arc::clone(&canary),
+            Arc::clone(&baseline),
+        );
         tasks.spawn(async move {
             let (c, b) = tokio::join!(
                 providers.measure(&spec.provider, &canary),

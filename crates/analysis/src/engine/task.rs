@@ -1,10 +1,20 @@
 //! The loop that drives one run: start due measurements and judge samples, wait for the first
 //! of a finished one, the next due instant, a stop or a call to conclude, fold in, repeat until
 //! the run has a verdict.
+//!
+//! A measurement whose providers answer at once (the builtin provider always does) is folded
+//! in where it starts; only one that has to wait (a query, a request, a command) gets a task of
+//! its own. Thousands of background runs measured every second then cost one wake-up per run
+//! and interval, not a task per measurement.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
+use bellwether_core::spec::MetricSpec;
 use bellwether_core::time::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -34,8 +44,18 @@ enum Done {
     Sampled(Vec<(usize, Sampled)>),
 }
 
+/// The run's fixed inputs, shared by its measurements.
+struct Inputs {
+    request: RunRequest,
+    specs: Vec<Arc<MetricSpec>>,
+    conditions: Vec<Conditions>,
+    canary: Arc<Target>,
+    baseline: Option<Arc<Target>>,
+}
+
 pub(super) async fn drive(
     request: RunRequest,
+    specs: Vec<Arc<MetricSpec>>,
     providers: Arc<dyn MetricProvider>,
     reports: mpsc::UnboundedSender<Report>,
     mut stop: oneshot::Receiver<()>,
@@ -46,31 +66,35 @@ pub(super) async fn drive(
         origin: Instant::now(),
         started_at: request.started_at,
     };
-    let conditions: Vec<Arc<Conditions>> = request
-        .metrics
-        .iter()
-        .map(|m| Arc::new(Conditions::new(m)))
-        .collect();
-    let target = |revision, role| Target {
-        service: request.service.clone(),
-        revision,
-        role,
-        canary: request.revision,
-        stable: request.baseline,
-        args: request.args.clone(),
+    let target = |revision, role| {
+        Arc::new(Target {
+            service: request.service.clone(),
+            revision,
+            role,
+            canary: request.revision,
+            stable: request.baseline,
+            args: request.args.clone(),
+        })
     };
     let canary = target(request.revision, Role::Canary);
     let baseline = request.baseline.map(|b| target(b, Role::Baseline));
+    let inputs = Inputs {
+        conditions: specs.iter().map(|m| Conditions::new(m)).collect(),
+        specs,
+        canary,
+        baseline,
+        request,
+    };
     let lock = || run.lock().unwrap_or_else(PoisonError::into_inner);
     let mut in_flight: HashMap<tokio::task::Id, Slot> = HashMap::new();
     let mut tasks: JoinSet<Done> = JoinSet::new();
     loop {
         let next = {
-            let r = lock();
+            let mut r = lock();
             if let Some(verdict) = r.phase.verdict() {
                 let _ = reports.send(Report::Completed {
-                    service: request.service.clone(),
-                    run: request.run,
+                    service: inputs.request.service.clone(),
+                    run: inputs.request.run,
                     verdict,
                     message: r.message.clone(),
                 });
@@ -79,22 +103,25 @@ pub(super) async fn drive(
             let now = clock.now();
             let busy = |slot: Slot| in_flight.values().any(|s| *s == slot);
             let mut started = Vec::new();
-            for (i, spec) in request.metrics.iter().enumerate() {
+            let mut answered = false;
+            for i in 0..inputs.specs.len() {
                 if busy(Slot::Metric(i)) || r.due_at(i).is_none_or(|t| t > now) {
                     continue;
                 }
-                let measuring = measure(
-                    Arc::clone(&providers),
-                    spec.clone(),
-                    conditions[i].needs_baseline(),
-                    canary.clone(),
-                    baseline.clone(),
-                );
-                let handle = tasks.spawn(async move {
-                    let observed = measuring.await;
-                    Done::Measured(i, clock.now(), Box::new(observed))
-                });
-                started.push((handle.id(), Slot::Metric(i)));
+                match start_measuring(&inputs, &providers, i) {
+                    Ok(observed) => {
+                        let done = Done::Measured(i, clock.now(), Box::new(observed));
+                        fold(done, &inputs, &mut r, &reports, clock);
+                        answered = true;
+                    }
+                    Err(measuring) => {
+                        let handle = tasks.spawn(async move {
+                            let observed = measuring.await;
+                            Done::Measured(i, clock.now(), Box::new(observed))
+                        });
+                        started.push((handle.id(), Slot::Metric(i)));
+                    }
+                }
             }
             if let Some(judge) = &r.judge
                 && !busy(Slot::Judge)
@@ -108,19 +135,30 @@ pub(super) async fn drive(
                 let sampling = sample(
                     Arc::clone(&providers),
                     wanted,
-                    canary.clone(),
-                    baseline.clone(),
+                    Arc::clone(&inputs.canary),
+                    inputs.baseline.clone(),
                 );
                 let handle = tasks.spawn(async move { Done::Sampled(sampling.await) });
                 started.push((handle.id(), Slot::Judge));
             }
             in_flight.extend(started);
-            let idle = |slot: Slot| !in_flight.values().any(|s| *s == slot);
-            (0..request.metrics.len())
-                .filter(|i| idle(Slot::Metric(*i)))
-                .filter_map(|i| r.due_at(i))
-                .chain(r.judge_due_at().filter(|_| idle(Slot::Judge)))
-                .min()
+            if answered {
+                None
+            } else {
+                let idle = |slot: Slot| !in_flight.values().any(|s| *s == slot);
+                let next = (0..inputs.specs.len())
+                    .filter(|i| idle(Slot::Metric(*i)))
+                    .filter_map(|i| r.due_at(i))
+                    .chain(r.judge_due_at().filter(|_| idle(Slot::Judge)))
+                    .min();
+                Some(next)
+            }
+        };
+        let Some(next) = next else {
+            // What was folded may have ended the run or made a metric due again: look again,
+            // yielding to the runtime whenever this task has used its share.
+            tokio::task::coop::consume_budget().await;
+            continue;
         };
         tokio::select! {
             _ = &mut stop => {
@@ -139,18 +177,61 @@ pub(super) async fn drive(
                     // A measurement task only ends without a measurement if a provider
                     // panicked: that is an error like any other, retried up to the limit.
                     (Slot::Metric(i), Err(e)) => {
-                        let error = format!("the provider panicked ({e})");
-                        let failed = Observed::Failed { role: Role::Canary, error };
+                        let failed = panicked(&e.to_string());
                         Done::Measured(i, clock.now(), Box::new(failed))
                     }
                     // Sampling catches its providers' panics itself: its task ends without
                     // samples only when it is aborted, and then there is nothing to record.
                     (Slot::Judge, Err(_)) => continue,
                 };
-                fold(done, &request, &conditions, &run, &reports, clock);
+                fold(done, &inputs, &mut lock(), &reports, clock);
             }
             _ = sleep_until(next.map_or_else(Instant::now, |t| clock.instant(t))), if next.is_some() => {}
         }
+    }
+}
+
+/// A measurement of metric `index` under way.
+type Measuring = Pin<Box<dyn Future<Output = Observed> + Send>>;
+
+/// Starts measuring metric `index`: its observation when the providers answered at once,
+/// otherwise the measurement to wait for.
+fn start_measuring(
+    inputs: &Inputs,
+    providers: &Arc<dyn MetricProvider>,
+    index: usize,
+) -> Result<Observed, Measuring> {
+    let spec = &inputs.specs[index];
+    let mut measuring: Measuring = Box::pin(measure(
+        Arc::clone(providers),
+        Arc::clone(spec),
+        inputs.conditions[index].needs_baseline(),
+        Arc::clone(&inputs.canary),
+        inputs.baseline.clone(),
+    ));
+    // A future polled again by its task registers that task's waker: this first poll's
+    // waker is never needed.
+    let mut cx = Context::from_waker(Waker::noop());
+    match catch_unwind(AssertUnwindSafe(|| measuring.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(observed)) => Ok(observed),
+        Ok(Poll::Pending) => Err(measuring),
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Ok(panicked(&why))
+        }
+    }
+}
+
+/// The observation of a provider that panicked: an error like any other, retried up to the
+/// limit.
+fn panicked(why: &str) -> Observed {
+    Observed::Failed {
+        role: Role::Canary,
+        error: format!("the provider panicked ({why})"),
     }
 }
 
@@ -158,16 +239,15 @@ pub(super) async fn drive(
 /// judgement once an interval's samples complete the judge.
 fn fold(
     done: Done,
-    request: &RunRequest,
-    conditions: &[Arc<Conditions>],
-    run: &Mutex<Run>,
+    inputs: &Inputs,
+    r: &mut Run,
     reports: &mpsc::UnboundedSender<Report>,
     clock: Clock,
 ) {
-    let mut r = run.lock().unwrap_or_else(PoisonError::into_inner);
+    let request = &inputs.request;
     match done {
         Done::Measured(index, at, observed) => {
-            let Some(conditions) = conditions.get(index) else {
+            let Some(conditions) = inputs.conditions.get(index) else {
                 return;
             };
             if let Some(m) = r.observe(index, conditions, at, *observed) {
@@ -180,7 +260,7 @@ fn fold(
         }
         Done::Sampled(samples) => {
             let decided = |r: &Run| r.judge.as_ref().is_some_and(|j| j.judgement.is_some());
-            let before = decided(&r);
+            let before = decided(r);
             r.record_judge(samples);
             let judgement = r.judge.as_ref().and_then(|j| j.judgement.clone());
             if let Some(judgement) = judgement.filter(|_| !before) {

@@ -1,5 +1,6 @@
 //! One metric within a run: its counters, its recent measurements, and its phase.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_core::rollout::Verdict;
@@ -26,7 +27,8 @@ pub const BLOCKING_WAIT: Duration = Duration::from_secs(300);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricRun {
-    pub spec: MetricSpec,
+    /// Shared with the engine that measures it: thousands of runs hold no copies.
+    pub spec: Arc<MetricSpec>,
     pub phase: Phase,
     /// Why the metric is in its phase; the latest measurement's message while running.
     pub message: String,
@@ -71,7 +73,7 @@ pub struct Counts {
 }
 
 impl MetricRun {
-    pub(super) fn new(spec: MetricSpec, mode: Mode, started_at: Timestamp) -> Self {
+    pub(super) fn new(spec: Arc<MetricSpec>, mode: Mode, started_at: Timestamp) -> Self {
         let first_at = started_at.after(spec.initial_delay);
         let end = match (spec.count, mode) {
             (Some(n), _) => End::Count(n),
@@ -127,7 +129,8 @@ impl MetricRun {
         }
         let spec = &self.spec;
         let c = &mut self.counts;
-        self.message = m.message.clone();
+        // Reuses the message's buffer: a waiting metric says the same thing every interval.
+        self.message.clone_from(&m.message);
         if m.verdict == Verdict::Error {
             c.errors += 1;
             c.consecutive_errors += 1;
@@ -190,6 +193,10 @@ impl MetricRun {
             self.measurements.pop();
         } else if self.measurements.len() == KEPT {
             self.measurements.remove(0);
+        } else if self.measurements.len() == self.measurements.capacity() {
+            // Grown one at a time: a metric waiting for data keeps one measurement, and a
+            // doubling vector would hold room for four.
+            self.measurements.reserve_exact(1);
         }
         self.measurements.push(m);
     }

@@ -246,7 +246,8 @@ impl Actor {
             }
             // Only counted: a view reads the measurements from the run itself.
             Report::Measured { measurement, .. } => {
-                metrics.measured(&self.service, &measurement.metric, measurement.verdict);
+                let (metric, verdict) = (&measurement.metric, measurement.verdict);
+                self.measured.count(metrics, &self.service, metric, verdict);
                 return;
             }
             Report::Judged { .. } => return,
