@@ -37,11 +37,16 @@ pub struct History {
     writer: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
 }
 
+/// What, of an instance, changes its row: status, steps, attempt, whether its last step runs.
+type InstanceSignature = (InstanceStatus, usize, u32, usize);
+
 #[derive(Default)]
 struct Seen {
     jobs: Vec<(JobPhase, usize)>,
     job_ids: Vec<String>,
-    instances: BTreeMap<InstanceId, (InstanceStatus, usize, u32, usize)>,
+    /// Each job's instances' signatures, by job position then instance index: looked up for
+    /// every instance at every update, so by index rather than in a map.
+    instances: Vec<Vec<Option<InstanceSignature>>>,
     /// Gated instances and when their gate was reached.
     gated: BTreeMap<InstanceId, (String, u64)>,
     status: Option<RunStatus>,
@@ -166,6 +171,7 @@ impl Observer for History {
         }
         seen.jobs
             .resize(run.jobs().len(), (JobPhase::Waiting, usize::MAX));
+        seen.instances.resize_with(run.jobs().len(), Vec::new);
         for (position, job) in run.jobs().iter().enumerate() {
             let signature = (job.phase, job.instances.len());
             if seen.jobs[position] != signature {
@@ -191,8 +197,12 @@ impl Observer for History {
                     instance.attempt,
                     last_step,
                 );
-                if seen.instances.get(&id) != Some(&signature) {
-                    seen.instances.insert(id, signature);
+                let known = &mut seen.instances[position];
+                if known.len() <= index {
+                    known.resize(index + 1, None);
+                }
+                if known[index] != Some(signature) {
+                    known[index] = Some(signature);
                     changes.push(Change::Instance {
                         attempt,
                         row: self.instance_row(run, id, instance),

@@ -310,19 +310,14 @@ fn lower(
         );
     }
     graph::check_cycles(&p.jobs, sink);
+    let ancestry = graph::Ancestry::new(&p.jobs);
     let jobs = p
         .jobs
         .iter()
         .flat_map(
             |(id, j)| match j.value.uses.as_ref().filter(|u| is_local(&u.value)) {
                 Some(uses) => call::expand(id, j, uses, &cx, project, sink),
-                None => vec![job::lower(
-                    id,
-                    j,
-                    &cx,
-                    &graph::ancestors(&p.jobs, &id.value),
-                    sink,
-                )],
+                None => vec![job::lower(id, j, &cx, &ancestry.of(&id.value), sink)],
             },
         )
         .collect();

@@ -1,6 +1,6 @@
 //! `needs` must form a DAG: a cycle is reported once, naming every job on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::Sink;
 use crate::model::PipelineJobConfig;
@@ -75,26 +75,49 @@ fn visit<'a>(
     acyclic
 }
 
-/// Every job that `id` needs, directly or through others.
-pub(super) fn ancestors<'a>(jobs: &'a Entries<PipelineJobConfig>, id: &str) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    let mut stack: Vec<&str> = vec![id];
-    while let Some(current) = stack.pop() {
-        let Some(job) = jobs.get(current) else {
-            continue;
-        };
-        for need in job.value.needs.iter().flat_map(|n| n.value.0.iter()) {
-            let need = need.value.as_str();
-            if need != id
-                && !out.contains(&need)
-                && let Some((key, _)) = jobs.iter().find(|(k, _)| k.value == need)
-            {
-                out.push(key.value.as_str());
-                stack.push(key.value.as_str());
-            }
+/// The jobs of a pipeline by id, to find every job one needs: built once per pipeline, so
+/// that a thousand jobs take a thousand lookups each at most, not a scan of the list per need.
+pub(super) struct Ancestry<'a> {
+    jobs: Vec<(&'a Spanned<String>, &'a Spanned<PipelineJobConfig>)>,
+    position: HashMap<&'a str, usize>,
+}
+
+impl<'a> Ancestry<'a> {
+    pub(super) fn new(jobs: &'a Entries<PipelineJobConfig>) -> Self {
+        let mut position = HashMap::new();
+        for (i, name) in jobs.names().enumerate() {
+            // The first of duplicate ids is the one `Entries::get` finds.
+            position.entry(name).or_insert(i);
+        }
+        Self {
+            jobs: jobs.iter().collect(),
+            position,
         }
     }
-    out
+
+    /// Every job that `id` needs, directly or through others, in the order they are found.
+    pub(super) fn of(&self, id: &str) -> Vec<&'a str> {
+        let mut seen = vec![false; self.jobs.len()];
+        let mut out: Vec<&str> = Vec::new();
+        let mut stack: Vec<usize> = self.position.get(id).copied().into_iter().collect();
+        while let Some(current) = stack.pop() {
+            let job = self.jobs[current].1;
+            for need in job.value.needs.iter().flat_map(|n| n.value.0.iter()) {
+                let need = need.value.as_str();
+                if need == id {
+                    continue;
+                }
+                if let Some(&at) = self.position.get(need)
+                    && !seen[at]
+                {
+                    seen[at] = true;
+                    out.push(self.jobs[at].0.value.as_str());
+                    stack.push(at);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A lone `needs: build` has no position of its own: the `needs` value's is used.
