@@ -17,6 +17,7 @@ mod provider;
 mod scalars;
 mod service;
 mod strategy;
+mod traffic;
 mod trust;
 
 use std::collections::BTreeMap;
