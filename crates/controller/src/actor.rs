@@ -35,6 +35,7 @@ use crate::context::Context;
 use crate::listener::{Listeners, Routers};
 use crate::shared::{Shared, lock};
 use crate::template::KeptRevision;
+use crate::traffic::Routing;
 use crate::{ControlError, analyses, history};
 
 /// How long the listeners of a restarted control plane wait for the replicas the rollout counts
@@ -98,6 +99,8 @@ pub(crate) struct Actor {
     stalled_tick: Option<Timestamp>,
     /// The canary's synthetic traffic, while its strategy asks for it.
     synthetic: synthetic::Synthetic,
+    /// The routing last written as the cluster's objects, when the cluster routes the service.
+    cluster_routed: Option<Routing>,
 }
 
 impl Actor {
@@ -150,6 +153,7 @@ impl Actor {
             retry_wait: Duration::ZERO,
             stalled_tick: None,
             synthetic: synthetic::Synthetic::new(),
+            cluster_routed: None,
         };
         Ok((actor, shared))
     }
