@@ -355,3 +355,347 @@ async fn gateway_api_http_route_weights_each_step_and_leaves_the_users_fields() 
     );
     rig.stop().await;
 }
+
+/// A VirtualService as its routing reads: the header route, then each route's destinations
+/// with their weights and its mirror.
+fn virtual_service_summary(service: &Value) -> Vec<String> {
+    let http = service["spec"]["http"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut summary = Vec::new();
+    for route in &http {
+        let name = route["name"].as_str().unwrap_or_default();
+        if name == "bellwether-header-route" {
+            summary.push(format!(
+                "header {} -> {}",
+                route["match"][0]["headers"], route["route"][0]["destination"]["subset"]
+            ));
+            continue;
+        }
+        for r in route["route"].as_array().cloned().unwrap_or_default() {
+            let d = &r["destination"];
+            summary.push(format!(
+                "{name}: {}/{} {}",
+                d["host"].as_str().unwrap_or_default(),
+                d["subset"].as_str().unwrap_or("-"),
+                r["weight"]
+            ));
+        }
+        if route.get("mirror").is_some() {
+            summary.push(format!(
+                "{name}: mirror {} {}",
+                route["mirror"]["subset"], route["mirrorPercentage"]["value"]
+            ));
+        }
+    }
+    summary
+}
+
+/// The revision each subset of a DestinationRule selects.
+fn subsets(rule: &Value) -> Vec<String> {
+    let subsets = rule["spec"]["subsets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    subsets
+        .iter()
+        .map(|s| {
+            format!(
+                "{} -> {}",
+                s["name"].as_str().unwrap_or_default(),
+                s["labels"]["bellwether.dev/revision"]
+                    .as_str()
+                    .unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_virtual_service_weights_destination_rule_subsets_by_revision() {
+    let service = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "api-vs"},
+        "spec": {
+            "hosts": ["api"],
+            "gateways": ["edge"],
+            "http": [
+                {"name": "primary", "retries": {"attempts": 3},
+                 "route": [{"destination": {"host": "api"}}]},
+                {"name": "legacy", "route": [{"destination": {"host": "legacy"}}]},
+            ],
+        },
+    });
+    let rule = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": {"name": "api-dr"},
+        "spec": {
+            "host": "api",
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            "subsets": [{"name": "stable", "labels": {"app": "api"}}],
+        },
+    });
+    let routing = "      istio:\n        virtualService: {name: api-vs, routes: [primary]}\n        destinationRule: {name: api-dr, canarySubsetName: canary, stableSubsetName: stable}";
+    let objects = [
+        (Resource::VirtualServices, service),
+        (Resource::DestinationRules, rule),
+    ];
+    let rig = rig(routing, true, &objects).await;
+    rig.deploy("v1").await;
+    rig.healthy_on("v1").await;
+    rig.cluster()
+        .script()
+        .conflict_next_writes(Resource::VirtualServices, 2);
+    rig.deploy("v2").await;
+    rig.paused_at(3).await;
+    rig.command(Command::Promote { full: false }).await;
+    rig.paused_at(5).await;
+    rig.command(Command::Promote { full: false }).await;
+    rig.healthy_on("v2").await;
+    let promoted = scaled_to_zero(rig.cluster(), 1).await;
+    rig.deploy("v3").await;
+    rig.paused_at(3).await;
+    rig.command(Command::Abort {
+        reason: Some("test".into()),
+    })
+    .await;
+    let aborted = scaled_to_zero(rig.cluster(), 3).await;
+    let routes = modified(rig.cluster(), Resource::VirtualServices, "api-vs");
+    let rules = modified(rig.cluster(), Resource::DestinationRules, "api-dr");
+    let steps = dedup(
+        routes
+            .iter()
+            .map(|c| virtual_service_summary(&c.object))
+            .collect(),
+    );
+    insta::assert_debug_snapshot!(steps, @r#"
+[
+    [
+        "primary: api/stable 100",
+        "legacy: legacy/- null",
+    ],
+    [
+        "header {\"x-canary\":{\"exact\":\"yes\"}} -> \"canary\"",
+        "primary: api/stable 80",
+        "primary: api/canary 20",
+        "primary: mirror \"canary\" 35.0",
+        "legacy: legacy/- null",
+    ],
+    [
+        "header {\"x-canary\":{\"exact\":\"yes\"}} -> \"canary\"",
+        "primary: api/stable 50",
+        "primary: api/canary 50",
+        "primary: mirror \"canary\" 35.0",
+        "legacy: legacy/- null",
+    ],
+    [
+        "primary: api/stable 100",
+        "legacy: legacy/- null",
+    ],
+    [
+        "header {\"x-canary\":{\"exact\":\"yes\"}} -> \"canary\"",
+        "primary: api/stable 80",
+        "primary: api/canary 20",
+        "primary: mirror \"canary\" 35.0",
+        "legacy: legacy/- null",
+    ],
+    [
+        "primary: api/stable 100",
+        "legacy: legacy/- null",
+    ],
+]
+"#);
+    let selections = dedup(rules.iter().map(|c| subsets(&c.object)).collect());
+    insta::assert_debug_snapshot!(selections, @r#"
+[
+    [
+        "stable -> 1",
+    ],
+    [
+        "stable -> 1",
+        "canary -> 2",
+    ],
+    [
+        "stable -> 2",
+        "canary -> 2",
+    ],
+    [
+        "stable -> 2",
+        "canary -> 3",
+    ],
+]
+"#);
+    let last = routes.last().expect("the VirtualService written");
+    assert_eq!(last.object["spec"]["gateways"], json!(["edge"]));
+    assert_eq!(last.object["spec"]["http"][0]["retries"]["attempts"], 3);
+    let last_rule = rules.last().expect("the DestinationRule written");
+    assert_eq!(
+        last_rule.object["spec"]["trafficPolicy"]["tls"]["mode"],
+        "ISTIO_MUTUAL"
+    );
+    assert_eq!(
+        last_rule.object["spec"]["subsets"][0]["labels"]["app"],
+        "api"
+    );
+    // The stable subset selects revision 2, and all traffic is on it, before revision 1 goes;
+    // all traffic is back on stable before the aborted revision 3 goes.
+    let stable_on_r2 = rules.iter().find(|c| {
+        subsets(&c.object)
+            .first()
+            .is_some_and(|s| s == "stable -> 2")
+    });
+    assert!(stable_on_r2.is_some_and(|c| c.seq < promoted));
+    let all_stable = |c: &&Recorded| {
+        virtual_service_summary(&c.object) == ["primary: api/stable 100", "legacy: legacy/- null"]
+    };
+    let back: Vec<u64> = routes.iter().filter(all_stable).map(|c| c.seq).collect();
+    assert!(
+        back.iter()
+            .any(|&s| stable_on_r2.is_some_and(|r| s > r.seq) && s < promoted),
+        "{back:?} {promoted}"
+    );
+    assert!(
+        back.iter().any(|&s| s > promoted && s < aborted),
+        "{back:?} {aborted}"
+    );
+    rig.stop().await;
+}
+
+/// A canary Ingress as its routing reads: where it sends requests and its canary annotations.
+fn canary_ingress_summary(ingress: &Value) -> Vec<String> {
+    let mut summary = vec![format!(
+        "backend {}",
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    )];
+    let annotations = ingress["metadata"]["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    summary.extend(
+        annotations
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default())),
+    );
+    summary
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_canary_ingress_copies_the_stable_one_with_the_canary_annotations() {
+    let ingress = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "api", "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+        "spec": {"rules": [{"host": "api.example.com", "http": {"paths": [
+            {"path": "/", "pathType": "Prefix",
+             "backend": {"service": {"name": "api-stable", "port": {"number": 8080}}}},
+        ]}}]},
+    });
+    let routing = "      nginx: {stableIngress: api}";
+    let rig = rig(routing, false, &[(Resource::Ingresses, ingress.clone())]).await;
+    rig.deploy("v1").await;
+    rig.healthy_on("v1").await;
+    rig.cluster()
+        .script()
+        .conflict_next_writes(Resource::Ingresses, 1);
+    rig.deploy("v2").await;
+    rig.paused_at(2).await;
+    rig.command(Command::Promote { full: false }).await;
+    rig.paused_at(4).await;
+    rig.command(Command::Promote { full: false }).await;
+    rig.healthy_on("v2").await;
+    let promoted = scaled_to_zero(rig.cluster(), 1).await;
+    rig.deploy("v3").await;
+    rig.paused_at(2).await;
+    rig.command(Command::Abort {
+        reason: Some("test".into()),
+    })
+    .await;
+    let aborted = scaled_to_zero(rig.cluster(), 3).await;
+    let changes: Vec<Recorded> = rig
+        .cluster()
+        .changes(Resource::Ingresses, NAMESPACE)
+        .into_iter()
+        .filter(|c| c.name == "api-canary")
+        .collect();
+    let steps = dedup(
+        changes
+            .iter()
+            .map(|c| canary_ingress_summary(&c.object))
+            .collect(),
+    );
+    insta::assert_debug_snapshot!(steps, @r#"
+[
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-weight: 0",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-by-header: x-canary",
+        "nginx.ingress.kubernetes.io/canary-by-header-value: yes",
+        "nginx.ingress.kubernetes.io/canary-weight: 2000",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-by-header: x-canary",
+        "nginx.ingress.kubernetes.io/canary-by-header-value: yes",
+        "nginx.ingress.kubernetes.io/canary-weight: 5000",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-weight: 0",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-by-header: x-canary",
+        "nginx.ingress.kubernetes.io/canary-by-header-value: yes",
+        "nginx.ingress.kubernetes.io/canary-weight: 2000",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+    [
+        "backend \"api-canary\"",
+        "kubernetes.io/ingress.class: nginx",
+        "nginx.ingress.kubernetes.io/canary: true",
+        "nginx.ingress.kubernetes.io/canary-weight: 0",
+        "nginx.ingress.kubernetes.io/canary-weight-total: 10000",
+    ],
+]
+"#);
+    let stable = rig.cluster().objects(Resource::Ingresses, NAMESPACE);
+    let stable = stable
+        .iter()
+        .find(|i| i["metadata"]["name"] == "api")
+        .expect("the stable Ingress");
+    assert_eq!(
+        stable["spec"], ingress["spec"],
+        "the stable Ingress is the user's, untouched"
+    );
+    let weight_zero = |c: &&Recorded| {
+        c.object["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    };
+    let zeros: Vec<u64> = changes.iter().filter(weight_zero).map(|c| c.seq).collect();
+    let on_r2 = selected(rig.cluster(), "api-stable")
+        .into_iter()
+        .find(|(_, r)| r == "2");
+    assert!(on_r2.is_some_and(|(seq, _)| seq < promoted));
+    assert!(zeros.iter().any(|&s| s < promoted), "{zeros:?} {promoted}");
+    assert!(
+        zeros.iter().any(|&s| s > promoted && s < aborted),
+        "{zeros:?} {aborted}"
+    );
+    rig.stop().await;
+}
