@@ -170,6 +170,27 @@ impl FakeCluster {
             .collect()
     }
 
+    /// Creates `object` (named by its `metadata.name`) as a user would have beforehand, e.g.
+    /// the HTTPRoute a service's traffic is routed by; an error says why not.
+    pub fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Value, String> {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .ok_or("the object has no metadata.name")?;
+        let key = resource::Key {
+            resource,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.store
+            .create(key, object)
+            .map_err(|status| status.message)
+    }
+
     /// The objects of `resource` in `namespace` as the API server holds them now.
     pub fn objects(&self, resource: Resource, namespace: &str) -> Vec<Value> {
         self.store

@@ -159,8 +159,10 @@ async fn kubernetes(args: &UpArgs, options: &Options) -> anyhow::Result<Seams> {
     );
     let mut platform = bellwether_platform_kubernetes::Options::new(connection.namespace);
     platform.secrets.clone_from(&options.secrets);
-    let traffic =
-        bellwether_platform_kubernetes::KubernetesTraffic::new(connection.client.clone(), &platform);
+    let traffic = bellwether_platform_kubernetes::KubernetesTraffic::new(
+        connection.client.clone(),
+        &platform,
+    );
     let mut seams = Seams::new(Arc::new(
         bellwether_platform_kubernetes::KubernetesPlatform::new(connection.client, platform),
     ));
