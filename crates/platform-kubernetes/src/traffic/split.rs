@@ -75,3 +75,41 @@ fn escape(text: &str) -> String {
     }
     escaped
 }
+
+#[cfg(test)]
+impl Split {
+    /// Service `api`, revision 1 stable and 2 the canary at `canary` basis points.
+    pub(crate) fn test(canary: u16) -> Self {
+        let canary_weight = Weight::from_basis_points(canary).expect("a weight");
+        Self {
+            service_label: "api".into(),
+            stable: 1,
+            canary: Some(2),
+            stable_weight: canary_weight.complement(),
+            canary_weight,
+            header: None,
+            mirror: None,
+            stable_service: "api-stable".into(),
+            canary_service: "api-canary".into(),
+            port: 8080,
+        }
+    }
+
+    pub(crate) fn with_header(mut self, header: HeaderMatch) -> Self {
+        self.header = Some(header);
+        self
+    }
+
+    pub(crate) fn mirrored(mut self, share: u16) -> Self {
+        self.mirror = Some(Weight::from_basis_points(share).expect("a weight"));
+        self
+    }
+
+    /// Only the stable side: no canary.
+    pub(crate) fn stable_only(mut self) -> Self {
+        self.canary = None;
+        self.canary_weight = Weight::ZERO;
+        self.stable_weight = Weight::FULL;
+        self
+    }
+}
