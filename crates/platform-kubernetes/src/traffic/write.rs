@@ -95,7 +95,7 @@ pub(crate) enum WriteError {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error(
         "{kind} {namespace}/{name} does not exist (bellwether routes by it; expected it created beforehand)"
@@ -147,13 +147,13 @@ impl Writer {
             Api::namespaced_with(self.client.clone(), &namespace, &write.kind.resource());
         let kind = write.kind.name();
         let at = |name: &str| (kind, namespace.clone(), name.to_owned());
-        let api_error = |name: &str, source| {
+        let api_error = |name: &str, source: kube::Error| {
             let (kind, namespace, name) = at(name);
             WriteError::Api {
                 kind,
                 namespace,
                 name,
-                source,
+                source: Box::new(source),
             }
         };
         let shape = |name: &str, message| {
@@ -223,7 +223,7 @@ impl Writer {
             kind,
             namespace: namespace.to_owned(),
             name: name.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
         let object = found.ok_or_else(|| WriteError::Missing {
             kind,
