@@ -53,7 +53,7 @@ mod tests {
             .into_vec()
             .remove(0);
         insta::assert_snapshot!(render(&d, source), @"
-        error: bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)
+        error: bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen, trafficRouting)
           |
         3 |     replica: 3
           |     ^

@@ -1,5 +1,5 @@
 //! `bellwether import argo-rollouts`: an Argo Rollouts user's manifests (a Rollout with Istio
-//! routing, AnalysisTemplates with Prometheus, web and job metrics) become a bellwether.yaml
+//! routing, carried over, AnalysisTemplates with Prometheus, web and job metrics) become a bellwether.yaml
 //! that validates and simulates, with a note for everything left behind.
 
 mod support;
@@ -32,7 +32,7 @@ fn a_rollout_and_its_templates_become_a_file_that_validates_and_simulates() {
         "env `DATABASE_URL` came from a Kubernetes Secret: it is a bellwether secret now",
         "metric `smoke` uses the `job` provider, which is not built in: left out",
         "its `experiment` step has no equivalent: left out",
-        "`trafficRouting` is not needed",
+        "`canaryService` is not needed",
         "AnalysisTemplate `unused` is referenced by no Rollout given",
         "Service `api-service-canary` was left out",
     ] {
@@ -48,6 +48,9 @@ fn a_rollout_and_its_templates_become_a_file_that_validates_and_simulates() {
         "successCondition: result[0] >= 0.99",
         "dryRun: true",
         "jsonPath: $.burnRate",
+        "trafficRouting:",
+        "destinationRule:",
+        "canarySubsetName: canary",
     ] {
         assert!(text.contains(carried), "{carried}: {text}");
     }

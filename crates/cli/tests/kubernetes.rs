@@ -3,7 +3,8 @@
 //! service a ReplicaSet whose pods are Python HTTP servers run by the fake kubelet on pod IPs
 //! of their own, traffic through the embedded router to those IPs, a healthy canary promoted
 //! (through conflicts on its writes and watches dropped and compacted away) and a failing one
-//! rolled back, and every pod gone once `up` stops.
+//! rolled back, and every pod gone once `up` stops; a canary routed by the cluster's own
+//! HTTPRoute, and `up` on the local platform refusing one.
 
 mod support;
 
@@ -282,5 +283,141 @@ fn up_says_why_it_cannot_reach_a_cluster() {
             .stderr
             .contains("--kubeconfig and --namespace are for --platform kubernetes"),
         "{local:?}"
+    );
+}
+
+/// A service routed by a Gateway API HTTPRoute, its canary at 50% then promoted.
+fn routed_project(dir: &Path) -> PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  shop:
+    run:
+      image: "shop:latest"
+      command: ["python3", "-c", {server}]
+    health: /health
+    strategy:
+      canary:
+        scaleDownDelay: 0s
+        steps:
+          - setWeight: 50
+          - pause: 1s
+    trafficRouting:
+      plugins:
+        argoproj-labs/gatewayAPI: {{httpRoute: shop-route}}
+"#,
+        server = serde_json::to_string(SERVER).unwrap()
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+/// The weights of the HTTPRoute's backends at each of its changes, repeats left out.
+fn route_weights(cluster: &FakeCluster) -> Vec<Vec<(String, u64)>> {
+    let mut steps: Vec<Vec<(String, u64)>> = cluster
+        .changes(Resource::HttpRoutes, "shop-ns")
+        .iter()
+        .map(|c| {
+            let refs = c.object["spec"]["rules"][0]["backendRefs"]
+                .as_array()
+                .cloned();
+            refs.unwrap_or_default()
+                .iter()
+                .map(|b| {
+                    (
+                        b["name"].as_str().unwrap_or_default().to_owned(),
+                        b["weight"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    steps.dedup();
+    steps
+}
+
+#[test]
+fn a_canary_on_kubernetes_is_routed_by_the_clusters_http_route() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = runtime
+        .block_on(FakeCluster::start(Options::default()))
+        .unwrap();
+    let route = serde_json::json!({
+        "metadata": {"name": "shop-route"},
+        "spec": {
+            "parentRefs": [{"name": "edge"}],
+            "rules": [{"backendRefs": [{"name": "shop-stable", "port": 8080}]}],
+        },
+    });
+    cluster
+        .create(Resource::HttpRoutes, "shop-ns", route)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.write_kubeconfig(dir.path(), "shop-ns").unwrap();
+    let plane = ControlPlane::start_with(
+        &routed_project(dir.path()),
+        &[
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+    );
+    for version in ["v1", "v2"] {
+        let deploy = plane.run(&["deploy", "shop", "--version", version]);
+        assert_eq!(deploy.code, 0, "{deploy:?}");
+        let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+        assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
+    }
+    let stable = |w| vec![("shop-stable".to_owned(), w)];
+    let half = vec![
+        ("shop-stable".to_owned(), 5000),
+        ("shop-canary".to_owned(), 5000),
+    ];
+    assert_eq!(
+        route_weights(&cluster),
+        [
+            vec![("shop-stable".to_owned(), 0)],
+            stable(10_000),
+            half,
+            stable(10_000)
+        ],
+        "the user's route, then v1, v2 at 50% and v2 promoted"
+    );
+    let services = cluster.objects(Resource::Services, "shop-ns");
+    let selected = |name: &str| {
+        let service = services.iter().find(|s| s["metadata"]["name"] == name);
+        service.map(|s| s["spec"]["selector"]["bellwether.dev/revision"].clone())
+    };
+    assert_eq!(selected("shop-stable"), Some(serde_json::json!("2")));
+    assert_eq!(selected("shop-canary"), Some(serde_json::json!("2")));
+    plane.stop();
+}
+
+#[test]
+fn up_on_the_local_platform_refuses_a_service_routed_by_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = routed_project(dir.path());
+    let data = dir.path().join("data");
+    let refused = support::bellwether(
+        &[
+            "up",
+            "-f",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("service `shop` routes its traffic with a Gateway API HTTPRoute (`trafficRouting`), which only the kubernetes platform writes"),
+        "{refused:?}"
     );
 }

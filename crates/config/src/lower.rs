@@ -18,6 +18,7 @@ mod scalars;
 mod server;
 mod service;
 mod strategy;
+mod traffic;
 mod trust;
 
 use std::collections::BTreeMap;

@@ -62,8 +62,8 @@ fn hint(path: &[&str], key: &str, value: &Node) -> Option<&'static str> {
             "is `abortScaleDownDelay` here, e.g. `abortScaleDownDelay: 30s`"
         }
         (_, _, "previewReplicaCount") => "is `previewReplicas` here",
-        (_, _, "trafficRouting") => {
-            "is not needed: bellwether's own router splits the traffic on the service's `listen` address (expected no trafficRouting)"
+        (_, Some("canary"), "trafficRouting") => {
+            "is a key of the service here, beside `strategy`: `trafficRouting: {istio: …}` on the kubernetes platform; without it bellwether's own router splits the traffic on `listen`"
         }
         (_, _, "canaryService" | "stableService" | "activeService" | "previewService") => {
             "is not needed: the router sends each revision its share on the service's `listen` address (a blue-green preview on `previewListen`)"

@@ -20,6 +20,7 @@ mod service;
 mod step;
 mod strategy;
 mod threshold;
+mod traffic;
 mod trust;
 
 use schemars::JsonSchema;
@@ -54,6 +55,10 @@ pub use strategy::{
     BackgroundAnalysisConfig, BlueGreenConfig, CanaryConfig, RollingConfig, StrategyConfig,
 };
 pub use threshold::Threshold;
+pub use traffic::{
+    DestinationRuleConfig, GatewayApiConfig, IstioConfig, NginxConfig, PluginsConfig,
+    TrafficRoutingConfig, VirtualServiceConfig,
+};
 pub use trust::TrustConfig;
 
 /// `bellwether.yaml`: a project's services, how they roll out and how the rollouts are judged,

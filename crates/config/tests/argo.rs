@@ -338,7 +338,7 @@ bellwether.yaml:8:3: Argo Rollouts' `selector` is not needed: a service's revisi
 bellwether.yaml:10:3: Argo Rollouts' `template` (the pod template) is the service's `run: {command: […], env: {…}}` on the local platform
 bellwether.yaml:15:7: Argo Rollouts' `canaryService` is not needed: the router sends each revision its share on the service's `listen` address (a blue-green preview on `previewListen`)
 bellwether.yaml:16:7: Argo Rollouts' `stableService` is not needed: the router sends each revision its share on the service's `listen` address (a blue-green preview on `previewListen`)
-bellwether.yaml:17:7: Argo Rollouts' `trafficRouting` is not needed: bellwether's own router splits the traffic on the service's `listen` address (expected no trafficRouting)
+bellwether.yaml:17:7: Argo Rollouts' `trafficRouting` is a key of the service here, beside `strategy`: `trafficRouting: {istio: …}` on the kubernetes platform; without it bellwether's own router splits the traffic on `listen`
 bellwether.yaml:20:9: Argo Rollouts' `templates` names AnalysisTemplates; here an analysis names the service's metrics: `metrics: [NAME, …]`
 bellwether.yaml:20:22: Argo Rollouts' `templateName` is a metric's name here: `analysis: {metrics: [NAME]}`, the metric declared under the service's `analysis.metrics`
 bellwether.yaml:27:13: Argo Rollouts' `templates` names AnalysisTemplates; here an analysis names the service's metrics: `metrics: [NAME, …]`

@@ -24,7 +24,7 @@ services:
   api:
     replica: 3
     run: {command: [./api]}
-"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)");
+"#), @"bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen, trafficRouting)");
     assert_snapshot!(check(r#"
 services:
   api:
@@ -1063,7 +1063,7 @@ pipelines:
 environments:
   production: {approval: 1}
 "#), @"
-    bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen)
+    bellwether.yaml:3:5: unknown key `replica`; did you mean `replicas`? (expected one of replicas, run, health, readiness, liveness, strategy, analysis, postRollbackAnalysis, progressDeadline, revisionHistoryLimit, environments, dependsOn, listen, previewListen, trafficRouting)
     bellwether.yaml:4:29: unknown key `portenv`; did you mean `portEnv`? (expected one of args, command, env, image, portEnv, secrets, workdir)
     bellwether.yaml:7:16: expected a list here, found a mapping
     bellwether.yaml:12:9: unknown key `timeout-minute`; did you mean `timeout-minutes`? (expected one of concurrency, container, continue-on-error, defaults, env, environment, if, name, needs, outputs, permissions, retry, runs-on, secrets, services, steps, strategy, timeout, timeout-minutes, uses, with)

@@ -36,6 +36,7 @@ use crate::listener::{Listeners, Routers};
 use crate::metrics::Measured;
 use crate::shared::{Shared, lock};
 use crate::template::KeptRevision;
+use crate::traffic::Routing;
 use crate::{ControlError, analyses, history};
 
 /// How long the listeners of a restarted control plane wait for the replicas the rollout counts
@@ -100,6 +101,8 @@ pub(crate) struct Actor {
     /// The canary's synthetic traffic, while its strategy asks for it.
     synthetic: synthetic::Synthetic,
     measured: Measured,
+    /// The routing last written as the cluster's objects, when the cluster routes the service.
+    cluster_routed: Option<Routing>,
 }
 
 impl Actor {
@@ -153,6 +156,7 @@ impl Actor {
             stalled_tick: None,
             synthetic: synthetic::Synthetic::new(),
             measured: Measured::default(),
+            cluster_routed: None,
         };
         Ok((actor, shared))
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bellwether_analysis::engine::Engine;
 use bellwether_api::EventView;
 use bellwether_core::platform::SecretSource;
+use bellwether_core::spec::Project;
 use bellwether_router::Signals;
 use bellwether_store::{Store, StoreError};
 use tokio::sync::{Semaphore, broadcast};
@@ -15,6 +16,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::platform::Platform;
 use crate::seams::TableObserver;
+use crate::traffic::TrafficRouter;
 
 #[derive(Clone)]
 pub(crate) struct Context {
@@ -26,12 +28,29 @@ pub(crate) struct Context {
     pub(crate) store_threads: StoreThreads,
     pub(crate) clock: Clock,
     pub(crate) tables: Option<Arc<dyn TableObserver>>,
+    pub(crate) traffic: Option<Arc<dyn TrafficRouter>>,
     /// Where replicas' secrets are read, to refuse a deploy that names one not set.
     pub(crate) secrets: Option<Arc<dyn SecretSource>>,
     pub(crate) metrics: Metrics,
 }
 
 impl Context {
+    /// Refuses a project with a service routed by the cluster when this control plane has no
+    /// cluster traffic router (the local platform).
+    pub(crate) fn routable(&self, project: &Project) -> Result<(), ControlError> {
+        if self.traffic.is_some() {
+            return Ok(());
+        }
+        match project.services.values().find(|s| !s.traffic.is_embedded()) {
+            Some(service) => Err(ControlError::Invalid(format!(
+                "service `{}` routes its traffic with {} (`trafficRouting`), which only the kubernetes platform writes (expected `up --platform kubernetes`, or no trafficRouting to use bellwether's router)",
+                service.name,
+                service.traffic.describe()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// A store call, off the async threads.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,

@@ -29,6 +29,7 @@ mod service;
 mod shared;
 mod task;
 mod template;
+mod traffic;
 mod view;
 
 use std::collections::BTreeMap;
@@ -67,6 +68,7 @@ pub use crate::applied::ProjectOrigin;
 pub use crate::clock::Clock;
 pub use crate::platform::Platform;
 pub use crate::seams::{Listen, Seams, TableObserver};
+pub use crate::traffic::{Routing, TrafficError, TrafficRouter};
 
 /// Stored events a slow subscriber may fall behind by before it misses some.
 const EVENT_BACKLOG: usize = 1024;
@@ -218,6 +220,7 @@ impl ControlPlane {
             clock,
             tables,
             store,
+            traffic,
         } = seams;
         let Options {
             data_dir,
@@ -261,9 +264,11 @@ impl ControlPlane {
             store_threads,
             clock,
             tables,
+            traffic,
             secrets,
             metrics: metrics::Metrics::new(),
         };
+        context.routable(&project)?;
         let plane = Self {
             inner: Arc::new(Inner {
                 context,
@@ -336,6 +341,7 @@ impl ControlPlane {
         let _one_at_a_time = self.inner.applying.lock().await;
         let current = self.read().clone();
         let context = &self.inner.context;
+        context.routable(&project)?;
         let mut summary = ApplySummary::default();
         if !prune {
             for (name, entry) in &current {

@@ -62,6 +62,7 @@ mod tests {
             preview_listen: None,
             verify: Vec::new(),
             post_rollback_analysis: None,
+            traffic: Default::default(),
         };
         (name.to_owned(), spec)
     }

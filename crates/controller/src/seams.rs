@@ -1,5 +1,6 @@
 //! What a control plane runs on: the platform, the clock, who hears of the routing tables it
-//! applies, and the store when it is not the SQLite file in the data directory.
+//! applies, the store when it is not the SQLite file in the data directory, and the cluster's
+//! traffic router when there is one.
 //! [`crate::ControlPlane::start`] runs on the local platform, the system clock and SQLite;
 //! tests swap in fakes to script a rollout on tokio's paused clock, or a store that fails.
 
@@ -10,6 +11,7 @@ use bellwether_store::Store;
 
 use crate::clock::Clock;
 use crate::platform::Platform;
+use crate::traffic::TrafficRouter;
 
 /// Given to [`crate::ControlPlane::start_on`].
 pub struct Seams {
@@ -19,6 +21,9 @@ pub struct Seams {
     pub tables: Option<Arc<dyn TableObserver>>,
     /// The store, instead of `bellwether.db` in the data directory.
     pub store: Option<Arc<dyn Store>>,
+    /// Writes the routing of services whose `trafficRouting` names a cluster router; without
+    /// one, such a service is refused.
+    pub traffic: Option<Arc<dyn TrafficRouter>>,
 }
 
 impl Seams {
@@ -30,6 +35,7 @@ impl Seams {
             clock: Clock::system(),
             tables: None,
             store: None,
+            traffic: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod project;
 mod scale;
 mod service;
 mod strategy;
+mod traffic;
 mod trust;
 mod weight;
 
@@ -35,5 +36,6 @@ pub use strategy::{
     BackgroundAnalysis, BlueGreenSpec, CanaryScale, CanarySpec, CanaryStep, HeaderMatch,
     RollingSpec, Strategy,
 };
+pub use traffic::{GatewayApiRouting, IstioRouting, NginxRouting, TrafficRouting};
 pub use trust::{APPROVAL_ENVIRONMENT, Origin, Trust};
-pub use weight::{Weight, WeightError};
+pub use weight::{Weight, WeightError, whole_percents};

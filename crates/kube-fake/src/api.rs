@@ -45,9 +45,9 @@ struct Target {
 
 fn target(path: &str) -> Result<Target, Status> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, rest) = match segments.as_slice() {
-        ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", "apps", "v1", rest @ ..] => ("apps/v1", rest),
+    let (group_version, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("v1".to_owned(), rest),
+        ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
         _ => return Err(Status::not_served(path)),
     };
     let (namespace, plural, name, subresource) = match rest {
@@ -56,7 +56,8 @@ fn target(path: &str) -> Result<Target, Status> {
         ["namespaces", ns, plural, name, sub] => (ns, plural, Some(name), Some(sub)),
         _ => return Err(Status::not_served(path)),
     };
-    let resource = Resource::from_path(group, plural).ok_or_else(|| Status::not_served(path))?;
+    let resource =
+        Resource::from_path(&group_version, plural).ok_or_else(|| Status::not_served(path))?;
     Ok(Target {
         resource,
         namespace: (*namespace).to_owned(),

@@ -1,5 +1,6 @@
 //! A scripted fake Kubernetes cluster for tests and benchmarks, in-process on a loopback port:
-//! an API server speaking the REST API for Pods, Secrets and ReplicaSets of any namespace
+//! an API server speaking the REST API for Pods, Secrets, ReplicaSets, Services, Ingresses,
+//! Gateway API HTTPRoutes and Istio VirtualServices and DestinationRules of any namespace
 //! (`api.rs`; objects and their history in `store.rs`), the two controllers a cluster runs
 //! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
 //! runs each pod's container as a local process on a loopback address of its own
@@ -8,7 +9,8 @@
 //!
 //! What it does not play: images (a container's `command` and `args` run on this machine),
 //! more than one container per pod, scheduling, field ownership conflicts between managers,
-//! `$(VAR)` expansion, strategic merge patches and any resource besides those three.
+//! `$(VAR)` expansion, strategic merge patches, a data plane (Services, Ingresses and routes are
+//! kept as objects, nothing routes by them) and any resource besides those eight.
 
 mod api;
 mod apply;
@@ -31,6 +33,18 @@ use tokio::task::JoinHandle;
 
 pub use resource::Resource;
 pub use script::Script;
+
+/// One change the API server made to an object, as [`FakeCluster::changes`] reads it back.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Its resourceVersion: changes of every resource are ordered by it.
+    pub seq: u64,
+    pub name: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (before it, for a deletion).
+    pub object: Value,
+}
 
 /// How the fake cluster behaves where a real one is configured.
 #[derive(Clone, Debug)]
@@ -129,6 +143,52 @@ impl FakeCluster {
 
     pub fn script(&self) -> &Script {
         &self.script
+    }
+
+    /// Every change of `resource`'s objects in `namespace` (pods excepted) since the cluster
+    /// started, in the order the API server made them.
+    pub fn changes(&self, resource: Resource, namespace: &str) -> Vec<Recorded> {
+        let changes = self.changes_of(&[resource], namespace).into_iter();
+        changes.map(|(_, recorded)| recorded).collect()
+    }
+
+    /// Every change in `namespace` (pods excepted), in order, of any of `resources`.
+    pub fn changes_of(&self, resources: &[Resource], namespace: &str) -> Vec<(Resource, Recorded)> {
+        self.store
+            .journal()
+            .iter()
+            .filter(|c| resources.contains(&c.key.resource) && c.key.namespace == namespace)
+            .map(|c| {
+                let recorded = Recorded {
+                    seq: c.rv,
+                    name: c.key.name.clone(),
+                    kind: c.kind.as_str(),
+                    object: c.object.clone(),
+                };
+                (c.key.resource, recorded)
+            })
+            .collect()
+    }
+
+    /// Creates `object` (named by its `metadata.name`) as a user would have beforehand, e.g.
+    /// the HTTPRoute a service's traffic is routed by; an error says why not.
+    pub fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Value, String> {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .ok_or("the object has no metadata.name")?;
+        let key = resource::Key {
+            resource,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.store
+            .create(key, object)
+            .map_err(|status| status.message)
     }
 
     /// The objects of `resource` in `namespace` as the API server holds them now.

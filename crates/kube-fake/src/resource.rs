@@ -6,17 +6,33 @@ pub enum Resource {
     Pods,
     Secrets,
     ReplicaSets,
+    Services,
+    Ingresses,
+    /// Gateway API `HTTPRoute`s (`gateway.networking.k8s.io/v1`).
+    HttpRoutes,
+    /// Istio `VirtualService`s (`networking.istio.io/v1`).
+    VirtualServices,
+    /// Istio `DestinationRule`s (`networking.istio.io/v1`).
+    DestinationRules,
 }
 
 impl Resource {
-    /// The resource a path names, under its group (`""` for the core group).
-    pub fn from_path(group: &str, plural: &str) -> Option<Self> {
-        match (group, plural) {
-            ("", "pods") => Some(Self::Pods),
-            ("", "secrets") => Some(Self::Secrets),
-            ("apps/v1", "replicasets") => Some(Self::ReplicaSets),
-            _ => None,
-        }
+    pub const ALL: [Self; 8] = [
+        Self::Pods,
+        Self::Secrets,
+        Self::ReplicaSets,
+        Self::Services,
+        Self::Ingresses,
+        Self::HttpRoutes,
+        Self::VirtualServices,
+        Self::DestinationRules,
+    ];
+
+    /// The resource a path names, under its group and version (`v1` for the core group).
+    pub fn from_path(group_version: &str, plural: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.type_meta().0 == group_version && r.plural() == plural)
     }
 
     /// `apiVersion` and `kind` of its objects.
@@ -25,6 +41,11 @@ impl Resource {
             Self::Pods => ("v1", "Pod"),
             Self::Secrets => ("v1", "Secret"),
             Self::ReplicaSets => ("apps/v1", "ReplicaSet"),
+            Self::Services => ("v1", "Service"),
+            Self::Ingresses => ("networking.k8s.io/v1", "Ingress"),
+            Self::HttpRoutes => ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+            Self::VirtualServices => ("networking.istio.io/v1", "VirtualService"),
+            Self::DestinationRules => ("networking.istio.io/v1", "DestinationRule"),
         }
     }
 
@@ -33,12 +54,17 @@ impl Resource {
             Self::Pods => "pods",
             Self::Secrets => "secrets",
             Self::ReplicaSets => "replicasets",
+            Self::Services => "services",
+            Self::Ingresses => "ingresses",
+            Self::HttpRoutes => "httproutes",
+            Self::VirtualServices => "virtualservices",
+            Self::DestinationRules => "destinationrules",
         }
     }
 
     /// Whether a change of its `spec` bumps `metadata.generation`.
     pub fn has_generation(self) -> bool {
-        self == Self::ReplicaSets
+        !matches!(self, Self::Pods | Self::Secrets)
     }
 }
 

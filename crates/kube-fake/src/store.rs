@@ -64,6 +64,9 @@ struct Objects {
     history: VecDeque<Arc<Change>>,
     /// Watches from a resourceVersion below this get `410 Gone`.
     oldest: u64,
+    /// Every change but a pod's (the kubelet changes pods all the time), never compacted:
+    /// what tests read back to see what was written, in order.
+    journal: Vec<Arc<Change>>,
     uids: u64,
 }
 
@@ -329,6 +332,11 @@ impl Store {
             .collect()
     }
 
+    /// Every change but a pod's since the store began, in order.
+    pub(crate) fn journal(&self) -> Vec<Arc<Change>> {
+        self.lock().journal.clone()
+    }
+
     /// Every object, for the collector's pass.
     pub(crate) fn all(&self) -> Vec<(Key, Value)> {
         let objects = self.lock();
@@ -360,6 +368,9 @@ impl Store {
             object: object.clone(),
         });
         objects.history.push_back(Arc::clone(&change));
+        if change.key.resource != Resource::Pods {
+            objects.journal.push(Arc::clone(&change));
+        }
         if objects.history.len() > HISTORY
             && let Some(forgotten) = objects.history.pop_front()
         {

@@ -14,6 +14,7 @@ mod platform;
 mod pods;
 mod shared;
 mod template;
+mod traffic;
 mod watcher;
 mod writer;
 
@@ -25,6 +26,7 @@ use bellwether_core::platform::SecretSource;
 pub use connect::{ConnectError, Connection, connect};
 pub use platform::KubernetesPlatform;
 pub use template::TemplateError;
+pub use traffic::KubernetesTraffic;
 
 /// How the platform runs revisions in its namespace.
 #[derive(Clone, Debug)]

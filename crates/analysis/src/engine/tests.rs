@@ -484,6 +484,7 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
             timeout: Duration::from_secs(60),
         }],
         post_rollback_analysis: None,
+        traffic: Default::default(),
     }
 }
 

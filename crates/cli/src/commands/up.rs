@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bellwether_api::paths;
-use bellwether_controller::{ControlPlane, Options, Platform, ProjectOrigin, Seams};
+use bellwether_controller::{ControlPlane, Options, ProjectOrigin, Seams};
 use bellwether_runner::{DataDir, SecretStore};
 use bellwether_store_postgres::{Leases, PgStore, Target};
 use bellwether_triggers::{Config, Pipelines, Source};
@@ -171,8 +171,9 @@ async fn open_led(target: &Target, lead: &lead::Leadership) -> anyhow::Result<Le
     })
 }
 
-/// The kubernetes platform on the cluster and namespace the arguments name.
-async fn kubernetes(args: &UpArgs, options: &Options) -> anyhow::Result<Arc<dyn Platform>> {
+/// The kubernetes platform on the cluster and namespace the arguments name, and the router
+/// that writes its services' `trafficRouting` as the cluster's objects.
+async fn kubernetes(args: &UpArgs, options: &Options) -> anyhow::Result<Seams> {
     let connection = bellwether_platform_kubernetes::connect(
         args.kubeconfig.as_deref(),
         args.namespace.as_deref(),
@@ -185,9 +186,15 @@ async fn kubernetes(args: &UpArgs, options: &Options) -> anyhow::Result<Arc<dyn 
     );
     let mut platform = bellwether_platform_kubernetes::Options::new(connection.namespace);
     platform.secrets.clone_from(&options.secrets);
-    Ok(Arc::new(
+    let traffic = bellwether_platform_kubernetes::KubernetesTraffic::new(
+        connection.client.clone(),
+        &platform,
+    );
+    let mut seams = Seams::new(Arc::new(
         bellwether_platform_kubernetes::KubernetesPlatform::new(connection.client, platform),
-    ))
+    ));
+    seams.traffic = Some(Arc::new(traffic));
+    Ok(seams)
 }
 
 async fn serve(
@@ -310,7 +317,7 @@ async fn lead_on(
         (PlatformKind::Local, None) => ControlPlane::start(options).await,
         (PlatformKind::Local, Some(store)) => ControlPlane::start_storing(options, store).await,
         (PlatformKind::Kubernetes, store) => {
-            let mut seams = Seams::new(kubernetes(args, &options).await?);
+            let mut seams = kubernetes(args, &options).await?;
             seams.store = store;
             ControlPlane::start_on(options, seams).await
         }

@@ -9,7 +9,7 @@ use bellwether_core::spec::{Probe, RunSpec, ServiceSpec, Strategy, VerifySpec};
 use super::provider::{self, Table};
 use super::scalars::{Zero, duration_or};
 use super::strategy::{self, ServiceCx};
-use super::{analysis, names};
+use super::{analysis, names, traffic};
 use crate::diagnostic::Sink;
 use crate::model::{ProbeForm, RunConfig, ServiceConfig};
 use crate::span::Spanned;
@@ -133,6 +133,7 @@ pub(super) fn lower(
             );
         }
     }
+    let traffic = traffic::lower(s.traffic_routing.as_ref(), &strategy, sink);
     ServiceSpec {
         name: name.value.clone(),
         replicas,
@@ -169,6 +170,7 @@ pub(super) fn lower(
         preview_listen,
         verify,
         post_rollback_analysis,
+        traffic,
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::alias::Alias;
-use super::{AnalysisConfig, AnalysisRefConfig, Command, StrategyConfig};
+use super::{AnalysisConfig, AnalysisRefConfig, Command, StrategyConfig, TrafficRoutingConfig};
 use crate::span::{Entries, Pos, Spanned};
 use crate::values::{DurationValue, Whole};
 
@@ -52,6 +52,10 @@ pub struct ServiceConfig {
     /// Where a blue-green rollout serves its preview revision before the switch, written like
     /// `listen`. Default: no preview listener (the preview gets no traffic before the switch).
     pub preview_listen: Option<Spanned<String>>,
+    /// Where the routing table lives on the kubernetes platform, in Argo Rollouts' spellings:
+    /// `{istio: ...}`, `{nginx: {stableIngress}}` or
+    /// `{plugins: {argoproj-labs/gatewayAPI: {httpRoute}}}`. Default: bellwether's own router.
+    pub traffic_routing: Option<Spanned<TrafficRoutingConfig>>,
 }
 
 /// How one revision of the service runs: a process on the local platform, an image on

@@ -18,10 +18,12 @@ use crate::listener::empty_table;
 use crate::replicas;
 use crate::seams::Listen;
 use crate::shared::{LiveRun, lock};
+use crate::traffic::{self, Routing};
 
 impl Actor {
     pub(super) async fn perform(&mut self, actions: Vec<Action>) {
         self.route();
+        self.route_cluster().await;
         self.publish();
         // An analysis that starts or stops may start or stop synthetic traffic.
         let runs_change = actions.iter().any(|a| {
@@ -117,6 +119,30 @@ impl Actor {
         self.context
             .signals
             .retain(&self.service, |n| in_use.contains(&n));
+    }
+
+    /// Writes the rollout's traffic as the cluster's objects when the cluster routes the
+    /// service, and waits until they are written, so that the actions after it (a scale-down)
+    /// never come before the traffic has left the revision.
+    pub(super) async fn route_cluster(&mut self) {
+        if self.spec.traffic.is_embedded() {
+            return;
+        }
+        let Some(router) = self.context.traffic.clone() else {
+            return;
+        };
+        let rollout = &self.log.rollout;
+        let routing = Routing {
+            service: self.service.clone(),
+            routing: self.spec.traffic.clone(),
+            stable: rollout.stable.as_ref().map(|r| r.number),
+            traffic: rollout.traffic.clone(),
+        };
+        if self.cluster_routed.as_ref() == Some(&routing) {
+            return;
+        }
+        traffic::write(router.as_ref(), &self.spec, &routing).await;
+        self.cluster_routed = Some(routing);
     }
 
     fn apply_table(&self, listen: Listen, router: &Router, table: TableSpec) {

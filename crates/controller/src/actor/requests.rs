@@ -185,6 +185,7 @@ impl Actor {
         };
         let changed = rollout.spec.as_ref() != Some(&wanted);
         self.route();
+        self.route_cluster().await;
         match revision {
             Some(revision) if changed => {
                 self.submit(EventKind::SpecChanged {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnalysisRef, JudgeSpec, MetricSpec, Strategy, VerifySpec};
+use super::{AnalysisRef, JudgeSpec, MetricSpec, Strategy, TrafficRouting, VerifySpec};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -47,6 +47,9 @@ pub struct ServiceSpec {
     /// service is healthy again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_rollback_analysis: Option<AnalysisRef>,
+    /// Where the routing table lives. Absent in specs recorded before cluster traffic existed.
+    #[serde(default, skip_serializing_if = "TrafficRouting::is_embedded")]
+    pub traffic: TrafficRouting,
 }
 
 impl ServiceSpec {

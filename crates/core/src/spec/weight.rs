@@ -85,6 +85,27 @@ impl Weight {
     }
 }
 
+/// Whole percentages for weights that sum to 100%, for routers that take integers out of
+/// 100 (Istio): each weight rounded down, then the points still missing given one each to the
+/// largest remainders (of equal ones, the smaller weight's, so that a small share such as a
+/// 0.5% canary is not rounded away). So the result sums to exactly 100 when the
+/// weights do, no weight moves by a point or more, and a weight of 0% stays 0: the missing
+/// points are fewer than the weights with a remainder.
+pub fn whole_percents(weights: &[Weight]) -> Vec<u16> {
+    let mut percents: Vec<u16> = weights.iter().map(|w| w.0 / 100).collect();
+    let total: u32 = weights.iter().map(|w| u32::from(w.0)).sum();
+    let given: u32 = percents.iter().map(|&p| u32::from(p)).sum();
+    let missing = (total / 100).saturating_sub(given) as usize;
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(weights[i].0 % 100), weights[i].0));
+    for &i in order.iter().take(missing) {
+        if let Some(p) = percents.get_mut(i) {
+            *p += 1;
+        }
+    }
+    percents
+}
+
 impl TryFrom<u16> for Weight {
     type Error = WeightError;
     fn try_from(bp: u16) -> Result<Self, Self::Error> {

@@ -39,6 +39,8 @@ struct OutService {
     revision_history_limit: Option<Value>,
     strategy: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    traffic_routing: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     analysis: Option<OutAnalysis>,
 }
 
@@ -196,6 +198,7 @@ impl Cx<'_> {
             spec["strategy"].get("blueGreen"),
         ) {
             (Some(canary), _) => {
+                service.traffic_routing = self.traffic_routing(canary);
                 let canary = self.canary(canary);
                 service
                     .strategy
@@ -329,14 +332,70 @@ impl Cx<'_> {
                 out.insert(to.to_owned(), Value::from(format!("{s}s")));
             }
         }
-        for key in ["canaryService", "stableService", "trafficRouting"] {
+        for key in ["canaryService", "stableService"] {
             if canary.get(key).is_some() {
                 self.note(format!(
-                    "`{key}` is not needed: bellwether's router splits the traffic on the service's `listen` address"
+                    "`{key}` is not needed: bellwether's router splits the traffic on `listen`, and on a cluster bellwether writes the Services `{0}-stable` and `{0}-canary` itself",
+                    self.service
                 ));
             }
         }
         out
+    }
+
+    /// A canary's `trafficRouting`, which is the service's here: Istio with a DestinationRule,
+    /// NGINX and the Gateway API plugin carry over; the rest is named in a note.
+    fn traffic_routing(&mut self, canary: &Value) -> Option<Value> {
+        let routing = canary.get("trafficRouting")?.as_object()?;
+        let mut out = Map::new();
+        for (key, value) in routing {
+            match key.as_str() {
+                "istio" if value.get("destinationRule").is_some() => {
+                    let mut istio = value.clone();
+                    if let Some(istio) = istio.as_object_mut()
+                        && let Some(services) = istio.remove("virtualServices")
+                    {
+                        self.note("istio `virtualServices`: only the first is carried over, as `virtualService`");
+                        if let Some(first) = services.get(0) {
+                            istio.insert("virtualService".to_owned(), first.clone());
+                        }
+                    }
+                    out.insert(key.clone(), istio);
+                }
+                "istio" => self.note(
+                    "istio without a `destinationRule` (host-level splitting) has no equivalent: bellwether selects revisions by a DestinationRule's subsets; left out",
+                ),
+                "nginx" => {
+                    if let Some(ingress) = value.get("stableIngress") {
+                        self.note(format!(
+                            "nginx: the stable Ingress must route to Service `{}-stable`, which bellwether writes",
+                            self.service
+                        ));
+                        out.insert(key.clone(), serde_json::json!({"stableIngress": ingress}));
+                    }
+                }
+                "plugins" => {
+                    for (plugin, config) in value.as_object().into_iter().flatten() {
+                        if plugin == "argoproj-labs/gatewayAPI" && config.get("httpRoute").is_some() {
+                            let mut kept = Map::new();
+                            for k in ["httpRoute", "namespace"] {
+                                if let Some(v) = config.get(k) {
+                                    kept.insert(k.to_owned(), v.clone());
+                                }
+                            }
+                            let plugins = Map::from_iter([(plugin.clone(), Value::Object(kept))]);
+                            out.insert(key.clone(), Value::Object(plugins));
+                        } else {
+                            self.note(format!("traffic router plugin `{plugin}` has no equivalent: left out"));
+                        }
+                    }
+                }
+                other => self.note(format!(
+                    "trafficRouting `{other}` has no equivalent: left out (bellwether's router splits the traffic on `listen`)"
+                )),
+            }
+        }
+        (!out.is_empty()).then_some(Value::Object(out))
     }
 
     fn step(&mut self, step: &Value) -> Option<Value> {

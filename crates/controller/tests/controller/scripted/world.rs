@@ -229,6 +229,7 @@ async fn launch(
         clock: Clock::tokio(Timestamp::from_millis(EPOCH_MS + journal.now())),
         tables: Some(Arc::new(journal.clone())),
         store: None,
+        traffic: None,
     };
     let options = Options {
         data_dir: dir.path().join("data"),
