@@ -5,52 +5,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{BIN, COMMAND, ControlPlane, json};
+use support::{BIN, COMMAND, ControlPlane, Lcg, json, steps_entered};
 
 /// The kills, over all rollouts.
 const KILLS: usize = 20;
-
-fn project(dir: &Path) -> PathBuf {
-    let file = dir.join("bellwether.yaml");
-    let yaml = format!(
-        r#"services:
-  web:
-    replicas: 2
-    run:
-      command: ["{BIN}", "demo-service"]
-    readiness: {{ path: /health, interval: 100ms }}
-    strategy:
-      canary:
-        steps:
-          - setWeight: 20
-          - pause: 1s
-          - setWeight: 40
-          - pause: 1s
-          - setWeight: 60
-          - pause: 1s
-          - setWeight: 80
-          - pause: 1s
-"#
-    );
-    std::fs::write(&file, yaml).unwrap();
-    file
-}
-
-/// A small deterministic generator, so a failure replays with the same kill times.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % bound
-    }
-}
 
 fn view(plane: &ControlPlane) -> serde_json::Value {
     let get = plane.run(&["get", "web", "-o", "json"]);
@@ -77,30 +38,10 @@ fn pids(view: &serde_json::Value) -> Vec<u64> {
     pids
 }
 
-/// The canary steps each attempt entered, in order, from the service's history.
-fn steps_entered(plane: &ControlPlane, version: &str) -> Vec<String> {
-    let history = json(&plane.run(&["history", "web", "-o", "json"]));
-    let events = history["events"].as_array().unwrap();
-    let mut steps = Vec::new();
-    let mut ours = false;
-    for note in events
-        .iter()
-        .flat_map(|e| e["notes"].as_array().unwrap().iter())
-        .filter_map(|n| n.as_str())
-    {
-        if note.starts_with("canary rollout of revision") {
-            ours = note.contains(&format!("({version})"));
-        } else if ours && note.starts_with("step ") && !note.ends_with("completed") {
-            steps.push(note.split(':').next().unwrap().to_owned());
-        }
-    }
-    steps
-}
-
 #[test]
 fn killed_at_random_moments_the_control_plane_resumes_every_rollout_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let file = project(dir.path());
+    let file = support::four_step_canary(dir.path());
     let mut random = Lcg(0x5eed);
     let mut plane = ControlPlane::start(&file);
     let deploy = plane.run(&["deploy", "web", "--version", "v1"]);
@@ -130,9 +71,13 @@ fn killed_at_random_moments_the_control_plane_resumes_every_rollout_exactly() {
             plane = ControlPlane::start(&file);
             adopted(&plane, &before, kills);
         }
-        let steps = steps_entered(&plane, &v);
+        let (steps, numbered) = steps_entered(&plane, &v);
         let expected: Vec<String> = (1..=8).map(|i| format!("step {i}")).collect();
         assert_eq!(steps, expected, "{v}: every step entered once, in order");
+        assert!(
+            numbered,
+            "{v}: the events are numbered without a gap or repeat"
+        );
     }
     let end = plane.expect_status("web", 0);
     assert!(end.stdout.contains("Healthy"), "{end:?}");

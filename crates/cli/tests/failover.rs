@@ -12,52 +12,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bellwether_store_postgres::testing::Cluster;
-use support::{BIN, COMMAND, ControlPlane, json};
+use support::{BIN, COMMAND, ControlPlane, Lcg, json, steps_entered};
 
 /// The kills, over all rollouts.
 const KILLS: usize = 20;
 
 /// How soon after the leader's death a standby must lead.
 const TAKEOVER: Duration = Duration::from_secs(5);
-
-fn project(dir: &Path) -> PathBuf {
-    let file = dir.join("bellwether.yaml");
-    let yaml = format!(
-        r#"services:
-  web:
-    replicas: 2
-    run:
-      command: ["{BIN}", "demo-service"]
-    readiness: {{ path: /health, interval: 100ms }}
-    strategy:
-      canary:
-        steps:
-          - setWeight: 20
-          - pause: 1s
-          - setWeight: 40
-          - pause: 1s
-          - setWeight: 60
-          - pause: 1s
-          - setWeight: 80
-          - pause: 1s
-"#
-    );
-    std::fs::write(&file, yaml).unwrap();
-    file
-}
-
-/// A small deterministic generator, so a failure replays with the same kill times.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % bound
-    }
-}
 
 /// One of the three, on its own data directory.
 struct Node {
@@ -111,31 +72,6 @@ impl Nodes {
     }
 }
 
-/// The canary steps each attempt entered, in order, from the service's history; and whether
-/// the events are numbered 1, 2, 3… without a gap or a repeat.
-fn steps_entered(plane: &ControlPlane, version: &str) -> (Vec<String>, bool) {
-    let history = json(&plane.run(&["history", "web", "-o", "json"]));
-    let events = history["events"].as_array().unwrap();
-    let numbered = events
-        .iter()
-        .enumerate()
-        .all(|(i, e)| e["seq"].as_u64() == Some(i as u64 + 1));
-    let mut steps = Vec::new();
-    let mut ours = false;
-    for note in events
-        .iter()
-        .flat_map(|e| e["notes"].as_array().unwrap().iter())
-        .filter_map(|n| n.as_str())
-    {
-        if note.starts_with("canary rollout of revision") {
-            ours = note.contains(&format!("({version})"));
-        } else if ours && note.starts_with("step ") && !note.ends_with("completed") {
-            steps.push(note.split(':').next().unwrap().to_owned());
-        }
-    }
-    (steps, numbered)
-}
-
 /// Kills what every data directory's replica records name: the replicas each killed leader
 /// left running on its "machine".
 fn kill_orphans(data: &Path) {
@@ -165,7 +101,7 @@ fn killed_at_random_moments_the_leader_is_replaced_and_every_rollout_ends_exactl
     cluster.database("failover");
     let dir = tempfile::tempdir().unwrap();
     let mut nodes = Nodes {
-        file: project(dir.path()),
+        file: support::four_step_canary(dir.path()),
         url: cluster.url("failover"),
         password: cluster.password().to_owned(),
         nodes: (0..3)
@@ -251,8 +187,16 @@ fn killed_at_random_moments_the_leader_is_replaced_and_every_rollout_ends_exactl
     assert!(end.stdout.contains("Healthy"), "{end:?}");
     // A standby passes the commands on to the leader: reads and writes answer as there.
     let token = nodes.plane(leader).token.clone();
+    let leading = nodes.plane(leader).server.clone();
     for standby in (0..3).filter(|&i| i != leader) {
-        let server = nodes.plane(standby).server.clone();
+        // A standby learns who leads at its next claim, a moment after the takeover.
+        let plane = nodes.plane(standby);
+        support::eventually(plane, "the standby knows the leader", COMMAND, || {
+            let (_, _, body) = plane.get_as("", "/v1/health");
+            let health: serde_json::Value = serde_json::from_str(&body).ok()?;
+            (health["standby_of"] == leading.as_str()).then_some(())
+        });
+        let server = plane.server.clone();
         let via = |args: &[&str]| {
             support::bellwether(
                 args,
@@ -260,7 +204,7 @@ fn killed_at_random_moments_the_leader_is_replaced_and_every_rollout_ends_exactl
             )
         };
         let get = via(&["get", "web", "-o", "json"]);
-        assert_eq!(get.code, 0, "{get:?}");
+        assert_eq!(get.code, 0, "{get:?}\n{}", nodes.logs());
         assert_eq!(json(&get)["stable"]["version"], format!("v{version}"));
         let pause = via(&["pause", "web"]);
         assert_ne!(
@@ -415,8 +359,13 @@ fn a_leader_cut_off_from_the_store_is_fenced_and_stops() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(1), "{:#?}", old.log());
-    let log = old.log().join("\n");
-    assert!(log.contains("stopped leading"), "{log}");
+    // Its last lines may still be on their way through the pipe.
+    support::eventually(&old, "the old leader says why it stopped", COMMAND, || {
+        old.log()
+            .iter()
+            .any(|l| l.contains("stopped leading"))
+            .then_some(())
+    });
 
     let promote = new.run(&["promote", "web"]);
     assert_eq!(promote.code, 0, "{promote:?}");

@@ -485,3 +485,69 @@ pub fn demo(version: &str, extra: &[(&str, &str)]) -> Running {
     env.extend_from_slice(extra);
     start_listening(&["demo-service"], &env, 1)
 }
+
+/// A project of one service, `web`, two `demo-service` replicas, whose canary goes 20, 40, 60
+/// and 80% with a 1 s pause after each: eight steps, for the tests that kill control planes.
+pub fn four_step_canary(dir: &Path) -> PathBuf {
+    let file = dir.join("bellwether.yaml");
+    let yaml = format!(
+        r#"services:
+  web:
+    replicas: 2
+    run:
+      command: ["{BIN}", "demo-service"]
+    readiness: {{ path: /health, interval: 100ms }}
+    strategy:
+      canary:
+        steps:
+          - setWeight: 20
+          - pause: 1s
+          - setWeight: 40
+          - pause: 1s
+          - setWeight: 60
+          - pause: 1s
+          - setWeight: 80
+          - pause: 1s
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+/// A small deterministic generator, so a failure replays with the same random moments.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
+/// The canary steps each attempt of `version`'s rollout of `web` entered, in order, from the
+/// service's history; and whether its events are numbered 1, 2, 3… without a gap or a repeat.
+pub fn steps_entered(plane: &ControlPlane, version: &str) -> (Vec<String>, bool) {
+    let history = json(&plane.run(&["history", "web", "-o", "json"]));
+    let events = history["events"].as_array().unwrap();
+    let numbered = events
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e["seq"].as_u64() == Some(i as u64 + 1));
+    let mut steps = Vec::new();
+    let mut ours = false;
+    for note in events
+        .iter()
+        .flat_map(|e| e["notes"].as_array().unwrap().iter())
+        .filter_map(|n| n.as_str())
+    {
+        if note.starts_with("canary rollout of revision") {
+            ours = note.contains(&format!("({version})"));
+        } else if ours && note.starts_with("step ") && !note.ends_with("completed") {
+            steps.push(note.split(':').next().unwrap().to_owned());
+        }
+    }
+    (steps, numbered)
+}
