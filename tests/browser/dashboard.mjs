@@ -88,8 +88,13 @@ try {
   await page.locator("h1 .badge.paused").waitFor({ timeout: STEP });
   await page.locator("button[data-action=promote]").waitFor({ timeout: STEP });
   await shoot(page, "service-paused");
-  const weights = await page.locator("figure.chart").first().locator("[data-line]").allTextContents();
-  if (!weights.some((w) => w.startsWith("revision 2"))) throw new Error(`no traffic line for revision 2: ${weights}`);
+  // The chart is drawn from the traffic history, which may arrive after the phase's badge.
+  const lines = page.locator("figure.chart").first().locator("[data-line]");
+  try {
+    await lines.filter({ hasText: /^revision 2/ }).first().waitFor({ timeout: STEP });
+  } catch {
+    throw new Error(`no traffic line for revision 2: ${await lines.allTextContents()}`);
+  }
   await page.click("button[data-action=promote]");
   log("clicked promote");
   await page.locator("h1 .badge.healthy").waitFor({ timeout: STEP });
