@@ -38,13 +38,10 @@ impl Routing {
     /// other revision that has weight, the header route or the mirror.
     pub fn sides(&self) -> Option<(RevisionNumber, Option<RevisionNumber>)> {
         let weighted = |r: RevisionNumber| self.traffic.weights.iter().any(|(n, _)| *n == r);
+        // The first of equal weights: `max_by_key` keeps the last, so over them reversed.
         let largest = || {
-            let weights = self.traffic.weights.iter();
-            let best = weights.fold(None, |best: Option<&(RevisionNumber, _)>, w| match best {
-                Some(b) if b.1 >= w.1 => Some(b),
-                _ => Some(w),
-            });
-            best.map(|(n, _)| *n)
+            let weights = self.traffic.weights.iter().rev();
+            weights.max_by_key(|(_, w)| *w).map(|(n, _)| *n)
         };
         let stable = self.stable.filter(|&s| weighted(s)).or_else(largest)?;
         let canary = self

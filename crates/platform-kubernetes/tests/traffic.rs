@@ -154,6 +154,37 @@ impl Rig {
         .await;
     }
 
+    /// The story every plugin is put through: v1 deployed; v2 through its pauses at `pauses`
+    /// (the user's `conflicted` objects meeting `conflicts` conflicts on their next writes)
+    /// and promoted; v3 aborted at its first pause. The changes at which revisions 1 and 3
+    /// were asked for no pods.
+    async fn promote_then_abort(
+        &self,
+        conflicted: Resource,
+        conflicts: u32,
+        pauses: [usize; 2],
+    ) -> (u64, u64) {
+        self.deploy("v1").await;
+        self.healthy_on("v1").await;
+        self.cluster()
+            .script()
+            .conflict_next_writes(conflicted, conflicts);
+        self.deploy("v2").await;
+        self.paused_at(pauses[0]).await;
+        self.command(Command::Promote { full: false }).await;
+        self.paused_at(pauses[1]).await;
+        self.command(Command::Promote { full: false }).await;
+        self.healthy_on("v2").await;
+        let promoted = scaled_to_zero(self.cluster(), 1).await;
+        self.deploy("v3").await;
+        self.paused_at(pauses[0]).await;
+        self.command(Command::Abort {
+            reason: Some("test".into()),
+        })
+        .await;
+        (promoted, scaled_to_zero(self.cluster(), 3).await)
+    }
+
     async fn stop(self) {
         self.plane.shutdown(true).await;
     }
@@ -268,26 +299,10 @@ async fn gateway_api_http_route_weights_each_step_and_leaves_the_users_fields() 
     });
     let routing = "      plugins:\n        argoproj-labs/gatewayAPI: {httpRoute: api-route}";
     let rig = rig(routing, true, &[(Resource::HttpRoutes, route)]).await;
-    rig.deploy("v1").await;
-    rig.healthy_on("v1").await;
-    // Each write of the route meets a conflict first, and is tried again.
-    rig.cluster()
-        .script()
-        .conflict_next_writes(Resource::HttpRoutes, 2);
-    rig.deploy("v2").await;
-    rig.paused_at(3).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.paused_at(5).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.healthy_on("v2").await;
-    let promoted = scaled_to_zero(rig.cluster(), 1).await;
-    rig.deploy("v3").await;
-    rig.paused_at(3).await;
-    rig.command(Command::Abort {
-        reason: Some("test".into()),
-    })
-    .await;
-    let aborted = scaled_to_zero(rig.cluster(), 3).await;
+    // Each write of the user's object meets a conflict first, and is tried again.
+    let (promoted, aborted) = rig
+        .promote_then_abort(Resource::HttpRoutes, 2, [3, 5])
+        .await;
     let changes = modified(rig.cluster(), Resource::HttpRoutes, "api-route");
     let steps = dedup(
         changes
@@ -442,25 +457,10 @@ async fn istio_virtual_service_weights_destination_rule_subsets_by_revision() {
         (Resource::DestinationRules, rule),
     ];
     let rig = rig(routing, true, &objects).await;
-    rig.deploy("v1").await;
-    rig.healthy_on("v1").await;
-    rig.cluster()
-        .script()
-        .conflict_next_writes(Resource::VirtualServices, 2);
-    rig.deploy("v2").await;
-    rig.paused_at(3).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.paused_at(5).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.healthy_on("v2").await;
-    let promoted = scaled_to_zero(rig.cluster(), 1).await;
-    rig.deploy("v3").await;
-    rig.paused_at(3).await;
-    rig.command(Command::Abort {
-        reason: Some("test".into()),
-    })
-    .await;
-    let aborted = scaled_to_zero(rig.cluster(), 3).await;
+    // Each write of the user's object meets a conflict first, and is tried again.
+    let (promoted, aborted) = rig
+        .promote_then_abort(Resource::VirtualServices, 2, [3, 5])
+        .await;
     let routes = modified(rig.cluster(), Resource::VirtualServices, "api-vs");
     let rules = modified(rig.cluster(), Resource::DestinationRules, "api-dr");
     let steps = dedup(
@@ -592,25 +592,8 @@ async fn nginx_canary_ingress_copies_the_stable_one_with_the_canary_annotations(
     });
     let routing = "      nginx: {stableIngress: api}";
     let rig = rig(routing, false, &[(Resource::Ingresses, ingress.clone())]).await;
-    rig.deploy("v1").await;
-    rig.healthy_on("v1").await;
-    rig.cluster()
-        .script()
-        .conflict_next_writes(Resource::Ingresses, 1);
-    rig.deploy("v2").await;
-    rig.paused_at(2).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.paused_at(4).await;
-    rig.command(Command::Promote { full: false }).await;
-    rig.healthy_on("v2").await;
-    let promoted = scaled_to_zero(rig.cluster(), 1).await;
-    rig.deploy("v3").await;
-    rig.paused_at(2).await;
-    rig.command(Command::Abort {
-        reason: Some("test".into()),
-    })
-    .await;
-    let aborted = scaled_to_zero(rig.cluster(), 3).await;
+    // Each write of the user's object meets a conflict first, and is tried again.
+    let (promoted, aborted) = rig.promote_then_abort(Resource::Ingresses, 1, [2, 4]).await;
     let changes: Vec<Recorded> = rig
         .cluster()
         .changes(Resource::Ingresses, NAMESPACE)

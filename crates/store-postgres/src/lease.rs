@@ -69,7 +69,7 @@ impl Leases {
     /// already (then its token stays); `address` is where `holder` serves the API.
     pub fn claim(&self, holder: &str, address: &str, ttl: Duration) -> Result<Claim, StoreError> {
         let (holder, address) = (holder.to_owned(), address.to_owned());
-        let ttl = millis(ttl)?;
+        let ttl = millis(ttl);
         // A live lease of another is answered without a lock: standbys ask often, and taking
         // the row `FOR UPDATE` would hold the leader's writes up each time.
         if let Some(current) = self.holder()?
@@ -80,20 +80,7 @@ impl Leases {
         }
         self.db.call(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            let current = tx
-                .query_opt(
-                    "SELECT holder, address, token, expires_at > clock_timestamp()
-                     FROM leases WHERE name = $1 FOR UPDATE",
-                    &[&LEADER],
-                )
-                .await
-                .map_err(backend)?
-                .map(|row| Holder {
-                    holder: row.get(0),
-                    address: row.get(1),
-                    token: nat(row.get(2)),
-                    live: row.get(3),
-                });
+            let current = current(&*tx, "FOR UPDATE").await?;
             let token = match current {
                 Some(current) if current.live && current.holder != holder => {
                     return Ok(Claim::Held(current));
@@ -119,7 +106,7 @@ impl Leases {
 
     /// Holds the lease of `token` for `ttl` more; false if it is someone else's now.
     pub fn renew(&self, token: u64, ttl: Duration) -> Result<bool, StoreError> {
-        let ttl = millis(ttl)?;
+        let ttl = millis(ttl);
         let token = int("a token", token)?;
         self.db.call(move |client| async move {
             let renewed = client
@@ -152,31 +139,34 @@ impl Leases {
 
     /// Who holds, or last held, the lease.
     pub fn holder(&self) -> Result<Option<Holder>, StoreError> {
-        self.db.call(move |client| async move {
-            let row = client
-                .query_opt(
-                    "SELECT holder, address, token, expires_at > clock_timestamp()
-                     FROM leases WHERE name = $1",
-                    &[&LEADER],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(row.map(|row| Holder {
-                holder: row.get(0),
-                address: row.get(1),
-                token: nat(row.get(2)),
-                live: row.get(3),
-            }))
-        })
+        self.db
+            .call(move |client| async move { current(&**client, "").await })
     }
 }
 
-fn millis(ttl: Duration) -> Result<f64, StoreError> {
-    int(
-        "a lease's length",
-        ttl.as_millis().try_into().unwrap_or(u64::MAX),
-    )?;
-    Ok(ttl.as_millis() as f64)
+/// The lease's row, read with the row lock `lock` (`FOR UPDATE`, or none).
+async fn current(client: &impl GenericClient, lock: &str) -> Result<Option<Holder>, StoreError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT holder, address, token, expires_at > clock_timestamp()
+                 FROM leases WHERE name = $1 {lock}"
+            ),
+            &[&LEADER],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(row.map(|row| Holder {
+        holder: row.get(0),
+        address: row.get(1),
+        token: nat(row.get(2)),
+        live: row.get(3),
+    }))
+}
+
+/// A lease's length in milliseconds, as the queries multiply an interval by it.
+fn millis(ttl: Duration) -> f64 {
+    ttl.as_secs_f64() * 1000.0
 }
 
 /// How long a fenced transaction may wait on its client before the server ends its session.
@@ -204,8 +194,9 @@ pub(crate) async fn check(
         )
         .await
         .map_err(backend)?;
-    let current = row.map(|row| nat(row.get(0)));
-    match current == Some(ours) {
+    // Tokens start at 1: 0 is "no lease at all".
+    let current = row.map_or(0, |row| nat(row.get(0)));
+    match current == ours {
         true => Ok(()),
         false => Err(StoreError::Fenced { ours, current }),
     }

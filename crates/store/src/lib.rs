@@ -64,9 +64,9 @@ pub enum StoreError {
     /// Another control plane took the lease this handle's writes were fenced with: this one
     /// no longer leads, and nothing it writes is stored.
     #[error(
-        "this control plane no longer leads: another took over the store's lease (its token is {current:?}, this one's {ours}), so its writes are refused"
+        "this control plane no longer leads: another took over the store's lease (its token is {current}, this one's {ours}), so its writes are refused"
     )]
-    Fenced { ours: u64, current: Option<u64> },
+    Fenced { ours: u64, current: u64 },
     /// A backend on a server could not be reached; `at` never holds a password.
     #[error("cannot reach the store at {at}")]
     Unreachable {

@@ -219,11 +219,6 @@ async fn serve(
     // Bound first: a standby answers on the API's address too, and the leader's is in the lease.
     let listeners = listen(args).await?;
     let addr = listeners.api.local_addr()?;
-    let limits = bellwether_server::Limits {
-        header_timeout: args.header_timeout,
-        max_connections: args.max_connections,
-        max_webhooks: args.max_webhooks,
-    };
     // The flag wins over the file's `server.store`.
     let store = args
         .store
@@ -236,7 +231,6 @@ async fn serve(
             webhook_secret,
             tls,
             listeners,
-            limits,
             None,
             shutdown,
         )
@@ -248,7 +242,7 @@ async fn serve(
     let standby = lead::Standby {
         listener: &listeners.api,
         names: args.allow_hosts.clone(),
-        limits: limits.clone(),
+        limits: limits(args),
         tls: tls.clone(),
     };
     let Some(lead) = lead::lead(leases, lead::holder(), address, standby, &shutdown).await else {
@@ -263,7 +257,6 @@ async fn serve(
                 webhook_secret,
                 tls,
                 listeners,
-                limits,
                 Some(led),
                 shutdown,
             )
@@ -276,6 +269,15 @@ async fn serve(
     }
     lead.release().await;
     led
+}
+
+/// How each of the API's listeners holds its clients.
+fn limits(args: &UpArgs) -> bellwether_server::Limits {
+    bellwether_server::Limits {
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections,
+        max_webhooks: args.max_webhooks,
+    }
 }
 
 /// Where standbys reach this control plane's API: `--advertise`, else the address listened on,
@@ -296,14 +298,12 @@ fn advertised(args: &UpArgs, scheme: &str, addr: SocketAddr) -> anyhow::Result<S
 
 /// Runs the control plane until `shutdown`, or until `lead`'s lease is lost: with the store of
 /// the data directory, or the PostgreSQL store of the lead.
-#[allow(clippy::too_many_arguments)]
 async fn lead_on(
     args: &UpArgs,
     options: Options,
     webhook_secret: Option<Vec<u8>>,
     tls: Option<bellwether_server::Tls>,
     listeners: Listeners,
-    limits: bellwether_server::Limits,
     led: Option<Led>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -480,7 +480,7 @@ async fn lead_on(
         webhook_listener,
         tls,
         plain_loopback,
-        limits,
+        limits: limits(args),
     };
     let served = bellwether_server::serve_on(
         serving,

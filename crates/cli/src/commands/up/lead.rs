@@ -5,10 +5,10 @@
 //! of the leader's death. A leader that cannot renew in time stops leading: its successor may
 //! hold the lease already, and the fence refuses its writes anyway.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use bellwether_store::StoreError;
 use bellwether_store_postgres::{Claim, Leases};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,8 +29,8 @@ pub(crate) struct Leadership {
     pub(crate) token: u64,
     /// Cancelled when the lease is lost.
     lost: CancellationToken,
-    /// Why it was lost.
-    why: Arc<Mutex<String>>,
+    /// Why it was lost, set once when it is.
+    why: Arc<OnceLock<String>>,
     renewing: CancellationToken,
 }
 
@@ -94,7 +94,7 @@ pub(crate) async fn lead(
                     }
                     leader.send_replace(held.address);
                 }
-                Err(e) => tracing::warn!("cannot claim the lead: {e:#}"),
+                Err(why) => tracing::warn!("cannot claim the lead: {why}"),
             }
             tokio::time::sleep(POLL).await;
         }
@@ -112,16 +112,22 @@ pub(crate) async fn lead(
     Some(Leadership::hold(leases, token))
 }
 
-async fn claim(leases: &Arc<Leases>, holder: &str, address: &str) -> anyhow::Result<Claim> {
+async fn claim(leases: &Arc<Leases>, holder: &str, address: &str) -> Result<Claim, String> {
     let (leases, holder, address) = (Arc::clone(leases), holder.to_owned(), address.to_owned());
-    let claimed = tokio::time::timeout(
-        TTL,
-        tokio::task::spawn_blocking(move || leases.claim(&holder, &address, TTL)),
-    )
-    .await
-    .context("the store did not answer")?
-    .context("the claim stopped")?;
-    Ok(claimed?)
+    within(TTL, move || leases.claim(&holder, &address, TTL)).await
+}
+
+/// Runs a call of the store off the runtime's threads, waiting for it at most `bound`: what
+/// went wrong, for people, if it failed or did not answer in time.
+async fn within<T: Send + 'static>(
+    bound: Duration,
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout(bound, tokio::task::spawn_blocking(call)).await {
+        Ok(Ok(answer)) => answer.map_err(|e| bellwether_core::error::chain(&e)),
+        Ok(Err(stopped)) => Err(format!("the call stopped: {stopped}")),
+        Err(_) => Err(format!("the store did not answer within {bound:?}")),
+    }
 }
 
 impl Leadership {
@@ -130,7 +136,7 @@ impl Leadership {
             leases,
             token,
             lost: CancellationToken::new(),
-            why: Arc::new(Mutex::new(String::new())),
+            why: Arc::new(OnceLock::new()),
             renewing: CancellationToken::new(),
         };
         tokio::spawn(renew(
@@ -150,9 +156,7 @@ impl Leadership {
 
     /// Why the lease was lost, once it was.
     pub(crate) fn why_lost(&self) -> Option<String> {
-        self.lost
-            .is_cancelled()
-            .then(|| self.why.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        self.why.get().cloned()
     }
 
     /// Stops renewing and lets the lease go, so that a standby leads at once.
@@ -162,13 +166,8 @@ impl Leadership {
             return;
         }
         let (leases, token) = (self.leases, self.token);
-        let released = tokio::time::timeout(
-            TTL,
-            tokio::task::spawn_blocking(move || leases.release(token)),
-        )
-        .await;
-        if !matches!(released, Ok(Ok(Ok(())))) {
-            tracing::warn!("cannot let the lease go: a standby leads once it expires");
+        if let Err(why) = within(TTL, move || leases.release(token)).await {
+            tracing::warn!("cannot let the lease go ({why}): a standby leads once it expires");
         }
     }
 }
@@ -179,14 +178,14 @@ async fn renew(
     leases: Arc<Leases>,
     token: u64,
     lost: CancellationToken,
-    why: Arc<Mutex<String>>,
+    why: Arc<OnceLock<String>>,
     stop: CancellationToken,
 ) {
     // The lease holds until TTL after the start of the last renewal that succeeded; giving up
     // a renewal early leaves a margin for the clocks of this machine and the database's.
     let mut held_from = Instant::now();
     let lose = |reason: String| {
-        *why.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        let _ = why.set(reason);
         lost.cancel();
     };
     loop {
@@ -195,33 +194,16 @@ async fn renew(
             () = stop.cancelled() => return,
         }
         let started = Instant::now();
-        let remaining = (held_from + TTL - RENEW / 2).saturating_duration_since(started);
+        let runs_out = held_from + TTL - RENEW / 2;
         let leases = Arc::clone(&leases);
-        let renewed = tokio::time::timeout(
-            remaining,
-            tokio::task::spawn_blocking(move || leases.renew(token, TTL)),
-        )
-        .await;
-        match renewed {
-            Ok(Ok(Ok(true))) => held_from = started,
-            Ok(Ok(Ok(false))) => {
-                return lose("another control plane took over the lease".to_owned());
+        let bound = runs_out.saturating_duration_since(started);
+        match within(bound, move || leases.renew(token, TTL)).await {
+            Ok(true) => held_from = started,
+            Ok(false) => return lose("another control plane took over the lease".to_owned()),
+            Err(why) if started + RENEW < runs_out => {
+                tracing::warn!("cannot renew the lease: {why}");
             }
-            Ok(Ok(Err(e))) if started + RENEW < held_from + TTL - RENEW / 2 => {
-                tracing::warn!(
-                    "cannot renew the lease: {}",
-                    bellwether_core::error::chain(&e)
-                );
-            }
-            Ok(Ok(Err(e))) => {
-                return lose(format!(
-                    "cannot renew the lease before it runs out: {}",
-                    bellwether_core::error::chain(&e)
-                ));
-            }
-            Ok(Err(_)) | Err(_) => {
-                return lose("the store did not answer before the lease ran out".to_owned());
-            }
+            Err(why) => return lose(format!("cannot renew the lease before it runs out: {why}")),
         }
     }
 }
