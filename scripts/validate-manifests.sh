@@ -10,6 +10,14 @@ cd "$(dirname "$0")/.."
 KUBERNETES=1.33.0
 venv="${CARGO_TARGET_DIR:-target}/kubernetes-validate"
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  # Debian's python3 makes virtual environments with pip only given python3-venv.
+  if ! python3 -c 'import venv, ensurepip' > /dev/null 2>&1; then
+    SUDO=
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+    echo "installing Debian's python3-venv (the manifests are checked with a PyPI package)" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv > /dev/null
+  fi
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
 fi
