@@ -8,10 +8,13 @@ mod support;
 
 use std::path::Path;
 
-use bellwether_store::{SqliteStore, Store};
-use bellwether_store_postgres::PgStore;
+use std::time::Duration;
+
+use bellwether_store::{RunHistory, RunStatus, SqliteStore, Store};
 use bellwether_store_postgres::testing::Cluster;
-use support::{BIN, ControlPlane, bellwether, json};
+use bellwether_store_postgres::{PgRunStore, PgStore};
+use serde_json::Value;
+use support::{BIN, COMMAND, ControlPlane, bellwether, eventually, json};
 
 /// One canary step at 50%, then a pause until promoted.
 fn project(dir: &Path) -> std::path::PathBuf {
@@ -57,7 +60,8 @@ fn a_control_plane_on_postgres_keeps_its_history_across_a_restart() {
     let before = json(&plane.run(&["history", "web", "-o", "json"]));
     let log = plane.stop();
     assert!(
-        log.iter().any(|l| l.contains(&format!("state in {url}"))),
+        log.iter()
+            .any(|l| l.contains(&format!("state and run history in {url}"))),
         "{log:#?}"
     );
     assert!(
@@ -147,7 +151,8 @@ fn the_files_store_is_used_without_the_flag() {
     plane.expect_status("web", 0);
     let log = plane.stop();
     assert!(
-        log.iter().any(|l| l.contains(&format!("state in {url}"))),
+        log.iter()
+            .any(|l| l.contains(&format!("state and run history in {url}"))),
         "{log:#?}"
     );
     assert!(
@@ -202,4 +207,85 @@ fn a_leader_must_advertise_an_address_others_can_reach() {
             .contains("cannot open the store at postgres://nobody@127.0.0.1:1/nothing"),
         "{unreachable:?}"
     );
+}
+
+/// A run's status as the control plane's API tells it.
+fn run_status(plane: &ControlPlane, number: u64) -> Option<String> {
+    let (status, _, body) = plane.get_as(&plane.token, &format!("/v1/runs/{number}"));
+    let run: Value = serde_json::from_str(&body).ok()?;
+    (status == 200).then(|| run["status"].as_str().map(str::to_owned))?
+}
+
+/// Pipelines run by a control plane on PostgreSQL are recorded there, with numbers every
+/// control plane on the database shares, and their logs stay in the data directory of the
+/// machine that ran them. When the leader dies mid-run, the one that takes over ends that run
+/// as interrupted (nothing of the dead leader can write it any more) and says where its logs
+/// are; the runs it starts go on from the last number.
+#[test]
+fn pipeline_runs_are_shared_and_a_successor_ends_the_runs_of_a_dead_leader() {
+    let cluster = Cluster::shared();
+    let target = cluster.database("runs");
+    let url = cluster.url("runs");
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let file = dir.path().join("bellwether.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "pipelines:\n  quick:\n    on: {{manual: {{}}}}\n    jobs:\n      say:\n        steps:\n          - run: echo said $GITHUB_RUN_NUMBER\n  slow:\n    on: {{manual: {{}}}}\n    jobs:\n      wait:\n        steps:\n          - run: |\n              echo waiting\n              while [ ! -f {go} ]; do sleep 0.05; done\n",
+            go = go.display()
+        ),
+    )
+    .unwrap();
+    let data = |name: &str| dir.path().join(name).display().to_string();
+    let (first, second) = (data("first"), data("second"));
+    let env = [("PGPASSWORD", cluster.password())];
+    let flags = |data: &'static str| ["--store", url.as_str(), "--data-dir", data];
+    let (first, second): (&'static str, &'static str) = (first.leak(), second.leak());
+
+    let leader = ControlPlane::start_env(&file, &flags(first), &env);
+    let mut standby = ControlPlane::start_or_stand_by(&file, &flags(second), &env);
+    assert_eq!(leader.run(&["dispatch", "quick"]).code, 0);
+    eventually(&leader, "run 1 succeeds", COMMAND, || {
+        (run_status(&leader, 1)? == "success").then_some(())
+    });
+    let (status, _, log) = leader.get_as(&leader.token, "/v1/runs/1/logs?job=say&step=1");
+    assert_eq!((status, log.trim()), (200, "said 1"));
+    assert_eq!(leader.run(&["dispatch", "slow"]).code, 0);
+    eventually(&leader, "run 2's step waits", COMMAND, || {
+        let (status, _, log) = leader.get_as(&leader.token, "/v1/runs/2/logs?job=wait&step=1");
+        (status == 200 && log.contains("waiting")).then_some(())
+    });
+    // In the database, not in the data directory's own history; the logs in `shared/runs`.
+    let stored = PgRunStore::open(&target).unwrap();
+    assert_eq!(stored.run(1).unwrap().unwrap().status, RunStatus::Success);
+    assert_eq!(stored.run(2).unwrap().unwrap().status, RunStatus::Running);
+    assert!(Path::new(&first).join("shared/runs/1/logs").is_dir());
+    assert!(!Path::new(&first).join("runs/1").exists());
+
+    leader.kill9();
+    assert!(
+        standby.await_lead(Duration::from_secs(10)),
+        "{:#?}",
+        standby.log()
+    );
+    eventually(&standby, "run 2 interrupted", COMMAND, || {
+        (run_status(&standby, 2)? == "interrupted").then_some(())
+    });
+    assert_eq!(run_status(&standby, 1).as_deref(), Some("success"));
+    let (status, _, answer) = standby.get_as(&standby.token, "/v1/runs/1/logs?job=say&step=1");
+    assert_eq!(status, 404, "{answer}");
+    assert!(
+        answer.contains("run 1's logs are not on this machine"),
+        "{answer}"
+    );
+    assert_eq!(standby.run(&["dispatch", "quick"]).code, 0);
+    eventually(&standby, "run 3 succeeds", COMMAND, || {
+        (run_status(&standby, 3)? == "success").then_some(())
+    });
+    let (status, _, log) = standby.get_as(&standby.token, "/v1/runs/3/logs?job=say&step=1");
+    assert_eq!((status, log.trim()), (200, "said 3"));
+    // The dead leader's step, orphaned by the SIGKILL, ends.
+    std::fs::write(&go, "").unwrap();
+    standby.stop();
 }

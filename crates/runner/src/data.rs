@@ -31,6 +31,10 @@ pub enum DataError {
 /// An open data directory.
 pub struct DataDir {
     pub dir: PathBuf,
+    /// Where the runs of `store` keep their directories: `runs` for the directory's own
+    /// history, `shared/runs` for a history other machines write too, whose run numbers are
+    /// not this directory's to give.
+    runs: PathBuf,
     /// The run history: the directory's SQLite file, or the control plane's own store.
     pub store: Arc<dyn RunHistory>,
 }
@@ -45,39 +49,47 @@ impl DataDir {
     /// Opens (creating) the data directory `dir` and its store, and marks the runs whose
     /// process has died as interrupted.
     pub fn open(dir: &Path) -> Result<DataDir, DataError> {
-        let dir = Self::make(dir)?;
+        let dir = Self::make(dir, "runs")?;
         let store =
             RunStore::open(&dir.join("bellwether.db")).map_err(|source| DataError::Store {
                 dir: dir.clone(),
                 source,
             })?;
-        Self::open_with(&dir, Arc::new(store))
-    }
-
-    /// [`DataDir::open`] with the run history in `store` instead of the directory's file
-    /// (another backend of the seam).
-    pub fn open_with(dir: &Path, store: Arc<dyn RunHistory>) -> Result<DataDir, DataError> {
         let data = DataDir {
-            dir: Self::make(dir)?,
-            store,
+            runs: dir.join("runs"),
+            dir,
+            store: Arc::new(store),
         };
         data.sweep()?;
         Ok(data)
     }
 
+    /// The data directory `dir` with the run history in `store`, a database other machines
+    /// share. Its runs keep their directories (logs, artifacts) in `shared/runs`, apart from
+    /// the directory's own history. Nothing is swept: on a shared history only the one who
+    /// leads may tell a run whose process died, with [`DataDir::sweep`].
+    pub fn shared(dir: &Path, store: Arc<dyn RunHistory>) -> Result<DataDir, DataError> {
+        let dir = Self::make(dir, "shared/runs")?;
+        Ok(DataDir {
+            runs: dir.join("shared/runs"),
+            dir,
+            store,
+        })
+    }
+
     /// Creates `dir` and its `runs`, and names it by its canonical path.
-    fn make(dir: &Path) -> Result<PathBuf, DataError> {
+    fn make(dir: &Path, runs: &str) -> Result<PathBuf, DataError> {
         let io = |source| DataError::Io {
             path: dir.to_path_buf(),
             source,
         };
         private_dir(dir).map_err(io)?;
-        std::fs::create_dir_all(dir.join("runs")).map_err(io)?;
+        std::fs::create_dir_all(dir.join(runs)).map_err(io)?;
         Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
     }
 
     pub fn run_dir(&self, number: u64) -> PathBuf {
-        self.dir.join("runs").join(number.to_string())
+        self.runs.join(number.to_string())
     }
 
     /// Run `number`'s artifacts, their contents shared by every run.
@@ -96,7 +108,10 @@ impl DataDir {
     }
 
     /// Marks interrupted every unfinished run whose lock nobody holds: its process is gone.
-    fn sweep(&self) -> Result<(), DataError> {
+    /// On a shared history, runs that other machines started have no lock here: only a
+    /// control plane that holds the store's lease may sweep, when every write of those who
+    /// held it before is refused, so none of their runs can go on.
+    pub fn sweep(&self) -> Result<(), DataError> {
         let _claim = self.claim()?;
         let unfinished = self.store.unfinished().map_err(|e| self.store_error(e))?;
         for run in unfinished {
@@ -145,7 +160,7 @@ impl DataDir {
     /// Held while a run is created and locked, and while runs are swept, so that a sweep
     /// never sees a run between its row and its lock.
     fn claim(&self) -> Result<File, DataError> {
-        let path = self.dir.join("runs/.claim");
+        let path = self.runs.join(".claim");
         let io = |source| DataError::Io {
             path: path.clone(),
             source,
@@ -176,7 +191,7 @@ impl DataDir {
     /// The highest run number the run directories already use, so that a new run never
     /// reuses a directory left from before the store.
     fn last_dir_number(&self) -> u64 {
-        std::fs::read_dir(self.dir.join("runs"))
+        std::fs::read_dir(&self.runs)
             .into_iter()
             .flatten()
             .flatten()
@@ -216,4 +231,54 @@ pub(crate) fn lock_file(path: &Path) -> std::io::Result<File> {
         .truncate(false)
         .write(true)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_run() -> NewRun {
+        NewRun {
+            pipeline: "ci".into(),
+            actor: "ada".into(),
+            summary: "manual".into(),
+            trigger: serde_json::Value::Null,
+            at_ms: 1,
+        }
+    }
+
+    /// Two data directories on one history, as two machines on one database: numbers are the
+    /// history's, each run's directory is in the data directory that made it, and opening a
+    /// shared one ends nobody's run; a sweep ends every run but those it holds the lock of.
+    #[test]
+    fn a_shared_history_is_swept_only_when_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let history: Arc<dyn RunHistory> =
+            Arc::new(RunStore::open(&tmp.path().join("shared.db")).unwrap());
+        let first = DataDir::shared(&tmp.path().join("first"), Arc::clone(&history)).unwrap();
+        let (one, _lock) = first.create(&new_run()).unwrap();
+        let (two, held) = first.create(&new_run()).unwrap();
+        drop(held);
+        assert_eq!((one, two), (1, 2));
+        assert!(first.run_dir(one).starts_with(first.dir.join("shared/runs")));
+
+        let second = DataDir::shared(&tmp.path().join("second"), Arc::clone(&history)).unwrap();
+        let (three, _lock) = second.create(&new_run()).unwrap();
+        assert_eq!(three, 3);
+        assert!(!second.run_dir(one).exists());
+        let unfinished = || -> Vec<u64> {
+            history
+                .unfinished()
+                .unwrap()
+                .iter()
+                .map(|r| r.number)
+                .collect()
+        };
+        assert_eq!(unfinished(), [1, 2, 3]);
+
+        // A sweep, a leader's, keeps the runs whose lock is held in its own directory and ends
+        // every other: run 2, whose lock is free, and run 3, made elsewhere.
+        first.sweep().unwrap();
+        assert_eq!(unfinished(), [1]);
+    }
 }

@@ -193,7 +193,8 @@ impl Pipelines {
             .register(registry, self.inner.config.data.store.as_ref())
     }
 
-    pub(crate) fn data_dir(&self) -> &Path {
+    /// The data directory the runs of this control plane keep their files in.
+    pub fn data_dir(&self) -> &Path {
         &self.inner.config.data.dir
     }
 

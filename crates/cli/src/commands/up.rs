@@ -16,7 +16,7 @@ use anyhow::Context;
 use bellwether_api::paths;
 use bellwether_controller::{ControlPlane, Options, ProjectOrigin, Seams};
 use bellwether_runner::{DataDir, SecretStore};
-use bellwether_store_postgres::{Leases, PgStore, Target};
+use bellwether_store_postgres::{Leases, PgRunStore, PgStore, Target};
 use bellwether_triggers::{Config, Pipelines, Source};
 use clap::Args;
 use tokio::net::TcpListener;
@@ -158,16 +158,20 @@ struct Led {
     /// Cancelled when the lease is lost.
     lost: CancellationToken,
     store: Arc<dyn bellwether_store::Store>,
+    /// The pipelines' run history, fenced by the same lease.
+    runs: Arc<dyn bellwether_store::RunHistory>,
 }
 
 /// The PostgreSQL store of `target` for the control plane that leads with `lead`: every write
 /// refused once another holds the lease.
 async fn open_led(target: &Target, lead: &lead::Leadership) -> anyhow::Result<Led> {
     let store = opened(target, PgStore::open).await?.fenced(lead.token);
-    tracing::info!("state in {target}");
+    let runs = opened(target, PgRunStore::open).await?.fenced(lead.token);
+    tracing::info!("state and run history in {target}");
     Ok(Led {
         lost: lead.lost_token(),
         store: Arc::new(store),
+        runs: Arc::new(runs),
     })
 }
 
@@ -404,8 +408,13 @@ async fn lead_on(
         bellwether_server::PIPELINES,
         bellwether_access::Role::Deployer,
     );
+    let data = match &led {
+        // Runs of a leader that lost the lease can no longer write: they are this one's to end.
+        Some(led) => DataDir::shared(&data_path, Arc::clone(&led.runs))
+            .and_then(|data| data.sweep().map(|()| data)),
+        None => DataDir::open(&data_path),
+    };
     let led_lost = led.map(|led| led.lost);
-    let data = DataDir::open(&data_path);
     let pipelines = match pipelines_token.and_then(|token| {
         let listener = Arc::new(notices.clone());
         pipelines(

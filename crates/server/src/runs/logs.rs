@@ -52,7 +52,8 @@ pub(crate) async fn logs(
     if query.step == 0 {
         return Err(Failure::bad_request("steps are numbered from 1"));
     }
-    let store = pipelines(&state)?.store();
+    let pipelines = pipelines(&state)?;
+    let store = pipelines.store();
     let run = run_row(store.as_ref(), &number)?;
     let instances = store.instances(run.number, run.attempt).map_err(internal)?;
     let not_found = |message: String| Failure {
@@ -100,6 +101,19 @@ pub(crate) async fn logs(
         ))
     };
     let dir = PathBuf::from(leg.logs.as_deref().ok_or_else(no_log)?);
+    // `<run>/logs[-attempt]/<leg>`: the run's directory is made with the run, its logs as they
+    // come. On a history several control planes share, it is on the machine that ran the run.
+    let run_dir = dir.parent().and_then(Path::parent).map(Path::to_path_buf);
+    let here = run_dir.filter(|d| d.starts_with(pipelines.data_dir()));
+    if !tokio::fs::try_exists(here.unwrap_or_default())
+        .await
+        .unwrap_or(false)
+    {
+        return Err(not_found(format!(
+            "run {}'s logs are not on this machine: they are kept on the machine whose control plane ran it",
+            run.number
+        )));
+    }
     // `<attempt>-<step, 2 digits>-<name>.log`, named by the runner.
     let prefix = format!("{}-{:02}-", leg.job_attempt, query.step);
     let offset = query.offset;
