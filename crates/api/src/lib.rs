@@ -167,6 +167,11 @@ pub struct ServiceView {
     pub preview_listen: Option<SocketAddr>,
     pub revisions: Vec<RevisionView>,
     pub analyses: Vec<AnalysisView>,
+    /// Why the cluster's objects do not route as the rollout stands yet, for a service the
+    /// cluster routes: the last write's failure. It is tried again, and the rollout's next
+    /// actions (a scale-down, its next step) wait for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_pending: Option<String>,
     /// The instant of the last event applied.
     pub updated_at: Timestamp,
 }

@@ -103,6 +103,10 @@ pub(crate) struct Actor {
     measured: Measured,
     /// The routing last written as the cluster's objects, when the cluster routes the service.
     cluster_routed: Option<Routing>,
+    /// Actions waiting until the cluster routes as the rollout stands, oldest first.
+    held: Vec<Action>,
+    /// Why the cluster does not route as the rollout stands, while its write fails.
+    routing_pending: Option<String>,
 }
 
 impl Actor {
@@ -135,6 +139,7 @@ impl Actor {
             finished,
             listen,
             preview_listen,
+            routing_pending: None,
         }));
         let actor = Self {
             service: spec.name.clone(),
@@ -157,6 +162,8 @@ impl Actor {
             synthetic: synthetic::Synthetic::new(),
             measured: Measured::default(),
             cluster_routed: None,
+            held: Vec::new(),
+            routing_pending: None,
         };
         Ok((actor, shared))
     }
@@ -193,7 +200,9 @@ impl Actor {
                 Some(report) = next_report(&mut self.reports) => {
                     Box::pin(self.on_report(report)).await;
                 }
-                () = sleep_until(wake), if timer.is_some() => {
+                // The rollout's own progress waits while actions wait for the cluster's
+                // routing: no step is entered on top of traffic the cluster has not taken.
+                () = sleep_until(wake), if timer.is_some() && self.held.is_empty() => {
                     Box::pin(self.on_tick(timer.unwrap_or_default())).await;
                 }
                 () = sleep_until(retry.unwrap_or(settle_limit)), if retry.is_some() => {
@@ -267,7 +276,7 @@ impl Actor {
         }
     }
 
-    /// Asks the store again after a failure, a little later each time in a row.
+    /// Asks the store or the cluster again after a failure, a little later each time in a row.
     fn back_off(&mut self) -> Duration {
         self.retry_wait = if self.retry_wait.is_zero() {
             RETRY_FIRST
@@ -278,11 +287,13 @@ impl Actor {
         self.retry_wait
     }
 
-    /// Retries what the store failed; once all is stored, reports what the platform runs,
-    /// which was not recorded meanwhile.
+    /// Retries what the cluster's routing or the store failed: the actions waiting for the
+    /// routing, the events waiting for the store; once all is done, reports what the platform
+    /// runs, which was not recorded meanwhile.
     async fn retry(&mut self) {
         self.retry_due = None;
-        if self.flush().await && self.report_readiness().await {
+        let performed = self.perform(Vec::new()).await;
+        if self.flush().await && self.report_readiness().await && performed {
             self.retry_wait = Duration::ZERO;
         }
     }
@@ -379,7 +390,9 @@ impl Actor {
 
     /// Makes the rollout as now stored visible to the API.
     fn publish(&self) {
-        lock(&self.shared).rollout = self.log.rollout.clone();
+        let mut shared = lock(&self.shared);
+        shared.rollout = self.log.rollout.clone();
+        shared.routing_pending.clone_from(&self.routing_pending);
     }
 
     async fn handle(&mut self, request: Request) -> ControlFlow<()> {

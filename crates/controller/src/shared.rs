@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) finished: Vec<StoredRun>,
     pub(crate) listen: SocketAddr,
     pub(crate) preview_listen: Option<SocketAddr>,
+    /// Why the cluster does not route as `rollout` stands, while its write fails.
+    pub(crate) routing_pending: Option<String>,
 }
 
 /// An analysis run in progress and what it judges.

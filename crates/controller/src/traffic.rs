@@ -4,19 +4,15 @@
 //! what it is (`listener.rs`, fed by `actor/perform.rs` with the replicas' addresses); a
 //! cluster router needs no addresses, only which revision is on which side.
 //!
-//! Traffic leaves a revision before it is scaled down: the controller waits until a decision
-//! is written before it performs the actions after it, and a write that fails is tried again
-//! after 100 ms, doubling to 10 s, each failure logged with why.
+//! Traffic leaves a revision before it is scaled down: the controller holds the actions after
+//! a decision until it is written, and a write that fails is tried again after 100 ms, doubling
+//! to 5 s, each failure logged with why, while the service's other requests are answered.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use bellwether_core::rollout::{RevisionNumber, Traffic};
 use bellwether_core::spec::{ServiceSpec, TrafficRouting};
-
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const LAST_RETRY: Duration = Duration::from_secs(10);
 
 /// Why a routing decision could not be written, for people: [`bellwether_core::error::chain`]
 /// of it says what failed and why.
@@ -64,21 +60,6 @@ pub trait TrafficRouter: Send + Sync {
         spec: &'a ServiceSpec,
         routing: &'a Routing,
     ) -> Pin<Box<dyn Future<Output = Result<(), TrafficError>> + Send + 'a>>;
-}
-
-/// Writes `routing` until it is written, waiting longer after each failure in a row.
-pub(crate) async fn write(router: &dyn TrafficRouter, spec: &ServiceSpec, routing: &Routing) {
-    let mut wait = FIRST_RETRY;
-    while let Err(error) = router.route(spec, routing).await {
-        tracing::error!(
-            service = %routing.service,
-            "cannot route the traffic with {} (trying again in {wait:?}): {}",
-            routing.routing.describe(),
-            bellwether_core::error::chain(error.as_ref())
-        );
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(LAST_RETRY);
-    }
 }
 
 #[cfg(test)]

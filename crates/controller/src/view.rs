@@ -32,6 +32,7 @@ pub(crate) fn service(shared: &Shared, platform: &ServiceState) -> ServiceView {
         preview_listen: shared.preview_listen,
         revisions: revisions(shared, platform),
         analyses: analyses(shared),
+        routing_pending: shared.routing_pending.clone(),
         updated_at: rollout.now,
     }
 }

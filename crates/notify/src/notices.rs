@@ -178,6 +178,7 @@ mod tests {
             preview_listen: None,
             revisions: Vec::new(),
             analyses: Vec::new(),
+            routing_pending: None,
             updated_at: Timestamp::from_millis(0),
         }
     }

@@ -140,7 +140,9 @@ impl Rig {
 
     async fn paused_at(&self, step: usize) {
         self.until(&format!("the pause at step {step}"), |v| {
-            v.phase == Phase::Paused && v.step.as_ref().is_some_and(|s| s.index == step)
+            v.phase == Phase::Paused
+                && v.step.as_ref().is_some_and(|s| s.index == step)
+                && v.routing_pending.is_none()
         })
         .await;
     }
@@ -148,6 +150,7 @@ impl Rig {
     async fn healthy_on(&self, version: &str) {
         self.until(&format!("{version} stable"), |v| {
             v.phase == Phase::Healthy
+                && v.routing_pending.is_none()
                 && v.target.is_none()
                 && v.stable.as_ref().is_some_and(|s| s.version == version)
         })

@@ -260,7 +260,11 @@ mod tests {
         let (two, held) = first.create(&new_run()).unwrap();
         drop(held);
         assert_eq!((one, two), (1, 2));
-        assert!(first.run_dir(one).starts_with(first.dir.join("shared/runs")));
+        assert!(
+            first
+                .run_dir(one)
+                .starts_with(first.dir.join("shared/runs"))
+        );
 
         let second = DataDir::shared(&tmp.path().join("second"), Arc::clone(&history)).unwrap();
         let (three, _lock) = second.create(&new_run()).unwrap();

@@ -18,13 +18,21 @@ use crate::listener::empty_table;
 use crate::replicas;
 use crate::seams::Listen;
 use crate::shared::{LiveRun, lock};
-use crate::traffic::{self, Routing};
+use crate::traffic::Routing;
 
 impl Actor {
-    pub(super) async fn perform(&mut self, actions: Vec<Action>) {
+    /// Performs `actions` once the cluster routes as the rollout now stands; until then they
+    /// wait, with those of earlier calls, and [`Actor::retry`] tries again. Whether they were
+    /// performed.
+    pub(super) async fn perform(&mut self, actions: Vec<Action>) -> bool {
         self.route();
-        self.route_cluster().await;
+        self.held.extend(actions);
+        let routed = self.route_cluster().await;
         self.publish();
+        if !routed {
+            return false;
+        }
+        let actions = std::mem::take(&mut self.held);
         // An analysis that starts or stops may start or stop synthetic traffic.
         let runs_change = actions.iter().any(|a| {
             matches!(
@@ -52,6 +60,7 @@ impl Actor {
         if runs_change {
             self.route();
         }
+        true
     }
 
     /// Brings the routers in line with the rollout's traffic and the replicas ready now.
@@ -122,14 +131,16 @@ impl Actor {
     }
 
     /// Writes the rollout's traffic as the cluster's objects when the cluster routes the
-    /// service, and waits until they are written, so that the actions after it (a scale-down)
-    /// never come before the traffic has left the revision.
-    pub(super) async fn route_cluster(&mut self) {
+    /// service; whether the cluster routes as the rollout stands. A write that fails is
+    /// logged and tried again by [`Actor::retry`], a little later each time in a row, while
+    /// the actor goes on answering requests: the actions after it (a scale-down) wait, so no
+    /// revision is scaled down before the traffic has left it.
+    pub(super) async fn route_cluster(&mut self) -> bool {
         if self.spec.traffic.is_embedded() {
-            return;
+            return true;
         }
         let Some(router) = self.context.traffic.clone() else {
-            return;
+            return true;
         };
         let rollout = &self.log.rollout;
         let routing = Routing {
@@ -139,10 +150,25 @@ impl Actor {
             traffic: rollout.traffic.clone(),
         };
         if self.cluster_routed.as_ref() == Some(&routing) {
-            return;
+            return true;
         }
-        traffic::write(router.as_ref(), &self.spec, &routing).await;
-        self.cluster_routed = Some(routing);
+        let written = router.route(&self.spec, &routing).await;
+        let failure = written.as_ref().err().map(|error| {
+            format!(
+                "cannot route the traffic with {}: {}",
+                routing.routing.describe(),
+                chain(error.as_ref())
+            )
+        });
+        if let Some(failure) = &failure {
+            let wait = self.back_off();
+            tracing::error!(service = %self.service, "{failure} (trying again in {wait:?})");
+        } else {
+            self.cluster_routed = Some(routing);
+        }
+        let routed = failure.is_none();
+        self.routing_pending = failure;
+        routed
     }
 
     fn apply_table(&self, listen: Listen, router: &Router, table: TableSpec) {

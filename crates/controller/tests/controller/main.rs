@@ -7,6 +7,7 @@
 mod apply;
 mod blue_green;
 mod canary;
+mod cluster_routing;
 mod commands;
 mod deadline;
 mod faults;

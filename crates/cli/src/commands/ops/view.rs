@@ -22,6 +22,9 @@ pub(crate) fn render(view: &ServiceView, now: Timestamp) -> String {
             about.push(("Step", step));
         }
     }
+    if let Some(pending) = &view.routing_pending {
+        about.push(("Not routed", format!("{pending} (trying again)")));
+    }
     about.push(("Stable", revision(view.stable.as_ref())));
     if let Some(target) = &view.target {
         about.push(("Rolling to", target.to_string()));

@@ -102,6 +102,7 @@ fn canary() -> ServiceView {
                 measurement("error_rate", Verdict::Successful, "0.2%", ""),
             ],
         }],
+        routing_pending: None,
         updated_at: at(3),
     }
 }
@@ -146,6 +147,7 @@ fn a_service_with_nothing_deployed_says_so() {
         preview_listen: None,
         revisions: Vec::new(),
         analyses: Vec::new(),
+        routing_pending: None,
         updated_at: at(0),
     };
     insta::assert_snapshot!(render(&view, Timestamp::from_millis(NOW)), @"
