@@ -122,4 +122,10 @@ pub trait Store: Send + Sync {
 
     /// Forgets all but the newest `keep` revisions of `service`, except those in `pinned`.
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError>;
+
+    /// Removes the events recorded before `before_ms` of every stream whose name starts with
+    /// `prefix`, except each stream's last, which keeps its position (so an append goes on
+    /// numbering after it); returns how many. For streams read whole, never a rollout's,
+    /// whose snapshot and the events after it rebuild its state. Snapshots are untouched.
+    fn forget_events(&self, prefix: &str, before_ms: u64) -> Result<u64, StoreError>;
 }

@@ -122,4 +122,11 @@ pub trait RunHistory: Send + Sync {
     /// Forgets delivery `id`, so that its redelivery is claimed again: what it asked for
     /// could not be done.
     fn release_delivery(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Removes at most `limit` runs that finished before `before_ms`, the oldest first, with
+    /// everything of theirs (jobs, instances, gates, reviews, events), in one transaction;
+    /// returns their numbers. A run not finished (running, waiting, queued) and the latest run
+    /// of each pipeline are never removed, so numbers are never given out twice and `rerun`
+    /// of the latest still works. Watchers are not told: what is gone has nothing to show.
+    fn forget_finished(&self, before_ms: u64, limit: u32) -> Result<Vec<u64>, StoreError>;
 }

@@ -340,6 +340,32 @@ impl RunHistory for RunStore {
             .execute("DELETE FROM webhook_deliveries WHERE id = ?1", params![id])?;
         Ok(())
     }
+
+    fn forget_finished(&self, before_ms: u64, limit: u32) -> Result<Vec<u64>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let doomed: Vec<u64> = tx
+            .prepare_cached(
+                "SELECT number FROM runs AS r
+                 WHERE status NOT IN ('running', 'waiting', 'queued') AND finished_ms < ?1
+                 AND number < (SELECT MAX(number) FROM runs AS l WHERE l.pipeline = r.pipeline)
+                 ORDER BY number LIMIT ?2",
+            )?
+            .query_map(params![before_ms.min(i64::MAX as u64), limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for number in &doomed {
+            for table in ["run_jobs", "run_instances", "run_gates", "run_reviews"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE run = ?1"))?
+                    .execute([number])?;
+            }
+            tx.prepare_cached("DELETE FROM events WHERE stream = ?1")?
+                .execute([run_stream(*number)])?;
+            tx.prepare_cached("DELETE FROM runs WHERE number = ?1")?
+                .execute([number])?;
+        }
+        tx.commit()?;
+        Ok(doomed)
+    }
 }
 
 /// Appends one event to the run's stream, in the caller's transaction.
