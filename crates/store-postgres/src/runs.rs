@@ -418,8 +418,18 @@ impl RunHistory for PgRunStore {
         })
     }
 
-    fn forget_finished(&self, before_ms: u64, limit: u32) -> Result<Vec<u64>, StoreError> {
+    fn forget_finished(
+        &self,
+        before_ms: u64,
+        limit: u32,
+        except: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
         let before = before_ms.min(i64::MAX as u64) as i64;
+        // A number past a BIGINT names no run: there is nothing of it to keep.
+        let except: Vec<i64> = except
+            .iter()
+            .filter_map(|&n| i64::try_from(n).ok())
+            .collect();
         let fence = self.fence;
         self.db.call(move |mut client| async move {
             let tx = Self::begin(&mut client, fence).await?;
@@ -428,8 +438,9 @@ impl RunHistory for PgRunStore {
                     "SELECT number FROM runs AS r
                      WHERE status NOT IN ('running', 'waiting', 'queued') AND finished_ms < $1
                      AND number < (SELECT MAX(number) FROM runs AS l WHERE l.pipeline = r.pipeline)
+                     AND number <> ALL($3)
                      ORDER BY number LIMIT $2",
-                    &[&before, &i64::from(limit)],
+                    &[&before, &i64::from(limit), &except],
                 )
                 .await
                 .map_err(backend)?

@@ -125,8 +125,14 @@ pub trait RunHistory: Send + Sync {
 
     /// Removes at most `limit` runs that finished before `before_ms`, the oldest first, with
     /// everything of theirs (jobs, instances, gates, reviews, events), in one transaction;
-    /// returns their numbers. A run not finished (running, waiting, queued) and the latest run
-    /// of each pipeline are never removed, so numbers are never given out twice and `rerun`
-    /// of the latest still works. Watchers are not told: what is gone has nothing to show.
-    fn forget_finished(&self, before_ms: u64, limit: u32) -> Result<Vec<u64>, StoreError>;
+    /// returns their numbers. A run not finished (running, waiting, queued), the latest run
+    /// of each pipeline and the runs in `except` (the caller's to keep: a rerun about to
+    /// start) are never removed, so numbers are never given out twice and `rerun` of the
+    /// latest still works. Watchers are not told: what is gone has nothing to show.
+    fn forget_finished(
+        &self,
+        before_ms: u64,
+        limit: u32,
+        except: &[u64],
+    ) -> Result<Vec<u64>, StoreError>;
 }

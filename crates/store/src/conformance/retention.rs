@@ -88,12 +88,15 @@ pub fn finished_runs_past_the_age_are_forgotten_with_everything_of_theirs(f: &Fi
     assert!(everything(runs, old).is_some());
     let before: Vec<_> = kept.iter().map(|&n| everything(runs, n)).collect();
 
-    assert_eq!(runs.forget_finished(CUT_MS, 100).expect("forgotten"), [old]);
+    assert_eq!(
+        runs.forget_finished(CUT_MS, 100, &[]).expect("forgotten"),
+        [old]
+    );
     assert_eq!(everything(runs, old), None, "nothing of run {old} is left");
     let after: Vec<_> = kept.iter().map(|&n| everything(runs, n)).collect();
     assert_eq!(after, before, "the recent run and the latest are untouched");
     assert_eq!(
-        runs.forget_finished(CUT_MS, 100).expect("forgotten"),
+        runs.forget_finished(CUT_MS, 100, &[]).expect("forgotten"),
         [] as [u64; 0],
         "forgetting again finds nothing more"
     );
@@ -123,12 +126,13 @@ pub fn runs_going_on_and_the_latest_of_each_pipeline_are_kept(f: &Fixture) {
     };
     assert_eq!(listed(runs), all);
     assert_eq!(
-        runs.forget_finished(u64::MAX, 100).expect("forgotten"),
+        runs.forget_finished(u64::MAX, 100, &[]).expect("forgotten"),
         [] as [u64; 0],
         "nothing finished is older than every cut but the latest of each pipeline"
     );
     assert_eq!(listed(runs), all);
-    // Once the rerun's attempt ends, it is an old finished run like any other.
+    // Once the rerun's attempt ends, it is an old finished run like any other, unless the
+    // caller keeps it.
     runs.record(
         rerun,
         &[Change::Status {
@@ -139,7 +143,13 @@ pub fn runs_going_on_and_the_latest_of_each_pipeline_are_kept(f: &Fixture) {
     )
     .expect("recorded");
     assert_eq!(
-        runs.forget_finished(CUT_MS, 100).expect("forgotten"),
+        runs.forget_finished(CUT_MS, 100, &[rerun, u64::MAX])
+            .expect("forgotten"),
+        [] as [u64; 0],
+        "the caller keeps what it names"
+    );
+    assert_eq!(
+        runs.forget_finished(CUT_MS, 100, &[]).expect("forgotten"),
         [rerun]
     );
 }
@@ -150,7 +160,7 @@ pub fn forgetting_goes_oldest_first_at_most_the_limit_at_a_time(f: &Fixture) {
     let numbers: Vec<u64> = (0..6)
         .map(|i| ended(runs, "ci", RunStatus::Success, 1_000 + i))
         .collect();
-    let forget = || runs.forget_finished(CUT_MS, 2).expect("forgotten");
+    let forget = || runs.forget_finished(CUT_MS, 2, &[]).expect("forgotten");
     assert_eq!(forget(), numbers[0..2]);
     assert_eq!(forget(), numbers[2..4]);
     assert_eq!(forget(), numbers[4..5], "the latest stays");
