@@ -3,6 +3,10 @@
 //! running run holds on `runs/<n>/lock`, by which the others tell a run that is going on from
 //! one whose process died.
 
+mod retention;
+
+pub use retention::{Cutoffs, Swept};
+
 use crate::artifacts::Artifacts;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -10,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
+use bellwether_store::{NewRun, RunHistory, RunRow, RunStore, StoreError};
 
 use crate::clock::now_ms;
 use crate::{orphans, untrusted};
@@ -153,6 +157,20 @@ impl DataDir {
         let file = lock_file(&path).map_err(io)?;
         file.lock().map_err(io)?;
         Ok(file)
+    }
+
+    /// Run `number` as the store has it now, with its lock unless another process holds it
+    /// (`None` when there is no such run). Read under the claim that retention sweeps under,
+    /// so a sweep either finds the lock held and keeps the run, or removed it before.
+    pub fn lock_existing(
+        &self,
+        number: u64,
+    ) -> Result<Option<(RunRow, Option<RunLock>)>, DataError> {
+        let _claim = self.claim()?;
+        let Some(run) = self.store.run(number).map_err(|e| self.store_error(e))? else {
+            return Ok(None);
+        };
+        Ok(Some((run, self.lock_run(number)?)))
     }
 
     /// Takes run `number`'s lock for as long as the returned lock lives; `None` when another
