@@ -367,14 +367,22 @@ async fn write_in(tx: &Transaction<'_>, write: &Write) -> Result<u64, Failed> {
             Ok(doomed.len() as u64)
         }
         Write::Forget { prefix, before_ms } => {
-            let forgotten = tx
-                .execute(
-                    "DELETE FROM events AS e WHERE starts_with(e.stream, $1) AND e.at_ms < $2
-                     AND e.seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = e.stream)",
-                    &[prefix, before_ms],
-                )
-                .await
-                .map_err(backend)?;
+            // The prefix as a range of the key: the streams under it, not the whole table.
+            let end = bellwether_store::prefix_end(prefix);
+            let below = if end.is_some() {
+                "AND e.stream < $3"
+            } else {
+                ""
+            };
+            let delete = format!(
+                "DELETE FROM events AS e WHERE e.stream >= $1 {below} AND e.at_ms < $2
+                 AND e.seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = e.stream)"
+            );
+            let forgotten = match &end {
+                Some(end) => tx.execute(&delete, &[prefix, before_ms, end]).await,
+                None => tx.execute(&delete, &[prefix, before_ms]).await,
+            }
+            .map_err(backend)?;
             Ok(forgotten)
         }
     }

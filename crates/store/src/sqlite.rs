@@ -308,12 +308,25 @@ fn write_in(tx: &Connection, write: &Write) -> Result<u64, StoreError> {
             Ok(pruned)
         }
         Write::Forget { prefix, before_ms } => {
+            // The prefix as a range of the key: the streams under it, not the whole table.
+            let end = crate::prefix_end(prefix);
+            let below = if end.is_some() { "AND stream < ?3" } else { "" };
             let forgotten = tx
-                .prepare_cached(
-                    "DELETE FROM events WHERE substr(stream, 1, length(?1)) = ?1 AND at_ms < ?2
-                     AND seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = events.stream)",
-                )?
-                .execute(params![prefix, before_ms.min(&(i64::MAX as u64))])?;
+                .prepare_cached(&format!(
+                    "DELETE FROM events WHERE stream >= ?1 {below} AND at_ms < ?2
+                     AND seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = events.stream)"
+                ))?
+                .execute(rusqlite::params_from_iter(
+                    [
+                        Some(rusqlite::types::Value::Text(prefix.clone())),
+                        Some(rusqlite::types::Value::Integer(
+                            (*before_ms).min(i64::MAX as u64) as i64,
+                        )),
+                        end.map(rusqlite::types::Value::Text),
+                    ]
+                    .into_iter()
+                    .flatten(),
+                ))?;
             Ok(forgotten as u64)
         }
     }

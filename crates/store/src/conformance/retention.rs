@@ -185,9 +185,12 @@ pub fn old_events_are_forgotten_but_each_streams_last(f: &Fixture) {
     };
     append("analysis/api", &[1_000, 2_000, 3_000, CUT_MS + 1]);
     append("analysis/web", &[1_000, 2_000]);
-    append("analysis", &[1_000, 2_000]);
-    append("deploy/api", &[1_000, 2_000]);
-    let untouched: Vec<_> = ["analysis", "deploy/api"]
+    // Streams just below and just above the prefix in byte order, and elsewhere.
+    let others = ["analysis", "analysis.x", "analysis0", "deploy/api"];
+    for stream in others {
+        append(stream, &[1_000, 2_000]);
+    }
+    let untouched: Vec<_> = others
         .iter()
         .map(|s| store.read(s, 0).expect("read"))
         .collect();
@@ -206,7 +209,7 @@ pub fn old_events_are_forgotten_but_each_streams_last(f: &Fixture) {
         [2],
         "a stream's last is kept, however old"
     );
-    let after: Vec<_> = ["analysis", "deploy/api"]
+    let after: Vec<_> = others
         .iter()
         .map(|s| store.read(s, 0).expect("read"))
         .collect();
