@@ -5,7 +5,7 @@
 //! and removes. Runs not finished, the latest run of each pipeline and a run whose lock a
 //! process holds (a rerun about to start) keep everything.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ use super::{DataDir, DataError};
 use crate::artifacts;
 
 /// How many runs one transaction of the store forgets: a big first sweep holds the store's
-/// writer for many short transactions, not one long one.
-const BATCH: u32 = 100;
+/// writer (and the claim) for many short transactions, not one long one.
+const BATCH: u32 = 500;
 
 /// What a sweep removes: each kind that finished before its instant (milliseconds since the
 /// epoch), or nothing of that kind.
@@ -46,18 +46,21 @@ impl Swept {
 }
 
 impl DataDir {
-    /// Removes what `cut` says is old. Held under the claim that creating a run takes, so no
-    /// run appears half made while the directories are read.
+    /// Removes what `cut` says is old. The claim that creating a run takes (and a rerun, to
+    /// read its run and take its lock) is held while the store forgets each batch and while
+    /// each directory is judged, never for the whole sweep: runs start meanwhile.
     pub fn sweep_old(&self, cut: &Cutoffs) -> Result<Swept, DataError> {
         let mut swept = Swept::default();
-        let _claim = self.claim()?;
-        let held = self.held_runs();
         if let Some(before) = cut.runs {
             loop {
-                let gone = self
-                    .store
-                    .forget_finished(before, BATCH, &held)
-                    .map_err(|e| self.store_error(e))?;
+                let gone = {
+                    let _claim = self.claim()?;
+                    let held = self.held_runs();
+                    self.store
+                        .forget_finished(before, BATCH, &held)
+                        .map_err(|e| self.store_error(e))?
+                };
+                // No run names these directories any more: nothing else touches them.
                 for &number in &gone {
                     swept.runs += 1;
                     remove(&self.run_dir(number), Part::Run, &mut swept);
@@ -69,7 +72,8 @@ impl DataDir {
         }
         let mut latest = BTreeMap::new();
         for (number, dir) in self.run_dirs() {
-            if held.contains(&number) {
+            let _claim = self.claim()?;
+            if is_held(&dir) {
                 continue;
             }
             let Some(run) = self.store.run(number).map_err(|e| self.store_error(e))? else {
@@ -136,17 +140,18 @@ impl DataDir {
     /// The runs whose lock another process holds: going on, or about to be run again.
     fn held_runs(&self) -> Vec<u64> {
         self.run_dirs()
-            .filter(|(_, dir)| {
-                OpenOptions::new()
-                    .write(true)
-                    .open(dir.join("lock"))
-                    .is_ok_and(|f| matches!(f.try_lock(), Err(TryLockError::WouldBlock)))
-            })
+            .filter(|(_, dir)| is_held(dir))
             .map(|(number, _)| number)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
             .collect()
     }
+}
+
+/// Whether another process holds the lock of the run in `dir`.
+fn is_held(dir: &Path) -> bool {
+    OpenOptions::new()
+        .write(true)
+        .open(dir.join("lock"))
+        .is_ok_and(|f| matches!(f.try_lock(), Err(TryLockError::WouldBlock)))
 }
 
 /// The directories in `dir` that hold step logs: `logs`, and `logs-N` of later attempts.
