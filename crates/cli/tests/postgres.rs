@@ -2,7 +2,8 @@
 //! Debian's packages): a canary deployed and promoted, then `up` restarted on the same
 //! database finds the history where it left it. The state is in PostgreSQL, not in the data
 //! directory's SQLite file, and the password, given in `PGPASSWORD`, is in no line `up`
-//! writes nor in its error when the database refuses it.
+//! writes nor in its error when the database refuses it. Old analysis records are forgotten
+//! there by the leader.
 
 mod support;
 
@@ -92,6 +93,86 @@ fn a_control_plane_on_postgres_keeps_its_history_across_a_restart() {
         let local = SqliteStore::open(&local).unwrap();
         assert_eq!(local.streams("rollout/").unwrap(), Vec::<String>::new());
     }
+}
+
+/// Analysis records older than 2 s are forgotten by the leader, in PostgreSQL, each
+/// service's last kept; the rollouts' events stay whole.
+#[test]
+fn the_leader_forgets_old_analysis_records_in_postgres() {
+    let cluster = Cluster::shared();
+    let target = cluster.database("retention");
+    let url = cluster.url("retention");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    let yaml = format!(
+        r#"server:
+  retention: {{analysis: 2s}}
+services:
+  web:
+    replicas: 1
+    run:
+      command: ["{BIN}", "demo-service"]
+    health: /health
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - pause: {{}}
+    analysis:
+      metrics:
+        - name: smoke
+          provider: {{ job: {{ command: ["true"] }} }}
+          interval: 200ms
+          count: 1
+          failureCondition: result != 0
+"#
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let flags = ["--store", url.as_str(), "--retention-every", "500ms"];
+    let env = [("PGPASSWORD", cluster.password())];
+    let plane = ControlPlane::start_env(&file, &flags, &env);
+    assert_eq!(plane.run(&["deploy", "web", "--version", "v1"]).code, 0);
+    plane.expect_status("web", 0);
+    for version in ["v2", "v3"] {
+        let deploy = plane.run(&["deploy", "web", "--version", version]);
+        assert_eq!(deploy.code, 0, "{deploy:?}");
+        plane.expect_status("web", 3);
+        support::eventually(
+            &plane,
+            "the analysis run is stored",
+            support::COMMAND,
+            || {
+                let view = json(&plane.run(&["get", "web", "-o", "json"]));
+                let analyses = view["analyses"].as_array().cloned().unwrap_or_default();
+                let judged = analyses.iter().any(|a| a["verdict"] == "successful");
+                judged.then_some(())
+            },
+        );
+        assert_eq!(plane.run(&["promote", "web"]).code, 0);
+        plane.expect_status("web", 0);
+    }
+    let stored = PgStore::open(&target).unwrap();
+    let events = stored.last_seq("rollout/web").unwrap();
+    support::eventually(
+        &plane,
+        "the older analysis record forgotten",
+        support::COMMAND,
+        || {
+            let kept = stored.read("analysis/web", 0).unwrap();
+            let seqs: Vec<u64> = kept.iter().map(|r| r.seq).collect();
+            (seqs == [2]).then_some(())
+        },
+    );
+    assert_eq!(
+        stored.read("rollout/web", 0).unwrap().len() as u64,
+        events,
+        "every event of the rollout is kept"
+    );
+    let said =
+        |l: &String| l.contains("retention: removed 0 runs") && l.contains("1 analysis record;");
+    support::eventually(&plane, "the sweep logged", support::COMMAND, || {
+        plane.log().iter().any(said).then_some(())
+    });
 }
 
 #[test]

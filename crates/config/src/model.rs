@@ -46,7 +46,7 @@ pub use pipeline::{
     RetryForm, RunDefaultsConfig, ScheduleConfig, TagConfig, WorkflowCallConfig,
 };
 pub use provider::{JobConfig, PrometheusConfig, ProviderConfig, ProviderRef, WebConfig};
-pub use server::ServerConfig;
+pub use server::{RetentionConfig, ServerConfig};
 pub use service::{ProbeConfig, ProbeForm, RunConfig, ServiceConfig};
 pub use step::{
     CanaryScaleConfig, CanaryStepConfig, HeaderRouteConfig, MirrorRouteConfig, PauseConfig,

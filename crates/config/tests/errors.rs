@@ -1090,5 +1090,37 @@ server:
     assert_snapshot!(check(r#"
 server:
   stor: postgres://db/bellwether
-"#), @"bellwether.yaml:2:3: unknown key `stor`; did you mean `store`? (expected one of store)");
+"#), @"bellwether.yaml:2:3: unknown key `stor`; did you mean `store`? (expected one of store, retention)");
+}
+
+#[test]
+fn retention() {
+    assert_snapshot!(check(r#"
+server:
+  retention: {age: 30d, runs: 90d, logs: 7d, artifacts: 12h, analysis: 1h30m}
+"#), @"ok");
+    assert_snapshot!(check(r#"
+server:
+  retention:
+    runs: -1d
+    logs: 0s
+"#), @"
+    bellwether.yaml:3:11: retention runs -1d is negative (expected an age like 30d or 12h)
+    bellwether.yaml:4:11: retention logs must be more than 0s (expected an age like 30d or 12h)
+    ");
+    assert_snapshot!(check(r#"
+server:
+  retention: {analysis: forever}
+"#), @"bellwether.yaml:2:25: `forever` is not a duration (expected e.g. 250ms, 30s, 5m, 1h or 1h30m)");
+    assert_snapshot!(check(r#"
+server:
+  retention: {runs: 7d, logs: 30d, artifacts: 7d}
+"#), @"
+    ok
+    bellwether.yaml:2:31: warning: retention logs 30d is longer than runs 7d: a run's logs go with it, so they are kept 7d at most
+    ");
+    assert_snapshot!(check(r#"
+server:
+  retention: {run: 7d}
+"#), @"bellwether.yaml:2:15: unknown key `run`; did you mean `runs`? (expected one of age, runs, logs, artifacts, analysis)");
 }

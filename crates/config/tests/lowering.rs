@@ -934,3 +934,31 @@ verify:
         })
     );
 }
+
+#[test]
+fn retention_takes_each_kinds_age_else_the_common_one_else_forever() {
+    let day = Duration::from_secs(86_400);
+    let retention = project("server: {retention: {age: 30d, logs: 7d}}\n")
+        .server
+        .retention;
+    assert_eq!(
+        retention,
+        bellwether_core::spec::Retention {
+            runs: Some(30 * day),
+            logs: Some(7 * day),
+            artifacts: Some(30 * day),
+            analysis: Some(30 * day),
+        }
+    );
+    let runs_only = project("server: {retention: {runs: 2s, logs: 1h}}\n")
+        .server
+        .retention;
+    assert_eq!(
+        runs_only.logs(),
+        Some(2 * SECOND),
+        "a run's logs go with it"
+    );
+    assert_eq!(runs_only.artifacts(), Some(2 * SECOND));
+    assert_eq!(runs_only.analysis, None);
+    assert!(project("services:\n").server.retention.keeps_all());
+}

@@ -19,8 +19,12 @@ pub(crate) struct StoredRun {
     pub(crate) view: AnalysisView,
 }
 
+/// What the name of every service's stream of finished analysis runs starts with. They are
+/// read whole and only explain (no state is rebuilt from them): retention may forget old ones.
+pub const ANALYSIS_STREAMS: &str = "analysis/";
+
 fn stream(service: &str) -> String {
-    format!("analysis/{service}")
+    format!("{ANALYSIS_STREAMS}{service}")
 }
 
 /// The finished runs of `attempt`, in the order they finished. A run stopped by a restart and

@@ -64,6 +64,7 @@ use crate::listener::Listeners;
 use crate::service::ServiceEntry;
 use crate::shared::lock;
 
+pub use crate::analyses::ANALYSIS_STREAMS;
 pub use crate::applied::ProjectOrigin;
 pub use crate::clock::Clock;
 pub use crate::platform::Platform;

@@ -29,7 +29,7 @@ pub use check::{
 pub use dora::{DoraTargets, Frequency, PERIODS};
 pub use environment::{EnvironmentSpec, Soak};
 pub use notify::{NoticeKind, NotificationSpec, Target, Url};
-pub use project::{Project, Server};
+pub use project::{Project, Retention, Server};
 pub use scale::Scale;
 pub use service::{Probe, RunSpec, ServiceSpec};
 pub use strategy::{

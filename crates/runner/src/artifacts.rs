@@ -137,6 +137,11 @@ impl Artifacts {
             PathBuf::new()
         };
         std::fs::create_dir_all(&self.objects).map_err(ArtifactError::CreateStore)?;
+        // Until the manifest names them, the contents stored are named by nothing: retention
+        // waits for the upload to end before it removes what nothing names.
+        let _uploading = guard(&self.objects)
+            .and_then(|file| file.lock_shared().map(|()| file))
+            .map_err(ArtifactError::CreateStore)?;
         let mut entries = Vec::new();
         let mut bytes = 0;
         for f in files {
@@ -260,6 +265,64 @@ impl Artifacts {
             source,
         })
     }
+}
+
+/// The lock beside the contents `objects`: shared by uploads, taken alone by
+/// [`remove_unnamed`].
+fn guard(objects: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(objects.with_file_name("objects.lock"))
+}
+
+/// Removes the contents in `objects` that no manifest in the directories `manifests` names
+/// (their runs are gone, or an upload died before its manifest); returns how many and their
+/// bytes. Nothing is removed while an upload goes on, nor when a manifest cannot be read,
+/// since then what it names is unknown: the next sweep tries again.
+pub(crate) fn remove_unnamed(
+    objects: &Path,
+    manifests: impl Iterator<Item = PathBuf>,
+) -> std::io::Result<(usize, u64)> {
+    if !objects.is_dir() {
+        return Ok((0, 0));
+    }
+    let lock = guard(objects)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok((0, 0)),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    let mut named = std::collections::BTreeSet::new();
+    for dir in manifests {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let read = std::fs::read(&path)
+                .ok()
+                .and_then(|text| serde_json::from_slice::<Manifest>(&text).ok());
+            let Some(manifest) = read else {
+                return Ok((0, 0));
+            };
+            named.extend(manifest.files.into_iter().map(|f| f.sha256));
+        }
+    }
+    let (mut count, mut bytes) = (0, 0);
+    for entry in std::fs::read_dir(objects)?.flatten() {
+        let name = entry.file_name();
+        if named.contains(name.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let size = entry.metadata().map_or(0, |m| m.len());
+        if std::fs::remove_file(entry.path()).is_ok() {
+            count += 1;
+            bytes += size;
+        }
+    }
+    Ok((count, bytes))
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! running run holds on `runs/<n>/lock`, by which the others tell a run that is going on from
 //! one whose process died.
 
+mod retention;
+
+pub use retention::{Cutoffs, Swept};
+
 use crate::artifacts::Artifacts;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -10,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bellwether_store::{NewRun, RunHistory, RunStore, StoreError};
+use bellwether_store::{NewRun, RunHistory, RunRow, RunStore, StoreError};
 
 use crate::clock::now_ms;
 use crate::{orphans, untrusted};
@@ -29,12 +33,14 @@ pub enum DataError {
 }
 
 /// An open data directory.
+#[derive(Clone)]
 pub struct DataDir {
     pub dir: PathBuf,
-    /// Where the runs of `store` keep their directories: `runs` for the directory's own
-    /// history, `shared/runs` for a history other machines write too, whose run numbers are
-    /// not this directory's to give.
-    runs: PathBuf,
+    /// Where the runs of `store` keep their files (`runs/<n>/`, `artifacts/objects/`): `dir`
+    /// for the directory's own history, `dir/shared` for a history other machines write too,
+    /// whose run numbers are not this directory's to give and whose runs' artifacts no sweep
+    /// of the own history may judge.
+    home: PathBuf,
     /// The run history: the directory's SQLite file, or the control plane's own store.
     pub store: Arc<dyn RunHistory>,
 }
@@ -49,14 +55,14 @@ impl DataDir {
     /// Opens (creating) the data directory `dir` and its store, and marks the runs whose
     /// process has died as interrupted.
     pub fn open(dir: &Path) -> Result<DataDir, DataError> {
-        let dir = Self::make(dir, "runs")?;
+        let dir = Self::make(dir, "")?;
         let store =
             RunStore::open(&dir.join("bellwether.db")).map_err(|source| DataError::Store {
                 dir: dir.clone(),
                 source,
             })?;
         let data = DataDir {
-            runs: dir.join("runs"),
+            home: dir.clone(),
             dir,
             store: Arc::new(store),
         };
@@ -65,39 +71,45 @@ impl DataDir {
     }
 
     /// The data directory `dir` with the run history in `store`, a database other machines
-    /// share. Its runs keep their directories (logs, artifacts) in `shared/runs`, apart from
-    /// the directory's own history. Nothing is swept: on a shared history only the one who
+    /// share. Its runs keep their files (logs, artifacts) in `shared/`, apart from the
+    /// directory's own history. Nothing is swept: on a shared history only the one who
     /// leads may tell a run whose process died, with [`DataDir::sweep`].
     pub fn shared(dir: &Path, store: Arc<dyn RunHistory>) -> Result<DataDir, DataError> {
-        let dir = Self::make(dir, "shared/runs")?;
+        let dir = Self::make(dir, "shared")?;
         Ok(DataDir {
-            runs: dir.join("shared/runs"),
+            home: dir.join("shared"),
             dir,
             store,
         })
     }
 
-    /// Creates `dir` and its `runs`, and names it by its canonical path.
-    fn make(dir: &Path, runs: &str) -> Result<PathBuf, DataError> {
+    /// Creates `dir` and the `runs` of its `home`, and names it by its canonical path.
+    fn make(dir: &Path, home: &str) -> Result<PathBuf, DataError> {
         let io = |source| DataError::Io {
             path: dir.to_path_buf(),
             source,
         };
         private_dir(dir).map_err(io)?;
-        std::fs::create_dir_all(dir.join(runs)).map_err(io)?;
+        std::fs::create_dir_all(dir.join(home).join("runs")).map_err(io)?;
         Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
     }
 
+    fn runs(&self) -> PathBuf {
+        self.home.join("runs")
+    }
+
     pub fn run_dir(&self, number: u64) -> PathBuf {
-        self.runs.join(number.to_string())
+        self.runs().join(number.to_string())
+    }
+
+    /// The contents of the artifacts of every run of this history.
+    fn objects(&self) -> PathBuf {
+        self.home.join("artifacts/objects")
     }
 
     /// Run `number`'s artifacts, their contents shared by every run.
     pub fn artifacts(&self, number: u64) -> Artifacts {
-        Artifacts::new(
-            self.dir.join("artifacts/objects"),
-            self.run_dir(number).join("artifacts"),
-        )
+        Artifacts::new(self.objects(), self.run_dir(number).join("artifacts"))
     }
 
     fn store_error(&self, source: StoreError) -> DataError {
@@ -160,7 +172,7 @@ impl DataDir {
     /// Held while a run is created and locked, and while runs are swept, so that a sweep
     /// never sees a run between its row and its lock.
     fn claim(&self) -> Result<File, DataError> {
-        let path = self.runs.join(".claim");
+        let path = self.runs().join(".claim");
         let io = |source| DataError::Io {
             path: path.clone(),
             source,
@@ -168,6 +180,20 @@ impl DataDir {
         let file = lock_file(&path).map_err(io)?;
         file.lock().map_err(io)?;
         Ok(file)
+    }
+
+    /// Run `number` as the store has it now, with its lock unless another process holds it
+    /// (`None` when there is no such run). Read under the claim that retention sweeps under,
+    /// so a sweep either finds the lock held and keeps the run, or removed it before.
+    pub fn lock_existing(
+        &self,
+        number: u64,
+    ) -> Result<Option<(RunRow, Option<RunLock>)>, DataError> {
+        let _claim = self.claim()?;
+        let Some(run) = self.store.run(number).map_err(|e| self.store_error(e))? else {
+            return Ok(None);
+        };
+        Ok(Some((run, self.lock_run(number)?)))
     }
 
     /// Takes run `number`'s lock for as long as the returned lock lives; `None` when another
@@ -191,7 +217,7 @@ impl DataDir {
     /// The highest run number the run directories already use, so that a new run never
     /// reuses a directory left from before the store.
     fn last_dir_number(&self) -> u64 {
-        std::fs::read_dir(&self.runs)
+        std::fs::read_dir(self.runs())
             .into_iter()
             .flatten()
             .flatten()

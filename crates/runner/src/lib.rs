@@ -36,7 +36,7 @@ pub use attempt::{Attempt, AttemptError, Finished, Prepared, Settings};
 pub use cache::{Cache, CacheError, Restored};
 pub use clock::now_ms;
 pub use concurrency::GroupHold;
-pub use data::{DataDir, DataError, RunLock};
+pub use data::{Cutoffs, DataDir, DataError, RunLock, Swept};
 pub use deploy::{DeployOrder, Deployed, Deployer};
 pub use driver::{Control, Driver, instance_log_dir};
 pub use executor::{Launcher, Site};

@@ -21,7 +21,8 @@ pub struct PgStore {
 }
 
 /// One write as the group's writer needs it. Each answers a number: an append its stream's new
-/// last position, a revision its number, a pruning how many revisions it removed.
+/// last position, a revision its number, a pruning how many revisions it removed, a
+/// forgetting how many events.
 enum Write {
     Append(Append),
     Revision {
@@ -34,6 +35,10 @@ enum Write {
         service: String,
         keep: u32,
         pinned: Vec<u64>,
+    },
+    Forget {
+        prefix: String,
+        before_ms: i64,
     },
 }
 
@@ -361,6 +366,25 @@ async fn write_in(tx: &Transaction<'_>, write: &Write) -> Result<u64, Failed> {
             .map_err(backend)?;
             Ok(doomed.len() as u64)
         }
+        Write::Forget { prefix, before_ms } => {
+            // The prefix as a range of the key: the streams under it, not the whole table.
+            let end = bellwether_store::prefix_end(prefix);
+            let below = if end.is_some() {
+                "AND e.stream < $3"
+            } else {
+                ""
+            };
+            let delete = format!(
+                "DELETE FROM events AS e WHERE e.stream >= $1 {below} AND e.at_ms < $2
+                 AND e.seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = e.stream)"
+            );
+            let forgotten = match &end {
+                Some(end) => tx.execute(&delete, &[prefix, before_ms, end]).await,
+                None => tx.execute(&delete, &[prefix, before_ms]).await,
+            }
+            .map_err(backend)?;
+            Ok(forgotten)
+        }
     }
 }
 
@@ -566,6 +590,13 @@ impl Store for PgStore {
         let service = service.to_owned();
         self.db
             .call(move |client| async move { revisions(&**client, &service).await })
+    }
+
+    fn forget_events(&self, prefix: &str, before_ms: u64) -> Result<u64, StoreError> {
+        self.write(Write::Forget {
+            prefix: prefix.to_owned(),
+            before_ms: before_ms.min(i64::MAX as u64) as i64,
+        })
     }
 
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {

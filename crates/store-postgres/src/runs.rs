@@ -12,7 +12,7 @@ use bellwether_store::{
 use deadpool_postgres::Object;
 use tokio_postgres::GenericClient;
 
-use crate::db::{Db, backend, int, lock};
+use crate::db::{Db, backend, int, lock, nat};
 use crate::{Target, lease};
 
 /// Run history in a PostgreSQL database.
@@ -415,6 +415,75 @@ impl RunHistory for PgRunStore {
                 .await
                 .map_err(backend)?;
             tx.commit().await.map_err(backend)
+        })
+    }
+
+    fn forget_finished(
+        &self,
+        before_ms: u64,
+        limit: u32,
+        except: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
+        let before = before_ms.min(i64::MAX as u64) as i64;
+        // A number past a BIGINT names no run: there is nothing of it to keep.
+        let except: Vec<i64> = except
+            .iter()
+            .filter_map(|&n| i64::try_from(n).ok())
+            .collect();
+        let fence = self.fence;
+        self.db.call(move |mut client| async move {
+            let tx = Self::begin(&mut client, fence).await?;
+            let candidates: Vec<i64> = tx
+                .query(
+                    "SELECT number FROM runs AS r
+                     WHERE status NOT IN ('running', 'waiting', 'queued') AND finished_ms < $1
+                     AND number < (SELECT MAX(number) FROM runs AS l WHERE l.pipeline = r.pipeline)
+                     AND number <> ALL($3)
+                     ORDER BY number LIMIT $2",
+                    &[&before, &i64::from(limit), &except],
+                )
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            // Every change of a run holds its lock: once they are all taken, the statement
+            // below sees each run as its last change left it, and keeps one started again.
+            for &number in &candidates {
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1, $2)",
+                    &[&lock::RUN, &(number as i32)],
+                )
+                .await
+                .map_err(backend)?;
+            }
+            let doomed: Vec<i64> = tx
+                .query(
+                    "DELETE FROM runs WHERE number = ANY($1)
+                     AND status NOT IN ('running', 'waiting', 'queued') RETURNING number",
+                    &[&candidates],
+                )
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for table in ["run_jobs", "run_instances", "run_gates", "run_reviews"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE run = ANY($1)"),
+                    &[&doomed],
+                )
+                .await
+                .map_err(backend)?;
+            }
+            let streams: Vec<String> = doomed.iter().map(|&n| run_stream(nat(n))).collect();
+            tx.execute("DELETE FROM events WHERE stream = ANY($1)", &[&streams])
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            let mut doomed: Vec<u64> = doomed.into_iter().map(nat).collect();
+            doomed.sort_unstable();
+            Ok(doomed)
         })
     }
 }

@@ -113,7 +113,12 @@ CREATE TABLE leases (
 );
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Each pipeline's runs by number: its latest (which retention keeps) and `runs --pipeline`.
+const V3: &str = r#"
+CREATE INDEX runs_by_pipeline ON runs (pipeline, number);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary makes and knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -117,7 +117,12 @@ fn an_expired_lease_is_taken_and_the_old_holders_writes_are_refused() {
         old.add_revision("svc", "v1", &serde_json::json!({}), 1),
         Err(StoreError::Fenced { .. })
     ));
+    assert!(matches!(
+        old.forget_events("s", u64::MAX),
+        Err(StoreError::Fenced { .. })
+    ));
     for refused in [
+        old_runs.forget_finished(u64::MAX, 10, &[]).map(drop),
         old_runs.create(&new_run(), 1).map(drop),
         old_runs.start_attempt(run, 1, "alice", "abc", 2),
         old_runs.interrupt(run, 3, "gone").map(drop),

@@ -12,6 +12,7 @@ pub mod events;
 pub mod groups;
 mod harness;
 pub mod processes;
+pub mod retention;
 pub mod reviews;
 pub mod revisions;
 pub mod rollouts;
@@ -107,6 +108,12 @@ macro_rules! store_conformance {
                 concurrent_claims_of_one_delivery_admit_one,
                 deliveries_older_than_the_window_are_forgotten,
                 a_released_delivery_is_claimed_again,
+            },
+            retention {
+                finished_runs_past_the_age_are_forgotten_with_everything_of_theirs,
+                runs_going_on_and_the_latest_of_each_pipeline_are_kept,
+                forgetting_goes_oldest_first_at_most_the_limit_at_a_time,
+                old_events_are_forgotten_but_each_streams_last,
             },
             crash {
                 reopening_sees_exactly_what_was_committed,

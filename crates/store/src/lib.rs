@@ -76,6 +76,21 @@ pub enum StoreError {
     },
 }
 
+/// The least string above every string that starts with `prefix` in byte order (`run0` for
+/// `run/`), so that a backend reads the streams under a prefix as a range of its key; `None`
+/// when nothing is above them all (an empty prefix).
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // UTF-8 keeps the order of code points, so the next one is the next in bytes too.
+        if let Some(next) = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// Where events, snapshots and revisions live.
 pub trait Store: Send + Sync {
     /// Appends `records` to `stream` if its last sequence number is `expected` (0 for a new
@@ -122,4 +137,23 @@ pub trait Store: Send + Sync {
 
     /// Forgets all but the newest `keep` revisions of `service`, except those in `pinned`.
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError>;
+
+    /// Removes the events recorded before `before_ms` of every stream whose name starts with
+    /// `prefix`, except each stream's last, which keeps its position (so an append goes on
+    /// numbering after it); returns how many. For streams read whole, never a rollout's,
+    /// whose snapshot and the events after it rebuild its state. Snapshots are untouched.
+    fn forget_events(&self, prefix: &str, before_ms: u64) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_prefix_ends_below_the_next_string_in_byte_order() {
+        assert_eq!(super::prefix_end("run/").as_deref(), Some("run0"));
+        assert_eq!(super::prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        // The code points reserved for UTF-16's surrogates are skipped.
+        assert_eq!(super::prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(super::prefix_end("\u{10FFFF}"), None);
+        assert_eq!(super::prefix_end(""), None);
+    }
 }

@@ -122,4 +122,17 @@ pub trait RunHistory: Send + Sync {
     /// Forgets delivery `id`, so that its redelivery is claimed again: what it asked for
     /// could not be done.
     fn release_delivery(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Removes at most `limit` runs that finished before `before_ms`, the oldest first, with
+    /// everything of theirs (jobs, instances, gates, reviews, events), in one transaction;
+    /// returns their numbers. A run not finished (running, waiting, queued), the latest run
+    /// of each pipeline and the runs in `except` (the caller's to keep: a rerun about to
+    /// start) are never removed, so numbers are never given out twice and `rerun` of the
+    /// latest still works. Watchers are not told: what is gone has nothing to show.
+    fn forget_finished(
+        &self,
+        before_ms: u64,
+        limit: u32,
+        except: &[u64],
+    ) -> Result<Vec<u64>, StoreError>;
 }

@@ -89,7 +89,7 @@ pub struct SqliteStore {
 
 /// One write as the group's writer needs it: owned, its values encoded by the caller. Each
 /// answers a number: an append its stream's new last position, a revision its number, a
-/// pruning how many revisions it removed.
+/// pruning how many revisions it removed, a forgetting how many events.
 enum Write {
     Append {
         stream: String,
@@ -107,6 +107,10 @@ enum Write {
         service: String,
         keep: u32,
         pinned: Vec<u64>,
+    },
+    Forget {
+        prefix: String,
+        before_ms: u64,
     },
 }
 
@@ -303,6 +307,28 @@ fn write_in(tx: &Connection, write: &Write) -> Result<u64, StoreError> {
             }
             Ok(pruned)
         }
+        Write::Forget { prefix, before_ms } => {
+            // The prefix as a range of the key: the streams under it, not the whole table.
+            let end = crate::prefix_end(prefix);
+            let below = if end.is_some() { "AND stream < ?3" } else { "" };
+            let forgotten = tx
+                .prepare_cached(&format!(
+                    "DELETE FROM events WHERE stream >= ?1 {below} AND at_ms < ?2
+                     AND seq < (SELECT MAX(seq) FROM events AS last WHERE last.stream = events.stream)"
+                ))?
+                .execute(rusqlite::params_from_iter(
+                    [
+                        Some(rusqlite::types::Value::Text(prefix.clone())),
+                        Some(rusqlite::types::Value::Integer(
+                            (*before_ms).min(i64::MAX as u64) as i64,
+                        )),
+                        end.map(rusqlite::types::Value::Text),
+                    ]
+                    .into_iter()
+                    .flatten(),
+                ))?;
+            Ok(forgotten as u64)
+        }
     }
 }
 
@@ -463,6 +489,13 @@ impl Store for SqliteStore {
             service: service.to_owned(),
             keep,
             pinned: pinned.to_vec(),
+        })
+    }
+
+    fn forget_events(&self, prefix: &str, before_ms: u64) -> Result<u64, StoreError> {
+        self.write(Write::Forget {
+            prefix: prefix.to_owned(),
+            before_ms,
         })
     }
 }

@@ -35,11 +35,11 @@ pub(crate) fn run(args: &RerunArgs) -> anyhow::Result<Code> {
     let settings = args.exec.settings()?;
     let data = args.data.open()?;
     let number = args.run;
-    let Some(run) = data.store.run(number)? else {
+    let Some((run, lock)) = data.lock_existing(number)? else {
         eprintln!("error: no run {number} in {}", data.dir.display());
         return Ok(exit::FAILURE);
     };
-    let Some(_lock) = data.lock_run(number)?.filter(|_| run.status.is_final()) else {
+    let Some(_lock) = lock.filter(|_| run.status.is_final()) else {
         eprintln!(
             "error: run {number} is still {} (wait for it to end, or stop it with Ctrl-C where it runs)",
             run.status

@@ -6,6 +6,7 @@
 pub(crate) mod access;
 mod lead;
 mod notify;
+mod retention;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,9 @@ pub(crate) struct UpArgs {
     /// How many webhook deliveries are handled at once; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = bellwether_server::Limits::default().max_webhooks)]
     max_webhooks: usize,
+    /// How often `server.retention` is swept after the sweep at start: a knob for tests, which cannot wait the hour.
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = super::parse_duration, default_value = "1h")]
+    retention_every: Duration,
 }
 
 /// What runs the replicas.
@@ -317,6 +321,7 @@ async fn lead_on(
     let project_dir = options.base_dir.clone();
     let file = args.file.display().to_string();
     let store = led.as_ref().map(|led| Arc::clone(&led.store));
+    let retention = options.project.server.retention;
     let started = match (args.platform, store) {
         (PlatformKind::Local, None) => ControlPlane::start(options).await,
         (PlatformKind::Local, Some(store)) => ControlPlane::start_storing(options, store).await,
@@ -415,6 +420,15 @@ async fn lead_on(
         None => DataDir::open(&data_path),
     };
     let led_lost = led.map(|led| led.lost);
+    if let Ok(data) = &data {
+        retention::start(
+            retention,
+            args.retention_every,
+            data.clone(),
+            control.store(),
+            triggers.clone(),
+        );
+    }
     let pipelines = match pipelines_token.and_then(|token| {
         let listener = Arc::new(notices.clone());
         pipelines(

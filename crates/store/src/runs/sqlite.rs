@@ -340,6 +340,47 @@ impl RunHistory for RunStore {
             .execute("DELETE FROM webhook_deliveries WHERE id = ?1", params![id])?;
         Ok(())
     }
+
+    fn forget_finished(
+        &self,
+        before_ms: u64,
+        limit: u32,
+        except: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The numbers as text: a JSON number past a signed 64-bit integer would not compare.
+        let except: Vec<String> = except.iter().map(u64::to_string).collect();
+        let doomed: Vec<u64> = tx
+            .prepare_cached(
+                "SELECT number FROM runs AS r
+                 WHERE status NOT IN ('running', 'waiting', 'queued') AND finished_ms < ?1
+                 AND number < (SELECT MAX(number) FROM runs AS l WHERE l.pipeline = r.pipeline)
+                 AND CAST(number AS TEXT) NOT IN (SELECT value FROM json_each(?3))
+                 ORDER BY number LIMIT ?2",
+            )?
+            .query_map(
+                params![
+                    before_ms.min(i64::MAX as u64),
+                    limit,
+                    serde_json::to_string(&except)?
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        for number in &doomed {
+            for table in ["run_jobs", "run_instances", "run_gates", "run_reviews"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE run = ?1"))?
+                    .execute([number])?;
+            }
+            tx.prepare_cached("DELETE FROM events WHERE stream = ?1")?
+                .execute([run_stream(*number)])?;
+            tx.prepare_cached("DELETE FROM runs WHERE number = ?1")?
+                .execute([number])?;
+        }
+        tx.commit()?;
+        Ok(doomed)
+    }
 }
 
 /// Appends one event to the run's stream, in the caller's transaction.

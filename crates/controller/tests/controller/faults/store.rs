@@ -161,4 +161,8 @@ impl Store for FaultyStore {
     fn prune_revisions(&self, service: &str, keep: u32, pinned: &[u64]) -> Result<u64, StoreError> {
         self.inner.prune_revisions(service, keep, pinned)
     }
+
+    fn forget_events(&self, prefix: &str, before_ms: u64) -> Result<u64, StoreError> {
+        self.inner.forget_events(prefix, before_ms)
+    }
 }

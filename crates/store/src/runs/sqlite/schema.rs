@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, number);
 CREATE TABLE IF NOT EXISTS run_jobs (
     run INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
