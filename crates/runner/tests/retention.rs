@@ -166,3 +166,38 @@ fn a_run_whose_lock_is_held_is_kept_for_the_rerun_that_holds_it() {
     assert_eq!(data.sweep_old(&cut).expect("swept").runs, 1);
     assert!(other.lock_existing(old).expect("read").is_none());
 }
+
+/// A data directory holding its own history and a shared one's runs (a control plane on
+/// PostgreSQL): a sweep of the shared history judges its own runs and artifact contents only,
+/// never the files of the directory's own runs, which its run numbers may equal.
+#[test]
+fn a_shared_historys_sweep_leaves_the_directorys_own_runs_alone() {
+    let dir = tempfile::tempdir().expect("data dir");
+    let own = DataDir::open(dir.path()).expect("opened");
+    let mine = run(&own, "ci", "mine", Some((RunStatus::Success, 2_000)));
+    run(&own, "ci", "latest", Some((RunStatus::Success, 2_000)));
+    let history = tempfile::tempdir().expect("history");
+    let store = bellwether_store::RunStore::open(&history.path().join("shared.db")).expect("store");
+    let shared = DataDir::shared(dir.path(), std::sync::Arc::new(store)).expect("shared");
+    let old = run(&shared, "ci", "theirs", Some((RunStatus::Success, 2_000)));
+    run(&shared, "ci", "newest", Some((RunStatus::Success, 2_000)));
+    assert_eq!(old, mine, "each history numbers its runs");
+    assert_eq!(contents(&dir.path().join("shared")), 2);
+
+    let cut = Cutoffs {
+        runs: Some(5_000),
+        logs: Some(5_000),
+        artifacts: Some(5_000),
+    };
+    let swept = shared.sweep_old(&cut).expect("swept");
+    assert_eq!((swept.runs, swept.contents), (1, 1), "{swept:?}");
+    assert!(!shared.run_dir(old).exists());
+    assert_eq!(contents(&dir.path().join("shared")), 1);
+    assert!(own.run_dir(mine).join("logs/build/1.log").exists());
+    assert!(own.run_dir(mine).join("artifacts/app.json").exists());
+    assert_eq!(
+        contents(dir.path()),
+        2,
+        "the own history's contents are all there"
+    );
+}
