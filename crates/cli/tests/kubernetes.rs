@@ -277,7 +277,7 @@ fn up_says_why_it_cannot_reach_a_cluster() {
         ],
         &[],
     );
-    assert_eq!(local.code, 1, "{local:?}");
+    assert_eq!(local.code, 2, "a usage error: {local:?}");
     assert!(
         local
             .stderr

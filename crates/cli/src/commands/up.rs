@@ -113,7 +113,10 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<Code> {
     if args.platform == PlatformKind::Local
         && (args.kubeconfig.is_some() || args.namespace.is_some())
     {
-        anyhow::bail!("--kubeconfig and --namespace are for --platform kubernetes");
+        eprintln!(
+            "error: --kubeconfig and --namespace are for --platform kubernetes (expected --platform kubernetes with them, or neither)"
+        );
+        return Ok(exit::BAD_INPUT);
     }
     let project = super::project(&args.file)?;
     let base_dir = base_dir(&args.file)?;
