@@ -18,7 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bellwether_kube_fake::{FakeCluster, Options, Resource};
-use support::{ControlPlane, json};
+use support::{COMMAND, ControlPlane, eventually, json};
 
 /// A replica: `GET /` answers with its version and pod IP (500 when `FAIL` is set), `/health`
 /// 200; it listens on its pod IP.
@@ -395,6 +395,69 @@ fn a_canary_on_kubernetes_is_routed_by_the_clusters_http_route() {
     };
     assert_eq!(selected("shop-stable"), Some(serde_json::json!("2")));
     assert_eq!(selected("shop-canary"), Some(serde_json::json!("2")));
+    plane.stop();
+}
+
+/// The HTTPRoute a service names is not there yet: `get` says why the cluster does not route
+/// as the rollout stands, the rollout waits for it (no pod is asked for before its traffic can
+/// be routed), and goes on once the route is made.
+#[test]
+fn a_missing_http_route_is_shown_and_the_rollout_waits_for_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = runtime
+        .block_on(FakeCluster::start(Options::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.write_kubeconfig(dir.path(), "shop-ns").unwrap();
+    let plane = ControlPlane::start_with(
+        &routed_project(dir.path()),
+        &[
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+    );
+    let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    let pending = eventually(&plane, "the route's failure in the view", COMMAND, || {
+        let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+        view["routing_pending"].as_str().map(str::to_owned)
+    });
+    assert!(
+        pending.contains("cannot route the traffic with a Gateway API HTTPRoute")
+            && pending.contains("shop-route"),
+        "{pending}"
+    );
+    let shown = plane.run(&["get", "shop"]);
+    assert!(shown.stdout.contains("Not routed"), "{shown:?}");
+    assert!(
+        cluster.objects(Resource::ReplicaSets, "shop-ns").is_empty(),
+        "pods asked for before their traffic can be routed"
+    );
+
+    let route = serde_json::json!({
+        "metadata": {"name": "shop-route"},
+        "spec": {
+            "parentRefs": [{"name": "edge"}],
+            "rules": [{"backendRefs": [{"name": "shop-stable", "port": 8080}]}],
+        },
+    });
+    cluster
+        .create(Resource::HttpRoutes, "shop-ns", route)
+        .unwrap();
+    let status = plane.run(&["status", "shop", "--timeout", "120s"]);
+    assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
+    let view = json(&plane.run(&["get", "shop", "-o", "json"]));
+    assert_eq!(view["routing_pending"], serde_json::Value::Null, "{view:#}");
+    assert_eq!(
+        route_weights(&cluster).last(),
+        Some(&vec![("shop-stable".to_owned(), 10_000)])
+    );
     plane.stop();
 }
 
