@@ -312,6 +312,34 @@ fn routed_project(dir: &Path) -> PathBuf {
     file
 }
 
+/// The user's HTTPRoute `shop-route`, routing to `shop-stable`, made in the cluster.
+fn make_route(cluster: &FakeCluster) {
+    let route = serde_json::json!({
+        "metadata": {"name": "shop-route"},
+        "spec": {
+            "parentRefs": [{"name": "edge"}],
+            "rules": [{"backendRefs": [{"name": "shop-stable", "port": 8080}]}],
+        },
+    });
+    cluster
+        .create(Resource::HttpRoutes, "shop-ns", route)
+        .unwrap();
+}
+
+/// `up` on the cluster with [`routed_project`] in `dir`.
+fn routed_plane(cluster: &FakeCluster, dir: &Path) -> ControlPlane {
+    let kubeconfig = cluster.write_kubeconfig(dir, "shop-ns").unwrap();
+    ControlPlane::start_with(
+        &routed_project(dir),
+        &[
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+    )
+}
+
 /// The weights of the HTTPRoute's backends at each of its changes, repeats left out.
 fn route_weights(cluster: &FakeCluster) -> Vec<Vec<(String, u64)>> {
     let mut steps: Vec<Vec<(String, u64)>> = cluster
@@ -346,27 +374,9 @@ fn a_canary_on_kubernetes_is_routed_by_the_clusters_http_route() {
     let cluster = runtime
         .block_on(FakeCluster::start(Options::default()))
         .unwrap();
-    let route = serde_json::json!({
-        "metadata": {"name": "shop-route"},
-        "spec": {
-            "parentRefs": [{"name": "edge"}],
-            "rules": [{"backendRefs": [{"name": "shop-stable", "port": 8080}]}],
-        },
-    });
-    cluster
-        .create(Resource::HttpRoutes, "shop-ns", route)
-        .unwrap();
+    make_route(&cluster);
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = cluster.write_kubeconfig(dir.path(), "shop-ns").unwrap();
-    let plane = ControlPlane::start_with(
-        &routed_project(dir.path()),
-        &[
-            "--platform",
-            "kubernetes",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ],
-    );
+    let plane = routed_plane(&cluster, dir.path());
     for version in ["v1", "v2"] {
         let deploy = plane.run(&["deploy", "shop", "--version", version]);
         assert_eq!(deploy.code, 0, "{deploy:?}");
@@ -412,16 +422,7 @@ fn a_missing_http_route_is_shown_and_the_rollout_waits_for_it() {
         .block_on(FakeCluster::start(Options::default()))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = cluster.write_kubeconfig(dir.path(), "shop-ns").unwrap();
-    let plane = ControlPlane::start_with(
-        &routed_project(dir.path()),
-        &[
-            "--platform",
-            "kubernetes",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ],
-    );
+    let plane = routed_plane(&cluster, dir.path());
     let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);
     assert_eq!(deploy.code, 0, "{deploy:?}");
     let pending = eventually(&plane, "the route's failure in the view", COMMAND, || {
@@ -440,16 +441,7 @@ fn a_missing_http_route_is_shown_and_the_rollout_waits_for_it() {
         "pods asked for before their traffic can be routed"
     );
 
-    let route = serde_json::json!({
-        "metadata": {"name": "shop-route"},
-        "spec": {
-            "parentRefs": [{"name": "edge"}],
-            "rules": [{"backendRefs": [{"name": "shop-stable", "port": 8080}]}],
-        },
-    });
-    cluster
-        .create(Resource::HttpRoutes, "shop-ns", route)
-        .unwrap();
+    make_route(&cluster);
     let status = plane.run(&["status", "shop", "--timeout", "120s"]);
     assert_eq!(status.code, 0, "{status:?}\n{:#?}", plane.log());
     let view = json(&plane.run(&["get", "shop", "-o", "json"]));
