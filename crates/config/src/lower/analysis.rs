@@ -526,9 +526,17 @@ fn preset_form(
             ok = false;
         }
     }
-    let (preset_name, expected) = match preset.value {
-        PresetConfig::RequestSuccessRate => ("request-success-rate", "success_rate >= 99%"),
-        PresetConfig::RequestDuration => ("request-duration", "latency_p99 <= 200ms"),
+    let (preset_name, judged_on, expected) = match preset.value {
+        PresetConfig::RequestSuccessRate => (
+            "request-success-rate",
+            "`success_rate` or `error_rate`",
+            "success_rate >= 99%",
+        ),
+        PresetConfig::RequestDuration => (
+            "request-duration",
+            "a latency quantile",
+            "latency_p99 <= 200ms",
+        ),
     };
     let Some(mesh) = &routed.mesh else {
         sink.error(preset.pos, format!("preset `{preset_name}` reads Istio's or NGINX Ingress's metrics, and service `{}` is routed by neither (expected `trafficRouting` with `istio` or `nginx`)", routed.service));
@@ -578,10 +586,7 @@ fn preset_form(
             )
         }
         _ => {
-            sink.error(threshold.pos, format!("preset `{preset_name}` is judged on {}, not `{}` (expected e.g. `threshold: {expected}`)", match preset.value {
-                PresetConfig::RequestSuccessRate => "`success_rate` or `error_rate`",
-                PresetConfig::RequestDuration => "a latency quantile",
-            }, t.metric));
+            sink.error(threshold.pos, format!("preset `{preset_name}` is judged on {judged_on}, not `{}` (expected e.g. `threshold: {expected}`)", t.metric));
             return None;
         }
     };
