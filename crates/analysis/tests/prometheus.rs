@@ -6,27 +6,21 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bellwether_analysis::engine::{Engine, Report, RunHandle, RunRequest};
+use bellwether_analysis::engine::Report;
 use bellwether_analysis::providers::{MetricProvider, Prometheus, PrometheusProvider};
 use bellwether_analysis::sequential::Tally;
 use bellwether_analysis::{Observation, Value};
-use bellwether_core::rollout::{RunId, RunKind, Verdict};
+use bellwether_core::rollout::Verdict;
 use bellwether_core::spec::{
     Condition, ConditionOp, Evidence, MetricSpec, Operand, ProviderSpec, Unit,
 };
-use bellwether_core::time::Timestamp;
 use serde_json::Value as Json;
+use support::prometheus::{require_prometheus, start_prometheus, start_run};
 use support::{Answer, Server, target};
-use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// The test target's metrics: revision 2 (the canary) has 2,413 requests, 116 of them errors;
 /// revision 1 (the baseline) 21,877 with 66 errors.
@@ -39,79 +33,6 @@ test_requests_total{revision=\"2\",code=\"500\"} 116
 ";
 
 const ERROR_RATIO: &str = "sum(test_requests_total{revision=\"{{revision}}\",code=~\"5..\"}) / sum(test_requests_total{revision=\"{{revision}}\"})";
-
-/// A Prometheus process, killed when dropped.
-struct PrometheusProcess {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for PrometheusProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// Prometheus must be installed: these tests run a real one, and never skip.
-fn require_prometheus() {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} is missing: this test runs a real Prometheus. Run the tests with \
-         `scripts/test.sh`, which installs Debian's package, or `apt-get install -y prometheus`."
-    );
-}
-
-async fn start_prometheus(target: &str) -> PrometheusProcess {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let config = dir.path().join("prometheus.yml");
-    let host = target.trim_start_matches("http://");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: target\n    static_configs:\n      - targets: ['{host}']\n"
-        ),
-    )
-    .expect("the config is written");
-    let port = free_port();
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    let process = PrometheusProcess {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        let ready = client.get(format!("{}/-/ready", process.base)).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            return process;
-        }
-        sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "prometheus did not become ready on {} within 30s",
-        process.base
-    );
-}
 
 /// Asks Prometheus directly, without the provider: the `data` of its answer.
 async fn direct(base: &str, endpoint: &str, params: &[(&str, String)]) -> Json {
@@ -464,71 +385,6 @@ async fn counts_against_real_prometheus() {
             && message.ends_with(", 30 of 300 requests since 00:00:00) > 1%"),
         "{message}"
     );
-}
-
-/// A background run of `metric` on the engine, canary revision 2 against baseline 1, and its
-/// reports.
-fn start_run(metric: MetricSpec) -> (RunHandle, mpsc::UnboundedReceiver<Report>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let request = RunRequest {
-        service: "api".to_owned(),
-        run: RunId {
-            attempt: 1,
-            kind: RunKind::Background,
-        },
-        metrics: vec![metric],
-        judge: None,
-        revision: 2,
-        baseline: Some(1),
-        args: BTreeMap::new(),
-        started_at: Timestamp(0),
-    };
-    let providers = bellwether_analysis::providers::Providers::new(
-        Arc::new(NoRouter),
-        Arc::new(NoRouter),
-        Arc::new(NoRouter),
-    );
-    (Engine::new(Arc::new(providers)).start(request, tx), rx)
-}
-
-/// The builtin and verify providers' sources, unused by prometheus metrics.
-struct NoRouter;
-
-impl bellwether_core::signal::SignalSource for NoRouter {
-    fn sample(
-        &self,
-        _: &str,
-        _: u64,
-        _: Duration,
-    ) -> Option<bellwether_core::signal::TrafficSample> {
-        None
-    }
-
-    fn totals(
-        &self,
-        _: &str,
-        _: u64,
-        _: Option<Duration>,
-    ) -> Option<bellwether_core::signal::TrafficTotals> {
-        None
-    }
-}
-
-impl bellwether_core::signal::AddressSource for NoRouter {
-    fn address(&self, _: &str, _: u64) -> Option<String> {
-        None
-    }
-}
-
-impl bellwether_core::signal::ResourceSource for NoRouter {
-    fn resources(
-        &self,
-        _: &str,
-        _: u64,
-        _: Duration,
-    ) -> Option<bellwether_core::signal::ResourceSample> {
-        None
-    }
 }
 
 /// Headers (a bearer token) reach the server, and a slow server is a timeout that says so.

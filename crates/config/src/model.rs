@@ -30,8 +30,8 @@ use crate::span::Entries;
 
 pub use analysis::{
     AnalysisConfig, AnalysisRefConfig, ArgConfig, FieldRefConfig, FullMetricConfig,
-    InconclusiveConfig, MetricConfig, SecretKeyRefConfig, TrafficGeneratorConfig, UnitConfig,
-    ValueFromConfig,
+    InconclusiveConfig, MetricConfig, PresetConfig, SecretKeyRefConfig, TrafficGeneratorConfig,
+    UnitConfig, ValueFromConfig,
 };
 pub use analysis::{JudgeConfig, JudgedMetricConfig, Number};
 pub use check::{CheckConfig, StatusForm, TlsConfig, VerifyConfig};

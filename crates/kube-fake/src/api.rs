@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::apply;
 use crate::logs::Logs;
+use crate::requests::{ApiRequest, Requests};
 use crate::resource::{Key, Resource};
 use crate::script::Script;
 use crate::status::Status;
@@ -31,6 +32,7 @@ pub(crate) struct Api {
     pub logs: Logs,
     pub token: String,
     pub bookmark_interval: Duration,
+    pub requests: Requests,
 }
 
 type Params = BTreeMap<String, String>;
@@ -66,7 +68,8 @@ fn target(path: &str) -> Result<Target, Status> {
     })
 }
 
-/// Every request: authenticated, then dispatched by method and path.
+/// Every request: authenticated, recorded as the authorizer would see it, then dispatched by
+/// method and path.
 pub(crate) async fn serve(
     State(api): State<Api>,
     method: Method,
@@ -82,7 +85,9 @@ pub(crate) async fn serve(
     if presented != Some(api.token.as_str()) {
         return Status::unauthorized().into_response();
     }
-    match dispatch(&api, &method, uri.path(), &params, &headers, &body).await {
+    let request = ApiRequest::of(&method, uri.path(), flag(&params, "watch"));
+    api.requests.record(request.clone());
+    match dispatch(&api, &method, &request, &params, &headers, &body).await {
         Ok(response) => response,
         Err(status) => status.into_response(),
     }
@@ -91,11 +96,12 @@ pub(crate) async fn serve(
 async fn dispatch(
     api: &Api,
     method: &Method,
-    path: &str,
+    request: &ApiRequest,
     params: &Params,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, Status> {
+    let path = request.path.as_str();
     let target = target(path)?;
     let collection = Key {
         resource: target.resource,
@@ -119,7 +125,7 @@ async fn dispatch(
             .ok_or_else(|| Status::not_found(&key)),
         (&Method::PUT, None) => update(api, &key, params, headers, body, false),
         (&Method::PUT, Some("status")) => update(api, &key, params, headers, body, true),
-        (&Method::PATCH, None) => patch(api, &key, params, headers, body),
+        (&Method::PATCH, None) => patch(api, &key, request, params, headers, body),
         (&Method::DELETE, None) => delete(api, &key, params, body),
         (&Method::GET, Some("log")) if key.resource == Resource::Pods => {
             log::serve(api, &key, params).await
@@ -327,6 +333,7 @@ fn update(
 fn patch(
     api: &Api,
     key: &Key,
+    request: &ApiRequest,
     params: &Params,
     headers: &HeaderMap,
     body: &[u8],
@@ -354,6 +361,8 @@ fn patch(
             }
             scripted_conflict(api, key)?;
             if api.store.get(key).is_none() {
+                // An apply that creates is authorized as a create too.
+                api.requests.record(request.as_verb("create"));
                 let mut object = json!({"metadata": {}});
                 apply::merge(&mut object, &applied, manager, "Apply", &now);
                 match api.store.create(key.clone(), object) {

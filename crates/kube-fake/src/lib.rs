@@ -5,7 +5,9 @@
 //! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
 //! runs each pod's container as a local process on a loopback address of its own
 //! (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
-//! same path as against a real cluster. Faults are scripted through [`Script`].
+//! same path as against a real cluster. Faults are scripted through [`Script`]; every request
+//! is recorded as Kubernetes' authorizer sees it ([`FakeCluster::requests`]), so a test can hold
+//! a Role to what a client asked.
 //!
 //! What it does not play: images (a container's `command` and `args` run on this machine),
 //! more than one container per pod, scheduling, field ownership conflicts between managers,
@@ -18,6 +20,7 @@ mod collector;
 mod kubelet;
 mod logs;
 mod replicaset;
+mod requests;
 mod resource;
 mod script;
 mod status;
@@ -31,6 +34,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+pub use requests::ApiRequest;
 pub use resource::Resource;
 pub use script::Script;
 
@@ -74,6 +78,7 @@ pub struct FakeCluster {
     token: String,
     script: Script,
     store: store::Store,
+    requests: requests::Requests,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -84,12 +89,14 @@ impl FakeCluster {
         let script = Script::new(store.clone());
         let logs = logs::Logs::default();
         let token = format!("fake-{}", api::suffix());
+        let requests = requests::Requests::default();
         let state = api::Api {
             store: store.clone(),
             script: script.clone(),
             logs: logs.clone(),
             token: token.clone(),
             bookmark_interval: options.bookmark_interval,
+            requests: requests.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -111,6 +118,7 @@ impl FakeCluster {
             token,
             script,
             store,
+            requests,
             tasks,
         })
     }
@@ -189,6 +197,12 @@ impl FakeCluster {
         self.store
             .create(key, object)
             .map_err(|status| status.message)
+    }
+
+    /// Every authenticated request served so far, in order, as Kubernetes' authorizer sees it;
+    /// a server-side apply that created its object counts as a `patch` and a `create`.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.requests.all()
     }
 
     /// The objects of `resource` in `namespace` as the API server holds them now.

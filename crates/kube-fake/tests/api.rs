@@ -99,6 +99,77 @@ async fn a_request_without_the_token_or_with_a_method_not_served_is_refused() {
     );
 }
 
+#[tokio::test]
+async fn every_request_is_recorded_with_the_verb_the_authorizer_sees() {
+    let (cluster, client) = cluster().await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "test");
+    let apply = PatchParams::apply("t");
+    secrets
+        .patch("a", &apply, &Patch::Apply(&secret("a")))
+        .await
+        .unwrap();
+    secrets
+        .patch("a", &apply, &Patch::Apply(&secret("a")))
+        .await
+        .unwrap();
+    let made = secrets
+        .create(&PostParams::default(), &secret("b"))
+        .await
+        .unwrap();
+    secrets
+        .replace("b", &PostParams::default(), &made)
+        .await
+        .unwrap();
+    secrets.get("b").await.unwrap();
+    let listed = secrets.list(&ListParams::default()).await.unwrap();
+    let version = listed.metadata.resource_version.unwrap();
+    let params = WatchParams::default().timeout(1);
+    let mut stream = secrets.watch(&params, &version).await.unwrap().boxed();
+    while stream.try_next().await.unwrap().is_some() {}
+    secrets.delete("b", &DeleteParams::default()).await.unwrap();
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "test");
+    assert_eq!(code(sets.get("missing").await.unwrap_err()), 404);
+    let pods: Api<Pod> = Api::namespaced(client, "test");
+    let _ = pods.logs("p", &LogParams::default()).await;
+    // Unauthenticated: never reaches the authorizer.
+    let url = format!("{}/api/v1/namespaces/test/secrets", cluster.url());
+    raw("GET", &url, None).await;
+
+    let seen: Vec<String> = cluster
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}/{}{} {} {}",
+                r.verb,
+                r.group,
+                r.resource,
+                r.subresource
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("/{s}")),
+                r.namespace.as_deref().unwrap_or("-"),
+                r.name.as_deref().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "patch /secrets test a",
+            "create /secrets test a",
+            "patch /secrets test a",
+            "create /secrets test -",
+            "update /secrets test b",
+            "get /secrets test b",
+            "list /secrets test -",
+            "watch /secrets test -",
+            "delete /secrets test b",
+            "get apps/replicasets test missing",
+            "get /pods/log test p",
+        ]
+    );
+}
+
 /// A bare request over TCP, with the bearer token given or none.
 async fn raw(method: &str, url: &str, token: Option<&str>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,15 +4,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_controller::Platform;
-use bellwether_core::platform::{
-    LogQuery, ReplicaPhase, ReplicaTemplate, SecretSource, ServiceState,
-};
+use bellwether_core::platform::{LogQuery, ReplicaPhase, ReplicaTemplate, ServiceState};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::spec::Probe;
 use bellwether_kube_fake::Resource;
@@ -227,27 +224,11 @@ async fn a_template_without_an_image_fails_its_revision_with_why() {
     );
 }
 
-#[derive(Debug)]
-struct Secrets;
-
-impl SecretSource for Secrets {
-    fn values(
-        &self,
-        _: Option<&str>,
-        names: &[String],
-    ) -> Result<BTreeMap<String, String>, String> {
-        Ok(names
-            .iter()
-            .map(|n| (n.clone(), format!("value-of-{n}")))
-            .collect())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_reach_pods_through_a_secret_owned_by_the_revision() {
     let dir = tempfile::tempdir().unwrap();
     let subject = support::start(dir.path(), |options| {
-        options.secrets = Some(Arc::new(Secrets))
+        options.secrets = Some(Arc::new(support::Secrets))
     })
     .await;
     let mut with_secret = template("web", 1);
@@ -298,7 +279,7 @@ async fn secrets_reach_pods_through_a_secret_owned_by_the_revision() {
 async fn a_revision_scaled_down_is_kept_a_while_then_deleted_with_its_secret() {
     let dir = tempfile::tempdir().unwrap();
     let subject = support::start(dir.path(), |options| {
-        options.secrets = Some(Arc::new(Secrets));
+        options.secrets = Some(Arc::new(support::Secrets));
         options.keep_scaled_down = Duration::from_secs(2);
     })
     .await;

@@ -6,20 +6,9 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use bellwether_api::{DeployRequest, ServiceView};
-use bellwether_controller::{
-    ControlPlane, Options as PlaneOptions, Platform, Seams, TrafficRouter,
-};
-use bellwether_core::rollout::{Command, Phase};
 use bellwether_kube_fake::{FakeCluster, Recorded, Resource};
-use bellwether_platform_kubernetes::{KubernetesTraffic, Options, connect};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(60);
-const NAMESPACE: &str = "bellwether";
+use support::plane::{NAMESPACE, Rig};
 
 /// A service whose canary goes 20% with a header route and a mirror (when `mirror`), then
 /// 50%, pausing after each, its pods the test workload.
@@ -55,166 +44,9 @@ services:
         .project
 }
 
-struct Rig {
-    plane: ControlPlane,
-    cluster: Arc<support::OnFakeCluster>,
-    _dir: tempfile::TempDir,
-}
-
-/// A control plane on a fake cluster holding the user's `objects`, routing by `routing`.
+/// A control plane routing by `routing` on a fake cluster holding the user's `objects`.
 async fn rig(routing: &str, mirror: bool, objects: &[(Resource, Value)]) -> Rig {
-    let dir = tempfile::tempdir().expect("a directory");
-    let cluster = support::start(dir.path(), |_| {}).await;
-    let kubeconfig = cluster
-        .cluster
-        .write_kubeconfig(dir.path(), NAMESPACE)
-        .expect("a kubeconfig");
-    let connection = connect(Some(&kubeconfig), None).await.expect("connected");
-    for (resource, object) in objects {
-        create(&connection.client, *resource, object).await;
-    }
-    let traffic = KubernetesTraffic::new(connection.client, &Options::new(NAMESPACE));
-    let mut seams = Seams::new(Arc::clone(&cluster) as Arc<dyn Platform>);
-    seams.traffic = Some(Arc::new(traffic) as Arc<dyn TrafficRouter>);
-    let options = PlaneOptions {
-        data_dir: dir.path().join("data"),
-        base_dir: dir.path().to_owned(),
-        project: project(routing, mirror),
-        secrets: None,
-    };
-    let plane = ControlPlane::start_on(options, seams)
-        .await
-        .expect("a control plane");
-    Rig {
-        plane,
-        cluster,
-        _dir: dir,
-    }
-}
-
-async fn create(client: &kube::Client, resource: Resource, object: &Value) {
-    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
-    let (api_version, kind) = resource.type_meta();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let ar = ApiResource::from_gvk_with_plural(&gvk, resource.plural());
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &ar);
-    let object: DynamicObject = serde_json::from_value(object.clone()).expect("an object");
-    api.create(&PostParams::default(), &object)
-        .await
-        .expect("the user's object created");
-}
-
-impl Rig {
-    fn cluster(&self) -> &FakeCluster {
-        &self.cluster.cluster
-    }
-
-    async fn deploy(&self, version: &str) {
-        let request = DeployRequest {
-            version: version.to_owned(),
-            ..DeployRequest::default()
-        };
-        self.plane.deploy("api", request).await.expect("deployed");
-    }
-
-    async fn command(&self, command: Command) {
-        self.plane
-            .command("api", command, "test")
-            .await
-            .expect("the command taken");
-    }
-
-    /// Waits (bounded) until the service's view satisfies `check`, looking every 50 ms.
-    async fn until(&self, what: &str, check: impl Fn(&ServiceView) -> bool) {
-        let waited = tokio::time::timeout(WAIT, async {
-            while !self.plane.get("api").is_ok_and(|v| check(&v)) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        if waited.is_err() {
-            panic!("timed out waiting for {what}: {:#?}", self.plane.get("api"));
-        }
-    }
-
-    async fn paused_at(&self, step: usize) {
-        self.until(&format!("the pause at step {step}"), |v| {
-            v.phase == Phase::Paused
-                && v.step.as_ref().is_some_and(|s| s.index == step)
-                && v.routing_pending.is_none()
-        })
-        .await;
-    }
-
-    async fn healthy_on(&self, version: &str) {
-        self.until(&format!("{version} stable"), |v| {
-            v.phase == Phase::Healthy
-                && v.routing_pending.is_none()
-                && v.target.is_none()
-                && v.stable.as_ref().is_some_and(|s| s.version == version)
-        })
-        .await;
-    }
-
-    /// The story every plugin is put through: v1 deployed; v2 through its pauses at `pauses`
-    /// (the user's `conflicted` objects meeting `conflicts` conflicts on their next writes)
-    /// and promoted; v3 aborted at its first pause. The changes at which revisions 1 and 3
-    /// were asked for no pods.
-    async fn promote_then_abort(
-        &self,
-        conflicted: Resource,
-        conflicts: u32,
-        pauses: [usize; 2],
-    ) -> (u64, u64) {
-        self.deploy("v1").await;
-        self.healthy_on("v1").await;
-        self.cluster()
-            .script()
-            .conflict_next_writes(conflicted, conflicts);
-        self.deploy("v2").await;
-        self.paused_at(pauses[0]).await;
-        self.command(Command::Promote { full: false }).await;
-        self.paused_at(pauses[1]).await;
-        self.command(Command::Promote { full: false }).await;
-        self.healthy_on("v2").await;
-        let promoted = scaled_to_zero(self.cluster(), 1).await;
-        self.deploy("v3").await;
-        self.paused_at(pauses[0]).await;
-        self.command(Command::Abort {
-            reason: Some("test".into()),
-        })
-        .await;
-        (promoted, scaled_to_zero(self.cluster(), 3).await)
-    }
-
-    async fn stop(self) {
-        self.plane.shutdown(true).await;
-    }
-}
-
-/// The change at which the ReplicaSet of `revision` was first asked for no pods, waited for
-/// (bounded): the platform writes it after the controller asks.
-async fn scaled_to_zero(cluster: &FakeCluster, revision: u64) -> u64 {
-    let name = format!("api-r{revision}");
-    let found = || {
-        cluster
-            .changes(Resource::ReplicaSets, NAMESPACE)
-            .iter()
-            .find(|c| c.name == name && c.object["spec"]["replicas"] == 0)
-            .map(|c| c.seq)
-    };
-    let waited = tokio::time::timeout(WAIT, async {
-        loop {
-            match found() {
-                Some(seq) => return seq,
-                None => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    });
-    waited
-        .await
-        .unwrap_or_else(|_| panic!("{name} never scaled to zero"))
+    support::plane::rig(project(routing, mirror), objects, None).await
 }
 
 /// Each modification of the object named `name` (its creation by the test left out).
@@ -286,22 +118,8 @@ fn http_route_summary(route: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_api_http_route_weights_each_step_and_leaves_the_users_fields() {
-    let route = json!({
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-        "metadata": {"name": "api-route", "labels": {"team": "web"}},
-        "spec": {
-            "parentRefs": [{"name": "edge"}],
-            "hostnames": ["api.example.com"],
-            "rules": [
-                {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                 "backendRefs": [{"name": "api-stable", "port": 8080}]},
-                {"matches": [{"path": {"type": "PathPrefix", "value": "/static"}}],
-                 "backendRefs": [{"name": "cdn", "port": 80}]},
-            ],
-        },
-    });
-    let routing = "      plugins:\n        argoproj-labs/gatewayAPI: {httpRoute: api-route}";
-    let rig = rig(routing, true, &[(Resource::HttpRoutes, route)]).await;
+    let plugin = support::plane::gateway_api();
+    let rig = rig(plugin.routing, true, &plugin.objects).await;
     // Each write of the user's object meets a conflict first, and is tried again.
     let (promoted, aborted) = rig
         .promote_then_abort(Resource::HttpRoutes, 2, [3, 5])
@@ -432,34 +250,8 @@ fn subsets(rule: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn istio_virtual_service_weights_destination_rule_subsets_by_revision() {
-    let service = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-        "metadata": {"name": "api-vs"},
-        "spec": {
-            "hosts": ["api"],
-            "gateways": ["edge"],
-            "http": [
-                {"name": "primary", "retries": {"attempts": 3},
-                 "route": [{"destination": {"host": "api"}}]},
-                {"name": "legacy", "route": [{"destination": {"host": "legacy"}}]},
-            ],
-        },
-    });
-    let rule = json!({
-        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-        "metadata": {"name": "api-dr"},
-        "spec": {
-            "host": "api",
-            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
-            "subsets": [{"name": "stable", "labels": {"app": "api"}}],
-        },
-    });
-    let routing = "      istio:\n        virtualService: {name: api-vs, routes: [primary]}\n        destinationRule: {name: api-dr, canarySubsetName: canary, stableSubsetName: stable}";
-    let objects = [
-        (Resource::VirtualServices, service),
-        (Resource::DestinationRules, rule),
-    ];
-    let rig = rig(routing, true, &objects).await;
+    let plugin = support::plane::istio();
+    let rig = rig(plugin.routing, true, &plugin.objects).await;
     // Each write of the user's object meets a conflict first, and is tried again.
     let (promoted, aborted) = rig
         .promote_then_abort(Resource::VirtualServices, 2, [3, 5])
@@ -585,16 +377,9 @@ fn canary_ingress_summary(ingress: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_canary_ingress_copies_the_stable_one_with_the_canary_annotations() {
-    let ingress = json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "api", "annotations": {"kubernetes.io/ingress.class": "nginx"}},
-        "spec": {"rules": [{"host": "api.example.com", "http": {"paths": [
-            {"path": "/", "pathType": "Prefix",
-             "backend": {"service": {"name": "api-stable", "port": {"number": 8080}}}},
-        ]}}]},
-    });
-    let routing = "      nginx: {stableIngress: api}";
-    let rig = rig(routing, false, &[(Resource::Ingresses, ingress.clone())]).await;
+    let plugin = support::plane::nginx();
+    let ingress = plugin.objects[0].1.clone();
+    let rig = rig(plugin.routing, false, &plugin.objects).await;
     // Each write of the user's object meets a conflict first, and is tried again.
     let (promoted, aborted) = rig.promote_then_abort(Resource::Ingresses, 1, [2, 4]).await;
     let changes: Vec<Recorded> = rig

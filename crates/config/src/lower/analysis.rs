@@ -3,6 +3,7 @@
 
 mod args;
 pub(super) mod judge;
+mod preset;
 
 pub(super) use args::Args;
 
@@ -18,11 +19,12 @@ use super::provider::{self, BUILTIN, Table};
 use super::scalars::{Zero, duration, duration_or};
 use crate::diagnostic::Sink;
 use crate::model::{
-    AnalysisConfig, FullMetricConfig, InconclusiveConfig, MetricConfig, ProviderRef, Threshold,
-    UnitConfig,
+    AnalysisConfig, FullMetricConfig, InconclusiveConfig, MetricConfig, PresetConfig, ProviderRef,
+    Threshold, TrafficRoutingConfig, UnitConfig,
 };
 use crate::span::{Pos, Spanned};
 use crate::values::Percent;
+use preset::Mesh;
 
 /// Builtin metrics are cheap to measure, and a failing canary must be caught within about a
 /// second of the evidence.
@@ -53,10 +55,12 @@ pub(super) struct Metrics {
     pub(super) args: Args,
 }
 
-/// Lowers a service's metrics, reporting bad ones and duplicate names.
+/// Lowers a service's metrics, reporting bad ones and duplicate names; `routing` is the
+/// service's `trafficRouting`, whose mesh or ingress presets read.
 pub(super) fn metrics(
     analysis: Option<&Spanned<AnalysisConfig>>,
     service: &str,
+    routing: Option<&TrafficRoutingConfig>,
     providers: &Table,
     sink: &mut Sink<'_>,
 ) -> Metrics {
@@ -90,6 +94,10 @@ pub(super) fn metrics(
                 InconclusiveConfig::Fail => Inconclusive::Fail,
             }),
     };
+    let routed = Routed {
+        service,
+        mesh: Mesh::of(service, routing),
+    };
     let mut args = Args::declare(&a.args, service, sink);
     let mut specs: Vec<MetricSpec> = Vec::new();
     let mut seen: Vec<(String, Pos)> = Vec::new();
@@ -98,7 +106,7 @@ pub(super) fn metrics(
             MetricConfig::Compact(t) => (t.name(), Some(compact(t, &defaults))),
             MetricConfig::Full(full) => (
                 full.name.value.clone(),
-                full_form(full, metric.pos, &defaults, providers, sink),
+                full_form(full, metric.pos, &defaults, &routed, providers, sink),
             ),
         };
         let pos = match &metric.value {
@@ -218,16 +226,24 @@ struct Judged {
     unit: Option<Unit>,
 }
 
+/// The service whose metrics are lowered, and where its requests are counted.
+struct Routed<'a> {
+    service: &'a str,
+    mesh: Option<Mesh>,
+}
+
 fn full_form(
     m: &FullMetricConfig,
     pos: Pos,
     defaults: &Defaults,
+    routed: &Routed<'_>,
     providers: &Table,
     sink: &mut Sink<'_>,
 ) -> Option<MetricSpec> {
     names::identifier("metric", &m.name, sink);
     let name = m.name.value.as_str();
     let judged = match &m.threshold {
+        _ if m.preset.is_some() => preset_form(m, pos, routed, providers, sink),
         _ if m.errors.is_some() || m.total.is_some() => counts_form(m, pos, providers, sink),
         Some(t) => threshold_form(m, t, defaults, sink),
         None => query_form(m, pos, defaults, providers, sink),
@@ -449,24 +465,7 @@ fn counts_form(
             None
         }
     };
-    let base = match m.provider.as_ref().map(|p| (&p.value, p.pos)) {
-        Some((ProviderRef::Named(n), at)) if n != BUILTIN => match providers.get(n) {
-            Some(base) => base.cloned(),
-            None => {
-                let reference = Spanned::new(n.clone(), at);
-                names::reference("provider", &reference, &providers.names(), sink);
-                None
-            }
-        },
-        Some((ProviderRef::Inline(config), at)) => {
-            provider::lower(config, at, &format!("metric `{name}`'s provider"), sink)
-        }
-        _ => {
-            let at = m.provider.as_ref().map_or(pos, |p| p.pos);
-            sink.error(at, format!("metric `{name}` counts with PromQL, so it needs a prometheus `provider` (expected e.g. `provider: prom`)"));
-            None
-        }
-    };
+    let base = prometheus_base(m, pos, "counts with PromQL", providers, sink);
     let provider = match base? {
         provider::Base::Prometheus {
             address,
@@ -494,6 +493,147 @@ fn counts_form(
         evidence: Evidence::Cumulative,
         unit: Some(Unit::Ratio),
     })
+}
+
+/// `preset` and a `threshold`: the PromQL of the service's mesh or ingress for the check named.
+fn preset_form(
+    m: &FullMetricConfig,
+    pos: Pos,
+    routed: &Routed<'_>,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Option<Judged> {
+    let name = m.name.value.as_str();
+    let preset = m.preset.as_ref()?;
+    let mut ok = true;
+    let conflicts = [
+        ("query", m.query.as_ref().map(|q| q.pos)),
+        ("errors", m.errors.as_ref().map(|q| q.pos)),
+        ("total", m.total.as_ref().map(|q| q.pos)),
+        (
+            "successCondition",
+            m.success_condition.as_ref().map(|c| c.pos),
+        ),
+        (
+            "failureCondition",
+            m.failure_condition.as_ref().map(|c| c.pos),
+        ),
+        ("window", m.window.as_ref().map(|w| w.pos)),
+    ];
+    for (key, at) in conflicts {
+        if let Some(at) = at {
+            sink.error(at, format!("`preset` writes the query and is judged by `threshold`, and `{key}` is set too (expected it left out)"));
+            ok = false;
+        }
+    }
+    let (preset_name, judged_on, expected) = match preset.value {
+        PresetConfig::RequestSuccessRate => (
+            "request-success-rate",
+            "`success_rate` or `error_rate`",
+            "success_rate >= 99%",
+        ),
+        PresetConfig::RequestDuration => (
+            "request-duration",
+            "a latency quantile",
+            "latency_p99 <= 200ms",
+        ),
+    };
+    let Some(mesh) = &routed.mesh else {
+        sink.error(preset.pos, format!("preset `{preset_name}` reads Istio's or NGINX Ingress's metrics, and service `{}` is routed by neither (expected `trafficRouting` with `istio` or `nginx`)", routed.service));
+        return None;
+    };
+    let threshold = match &m.threshold {
+        Some(t) if t.value.rhs.is_relative() => {
+            sink.error(t.pos, format!("preset `{preset_name}` measures one revision, so its threshold is a value, not relative to the baseline (expected e.g. `threshold: {expected}`)"));
+            None
+        }
+        Some(t) => Some(t),
+        None => {
+            sink.error(pos, format!("metric `{name}` has a `preset` but no `threshold` (expected e.g. `threshold: {expected}`)"));
+            None
+        }
+    };
+    let base = prometheus_base(m, pos, "is a preset over PromQL", providers, sink);
+    let (address, headers, timeout) = match base? {
+        provider::Base::Prometheus {
+            address,
+            headers,
+            timeout,
+        } => (address, headers, timeout),
+        _ => {
+            let at = m.provider.as_ref().map_or(pos, |p| p.pos);
+            sink.error(at, format!("preset `{preset_name}` is PromQL, and metric `{name}`'s provider is not prometheus (expected a prometheus provider)"));
+            return None;
+        }
+    };
+    let threshold = threshold?;
+    let t = &threshold.value;
+    let (query, total, evidence, unit) = match (preset.value, t.metric) {
+        (
+            PresetConfig::RequestSuccessRate,
+            BuiltinMetric::SuccessRate | BuiltinMetric::ErrorRate,
+        ) => {
+            let (hits, total) = mesh.counts(t.metric == BuiltinMetric::ErrorRate);
+            (hits, Some(total), Evidence::Cumulative, Unit::Ratio)
+        }
+        (PresetConfig::RequestDuration, BuiltinMetric::Latency { permille }) => {
+            let quantile = f64::from(permille) / 1000.0;
+            (
+                mesh.duration(quantile),
+                None,
+                Evidence::Window,
+                Unit::Seconds,
+            )
+        }
+        _ => {
+            sink.error(threshold.pos, format!("preset `{preset_name}` is judged on {judged_on}, not `{}` (expected e.g. `threshold: {expected}`)", t.metric));
+            return None;
+        }
+    };
+    ok.then(|| Judged {
+        provider: ProviderSpec::Prometheus {
+            address,
+            query,
+            headers,
+            timeout,
+            total,
+        },
+        builtin: None,
+        success: Some(t.condition()),
+        failure: None,
+        evidence,
+        unit: Some(unit),
+    })
+}
+
+/// The prometheus provider a metric names (or writes inline) that its PromQL is sent to; `why`
+/// says why it needs one.
+fn prometheus_base(
+    m: &FullMetricConfig,
+    pos: Pos,
+    why: &str,
+    providers: &Table,
+    sink: &mut Sink<'_>,
+) -> Option<provider::Base> {
+    let name = m.name.value.as_str();
+    match m.provider.as_ref().map(|p| (&p.value, p.pos)) {
+        Some((ProviderRef::Named(n), at)) if n != BUILTIN => match providers.get(n) {
+            Some(base) => base.cloned(),
+            None => {
+                let reference = Spanned::new(n.clone(), at);
+                names::reference("provider", &reference, &providers.names(), sink);
+                None
+            }
+        },
+        Some((ProviderRef::Inline(config), at)) => {
+            provider::lower(config, at, &format!("metric `{name}`'s provider"), sink)
+        }
+        _ => {
+            let at = m.provider.as_ref().map_or(pos, |p| p.pos);
+            sink.error(at, format!("metric `{name}` {why}, so it needs a prometheus `provider` (expected e.g. `provider: prom`)"));
+            None
+        }
+    }
 }
 
 /// The builtin provider: `query`, or else the metric's name, names the builtin metric.

@@ -61,7 +61,8 @@ pub(super) fn lower(
         .or(s.health.as_ref())
         .map_or_else(|| Probe::http(DEFAULT_PROBE_PATH), |p| probe(p, sink));
     let liveness = s.liveness.as_ref().map(|p| probe(p, sink));
-    let metrics = analysis::metrics(s.analysis.as_ref(), &name.value, providers, sink);
+    let routing = s.traffic_routing.as_ref().map(|r| &r.value);
+    let metrics = analysis::metrics(s.analysis.as_ref(), &name.value, routing, providers, sink);
     let cx = ServiceCx {
         name: &name.value,
         replicas,

@@ -132,6 +132,13 @@ pub struct FullMetricConfig {
     pub errors: Option<Spanned<String>>,
     /// With `errors`: PromQL counting every request, e.g. `sum(istio_requests_total)`.
     pub total: Option<Spanned<String>>,
+    /// The usual check of a service routed by Istio or NGINX Ingress (its `trafficRouting`),
+    /// its PromQL written by bellwether over the mesh's or the ingress's own metrics, as
+    /// Flagger's builtin metrics are: `request-success-rate` with a `threshold` on `success_rate`
+    /// or `error_rate` (counted per revision and judged as the builtin one is, on every request
+    /// since the analysis began), or `request-duration` with a `threshold` on a latency
+    /// quantile (`latency_p99 <= 200ms`, on the last minute). Needs a prometheus `provider`.
+    pub preset: Option<Spanned<PresetConfig>>,
     /// How values are shown. Default: the builtin metric's unit, otherwise `plain`.
     pub unit: Option<UnitConfig>,
     /// Time between measurements. Default: the analysis `interval`.
@@ -166,6 +173,16 @@ pub struct FullMetricConfig {
     pub window: Option<Spanned<DurationValue>>,
     /// Default: the analysis `confidence`.
     pub confidence: Option<Spanned<Percent>>,
+}
+
+/// A metric whose PromQL bellwether writes for the service's mesh or ingress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PresetConfig {
+    /// The share of requests answered without a 5xx.
+    RequestSuccessRate,
+    /// A quantile of the requests' durations.
+    RequestDuration,
 }
 
 /// What an inconclusive metric does to the rollout.

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own part of the harness
 
+pub mod plane;
+
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bellwether_controller::Platform;
-use bellwether_core::platform::{LogLine, LogQuery, ReplicaTemplate, ServiceState};
+use bellwether_core::platform::{LogLine, LogQuery, ReplicaTemplate, SecretSource, ServiceState};
 use bellwether_core::rollout::RevisionNumber;
 use bellwether_core::signal::{ResourceSample, ResourceSource};
 use bellwether_core::spec::RunSpec;
@@ -45,6 +48,23 @@ pub fn workload() -> RunSpec {
         port_env: "PORT".into(),
         image: Some("python:3".into()),
         secrets: Vec::new(),
+    }
+}
+
+/// Every secret's value is `value-of-NAME`.
+#[derive(Debug)]
+pub struct Secrets;
+
+impl SecretSource for Secrets {
+    fn values(
+        &self,
+        _: Option<&str>,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, String> {
+        Ok(names
+            .iter()
+            .map(|n| (n.clone(), format!("value-of-{n}")))
+            .collect())
     }
 }
 
