@@ -335,6 +335,13 @@ fn seed_004_rolling_update_keeps_three_ready_and_rolls_back_a_version_never_read
         .collect();
     old.dedup();
     assert_eq!(old, [3, 2, 1, 0], "an old pod removed for each one ready");
+    // A new pod is asked for only once the old one it replaces is written away: never more
+    // than one pod over the three (maxSurge 1), at any change of the cluster's ReplicaSets.
+    let most = counts[before..]
+        .iter()
+        .map(|at| of(at, "user-service-r1") + of(at, "user-service-r2"))
+        .max();
+    assert_eq!(most, Some(4), "{:?}", &counts[before..]);
 
     let code = deploy(&plane, "user-service", "v3", &["UNHEALTHY=1"]);
     assert_eq!(code, 1, "{:#?}", plane.log());

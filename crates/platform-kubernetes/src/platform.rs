@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::shared::Shared;
-use crate::writer::{self, Desired, Writer};
+use crate::writer::{self, Desired, Downs, Writer};
 use crate::{Options, logs, names, watcher};
 
 /// How long `shutdown` waits past the pods' grace period for them to be gone.
@@ -56,6 +56,7 @@ impl KubernetesPlatform {
             secrets: Api::<Secret>::namespaced(client, &namespace),
             shared: Arc::clone(&shared),
             options,
+            downs: Downs::default(),
         });
         let runtime = tokio::runtime::Handle::current();
         let watcher = runtime.spawn(watcher::run(pods.clone(), Arc::clone(&shared)));
@@ -146,6 +147,8 @@ impl Platform for KubernetesPlatform {
                 .spawn(writer::run(Arc::clone(&self.writer), receiver));
             Revision { desired, task }
         });
+        let before = revision.desired.borrow().as_ref().map(|(_, n)| *n);
+        self.writer.downs.asked(&template.key(), before, replicas);
         revision.desired.send_if_modified(|current| {
             let changed = *current != ask;
             *current = ask;

@@ -2,7 +2,10 @@
 //! (server-side apply, forced, under the field manager), retrying with back-off on any
 //! failure (a `409 Conflict` included) and reporting the failures; a revision scaled to no
 //! pods keeps its ReplicaSet for `keep_scaled_down`, then deletes it (its Secret and any pod
-//! left go with it, by their owner references).
+//! left go with it, by their owner references). A revision is given more pods only once the
+//! scale-downs asked of its service's other revisions before are written (`downs.rs`).
+
+mod downs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +23,8 @@ use crate::Options;
 use crate::names;
 use crate::shared::{Failure, Shared};
 use crate::template::{self, PodShape, TemplateError};
+
+pub(crate) use downs::Downs;
 
 /// The annotation by which the ReplicaSet controller picks the pods to delete: lowest first.
 const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
@@ -50,6 +55,7 @@ pub(crate) struct Writer {
     pub secrets: Api<Secret>,
     pub shared: Arc<Shared>,
     pub options: Options,
+    pub downs: Downs,
 }
 
 /// What a revision was last asked for.
@@ -176,11 +182,14 @@ fn api_error(object: String, source: kube::Error) -> WriteError {
 
 /// A revision's task: writes what it is asked for until the sender is dropped.
 pub(crate) async fn run(writer: Arc<Writer>, mut desired: watch::Receiver<Desired>) {
+    // The pods last written: a new revision has none.
+    let mut written = 0;
     loop {
         let asked = desired.borrow_and_update().clone();
         if let Some((template, replicas)) = asked {
-            match write_until_done(&writer, &template, replicas, &mut desired).await {
-                Written::Done => {}
+            let grows = replicas > written;
+            match write_until_done(&writer, &template, replicas, grows, &mut desired).await {
+                Written::Done => written = replicas,
                 Written::Superseded => continue,
                 Written::Closed => return,
             }
@@ -210,13 +219,25 @@ enum Written {
 }
 
 /// Writes until it lands or the revision is asked for something else.
+/// A write that gives the revision more pods than `grows` says it had waits for the
+/// scale-downs of the service's other revisions.
 async fn write_until_done(
     writer: &Writer,
     template: &ReplicaTemplate,
     replicas: u32,
+    grows: bool,
     desired: &mut watch::Receiver<Desired>,
 ) -> Written {
     let (service, revision) = (&template.service, template.revision);
+    let key = template.key();
+    if grows {
+        tokio::select! {
+            () = writer.downs.none_before(&key) => {}
+            changed = desired.changed() => {
+                return if changed.is_err() { Written::Closed } else { Written::Superseded };
+            }
+        }
+    }
     writer.shared.set_desired(service, revision, replicas);
     let mut retry = FIRST_RETRY;
     let mut attempts = 0;
@@ -224,6 +245,7 @@ async fn write_until_done(
         match writer.write(template, replicas).await {
             Ok(()) => {
                 writer.shared.set_failure(service, revision, None);
+                writer.downs.written(&key, replicas);
                 return Written::Done;
             }
             Err(error) => {
