@@ -26,13 +26,19 @@ impl Actor {
     /// performed.
     pub(super) async fn perform(&mut self, actions: Vec<Action>) -> bool {
         self.route();
-        self.held.extend(actions);
         let routed = self.route_cluster().await;
         self.publish();
         if !routed {
+            self.held.extend(actions);
             return false;
         }
-        let actions = std::mem::take(&mut self.held);
+        let actions = if self.held.is_empty() {
+            actions
+        } else {
+            let mut held = std::mem::take(&mut self.held);
+            held.extend(actions);
+            held
+        };
         // An analysis that starts or stops may start or stop synthetic traffic.
         let runs_change = actions.iter().any(|a| {
             matches!(
