@@ -83,40 +83,6 @@ fn allows(rule: &Rule, request: &ApiRequest) -> bool {
                 .is_some_and(|n| rule.resource_names.contains(n)))
 }
 
-/// A canary service whose replicas read a secret, routed by `routing`: 20% with a header
-/// route (and a mirror unless NGINX), a pause, 50%, a pause.
-fn project(routing: &str, mirror: bool) -> bellwether_core::spec::Project {
-    let command = serde_json::to_string(&support::workload().command).expect("json");
-    let mirror = if mirror {
-        "\n          - setMirrorRoute: {name: copy, percentage: 35}"
-    } else {
-        ""
-    };
-    let source = format!(
-        r#"
-services:
-  api:
-    run: {{image: "python:3", command: {command}, secrets: [TOKEN]}}
-    health: /health
-    strategy:
-      canary:
-        scaleDownDelay: 0s
-        abortScaleDownDelay: 0s
-        steps:
-          - setWeight: 20
-          - setHeaderRoute: {{header: x-canary, exact: "yes"}}{mirror}
-          - pause: {{}}
-          - setWeight: 50
-          - pause: {{}}
-    trafficRouting:
-{routing}
-"#
-    );
-    bellwether_config::load("bellwether.yaml", &source)
-        .unwrap_or_else(|d| panic!("refused:\n{d}"))
-        .project
-}
-
 /// Reads the service's logs, following them, until a line comes; then stops following.
 async fn follow_logs(rig: &Rig) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -158,7 +124,12 @@ async fn story(
     pauses: [usize; 2],
 ) -> Vec<ApiRequest> {
     let secrets = Some(Arc::new(support::Secrets) as _);
-    let rig = support::plane::rig(project(plugin.routing, mirror), &plugin.objects, secrets).await;
+    let rig = support::plane::rig(
+        support::plane::canary(plugin.routing, mirror, ", secrets: [TOKEN]"),
+        &plugin.objects,
+        secrets,
+    )
+    .await;
     rig.promote_then_abort(conflicted, 1, pauses).await;
     follow_logs(&rig).await;
     // A change made while the watch is stuck, then compacted away: resuming is 410 Gone.

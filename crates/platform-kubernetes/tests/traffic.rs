@@ -10,43 +10,9 @@ use bellwether_kube_fake::{FakeCluster, Recorded, Resource};
 use serde_json::{Value, json};
 use support::plane::{NAMESPACE, Rig};
 
-/// A service whose canary goes 20% with a header route and a mirror (when `mirror`), then
-/// 50%, pausing after each, its pods the test workload.
-fn project(routing: &str, mirror: bool) -> bellwether_core::spec::Project {
-    let command = serde_json::to_string(&support::workload().command).expect("json");
-    let mirror = if mirror {
-        "\n          - setMirrorRoute: {name: copy, percentage: 35}"
-    } else {
-        ""
-    };
-    let source = format!(
-        r#"
-services:
-  api:
-    run: {{image: "python:3", command: {command}}}
-    health: /health
-    strategy:
-      canary:
-        scaleDownDelay: 0s
-        abortScaleDownDelay: 0s
-        steps:
-          - setWeight: 20
-          - setHeaderRoute: {{header: x-canary, exact: "yes"}}{mirror}
-          - pause: {{}}
-          - setWeight: 50
-          - pause: {{}}
-    trafficRouting:
-{routing}
-"#
-    );
-    bellwether_config::load("bellwether.yaml", &source)
-        .unwrap_or_else(|d| panic!("refused:\n{d}"))
-        .project
-}
-
 /// A control plane routing by `routing` on a fake cluster holding the user's `objects`.
 async fn rig(routing: &str, mirror: bool, objects: &[(Resource, Value)]) -> Rig {
-    support::plane::rig(project(routing, mirror), objects, None).await
+    support::plane::rig(support::plane::canary(routing, mirror, ""), objects, None).await
 }
 
 /// Each modification of the object named `name` (its creation by the test left out).

@@ -314,25 +314,12 @@ fn threshold_form(
     sink: &mut Sink<'_>,
 ) -> Option<Judged> {
     let mut ok = true;
-    let conflicts = [
-        ("query", m.query.as_ref().map(|q| q.pos)),
-        (
-            "successCondition",
-            m.success_condition.as_ref().map(|c| c.pos),
-        ),
-        (
-            "failureCondition",
-            m.failure_condition.as_ref().map(|c| c.pos),
-        ),
-    ];
-    for (key, at) in conflicts {
-        if let Some(at) = at {
-            sink.error(
-                at,
-                format!("`threshold` and `{key}` are both set (expected one or the other)"),
-            );
-            ok = false;
-        }
+    for (key, at) in set(m, &["query", "successCondition", "failureCondition"]) {
+        sink.error(
+            at,
+            format!("`threshold` and `{key}` are both set (expected one or the other)"),
+        );
+        ok = false;
     }
     if let Some(p) = &m.provider
         && !matches!(&p.value, ProviderRef::Named(n) if n == BUILTIN)
@@ -436,23 +423,10 @@ fn counts_form(
             ok = false;
         }
     }
-    let conflicts = [
-        ("query", m.query.as_ref().map(|q| q.pos)),
-        (
-            "successCondition",
-            m.success_condition.as_ref().map(|c| c.pos),
-        ),
-        (
-            "failureCondition",
-            m.failure_condition.as_ref().map(|c| c.pos),
-        ),
-        ("window", m.window.as_ref().map(|w| w.pos)),
-    ];
-    for (key, at) in conflicts {
-        if let Some(at) = at {
-            sink.error(at, format!("`errors` and `total` are judged by `threshold`, and `{key}` is set too (expected it left out)"));
-            ok = false;
-        }
+    let judged = ["query", "successCondition", "failureCondition", "window"];
+    for (key, at) in set(m, &judged) {
+        sink.error(at, format!("`errors` and `total` are judged by `threshold`, and `{key}` is set too (expected it left out)"));
+        ok = false;
     }
     let threshold = match &m.threshold {
         Some(t) if t.value.metric == BuiltinMetric::ErrorRate => Some(t),
@@ -506,25 +480,17 @@ fn preset_form(
     let name = m.name.value.as_str();
     let preset = m.preset.as_ref()?;
     let mut ok = true;
-    let conflicts = [
-        ("query", m.query.as_ref().map(|q| q.pos)),
-        ("errors", m.errors.as_ref().map(|q| q.pos)),
-        ("total", m.total.as_ref().map(|q| q.pos)),
-        (
-            "successCondition",
-            m.success_condition.as_ref().map(|c| c.pos),
-        ),
-        (
-            "failureCondition",
-            m.failure_condition.as_ref().map(|c| c.pos),
-        ),
-        ("window", m.window.as_ref().map(|w| w.pos)),
+    let written = [
+        "query",
+        "errors",
+        "total",
+        "successCondition",
+        "failureCondition",
+        "window",
     ];
-    for (key, at) in conflicts {
-        if let Some(at) = at {
-            sink.error(at, format!("`preset` writes the query and is judged by `threshold`, and `{key}` is set too (expected it left out)"));
-            ok = false;
-        }
+    for (key, at) in set(m, &written) {
+        sink.error(at, format!("`preset` writes the query and is judged by `threshold`, and `{key}` is set too (expected it left out)"));
+        ok = false;
     }
     let (preset_name, judged_on, expected) = match preset.value {
         PresetConfig::RequestSuccessRate => (
@@ -665,6 +631,21 @@ fn builtin(
             None
         }
     }
+}
+
+/// Which of `keys` (`query`, `errors`, `total`, `successCondition`, `failureCondition`,
+/// `window`) the metric sets, and where: the forms that write or judge them refuse them.
+fn set<'k>(m: &FullMetricConfig, keys: &[&'k str]) -> Vec<(&'k str, Pos)> {
+    let at = |key: &str| match key {
+        "query" => m.query.as_ref().map(|q| q.pos),
+        "errors" => m.errors.as_ref().map(|q| q.pos),
+        "total" => m.total.as_ref().map(|q| q.pos),
+        "successCondition" => m.success_condition.as_ref().map(|c| c.pos),
+        "failureCondition" => m.failure_condition.as_ref().map(|c| c.pos),
+        "window" => m.window.as_ref().map(|w| w.pos),
+        _ => None,
+    };
+    keys.iter().filter_map(|k| Some((*k, at(k)?))).collect()
 }
 
 fn window(m: &FullMetricConfig, defaults: &Defaults, sink: &mut Sink<'_>) -> Duration {

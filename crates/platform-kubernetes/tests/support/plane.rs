@@ -252,3 +252,38 @@ pub fn nginx() -> Plugin {
         objects: vec![(Resource::Ingresses, ingress)],
     }
 }
+
+/// A service whose canary goes 20% with a header route and a mirror (when `mirror`), then
+/// 50%, pausing after each, its pods the test workload, with `run`'s extra fields (`, secrets:
+/// [TOKEN]`), routed by `routing`.
+pub fn canary(routing: &str, mirror: bool, run: &str) -> bellwether_core::spec::Project {
+    let command = serde_json::to_string(&super::workload().command).expect("json");
+    let mirror = if mirror {
+        "\n          - setMirrorRoute: {name: copy, percentage: 35}"
+    } else {
+        ""
+    };
+    let source = format!(
+        r#"
+services:
+  api:
+    run: {{image: "python:3", command: {command}{run}}}
+    health: /health
+    strategy:
+      canary:
+        scaleDownDelay: 0s
+        abortScaleDownDelay: 0s
+        steps:
+          - setWeight: 20
+          - setHeaderRoute: {{header: x-canary, exact: "yes"}}{mirror}
+          - pause: {{}}
+          - setWeight: 50
+          - pause: {{}}
+    trafficRouting:
+{routing}
+"#
+    );
+    bellwether_config::load("bellwether.yaml", &source)
+        .unwrap_or_else(|d| panic!("refused:\n{d}"))
+        .project
+}
