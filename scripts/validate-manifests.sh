@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 
 KUBERNETES=1.33.0
 venv="${CARGO_TARGET_DIR:-target}/kubernetes-validate"
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+# A virtual environment's scripts name the path it was made at: one moved or copied with its
+# build directory is made again.
+if ! "$venv/bin/kubernetes-validate" --version > /dev/null 2>&1; then
+  rm -rf "$venv"
   # Debian's python3 makes virtual environments with pip only given python3-venv.
   if ! python3 -c 'import venv, ensurepip' > /dev/null 2>&1; then
     SUDO=
