@@ -19,9 +19,14 @@ use support::{BIN, COMMAND, ControlPlane, bellwether, eventually, json};
 
 /// One canary step at 50%, then a pause until promoted.
 fn project(dir: &Path) -> std::path::PathBuf {
+    project_with(dir, "", "")
+}
+
+/// [`project`] after `head` (such as a `server:` section) and with `more` of the service.
+fn project_with(dir: &Path, head: &str, more: &str) -> std::path::PathBuf {
     let file = dir.join("bellwether.yaml");
     let yaml = format!(
-        r#"services:
+        r#"{head}services:
   web:
     replicas: 1
     run:
@@ -32,7 +37,7 @@ fn project(dir: &Path) -> std::path::PathBuf {
         steps:
           - setWeight: 50
           - pause: {{}}
-"#
+{more}"#
     );
     std::fs::write(&file, yaml).unwrap();
     file
@@ -103,31 +108,19 @@ fn the_leader_forgets_old_analysis_records_in_postgres() {
     let target = cluster.database("retention");
     let url = cluster.url("retention");
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bellwether.yaml");
-    let yaml = format!(
-        r#"server:
-  retention: {{analysis: 2s}}
-services:
-  web:
-    replicas: 1
-    run:
-      command: ["{BIN}", "demo-service"]
-    health: /health
-    strategy:
-      canary:
-        steps:
-          - setWeight: 50
-          - pause: {{}}
-    analysis:
+    let analysis = r#"    analysis:
       metrics:
         - name: smoke
-          provider: {{ job: {{ command: ["true"] }} }}
+          provider: { job: { command: ["true"] } }
           interval: 200ms
           count: 1
           failureCondition: result != 0
-"#
+"#;
+    let file = project_with(
+        dir.path(),
+        "server:\n  retention: {analysis: 2s}\n",
+        analysis,
     );
-    std::fs::write(&file, yaml).unwrap();
     let flags = ["--store", url.as_str(), "--retention-every", "500ms"];
     let env = [("PGPASSWORD", cluster.password())];
     let plane = ControlPlane::start_env(&file, &flags, &env);
@@ -223,9 +216,7 @@ fn the_files_store_is_used_without_the_flag() {
     let target = cluster.database("from_file");
     let url = cluster.url("from_file");
     let dir = tempfile::tempdir().unwrap();
-    let file = project(dir.path());
-    let yaml = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, format!("server:\n  store: {url}\n{yaml}")).unwrap();
+    let file = project_with(dir.path(), &format!("server:\n  store: {url}\n"), "");
     let plane = ControlPlane::start_env(&file, &[], &[("PGPASSWORD", cluster.password())]);
     let deploy = plane.run(&["deploy", "web", "--version", "v1"]);
     assert_eq!(deploy.code, 0, "{deploy:?}");
