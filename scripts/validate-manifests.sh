@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Validates every Kubernetes manifest the repository ships (deploy/kubernetes) and the golden
-# copies of the objects the kubernetes platform writes (crates/platform-kubernetes/golden)
-# against Kubernetes' own schemas, offline, with PyPI's kubernetes-validate (installed in a
-# virtual environment under the build directory the first time), strictly: an unknown field
-# fails. The version is the oldest the platform's API bindings target.
+# Validates every Kubernetes manifest the repository ships (deploy/kubernetes, the objects in
+# examples/kubernetes) and the golden copies of the objects the kubernetes platform writes
+# (crates/platform-kubernetes/golden), offline and strictly (an unknown field fails): Kubernetes'
+# own kinds against its schemas with PyPI's kubernetes-validate (installed in a virtual
+# environment under the build directory the first time), the Gateway API's and Istio's against
+# their CRDs vendored in deploy/schemas, with the jsonschema kubernetes-validate brings
+# (scripts/validate-manifests.py, which first checks that wrong copies of the golden manifests
+# fail). The Kubernetes version is the oldest the platform's API bindings target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,7 @@ if ! "$venv/bin/kubernetes-validate" --version > /dev/null 2>&1; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
 fi
-"$venv/bin/kubernetes-validate" --strict --quiet -k "$KUBERNETES" \
-  deploy/kubernetes/*.yaml crates/platform-kubernetes/golden/*.yaml
-echo "manifests valid against Kubernetes $KUBERNETES"
+golden=crates/platform-kubernetes/golden
+mapfile -t examples < <(grep -l '^apiVersion:' examples/kubernetes/*.yaml)
+"$venv/bin/python" scripts/validate-manifests.py "$KUBERNETES" deploy/schemas "$golden" \
+  deploy/kubernetes/*.yaml "$golden"/*.yaml "${examples[@]}"
