@@ -58,16 +58,15 @@ WRONG_COPIES = [
 
 
 def strict(schema):
-    """The schema with every object that does not preserve unknown fields closed to them."""
-    if isinstance(schema, list):
-        return [strict(s) for s in schema]
+    """The schema with every object that does not preserve unknown fields closed to them.
+
+    Only `properties`, `items` and `additionalProperties` hold types in a CRD's structural
+    schema: its allOf/anyOf/oneOf/not only constrain values, and are left as they are.
+    """
     if not isinstance(schema, dict):
         return schema
-    schema = {key: strict(value) if key in ("items", "additionalProperties", "not") else value
+    schema = {key: strict(value) if key in ("items", "additionalProperties") else value
               for key, value in schema.items()}
-    for key in ("allOf", "anyOf", "oneOf"):
-        if key in schema:
-            schema[key] = strict(schema[key])
     if "properties" in schema:
         schema["properties"] = {name: strict(s) for name, s in schema["properties"].items()}
     if schema.pop("nullable", False) and "type" in schema:
@@ -107,13 +106,11 @@ def crd_schemas(directory):
 class Checker:
     def __init__(self, kubernetes, schemas_dir):
         self.kubernetes = kubernetes
+        self.minor = ".".join(kubernetes.split(".")[:2])
         self.schemas = crd_schemas(schemas_dir)
         definitions = schema_contents(
-            f"kubernetes-json-schema/v{self._minor()}.0-local-strict/_definitions.json", kubernetes)
+            f"kubernetes-json-schema/v{self.minor}.0-local-strict/_definitions.json", kubernetes)
         self.registry = Resource.from_contents(definitions) @ Registry()
-
-    def _minor(self):
-        return ".".join(self.kubernetes.split(".")[:2])
 
     def problem(self, obj):
         """Why `obj` is not valid, or None."""
@@ -131,7 +128,7 @@ class Checker:
             return None
         except kubernetes_validate.SchemaNotFoundError:
             return (f"has no schema here: {obj.get('kind')} {obj.get('apiVersion')} is neither "
-                    f"Kubernetes {self._minor()}'s nor a vendored CRD's")
+                    f"Kubernetes {self.minor}'s nor a vendored CRD's")
         except kubernetes_validate.ValidationError as error:
             return f"{error.json_path}: {error.message}"
 
@@ -168,9 +165,9 @@ def main(kubernetes, schemas_dir, golden_dir, *files):
         print(line, file=sys.stderr)
     if failed:
         return 1
+    kinds = ", ".join(sorted({kind for _, kind in checker.schemas}))
     print(f"{checked} objects valid, {len(WRONG_COPIES)} wrong copies refused "
-          f"(Kubernetes {checker._minor()}; CRDs: "
-          + ", ".join(sorted({f'{kind} {api}' for api, kind in checker.schemas})) + ")")
+          f"(Kubernetes {checker.minor}'s schemas; the vendored CRDs of {kinds})")
     return 0
 
 
