@@ -2,8 +2,9 @@
 # The README's test command: installs what the tests need and is missing (Debian's Prometheus,
 # for the analysis provider's real-server tests; Debian's PostgreSQL, whose initdb and postgres
 # the PostgreSQL store's tests run; Debian's Chromium and playwright-core, for the dashboard's
-# browser tests), checks the Kubernetes manifests against Kubernetes' schemas
-# (scripts/validate-manifests.sh), then runs every test of the workspace.
+# browser tests), checks the Kubernetes manifests, the Helm chart and the golden copies of the
+# objects the kubernetes platform writes against their schemas (scripts/validate-manifests.sh,
+# which installs kubernetes-validate and Helm), then runs every test of the workspace.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p bellwether-analysis`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,6 +8,8 @@
 //! the `cpu` and `memory` builtins get no data on this platform.
 
 mod connect;
+#[cfg(test)]
+mod golden;
 mod logs;
 mod names;
 mod platform;

@@ -8,6 +8,8 @@
 //! the user's DestinationRule subsets, keyed on the same label.
 
 mod gateway;
+#[cfg(test)]
+mod golden;
 mod istio;
 mod nginx;
 mod split;
@@ -57,22 +59,27 @@ impl TrafficRouter for KubernetesTraffic {
             let Some(split) = Split::of(routing, self.port) else {
                 return Ok(());
             };
-            let writes = match &routing.routing {
-                TrafficRouting::Embedded => Vec::new(),
-                TrafficRouting::GatewayApi(config) => {
-                    let mut writes = services(&split);
-                    writes.extend(gateway::writes(config, &split));
-                    writes
-                }
-                TrafficRouting::Istio(config) => istio::writes(config, &split),
-                TrafficRouting::Nginx(config) => {
-                    let mut writes = services(&split);
-                    writes.extend(nginx::writes(config, &split));
-                    writes
-                }
-            };
+            let writes = writes(&routing.routing, &split);
             self.writer.write_all(writes).await.map_err(Into::into)
         })
+    }
+}
+
+/// The writes of the service's router plugin for `split`, in the order they are made.
+fn writes(routing: &TrafficRouting, split: &Split) -> Vec<Write> {
+    match routing {
+        TrafficRouting::Embedded => Vec::new(),
+        TrafficRouting::GatewayApi(config) => {
+            let mut writes = services(split);
+            writes.extend(gateway::writes(config, split));
+            writes
+        }
+        TrafficRouting::Istio(config) => istio::writes(config, split),
+        TrafficRouting::Nginx(config) => {
+            let mut writes = services(split);
+            writes.extend(nginx::writes(config, split));
+            writes
+        }
     }
 }
 

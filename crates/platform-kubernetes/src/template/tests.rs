@@ -95,39 +95,20 @@ fn the_secret_is_owned_by_the_replica_set_once_there_is_one() {
     assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "uid-1");
 }
 
-/// The objects the platform writes, as committed under `golden/`: a change to what is written
-/// shows in review, and `scripts/validate-manifests.sh` checks each against Kubernetes'
-/// schemas. `UPDATE_GOLDEN=1` rewrites them.
+/// The objects the platform writes for a revision are the golden manifests.
 #[test]
 fn the_objects_written_are_the_golden_manifests() {
     let template = template(Some("registry.example/web:1.2"));
-    let written = [
-        (
-            "replicaset.yaml",
-            replica_set(&template, 3, &shape()).unwrap(),
+    crate::golden::check(
+        "replicaset.yaml",
+        &replica_set(&template, 3, &shape()).unwrap(),
+    );
+    crate::golden::check(
+        "secret.yaml",
+        &secret(
+            &template,
+            &[("TOKEN".to_owned(), "example-value".to_owned())].into(),
+            Some(("web-r4", "5a1d6f0e-0000-4000-8000-000000000004")),
         ),
-        (
-            "secret.yaml",
-            secret(
-                &template,
-                &[("TOKEN".to_owned(), "example-value".to_owned())].into(),
-                Some(("web-r4", "5a1d6f0e-0000-4000-8000-000000000004")),
-            ),
-        ),
-    ];
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    for (file, object) in written {
-        let yaml = serde_saphyr::to_string(&object).unwrap();
-        let path = dir.join(file);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, &yaml).unwrap();
-        }
-        let golden = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            golden == yaml,
-            "{} is not what is written; rewrite it with\n  UPDATE_GOLDEN=1 cargo test -p bellwether-platform-kubernetes --lib golden\n{yaml}",
-            path.display()
-        );
-    }
+    );
 }
