@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{AddressSource, ResourceSource, SignalSource};
+use bellwether_core::signal::{AddressSource, Change, ResourceSource, SignalSource};
 use bellwether_core::spec::ProviderSpec;
 
 use crate::value::{Observation, Role};
@@ -44,6 +44,14 @@ pub type Measuring<'a> =
 pub trait MetricProvider: Send + Sync {
     /// Measures what `spec` describes for the revision `target` names.
     fn measure<'a>(&'a self, spec: &'a ProviderSpec, target: &'a Target) -> Measuring<'a>;
+
+    /// Taken just before a measurement: resolves once measuring `spec` for `target` may find
+    /// data the measurement did not. `None` when the provider cannot tell (a query, a request,
+    /// a command may answer differently at any time).
+    fn watch(&self, spec: &ProviderSpec, target: &Target) -> Option<Change> {
+        let _ = (spec, target);
+        None
+    }
 }
 
 /// The revision being measured, and what templates may refer to.
@@ -144,6 +152,10 @@ impl Providers {
 impl MetricProvider for Providers {
     fn measure<'a>(&'a self, spec: &'a ProviderSpec, target: &'a Target) -> Measuring<'a> {
         self.for_spec(spec).measure(spec, target)
+    }
+
+    fn watch(&self, spec: &ProviderSpec, target: &Target) -> Option<Change> {
+        self.for_spec(spec).watch(spec, target)
     }
 }
 

@@ -27,6 +27,11 @@
 //!   beyond the threshold, passed once it lies within, waiting (like a short sample) while it
 //!   straddles. A metric that ends inconclusive follows its `inconclusive` setting: the run is
 //!   inconclusive (the rollout pauses), or the metric passes or fails saying why.
+//! - A background metric without `count` whose latest measurement waits may be parked
+//!   ([`Run::park`]) until its provider has new data: it is not due meanwhile, and when
+//!   resumed ([`Run::resume`]) it is due at once and then every `interval`. Measuring it
+//!   again before would only count the same nothing; a metric that ends by its `count` or by
+//!   how long it waited is never parked.
 //! - [`Run::conclude`] asks a background run for its verdict when a canary's steps are done:
 //!   metrics whose latest measurement passed pass, the others measure on as in a blocking run
 //!   (until one measurement is judged, inconclusive after [`BLOCKING_WAIT`] without one).
@@ -186,6 +191,27 @@ impl Run {
             return None;
         }
         self.metrics.get(index)?.due_at()
+    }
+
+    /// Whether metric `index` may wait for news instead of measuring every interval (see
+    /// [`Run::park`]).
+    pub fn may_park(&self, index: usize) -> bool {
+        self.phase == Phase::Running && self.metrics.get(index).is_some_and(MetricRun::may_park)
+    }
+
+    /// Lets metric `index` wait for its provider to have new data instead of measuring every
+    /// interval, when it is a background metric without `count` whose latest measurement
+    /// found too little data to judge: measuring it again before then would only count the
+    /// same nothing. Whether it now waits; [`Run::resume`] ends the wait.
+    pub fn park(&mut self, index: usize) -> bool {
+        self.phase == Phase::Running && self.metrics.get_mut(index).is_some_and(MetricRun::park)
+    }
+
+    /// Ends metric `index`'s wait for news: it is due at `now`, then every interval.
+    pub fn resume(&mut self, index: usize, now: Timestamp) {
+        if let Some(metric) = self.metrics.get_mut(index) {
+            metric.resume(now);
+        }
     }
 
     /// When the judge should next sample; `None` without a judge, or once it or the run has

@@ -3,6 +3,8 @@
 //! in [`TrafficSample`]s and the local platform [`ResourceSample`]s; analysis reads them through
 //! [`SignalSource`] and [`ResourceSource`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -96,6 +98,11 @@ pub struct SlowerCount {
     pub of: u64,
 }
 
+/// Resolves once a source may have something new for a revision. Taken before a measurement,
+/// it lets a metric that found nothing wait for news instead of asking again every interval:
+/// thousands of background analyses of revisions without traffic then cost nothing.
+pub type Change = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Where the built-in provider reads traffic signals: the router on the embedded default.
 pub trait SignalSource: Send + Sync {
     /// The signals of `revision` of `service` over the last `window`; `None` when the source
@@ -122,6 +129,13 @@ pub trait SignalSource: Send + Sync {
     /// bucket, ascending, each request counted in the first bucket whose bound is at least its
     /// latency. `None` when the source knows no such revision or keeps no distribution.
     fn latencies(&self, service: &str, revision: RevisionNumber) -> Option<Vec<(u64, u64)>> {
+        let _ = (service, revision);
+        None
+    }
+
+    /// Resolves once a request of `revision` of `service` completes after this call; `None`
+    /// when the source cannot tell, and the revision is then read every interval.
+    fn next_completion(&self, service: &str, revision: RevisionNumber) -> Option<Change> {
         let _ = (service, revision);
         None
     }
@@ -153,6 +167,13 @@ pub trait ResourceSource: Send + Sync {
         revision: RevisionNumber,
         window: Duration,
     ) -> Option<ResourceSample>;
+
+    /// Resolves once the platform has a reading of `revision` of `service` taken after this
+    /// call; `None` when it cannot tell, and the revision is then read every interval.
+    fn next_reading(&self, service: &str, revision: RevisionNumber) -> Option<Change> {
+        let _ = (service, revision);
+        None
+    }
 }
 
 /// Where checks reach a revision: the verify provider runs its suites against one of the

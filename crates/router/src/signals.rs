@@ -4,12 +4,13 @@
 mod window;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{SignalSource, TrafficSample, TrafficTotals};
+use bellwether_core::signal::{Change, SignalSource, TrafficSample, TrafficTotals};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use window::Windows;
@@ -24,6 +25,11 @@ pub struct RevisionSignals {
     started: Instant,
     in_flight: AtomicU64,
     windows: Mutex<Windows>,
+    /// Requests completed since the revision started, and whether anyone waits for the next
+    /// one: a request pays for waking them only when someone does.
+    completed: AtomicU64,
+    awaited: AtomicBool,
+    completions: Notify,
 }
 
 impl RevisionSignals {
@@ -35,6 +41,9 @@ impl RevisionSignals {
             started: Instant::now(),
             in_flight: AtomicU64::new(0),
             windows: Mutex::new(Windows::new()),
+            completed: AtomicU64::new(0),
+            awaited: AtomicBool::new(false),
+            completions: Notify::new(),
         }
     }
 
@@ -60,6 +69,26 @@ impl RevisionSignals {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let elapsed = self.started.elapsed();
         self.lock().record(elapsed, outcome);
+        // Sequentially consistent with `completion_after`: either it sees this count or this
+        // sees its flag.
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        if self.awaited.load(Ordering::SeqCst) && self.awaited.swap(false, Ordering::SeqCst) {
+            self.completions.notify_waiters();
+        }
+    }
+
+    /// Returns once more than `seen` requests have completed since the revision started.
+    async fn completion_after(&self, seen: u64) {
+        loop {
+            let notified = self.completions.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            self.awaited.store(true, Ordering::SeqCst);
+            if self.completed.load(Ordering::SeqCst) > seen {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The signals over the last `window`.
@@ -205,6 +234,14 @@ impl SignalSource for Signals {
     fn latencies(&self, service: &str, revision: RevisionNumber) -> Option<Vec<(u64, u64)>> {
         self.find(service, revision).map(|r| r.latencies())
     }
+
+    fn next_completion(&self, service: &str, revision: RevisionNumber) -> Option<Change> {
+        let signals = self.find(service, revision)?;
+        let seen = signals.completed.load(Ordering::SeqCst);
+        Some(Box::pin(
+            async move { signals.completion_after(seen).await },
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +268,51 @@ mod tests {
         assert_eq!(s.window, Duration::from_secs(5));
         assert_eq!(signals.sample("api", 3, Duration::from_secs(30)), None);
         assert_eq!(signals.sample("web", 2, Duration::from_secs(30)), None);
+    }
+
+    #[tokio::test]
+    async fn a_completion_wakes_those_waiting_for_one_even_when_it_came_before_they_waited() {
+        let signals = Signals::new();
+        let canary = signals.revision("api", 2, "canary");
+        let outcome = Outcome {
+            status: Some(200),
+            latency: Duration::from_millis(1),
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        canary.start();
+        canary.finish(&outcome);
+        // Taken after that request: only a later one resolves it.
+        let mut waiting = signals.next_completion("api", 2).unwrap();
+        let pending = futures_pending(&mut waiting);
+        assert!(
+            pending,
+            "resolved by a request completed before it was taken"
+        );
+        // Completed between taking the change and waiting on it: still seen.
+        let early = signals.next_completion("api", 2).unwrap();
+        canary.start();
+        canary.finish(&outcome);
+        tokio::time::timeout(Duration::from_secs(5), early)
+            .await
+            .unwrap();
+        // Waiting already: woken by the next completion, as is every other waiter.
+        let waiters = tokio::spawn(async move {
+            tokio::join!(waiting, signals.next_completion("api", 2).unwrap());
+        });
+        tokio::task::yield_now().await;
+        canary.start();
+        canary.finish(&outcome);
+        tokio::time::timeout(Duration::from_secs(5), waiters)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// Polls a change once: whether it is still pending.
+    fn futures_pending(change: &mut Change) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        change.as_mut().poll(&mut cx).is_pending()
     }
 
     #[test]

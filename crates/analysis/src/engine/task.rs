@@ -6,14 +6,20 @@
 //! in where it starts; only one that has to wait (a query, a request, a command) gets a task of
 //! its own. Thousands of background runs measured every second then cost one wake-up per run
 //! and interval, not a task per measurement.
+//!
+//! A background metric whose measurement found too little data, from a provider that can say
+//! when it will have more (the router: a request completed; the platform: a new reading), is
+//! parked until then instead of measured every interval: a run whose revision gets no traffic
+//! costs nothing while it waits.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use bellwether_core::signal::Change;
 use bellwether_core::spec::MetricSpec;
 use bellwether_core::time::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -88,6 +94,8 @@ pub(super) async fn drive(
     let lock = || run.lock().unwrap_or_else(PoisonError::into_inner);
     let mut in_flight: HashMap<tokio::task::Id, Slot> = HashMap::new();
     let mut tasks: JoinSet<Done> = JoinSet::new();
+    // Parked metrics, each with the change it waits for.
+    let mut parked: Vec<(usize, Change)> = Vec::new();
     loop {
         let next = {
             let mut r = lock();
@@ -104,15 +112,27 @@ pub(super) async fn drive(
             let busy = |slot: Slot| in_flight.values().any(|s| *s == slot);
             let mut started = Vec::new();
             let mut answered = false;
+            // A metric that concluding resumed no longer waits for its change.
+            parked.retain(|(i, _)| r.metrics.get(*i).is_some_and(|m| m.parked));
             for i in 0..inputs.specs.len() {
                 if busy(Slot::Metric(i)) || r.due_at(i).is_none_or(|t| t > now) {
                     continue;
                 }
+                // Taken before measuring, so that nothing that comes in meanwhile is missed.
+                let change = r
+                    .may_park(i)
+                    .then(|| watch(&inputs, providers.as_ref(), i))
+                    .flatten();
                 match start_measuring(&inputs, &providers, i) {
                     Ok(observed) => {
                         let done = Done::Measured(i, clock.now(), Box::new(observed));
                         fold(done, &inputs, &mut r, &reports, clock);
                         answered = true;
+                        if let Some(change) = change
+                            && r.park(i)
+                        {
+                            parked.push((i, change));
+                        }
                     }
                     Err(measuring) => {
                         let handle = tasks.spawn(async move {
@@ -166,6 +186,10 @@ pub(super) async fn drive(
                 return;
             }
             () = conclude.notified() => lock().conclude(clock.now()),
+            k = poll_fn(|cx| first_ready(&mut parked, cx)), if !parked.is_empty() => {
+                let (i, _) = parked.swap_remove(k);
+                lock().resume(i, clock.now());
+            }
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let (id, done) = match done {
                     Ok((id, d)) => (id, Ok(d)),
@@ -189,6 +213,34 @@ pub(super) async fn drive(
             _ = sleep_until(next.map_or_else(Instant::now, |t| clock.instant(t))), if next.is_some() => {}
         }
     }
+}
+
+/// The index in `parked` of a metric whose change came.
+fn first_ready(parked: &mut [(usize, Change)], cx: &mut Context<'_>) -> Poll<usize> {
+    for (k, (_, change)) in parked.iter_mut().enumerate() {
+        if change.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(k);
+        }
+    }
+    Poll::Pending
+}
+
+/// What metric `index` waits for once it finds too little data: a change for the canary, or
+/// for either revision when its conditions compare with the baseline. `None` when a provider
+/// cannot tell.
+fn watch(inputs: &Inputs, providers: &dyn MetricProvider, index: usize) -> Option<Change> {
+    let provider = &inputs.specs[index].provider;
+    let canary = providers.watch(provider, &inputs.canary)?;
+    if !inputs.conditions[index].needs_baseline() {
+        return Some(canary);
+    }
+    let baseline = providers.watch(provider, inputs.baseline.as_deref()?)?;
+    Some(Box::pin(async move {
+        tokio::select! {
+            () = canary => {}
+            () = baseline => {}
+        }
+    }))
 }
 
 /// A measurement of metric `index` under way.

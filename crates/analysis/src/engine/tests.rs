@@ -489,3 +489,4 @@ fn service_with_metrics() -> bellwether_core::spec::ServiceSpec {
 }
 
 mod judge;
+mod parked;

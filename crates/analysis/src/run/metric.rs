@@ -37,7 +37,14 @@ pub struct MetricRun {
     pub counts: Counts,
     /// The latest measurements, oldest first (at most [`KEPT`]; `counts` covers all of them).
     pub measurements: Vec<Measurement>,
+    /// When the schedule starts, and how many attempts came before it (a metric that waited
+    /// for data starts a new schedule when it resumes).
     first_at: Timestamp,
+    #[serde(default)]
+    attempts_before: u32,
+    /// Waiting for its provider to have new data instead of measuring every interval.
+    #[serde(default)]
+    pub parked: bool,
     /// For a metric judged on all the evidence: the provider's first counts in this run.
     #[serde(default)]
     origin: Option<Origin>,
@@ -82,6 +89,8 @@ impl MetricRun {
         };
         Self {
             first_at,
+            attempts_before: 0,
+            parked: false,
             spec,
             phase: Phase::Running,
             message: String::new(),
@@ -115,12 +124,48 @@ impl MetricRun {
     /// Scheduled at a fixed rate from the first measurement, so that slow measurements do not
     /// make the schedule drift; one that overran is due at once.
     pub(super) fn due_at(&self) -> Option<Timestamp> {
-        if self.phase != Phase::Running {
+        if self.phase != Phase::Running || self.parked {
             return None;
         }
-        let attempts = self.counts.taken.saturating_add(self.counts.errors);
+        let attempts = self.attempts() - self.attempts_before;
         let offset = self.spec.interval.saturating_mul(attempts);
         Some(self.first_at.after(offset))
+    }
+
+    fn attempts(&self) -> u32 {
+        self.counts.taken.saturating_add(self.counts.errors)
+    }
+
+    /// Whether the metric may wait for news instead of measuring every interval: a running
+    /// metric that only the end of its run ends. Counting measurements that find the same
+    /// nothing changes no outcome for it, while a metric with `count`, or one waiting for its
+    /// first judged measurement, ends by how many it took or how long it waited.
+    pub(super) fn may_park(&self) -> bool {
+        self.phase == Phase::Running && self.end == End::Stopped
+    }
+
+    /// Waits for news if it may and its latest measurement found too little data to judge;
+    /// whether it now waits.
+    pub(super) fn park(&mut self) -> bool {
+        let waiting = self
+            .measurements
+            .last()
+            .is_some_and(|m| m.waiting.is_some());
+        if self.may_park() && waiting && !self.parked {
+            self.parked = true;
+            self.message
+                .push_str(" (measured again once there is new data)");
+        }
+        self.parked
+    }
+
+    /// Measures again from `now`, once per interval.
+    pub(super) fn resume(&mut self, now: Timestamp) {
+        if self.parked {
+            self.parked = false;
+            self.first_at = now;
+            self.attempts_before = self.attempts();
+        }
     }
 
     pub(super) fn record(&mut self, m: Measurement) {
@@ -247,6 +292,7 @@ impl MetricRun {
         if self.phase != Phase::Running {
             return;
         }
+        self.resume(now);
         let latest = self
             .measurements
             .iter()

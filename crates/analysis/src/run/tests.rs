@@ -357,6 +357,56 @@ fn schedule_honours_initial_delay_and_interval() {
 }
 
 #[test]
+fn only_a_waiting_background_metric_without_count_parks_and_resuming_starts_a_new_schedule() {
+    let parks = |mode, count, script: &str| {
+        let mut m = spec("m");
+        m.count = count;
+        let mut run = Run::new(vec![m], mode, Timestamp(0));
+        for outcome in script.chars() {
+            let at = run.due_at(0).unwrap();
+            run.record(0, measurement("m", outcome, at));
+        }
+        run.park(0)
+    };
+    assert!(parks(Mode::Background, None, "SW"));
+    assert!(
+        !parks(Mode::Background, None, "WS"),
+        "its latest was judged"
+    );
+    assert!(
+        !parks(Mode::Background, None, "WE"),
+        "its latest was an error"
+    );
+    assert!(
+        !parks(Mode::Background, Some(5), "W"),
+        "it ends by its count"
+    );
+    assert!(
+        !parks(Mode::Blocking, None, "W"),
+        "it ends by how long it waits"
+    );
+
+    let mut run = Run::new(vec![spec("m")], Mode::Background, Timestamp(0));
+    run.record(0, measurement("m", 'W', Timestamp(0)));
+    assert!(run.park(0));
+    assert_eq!(run.due_at(0), None, "a parked metric is never due");
+    run.resume(0, Timestamp(90_500));
+    assert_eq!(run.due_at(0), Some(Timestamp(90_500)));
+    run.record(0, measurement("m", 'S', Timestamp(90_500)));
+    assert_eq!(run.due_at(0), Some(Timestamp(91_500)));
+
+    // Concluding resumes a parked metric: it measures until it has a judged measurement.
+    run.record(0, measurement("m", 'W', Timestamp(91_500)));
+    assert!(run.park(0));
+    run.conclude(Timestamp(120_000));
+    assert_eq!(run.due_at(0), Some(Timestamp(120_000)));
+    assert!(
+        !run.park(0),
+        "a concluding metric ends by how long it waits"
+    );
+}
+
+#[test]
 fn the_run_takes_the_worst_deciding_phase() {
     use Phase::*;
     // Each metric's script; the run's phase once all are played, in order. The first metric to

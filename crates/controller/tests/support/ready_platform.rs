@@ -15,7 +15,7 @@ use bellwether_core::platform::{
     LogLine, LogQuery, ReplicaPhase, ReplicaState, ReplicaTemplate, ServiceState,
 };
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{ResourceSample, ResourceSource};
+use bellwether_core::signal::{Change, ResourceSample, ResourceSource};
 use tokio::sync::{mpsc, watch};
 
 #[derive(Default)]
@@ -100,5 +100,11 @@ impl ResourceSource for ReadyPlatform {
             .get(service)
             .is_some_and(|channel| channel.borrow().contains_key(&revision));
         runs.then(ResourceSample::default)
+    }
+
+    /// Its replicas are no processes: no reading ever comes.
+    fn next_reading(&self, service: &str, revision: RevisionNumber) -> Option<Change> {
+        self.resources(service, revision, Duration::ZERO)
+            .map(|_| -> Change { Box::pin(std::future::pending()) })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bellwether_core::signal::{ResourceSource, SignalSource};
+use bellwether_core::signal::{Change, ResourceSource, SignalSource};
 use bellwether_core::spec::{BuiltinMetric, ProviderSpec};
 
 use crate::providers::{Measuring, MetricProvider, ProviderError, Target, kind};
@@ -97,5 +97,17 @@ impl MetricProvider for BuiltinProvider {
     fn measure<'a>(&'a self, spec: &'a ProviderSpec, target: &'a Target) -> Measuring<'a> {
         let result = self.observe(spec, target);
         Box::pin(async move { result })
+    }
+
+    /// A traffic metric reads nothing new until a request completes; CPU and memory nothing
+    /// until the platform's next reading.
+    fn watch(&self, spec: &ProviderSpec, t: &Target) -> Option<Change> {
+        match spec {
+            ProviderSpec::Builtin { metric, .. } if metric.is_traffic() => {
+                self.signals.next_completion(&t.service, t.revision)
+            }
+            ProviderSpec::Builtin { .. } => self.resources.next_reading(&t.service, t.revision),
+            _ => None,
+        }
     }
 }
