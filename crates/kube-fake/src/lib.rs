@@ -1,7 +1,8 @@
 //! A scripted fake Kubernetes cluster for tests and benchmarks, in-process on a loopback port:
 //! an API server speaking the REST API for Pods, Secrets, ReplicaSets, Services, Ingresses,
 //! Gateway API HTTPRoutes and Istio VirtualServices and DestinationRules of any namespace
-//! (`api.rs`; objects and their history in `store.rs`), the two controllers a cluster runs
+//! (`api.rs`; objects and their history in `store.rs`) and the metrics API's PodMetrics, each
+//! pod's CPU and memory read from its process (`api/metrics.rs`, `usage.rs`), the two controllers a cluster runs
 //! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
 //! runs each pod's container as a local process on a loopback address of its own
 //! (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
@@ -26,6 +27,7 @@ mod script;
 mod status;
 mod store;
 mod time;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,6 +92,7 @@ impl FakeCluster {
         let logs = logs::Logs::default();
         let token = format!("fake-{}", api::suffix());
         let requests = requests::Requests::default();
+        let usage = usage::Usage::default();
         let state = api::Api {
             store: store.clone(),
             script: script.clone(),
@@ -97,6 +100,7 @@ impl FakeCluster {
             token: token.clone(),
             bookmark_interval: options.bookmark_interval,
             requests: requests.clone(),
+            usage: usage.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -111,7 +115,13 @@ impl FakeCluster {
             }),
             tokio::spawn(replicaset::run(store.clone())),
             tokio::spawn(collector::run(store.clone())),
-            tokio::spawn(kubelet::run(store.clone(), script.clone(), logs, timing)),
+            tokio::spawn(kubelet::run(
+                store.clone(),
+                script.clone(),
+                logs,
+                usage,
+                timing,
+            )),
         ];
         Ok(Self {
             address,

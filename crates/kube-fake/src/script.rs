@@ -18,6 +18,8 @@ struct Faults {
     conflicts: BTreeMap<Resource, u32>,
     never_ready: Vec<Selector>,
     crash_loop: Vec<Selector>,
+    /// The metrics API is not served, as on a cluster with no metrics-server.
+    no_metrics: bool,
 }
 
 /// The handle a test scripts the cluster with; every change takes effect at once.
@@ -80,6 +82,16 @@ impl Script {
     pub fn crash_loop(&self, selector: &str) {
         let selector = Selector::parse(selector).expect("a label selector the fake serves");
         self.lock().crash_loop.push(selector);
+    }
+
+    /// Serves the metrics API (`metrics.k8s.io`, the default) or answers every request of it
+    /// `404 Not Found`, as a cluster with no metrics-server does.
+    pub fn metrics_api(&self, served: bool) {
+        self.lock().no_metrics = !served;
+    }
+
+    pub(crate) fn serves_metrics(&self) -> bool {
+        !self.lock().no_metrics
     }
 
     /// How many watches were answered `410 Gone` so far.

@@ -8,7 +8,7 @@ use bellwether_core::platform::{PlatformState, RevisionKey};
 use bellwether_core::signal::ResourceSample;
 use tokio::time::Instant;
 
-use crate::procfs;
+use bellwether_procfs as procfs;
 
 /// Samples older than this are dropped.
 const KEEP: Duration = Duration::from_secs(600);
