@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::resource::Key;
 
-/// The shortest span a CPU figure covers: readings closer together than this are taken over
-/// the span since the last one at least this long, as tick counts are too coarse below it.
+/// The shortest span a CPU figure covers, as tick counts are too coarse below it: a container
+/// has no metrics in its first one (metrics-server too needs two scrapes of a container), and
+/// a reading sooner than this after the last one covers the span since the one before.
 const SHORTEST: Duration = Duration::from_secs(1);
 
 /// One pod's container at one reading.
@@ -28,6 +29,8 @@ pub(crate) struct Usage(Arc<Mutex<BTreeMap<Key, Running>>>);
 
 struct Running {
     pgid: u32,
+    started: Instant,
+    /// The CPU ticks at the reading the next one is taken against, and when.
     ticks: u64,
     at: Instant,
 }
@@ -41,10 +44,12 @@ impl Usage {
 
     /// The pod's container started as the process group `pgid`.
     pub(crate) fn started(&self, pod: &Key, pgid: u32) {
+        let now = Instant::now();
         let running = Running {
             pgid,
+            started: now,
             ticks: 0,
-            at: Instant::now(),
+            at: now,
         };
         self.lock().insert(pod.clone(), running);
     }
@@ -54,12 +59,15 @@ impl Usage {
         self.lock().remove(pod);
     }
 
-    /// The pod's container's use now; `None` while none runs.
+    /// The pod's container's use now; `None` while none runs, or in its first second.
     pub(crate) fn read(&self, pod: &Key) -> Option<Reading> {
         let mut running = self.lock();
         let container = running.get_mut(pod)?;
-        let (ticks, memory_bytes) = bellwether_procfs::group_usage(container.pgid);
         let now = Instant::now();
+        if now.duration_since(container.started) < SHORTEST {
+            return None;
+        }
+        let (ticks, memory_bytes) = bellwether_procfs::group_usage(container.pgid);
         let window = now.duration_since(container.at);
         let per_second = bellwether_procfs::clock_ticks_per_second() as f64;
         let cores = if window.is_zero() {
