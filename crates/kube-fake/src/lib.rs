@@ -2,10 +2,10 @@
 //! an API server speaking the REST API for Pods, Secrets, ReplicaSets, Services, Ingresses,
 //! Gateway API HTTPRoutes and Istio VirtualServices and DestinationRules of any namespace
 //! (`api.rs`; objects and their history in `store.rs`) and the metrics API's PodMetrics, each
-//! pod's CPU and memory read from its process (`api/metrics.rs`, `usage.rs`), the two controllers a cluster runs
-//! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
-//! runs each pod's container as a local process on a loopback address of its own
-//! (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
+//! pod's CPU and memory read from its process (`api/metrics.rs`, `usage.rs`), the two
+//! controllers a cluster runs for them (`replicaset.rs`, and the garbage collector,
+//! `collector.rs`), and a kubelet that runs each pod's container as a local process on a
+//! loopback address of its own (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
 //! same path as against a real cluster. Faults are scripted through [`Script`]; every request
 //! is recorded as Kubernetes' authorizer sees it ([`FakeCluster::requests`]), so a test can hold
 //! a Role to what a client asked.
@@ -13,7 +13,8 @@
 //! What it does not play: images (a container's `command` and `args` run on this machine),
 //! more than one container per pod, scheduling, field ownership conflicts between managers,
 //! `$(VAR)` expansion, strategic merge patches, a data plane (Services, Ingresses and routes are
-//! kept as objects, nothing routes by them) and any resource besides those eight.
+//! kept as objects, nothing routes by them), node metrics and any resource besides those
+//! eight and PodMetrics.
 
 mod api;
 mod apply;
