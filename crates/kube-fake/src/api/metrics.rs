@@ -2,7 +2,8 @@
 //! it: list (label selectors) and get in a namespace, each running pod's container measured
 //! from its process ([`Usage`](crate::usage::Usage)); a pod with no running container has no
 //! metrics. [`Script::metrics_api`](crate::Script::metrics_api) takes the group away (`404`),
-//! as on a cluster with no metrics-server.
+//! as on a cluster with no metrics-server, and [`Script::fail_metrics`](crate::Script::fail_metrics)
+//! fails the next requests (`500`).
 
 use axum::http::Method;
 use axum::response::Response;
@@ -31,6 +32,10 @@ pub(super) fn serve(
     };
     if !api.script.serves_metrics() {
         return Some(Err(Status::not_served(path)));
+    }
+    if api.script.take_metrics_failure() {
+        let why = "Internal error occurred: unable to fetch pod metrics, as scripted";
+        return Some(Err(Status::internal_error(why.into())));
     }
     let (namespace, name) = match rest {
         ["v1beta1", "namespaces", ns, "pods"] => (*ns, None),
