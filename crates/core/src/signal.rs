@@ -1,7 +1,7 @@
 //! What the traffic router measured for one revision over a window, and what the platform
 //! measured of its resource use: the inputs of the built-in analysis provider. The router fills
-//! in [`TrafficSample`]s and the local platform [`ResourceSample`]s; analysis reads them through
-//! [`SignalSource`] and [`ResourceSource`].
+//! in [`TrafficSample`]s and the platform [`ResourceSample`]s, from the readings it keeps in a
+//! [`ResourceHistory`]; analysis reads them through [`SignalSource`] and [`ResourceSource`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +10,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::rollout::RevisionNumber;
+
+mod history;
+
+pub use history::{ResourceHistory, ResourcePoint};
 
 /// Golden signals of one revision of one service over one window.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -152,12 +156,13 @@ pub struct ResourceSample {
     /// The busiest rather than the mean, so that one hot replica is not averaged away.
     pub cpu: Option<f64>,
     /// Resident memory of the fullest replica as a share of its limit, or of the machine's
-    /// memory when it has none.
+    /// memory when it has none (the local platform); on a cluster, only replicas with a memory
+    /// limit are measured (`None` when none has one).
     pub memory: Option<f64>,
 }
 
 /// Where the built-in provider reads CPU and memory: the local platform (from `/proc`) on the
-/// embedded default.
+/// embedded default, the cluster's metrics API (`metrics.k8s.io`) on the kubernetes platform.
 pub trait ResourceSource: Send + Sync {
     /// The resource use of `revision` of `service` over the last `window`; `None` when the
     /// platform runs no such revision.

@@ -4,6 +4,7 @@
 //! the cluster's bearer token.
 
 mod log;
+mod metrics;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use crate::script::Script;
 use crate::status::Status;
 use crate::store::{Propagation, Selector, Store, resource_version};
 use crate::time::Now;
+use crate::usage::Usage;
 
 /// What every request is served with.
 #[derive(Clone)]
@@ -33,6 +35,7 @@ pub(crate) struct Api {
     pub token: String,
     pub bookmark_interval: Duration,
     pub requests: Requests,
+    pub usage: Usage,
 }
 
 type Params = BTreeMap<String, String>;
@@ -102,6 +105,9 @@ async fn dispatch(
     body: &[u8],
 ) -> Result<Response, Status> {
     let path = request.path.as_str();
+    if let Some(served) = metrics::serve(api, method, path, params) {
+        return served;
+    }
     let target = target(path)?;
     let collection = Key {
         resource: target.resource,

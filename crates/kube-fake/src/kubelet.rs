@@ -16,6 +16,7 @@ use crate::logs::Logs;
 use crate::resource::{Key, Resource};
 use crate::script::Script;
 use crate::store::{Selector, Store};
+use crate::usage::Usage;
 
 pub(crate) use ips::Ips;
 
@@ -42,6 +43,7 @@ struct Context {
     store: Store,
     script: Script,
     logs: Logs,
+    usage: Usage,
     ips: Ips,
     timing: Timing,
 }
@@ -52,11 +54,12 @@ struct Running {
 }
 
 /// Runs the kubelet until the store's change feed ends.
-pub(crate) async fn run(store: Store, script: Script, logs: Logs, timing: Timing) {
+pub(crate) async fn run(store: Store, script: Script, logs: Logs, usage: Usage, timing: Timing) {
     let context = Context {
         store: store.clone(),
         script,
         logs,
+        usage,
         ips: Ips,
         timing,
     };

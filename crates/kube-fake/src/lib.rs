@@ -1,10 +1,11 @@
 //! A scripted fake Kubernetes cluster for tests and benchmarks, in-process on a loopback port:
 //! an API server speaking the REST API for Pods, Secrets, ReplicaSets, Services, Ingresses,
 //! Gateway API HTTPRoutes and Istio VirtualServices and DestinationRules of any namespace
-//! (`api.rs`; objects and their history in `store.rs`), the two controllers a cluster runs
-//! for them (`replicaset.rs`, and the garbage collector, `collector.rs`), and a kubelet that
-//! runs each pod's container as a local process on a loopback address of its own
-//! (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
+//! (`api.rs`; objects and their history in `store.rs`) and the metrics API's PodMetrics, each
+//! pod's CPU and memory read from its process (`api/metrics.rs`, `usage.rs`), the two
+//! controllers a cluster runs for them (`replicaset.rs`, and the garbage collector,
+//! `collector.rs`), and a kubelet that runs each pod's container as a local process on a
+//! loopback address of its own (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
 //! same path as against a real cluster. Faults are scripted through [`Script`]; every request
 //! is recorded as Kubernetes' authorizer sees it ([`FakeCluster::requests`]), so a test can hold
 //! a Role to what a client asked.
@@ -12,7 +13,8 @@
 //! What it does not play: images (a container's `command` and `args` run on this machine),
 //! more than one container per pod, scheduling, field ownership conflicts between managers,
 //! `$(VAR)` expansion, strategic merge patches, a data plane (Services, Ingresses and routes are
-//! kept as objects, nothing routes by them) and any resource besides those eight.
+//! kept as objects, nothing routes by them), node metrics and any resource besides those
+//! eight and PodMetrics.
 
 mod api;
 mod apply;
@@ -26,6 +28,7 @@ mod script;
 mod status;
 mod store;
 mod time;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,6 +93,7 @@ impl FakeCluster {
         let logs = logs::Logs::default();
         let token = format!("fake-{}", api::suffix());
         let requests = requests::Requests::default();
+        let usage = usage::Usage::default();
         let state = api::Api {
             store: store.clone(),
             script: script.clone(),
@@ -97,6 +101,7 @@ impl FakeCluster {
             token: token.clone(),
             bookmark_interval: options.bookmark_interval,
             requests: requests.clone(),
+            usage: usage.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -111,7 +116,13 @@ impl FakeCluster {
             }),
             tokio::spawn(replicaset::run(store.clone())),
             tokio::spawn(collector::run(store.clone())),
-            tokio::spawn(kubelet::run(store.clone(), script.clone(), logs, timing)),
+            tokio::spawn(kubelet::run(
+                store.clone(),
+                script.clone(),
+                logs,
+                usage,
+                timing,
+            )),
         ];
         Ok(Self {
             address,

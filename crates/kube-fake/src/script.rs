@@ -1,5 +1,6 @@
 //! What a test scripts: faults of the API server (slow and dropped watches, conflicts, the
-//! history compacted) and of the kubelet (pods never ready, pods crash-looping).
+//! history compacted, the metrics API absent or failing) and of the kubelet (pods never ready,
+//! pods crash-looping).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,10 @@ struct Faults {
     conflicts: BTreeMap<Resource, u32>,
     never_ready: Vec<Selector>,
     crash_loop: Vec<Selector>,
+    /// The metrics API is not served, as on a cluster with no metrics-server.
+    no_metrics: bool,
+    /// Requests of the metrics API still to be answered `500`.
+    metrics_failures: u32,
 }
 
 /// The handle a test scripts the cluster with; every change takes effect at once.
@@ -80,6 +85,30 @@ impl Script {
     pub fn crash_loop(&self, selector: &str) {
         let selector = Selector::parse(selector).expect("a label selector the fake serves");
         self.lock().crash_loop.push(selector);
+    }
+
+    /// Serves the metrics API (`metrics.k8s.io`, the default) or answers every request of it
+    /// `404 Not Found`, as a cluster with no metrics-server does.
+    pub fn metrics_api(&self, served: bool) {
+        self.lock().no_metrics = !served;
+    }
+
+    /// The next `count` requests of the metrics API are answered `500 Internal Server Error`,
+    /// a failure kube-rs's client does not retry by itself (it does `503`).
+    pub fn fail_metrics(&self, count: u32) {
+        self.lock().metrics_failures += count;
+    }
+
+    pub(crate) fn serves_metrics(&self) -> bool {
+        !self.lock().no_metrics
+    }
+
+    /// Whether this request of the metrics API is one of the failures scripted, counting it.
+    pub(crate) fn take_metrics_failure(&self) -> bool {
+        let mut faults = self.lock();
+        let failing = faults.metrics_failures > 0;
+        faults.metrics_failures = faults.metrics_failures.saturating_sub(1);
+        failing
     }
 
     /// How many watches were answered `410 Gone` so far.

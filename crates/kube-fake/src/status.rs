@@ -26,6 +26,10 @@ impl Status {
         Self::new(400, "BadRequest", message)
     }
 
+    pub(crate) fn internal_error(message: String) -> Self {
+        Self::new(500, "InternalError", message)
+    }
+
     pub(crate) fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized".into())
     }

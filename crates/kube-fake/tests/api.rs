@@ -11,8 +11,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{
-    Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch,
+    PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Error};
@@ -701,4 +701,76 @@ async fn a_scripted_crash_loop_restarts_the_container_with_back_off() {
         })
     })
     .await;
+}
+
+fn pod_metrics(client: Client) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "pods");
+    Api::namespaced_with(client, "test", &resource)
+}
+
+/// A container's usage quantity as the fake writes it: `123n` cores, `456Ki` bytes.
+fn usage(metrics: &DynamicObject, what: &str, suffix: &str) -> f64 {
+    let text = metrics.data["containers"][0]["usage"][what]
+        .as_str()
+        .unwrap();
+    text.strip_suffix(suffix).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn pod_metrics_are_the_processes_use_and_the_group_can_be_taken_away() {
+    let (cluster, client) = cluster().await;
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "test");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "test");
+    let metrics = pod_metrics(client);
+    let mut burner = sleeper_set("burner", 1);
+    burner["spec"]["template"]["spec"]["containers"][0]["command"] =
+        json!(["sh", "-c", "while :; do :; done"]);
+    for set in [burner, sleeper_set("idle", 1)] {
+        let name = set["metadata"]["name"].as_str().unwrap().to_owned();
+        sets.patch(&name, &PatchParams::apply("test"), &Patch::Apply(set))
+            .await
+            .unwrap();
+    }
+    until("the burner measured busy, the idle pod quiet", || async {
+        let busy = metrics
+            .list(&ListParams::default().labels("app=burner"))
+            .await;
+        let quiet = metrics
+            .list(&ListParams::default().labels("app=idle"))
+            .await;
+        let (Ok(busy), Ok(quiet)) = (busy, quiet) else {
+            return false;
+        };
+        let cores = |list: &kube::core::ObjectList<DynamicObject>| {
+            list.items.first().map(|m| usage(m, "cpu", "n") / 1e9)
+        };
+        busy.items.len() == 1
+            && quiet.items.len() == 1
+            && cores(&busy).is_some_and(|c| c > 0.3)
+            && cores(&quiet).is_some_and(|c| c < 0.1)
+            && usage(&busy.items[0], "memory", "Ki") > 0.0
+    })
+    .await;
+    let idle = pods_of(&pods, "idle").await;
+    let name = idle[0].metadata.name.clone().unwrap();
+    let one = metrics.get(&name).await.unwrap();
+    assert_eq!(one.metadata.labels.unwrap()["app"], "idle");
+    assert_eq!(code(metrics.get("nobody").await.unwrap_err()), 404);
+
+    cluster.script().metrics_api(false);
+    assert_eq!(
+        code(metrics.list(&ListParams::default()).await.unwrap_err()),
+        404
+    );
+    assert_eq!(code(metrics.get(&name).await.unwrap_err()), 404);
+    let asked: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.group == "metrics.k8s.io")
+        .map(|r| (r.verb, r.resource))
+        .collect();
+    assert!(
+        asked.contains(&("list", "pods".to_owned())) && asked.contains(&("get", "pods".to_owned()))
+    );
 }

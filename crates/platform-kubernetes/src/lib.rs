@@ -1,19 +1,20 @@
 //! The kubernetes platform: each revision of a service a ReplicaSet in one namespace, written
 //! with server-side apply under bellwether's field manager (`writer.rs`, from the objects
 //! `template.rs` makes), its pods watched for readiness and addresses (`watcher.rs` feeding
-//! `pods.rs`), their logs read from the API (`logs.rs`). `connect.rs` finds the cluster: a
-//! kubeconfig, or the pod's service account when bellwether runs in the cluster.
-//!
-//! CPU and memory readings for analysis are not read yet (the metrics API is not spoken):
-//! the `cpu` and `memory` builtins get no data on this platform.
+//! `pods.rs`), their logs read from the API (`logs.rs`), their CPU and memory for the `cpu` and
+//! `memory` metrics from the metrics API, `metrics.k8s.io` (`metrics.rs`, its quantities read
+//! by `quantity.rs`). `connect.rs` finds the cluster: a kubeconfig, or the pod's service account
+//! when bellwether runs in the cluster.
 
 mod connect;
 #[cfg(test)]
 mod golden;
 mod logs;
+mod metrics;
 mod names;
 mod platform;
 mod pods;
+mod quantity;
 mod shared;
 mod template;
 mod traffic;

@@ -18,6 +18,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::metrics::{self, Readings};
 use crate::shared::Shared;
 use crate::writer::{self, Desired, Downs, Writer};
 use crate::{Options, logs, names, watcher};
@@ -34,6 +35,9 @@ pub struct KubernetesPlatform {
     runtime: tokio::runtime::Handle,
     revisions: Mutex<BTreeMap<RevisionKey, Revision>>,
     watcher: Mutex<Option<JoinHandle<()>>>,
+    readings: Arc<Readings>,
+    /// Reads the pods' metrics into `readings`.
+    metrics: JoinHandle<()>,
     /// Abandoned or shut down: asks are ignored.
     stopped: AtomicBool,
 }
@@ -45,11 +49,13 @@ struct Revision {
 }
 
 impl KubernetesPlatform {
-    /// A platform on `client`'s cluster, in `options.namespace`; starts watching its pods.
+    /// A platform on `client`'s cluster, in `options.namespace`; starts watching its pods and
+    /// reading their metrics.
     pub fn new(client: Client, options: Options) -> Self {
         let namespace = options.namespace.clone();
         let shared = Arc::new(Shared::new(options.container_port));
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+        let pod_metrics = metrics::api(client.clone(), &namespace);
         let writer = Arc::new(Writer {
             sets: Api::<ReplicaSet>::namespaced(client.clone(), &namespace),
             pods: pods.clone(),
@@ -60,6 +66,12 @@ impl KubernetesPlatform {
         });
         let runtime = tokio::runtime::Handle::current();
         let watcher = runtime.spawn(watcher::run(pods.clone(), Arc::clone(&shared)));
+        let readings = Arc::new(Readings::new());
+        let metrics = runtime.spawn(metrics::run(
+            pod_metrics,
+            Arc::clone(&shared),
+            Arc::clone(&readings),
+        ));
         Self {
             writer,
             pods,
@@ -67,6 +79,8 @@ impl KubernetesPlatform {
             runtime,
             revisions: Mutex::default(),
             watcher: Mutex::new(Some(watcher)),
+            readings,
+            metrics,
             stopped: AtomicBool::new(false),
         }
     }
@@ -80,6 +94,7 @@ impl KubernetesPlatform {
     /// Stops every writing task and the watch; the cluster keeps what it has.
     fn stop_tasks(&self) -> Vec<(String, RevisionNumber)> {
         self.stopped.store(true, Ordering::SeqCst);
+        self.metrics.abort();
         let revisions = std::mem::take(&mut *self.revisions());
         for revision in revisions.values() {
             revision.task.abort();
@@ -126,10 +141,26 @@ impl KubernetesPlatform {
     }
 }
 
+/// CPU and memory of a revision over a window, from the metrics API's readings.
 impl ResourceSource for KubernetesPlatform {
-    /// The metrics API is not read on this platform yet: no data.
-    fn resources(&self, _: &str, _: RevisionNumber, _: Duration) -> Option<ResourceSample> {
-        None
+    fn resources(
+        &self,
+        service: &str,
+        revision: RevisionNumber,
+        window: Duration,
+    ) -> Option<ResourceSample> {
+        let key = RevisionKey {
+            service: service.to_owned(),
+            revision,
+        };
+        if let Some(sample) = self.readings.summarize(&key, window) {
+            return Some(sample);
+        }
+        // A revision not measured yet (or on a cluster without the metrics API) has no
+        // readings: no data, as on the local platform, not an unknown revision.
+        self.shared
+            .knows(service, revision)
+            .then(ResourceSample::default)
     }
 }
 

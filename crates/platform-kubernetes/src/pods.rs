@@ -10,7 +10,7 @@ use bellwether_core::platform::{ReplicaPhase, ReplicaState, RevisionState, Servi
 use bellwether_core::rollout::RevisionNumber;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::names;
+use crate::{names, quantity};
 
 /// One pod of a revision, as far as the controller cares.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +23,15 @@ pub(crate) struct Replica {
     pub phase: ReplicaPhase,
     pub restarts: u32,
     pub last_error: Option<String>,
+    pub limits: Limits,
+}
+
+/// What a pod may use, in cores and bytes: the sums of its containers' limits, when every
+/// container has one.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Limits {
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
 }
 
 /// Every pod bellwether manages in the namespace, by name.
@@ -93,6 +102,7 @@ impl Pods {
             phase,
             restarts,
             last_error,
+            limits: limits(pod),
         };
         let changed = self.pods.get(&name) != Some(&replica);
         self.pods.insert(name, replica);
@@ -112,6 +122,14 @@ impl Pods {
             .map(|r| r.index)
             .collect();
         (0..).find(|i| !taken.contains(i)).unwrap_or_default()
+    }
+
+    pub(crate) fn any(&self) -> bool {
+        !self.pods.is_empty()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Replica> {
+        self.pods.get(name)
     }
 
     pub(crate) fn of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Replica> + 'a {
@@ -156,6 +174,30 @@ impl Pods {
             revision.replicas.sort_by_key(|r| r.index);
         }
         state
+    }
+}
+
+/// The pod's limits; a limit that is not a positive quantity counts as none.
+fn limits(pod: &Pod) -> Limits {
+    let containers = pod
+        .spec
+        .as_ref()
+        .map_or(&[][..], |s| s.containers.as_slice());
+    let sum = |resource: &str| -> Option<f64> {
+        if containers.is_empty() {
+            return None;
+        }
+        containers
+            .iter()
+            .map(|c| {
+                let limit = c.resources.as_ref()?.limits.as_ref()?.get(resource)?;
+                quantity::parse(&limit.0).ok().filter(|v| *v > 0.0)
+            })
+            .sum()
+    };
+    Limits {
+        cpu: sum("cpu"),
+        memory: sum("memory"),
     }
 }
 

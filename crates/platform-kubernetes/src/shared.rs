@@ -139,6 +139,25 @@ impl Shared {
         replicas
     }
 
+    pub(crate) fn has_pods(&self) -> bool {
+        self.lock().pods.any()
+    }
+
+    /// The pod named `name`, if it is one of bellwether's.
+    pub(crate) fn pod(&self, name: &str) -> Option<Replica> {
+        self.lock().pods.get(name).cloned()
+    }
+
+    /// Whether the revision has pods or was asked for some.
+    pub(crate) fn knows(&self, service: &str, revision: RevisionNumber) -> bool {
+        let inner = self.lock();
+        let asked = inner
+            .desired
+            .get(service)
+            .is_some_and(|d| d.contains_key(&revision));
+        asked || inner.pods.of(service).any(|r| r.revision == revision)
+    }
+
     /// Whether any pod of `revisions` (service and revision) is still there.
     pub(crate) fn any_pod_of(&self, revisions: &[(String, RevisionNumber)]) -> bool {
         let inner = self.lock();

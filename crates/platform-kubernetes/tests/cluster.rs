@@ -1,6 +1,7 @@
 //! The kubernetes platform against the fake cluster's faults and the objects it writes:
 //! watches dropped and compacted away mid-rollout, conflicts on apply, pods that never become
-//! ready, templates it cannot run, secrets, scaled-down revisions and leftovers reaped.
+//! ready, templates it cannot run, secrets, scaled-down revisions and leftovers reaped, and a
+//! pod's CPU read from the metrics API, asked again after it failed.
 
 mod support;
 
@@ -429,4 +430,55 @@ async fn scaling_down_stops_the_highest_indexes_of_pods_found_by_a_list() {
     let state = until(&mut rx, "one replica left", |s| s[&1].replicas.len() == 1).await;
     let kept = &state[&1].replicas[0];
     assert_eq!((kept.index, kept.addr), (0, first), "{state:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_comes_from_the_metrics_api_which_is_asked_again_after_a_failure() {
+    use bellwether_core::signal::ResourceSource;
+    let (_dir, subject) = fake().await;
+    let (platform, script) = (&subject.platform, subject.cluster.script());
+    let minute = Duration::from_secs(60);
+    assert_eq!(
+        platform.resources("web", 1, minute),
+        None,
+        "no such revision"
+    );
+    script.fail_metrics(3);
+    let mut burning = template("web", 1);
+    let burn =
+        "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'while True: pass'])\n";
+    burning.run.command[2] = format!("{burn}{}", support::WORKLOAD);
+    let mut rx = platform.watch("web");
+    platform.scale(&burning, 1);
+    until(&mut rx, "one ready replica", |s| ready(s, 1) == 1).await;
+
+    let measured = tokio::time::timeout(WAIT, async {
+        loop {
+            let sample = platform.resources("web", 1, minute);
+            if let Some(sample) = sample.filter(|s| s.cpu.is_some_and(|cpu| cpu > 0.3)) {
+                return sample;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the burning pod's CPU measured");
+    assert_eq!(measured.replicas, 1);
+    assert_eq!(
+        measured.memory, None,
+        "a pod without a memory limit has no share of it"
+    );
+    let metrics: Vec<_> = subject
+        .cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.group == "metrics.k8s.io")
+        .collect();
+    assert!(
+        metrics.len() > 3
+            && metrics
+                .iter()
+                .all(|r| (r.verb, r.resource.as_str()) == ("list", "pods")),
+        "listed again after the three failures: {metrics:#?}"
+    );
 }

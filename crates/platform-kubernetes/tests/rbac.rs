@@ -1,7 +1,8 @@
 //! The shipped Role (`deploy/kubernetes/rbac.yaml`) against every request the platform and
 //! the traffic plugins make of the fake cluster, as its authorizer sees them: a canary per
-//! plugin promoted and another aborted, a revision's Secret, logs tailed and followed, pods
-//! listed again after `410 Gone`, leftovers reaped and everything deleted at shutdown. Every
+//! plugin promoted and another aborted, a revision's Secret, logs tailed and followed, the pods'
+//! metrics listed while they run, pods listed again after `410 Gone`, leftovers reaped and
+//! everything deleted at shutdown. Every
 //! request must be allowed by the Role, and every verb the Role grants must have been used.
 
 mod support;

@@ -15,7 +15,6 @@ mod adopt;
 mod logs;
 mod platform;
 mod probe;
-mod procfs;
 mod resources;
 
 pub use bellwether_core::platform::{

@@ -15,14 +15,14 @@ use bellwether_core::platform::{
     SecretSource, ServiceState,
 };
 use bellwether_core::rollout::RevisionNumber;
-use bellwether_core::signal::{ResourceSample, ResourceSource};
+use bellwether_core::signal::{ResourceHistory, ResourceSample, ResourceSource};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::resources::{History, Sampler};
+use crate::resources::{self, Sampler};
 use crate::{adopt, logs};
 use replica::Replica;
 
@@ -75,7 +75,9 @@ pub(crate) struct Shared {
     /// Each service's part of `state`, so that a change wakes only who watches that service.
     services: Mutex<HashMap<String, watch::Sender<ServiceState>>>,
     revisions: Mutex<BTreeMap<RevisionKey, Control>>,
-    resources: Mutex<History>,
+    resources: Mutex<ResourceHistory>,
+    /// The origin of the resource readings' times.
+    started: Instant,
 }
 
 /// What the platform was asked to run for one revision, and which replica tasks exist.
@@ -165,7 +167,8 @@ impl LocalPlatform {
             state: watch::Sender::new(PlatformState::default()),
             services: Mutex::new(HashMap::new()),
             revisions: Mutex::new(BTreeMap::new()),
-            resources: Mutex::new(History::default()),
+            resources: Mutex::new(ResourceHistory::new(resources::KEEP)),
+            started: Instant::now(),
         });
         let sampler = tokio::spawn(sample_resources(Arc::clone(&shared)));
         Self {
@@ -304,12 +307,13 @@ async fn sample_resources(shared: Arc<Shared>) {
     loop {
         interval.tick().await;
         let state = shared.state.borrow().clone();
-        let points = sampler.sample(&state, Instant::now());
+        let now = Instant::now();
+        let points = sampler.sample(&state, now, now.duration_since(shared.started));
         shared
             .resources
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .record(points, Instant::now());
+            .record(points, now.duration_since(shared.started));
     }
 }
 
@@ -330,7 +334,7 @@ impl ResourceSource for LocalPlatform {
             .resources
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(sample) = history.summarize(&key, window, Instant::now()) {
+        if let Some(sample) = history.summarize(&key, window, self.shared.started.elapsed()) {
             return Some(sample);
         }
         // A revision that runs but was not sampled yet has no readings: no data, not an

@@ -1,28 +1,18 @@
 //! Resource use per revision: the busiest replica's CPU and the fullest replica's memory,
-//! sampled every second and kept for ten minutes, so analysis can ask about any window.
+//! sampled every second into a `ResourceHistory` that keeps ten minutes, so analysis can ask
+//! about any window.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bellwether_core::platform::{PlatformState, RevisionKey};
-use bellwether_core::signal::ResourceSample;
+use bellwether_core::signal::ResourcePoint;
 use tokio::time::Instant;
 
-use crate::procfs;
+use bellwether_procfs as procfs;
 
 /// Samples older than this are dropped.
-const KEEP: Duration = Duration::from_secs(600);
-
-/// One revision at one instant.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Point {
-    at: Instant,
-    replicas: u32,
-    /// CPU of the busiest replica, as a share of one core (a replica has no CPU limit here).
-    cpu: Option<f64>,
-    /// Resident memory of the fullest replica, as a share of the machine's memory.
-    memory: f64,
-}
+pub(crate) const KEEP: Duration = Duration::from_secs(600);
 
 /// Turns `/proc` counters into per-revision points: CPU needs two readings of a process group.
 pub(crate) struct Sampler {
@@ -40,11 +30,14 @@ impl Sampler {
         }
     }
 
+    /// The points of every revision with processes at `now`, which is `at` since the
+    /// history's origin.
     pub(crate) fn sample(
         &mut self,
         state: &PlatformState,
         now: Instant,
-    ) -> Vec<(RevisionKey, Point)> {
+        at: Duration,
+    ) -> Vec<(RevisionKey, ResourcePoint)> {
         let mut seen = HashMap::new();
         let mut points = Vec::new();
         for (key, revision) in &state.revisions {
@@ -68,114 +61,16 @@ impl Sampler {
             }
             points.push((
                 key.clone(),
-                Point {
-                    at: now,
+                // CPU as a share of one core, memory of the machine's: a replica has no limits.
+                ResourcePoint {
+                    at,
                     replicas: pids.len() as u32,
                     cpu,
-                    memory,
+                    memory: Some(memory),
                 },
             ));
         }
         self.last_ticks = seen;
         points
-    }
-}
-
-/// The recent points of every revision.
-#[derive(Default)]
-pub(crate) struct History {
-    points: HashMap<RevisionKey, VecDeque<Point>>,
-}
-
-impl History {
-    pub(crate) fn record(&mut self, points: Vec<(RevisionKey, Point)>, now: Instant) {
-        for (key, point) in points {
-            self.points.entry(key).or_default().push_back(point);
-        }
-        for series in self.points.values_mut() {
-            while series
-                .front()
-                .is_some_and(|p| now.duration_since(p.at) > KEEP)
-            {
-                series.pop_front();
-            }
-        }
-        self.points.retain(|_, s| !s.is_empty());
-    }
-
-    /// The mean of the points inside `window`; `None` when there are none.
-    pub(crate) fn summarize(
-        &self,
-        key: &RevisionKey,
-        window: Duration,
-        now: Instant,
-    ) -> Option<ResourceSample> {
-        let series = self.points.get(key)?;
-        let inside: Vec<&Point> = series
-            .iter()
-            .filter(|p| now.duration_since(p.at) <= window)
-            .collect();
-        let oldest = inside.first()?;
-        let cpus: Vec<f64> = inside.iter().filter_map(|p| p.cpu).collect();
-        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-        let memories: Vec<f64> = inside.iter().map(|p| p.memory).collect();
-        Some(ResourceSample {
-            window: now
-                .duration_since(oldest.at)
-                .max(Duration::from_secs(1))
-                .min(window),
-            replicas: inside.last().map_or(0, |p| p.replicas),
-            cpu: mean(&cpus),
-            memory: mean(&memories),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn point(at: Instant, cpu: Option<f64>, memory: f64) -> Point {
-        Point {
-            at,
-            replicas: 2,
-            cpu,
-            memory,
-        }
-    }
-
-    #[test]
-    fn summaries_average_the_window_only() {
-        let start = Instant::now();
-        let key = RevisionKey {
-            service: "api".into(),
-            revision: 1,
-        };
-        let mut history = History::default();
-        let at = |s: u64| start + Duration::from_secs(s);
-        for (s, cpu, mem) in [
-            (0, None, 0.1),
-            (1, Some(0.9), 0.1),
-            (2, Some(0.2), 0.3),
-            (3, Some(0.4), 0.5),
-        ] {
-            history.record(vec![(key.clone(), point(at(s), cpu, mem))], at(s));
-        }
-        let last_two = history
-            .summarize(&key, Duration::from_secs(1), at(3))
-            .unwrap();
-        assert_eq!(
-            (last_two.cpu, last_two.memory),
-            (Some(0.30000000000000004), Some(0.4))
-        );
-        let all = history
-            .summarize(&key, Duration::from_secs(60), at(3))
-            .unwrap();
-        assert_eq!(all.window, Duration::from_secs(3));
-        assert_eq!(all.cpu, Some(0.5));
-        assert_eq!(
-            history.summarize(&key, Duration::from_secs(60), at(700)),
-            None
-        );
     }
 }

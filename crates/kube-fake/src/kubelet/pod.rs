@@ -191,6 +191,9 @@ impl Pod {
         self.observed.state = json!({"running": {"startedAt": Now.seconds()}});
         self.publish();
         let pid = process.pid;
+        if let Some(pid) = pid {
+            self.context.usage.started(&self.key, pid);
+        }
         let readiness = Probe::of(&self.container["readinessProbe"], &self.container);
         let liveness = Probe::of(&self.container["livenessProbe"], &self.container);
         let ip = IpAddr::V4(self.observed.ip);
@@ -231,6 +234,7 @@ impl Pod {
         };
         // Whatever is left of the group goes with the container.
         container::signal(pid, Signal::SIGKILL);
+        self.context.usage.ended(&self.key);
         process.finish(&self.context.logs, &self.key).await;
         ended
     }

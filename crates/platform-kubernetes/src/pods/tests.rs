@@ -101,3 +101,37 @@ fn a_pod_no_node_takes_says_why() {
         Some("Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.")
     );
 }
+
+#[test]
+fn a_pods_limits_are_its_containers_summed_when_each_has_one() {
+    let with = |containers: serde_json::Value| -> Limits {
+        let mut pod = pod("web-r1-a", 1, "2026-01-01T00:00:01Z", json!({}));
+        pod.spec = Some(serde_json::from_value(json!({"containers": containers})).unwrap());
+        limits(&pod)
+    };
+    let container =
+        |limits: serde_json::Value| json!({"name": "c", "resources": {"limits": limits}});
+    assert_eq!(
+        with(json!([
+            container(json!({"cpu": "500m", "memory": "128Mi"})),
+            container(json!({"cpu": "1", "memory": "64Mi"})),
+        ])),
+        Limits {
+            cpu: Some(1.5),
+            memory: Some(192.0 * 1024.0 * 1024.0)
+        }
+    );
+    assert_eq!(
+        with(json!([
+            container(json!({"cpu": "500m"})),
+            container(json!({"cpu": "0", "memory": "64Mi"})),
+        ])),
+        Limits::default(),
+        "a container without a limit (or a zero one) leaves the pod without"
+    );
+    assert_eq!(with(json!([])), Limits::default());
+    assert_eq!(
+        limits(&pod("web-r1-a", 1, "2026-01-01T00:00:01Z", json!({}))),
+        Limits::default()
+    );
+}

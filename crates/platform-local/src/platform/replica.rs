@@ -16,7 +16,8 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep};
 
 use super::Shared;
 use crate::adopt::{self, ReplicaRecord};
-use crate::{logs, probe, procfs};
+use crate::{logs, probe};
+use bellwether_procfs as procfs;
 
 /// A replica that stays up this long has its restart back-off reset.
 const STABLE_AFTER: Duration = Duration::from_secs(30);

@@ -1,15 +1,16 @@
-//! CPU and memory of a replica's process group, read from `/proc`, and the start time that
-//! tells a live replica from a recycled process id.
+//! CPU and memory of a process group, read from Linux's `/proc`, and the start time that tells
+//! a live process from a recycled process id: the local platform samples its replicas with it,
+//! and the fake cluster's kubelet its pods' containers.
 
 use std::fs;
 
 /// The process's start time in clock ticks after boot (field 22 of `/proc/PID/stat`).
-pub(crate) fn start_time(pid: u32) -> Option<u64> {
+pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
 /// CPU ticks and resident bytes of every process in the process group `pgid`.
-pub(crate) fn group_usage(pgid: u32) -> (u64, u64) {
+pub fn group_usage(pgid: u32) -> (u64, u64) {
     let Ok(entries) = fs::read_dir("/proc") else {
         return (0, 0);
     };
@@ -49,7 +50,7 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
-pub(crate) fn clock_ticks_per_second() -> u64 {
+pub fn clock_ticks_per_second() -> u64 {
     sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap_or(100)
 }
 
@@ -65,7 +66,7 @@ fn sysconf(var: nix::unistd::SysconfVar) -> Option<u64> {
 }
 
 /// Total memory of the machine in bytes, from `/proc/meminfo`.
-pub(crate) fn mem_total() -> Option<u64> {
+pub fn mem_total() -> Option<u64> {
     let info = fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
