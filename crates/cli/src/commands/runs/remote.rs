@@ -74,6 +74,7 @@ impl render::StepLogs for Remote<'_> {
     ) -> anyhow::Result<()> {
         let path = paths::run_logs(&self.number.to_string());
         let mut offset: u64 = 0;
+        let mut end: Option<u64> = None;
         loop {
             let query = [
                 ("job", job.job.clone()),
@@ -96,8 +97,10 @@ impl render::StepLogs for Remote<'_> {
             })?;
             out.write_all(&piece)?;
             offset += piece.len() as u64;
-            // The log as it was at the first answer: a step still running goes on writing.
-            if piece.is_empty() || size.is_none_or(|s| offset >= s) {
+            // The log as long as it was at the first answer: a step still running goes on
+            // writing, and what it writes after is not waited for.
+            let end = *end.get_or_insert(size.unwrap_or(0));
+            if piece.is_empty() || offset >= end {
                 return Ok(());
             }
         }
