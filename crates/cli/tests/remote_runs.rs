@@ -1,8 +1,8 @@
 //! `bellwether --server URL runs` reads the control plane's run history through its API and
 //! prints it as `bellwether runs` prints the data directory's: the same table, the same
-//! `-o json`, the same logs, for the same history of a real `bellwether up` on SQLite. The
-//! API refuses a hostile list query with a clear 400, and a CLI without a token is told how to
-//! get one.
+//! `-o json`, the same logs, for the same history of a real `bellwether up` on SQLite, a job
+//! kept by `rerun --failed` included. The API refuses a hostile list query with a clear 400,
+//! and a CLI without a token is told how to get one.
 
 mod support;
 
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{BIN, COMMAND, ControlPlane, Outcome, bellwether, eventually, json};
+use support::{BIN, COMMAND, ControlPlane, Outcome, bellwether, eventually, json, run_pipeline};
 
 /// A matrix job whose legs write a step summary, then a job that fails.
 const PROJECT: &str = r#"pipelines:
@@ -136,6 +136,75 @@ fn runs_through_the_api_print_as_the_data_directory_does() {
     let missing = remote(&["runs", "9"]);
     assert_eq!(missing.code, 1, "{missing:?}");
     assert!(missing.stderr.contains("error: no run 9"), "{missing:?}");
+}
+
+/// A job that succeeds, then one that fails until `fixed` exists.
+const FLAKY: &str = r#"pipelines:
+  ship:
+    on: { manual: {} }
+    jobs:
+      build:
+        steps:
+          - run: echo built it
+      deploy:
+        needs: [build]
+        steps:
+          - run: test -f FIXED && echo deployed it
+"#;
+
+/// A run of `bellwether run` whose second attempt kept its first job, served by `up` on the
+/// same data directory: the kept job is shown, and its log read, from the attempt it comes
+/// from, through the API as from the directory.
+#[test]
+fn a_job_kept_from_an_earlier_attempt_reads_the_same_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bellwether.yaml");
+    let fixed = dir.path().join("fixed");
+    std::fs::write(&file, FLAKY.replace("FIXED", fixed.to_str().unwrap())).unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(run_pipeline(&file, "ship", &data).code, 1);
+    std::fs::write(&fixed, "").unwrap();
+    let (file_arg, data_arg) = (file.to_str().unwrap(), data.to_str().unwrap());
+    let local_form = ["-f", file_arg, "--data-dir", data_arg];
+    let mut rerun = vec!["rerun", "1", "--failed", "--plain"];
+    rerun.extend(local_form);
+    let again = bellwether(&rerun, &[]);
+    assert_eq!(again.code, 0, "{again:?}");
+    let plane = ControlPlane::start_with(&file, &["--data-dir", data_arg]);
+
+    for args in [
+        &["runs", "1", "-o", "json"][..],
+        &["runs", "1", "--logs"],
+        &["runs", "1", "--logs", "--job", "build"],
+    ] {
+        let mut local = args.to_vec();
+        local.extend(local_form);
+        let (here, there) = (bellwether(&local, &[]), plane.run(args));
+        assert_eq!(here.code, 0, "{args:?} from the data directory: {here:?}");
+        assert_eq!(there.code, 0, "{args:?} through the API: {there:?}");
+        assert_eq!(there.stdout, here.stdout, "{args:?}");
+    }
+    let run = json(&plane.run(&["runs", "1", "-o", "json"]));
+    assert_eq!(run["attempt"], 2, "{run:#}");
+    assert_eq!(run["jobs"][0]["reused_from"], 1, "{run:#}");
+    assert_eq!(
+        run["jobs"][0]["instances"][0]["status"], "success",
+        "{run:#}"
+    );
+    let kept = plane.run(&["runs", "1", "--logs", "--job", "build"]);
+    assert!(
+        kept.stdout
+            .contains("== build · success (attempt 1, kept from run attempt 1)"),
+        "{kept:?}"
+    );
+    assert!(kept.stdout.contains("built it"), "{kept:?}");
+    let shown = plane.run(&["runs", "1"]);
+    assert!(
+        shown
+            .stdout
+            .contains("✓ build  success: kept from attempt 1"),
+        "{shown:?}"
+    );
 }
 
 #[test]
