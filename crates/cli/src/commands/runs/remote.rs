@@ -7,6 +7,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use bellwether_api::{RunInstanceView, RunJobView, RunView, paths};
+use bytes::Bytes;
 use tokio::runtime::Runtime;
 
 use super::{RunsArgs, print_list, print_run, render};
@@ -40,6 +41,18 @@ pub(super) fn run(args: &RunsArgs, format: Format, server: &str) -> anyhow::Resu
         runtime: &runtime,
         number,
     };
+    // Whether the logs are on the control plane's machine is the run's, not a step's: asked
+    // once, past any log's end, before anything is printed.
+    let first = run
+        .jobs
+        .iter()
+        .flat_map(|j| j.instances.iter().map(move |leg| (j, leg)))
+        .find(|(_, leg)| !leg.steps.is_empty());
+    if let Some((job, leg)) = first
+        && let Err(e) = source.piece(job, leg, 1, u64::MAX)
+    {
+        return refused(&e);
+    }
     let mut out = std::io::stdout().lock();
     match render::logs(&run, args.job.as_deref(), &mut source, &mut out) {
         Ok(true) => Ok(exit::SUCCESS),
@@ -64,6 +77,38 @@ struct Remote<'a> {
     number: u64,
 }
 
+impl Remote<'_> {
+    /// One answer of the logs route: the log's whole length, and its bytes from `offset`.
+    fn piece(
+        &self,
+        job: &RunJobView,
+        leg: &RunInstanceView,
+        step: usize,
+        offset: u64,
+    ) -> anyhow::Result<(Option<u64>, Bytes)> {
+        let path = paths::run_logs(&self.number.to_string());
+        let query = [
+            ("job", job.job.clone()),
+            ("instance", leg.index.to_string()),
+            ("step", step.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        self.runtime.block_on(async {
+            let response = self.client.stream(&path, &query).await?;
+            let size = response
+                .headers()
+                .get("x-log-size")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let piece = response
+                .bytes()
+                .await
+                .context("the control plane broke off a step's log")?;
+            Ok((size, piece))
+        })
+    }
+}
+
 impl render::StepLogs for Remote<'_> {
     fn copy(
         &mut self,
@@ -72,29 +117,10 @@ impl render::StepLogs for Remote<'_> {
         step: usize,
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        let path = paths::run_logs(&self.number.to_string());
         let mut offset: u64 = 0;
         let mut end: Option<u64> = None;
         loop {
-            let query = [
-                ("job", job.job.clone()),
-                ("instance", leg.index.to_string()),
-                ("step", step.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            let (size, piece) = self.runtime.block_on(async {
-                let response = self.client.stream(&path, &query).await?;
-                let size = response
-                    .headers()
-                    .get("x-log-size")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let piece = response
-                    .bytes()
-                    .await
-                    .context("the control plane broke off a step's log")?;
-                anyhow::Ok((size, piece))
-            })?;
+            let (size, piece) = self.piece(job, leg, step, offset)?;
             out.write_all(&piece)?;
             offset += piece.len() as u64;
             // The log as long as it was at the first answer: a step still running goes on
