@@ -1,6 +1,6 @@
 //! Pipelines through the API: GitHub-format webhooks, manual dispatch, and the runs: each
-//! with its jobs, legs, steps, gates and reviews, its step logs ([`logs`]) and a stream of
-//! which runs changed ([`events`]).
+//! with its jobs, legs, steps, gates and reviews ([`view`]), its step logs ([`logs`]) and a
+//! stream of which runs changed ([`events`]).
 
 mod events;
 mod logs;
