@@ -24,7 +24,8 @@ pub use access::{CreatedToken, TokenRequest};
 pub use pipelines::{InputView, PipelineView};
 pub use runs::{
     DispatchRequest, InputValue, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView,
-    RunJobView, RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,
+    RunJobView, RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, StepSummaryView,
+    TriggeredView,
 };
 
 /// `POST /v1/services/{service}/deploy`: roll the service out to a new revision.

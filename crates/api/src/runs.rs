@@ -82,6 +82,22 @@ pub struct RunView {
     /// The latest attempt's reviews, oldest first (empty in lists).
     #[serde(default)]
     pub reviews: Vec<RunReviewView>,
+    /// What the history says of the latest attempt as a whole rather than of a job: why it
+    /// could not start, was queued or cancelled, or why it was interrupted (empty in lists).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// What each leg's steps wrote to `$GITHUB_STEP_SUMMARY`, masked; only the machine that
+    /// ran the run has them (empty in lists and elsewhere).
+    #[serde(default)]
+    pub step_summaries: Vec<StepSummaryView>,
+}
+
+/// One job's (or matrix leg's) `$GITHUB_STEP_SUMMARY`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepSummaryView {
+    /// The leg's display name (a matrix leg's with its values).
+    pub job: String,
+    pub markdown: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,9 +113,20 @@ pub struct RunJobView {
     /// the file cannot be read any more).
     #[serde(default)]
     pub needs: Vec<String>,
+    /// What it handed on to the jobs that need it, masked.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+    /// The earlier attempt whose result it kept instead of running; its legs are that
+    /// attempt's.
+    #[serde(default)]
+    pub reused_from: Option<u32>,
     /// Its matrix legs (one for a job without a matrix), once it has started.
     #[serde(default)]
     pub instances: Vec<RunInstanceView>,
+    /// What the history says of it in the attempt its legs come from: a skip, a retry, a
+    /// gate's verdict.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// One matrix leg of a job.

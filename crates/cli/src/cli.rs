@@ -21,7 +21,8 @@ pub(crate) struct Cli {
 
     /// The control plane the operator commands talk to.
     /// [default: http://127.0.0.1:7070]. With `run` and `rerun`, deploy steps start their
-    /// rollouts here; without it they are stand-ins.
+    /// rollouts here; without it they are stand-ins. With `runs`, `approve` and `reject`, the
+    /// runs are its; without it, the data directory's.
     #[arg(long, global = true, env = "BELLWETHER_SERVER", value_name = "URL")]
     pub(crate) server: Option<String>,
 

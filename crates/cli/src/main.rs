@@ -77,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.exec.server = cli.server;
             commands::run::run(&args)?
         }
-        Command::Runs(args) => commands::runs::run(&args, cli.output)?,
+        Command::Runs(args) => commands::runs::run(&args, cli.output, cli.server.as_deref())?,
         Command::Rerun(mut args) => {
             args.exec.server = cli.server;
             commands::rerun::run(&args)?

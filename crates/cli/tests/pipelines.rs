@@ -676,9 +676,13 @@ pipelines:
     std::fs::write(p.path("project/bellwether.yaml"), yaml).expect("write");
     let run = p.spawn("alice", &["run", "ci", "--plain"]);
     p.wait_for(1, "`slow` running", |r| {
-        r["instances"].as_array().is_some_and(|i| {
-            i.iter()
-                .any(|i| i["job"] == "slow" && i["status"] == "running")
+        r["jobs"].as_array().is_some_and(|jobs| {
+            jobs.iter().any(|j| {
+                j["job"] == "slow"
+                    && j["instances"]
+                        .as_array()
+                        .is_some_and(|i| i.iter().any(|i| i["status"] == "running"))
+            })
         })
     });
     let pid = |name: &str| {

@@ -281,6 +281,13 @@ fn a_leader_must_advertise_an_address_others_can_reach() {
     );
 }
 
+/// The run numbers of `runs -o json`, in order.
+fn numbers(runs: &Value) -> Vec<u64> {
+    runs.as_array()
+        .map(|runs| runs.iter().filter_map(|r| r["number"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
 /// A run's status as the control plane's API tells it.
 fn run_status(plane: &ControlPlane, number: u64) -> Option<String> {
     let (status, _, body) = plane.get_as(&plane.token, &format!("/v1/runs/{number}"));
@@ -292,7 +299,8 @@ fn run_status(plane: &ControlPlane, number: u64) -> Option<String> {
 /// control plane on the database shares, and their logs stay in the data directory of the
 /// machine that ran them. When the leader dies mid-run, the one that takes over ends that run
 /// as interrupted (nothing of the dead leader can write it any more) and says where its logs
-/// are; the runs it starts go on from the last number.
+/// are; the runs it starts go on from the last number. `bellwether --server … runs` lists
+/// and shows them through either control plane, and their logs through the one that ran them.
 #[test]
 fn pipeline_runs_are_shared_and_a_successor_ends_the_runs_of_a_dead_leader() {
     let cluster = Cluster::shared();
@@ -334,6 +342,20 @@ fn pipeline_runs_are_shared_and_a_successor_ends_the_runs_of_a_dead_leader() {
     assert_eq!(stored.run(2).unwrap().unwrap().status, RunStatus::Running);
     assert!(Path::new(&first).join("shared/runs/1/logs").is_dir());
     assert!(!Path::new(&first).join("runs/1").exists());
+    // `bellwether runs` through the standby, which passes reads on to the leader: the
+    // database's runs, and run 1's logs from the machine that ran it.
+    let through = |server: &str, token: &str, args: &[&str]| {
+        let mut all = vec!["--server", server];
+        all.extend_from_slice(args);
+        bellwether(&all, &[("BELLWETHER_TOKEN", token)])
+    };
+    let listed = through(&standby.server, &leader.token, &["runs", "-o", "json"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(numbers(&json(&listed)), [2, 1], "{listed:?}");
+    let logs = through(&standby.server, &leader.token, &["runs", "1", "--logs"]);
+    assert_eq!(logs.code, 0, "{logs:?}");
+    assert!(logs.stdout.contains("== say · success"), "{logs:?}");
+    assert!(logs.stdout.contains("said 1"), "{logs:?}");
 
     leader.kill9();
     assert!(
@@ -357,6 +379,55 @@ fn pipeline_runs_are_shared_and_a_successor_ends_the_runs_of_a_dead_leader() {
     });
     let (status, _, log) = standby.get_as(&standby.token, "/v1/runs/3/logs?job=say&step=1");
     assert_eq!((status, log.trim()), (200, "said 3"));
+    // The new leader lists the same runs under the same numbers, newest first, and shows
+    // run 1 whole; its logs are on the dead leader's machine, which `runs 1 --logs` says.
+    let listed = through(&standby.server, &standby.token, &["runs", "-o", "json"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(numbers(&json(&listed)), [3, 2, 1], "{listed:?}");
+    let table = through(&standby.server, &standby.token, &["runs"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    let rows: Vec<&str> = table.stdout.lines().skip(1).collect();
+    assert!(
+        rows.len() == 3 && rows[0].starts_with("3 ") && rows[2].starts_with("1 "),
+        "{table:?}"
+    );
+    assert!(rows[1].contains("interrupted"), "{table:?}");
+    let shown = through(
+        &standby.server,
+        &standby.token,
+        &["runs", "1", "-o", "json"],
+    );
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let run = json(&shown);
+    assert_eq!(
+        (&run["number"], &run["pipeline"], &run["status"]),
+        (
+            &Value::from(1),
+            &Value::from("quick"),
+            &Value::from("success")
+        ),
+        "{run:#}"
+    );
+    assert_eq!(run["jobs"][0]["job"], "say", "{run:#}");
+    assert_eq!(
+        run["jobs"][0]["instances"][0]["steps"][0]["status"], "success",
+        "{run:#}"
+    );
+    let elsewhere = through(&standby.server, &standby.token, &["runs", "1", "--logs"]);
+    assert_eq!(
+        (elsewhere.code, elsewhere.stdout.as_str()),
+        (1, ""),
+        "{elsewhere:?}"
+    );
+    assert!(
+        elsewhere
+            .stderr
+            .contains("error: run 1's logs are not on this machine"),
+        "{elsewhere:?}"
+    );
+    let here = through(&standby.server, &standby.token, &["runs", "3", "--logs"]);
+    assert_eq!(here.code, 0, "{here:?}");
+    assert!(here.stdout.contains("said 3"), "{here:?}");
     // The dead leader's step, orphaned by the SIGKILL, ends.
     std::fs::write(&go, "").unwrap();
     standby.stop();

@@ -41,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub use access::{Access, Need, RouteRule};
 pub use gatekeeper::PIPELINES;
 pub use listen::Limits;
+pub use runs::view::{run_list, run_view};
 pub use standby::serve_standby;
 pub use tls::{Tls, TlsError};
 

@@ -1,9 +1,10 @@
 //! Pipelines through the API: GitHub-format webhooks, manual dispatch, and the runs: each
-//! with its jobs, legs, steps, gates and reviews, its step logs ([`logs`]) and a stream of
-//! which runs changed ([`events`]).
+//! with its jobs, legs, steps, gates and reviews ([`view`]), its step logs ([`logs`]) and a
+//! stream of which runs changed ([`events`]).
 
 mod events;
 mod logs;
+pub(crate) mod view;
 
 pub(crate) use events::events;
 pub(crate) use logs::logs;
@@ -16,14 +17,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bellwether_api::{
-    DispatchRequest, ReviewAnswer, ReviewRequest, RunGateView, RunInstanceView, RunJobView,
-    RunReviewView, RunStepView, RunView, SkippedPipeline, StartedRun, TriggeredView,
+    DispatchRequest, ReviewAnswer, ReviewRequest, RunView, SkippedPipeline, StartedRun,
+    TriggeredView,
 };
-use bellwether_config::Loaded;
 use bellwether_core::error::chain;
-use bellwether_core::spec::EnvironmentSpec;
-use bellwether_runner::{Replay, ReviewOrder, ReviewRefused};
-use bellwether_store::{InstanceRow, RunHistory, RunRow};
+use bellwether_runner::{ReviewOrder, ReviewRefused};
+use bellwether_store::{RunHistory, RunRow};
 use bellwether_triggers::{Pipelines, TriggerError, Triggered, webhook};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -238,6 +237,9 @@ fn accepted(t: Triggered) -> (StatusCode, Json<TriggeredView>) {
     (status, Json(view))
 }
 
+/// The most runs one list answers with.
+const MOST_LISTED: u32 = 1000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
@@ -249,192 +251,56 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<RunView>>, Failure> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MOST_LISTED).contains(&limit) {
+        return Err(Failure::bad_request(format!(
+            "`limit` is how many runs to list, from 1 to {MOST_LISTED}: `{limit}`"
+        )));
+    }
+    if let Some(pipeline) = &query.pipeline
+        && (pipeline.is_empty() || pipeline.len() > 200 || pipeline.chars().any(char::is_control))
+    {
+        return Err(Failure::bad_request(
+            "`pipeline` is the name of one of the project's pipelines (such as `ci`)",
+        ));
+    }
     let store = pipelines(&state)?.store();
-    let rows = store
-        .list(query.pipeline.as_deref(), query.limit.unwrap_or(50))
-        .map_err(internal)?;
-    Ok(Json(rows.into_iter().map(view).collect()))
+    let runs =
+        view::run_list(store.as_ref(), query.pipeline.as_deref(), limit).map_err(internal)?;
+    Ok(Json(runs))
 }
 
 pub(crate) async fn get(
     State(state): State<AppState>,
     axum::extract::Path(number): axum::extract::Path<String>,
 ) -> Result<Json<RunView>, Failure> {
-    let store = pipelines(&state)?.store();
-    let row = run_row(store.as_ref(), &number)?;
-    let project = project_of(&row);
-    let mut view = view(row);
-    view.jobs = jobs(store.as_ref(), &view, project.as_ref())?;
-    view.gates = store
-        .gates(view.number, view.attempt)
+    let pipelines = pipelines(&state)?;
+    let store = pipelines.store();
+    let n = run_number(&number)?;
+    view::run_view(store.as_ref(), n, pipelines.data_dir())
         .map_err(internal)?
-        .into_iter()
-        .map(|g| RunGateView {
-            rules: project
-                .as_ref()
-                .and_then(|p| p.project.environments.get(&g.environment))
-                .map(rules)
-                .unwrap_or_default(),
-            job: g.job,
-            index: g.index,
-            environment: g.environment,
-            state: g.state,
-            since_ms: g.since_ms,
-            decided_ms: g.decided_ms,
-        })
-        .collect();
-    view.reviews = store
-        .reviews(view.number, view.attempt, None)
-        .map_err(internal)?
-        .into_iter()
-        .map(|r| RunReviewView {
-            environment: r.environment,
-            by: r.by,
-            approved: r.approved,
-            comment: r.comment,
-            at_ms: r.at_ms,
-        })
-        .collect();
-    Ok(Json(view))
+        .map(Json)
+        .ok_or_else(|| no_run(&number))
+}
+
+/// The number a `{number}` segment names: 404 for anything but a run's number.
+fn run_number(number: &str) -> Result<u64, Failure> {
+    number.parse().map_err(|_| no_run(number))
+}
+
+fn no_run(number: &str) -> Failure {
+    Failure {
+        status: StatusCode::NOT_FOUND,
+        message: format!("no run {number}"),
+    }
 }
 
 /// The run a `{number}` segment names: 404 for anything but a run's number.
 fn run_row(store: &dyn RunHistory, number: &str) -> Result<RunRow, Failure> {
-    let not_found = || Failure {
-        status: StatusCode::NOT_FOUND,
-        message: format!("no run {number}"),
-    };
-    let n: u64 = number.parse().map_err(|_| not_found())?;
-    store.run(n).map_err(internal)?.ok_or_else(not_found)
-}
-
-/// The run's project file as it is now, when it can still be read: what `needs` and the
-/// environments' rules come from, since the store keeps only what happened.
-fn project_of(run: &RunRow) -> Option<Loaded> {
-    let replay: Replay = serde_json::from_value(run.trigger.clone()).ok()?;
-    let source = std::fs::read_to_string(&replay.file).ok()?;
-    bellwether_config::load_with(&replay.file.display().to_string(), &source, &|p| {
-        std::fs::read_to_string(p)
-    })
-    .ok()
-}
-
-fn jobs(
-    store: &dyn RunHistory,
-    run: &RunView,
-    project: Option<&Loaded>,
-) -> Result<Vec<RunJobView>, Failure> {
-    let spec = project.and_then(|p| p.pipelines.iter().find(|s| s.name == run.pipeline));
-    let mut instances = store
-        .instances(run.number, run.attempt)
+    store
+        .run(run_number(number)?)
         .map_err(internal)?
-        .into_iter()
-        .peekable();
-    let mut jobs = Vec::new();
-    for j in store.jobs(run.number, run.attempt).map_err(internal)? {
-        let mut legs = Vec::new();
-        while let Some(leg) = instances.next_if(|i| i.job == j.job) {
-            legs.push(instance(leg));
-        }
-        jobs.push(RunJobView {
-            needs: spec
-                .and_then(|s| s.job(&j.job))
-                .map(|s| s.needs.clone())
-                .unwrap_or_default(),
-            job: j.job,
-            conclusion: j.conclusion,
-            message: j.message,
-            name: j.name,
-            instances: legs,
-        });
-    }
-    Ok(jobs)
-}
-
-fn instance(row: InstanceRow) -> RunInstanceView {
-    let text = |step: &serde_json::Value, key: &str| step[key].as_str().map(str::to_owned);
-    let steps = row
-        .steps
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|step| RunStepView {
-            name: text(step, "name").unwrap_or_default(),
-            status: text(step, "status").unwrap_or_default(),
-            exit: text(step, "exit"),
-            started_ms: step["started_ms"].as_u64(),
-            finished_ms: step["finished_ms"].as_u64(),
-        })
-        .collect();
-    RunInstanceView {
-        index: row.index,
-        name: row.name,
-        status: row.status,
-        attempt: row.job_attempt,
-        started_ms: row.started_ms,
-        finished_ms: row.finished_ms,
-        message: row.message,
-        steps,
-    }
-}
-
-/// An environment's protection rules, one sentence each.
-fn rules(env: &EnvironmentSpec) -> Vec<String> {
-    let mut rules = Vec::new();
-    match env.approvals {
-        0 => {}
-        1 => rules.push("1 approval".to_owned()),
-        n => rules.push(format!("{n} approvals from different people")),
-    }
-    if env.approvals > 0 && !env.allow_self_approval {
-        rules.push("not by whoever started the run".to_owned());
-    }
-    if !env.reviewers.is_empty() {
-        rules.push(format!("reviewers: {}", env.reviewers.join(", ")));
-    }
-    if !env.wait.is_zero() {
-        rules.push(format!("a wait of {}", seconds(env.wait)));
-    }
-    if !env.branches.is_empty() {
-        rules.push(format!("branches: {}", env.branches.join(", ")));
-    }
-    if let Some(soak) = &env.soak {
-        rules.push(format!(
-            "stable in {} for {} first",
-            soak.environment,
-            seconds(soak.duration)
-        ));
-    }
-    rules
-}
-
-fn seconds(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 && s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s >= 60 && s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn view(r: RunRow) -> RunView {
-    RunView {
-        number: r.number,
-        pipeline: r.pipeline,
-        attempt: r.attempt,
-        status: r.status.to_string(),
-        actor: r.actor,
-        summary: r.summary,
-        sha: r.sha,
-        started_ms: r.started_ms,
-        finished_ms: r.finished_ms,
-        jobs: Vec::new(),
-        gates: Vec::new(),
-        reviews: Vec::new(),
-    }
+        .ok_or_else(|| no_run(number))
 }
 
 fn internal(e: impl std::error::Error) -> Failure {

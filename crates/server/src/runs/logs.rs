@@ -1,9 +1,12 @@
 //! `GET /v1/runs/{number}/logs?job=ID&instance=N&step=N[&offset=BYTES]`: one step's log as
 //! plain text from a byte offset on, at most [`CHUNK`] of it, with the whole log's length in
-//! `x-log-size` so a reader can follow a growing log by asking again from where it got to.
+//! `x-log-size` so a reader can follow a growing log by asking again from where it got to. A
+//! step that has written nothing (yet) has an empty log; a 404 means the log cannot be had
+//! here: no such job, leg or step, or a run whose logs are on another machine.
 //!
 //! The query is hostile input: it only ever selects among what the run store recorded (a job
-//! and leg of the run's latest attempt, a step by number), never names a path. The file is the
+//! and leg of the run's latest attempt, or of the attempt a kept job comes from, a step by
+//! number), never names a path. The file is the
 //! one in that leg's log directory whose name the runner gave the step, and is read only if it
 //! really is inside that directory once links are resolved. Logs are masked when written.
 
@@ -55,7 +58,15 @@ pub(crate) async fn logs(
     let pipelines = pipelines(&state)?;
     let store = pipelines.store();
     let run = run_row(store.as_ref(), &number)?;
-    let instances = store.instances(run.number, run.attempt).map_err(internal)?;
+    // A job kept from an earlier attempt has the legs of the attempt it comes from.
+    let attempt = store
+        .jobs(run.number, run.attempt)
+        .map_err(internal)?
+        .into_iter()
+        .find(|j| j.job == query.job)
+        .and_then(|j| j.reused_from)
+        .unwrap_or(run.attempt);
+    let instances = store.instances(run.number, attempt).map_err(internal)?;
     let not_found = |message: String| Failure {
         status: StatusCode::NOT_FOUND,
         message,
@@ -94,13 +105,12 @@ pub(crate) async fn logs(
             query.job, run.number, query.step
         )));
     }
-    let no_log = || {
+    let dir = PathBuf::from(leg.logs.as_deref().ok_or_else(|| {
         not_found(format!(
-            "step {} of job `{}` in run {} wrote no log",
-            query.step, query.job, run.number
+            "job `{}` of run {} has no log directory",
+            query.job, run.number
         ))
-    };
-    let dir = PathBuf::from(leg.logs.as_deref().ok_or_else(no_log)?);
+    })?);
     // `<run>/logs[-attempt]/<leg>`: the run's directory is made with the run, its logs as they
     // come. On a history several control planes share, it is on the machine that ran the run.
     let run_dir = dir.parent().and_then(Path::parent).map(Path::to_path_buf);
@@ -122,7 +132,12 @@ pub(crate) async fn logs(
         .map_err(internal)?;
     let (size, text) = read
         .map_err(|e| Failure::of(StatusCode::INTERNAL_SERVER_ERROR, &e))?
-        .ok_or_else(no_log)?;
+        .ok_or_else(|| {
+            not_found(format!(
+                "step {} of job `{}` in run {} has no log here",
+                query.step, query.job, run.number
+            ))
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
@@ -133,11 +148,11 @@ pub(crate) async fn logs(
         .into_response())
 }
 
-/// The log's length and its bytes from `offset` (at most [`CHUNK`]); `None` if the step
-/// has no log file in `dir`.
+/// The log's length and its bytes from `offset` (at most [`CHUNK`]): none for a step that has
+/// written nothing (it has no file yet); `None` for a file that leads out of `dir`.
 fn read_log(dir: &Path, prefix: &str, offset: u64) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(None);
+        return Ok(Some((0, Vec::new())));
     };
     let mut found = None;
     for entry in entries {
@@ -149,7 +164,7 @@ fn read_log(dir: &Path, prefix: &str, offset: u64) -> std::io::Result<Option<(u6
         }
     }
     let Some(path) = found else {
-        return Ok(None);
+        return Ok(Some((0, Vec::new())));
     };
     // A link planted in the directory leads nowhere outside it.
     if !path.canonicalize()?.starts_with(dir.canonicalize()?) {

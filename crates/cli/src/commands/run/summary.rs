@@ -3,30 +3,22 @@
 
 use std::path::PathBuf;
 
+use bellwether_api::StepSummaryView;
 use bellwether_runner::DataDir;
-use serde::Serialize;
-
-/// What one job (or matrix leg) wrote to `$GITHUB_STEP_SUMMARY`, for `runs N -o json|yaml`.
-#[derive(Debug, Serialize)]
-pub(crate) struct StepSummary {
-    /// The job's display name (a matrix leg's with its values).
-    pub(crate) job: String,
-    pub(crate) markdown: String,
-}
 
 /// Each job's `$GITHUB_STEP_SUMMARY`, as its steps wrote it (masked when it was kept), given
 /// the jobs' names and log directories; jobs that wrote none are left out.
-pub(crate) fn read(jobs: impl IntoIterator<Item = (String, PathBuf)>) -> Vec<StepSummary> {
+pub(crate) fn read(jobs: impl IntoIterator<Item = (String, PathBuf)>) -> Vec<StepSummaryView> {
     jobs.into_iter()
         .filter_map(|(job, dir)| {
             let markdown = std::fs::read_to_string(dir.join(bellwether_runner::SUMMARY)).ok()?;
-            Some(StepSummary { job, markdown })
+            Some(StepSummaryView { job, markdown })
         })
         .collect()
 }
 
-/// Prints what [`read`] found, each job's summary indented under its name.
-pub(crate) fn print(summaries: &[StepSummary]) {
+/// Prints step summaries (what [`read`] finds, or a run's), each job's summary indented under its name.
+pub(crate) fn print(summaries: &[StepSummaryView]) {
     for s in summaries {
         println!("summary of {}:", s.job);
         for line in s.markdown.lines() {
