@@ -337,14 +337,11 @@ impl Store {
         self.lock().journal.clone()
     }
 
-    /// Every object, for the collector's pass.
-    pub(crate) fn all(&self) -> Vec<(Key, Value)> {
-        let objects = self.lock();
-        objects
-            .objects
-            .iter()
-            .map(|(key, object)| (key.clone(), object.clone()))
-            .collect()
+    /// What `read` makes of every object, under the store's lock: the controllers' passes
+    /// look at every object without copying them, which keeps a pass over tens of thousands
+    /// of pods to milliseconds.
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&BTreeMap<Key, Value>) -> R) -> R {
+        read(&self.lock().objects)
     }
 
     fn commit(
