@@ -9,13 +9,7 @@ use crate::store::{FOREGROUND, Propagation, Store, owner_uids};
 
 /// Runs until the store's change feed ends.
 pub(crate) async fn run(store: Store) {
-    let mut changed = store.changed();
-    loop {
-        collect(&store);
-        if changed.changed().await.is_err() {
-            return;
-        }
-    }
+    store.on_changes(|| collect(&store)).await;
 }
 
 fn collect(store: &Store) {

@@ -64,13 +64,7 @@ pub(crate) async fn run(store: Store, script: Script, logs: Logs, usage: Usage, 
         timing,
     };
     let mut running: BTreeMap<Key, Running> = BTreeMap::new();
-    let mut changed = store.changed();
-    loop {
-        reconcile(&context, &mut running);
-        if changed.changed().await.is_err() {
-            break;
-        }
-    }
+    store.on_changes(|| reconcile(&context, &mut running)).await;
     for pod in running.values() {
         pod.stop.send_replace(Stop::Kill);
     }

@@ -13,13 +13,7 @@ use crate::store::{Store, owner_uids};
 
 /// Runs until the store's change feed ends.
 pub(crate) async fn run(store: Store) {
-    let mut changed = store.changed();
-    loop {
-        reconcile(&store);
-        if changed.changed().await.is_err() {
-            return;
-        }
-    }
+    store.on_changes(|| reconcile(&store)).await;
 }
 
 /// What a pass does to one ReplicaSet, decided under the store's lock.
