@@ -2,40 +2,49 @@
 //! an owner being deleted in the foreground has its dependents deleted, and goes itself once
 //! none is left.
 
+use std::collections::BTreeSet;
+
 use crate::resource::Key;
 use crate::store::{FOREGROUND, Propagation, Store, owner_uids};
 
 /// Runs until the store's change feed ends.
 pub(crate) async fn run(store: Store) {
-    let mut changed = store.changed();
-    loop {
-        collect(&store);
-        if changed.changed().await.is_err() {
-            return;
-        }
-    }
+    store.on_changes(|| collect(&store)).await;
 }
 
 fn collect(store: &Store) {
-    let objects = store.all();
-    let live_uids: std::collections::BTreeSet<&str> = objects
-        .iter()
-        .filter_map(|(_, object)| object["metadata"]["uid"].as_str())
-        .collect();
-    for (key, object) in &objects {
-        let owners: Vec<&str> = owner_uids(object).collect();
-        if !owners.is_empty() && owners.iter().all(|owner| !live_uids.contains(owner)) {
-            let _ = store.delete(key, Propagation::Background, None);
-        }
+    let (orphans, finalizing) = store.read(|objects| {
+        let live_uids: BTreeSet<&str> = objects
+            .values()
+            .filter_map(|object| object["metadata"]["uid"].as_str())
+            .collect();
+        let orphans: Vec<Key> = objects
+            .iter()
+            .filter(|(_, object)| {
+                let mut owners = owner_uids(object).peekable();
+                owners.peek().is_some() && owners.all(|owner| !live_uids.contains(owner))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let finalizing: Vec<(Key, String)> = objects
+            .iter()
+            .filter(|(_, object)| {
+                let foreground = object["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f == FOREGROUND));
+                foreground && !object["metadata"]["deletionTimestamp"].is_null()
+            })
+            .map(|(key, object)| {
+                let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
+                (key.clone(), uid.to_owned())
+            })
+            .collect();
+        (orphans, finalizing)
+    });
+    for key in &orphans {
+        let _ = store.delete(key, Propagation::Background, None);
     }
-    for (key, object) in &objects {
-        let finalizing = object["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|f| f == FOREGROUND));
-        if !finalizing || object["metadata"]["deletionTimestamp"].is_null() {
-            continue;
-        }
-        let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
+    for (key, uid) in &finalizing {
         let dependents = store.dependents(uid);
         if dependents.is_empty() {
             finish(store, key);

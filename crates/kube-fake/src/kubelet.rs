@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::logs::Logs;
 use crate::resource::{Key, Resource};
 use crate::script::Script;
-use crate::store::{Selector, Store};
+use crate::store::Store;
 use crate::usage::Usage;
 
 pub(crate) use ips::Ips;
@@ -64,64 +64,58 @@ pub(crate) async fn run(store: Store, script: Script, logs: Logs, usage: Usage, 
         timing,
     };
     let mut running: BTreeMap<Key, Running> = BTreeMap::new();
-    let mut changed = store.changed();
-    loop {
-        reconcile(&context, &mut running);
-        if changed.changed().await.is_err() {
-            break;
-        }
-    }
+    store.on_changes(|| reconcile(&context, &mut running)).await;
     for pod in running.values() {
         pod.stop.send_replace(Stop::Kill);
     }
 }
 
+/// A pod as the kubelet's pass sees it.
+struct Seen {
+    key: Key,
+    uid: String,
+    /// The grace it was given, once marked for deletion.
+    terminating: Option<Duration>,
+    /// The pod, when the kubelet does not run it yet.
+    new: Option<serde_json::Value>,
+}
+
 fn reconcile(context: &Context, running: &mut BTreeMap<Key, Running>) {
-    let (pods, _) = context
-        .store
-        .list(Resource::Pods, None, &Selector::default());
+    let pods: Vec<Seen> = context.store.read(|objects| {
+        objects
+            .iter()
+            .filter(|(key, _)| key.resource == Resource::Pods)
+            .map(|(key, pod)| {
+                let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+                let known = running.get(key).is_some_and(|r| r.uid == uid);
+                let terminating = (!pod["metadata"]["deletionTimestamp"].is_null()).then(|| {
+                    let grace = pod["metadata"]["deletionGracePeriodSeconds"].as_u64();
+                    Duration::from_secs(grace.unwrap_or(30))
+                });
+                Seen {
+                    key: key.clone(),
+                    uid: uid.to_owned(),
+                    terminating,
+                    new: (!known).then(|| pod.clone()),
+                }
+            })
+            .collect()
+    });
     let mut present = BTreeMap::new();
-    for pod in pods {
-        let key = Key {
-            resource: Resource::Pods,
-            namespace: pod["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .into(),
-            name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
-        };
-        let uid = pod["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let terminating = !pod["metadata"]["deletionTimestamp"].is_null();
-        let known = running.get(&key).is_some_and(|r| r.uid == uid);
-        if !known {
+    for seen in pods {
+        if let Some(pod) = seen.new {
             let (stop, stopping) = watch::channel(Stop::Run);
-            tokio::spawn(pod::run(
-                context.clone(),
-                key.clone(),
-                pod.clone(),
-                stopping,
-            ));
-            running.insert(
-                key.clone(),
-                Running {
-                    uid: uid.clone(),
-                    stop,
-                },
-            );
+            tokio::spawn(pod::run(context.clone(), seen.key.clone(), pod, stopping));
+            let uid = seen.uid.clone();
+            running.insert(seen.key.clone(), Running { uid, stop });
         }
-        if terminating {
-            let grace = pod["metadata"]["deletionGracePeriodSeconds"]
-                .as_u64()
-                .unwrap_or(30);
-            let stop = &running[&key].stop;
+        if let Some(grace) = seen.terminating {
+            let stop = &running[&seen.key].stop;
             if *stop.borrow() == Stop::Run {
-                stop.send_replace(Stop::Terminate(Duration::from_secs(grace)));
+                stop.send_replace(Stop::Terminate(grace));
             }
         }
-        present.insert(key, uid);
+        present.insert(seen.key, seen.uid);
     }
     running.retain(|key, pod| {
         let still = present.get(key) == Some(&pod.uid);

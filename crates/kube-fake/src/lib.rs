@@ -5,7 +5,7 @@
 //! pod's CPU and memory read from its process (`api/metrics.rs`, `usage.rs`), the two
 //! controllers a cluster runs for them (`replicaset.rs`, and the garbage collector,
 //! `collector.rs`), and a kubelet that runs each pod's container as a local process on a
-//! loopback address of its own (`kubelet.rs`). A client reaches it through a kubeconfig, so the code under test takes the
+//! loopback address of its own (`kubelet.rs`), or as none where a script says so. A client reaches it through a kubeconfig, so the code under test takes the
 //! same path as against a real cluster. Faults are scripted through [`Script`]; every request
 //! is recorded as Kubernetes' authorizer sees it ([`FakeCluster::requests`]), so a test can hold
 //! a Role to what a client asked.
@@ -32,7 +32,11 @@ mod usage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use axum::serve::ListenerExt;
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -82,6 +86,7 @@ pub struct FakeCluster {
     script: Script,
     store: store::Store,
     requests: requests::Requests,
+    connections: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -105,6 +110,11 @@ impl FakeCluster {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
+        let connections = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::clone(&connections);
+        let listener = listener.tap_io(move |_| {
+            accepted.fetch_add(1, Ordering::Relaxed);
+        });
         let app = axum::Router::new().fallback(api::serve).with_state(state);
         let timing = kubelet::Timing {
             restart_backoff: options.restart_backoff,
@@ -130,6 +140,7 @@ impl FakeCluster {
             script,
             store,
             requests,
+            connections,
             tasks,
         })
     }
@@ -214,6 +225,12 @@ impl FakeCluster {
     /// a server-side apply that created its object counts as a `patch` and a `create`.
     pub fn requests(&self) -> Vec<ApiRequest> {
         self.requests.all()
+    }
+
+    /// How many connections the API server accepted so far: a client holds one per request in
+    /// flight, and keeps it for the next.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The objects of `resource` in `namespace` as the API server holds them now.

@@ -3,66 +3,102 @@
 //! before ready, then the lowest `pod-deletion-cost`, then newest before oldest, as the real
 //! controller ranks them); its status counted.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::api::suffix;
 use crate::resource::{Key, Resource};
-use crate::store::{Selector, Store, owner_uids};
+use crate::store::{Store, owner_uids};
 
 /// Runs until the store's change feed ends.
 pub(crate) async fn run(store: Store) {
-    let mut changed = store.changed();
-    loop {
-        reconcile(&store);
-        if changed.changed().await.is_err() {
-            return;
-        }
-    }
+    store.on_changes(|| reconcile(&store)).await;
+}
+
+/// What a pass does to one ReplicaSet, decided under the store's lock.
+struct Work {
+    key: Key,
+    uid: String,
+    /// The ReplicaSet itself when pods are to be made from its template.
+    set: Option<Value>,
+    create: usize,
+    delete: Vec<String>,
+    /// Its new status, when it changed.
+    status: Option<Value>,
+}
+
+/// A live pod as the controller ranks it.
+struct Owned<'a> {
+    name: &'a str,
+    ready: bool,
+    cost: i32,
+    /// Objects are numbered as created; the uid carries the number.
+    order: &'a str,
 }
 
 fn reconcile(store: &Store) {
-    let (sets, _) = store.list(Resource::ReplicaSets, None, &Selector::default());
-    for set in sets {
-        if !set["metadata"]["deletionTimestamp"].is_null() {
-            continue;
+    let work = store.read(|objects| {
+        let mut owned: HashMap<&str, Vec<Owned<'_>>> = HashMap::new();
+        for (key, pod) in objects {
+            if key.resource != Resource::Pods || !pod["metadata"]["deletionTimestamp"].is_null() {
+                continue;
+            }
+            for owner in owner_uids(pod) {
+                owned.entry(owner).or_default().push(Owned {
+                    name: &key.name,
+                    ready: is_ready(pod),
+                    cost: deletion_cost(pod),
+                    order: pod["metadata"]["uid"].as_str().unwrap_or_default(),
+                });
+            }
         }
-        reconcile_one(store, &set);
-    }
-}
-
-fn reconcile_one(store: &Store, set: &Value) {
-    let namespace = set["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = set["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = set["metadata"]["uid"].as_str().unwrap_or_default();
-    let wanted = set["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
-    let (pods, _) = store.list(Resource::Pods, Some(namespace), &Selector::default());
-    let mut owned: Vec<Value> = pods
-        .into_iter()
-        .filter(|pod| owner_uids(pod).any(|owner| owner == uid))
-        .collect();
-    owned.retain(|pod| pod["metadata"]["deletionTimestamp"].is_null());
-    if owned.len() < wanted {
-        for _ in owned.len()..wanted {
-            create_pod(store, set, namespace, name, uid);
+        objects
+            .iter()
+            .filter(|(key, set)| {
+                key.resource == Resource::ReplicaSets
+                    && set["metadata"]["deletionTimestamp"].is_null()
+            })
+            .filter_map(|(key, set)| {
+                let uid = set["metadata"]["uid"].as_str().unwrap_or_default();
+                plan(key, set, owned.remove(uid).unwrap_or_default())
+            })
+            .collect::<Vec<Work>>()
+    });
+    for work in work {
+        if let Some(set) = &work.set {
+            for _ in 0..work.create {
+                create_pod(store, set, &work.key, &work.uid);
+            }
         }
-    } else if owned.len() > wanted {
-        owned.sort_by_key(|pod| {
-            (
-                is_ready(pod),
-                deletion_cost(pod),
-                std::cmp::Reverse(creation_order(pod)),
-            )
-        });
-        for pod in &owned[..owned.len() - wanted] {
+        for name in work.delete {
             let key = Key {
                 resource: Resource::Pods,
-                namespace: namespace.into(),
-                name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
+                namespace: work.key.namespace.clone(),
+                name,
             };
             let _ = store.delete(&key, crate::store::Propagation::Background, None);
         }
+        if let Some(status) = work.status {
+            let _ = store.update(&work.key, None, |set| {
+                set["status"] = status;
+                Ok(())
+            });
+        }
     }
-    let ready = owned.iter().filter(|pod| is_ready(pod)).count().min(wanted);
+}
+
+/// What `set` needs, given its live pods; `None` when nothing.
+fn plan(key: &Key, set: &Value, mut owned: Vec<Owned<'_>>) -> Option<Work> {
+    let wanted = set["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
+    let create = wanted.saturating_sub(owned.len());
+    let mut delete = Vec::new();
+    if owned.len() > wanted {
+        owned.sort_by_key(|pod| (pod.ready, pod.cost, std::cmp::Reverse(pod.order)));
+        let extra = owned.len() - wanted;
+        delete.extend(owned[..extra].iter().map(|pod| pod.name.to_owned()));
+    }
+    let ready = owned.iter().filter(|pod| pod.ready).count().min(wanted);
     let status = json!({
         "replicas": owned.len(),
         "fullyLabeledReplicas": owned.len().min(wanted),
@@ -70,18 +106,25 @@ fn reconcile_one(store: &Store, set: &Value) {
         "availableReplicas": ready,
         "observedGeneration": set["metadata"]["generation"],
     });
-    let key = Key {
-        resource: Resource::ReplicaSets,
-        namespace: namespace.into(),
-        name: name.into(),
-    };
-    let _ = store.update(&key, None, |set| {
-        set["status"] = status;
-        Ok(())
-    });
+    let status = (set["status"] != status).then_some(status);
+    if create == 0 && delete.is_empty() && status.is_none() {
+        return None;
+    }
+    Some(Work {
+        key: key.clone(),
+        uid: set["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        set: (create > 0).then(|| set.clone()),
+        create,
+        delete,
+        status,
+    })
 }
 
-fn create_pod(store: &Store, set: &Value, namespace: &str, name: &str, uid: &str) {
+fn create_pod(store: &Store, set: &Value, key: &Key, uid: &str) {
+    let (namespace, name) = (&key.namespace, &key.name);
     let template = &set["spec"]["template"];
     let pod_name = format!("{name}-{}", suffix());
     let pod = json!({
@@ -104,7 +147,7 @@ fn create_pod(store: &Store, set: &Value, namespace: &str, name: &str, uid: &str
     });
     let key = Key {
         resource: Resource::Pods,
-        namespace: namespace.into(),
+        namespace: namespace.clone(),
         name: pod_name,
     };
     let _ = store.create(key, pod);
@@ -124,12 +167,4 @@ fn deletion_cost(pod: &Value) -> i32 {
         .as_str()
         .and_then(|cost| cost.parse().ok())
         .unwrap_or(0)
-}
-
-/// Objects are numbered as created; the uid carries the number.
-fn creation_order(pod: &Value) -> String {
-    pod["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }

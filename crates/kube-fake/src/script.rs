@@ -1,6 +1,6 @@
 //! What a test scripts: faults of the API server (slow and dropped watches, conflicts, the
 //! history compacted, the metrics API absent or failing) and of the kubelet (pods never ready,
-//! pods crash-looping).
+//! pods crash-looping, pods that run no process).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,7 @@ struct Faults {
     conflicts: BTreeMap<Resource, u32>,
     never_ready: Vec<Selector>,
     crash_loop: Vec<Selector>,
+    without_process: Vec<Selector>,
     /// The metrics API is not served, as on a cluster with no metrics-server.
     no_metrics: bool,
     /// Requests of the metrics API still to be answered `500`.
@@ -87,6 +88,15 @@ impl Script {
         self.lock().crash_loop.push(selector);
     }
 
+    /// Pods matching `selector` run no process: each gets an address (no port checked, as
+    /// nothing listens on it), and its container is running and ready at once, whatever its
+    /// probes say, using no CPU and no memory. For benchmarks that need many pods and none of
+    /// their cost; [`never_ready`](Self::never_ready) still holds them unready.
+    pub fn without_processes(&self, selector: &str) {
+        let selector = Selector::parse(selector).expect("a label selector the fake serves");
+        self.lock().without_process.push(selector);
+    }
+
     /// Serves the metrics API (`metrics.k8s.io`, the default) or answers every request of it
     /// `404 Not Found`, as a cluster with no metrics-server does.
     pub fn metrics_api(&self, served: bool) {
@@ -142,6 +152,10 @@ impl Script {
 
     pub(crate) fn is_never_ready(&self, pod: &Value) -> bool {
         self.lock().never_ready.iter().any(|s| s.matches(pod))
+    }
+
+    pub(crate) fn is_without_process(&self, pod: &Value) -> bool {
+        self.lock().without_process.iter().any(|s| s.matches(pod))
     }
 
     pub(crate) fn is_crash_looping(&self, pod: &Value) -> bool {

@@ -28,7 +28,8 @@ pub(crate) struct Reading {
 pub(crate) struct Usage(Arc<Mutex<BTreeMap<Key, Running>>>);
 
 struct Running {
-    pgid: u32,
+    /// None for a container scripted to run no process: it uses nothing.
+    pgid: Option<u32>,
     started: Instant,
     /// The CPU ticks at the reading the next one is taken against, and when.
     ticks: u64,
@@ -42,8 +43,8 @@ impl Usage {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The pod's container started as the process group `pgid`.
-    pub(crate) fn started(&self, pod: &Key, pgid: u32) {
+    /// The pod's container started as the process group `pgid` (or as none).
+    pub(crate) fn started(&self, pod: &Key, pgid: Option<u32>) {
         let now = Instant::now();
         let running = Running {
             pgid,
@@ -67,7 +68,9 @@ impl Usage {
         if now.duration_since(container.started) < SHORTEST {
             return None;
         }
-        let (ticks, memory_bytes) = bellwether_procfs::group_usage(container.pgid);
+        let (ticks, memory_bytes) = container
+            .pgid
+            .map_or((0, 0), bellwether_procfs::group_usage);
         let window = now.duration_since(container.at);
         let per_second = bellwether_procfs::clock_ticks_per_second() as f64;
         let cores = if window.is_zero() {

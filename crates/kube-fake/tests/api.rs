@@ -703,6 +703,63 @@ async fn a_scripted_crash_loop_restarts_the_container_with_back_off() {
     .await;
 }
 
+#[tokio::test]
+async fn pods_scripted_without_a_process_are_ready_at_once_and_use_nothing() {
+    let (cluster, client) = cluster().await;
+    cluster.script().without_processes("app=hollow");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "test");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "test");
+    let metrics = pod_metrics(client);
+    let mut hollow = sleeper_set("hollow", 3);
+    // Nothing could run this, and nothing tries: no process means no command.
+    hollow["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["/nonexistent"]);
+    hollow["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 8080}]);
+    sets.patch("hollow", &PatchParams::apply("test"), &Patch::Apply(hollow))
+        .await
+        .unwrap();
+    until("three hollow pods running and ready", || async {
+        let listed = pods_of(&pods, "hollow").await;
+        listed.len() == 3
+            && listed.iter().all(|pod| {
+                let status = pod.status.as_ref().unwrap();
+                let container = &status.container_statuses.as_ref().unwrap()[0];
+                let running = container.state.as_ref().and_then(|s| s.running.as_ref());
+                status.phase.as_deref() == Some("Running")
+                    && status.pod_ip.is_some()
+                    && container.ready
+                    && container.restart_count == 0
+                    && running.is_some()
+            })
+    })
+    .await;
+    let listed = pods_of(&pods, "hollow").await;
+    let ips: std::collections::BTreeSet<_> = listed
+        .iter()
+        .map(|pod| pod.status.as_ref().unwrap().pod_ip.clone().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 3, "each its own address: {ips:?}");
+    until("their metrics, after their first second", || async {
+        let list = metrics
+            .list(&ListParams::default().labels("app=hollow"))
+            .await;
+        list.is_ok_and(|list| {
+            list.items.len() == 3
+                && list
+                    .items
+                    .iter()
+                    .all(|m| usage(m, "cpu", "n") == 0.0 && usage(m, "memory", "Ki") == 0.0)
+        })
+    })
+    .await;
+    // Deleted, one goes at once: no process to stop.
+    let name = listed[0].metadata.name.clone().unwrap();
+    pods.delete(&name, &Default::default()).await.unwrap();
+    until("the deleted pod gone", || async {
+        pods.get_opt(&name).await.unwrap().is_none()
+    })
+    .await;
+}
+
 fn pod_metrics(client: Client) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics");
     let resource = ApiResource::from_gvk_with_plural(&gvk, "pods");

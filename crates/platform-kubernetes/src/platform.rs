@@ -15,7 +15,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::metrics::{self, Readings};
@@ -63,6 +63,7 @@ impl KubernetesPlatform {
             shared: Arc::clone(&shared),
             options,
             downs: Downs::default(),
+            in_flight: Semaphore::new(writer::WRITES_IN_FLIGHT),
         });
         let runtime = tokio::runtime::Handle::current();
         let watcher = runtime.spawn(watcher::run(pods.clone(), Arc::clone(&shared)));

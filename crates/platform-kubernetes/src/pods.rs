@@ -3,7 +3,7 @@
 //! when it appears, so older pods keep the lower indexes), its address the pod IP and the
 //! container port, its phase from the pod's conditions and container state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use bellwether_core::platform::{ReplicaPhase, ReplicaState, RevisionState, ServiceState};
@@ -34,10 +34,13 @@ pub(crate) struct Limits {
     pub memory: Option<f64>,
 }
 
-/// Every pod bellwether manages in the namespace, by name.
+/// Every pod bellwether manages in the namespace, by service and name: what one service's
+/// change reads is that service's pods, however many the namespace has.
 #[derive(Debug, Default)]
 pub(crate) struct Pods {
-    pods: BTreeMap<String, Replica>,
+    services: BTreeMap<String, BTreeMap<String, Replica>>,
+    /// Each pod's service, by the pod's name.
+    service_of: HashMap<String, String>,
     /// Pods that have been ready: failing readiness after that is `Unready`.
     were_ready: BTreeSet<String>,
 }
@@ -56,7 +59,7 @@ impl Pods {
             .collect();
         let mut touched = BTreeSet::new();
         let gone: Vec<String> = self
-            .pods
+            .service_of
             .keys()
             .filter(|n| !listed.contains(*n))
             .cloned()
@@ -80,7 +83,8 @@ impl Pods {
             .or_else(|| labels.get(names::SERVICE))?
             .clone();
         let revision: RevisionNumber = labels.get(names::REVISION)?.parse().ok()?;
-        let index = match self.pods.get(&name) {
+        let known = self.get(&name).filter(|known| known.service == service);
+        let index = match known {
             Some(known) => known.index,
             None => self.free_index(&service, revision),
         };
@@ -104,15 +108,29 @@ impl Pods {
             last_error,
             limits: limits(pod),
         };
-        let changed = self.pods.get(&name) != Some(&replica);
-        self.pods.insert(name, replica);
+        let changed = self.get(&name) != Some(&replica);
+        if let Some(before) = self.service_of.insert(name.clone(), service.clone())
+            && before != service
+            && let Some(pods) = self.services.get_mut(&before)
+        {
+            pods.remove(&name);
+        }
+        let pods = self.services.entry(service.clone()).or_default();
+        pods.insert(name, replica);
         changed.then_some(service)
     }
 
     /// Forgets a deleted pod; the service it belonged to.
     pub(crate) fn remove(&mut self, name: &str) -> Option<String> {
         self.were_ready.remove(name);
-        self.pods.remove(name).map(|replica| replica.service)
+        let service = self.service_of.remove(name)?;
+        if let Some(pods) = self.services.get_mut(&service) {
+            pods.remove(name);
+            if pods.is_empty() {
+                self.services.remove(&service);
+            }
+        }
+        Some(service)
     }
 
     fn free_index(&self, service: &str, revision: RevisionNumber) -> u32 {
@@ -125,15 +143,19 @@ impl Pods {
     }
 
     pub(crate) fn any(&self) -> bool {
-        !self.pods.is_empty()
+        !self.service_of.is_empty()
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Replica> {
-        self.pods.get(name)
+        self.services.get(self.service_of.get(name)?)?.get(name)
     }
 
+    /// The pods of `service`, by name.
     pub(crate) fn of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Replica> + 'a {
-        self.pods.values().filter(move |r| r.service == service)
+        self.services
+            .get(service)
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// What the controller reads of `service`: each revision it has pods of or asked for

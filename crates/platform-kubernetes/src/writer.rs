@@ -3,7 +3,8 @@
 //! failure (a `409 Conflict` included) and reporting the failures; a revision scaled to no
 //! pods keeps its ReplicaSet for `keep_scaled_down`, then deletes it (its Secret and any pod
 //! left go with it, by their owner references). A revision is given more pods only once the
-//! scale-downs asked of its service's other revisions before are written (`downs.rs`).
+//! scale-downs asked of its service's other revisions before are written (`downs.rs`). At most
+//! [`WRITES_IN_FLIGHT`] revisions write at once, whatever the number of services.
 
 mod downs;
 
@@ -17,7 +18,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::Options;
 use crate::names;
@@ -28,6 +29,11 @@ pub(crate) use downs::Downs;
 
 /// The annotation by which the ReplicaSet controller picks the pods to delete: lowest first.
 const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// How many revisions' writes are in flight at once. Without a bound, 10,000 services
+/// deployed together would hold 10,000 requests, and the client as many connections to the
+/// API server (HTTP/1.1 takes one per request in flight; each stays open, idle, for 90 s).
+pub(crate) const WRITES_IN_FLIGHT: usize = 32;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(10);
@@ -56,6 +62,8 @@ pub(crate) struct Writer {
     pub shared: Arc<Shared>,
     pub options: Options,
     pub downs: Downs,
+    /// [`WRITES_IN_FLIGHT`] permits: a revision's write (or deletion) holds one.
+    pub in_flight: Semaphore,
 }
 
 /// What a revision was last asked for.
@@ -242,7 +250,16 @@ async fn write_until_done(
     let mut retry = FIRST_RETRY;
     let mut attempts = 0;
     loop {
-        match writer.write(template, replicas).await {
+        // Waiting for a turn gives way to a new ask; a write begun is finished.
+        let permit = tokio::select! {
+            permit = writer.in_flight.acquire() => permit,
+            changed = desired.changed() => {
+                return if changed.is_err() { Written::Closed } else { Written::Superseded };
+            }
+        };
+        let written = writer.write(template, replicas).await;
+        drop(permit);
+        match written {
             Ok(()) => {
                 writer.shared.set_failure(service, revision, None);
                 writer.downs.written(&key, replicas);
@@ -278,7 +295,11 @@ async fn remove(
     let name = names::revision_object(&template.service, template.revision);
     let mut retry = FIRST_RETRY;
     loop {
-        match writer.delete(&name, &DeleteParams::background()).await {
+        let deleted = {
+            let _permit = writer.in_flight.acquire().await;
+            writer.delete(&name, &DeleteParams::background()).await
+        };
+        match deleted {
             Ok(()) => {
                 writer.shared.forget(&template.service, template.revision);
                 return;

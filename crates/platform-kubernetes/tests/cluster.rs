@@ -1,7 +1,8 @@
 //! The kubernetes platform against the fake cluster's faults and the objects it writes:
 //! watches dropped and compacted away mid-rollout, conflicts on apply, pods that never become
-//! ready, templates it cannot run, secrets, scaled-down revisions and leftovers reaped, and a
-//! pod's CPU read from the metrics API, asked again after it failed.
+//! ready, templates it cannot run, secrets, scaled-down revisions and leftovers reaped, a
+//! pod's CPU read from the metrics API, asked again after it failed, and the writes of many
+//! services asked for at once kept to a bounded number of connections.
 
 mod support;
 
@@ -141,6 +142,36 @@ async fn readiness_changes_survive_a_dropped_watch_and_a_410_gone() {
     assert!(
         script.gone_answered() >= 1,
         "the resumed watch was 410 Gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_asked_for_at_once_are_written_a_bounded_number_at_a_time() {
+    let (_dir, subject) = fake().await;
+    let (platform, cluster) = (&subject.platform, &subject.cluster);
+    // Pods without processes: 200 servers would measure the machine, not the platform.
+    cluster
+        .script()
+        .without_processes("app.kubernetes.io/managed-by=bellwether");
+    let services: Vec<String> = (0..200).map(|i| format!("svc-{i:03}")).collect();
+    let mut watches: Vec<_> = services.iter().map(|s| platform.watch(s)).collect();
+    let before = cluster.connections();
+    for service in &services {
+        platform.scale(&template(service, 1), 1);
+    }
+    for (service, rx) in services.iter().zip(&mut watches) {
+        until(rx, &format!("{service} ready"), |s| ready(s, 1) == 1).await;
+    }
+    // The client keeps a connection per request in flight: 32 writes, and a few for the
+    // watch and the metrics API's lists.
+    let opened = cluster.connections() - before;
+    assert!(
+        opened <= 40,
+        "{opened} connections opened for 200 services asked for at once"
+    );
+    assert_eq!(
+        cluster.objects(Resource::ReplicaSets, "bellwether").len(),
+        200
     );
 }
 

@@ -1,5 +1,6 @@
 //! One pod's life on the kubelet: an IP, its container started (again after each exit, with
-//! back-off), its probes run and reflected in its status, and its end when it is deleted.
+//! back-off), its probes run and reflected in its status, and its end when it is deleted. A
+//! pod scripted to run no process has its container running and ready at once.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
@@ -114,11 +115,13 @@ impl Pod {
 
 pub(super) async fn run(context: Context, key: Key, spec: Value, mut stop: watch::Receiver<Stop>) {
     let container = spec["spec"]["containers"][0].clone();
+    let without_process = context.script.is_without_process(&spec);
     let ports: Vec<u16> = container["ports"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| u16::try_from(p["containerPort"].as_u64()?).ok())
+        .filter(|_| !without_process)
         .collect();
     let Some(ip) = context.ips.allocate(&ports) else {
         // Every address of 127/8 has its ports taken (a wildcard listener on one, say): the
@@ -163,6 +166,8 @@ pub(super) async fn run(context: Context, key: Key, spec: Value, mut stop: watch
         };
         let ended = if pod.context.script.is_crash_looping(&pod.spec) {
             Ended::Exited(1, "crash-looping, as scripted".into())
+        } else if without_process {
+            pod.idle(&mut stop).await
         } else {
             match container::start(&pod.container, &env, &pod.context.logs, &pod.key) {
                 Ok(process) => pod.supervise(process, &mut stop).await,
@@ -185,13 +190,27 @@ pub(super) async fn run(context: Context, key: Key, spec: Value, mut stop: watch
 }
 
 impl Pod {
+    /// A container without a process: running, and ready unless scripted never to be, until
+    /// the pod stops.
+    async fn idle(&mut self, stop: &mut watch::Receiver<Stop>) -> Ended {
+        self.observed.started = true;
+        self.observed.state = json!({"running": {"startedAt": Now.seconds()}});
+        self.observed.ready = !self.context.script.is_never_ready(&self.spec);
+        self.publish();
+        self.context.usage.started(&self.key, None);
+        let _ = stop.wait_for(|s| *s != Stop::Run).await;
+        self.observed.ready = false;
+        self.context.usage.ended(&self.key);
+        Ended::Stopped
+    }
+
     /// Runs the started container until it exits, fails its liveness probe or the pod stops.
     async fn supervise(&mut self, mut process: Process, stop: &mut watch::Receiver<Stop>) -> Ended {
         self.observed.started = true;
         self.observed.state = json!({"running": {"startedAt": Now.seconds()}});
         self.publish();
         let pid = process.pid;
-        if let Some(pid) = pid {
+        if pid.is_some() {
             self.context.usage.started(&self.key, pid);
         }
         let readiness = Probe::of(&self.container["readinessProbe"], &self.container);

@@ -53,6 +53,56 @@ fn pods_take_the_lowest_free_index_and_keep_it() {
 }
 
 #[test]
+fn each_service_reads_its_own_pods_and_indexes() {
+    let of = |service: &str, name: &str, revision: u64| -> Pod {
+        let mut pod = pod(name, revision, "2026-01-01T00:00:01Z", ready("127.0.0.2"));
+        let labels = pod.metadata.labels.as_mut().unwrap();
+        labels.insert("bellwether.dev/service".into(), service.into());
+        let annotations = pod.metadata.annotations.as_mut().unwrap();
+        annotations.insert("bellwether.dev/service-name".into(), service.into());
+        pod
+    };
+    let mut pods = Pods::default();
+    assert_eq!(
+        pods.upsert(&of("web", "web-r1-a", 1)).as_deref(),
+        Some("web")
+    );
+    assert_eq!(
+        pods.upsert(&of("api", "api-r1-a", 1)).as_deref(),
+        Some("api")
+    );
+    assert_eq!(
+        pods.upsert(&of("api", "api-r1-b", 1)).as_deref(),
+        Some("api")
+    );
+    assert_eq!(pods.upsert(&of("api", "api-r1-b", 1)), None, "unchanged");
+    let names = |pods: &Pods, service: &str| -> Vec<(String, u32)> {
+        pods.of(service)
+            .map(|r| (r.name.clone(), r.index))
+            .collect()
+    };
+    // Indexes are counted within a service's revision: web's pod does not take api's 0.
+    assert_eq!(
+        names(&pods, "api"),
+        [("api-r1-a".into(), 0), ("api-r1-b".into(), 1)]
+    );
+    assert_eq!(names(&pods, "web"), [("web-r1-a".into(), 0)]);
+    assert_eq!(pods.get("api-r1-b").map(|r| r.index), Some(1));
+
+    assert_eq!(pods.remove("web-r1-a").as_deref(), Some("web"));
+    assert_eq!(pods.remove("web-r1-a"), None, "gone already");
+    assert!(names(&pods, "web").is_empty());
+    assert!(pods.get("web-r1-a").is_none());
+    assert!(pods.any());
+
+    let touched = pods.relist(vec![of("api", "api-r1-b", 1)]);
+    assert_eq!(touched, BTreeSet::from(["api".to_owned()]));
+    assert_eq!(names(&pods, "api"), [("api-r1-b".into(), 1)]);
+    pods.remove("api-r1-b");
+    assert!(!pods.any());
+}
+
+#[test]
 fn phases_come_from_conditions_container_state_and_deletion() {
     let mut pods = Pods::default();
     pods.upsert(&pod("p", 1, "2026-01-01T00:00:01Z", ready("127.0.0.2")));
