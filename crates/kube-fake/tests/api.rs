@@ -259,13 +259,24 @@ async fn apply_creates_then_updates_and_records_its_manager() {
     assert_eq!(managed.len(), 1);
     assert_eq!(managed[0].manager.as_deref(), Some("bellwether"));
     assert_eq!(managed[0].operation.as_deref(), Some("Apply"));
+    // The ReplicaSet controller writes the status once, on its own time: an apply that changes
+    // nothing is compared with the object after that.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let settled = loop {
+        let now = sets.get("web").await.unwrap();
+        if now.status.as_ref().and_then(|s| s.observed_generation) == Some(1) {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no status written");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let unchanged = sets
         .patch("web", &params, &Patch::Apply(set(0, "b")))
         .await
         .unwrap();
     assert_eq!(
         unchanged.metadata.resource_version,
-        updated.metadata.resource_version
+        settled.metadata.resource_version
     );
 
     cluster
