@@ -193,8 +193,8 @@ impl Run {
         self.metrics.get(index)?.due_at()
     }
 
-    /// Whether metric `index` may wait for news instead of measuring every interval (see
-    /// [`Run::park`]).
+    /// Whether metric `index` is parked by its next measurement if that one waits for data
+    /// (see [`Run::park`]): the engine then takes the provider's change before measuring.
     pub fn may_park(&self, index: usize) -> bool {
         self.phase == Phase::Running && self.metrics.get(index).is_some_and(MetricRun::may_park)
     }

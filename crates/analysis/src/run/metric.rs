@@ -136,22 +136,25 @@ impl MetricRun {
         self.counts.taken.saturating_add(self.counts.errors)
     }
 
-    /// Whether the metric may wait for news instead of measuring every interval: a running
-    /// metric that only the end of its run ends. Counting measurements that find the same
-    /// nothing changes no outcome for it, while a metric with `count`, or one waiting for its
-    /// first judged measurement, ends by how many it took or how long it waited.
+    /// Whether its next measurement parks it if that one waits for data too: a running metric
+    /// that only the end of its run ends, whose latest measurement (if any) waited. Counting
+    /// measurements that find the same nothing changes no outcome for it, while a metric with
+    /// `count`, or one waiting for its first judged measurement, ends by how many it took or
+    /// how long it waited. A metric just judged is measured once more before it parks, so a
+    /// revision with traffic costs its measurements nothing for parking.
     pub(super) fn may_park(&self) -> bool {
-        self.phase == Phase::Running && self.end == End::Stopped
+        let waited = self.measurements.last().is_none_or(|m| m.waiting.is_some());
+        self.phase == Phase::Running && self.end == End::Stopped && waited
     }
 
     /// Waits for news if it may and its latest measurement found too little data to judge;
     /// whether it now waits.
     pub(super) fn park(&mut self) -> bool {
-        let waiting = self
+        let waits = self
             .measurements
             .last()
             .is_some_and(|m| m.waiting.is_some());
-        if self.may_park() && waiting && !self.parked {
+        if self.may_park() && waits && !self.parked {
             self.parked = true;
             self.message
                 .push_str(" (measured again once there is new data)");

@@ -10,11 +10,11 @@ use bellwether_core::signal::{
     AddressSource, Change, ResourceSample, ResourceSource, SignalSource, TrafficSample,
     TrafficTotals,
 };
-use bellwether_core::spec::Operand;
+use bellwether_core::spec::{MetricSpec, Operand};
 use tokio::sync::{mpsc, watch};
 
 use super::{error_rate, request};
-use crate::engine::{Engine, Report};
+use crate::engine::{Engine, Report, RunHandle};
 use crate::providers::Providers;
 use crate::run::{Phase, Run};
 
@@ -36,6 +36,11 @@ impl Quiet {
     fn serve(&self) {
         self.serving.store(true, Ordering::SeqCst);
         self.completions.send_modify(|n| *n += 1_000);
+    }
+
+    /// No more requests: their windows empty at once.
+    fn go_quiet(&self) {
+        self.serving.store(false, Ordering::SeqCst);
     }
 
     fn engine(self: &Arc<Self>) -> Engine {
@@ -86,6 +91,22 @@ impl AddressSource for Quiet {
     }
 }
 
+fn error_rate_every_second() -> MetricSpec {
+    error_rate(Duration::from_secs(1), Operand::Value(0.01))
+}
+
+/// A background run of `spec` on `router`, and its reports.
+fn background(
+    router: &Arc<Quiet>,
+    spec: MetricSpec,
+) -> (RunHandle, mpsc::UnboundedReceiver<Report>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = router
+        .engine()
+        .start(request(RunKind::Background, vec![spec]), tx);
+    (handle, rx)
+}
+
 /// Every report waiting on the channel now.
 fn drain(rx: &mut mpsc::UnboundedReceiver<Report>) -> Vec<Report> {
     std::iter::from_fn(|| rx.try_recv().ok()).collect()
@@ -98,11 +119,7 @@ fn only_metric(run: &Run) -> &crate::run::MetricRun {
 #[tokio::test(start_paused = true)]
 async fn a_background_metric_without_traffic_waits_for_a_request_then_judges_at_once() {
     let router = Quiet::new();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let spec = error_rate(Duration::from_secs(1), Operand::Value(0.01));
-    let handle = router
-        .engine()
-        .start(request(RunKind::Background, vec![spec]), tx);
+    let (handle, mut rx) = background(&router, error_rate_every_second());
 
     tokio::time::sleep(Duration::from_secs(600)).await;
     let run = handle.snapshot();
@@ -129,6 +146,15 @@ async fn a_background_metric_without_traffic_waits_for_a_request_then_judges_at_
     // Measured every second again from then on, as there is traffic.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert_eq!(only_metric(&handle.snapshot()).counts.successful, 4);
+
+    // Traffic stops: the first measurement without data follows a judged one and parks
+    // nothing; the second parks the metric again.
+    router.go_quiet();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let run = handle.snapshot();
+    let metric = only_metric(&run);
+    assert!(metric.parked, "{metric:?}");
+    assert_eq!((metric.counts.taken, metric.counts.waiting), (7, 3));
     let run = handle.stop().await;
     assert_eq!(run.phase, Phase::Running);
 }
@@ -136,11 +162,7 @@ async fn a_background_metric_without_traffic_waits_for_a_request_then_judges_at_
 #[tokio::test(start_paused = true)]
 async fn a_waiting_metric_asked_to_conclude_measures_again_and_gives_up_in_time() {
     let router = Quiet::new();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let spec = error_rate(Duration::from_secs(1), Operand::Value(0.01));
-    let handle = router
-        .engine()
-        .start(request(RunKind::Background, vec![spec]), tx);
+    let (handle, mut rx) = background(&router, error_rate_every_second());
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(only_metric(&handle.snapshot()).parked);
 
@@ -160,12 +182,9 @@ async fn a_waiting_metric_asked_to_conclude_measures_again_and_gives_up_in_time(
 #[tokio::test(start_paused = true)]
 async fn a_metric_with_a_count_is_measured_every_interval_even_without_traffic() {
     let router = Quiet::new();
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let mut spec = error_rate(Duration::from_secs(1), Operand::Value(0.01));
+    let mut spec = error_rate_every_second();
     spec.count = Some(5);
-    let handle = router
-        .engine()
-        .start(request(RunKind::Background, vec![spec]), tx);
+    let (handle, _rx) = background(&router, spec);
     let run = tokio::time::timeout(Duration::from_secs(60), handle.finished())
         .await
         .expect("ends after its five measurements");
