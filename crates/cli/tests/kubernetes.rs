@@ -18,7 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bellwether_kube_fake::{FakeCluster, Options, Resource};
-use support::{COMMAND, ControlPlane, eventually, json};
+use support::{COMMAND, ControlPlane, cluster, eventually, json};
 
 /// A replica: `GET /` answers with its version and pod IP (500 when `FAIL` is set), `/health`
 /// 200; it listens on its pod IP.
@@ -127,16 +127,7 @@ fn pod_ips(cluster: &FakeCluster) -> BTreeSet<String> {
 
 #[test]
 fn a_canary_on_kubernetes_is_promoted_and_a_failing_one_rolled_back() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let options = Options {
-        restart_backoff: Duration::from_millis(200),
-        ..Options::default()
-    };
-    let cluster = runtime.block_on(FakeCluster::start(options)).unwrap();
+    let (_runtime, cluster) = cluster::start(cluster::restarting_fast());
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = cluster.write_kubeconfig(dir.path(), "default").unwrap();
     let listen = free_addr();
@@ -328,16 +319,7 @@ fn make_route(cluster: &FakeCluster) {
 
 /// `up` on the cluster with [`routed_project`] in `dir`.
 fn routed_plane(cluster: &FakeCluster, dir: &Path) -> ControlPlane {
-    let kubeconfig = cluster.write_kubeconfig(dir, "shop-ns").unwrap();
-    ControlPlane::start_with(
-        &routed_project(dir),
-        &[
-            "--platform",
-            "kubernetes",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ],
-    )
+    cluster::up(cluster, dir, &routed_project(dir), "shop-ns")
 }
 
 /// The weights of the HTTPRoute's backends at each of its changes, repeats left out.
@@ -366,14 +348,7 @@ fn route_weights(cluster: &FakeCluster) -> Vec<Vec<(String, u64)>> {
 
 #[test]
 fn a_canary_on_kubernetes_is_routed_by_the_clusters_http_route() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let cluster = runtime
-        .block_on(FakeCluster::start(Options::default()))
-        .unwrap();
+    let (_runtime, cluster) = cluster::start(Options::default());
     make_route(&cluster);
     let dir = tempfile::tempdir().unwrap();
     let plane = routed_plane(&cluster, dir.path());
@@ -413,14 +388,7 @@ fn a_canary_on_kubernetes_is_routed_by_the_clusters_http_route() {
 /// be routed), and goes on once the route is made.
 #[test]
 fn a_missing_http_route_is_shown_and_the_rollout_waits_for_it() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let cluster = runtime
-        .block_on(FakeCluster::start(Options::default()))
-        .unwrap();
+    let (_runtime, cluster) = cluster::start(Options::default());
     let dir = tempfile::tempdir().unwrap();
     let plane = routed_plane(&cluster, dir.path());
     let deploy = plane.run(&["deploy", "shop", "--version", "v1"]);

@@ -13,9 +13,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bellwether_kube_fake::{FakeCluster, Options, Resource};
+use bellwether_kube_fake::{FakeCluster, Resource};
 use serde_json::Value;
-use support::{ControlPlane, json, prometheus};
+use support::{ControlPlane, cluster, json, prometheus};
 
 /// A replica: `/ready` and `/health` answer 200, or 500 when `UNHEALTHY` is set; it listens
 /// on its pod IP.
@@ -56,41 +56,12 @@ fn validate_strict(file: &Path) {
     assert_eq!(outcome.code, 0, "{outcome:?}");
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-fn start_cluster(runtime: &tokio::runtime::Runtime) -> FakeCluster {
-    let options = Options {
-        restart_backoff: Duration::from_millis(200),
-        ..Options::default()
-    };
-    runtime
-        .block_on(FakeCluster::start(options))
-        .expect("a fake cluster")
-}
-
 /// `up --platform kubernetes` on `source`, in `namespace` of `cluster`.
 fn up(dir: &Path, source: &str, cluster: &FakeCluster, namespace: &str) -> ControlPlane {
     let file = dir.join("bellwether.yaml");
     std::fs::write(&file, source).expect("the project written");
     validate_strict(&file);
-    let kubeconfig = cluster
-        .write_kubeconfig(dir, namespace)
-        .expect("a kubeconfig");
-    ControlPlane::start_with(
-        &file,
-        &[
-            "--platform",
-            "kubernetes",
-            "--kubeconfig",
-            &kubeconfig.to_string_lossy(),
-        ],
-    )
+    cluster::up(cluster, dir, &file, namespace)
 }
 
 fn deploy(plane: &ControlPlane, service: &str, version: &str, env: &[&str]) -> i32 {
@@ -202,8 +173,7 @@ fn subset_revision(cluster: &FakeCluster, namespace: &str, name: &str) -> Value 
 #[test]
 fn seed_000_canary_through_istio_is_judged_by_prometheus() {
     validate_strict(&examples().join("canary-istio.yaml"));
-    let runtime = runtime();
-    let cluster = start_cluster(&runtime);
+    let (_runtime, cluster) = cluster::start(cluster::restarting_fast());
     apply_routing(&cluster, "media");
     let started = Instant::now();
     let target = prometheus::exporter(move || istio_metrics(started));
@@ -288,8 +258,7 @@ fn replica_counts(cluster: &FakeCluster, namespace: &str) -> Vec<Vec<(String, u6
 #[test]
 fn seed_004_rolling_update_keeps_three_ready_and_rolls_back_a_version_never_ready() {
     validate_strict(&examples().join("rolling.yaml"));
-    let runtime = runtime();
-    let cluster = start_cluster(&runtime);
+    let (_runtime, cluster) = cluster::start(cluster::restarting_fast());
     let image = "      image: registry.example.com/isa/user-service:2.1.0";
     let source = example(
         "rolling.yaml",

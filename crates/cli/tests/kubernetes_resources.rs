@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use bellwether_kube_fake::{FakeCluster, Options};
-use support::{ControlPlane, json};
+use support::{ControlPlane, cluster, json};
 
 /// A replica: `/health` answers 200; with `BURN` set, a child of its process burns a core.
 const SERVER: &str = r#"
@@ -62,28 +62,10 @@ fn up(
     ControlPlane,
     tempfile::TempDir,
 ) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let cluster = runtime
-        .block_on(FakeCluster::start(Options::default()))
-        .unwrap();
+    let (runtime, cluster) = cluster::start(Options::default());
     cluster.script().metrics_api(serves_metrics);
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = cluster.write_kubeconfig(dir.path(), "default").unwrap();
-    let plane = ControlPlane::start_with(
-        &project(dir.path()),
-        &[
-            "--platform",
-            "kubernetes",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--namespace",
-            "shop-ns",
-        ],
-    );
+    let plane = cluster::up(&cluster, dir.path(), &project(dir.path()), "shop-ns");
     (runtime, cluster, plane, dir)
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own part of the harness
 
+pub mod cluster;
 pub mod prometheus;
 
 use std::io::{BufRead, BufReader, Read, Write};
